@@ -1,0 +1,140 @@
+# Speedboat — plain make (STYLE.md rule 12).
+#   make            build build/speedboat and build/speedboat-agent
+#   make deps       install what the build and the tests need (Debian packages, npm lock file)
+#   make test       deps + build + unit tests + end-to-end tests
+#   make test-asan  the same tests under ASan/UBSan (separate build tree)
+#   make bench      speed and memory against wrk on a local nginx (docs/PERFORMANCE.md)
+#   make demo       a real load test against a local target (the README's first command)
+# V=1 prints full commands; SANITIZE=1 builds with ASan/UBSan.
+
+BUILD ?= build
+CC ?= gcc
+PKGS := libevent libevent_openssl libevent_pthreads openssl libnghttp2 libprotobuf-c libzstd
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.0.0-dev)
+
+OPT ?= -O2
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -g $(OPT) -MMD -MP \
+  -I$(BUILD)/duktape -I$(BUILD)/proto -I. -DSB_VERSION='"$(VERSION)"'
+ifeq ($(SANITIZE),1)
+  CFLAGS_BASE += -fsanitize=address,undefined -fno-omit-frame-pointer
+  LDFLAGS += -fsanitize=address,undefined
+endif
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS += $(CFLAGS_BASE) $(PKG_CFLAGS)
+LDLIBS += $(PKG_LIBS) -lhttp_parser -lpthread -lm
+
+ifeq ($(V),1)
+  Q :=
+  say := @true
+else
+  Q := @
+  say := @printf '  %-6s %s\n'
+endif
+
+DUK_SRC := /usr/share/duktape
+BABEL_JS := node_modules/babel-standalone/babel.min.js
+
+COMMON_SRC := $(wildcard common/*.c)
+AGENT_SRC := $(filter-out agent/main.c,$(wildcard agent/*.c))
+CTL_SRC := $(filter-out controller/main.c,$(wildcard controller/*.c))
+UNIT_SRC := $(wildcard test/unit/*_test.c)
+
+obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
+PROTO_OBJ := $(BUILD)/proto/speedboat.pb-c.o
+DUK_OBJ := $(BUILD)/duktape/duktape.o
+COMMON_OBJ := $(call obj,$(COMMON_SRC)) $(PROTO_OBJ) $(DUK_OBJ)
+AGENT_OBJ := $(call obj,$(AGENT_SRC))
+CTL_OBJ := $(call obj,$(CTL_SRC)) $(BUILD)/controller/babel_blob.o
+UNIT_BIN := $(patsubst test/unit/%.c,$(BUILD)/test/%,$(UNIT_SRC))
+GEN_HDRS := $(BUILD)/proto/speedboat.pb-c.h $(BUILD)/duktape/duktape.h
+
+.PHONY: all deps test unit e2e test-asan bench demo clean format
+all: $(BUILD)/speedboat $(BUILD)/speedboat-agent $(BUILD)/sb-target
+
+deps:
+	@scripts/install-deps.sh
+
+$(BUILD)/speedboat: $(BUILD)/controller/main.o $(CTL_OBJ) $(AGENT_OBJ) $(COMMON_OBJ)
+	$(say) LINK $@
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/speedboat-agent: $(BUILD)/agent/main.o $(AGENT_OBJ) $(COMMON_OBJ)
+	$(say) LINK $@
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The project's own test target server (test/target/).
+$(BUILD)/sb-target: $(call obj,$(wildcard test/target/*.c))
+	$(say) LINK $@
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: %.c $(GEN_HDRS)
+	@mkdir -p $(dir $@)
+	$(say) CC $<
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+# Babel (npm, pinned by package-lock.json) is embedded into the controller binary.
+$(BUILD)/controller/babel_blob.o: controller/babel_blob.S $(BABEL_JS)
+	@mkdir -p $(dir $@)
+	$(say) AS $<
+	$(Q)$(CC) -c -DSB_BABEL_PATH='"$(BABEL_JS)"' -o $@ $<
+
+$(BABEL_JS): package-lock.json
+	$(say) NPM babel-standalone
+	$(Q)npm ci --ignore-scripts --no-audit --no-fund --silent
+	$(Q)touch $@
+
+# protobuf-c code is generated at build time, never committed.
+$(BUILD)/proto/speedboat.pb-c.c $(BUILD)/proto/speedboat.pb-c.h: proto/speedboat.proto
+	@mkdir -p $(BUILD)
+	$(say) PROTOC $<
+	$(Q)protoc-c --c_out=$(BUILD) $<
+
+$(PROTO_OBJ): $(BUILD)/proto/speedboat.pb-c.c
+	$(say) CC $<
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+# Duktape from the amalgamation Debian ships (faster than the shared library), with our config.
+$(BUILD)/duktape/duktape.h: $(DUK_SRC)/duktape.h $(DUK_SRC)/duk_config.h scripts/duk-config.sh
+	@mkdir -p $(dir $@)
+	$(say) GEN duk_config.h
+	$(Q)cp $(DUK_SRC)/duktape.h $(BUILD)/duktape/duktape.h
+	$(Q)scripts/duk-config.sh $(DUK_SRC)/duk_config.h > $(BUILD)/duktape/duk_config.h
+
+$(DUK_OBJ): $(DUK_SRC)/duktape.c $(BUILD)/duktape/duktape.h
+	$(say) CC duktape.c
+	$(Q)$(CC) -std=c99 -D_GNU_SOURCE -O2 -g -w $(filter -fsanitize%,$(CFLAGS)) -I$(BUILD)/duktape -c -o $@ $<
+
+# Tests -----------------------------------------------------------------------------------------
+$(BUILD)/test/%_test: $(BUILD)/test/unit/%_test.o $(CTL_OBJ) $(AGENT_OBJ) $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	$(say) LINK $@
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+unit: $(UNIT_BIN) all
+	@test/run-unit.sh $(UNIT_BIN)
+
+e2e: all
+	@test/e2e/run.sh $(BUILD)
+
+test: deps
+	@$(MAKE) --no-print-directory all $(UNIT_BIN)
+	@test/run-unit.sh $(UNIT_BIN)
+	@test/e2e/run.sh $(BUILD)
+
+test-asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 OPT=-O1 test
+
+bench: deps all
+	@scripts/bench.sh $(BUILD)
+
+demo: deps all
+	@scripts/demo.sh $(BUILD)
+
+format:
+	clang-format -i $(COMMON_SRC) $(AGENT_SRC) $(CTL_SRC) common/*.h agent/*.h controller/*.h
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,32 @@
+/* Growable byte buffer, embedded in its owner (STYLE.md rule 4). Always NUL-terminated after the
+ * first append, so text can be used as a C string; |len| excludes the NUL. */
+#ifndef SB_BUF_H
+#define SB_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+typedef struct sb_buf {
+  char *data;  /* NULL until the first append */
+  size_t len;  /* bytes used */
+  size_t cap;  /* bytes allocated */
+} sb_buf;
+
+void sb_buf_init(sb_buf *b);
+/* Frees the memory; |b| is empty and reusable afterwards. */
+void sb_buf_clear(sb_buf *b);
+/* Forgets the content but keeps the memory (no allocation when refilled to the same size). */
+static inline void sb_buf_reset(sb_buf *b) {
+  b->len = 0;
+  if (b->data) b->data[0] = '\0';
+}
+/* Makes room for |extra| more bytes (+ NUL). Returns 0 or SB_ENOMEM. */
+int sb_buf_reserve(sb_buf *b, size_t extra);
+int sb_buf_append(sb_buf *b, const void *p, size_t n);
+int sb_buf_puts(sb_buf *b, const char *s);
+int sb_buf_printf(sb_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int sb_buf_vprintf(sb_buf *b, const char *fmt, va_list ap);
+/* Hands the memory to the caller (free() it); |b| is empty afterwards. */
+char *sb_buf_steal(sb_buf *b, size_t *len);
+
+#endif

@@ -1,0 +1,6 @@
+#include "duk_udata.h"
+
+int sb_duk_exec_timeout(void *udata) {
+  const sb_duk_udata *u = udata;
+  return u != 0 && u->interrupt;
+}

@@ -1,0 +1,37 @@
+#!/bin/sh
+# Installs everything Speedboat's build, tests and benchmarks need on Debian 12, then the pinned
+# npm packages (package-lock.json). Idempotent and quiet when nothing is missing. Needs root (or
+# sudo) only when a Debian package is missing.
+set -eu
+cd "$(dirname "$0")/.."
+
+PKGS="build-essential pkg-config git ca-certificates
+  duktape-dev libevent-dev libssl-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler
+  libzstd-dev zstd libhttp-parser-dev libcmocka-dev
+  nodejs npm
+  nginx-light wrk nghttp2-client nghttp2-server curl procps iproute2 tar"
+
+missing=""
+for p in $PKGS; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  echo "install-deps: installing Debian packages:$missing"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  # nginx must not start a system service on install; the tests start their own.
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod +x /usr/sbin/policy-rc.d
+    trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
+  $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+if [ ! -f node_modules/babel-standalone/babel.min.js ] || [ package-lock.json -nt node_modules/babel-standalone/babel.min.js ]; then
+  echo "install-deps: installing npm packages (package-lock.json)"
+  npm ci --ignore-scripts --no-audit --no-fund --silent
+  touch node_modules/babel-standalone/babel.min.js
+fi
