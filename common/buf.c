@@ -6,6 +6,8 @@
 
 #include "err.h"
 
+#include <errno.h>
+
 void sb_buf_init(sb_buf *b) { memset(b, 0, sizeof(*b)); }
 
 void sb_buf_clear(sb_buf *b) {
@@ -64,4 +66,31 @@ char *sb_buf_steal(sb_buf *b, size_t *len) {
   if (len) *len = b->len;
   sb_buf_init(b);
   return p;
+}
+
+int sb_buf_read_file(sb_buf *b, const char *path, sb_err *err) {
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return sb_err_set(err, errno == ENOENT ? SB_ENOTFOUND : SB_EIO, "%s: %s", path, strerror(errno));
+  char chunk[65536];
+  size_t n;
+  while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+    if (sb_buf_append(b, chunk, n)) {
+      fclose(f);
+      return sb_err_set(err, SB_ENOMEM, "%s: out of memory", path);
+    }
+  }
+  int bad = ferror(f);
+  fclose(f);
+  if (bad) return sb_err_set(err, SB_EIO, "%s: read error", path);
+  if (!b->data && sb_buf_reserve(b, 0)) return SB_ENOMEM;
+  return 0;
+}
+
+int sb_write_file(const char *path, const void *data, size_t len, sb_err *err) {
+  FILE *f = fopen(path, "wb");
+  if (!f) return sb_err_set(err, SB_EIO, "%s: %s", path, strerror(errno));
+  size_t n = fwrite(data, 1, len, f);
+  if (fclose(f) != 0 || n != len) return sb_err_set(err, SB_EIO, "%s: write error", path);
+  return 0;
 }

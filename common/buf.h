@@ -29,4 +29,11 @@ int sb_buf_vprintf(sb_buf *b, const char *fmt, va_list ap);
 /* Hands the memory to the caller (free() it); |b| is empty afterwards. */
 char *sb_buf_steal(sb_buf *b, size_t *len);
 
+struct sb_err;
+/* Appends the whole file at |path|. Returns 0, SB_ENOTFOUND, SB_EIO or SB_ENOMEM; |err| names
+ * the file and the reason. */
+int sb_buf_read_file(sb_buf *b, const char *path, struct sb_err *err);
+/* Writes |len| bytes to |path| (created or truncated). Returns 0 or SB_EIO. */
+int sb_write_file(const char *path, const void *data, size_t len, struct sb_err *err);
+
 #endif

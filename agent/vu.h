@@ -1,0 +1,111 @@
+/* A virtual user: one Duktape heap (capped allocator, sandboxed globals) running on its own
+ * coroutine over a worker's event loop.
+ *
+ * The worker creates VUs (init code runs once each, in sb_vu_new), then starts iterations; an
+ * iteration calls the exported function of the scenario on the VU's coroutine, and whenever the
+ * script waits (http.get, sleep) the coroutine yields to the loop. The iteration callback fires
+ * on the loop when the function returns, throws, or is interrupted. Every C->JS call is protected
+ * (duk_pcall) on the VU's own stack: a JS error never unwinds through libevent frames.
+ *
+ * Per-VU globals persist between iterations (seed 001's counter). */
+#ifndef SB_VU_H
+#define SB_VU_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "common/jsmod.h"
+#include "common/metrics.h"
+#include "duktape.h"
+
+struct event_base;
+typedef struct sb_vu sb_vu;
+typedef struct sb_http_client sb_http_client;
+
+/* Log lines from console.* and from script errors. |level| is "debug", "info", "warn", "error". */
+typedef void (*sb_vu_log_cb)(const char *level, const char *text, size_t len, void *ud);
+
+/* What a VU borrows from its worker; everything must outlive the VU. */
+typedef struct sb_vu_env {
+  struct event_base *base;
+  sb_metrics *metrics;          /* the worker's aggregate (same thread) */
+  const sb_program *prog;
+  const char *const *env;       /* __ENV as key, value, key, value ...; NULL-terminated */
+  sb_vu_log_cb log;
+  void *log_ud;
+  size_t heap_limit;            /* bytes per VU heap; 0 = no cap */
+  int discard_response_bodies;
+} sb_vu_env;
+
+/* Creates VU number |id| (__VU, 1-based across the whole test): heap, modules, init code.
+ * Returns 0, SB_ESCRIPT (init code threw; |err| has file:line and message) or SB_ENOMEM. */
+int sb_vu_new(sb_vu **out, const sb_vu_env *env, uint64_t id, sb_err *err);
+/* Frees the VU (not while an iteration runs on it: interrupt first). Accepts NULL. */
+void sb_vu_free(sb_vu *vu);
+
+/* How an iteration ended. */
+typedef enum sb_vu_result {
+  SB_VU_OK = 0,           /* returned */
+  SB_VU_EXCEPTION = 1,    /* threw: logged as an error, still a complete iteration (k6) */
+  SB_VU_INTERRUPTED = 2,  /* stopped by sb_vu_interrupt(): not counted */
+} sb_vu_result;
+
+typedef void (*sb_vu_iter_cb)(sb_vu *vu, sb_vu_result r, void *ud);
+
+/* Per-iteration context: the scenario it belongs to. Strings must outlive the iteration. */
+typedef struct sb_vu_iter {
+  const char *exec;             /* exported function name ("default") */
+  const char *scenario;         /* "scenario" tag value */
+  uint64_t iteration;           /* __ITER: this VU's iteration count in the scenario */
+} sb_vu_iter;
+
+/* Starts one iteration on the VU's coroutine; returns after the script first waits or finishes
+ * (|cb| may already have been called then, from a deferred loop callback — never from inside this
+ * function). Records `iterations` and `iteration_duration` (tagged with the scenario) for complete
+ * iterations. Returns 0, SB_EINVAL (already running) or SB_ENOTFOUND (no such export: |err|). */
+int sb_vu_start_iteration(sb_vu *vu, const sb_vu_iter *it, sb_vu_iter_cb cb, void *ud, sb_err *err);
+
+/* Ends the running iteration now: pending I/O and timers are dropped, the script is unwound (it
+ * sees an uncatchable interruption), and the callback fires with SB_VU_INTERRUPTED before this
+ * returns. No-op when idle. */
+void sb_vu_interrupt(sb_vu *vu);
+
+int sb_vu_busy(const sb_vu *vu);
+uint64_t sb_vu_id(const sb_vu *vu);
+/* Bytes currently allocated by the VU's heap. */
+size_t sb_vu_heap_bytes(const sb_vu *vu);
+
+/* --- for the JS modules (js_*.c): the running VU of a heap, and suspending it ------------ */
+
+sb_vu *sb_vu_from_ctx(duk_context *ctx);
+duk_context *sb_vu_ctx(sb_vu *vu);
+struct event_base *sb_vu_base(sb_vu *vu);
+sb_metrics *sb_vu_metrics(sb_vu *vu);
+sb_http_client *sb_vu_http(sb_vu *vu);   /* created on first use */
+const sb_vu_env *sb_vu_get_env(sb_vu *vu);
+
+/* Tag set of the VU's current context (scenario, group), for samples. Interned in the worker's
+ * metrics; valid until the next group change. */
+const sb_tagset *sb_vu_tags(sb_vu *vu);
+/* Current scenario name and group path ("" or "::a::b"), for building richer tag sets. */
+const char *sb_vu_scenario(const sb_vu *vu);
+const char *sb_vu_group(const sb_vu *vu);
+
+/* Suspends the running script until sb_vu_wake(). Called from a C binding running on the VU's
+ * coroutine. Returns 0 when woken, SB_ECANCELED when the iteration was interrupted meanwhile (the
+ * binding must then return to JS at once; the VU throws the interruption for it). */
+int sb_vu_wait(sb_vu *vu);
+/* Resumes a VU suspended in sb_vu_wait(), from a loop callback (never from the VU itself). */
+void sb_vu_wake(sb_vu *vu);
+
+/* An operation in flight that sb_vu_interrupt() must cancel (a request, a timer). */
+typedef void (*sb_vu_cancel_fn)(void *ud);
+void sb_vu_set_cancel(sb_vu *vu, sb_vu_cancel_fn fn, void *ud);
+
+/* Module registration, one call each (STYLE.md rule 9): pushes the module's exports object. */
+void sb_js_k6_push(duk_context *ctx);        /* "k6": sleep, check, group, fail */
+void sb_js_http_push(duk_context *ctx);      /* "k6/http": get, post, put, del, patch, head, request */
+void sb_js_console_register(duk_context *ctx); /* global console */
+
+#endif

@@ -1,0 +1,51 @@
+/* Log-linear histogram for trend metrics: exact count/sum/min/max, and buckets whose width is
+ * 1/128 of their power of two, so any quantile is within 1% (0.4% at bucket midpoints) of the
+ * exact value. Histograms of the same kind merge exactly (bucket-wise sums), so percentiles over
+ * many workers or agents are as good as over one. Memory is bounded by the range of values seen
+ * (at most a few thousand buckets), never by their count.
+ *
+ * An open struct embedded in its owner (STYLE.md rule 4): adding a value allocates only when the
+ * value falls outside the bucket range seen so far. */
+#ifndef SB_HISTOGRAM_H
+#define SB_HISTOGRAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SB_HIST_SUB_BITS 7 /* 128 sub-buckets per power of two */
+
+typedef struct sb_hist {
+  uint64_t count;    /* values added */
+  double sum;        /* their sum (for avg) */
+  double min, max;   /* exact extremes; 0 when count == 0 */
+  int32_t first;     /* bucket index of counts[0] */
+  uint32_t n;        /* buckets allocated in |counts| */
+  uint64_t *counts;  /* counts[i] = values in bucket first + i */
+} sb_hist;
+
+void sb_hist_init(sb_hist *h);
+/* Frees the buckets; |h| is empty and reusable. */
+void sb_hist_clear(sb_hist *h);
+/* Zeroes the counts but keeps the memory, for the next interval. */
+void sb_hist_reset(sb_hist *h);
+
+/* Bucket index of a value (monotonic in |v|; negative values get negative indexes, values with
+ * |v| below 1e-9 share the zero bucket), and the representative value of a bucket. */
+int32_t sb_hist_index(double v);
+double sb_hist_bucket_value(int32_t index);
+
+/* Adds one value. Returns 0 or SB_ENOMEM (then |h| is unchanged). */
+int sb_hist_add(sb_hist *h, double v);
+/* Adds every value of |src| to |dst|. Returns 0 or SB_ENOMEM (then |dst| is unchanged). */
+int sb_hist_merge(sb_hist *dst, const sb_hist *src);
+/* Adds raw bucket counts (as carried by the protocol): counts[i] values in bucket first + i,
+ * plus the exact count/sum/min/max. Returns 0, SB_ENOMEM or SB_EFORMAT (counts disagree). */
+int sb_hist_merge_raw(sb_hist *dst, uint64_t count, double sum, double min, double max,
+                      int32_t first, const uint64_t *counts, size_t n);
+
+/* Quantile |q| in [0, 1] with k6's semantics (p(50) is the median; the result is clamped to
+ * [min, max], and p(0)/p(100) are exactly min/max). 0 when empty. */
+double sb_hist_quantile(const sb_hist *h, double q);
+static inline double sb_hist_avg(const sb_hist *h) { return h->count ? h->sum / (double)h->count : 0; }
+
+#endif
