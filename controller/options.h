@@ -1,0 +1,103 @@
+/* Test options: k6's `export const options` (as JSON from the compile step) plus command-line
+ * overrides, validated once into a read-only |sb_options| (STYLE.md rule 7).
+ *
+ * Shortcuts become one scenario named "default", exactly as k6 does:
+ *   nothing                 -> shared-iterations, 1 VU, 1 iteration
+ *   vus + iterations        -> shared-iterations
+ *   iterations only         -> shared-iterations with 1 VU
+ *   vus + duration          -> constant-vus (vus defaults to 1)
+ *   stages                  -> ramping-vus (startVUs = vus or 1... k6: startVUs = vus, default 1)
+ * `scenarios` (shared-iterations, per-vu-iterations, constant-vus, ramping-vus) takes precedence
+ * over the shortcuts; mixing them with shortcuts in the script is an error as in k6. CLI
+ * --vus/--duration/--iterations/--stage replace the script's shortcuts (and its scenarios). */
+#ifndef SB_OPTIONS_H
+#define SB_OPTIONS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+
+typedef enum sb_executor {
+  SB_EXEC_SHARED_ITERATIONS = 1,
+  SB_EXEC_PER_VU_ITERATIONS = 2,
+  SB_EXEC_CONSTANT_VUS = 3,
+  SB_EXEC_RAMPING_VUS = 4,
+} sb_executor; /* same numbers as the protocol's Executor */
+
+typedef struct sb_stage {
+  int64_t duration_ms;
+  uint64_t target;
+} sb_stage;
+
+typedef struct sb_scenario {
+  char *name;
+  sb_executor executor;
+  char *exec;                 /* exported function, "default" unless set */
+  uint64_t vus;               /* shared/per-vu iterations, constant-vus */
+  uint64_t iterations;        /* shared: total; per-vu: each */
+  int64_t duration_ms;        /* constant-vus */
+  int64_t max_duration_ms;    /* iteration executors: default 10m */
+  int64_t start_time_ms;      /* default 0 */
+  int64_t graceful_stop_ms;   /* default 30s */
+  uint64_t start_vus;         /* ramping-vus: default 1 */
+  sb_stage *stages;
+  size_t nstages;
+  int64_t graceful_ramp_down_ms; /* ramping-vus: default 30s */
+} sb_scenario;
+
+typedef struct sb_threshold_def {
+  char *metric;               /* the key as written: "http_req_duration{expected_response:true}" */
+  char *expr;                 /* "p(95)<200" */
+  int abort_on_fail;
+  int64_t delay_abort_eval_ms;
+} sb_threshold_def;
+
+typedef struct sb_options {
+  sb_scenario *scenarios;
+  size_t nscenarios;
+  sb_threshold_def *thresholds;
+  size_t nthresholds;
+  char **summary_trend_stats; /* default: avg min med max p(90) p(95) */
+  size_t nsummary_trend_stats;
+  int no_summary;             /* --no-summary */
+  int discard_response_bodies;
+  int no_thresholds;          /* --no-thresholds */
+} sb_options;
+
+/* What the command line set (0 / NULL / -1 = not given). */
+typedef struct sb_cli_overrides {
+  int64_t vus;                /* -1 = not given */
+  int64_t iterations;         /* -1 */
+  int64_t duration_ms;        /* -1 */
+  sb_stage *stages;           /* --stage 30s:10 (repeatable) */
+  size_t nstages;
+  int no_thresholds;
+  int no_summary;
+  char **summary_trend_stats; /* --summary-trend-stats avg,p(99) */
+  size_t nsummary_trend_stats;
+} sb_cli_overrides;
+
+void sb_cli_overrides_init(sb_cli_overrides *o);
+void sb_cli_overrides_clear(sb_cli_overrides *o);
+
+/* Builds |*out| (free with sb_options_free()) from the options JSON (an object, or "null"/empty
+ * for none) and |cli| (may be NULL). Returns 0, SB_EINVAL or SB_EFORMAT with |err| naming the
+ * option at fault ("options.scenarios.login.vus: must be > 0"). Thresholds are only split into
+ * (metric, expression) pairs here; controller/threshold.h parses the expressions. */
+int sb_options_parse(sb_options **out, const char *json, const sb_cli_overrides *cli, sb_err *err);
+void sb_options_free(sb_options *o);
+
+/* The longest the test can run including graceful stops (for the banner's "max duration"). */
+int64_t sb_options_max_duration_ms(const sb_options *o);
+/* Sum of every scenario's maximum VUs (for "max VUs" and vus_max). */
+uint64_t sb_options_max_vus(const sb_options *o);
+
+/* The banner's description of a scenario, as k6 prints it:
+ *   "1000 iterations shared among 100 VUs (maxDuration: 10m0s, gracefulStop: 30s)"
+ *   "Up to 200 looping VUs for 3m0s over 2 stages (gracefulRampDown: 30s, gracefulStop: 30s)"
+ *   "10 looping VUs for 30s (gracefulStop: 30s)"
+ *   "5 iterations for each of 2 VUs (maxDuration: 10m0s, gracefulStop: 30s)" */
+void sb_scenario_describe(const sb_scenario *s, char *out, size_t cap);
+
+#endif
