@@ -106,10 +106,19 @@ $(DUK_OBJ): $(DUK_SRC)/duktape.c $(BUILD)/duktape/duktape.h
 	$(Q)$(CC) -std=c99 -D_GNU_SOURCE -O2 -g -w $(filter -fsanitize%,$(CFLAGS)) -I$(BUILD)/duktape -c -o $@ $<
 
 # Tests -----------------------------------------------------------------------------------------
-$(BUILD)/test/%_test: $(BUILD)/test/unit/%_test.o $(CTL_OBJ) $(AGENT_OBJ) $(COMMON_OBJ)
+# Unit tests link static archives, so each pulls in only the modules it uses.
+LIBS_A := $(BUILD)/libsb-ctl.a $(BUILD)/libsb-agent.a $(BUILD)/libsb-common.a
+$(BUILD)/libsb-ctl.a: $(CTL_OBJ)
+$(BUILD)/libsb-agent.a: $(AGENT_OBJ)
+$(BUILD)/libsb-common.a: $(COMMON_OBJ)
+$(BUILD)/%.a:
+	$(say) AR $@
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/test/%_test: $(BUILD)/test/unit/%_test.o $(LIBS_A)
 	@mkdir -p $(dir $@)
 	$(say) LINK $@
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIBS_A) $(LIBS_A) $(LDLIBS) -lcmocka
 
 unit: $(UNIT_BIN) all
 	@test/run-unit.sh $(UNIT_BIN)
