@@ -14,7 +14,7 @@ VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.0.
 
 OPT ?= -O2
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -g $(OPT) -MMD -MP \
-  -I$(BUILD)/duktape -I$(BUILD)/proto -I. -DSB_VERSION='"$(VERSION)"'
+  -I$(BUILD)/duktape -I$(BUILD) -I. -DSB_VERSION='"$(VERSION)"'
 ifeq ($(SANITIZE),1)
   CFLAGS_BASE += -fsanitize=address,undefined -fno-omit-frame-pointer
   LDFLAGS += -fsanitize=address,undefined

@@ -10,7 +10,7 @@
 
 #include "common/err.h"
 #include "common/metrics.h"
-#include "speedboat.pb-c.h"
+#include "proto/speedboat.pb-c.h"
 
 /* Serializes every touched series of |m| as an Envelope{snapshot} into |*out| (malloc'ed; the
  * caller frees). Does not reset |m|. Returns 0 or SB_ENOMEM. */
