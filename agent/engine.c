@@ -1,0 +1,652 @@
+/* The engine: worker threads, VU placement and k6's executors.
+ *
+ * Time inside the engine is CLOCK_MONOTONIC microseconds. A scenario's life on a worker:
+ *
+ *   start ── VUs loop ── end (stop starting iterations) ── hard (interrupt what still runs)
+ *
+ * where "end" is maxDuration for the iteration executors, duration for constant-vus and the sum
+ * of the stages for ramping-vus, and "hard" is end + gracefulStop. A scenario is finished on a
+ * worker when none of its VUs loops any more; the engine is done when every scenario is finished
+ * on every worker. */
+#include "agent/engine.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/vu.h"
+#include "common/archive.h"
+#include "common/jsmod.h"
+
+#define FLUSH_INTERVAL_US 250000
+#define RAMP_TICK_US 20000
+
+typedef struct scen {            /* one scenario, shared read-only by the workers (+ atomics) */
+  char *name, *exec;
+  int executor;                  /* SPEEDBOAT__EXECUTOR__* */
+  uint64_t vus, iterations, start_vus, max_vus;
+  int64_t start_us, end_us, graceful_stop_us, graceful_ramp_down_us; /* relative to test start */
+  int64_t *stage_end_us;         /* ramping: cumulative stage ends */
+  uint64_t *stage_target;
+  size_t nstages;
+  uint64_t first_id;             /* __VU of this scenario's first VU */
+  atomic_int_fast64_t remaining; /* shared-iterations budget */
+} scen;
+
+struct worker;
+struct wscen;
+
+typedef struct wvu {             /* a VU placed on a worker */
+  sb_vu *vu;
+  struct wscen *ws;
+  uint64_t index;                /* in its scenario, 0-based */
+  uint64_t iters;                /* iterations started in this scenario (__ITER) */
+  int64_t off_at_us;             /* ramping: when it was ramped down (0: active) */
+  unsigned active : 1;           /* wanted by the executor */
+  unsigned looping : 1;          /* in its iteration loop (an iteration in flight) */
+} wvu;
+
+typedef struct wscen {           /* a scenario on one worker */
+  scen *sc;
+  struct worker *w;
+  wvu **vus;
+  size_t nvus;
+  size_t looping;
+  struct event *ev_start, *ev_end, *ev_hard, *ev_tick;
+  unsigned started : 1, stopping : 1, finished : 1;
+} wscen;
+
+enum { CMD_NONE, CMD_START, CMD_STOP, CMD_ABORT, CMD_QUIT };
+
+typedef struct worker {
+  sb_engine *e;
+  int idx;
+  pthread_t th;
+  struct event_base *base;
+  sb_metrics *m;
+  wvu *vus;                      /* every VU of this worker */
+  size_t nvus;
+  wscen *ws;                     /* one per scenario */
+  struct event *ev_cmd, *ev_flush;
+  atomic_int cmd;
+  int64_t t0_us;                 /* monotonic time of the test start */
+  size_t unfinished;             /* scenarios not finished on this worker */
+  int reported;                  /* told the engine it is finished */
+  int init_rc;
+  sb_err init_err;
+} worker;
+
+struct sb_engine {
+  sb_engine_cbs cbs;
+  sb_program *prog;
+  char **env;                    /* key, value, ..., NULL */
+  scen *sc;
+  size_t nsc;
+  worker *w;
+  int nw;
+  pthread_mutex_t mu;            /* guards pending, ready, error */
+  pthread_cond_t cond;
+  int ready;                     /* workers done with init */
+  sb_metrics *pending;           /* folded worker metrics, waiting for collect */
+  atomic_size_t unfinished;      /* workers with scenarios left */
+  atomic_uint_fast64_t vus_live, iterations;
+  uint64_t vus_max;
+  int done_sent;
+  char error[512];
+  int discard_bodies;
+};
+
+static int64_t mono_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t wall_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static struct timeval tv_of(int64_t us) {
+  if (us < 0) us = 0;
+  struct timeval tv = {.tv_sec = us / 1000000, .tv_usec = us % 1000000};
+  return tv;
+}
+
+static void set_error(sb_engine *e, const char *msg) {
+  pthread_mutex_lock(&e->mu);
+  if (!e->error[0]) snprintf(e->error, sizeof(e->error), "%s", msg);
+  pthread_mutex_unlock(&e->mu);
+}
+
+/* --- executors ------------------------------------------------------------------------------ */
+
+static void wscen_check_finished(wscen *ws);
+static void vu_next(wvu *v);
+
+/* Ramping-vus: the number of VUs the stages ask for at |t_us| after the scenario's start. */
+static uint64_t ramp_target(const scen *sc, int64_t t_us) {
+  int64_t prev_end = 0;
+  uint64_t prev = sc->start_vus;
+  for (size_t i = 0; i < sc->nstages; i++) {
+    int64_t end = sc->stage_end_us[i], len = end - prev_end;
+    uint64_t tgt = sc->stage_target[i];
+    if (t_us < end) {
+      double f = len > 0 ? (double)(t_us - prev_end) / (double)len : 1.0;
+      double v = (double)prev + ((double)tgt - (double)prev) * f;
+      return (uint64_t)(v + 1e-9);
+    }
+    prev_end = end;
+    prev = tgt;
+  }
+  return prev;
+}
+
+static void vu_stop_looping(wvu *v) {
+  if (!v->looping) return;
+  v->looping = 0;
+  v->ws->looping--;
+  atomic_fetch_sub(&v->ws->w->e->vus_live, 1);
+}
+
+static void on_iteration(sb_vu *vu, sb_vu_result r, void *ud) {
+  wvu *v = ud;
+  if (r != SB_VU_INTERRUPTED) atomic_fetch_add(&v->ws->w->e->iterations, 1);
+  vu_next(v);
+  wscen_check_finished(v->ws);
+}
+
+/* Starts the VU's next iteration if its executor wants one; otherwise takes it out of the loop.
+ * Called when the VU is activated and after each iteration, always from the loop. */
+static void vu_next(wvu *v) {
+  wscen *ws = v->ws;
+  scen *sc = ws->sc;
+  if (ws->stopping || !v->active) {
+    vu_stop_looping(v);
+    return;
+  }
+  if (sc->executor == SPEEDBOAT__EXECUTOR__EXECUTOR_SHARED_ITERATIONS) {
+    if (atomic_fetch_sub(&sc->remaining, 1) <= 0) {
+      v->active = 0;
+      vu_stop_looping(v);
+      return;
+    }
+  } else if (sc->executor == SPEEDBOAT__EXECUTOR__EXECUTOR_PER_VU_ITERATIONS) {
+    if (v->iters >= sc->iterations) {
+      v->active = 0;
+      vu_stop_looping(v);
+      return;
+    }
+  }
+  if (!v->looping) {
+    v->looping = 1;
+    ws->looping++;
+    atomic_fetch_add(&ws->w->e->vus_live, 1);
+  }
+  sb_vu_iter it = {.exec = sc->exec, .scenario = sc->name, .iteration = v->iters++};
+  sb_err err;
+  err.msg[0] = '\0';
+  if (sb_vu_start_iteration(v->vu, &it, on_iteration, v, &err) != 0) {
+    set_error(ws->w->e, err.msg);
+    sb_engine_cbs *cb = &ws->w->e->cbs;
+    if (cb->log) cb->log("error", err.msg, strlen(err.msg), cb->ud);
+    ws->stopping = 1;
+    vu_stop_looping(v);
+  }
+}
+
+static void vu_activate(wvu *v) {
+  v->active = 1;
+  v->off_at_us = 0;
+  if (!v->looping) vu_next(v);
+}
+
+static void wscen_finish(wscen *ws) {
+  if (ws->finished) return;
+  ws->finished = 1;
+  ws->stopping = 1;
+  if (ws->ev_end) event_del(ws->ev_end);
+  if (ws->ev_hard) event_del(ws->ev_hard);
+  if (ws->ev_tick) event_del(ws->ev_tick);
+  if (ws->ev_start) event_del(ws->ev_start);
+  worker *w = ws->w;
+  if (--w->unfinished == 0) {
+    /* Hand the last measurements over before saying we are done. */
+    event_active(w->ev_flush, EV_TIMEOUT, 0);
+  }
+}
+
+/* A scenario is finished on this worker when none of its VUs loops and none will start again. */
+static void wscen_check_finished(wscen *ws) {
+  if (ws->finished || !ws->started || ws->looping) return;
+  scen *sc = ws->sc;
+  int more = 0;
+  if (!ws->stopping && sc->executor == SPEEDBOAT__EXECUTOR__EXECUTOR_RAMPING_VUS) more = 1;
+  if (!ws->stopping && sc->executor == SPEEDBOAT__EXECUTOR__EXECUTOR_CONSTANT_VUS) more = 1;
+  if (!more) wscen_finish(ws);
+}
+
+static void on_scen_hard(evutil_socket_t fd, short what, void *arg) {
+  wscen *ws = arg;
+  ws->stopping = 1;
+  for (size_t i = 0; i < ws->nvus; i++)
+    if (ws->vus[i]->looping) sb_vu_interrupt(ws->vus[i]->vu);
+  wscen_finish(ws);
+}
+
+static void on_scen_end(evutil_socket_t fd, short what, void *arg) {
+  wscen *ws = arg;
+  ws->stopping = 1;
+  if (ws->ev_tick) event_del(ws->ev_tick);
+  wscen_check_finished(ws);
+}
+
+static void on_scen_tick(evutil_socket_t fd, short what, void *arg) {
+  wscen *ws = arg;
+  scen *sc = ws->sc;
+  int64_t now = mono_us(), t = now - (ws->w->t0_us + sc->start_us);
+  uint64_t target = ramp_target(sc, t);
+  for (size_t i = 0; i < ws->nvus; i++) {
+    wvu *v = ws->vus[i];
+    if (v->index < target) {
+      if (!v->active) vu_activate(v);
+    } else if (v->active) {
+      v->active = 0;          /* finishes its iteration, then leaves the loop */
+      v->off_at_us = now;
+    } else if (v->looping && v->off_at_us && now - v->off_at_us >= sc->graceful_ramp_down_us) {
+      sb_vu_interrupt(v->vu);
+    }
+  }
+}
+
+static void on_scen_start(evutil_socket_t fd, short what, void *arg) {
+  wscen *ws = arg;
+  scen *sc = ws->sc;
+  worker *w = ws->w;
+  ws->started = 1;
+  int64_t now = mono_us(), base = w->t0_us + sc->start_us;
+  struct timeval tv = tv_of(base + sc->end_us - now);
+  event_add(ws->ev_end, &tv);
+  tv = tv_of(base + sc->end_us + sc->graceful_stop_us - now);
+  event_add(ws->ev_hard, &tv);
+  if (sc->executor == SPEEDBOAT__EXECUTOR__EXECUTOR_RAMPING_VUS) {
+    tv = tv_of(RAMP_TICK_US);
+    event_add(ws->ev_tick, &tv);
+    on_scen_tick(-1, 0, ws);
+  } else {
+    for (size_t i = 0; i < ws->nvus && !ws->stopping; i++) vu_activate(ws->vus[i]);
+  }
+  wscen_check_finished(ws);
+}
+
+/* --- worker thread -------------------------------------------------------------------------- */
+
+static void flush_metrics(worker *w) {
+  sb_engine *e = w->e;
+  pthread_mutex_lock(&e->mu);
+  int rc = sb_metrics_merge(e->pending, w->m, NULL);
+  pthread_mutex_unlock(&e->mu);
+  if (rc == 0) sb_metrics_reset(w->m);
+}
+
+static void on_flush(evutil_socket_t fd, short what, void *arg) {
+  worker *w = arg;
+  flush_metrics(w);
+  if (w->unfinished || w->reported) return;
+  /* Every scenario ended here and the last samples are handed over: tell the engine once. */
+  w->reported = 1;
+  sb_engine *e = w->e;
+  if (atomic_fetch_sub(&e->unfinished, 1) != 1) return;
+  pthread_mutex_lock(&e->mu);
+  int send = !e->done_sent;
+  e->done_sent = 1;
+  pthread_mutex_unlock(&e->mu);
+  if (send && e->cbs.done) e->cbs.done(e->cbs.ud);
+}
+
+static void stop_all(worker *w, int abort) {
+  for (size_t i = 0; i < w->e->nsc; i++) {
+    wscen *ws = &w->ws[i];
+    if (ws->finished) continue;
+    if (!ws->started) {
+      ws->started = 1;
+      wscen_finish(ws);
+    } else if (abort) {
+      on_scen_hard(-1, 0, ws);
+    } else {
+      on_scen_end(-1, 0, ws);
+      /* the hard timer already runs; it caps the graceful stop */
+    }
+  }
+}
+
+static void on_cmd(evutil_socket_t fd, short what, void *arg) {
+  worker *w = arg;
+  int cmd = atomic_exchange(&w->cmd, CMD_NONE);
+  switch (cmd) {
+  case CMD_START:
+    for (size_t i = 0; i < w->e->nsc; i++) {
+      wscen *ws = &w->ws[i];
+      struct timeval tv = tv_of(w->t0_us + ws->sc->start_us - mono_us());
+      event_add(ws->ev_start, &tv);
+    }
+    break;
+  case CMD_STOP: stop_all(w, 0); break;
+  case CMD_ABORT: stop_all(w, 1); break;
+  case CMD_QUIT:
+    stop_all(w, 1);
+    event_base_loopbreak(w->base);
+    break;
+  default: break;
+  }
+}
+
+static void vu_log(const char *level, const char *text, size_t len, void *ud) {
+  worker *w = ud;
+  if (w->e->cbs.log) w->e->cbs.log(level, text, len, w->e->cbs.ud);
+}
+
+static int worker_init(worker *w) {
+  sb_engine *e = w->e;
+  w->base = event_base_new();
+  if (!w->base || sb_metrics_new(&w->m)) return sb_err_set(&w->init_err, SB_ENOMEM, "out of memory");
+  w->ev_cmd = event_new(w->base, -1, 0, on_cmd, w);
+  w->ev_flush = event_new(w->base, -1, EV_PERSIST, on_flush, w);
+  w->ws = calloc(e->nsc ? e->nsc : 1, sizeof(*w->ws));
+  if (!w->ev_cmd || !w->ev_flush || !w->ws) return sb_err_set(&w->init_err, SB_ENOMEM, "out of memory");
+  sb_vu_env env = {.base = w->base, .metrics = w->m, .prog = e->prog,
+                   .env = (const char *const *)e->env, .log = vu_log, .log_ud = w,
+                   .discard_response_bodies = e->discard_bodies};
+  size_t n = 0;
+  for (size_t s = 0; s < e->nsc; s++)
+    for (uint64_t i = 0; i < e->sc[s].max_vus; i++)
+      if ((int)(i % (uint64_t)e->nw) == w->idx) n++;
+  w->vus = calloc(n ? n : 1, sizeof(*w->vus));
+  if (!w->vus) return sb_err_set(&w->init_err, SB_ENOMEM, "out of memory");
+  for (size_t s = 0; s < e->nsc; s++) {
+    scen *sc = &e->sc[s];
+    wscen *ws = &w->ws[s];
+    ws->sc = sc;
+    ws->w = w;
+    ws->ev_start = event_new(w->base, -1, 0, on_scen_start, ws);
+    ws->ev_end = event_new(w->base, -1, 0, on_scen_end, ws);
+    ws->ev_hard = event_new(w->base, -1, 0, on_scen_hard, ws);
+    ws->ev_tick = event_new(w->base, -1, EV_PERSIST, on_scen_tick, ws);
+    ws->vus = calloc(sc->max_vus / (uint64_t)e->nw + 1, sizeof(*ws->vus));
+    if (!ws->ev_start || !ws->ev_end || !ws->ev_hard || !ws->ev_tick || !ws->vus)
+      return sb_err_set(&w->init_err, SB_ENOMEM, "out of memory");
+    for (uint64_t i = (uint64_t)w->idx; i < sc->max_vus; i += (uint64_t)e->nw) {
+      wvu *v = &w->vus[w->nvus];
+      v->ws = ws;
+      v->index = i;
+      int rc = sb_vu_new(&v->vu, &env, sc->first_id + i, &w->init_err);
+      if (rc) return rc;
+      w->nvus++;
+      ws->vus[ws->nvus++] = v;
+    }
+  }
+  w->unfinished = e->nsc;
+  struct timeval tv = tv_of(FLUSH_INTERVAL_US);
+  event_add(w->ev_flush, &tv);
+  return 0;
+}
+
+static void worker_cleanup(worker *w) {
+  for (size_t i = 0; i < w->nvus; i++) sb_vu_free(w->vus[i].vu);
+  free(w->vus);
+  if (w->ws) {
+    for (size_t s = 0; s < w->e->nsc; s++) {
+      wscen *ws = &w->ws[s];
+      if (ws->ev_start) event_free(ws->ev_start);
+      if (ws->ev_end) event_free(ws->ev_end);
+      if (ws->ev_hard) event_free(ws->ev_hard);
+      if (ws->ev_tick) event_free(ws->ev_tick);
+      free(ws->vus);
+    }
+    free(w->ws);
+  }
+  if (w->ev_cmd) event_free(w->ev_cmd);
+  if (w->ev_flush) event_free(w->ev_flush);
+  sb_metrics_free(w->m);
+  if (w->base) event_base_free(w->base);
+}
+
+static void *worker_main(void *arg) {
+  worker *w = arg;
+  sb_engine *e = w->e;
+  w->init_rc = worker_init(w);
+  pthread_mutex_lock(&e->mu);
+  e->ready++;
+  pthread_cond_broadcast(&e->cond);
+  pthread_mutex_unlock(&e->mu);
+  if (w->init_rc == 0) event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
+  worker_cleanup(w);
+  return NULL;
+}
+
+static void send_cmd(worker *w, int cmd) {
+  atomic_store(&w->cmd, cmd);
+  event_active(w->ev_cmd, EV_TIMEOUT, 0);
+}
+
+/* --- setup ---------------------------------------------------------------------------------- */
+
+static int64_t ms_to_us(int64_t ms) { return ms * 1000; }
+
+static int scen_init(scen *sc, const Speedboat__Scenario *p, uint64_t first_id, sb_err *err) {
+  sc->name = strdup(p->name && *p->name ? p->name : "default");
+  sc->exec = strdup(p->exec && *p->exec ? p->exec : "default");
+  if (!sc->name || !sc->exec) return sb_err_set(err, SB_ENOMEM, "out of memory");
+  sc->executor = p->executor;
+  sc->vus = p->vus;
+  sc->iterations = p->iterations;
+  sc->start_us = ms_to_us(p->start_time_ms);
+  sc->graceful_stop_us = ms_to_us(p->graceful_stop_ms);
+  sc->graceful_ramp_down_us = ms_to_us(p->graceful_ramp_down_ms);
+  sc->first_id = first_id;
+  switch (p->executor) {
+  case SPEEDBOAT__EXECUTOR__EXECUTOR_SHARED_ITERATIONS:
+    sc->max_vus = p->vus < p->iterations ? p->vus : p->iterations;
+    sc->end_us = ms_to_us(p->max_duration_ms);
+    atomic_init(&sc->remaining, (int_fast64_t)p->iterations);
+    break;
+  case SPEEDBOAT__EXECUTOR__EXECUTOR_PER_VU_ITERATIONS:
+    sc->max_vus = p->vus;
+    sc->end_us = ms_to_us(p->max_duration_ms);
+    break;
+  case SPEEDBOAT__EXECUTOR__EXECUTOR_CONSTANT_VUS:
+    sc->max_vus = p->vus;
+    sc->end_us = ms_to_us(p->duration_ms);
+    break;
+  case SPEEDBOAT__EXECUTOR__EXECUTOR_RAMPING_VUS: {
+    sc->start_vus = p->start_vus;
+    sc->max_vus = p->start_vus;
+    sc->nstages = p->n_stages;
+    sc->stage_end_us = calloc(p->n_stages + 1, sizeof(int64_t));
+    sc->stage_target = calloc(p->n_stages + 1, sizeof(uint64_t));
+    if (!sc->stage_end_us || !sc->stage_target) return sb_err_set(err, SB_ENOMEM, "out of memory");
+    int64_t t = 0;
+    for (size_t i = 0; i < p->n_stages; i++) {
+      t += ms_to_us(p->stages[i]->duration_ms);
+      sc->stage_end_us[i] = t;
+      sc->stage_target[i] = p->stages[i]->target;
+      if (p->stages[i]->target > sc->max_vus) sc->max_vus = p->stages[i]->target;
+    }
+    sc->end_us = t;
+    break;
+  }
+  default:
+    return sb_err_set(err, SB_EFORMAT, "scenario '%s': unknown executor %d", sc->name, p->executor);
+  }
+  return 0;
+}
+
+static int load_program(sb_engine *e, const Speedboat__Prepare *p, sb_err *err) {
+  sb_archive *ar = NULL;
+  int rc = sb_archive_parse(&ar, p->archive.data, p->archive.len, err);
+  if (rc) {
+    sb_err_prefix(err, "archive: ");
+    return rc;
+  }
+  rc = sb_program_new(&e->prog, ar, err);
+  sb_archive_free(ar);
+  return rc;
+}
+
+static int copy_env(sb_engine *e, const Speedboat__Prepare *p) {
+  e->env = calloc(2 * p->n_env + 1, sizeof(char *));
+  if (!e->env) return SB_ENOMEM;
+  for (size_t i = 0; i < p->n_env; i++) {
+    e->env[2 * i] = strdup(p->env[i]->key ? p->env[i]->key : "");
+    e->env[2 * i + 1] = strdup(p->env[i]->value ? p->env[i]->value : "");
+    if (!e->env[2 * i] || !e->env[2 * i + 1]) return SB_ENOMEM;
+  }
+  return 0;
+}
+
+static int start_workers(sb_engine *e, const Speedboat__Prepare *p, sb_err *err) {
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  int nw = p->workers ? (int)p->workers : (int)(cores > 0 ? cores : 1);
+  uint64_t most = 0;
+  for (size_t s = 0; s < e->nsc; s++)
+    if (e->sc[s].max_vus > most) most = e->sc[s].max_vus;
+  if ((uint64_t)nw > most) nw = most ? (int)most : 1;
+  e->nw = nw;
+  e->w = calloc((size_t)nw, sizeof(*e->w));
+  if (!e->w) return sb_err_set(err, SB_ENOMEM, "out of memory");
+  int started = 0;
+  for (int i = 0; i < nw; i++) {
+    e->w[i].e = e;
+    e->w[i].idx = i;
+    if (pthread_create(&e->w[i].th, NULL, worker_main, &e->w[i]) != 0) break;
+    started++;
+  }
+  pthread_mutex_lock(&e->mu);
+  while (e->ready < started) pthread_cond_wait(&e->cond, &e->mu);
+  pthread_mutex_unlock(&e->mu);
+  int rc = started < nw ? sb_err_set(err, SB_ENOMEM, "cannot start worker threads") : 0;
+  for (int i = 0; i < started && !rc; i++)
+    if (e->w[i].init_rc) {
+      rc = e->w[i].init_rc;
+      if (err) *err = e->w[i].init_err;
+    }
+  if (rc) {
+    for (int i = 0; i < started; i++) {
+      if (e->w[i].init_rc == 0) send_cmd(&e->w[i], CMD_QUIT);
+      pthread_join(e->w[i].th, NULL);
+    }
+    e->nw = 0;
+  }
+  return rc;
+}
+
+static void global_init_once(void) { evthread_use_pthreads(); }
+
+void sb_engine_global_init(void) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, global_init_once);
+}
+
+int sb_engine_new(sb_engine **out, const Speedboat__Prepare *p, const sb_engine_cbs *cbs,
+                  sb_err *err) {
+  sb_engine_global_init();
+  sb_engine *e = calloc(1, sizeof(*e));
+  if (!e) return sb_err_set(err, SB_ENOMEM, "out of memory");
+  pthread_mutex_init(&e->mu, NULL);
+  pthread_cond_init(&e->cond, NULL);
+  if (cbs) e->cbs = *cbs;
+  e->discard_bodies = p->discard_response_bodies;
+  int rc = sb_metrics_new(&e->pending);
+  if (rc || copy_env(e, p)) {
+    rc = sb_err_set(err, SB_ENOMEM, "out of memory");
+    goto fail;
+  }
+  if ((rc = load_program(e, p, err))) goto fail;
+  e->sc = calloc(p->n_scenarios ? p->n_scenarios : 1, sizeof(*e->sc));
+  if (!e->sc) {
+    rc = sb_err_set(err, SB_ENOMEM, "out of memory");
+    goto fail;
+  }
+  uint64_t next_id = 1;
+  for (size_t i = 0; i < p->n_scenarios; i++, e->nsc++) {
+    if ((rc = scen_init(&e->sc[i], p->scenarios[i], next_id + p->scenarios[i]->vu_offset, err)))
+      goto fail;
+    next_id += e->sc[i].max_vus;
+    e->vus_max += e->sc[i].max_vus;
+  }
+  if ((rc = start_workers(e, p, err))) goto fail;
+  atomic_init(&e->unfinished, (size_t)e->nw);
+  *out = e;
+  return 0;
+fail:
+  sb_engine_free(e);
+  return rc;
+}
+
+int sb_engine_start(sb_engine *e, int64_t start_at_us) {
+  int64_t delay = start_at_us ? start_at_us - wall_us() : 0;
+  int64_t t0 = mono_us() + (delay > 0 ? delay : 0);
+  if (e->nsc == 0 && e->cbs.done) {
+    e->done_sent = 1;
+    e->cbs.done(e->cbs.ud);
+  }
+  for (int i = 0; i < e->nw; i++) {
+    e->w[i].t0_us = t0;
+    send_cmd(&e->w[i], CMD_START);
+  }
+  return 0;
+}
+
+void sb_engine_stop(sb_engine *e, int abort) {
+  for (int i = 0; i < e->nw; i++) send_cmd(&e->w[i], abort ? CMD_ABORT : CMD_STOP);
+}
+
+int sb_engine_collect(sb_engine *e, sb_metrics *into, sb_err *err) {
+  pthread_mutex_lock(&e->mu);
+  int rc = sb_metrics_merge(into, e->pending, err);
+  sb_metrics_reset(e->pending);
+  pthread_mutex_unlock(&e->mu);
+  if (rc) return rc;
+  const sb_tagset *none = sb_metrics_tags(into, NULL, 0);
+  if (!none) return SB_ENOMEM;
+  if (sb_metrics_add(into, SB_M_VUS, none, (double)sb_engine_vus(e)) ||
+      sb_metrics_add(into, SB_M_VUS_MAX, none, (double)e->vus_max))
+    return SB_ENOMEM;
+  return 0;
+}
+
+uint64_t sb_engine_vus(const sb_engine *e) { return atomic_load(&((sb_engine *)e)->vus_live); }
+uint64_t sb_engine_vus_max(const sb_engine *e) { return e->vus_max; }
+uint64_t sb_engine_iterations(const sb_engine *e) { return atomic_load(&((sb_engine *)e)->iterations); }
+const char *sb_engine_error(const sb_engine *e) { return e->error; }
+
+void sb_engine_free(sb_engine *e) {
+  if (!e) return;
+  for (int i = 0; i < e->nw; i++) send_cmd(&e->w[i], CMD_QUIT);
+  for (int i = 0; i < e->nw; i++) pthread_join(e->w[i].th, NULL);
+  free(e->w);
+  for (size_t i = 0; i < e->nsc; i++) {
+    free(e->sc[i].name);
+    free(e->sc[i].exec);
+    free(e->sc[i].stage_end_us);
+    free(e->sc[i].stage_target);
+  }
+  free(e->sc);
+  if (e->env)
+    for (size_t i = 0; e->env[i]; i++) free(e->env[i]);
+  free(e->env);
+  sb_program_free(e->prog);
+  sb_metrics_free(e->pending);
+  pthread_mutex_destroy(&e->mu);
+  pthread_cond_destroy(&e->cond);
+  free(e);
+}

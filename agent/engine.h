@@ -1,0 +1,62 @@
+/* The engine: runs one test's share of VUs on worker threads, as the protocol's Prepare message
+ * describes it, and hands out what they measured.
+ *
+ * Each worker thread owns an event_base, a metrics set and its VUs (STYLE.md rule 7). The engine
+ * splits every scenario's VUs round-robin over the workers; executors run per worker on that
+ * worker's loop, sharing only atomics (the shared-iterations budget, the live VU count). Workers
+ * fold their metrics into the engine's pending set a few times a second under one mutex; the
+ * session thread collects that into one snapshot a second. The same engine serves a local run
+ * (in-process agent) and a remote agent. */
+#ifndef SB_ENGINE_H
+#define SB_ENGINE_H
+
+#include <stdint.h>
+
+#include "common/err.h"
+#include "common/metrics.h"
+#include "proto/speedboat.pb-c.h"
+
+typedef struct sb_engine sb_engine;
+
+/* Called from any worker thread: a console line or an error of the script. Must be thread-safe. */
+typedef void (*sb_engine_log_cb)(const char *level, const char *text, size_t len, void *ud);
+/* Called once, from a worker thread, when every scenario has finished on every worker. */
+typedef void (*sb_engine_done_cb)(void *ud);
+
+typedef struct sb_engine_cbs {
+  sb_engine_log_cb log;
+  sb_engine_done_cb done;
+  void *ud;
+} sb_engine_cbs;
+
+/* Makes libevent thread-safe (once per process); call before creating any event_base whose
+ * events other threads will activate. */
+void sb_engine_global_init(void);
+
+/* Prepares a test: parses the archive, compiles its modules once, starts the worker threads and
+ * creates every VU (running its init code). Keeps no pointer into |p|. Returns 0 when all VUs are
+ * ready; otherwise SB_EFORMAT (bad archive or scenario), SB_ESCRIPT (init code failed: |err| has
+ * file:line) or SB_ENOMEM, with no thread left running. */
+int sb_engine_new(sb_engine **out, const Speedboat__Prepare *p, const sb_engine_cbs *cbs,
+                  sb_err *err);
+/* Stops the workers (interrupting anything still running) and frees everything. Accepts NULL. */
+void sb_engine_free(sb_engine *e);
+
+/* Starts every scenario at wall-clock |start_at_us| (0 = now) plus its startTime. */
+int sb_engine_start(sb_engine *e, int64_t start_at_us);
+/* Ends the test early: |abort| = 0 stops starting iterations and lets running ones finish within
+ * their gracefulStop; |abort| = 1 interrupts them at once. The done callback follows. */
+void sb_engine_stop(sb_engine *e, int abort);
+
+/* Moves what the workers measured since the last call into |into| (adding), with the current
+ * `vus` and `vus_max` gauges. Call from one thread. Returns 0 or SB_ENOMEM. */
+int sb_engine_collect(sb_engine *e, sb_metrics *into, sb_err *err);
+
+uint64_t sb_engine_vus(const sb_engine *e);
+uint64_t sb_engine_vus_max(const sb_engine *e);
+/* Complete iterations so far, over all scenarios. */
+uint64_t sb_engine_iterations(const sb_engine *e);
+/* The first fatal error of the run ("" when none), e.g. a missing exported function. */
+const char *sb_engine_error(const sb_engine *e);
+
+#endif

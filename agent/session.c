@@ -1,0 +1,283 @@
+#include "agent/session.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/engine.h"
+#include "common/frame.h"
+#include "common/snapshot.h"
+
+typedef struct logline {
+  struct logline *next;
+  char level[8];
+  int64_t time_us;
+  size_t len;
+  char text[];
+} logline;
+
+typedef struct session {
+  const sb_session_opts *o;
+  struct event_base *base;
+  struct bufferevent *bev;
+  struct event *ev_snap, *ev_done, *ev_log;
+  sb_engine *engine;
+  sb_metrics *snap;           /* interval aggregate being turned into a snapshot */
+  uint64_t seq;
+  int hello_ok;
+  pthread_mutex_t mu;         /* guards the log queue (filled by worker threads) */
+  logline *logs, **logs_tail;
+  int closing;                /* flush the output, then stop */
+} session;
+
+static int64_t wall_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void send_error(session *s, const char *msg) {
+  Speedboat__Error m = SPEEDBOAT__ERROR__INIT;
+  m.message = (char *)msg;
+  sb_frame_send_msg(bufferevent_get_output(s->bev), SPEEDBOAT__ENVELOPE__MSG_ERROR, &m);
+}
+
+/* Sends what the engine measured since the last snapshot. */
+static void send_snapshot(session *s) {
+  sb_err err;
+  if (!s->engine) return;
+  if (sb_engine_collect(s->engine, s->snap, &err)) {
+    fprintf(stderr, "speedboat-agent: collecting metrics: %s\n", err.msg);
+    return;
+  }
+  uint8_t *buf;
+  size_t len;
+  if (sb_snapshot_encode(s->snap, ++s->seq, wall_us(), sb_engine_vus(s->engine),
+                         sb_engine_vus_max(s->engine), &buf, &len) == 0) {
+    sb_frame_send_packed(bufferevent_get_output(s->bev), buf, len);
+    free(buf);
+  }
+  sb_metrics_reset(s->snap);
+}
+
+static void on_snap(evutil_socket_t fd, short what, void *arg) { send_snapshot(arg); }
+
+static void flush_logs(session *s) {
+  pthread_mutex_lock(&s->mu);
+  logline *l = s->logs;
+  s->logs = NULL;
+  s->logs_tail = &s->logs;
+  pthread_mutex_unlock(&s->mu);
+  while (l) {
+    logline *next = l->next;
+    Speedboat__Log m = SPEEDBOAT__LOG__INIT;
+    m.level = l->level;
+    m.text = l->text;
+    m.time_us = l->time_us;
+    m.source = "console";
+    sb_frame_send_msg(bufferevent_get_output(s->bev), SPEEDBOAT__ENVELOPE__MSG_LOG, &m);
+    free(l);
+    l = next;
+  }
+}
+
+static void on_log_ev(evutil_socket_t fd, short what, void *arg) { flush_logs(arg); }
+
+/* Engine callback, from any worker thread: queue the line for the session loop. */
+static void engine_log(const char *level, const char *text, size_t len, void *ud) {
+  session *s = ud;
+  logline *l = malloc(sizeof(*l) + len + 1);
+  if (!l) return;
+  l->next = NULL;
+  snprintf(l->level, sizeof(l->level), "%s", level);
+  l->time_us = wall_us();
+  l->len = len;
+  memcpy(l->text, text, len);
+  l->text[len] = '\0';
+  pthread_mutex_lock(&s->mu);
+  *s->logs_tail = l;
+  s->logs_tail = &l->next;
+  pthread_mutex_unlock(&s->mu);
+  event_active(s->ev_log, EV_TIMEOUT, 0);
+}
+
+static void engine_done(void *ud) {
+  session *s = ud;
+  event_active(s->ev_done, EV_TIMEOUT, 0);
+}
+
+static void end_test(session *s) {
+  if (!s->engine) return;
+  event_del(s->ev_snap);
+  flush_logs(s);
+  send_snapshot(s);
+  Speedboat__Done m = SPEEDBOAT__DONE__INIT;
+  m.error = (char *)sb_engine_error(s->engine);
+  m.iterations = sb_engine_iterations(s->engine);
+  sb_frame_send_msg(bufferevent_get_output(s->bev), SPEEDBOAT__ENVELOPE__MSG_DONE, &m);
+  sb_engine_free(s->engine);
+  s->engine = NULL;
+  flush_logs(s);
+}
+
+static void on_done_ev(evutil_socket_t fd, short what, void *arg) { end_test(arg); }
+
+static void on_hello(session *s, const Speedboat__Hello *h) {
+  if (h->protocol_version != SPEEDBOAT__PROTOCOL_VERSION__PROTOCOL_VERSION_CURRENT) {
+    char msg[160];
+    snprintf(msg, sizeof(msg), "protocol version mismatch: controller speaks %u, agent %d",
+             h->protocol_version, SPEEDBOAT__PROTOCOL_VERSION__PROTOCOL_VERSION_CURRENT);
+    send_error(s, msg);
+    s->closing = 1;
+    return;
+  }
+  if (s->o->token && *s->o->token && (!h->token || strcmp(h->token, s->o->token) != 0)) {
+    send_error(s, "authentication failed: wrong or missing token");
+    s->closing = 1;
+    return;
+  }
+  s->hello_ok = 1;
+  Speedboat__Welcome m = SPEEDBOAT__WELCOME__INIT;
+  m.protocol_version = SPEEDBOAT__PROTOCOL_VERSION__PROTOCOL_VERSION_CURRENT;
+  m.version = SB_VERSION;
+  m.agent_id = (char *)(s->o->agent_id ? s->o->agent_id : "local");
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  m.cores = cores > 0 ? (uint32_t)cores : 1;
+  m.mem_bytes = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE);
+  m.max_vus = s->o->max_vus;
+  sb_frame_send_msg(bufferevent_get_output(s->bev), SPEEDBOAT__ENVELOPE__MSG_WELCOME, &m);
+}
+
+static void on_prepare(session *s, const Speedboat__Prepare *p) {
+  sb_err err;
+  err.msg[0] = '\0';
+  if (s->engine) {
+    send_error(s, "busy: a test is already prepared on this agent");
+    return;
+  }
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  sb_engine_cbs cbs = {.log = engine_log, .done = engine_done, .ud = s};
+  if (sb_engine_new(&s->engine, p, &cbs, &err) != 0) {
+    flush_logs(s);
+    send_error(s, err.msg[0] ? err.msg : "cannot prepare the test");
+    s->engine = NULL;
+    return;
+  }
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  flush_logs(s);
+  Speedboat__Ready m = SPEEDBOAT__READY__INIT;
+  m.vus_max = sb_engine_vus_max(s->engine);
+  m.init_seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+  sb_frame_send_msg(bufferevent_get_output(s->bev), SPEEDBOAT__ENVELOPE__MSG_READY, &m);
+}
+
+static void on_start(session *s, const Speedboat__Start *st) {
+  if (!s->engine) {
+    send_error(s, "start before prepare");
+    return;
+  }
+  sb_engine_start(s->engine, st->start_at_unix_us);
+  int ms = s->o->snapshot_ms > 0 ? s->o->snapshot_ms : 1000;
+  struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+  event_add(s->ev_snap, &tv);
+}
+
+static void dispatch(session *s, const Speedboat__Envelope *env) {
+  if (!s->hello_ok && env->msg_case != SPEEDBOAT__ENVELOPE__MSG_HELLO) {
+    send_error(s, "protocol error: the first message must be hello");
+    s->closing = 1;
+    return;
+  }
+  switch (env->msg_case) {
+  case SPEEDBOAT__ENVELOPE__MSG_HELLO: on_hello(s, env->hello); break;
+  case SPEEDBOAT__ENVELOPE__MSG_PREPARE: on_prepare(s, env->prepare); break;
+  case SPEEDBOAT__ENVELOPE__MSG_START: on_start(s, env->start); break;
+  case SPEEDBOAT__ENVELOPE__MSG_STOP:
+    if (s->engine) sb_engine_stop(s->engine, env->stop->abort);
+    break;
+  case SPEEDBOAT__ENVELOPE__MSG_HEARTBEAT: break;
+  default: send_error(s, "protocol error: unexpected message"); break;
+  }
+}
+
+static void on_read(struct bufferevent *bev, void *arg) {
+  session *s = arg;
+  struct evbuffer *in = bufferevent_get_input(bev);
+  while (!s->closing) {
+    Speedboat__Envelope *env = NULL;
+    sb_err err;
+    int rc = sb_frame_recv(in, &env, &err);
+    if (rc == 0) break;
+    if (rc < 0) {
+      fprintf(stderr, "speedboat-agent: %s\n", err.msg);
+      send_error(s, err.msg);
+      s->closing = 1;
+      break;
+    }
+    dispatch(s, env);
+    speedboat__envelope__free_unpacked(env, NULL);
+  }
+  if (s->closing) {
+    bufferevent_disable(bev, EV_READ);
+    if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) event_base_loopbreak(s->base);
+  }
+}
+
+static void on_write(struct bufferevent *bev, void *arg) {
+  session *s = arg;
+  if (s->closing) event_base_loopbreak(s->base);
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg) {
+  session *s = arg;
+  if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+    /* The controller is gone: stop all load now. */
+    if (s->engine) {
+      sb_engine_stop(s->engine, 1);
+      sb_engine_free(s->engine);
+      s->engine = NULL;
+    }
+    event_base_loopbreak(s->base);
+  }
+}
+
+int sb_session_serve_fd(int fd, const sb_session_opts *o) {
+  session s;
+  memset(&s, 0, sizeof(s));
+  s.o = o;
+  s.logs_tail = &s.logs;
+  pthread_mutex_init(&s.mu, NULL);
+  int rc = SB_ENOMEM;
+  sb_engine_global_init();
+  s.base = event_base_new();
+  if (!s.base || sb_metrics_new(&s.snap)) goto out;
+  s.bev = bufferevent_socket_new(s.base, fd, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_THREADSAFE);
+  s.ev_snap = event_new(s.base, -1, EV_PERSIST, on_snap, &s);
+  s.ev_done = event_new(s.base, -1, 0, on_done_ev, &s);
+  s.ev_log = event_new(s.base, -1, 0, on_log_ev, &s);
+  if (!s.bev || !s.ev_snap || !s.ev_done || !s.ev_log) goto out;
+  fd = -1;
+  bufferevent_setcb(s.bev, on_read, on_write, on_event, &s);
+  bufferevent_enable(s.bev, EV_READ | EV_WRITE);
+  event_base_loop(s.base, EVLOOP_NO_EXIT_ON_EMPTY);
+  rc = s.closing ? SB_EFORMAT : 0;
+out:
+  if (s.engine) sb_engine_free(s.engine);
+  flush_logs(&s); /* frees the queue; nothing is sent after the loop */
+  if (s.bev) bufferevent_free(s.bev);
+  if (s.ev_snap) event_free(s.ev_snap);
+  if (s.ev_done) event_free(s.ev_done);
+  if (s.ev_log) event_free(s.ev_log);
+  sb_metrics_free(s.snap);
+  if (s.base) event_base_free(s.base);
+  if (fd >= 0) close(fd);
+  pthread_mutex_destroy(&s.mu);
+  return rc;
+}

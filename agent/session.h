@@ -1,0 +1,24 @@
+/* The agent's side of the protocol: serves one controller connection.
+ *
+ * hello -> welcome, prepare -> (engine: VUs created) -> ready, start -> snapshots every second and
+ * log lines as they come -> done; stop ends the test early. The connection's own event_base runs
+ * in the calling thread; the engine's workers run beside it. Used by the agent daemon for a TCP
+ * connection and by `speedboat run` for its in-process agent (one end of a socketpair). */
+#ifndef SB_SESSION_H
+#define SB_SESSION_H
+
+#include <stdint.h>
+
+typedef struct sb_session_opts {
+  const char *token;        /* required token; NULL or "" = none */
+  uint64_t max_vus;         /* 0 = no limit */
+  const char *agent_id;     /* reported in welcome */
+  int snapshot_ms;          /* metric snapshot interval; 0 = 1000 */
+} sb_session_opts;
+
+/* Serves the connection on |fd| until the controller closes it or the test ends and the
+ * controller hangs up. Takes ownership of |fd|. Returns 0, or a negative code after a protocol
+ * error (logged to stderr). */
+int sb_session_serve_fd(int fd, const sb_session_opts *o);
+
+#endif

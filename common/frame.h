@@ -1,0 +1,32 @@
+/* Message framing on a byte stream: each protocol Envelope (proto/speedboat.proto) travels as a
+ * 4-byte big-endian length followed by that many bytes of serialized Envelope. Used on both ends
+ * of every controller<->agent connection, the in-process one included. */
+#ifndef SB_FRAME_H
+#define SB_FRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "proto/speedboat.pb-c.h"
+
+struct evbuffer;
+
+/* Largest frame accepted: an archive plus its envelope. */
+#define SB_FRAME_MAX (512u * 1024 * 1024)
+
+/* Appends |env| framed to |out|. Returns 0 or SB_ENOMEM. */
+int sb_frame_send(struct evbuffer *out, const Speedboat__Envelope *env);
+/* Appends an already serialized Envelope (|len| bytes) framed to |out|. */
+int sb_frame_send_packed(struct evbuffer *out, const uint8_t *buf, size_t len);
+
+/* Takes one whole frame out of |in| if there is one: returns 1 and sets |*env| (free with
+ * speedboat__envelope__free_unpacked(env, NULL)); 0 when more bytes are needed; SB_EFORMAT when
+ * the bytes are not a valid frame (too long, or not an Envelope), with |err| saying which — the
+ * connection should then be closed. */
+int sb_frame_recv(struct evbuffer *in, Speedboat__Envelope **env, sb_err *err);
+
+/* Convenience: frames one message of the given case. |msg| points to the message struct. */
+int sb_frame_send_msg(struct evbuffer *out, Speedboat__Envelope__MsgCase c, void *msg);
+
+#endif
