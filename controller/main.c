@@ -1,0 +1,187 @@
+/* speedboat: the command line. main() parses and dispatches; the work is in run.c. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/duration.h"
+#include "controller/run.h"
+
+static const char usage[] =
+    "Usage: speedboat <command> [options]\n"
+    "\n"
+    "Commands:\n"
+    "  run [options] SCRIPT|ARCHIVE   run a load test (k6 script or archive)\n"
+    "  archive [options] SCRIPT       compile a script into a self-contained archive\n"
+    "  version                        show the version\n"
+    "  help                           show this help\n"
+    "\n"
+    "Run options (override the script's options, as in k6):\n"
+    "  -u, --vus N                    number of virtual users\n"
+    "  -d, --duration D               test duration (\"30s\", \"1m30s\")\n"
+    "  -i, --iterations N             total iterations, shared among the VUs\n"
+    "  -s, --stage D:N                add a ramping stage (repeatable), e.g. -s 10s:20\n"
+    "  -e, --env KEY=VALUE            set __ENV.KEY for the script (repeatable)\n"
+    "      --no-thresholds            do not judge thresholds\n"
+    "      --no-summary               do not print the end-of-test summary\n"
+    "      --summary-trend-stats L    trend columns, e.g. \"avg,p(99),max\"\n"
+    "      --workers N                worker threads (default: one per core)\n"
+    "  -q, --quiet                    no banner and no progress line\n"
+    "\n"
+    "Archive options:\n"
+    "  -O, --archive-out FILE         where to write the archive (default archive.tar.zst)\n"
+    "\n"
+    "Exit codes: 0 passed, 99 thresholds failed, 104 invalid options, 105 interrupted,\n"
+    "107 script error, 103 other run errors.\n";
+
+typedef struct argv_env {
+  char **kv;  /* key, value, ..., NULL */
+  size_t n;
+} argv_env;
+
+static int env_add(argv_env *e, const char *arg) {
+  const char *eq = strchr(arg, '=');
+  if (!eq || eq == arg) {
+    fprintf(stderr, "speedboat: --env '%s': expected KEY=VALUE\n", arg);
+    return -1;
+  }
+  char **kv = realloc(e->kv, (2 * e->n + 3) * sizeof(char *));
+  if (!kv) return -1;
+  e->kv = kv;
+  kv[2 * e->n] = strndup(arg, (size_t)(eq - arg));
+  kv[2 * e->n + 1] = strdup(eq + 1);
+  kv[2 * e->n + 2] = NULL;
+  e->n++;
+  return 0;
+}
+
+static void env_free(argv_env *e) {
+  for (size_t i = 0; i < 2 * e->n; i++) free(e->kv[i]);
+  free(e->kv);
+}
+
+static int parse_count(const char *opt, const char *s, int64_t *out) {
+  char *end;
+  long long v = strtoll(s, &end, 10);
+  if (!*s || *end || v < 0) {
+    fprintf(stderr, "speedboat: %s '%s': expected a non-negative integer\n", opt, s);
+    return -1;
+  }
+  *out = v;
+  return 0;
+}
+
+static int parse_stage(sb_cli_overrides *cli, const char *s) {
+  const char *colon = strrchr(s, ':');
+  sb_err err;
+  int64_t ms, target;
+  char dur[64];
+  if (!colon || (size_t)(colon - s) >= sizeof(dur)) {
+    fprintf(stderr, "speedboat: --stage '%s': expected DURATION:TARGET, e.g. 30s:10\n", s);
+    return -1;
+  }
+  memcpy(dur, s, (size_t)(colon - s));
+  dur[colon - s] = '\0';
+  if (sb_duration_parse_ms(dur, &ms, &err)) {
+    fprintf(stderr, "speedboat: --stage '%s': %s\n", s, err.msg);
+    return -1;
+  }
+  if (parse_count("--stage", colon + 1, &target)) return -1;
+  sb_stage *st = realloc(cli->stages, (cli->nstages + 1) * sizeof(*st));
+  if (!st) return -1;
+  cli->stages = st;
+  st[cli->nstages].duration_ms = ms;
+  st[cli->nstages].target = (uint64_t)target;
+  cli->nstages++;
+  return 0;
+}
+
+static int parse_trend_stats(sb_cli_overrides *cli, const char *s) {
+  char *copy = strdup(s), *save = NULL;
+  for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    char **v = realloc(cli->summary_trend_stats, (cli->nsummary_trend_stats + 1) * sizeof(char *));
+    if (!v) break;
+    cli->summary_trend_stats = v;
+    v[cli->nsummary_trend_stats++] = strdup(tok);
+  }
+  free(copy);
+  return 0;
+}
+
+enum { OPT_NO_THRESHOLDS = 256, OPT_NO_SUMMARY, OPT_TREND_STATS, OPT_WORKERS };
+
+static int cmd_run(int argc, char **argv, int archive_only) {
+  static const struct option longopts[] = {
+      {"vus", required_argument, 0, 'u'},         {"duration", required_argument, 0, 'd'},
+      {"iterations", required_argument, 0, 'i'},  {"stage", required_argument, 0, 's'},
+      {"env", required_argument, 0, 'e'},         {"quiet", no_argument, 0, 'q'},
+      {"archive-out", required_argument, 0, 'O'}, {"no-thresholds", no_argument, 0, OPT_NO_THRESHOLDS},
+      {"no-summary", no_argument, 0, OPT_NO_SUMMARY},
+      {"summary-trend-stats", required_argument, 0, OPT_TREND_STATS},
+      {"workers", required_argument, 0, OPT_WORKERS}, {"help", no_argument, 0, 'h'},
+      {0, 0, 0, 0}};
+  sb_run_config cfg;
+  memset(&cfg, 0, sizeof(cfg));
+  sb_cli_overrides_init(&cfg.cli);
+  argv_env env = {0};
+  const char *out = "archive.tar.zst";
+  int c, bad = 0;
+  int64_t v;
+  optind = 1;
+  while (!bad && (c = getopt_long(argc, argv, "u:d:i:s:e:qO:h", longopts, NULL)) != -1) {
+    switch (c) {
+    case 'u': bad = parse_count("--vus", optarg, &cfg.cli.vus); break;
+    case 'i': bad = parse_count("--iterations", optarg, &cfg.cli.iterations); break;
+    case 'd': {
+      sb_err err;
+      if (sb_duration_parse_ms(optarg, &cfg.cli.duration_ms, &err)) {
+        fprintf(stderr, "speedboat: --duration: %s\n", err.msg);
+        bad = 1;
+      }
+      break;
+    }
+    case 's': bad = parse_stage(&cfg.cli, optarg); break;
+    case 'e': bad = env_add(&env, optarg); break;
+    case 'q': cfg.quiet = 1; break;
+    case 'O': out = optarg; break;
+    case OPT_NO_THRESHOLDS: cfg.cli.no_thresholds = 1; break;
+    case OPT_NO_SUMMARY: cfg.cli.no_summary = 1; break;
+    case OPT_TREND_STATS: bad = parse_trend_stats(&cfg.cli, optarg); break;
+    case OPT_WORKERS:
+      bad = parse_count("--workers", optarg, &v);
+      cfg.workers = (int)v;
+      break;
+    case 'h': fputs(usage, stdout); return 0;
+    default: bad = 1; break;
+    }
+  }
+  int code = SB_EXIT_USAGE;
+  if (bad) goto out;
+  if (optind != argc - 1) {
+    fprintf(stderr, "speedboat: %s needs exactly one script or archive\n%s",
+            archive_only ? "archive" : "run", usage);
+    goto out;
+  }
+  cfg.script = argv[optind];
+  cfg.env = (const char *const *)env.kv;
+  code = archive_only ? sb_run_archive(cfg.script, cfg.env, out) : sb_run(&cfg);
+out:
+  sb_cli_overrides_clear(&cfg.cli);
+  env_free(&env);
+  return code;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+    fputs(usage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? SB_EXIT_USAGE : 0;
+  }
+  if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
+    printf("speedboat %s\n", SB_VERSION);
+    return 0;
+  }
+  if (!strcmp(argv[1], "run")) return cmd_run(argc - 1, argv + 1, 0);
+  if (!strcmp(argv[1], "archive")) return cmd_run(argc - 1, argv + 1, 1);
+  fprintf(stderr, "speedboat: unknown command '%s'\n%s", argv[1], usage);
+  return SB_EXIT_USAGE;
+}

@@ -1,0 +1,38 @@
+/* `speedboat run`: compile, plan, drive the agents, merge, judge, summarise.
+ *
+ * A local run is a distributed run with one agent: the engine runs in-process on a thread of its
+ * own behind a socketpair, and the controller speaks the same framed protocol to it as to a
+ * remote agent. */
+#ifndef SB_RUN_H
+#define SB_RUN_H
+
+#include "controller/options.h"
+
+/* k6's exit codes. */
+enum {
+  SB_EXIT_OK = 0,
+  SB_EXIT_THRESHOLDS_FAILED = 99,
+  SB_EXIT_ENGINE = 103,
+  SB_EXIT_INVALID_CONFIG = 104,
+  SB_EXIT_EXTERNAL_ABORT = 105,
+  SB_EXIT_SCRIPT_EXCEPTION = 107,
+  SB_EXIT_USAGE = 2,
+};
+
+typedef struct sb_run_config {
+  const char *script;          /* a script (.js) or an archive (.tar.zst / k6 .tar) */
+  sb_cli_overrides cli;
+  const char *const *env;      /* -e KEY=VALUE as key, value, ..., NULL */
+  int workers;                 /* worker threads of the in-process agent; 0 = one per core */
+  int quiet;                   /* no banner, no progress */
+} sb_run_config;
+
+/* Runs the test; prints the banner and progress to stderr... as k6 does, the summary to stdout.
+ * Returns the process exit code. */
+int sb_run(const sb_run_config *cfg);
+
+/* `speedboat archive`: compiles |script| and writes the archive to |out_path|. Returns the exit
+ * code. */
+int sb_run_archive(const char *script, const char *const *env, const char *out_path);
+
+#endif
