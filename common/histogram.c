@@ -1,0 +1,213 @@
+/* Log-linear histogram (see histogram.h).
+ *
+ * A value v with |v| >= 1e-9 is written m * 2^e with m in [0.5, 1) (frexp); its bucket is
+ * (e - EMIN) * 128 + floor((m - 0.5) * 256) + 1, so each power of two is cut into 128 buckets
+ * of equal width and the index grows with |v|. Negative values mirror to negative indexes and
+ * the tiny ones share bucket 0. The whole double range fits in [-MAX_INDEX, MAX_INDEX].
+ *
+ * Counts are one dense array over [first, first + n) that grows (doubling, towards the side
+ * that needed it) when a value falls outside; a run whose latencies span 1 ms .. 60 s uses
+ * about 2,000 buckets. */
+#include "common/histogram.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+
+#define SUB (1 << SB_HIST_SUB_BITS)
+#define ZERO_LIMIT 1e-9
+#define EMIN (-29) /* frexp exponent of 1e-9: 1e-9 = 0.537 * 2^-29 */
+#define EMAX 1024  /* frexp exponent of DBL_MAX */
+#define MAX_INDEX ((EMAX - EMIN) * SUB + SUB) /* index of the top bucket, infinities too */
+#define MIN_ALLOC 64
+
+void sb_hist_init(sb_hist *h) { memset(h, 0, sizeof(*h)); }
+
+void sb_hist_clear(sb_hist *h) {
+  free(h->counts);
+  sb_hist_init(h);
+}
+
+void sb_hist_reset(sb_hist *h) {
+  if (h->counts) memset(h->counts, 0, h->n * sizeof(*h->counts));
+  h->count = 0;
+  h->sum = 0;
+  h->min = h->max = 0;
+}
+
+int32_t sb_hist_index(double v) {
+  double a = fabs(v);
+  if (!(a >= ZERO_LIMIT)) return 0; /* tiny, or NaN */
+  int32_t idx;
+  if (isinf(a)) {
+    idx = MAX_INDEX;
+  } else {
+    int e;
+    double m = frexp(a, &e);
+    int sub = (int)((m - 0.5) * (2 * SUB));
+    if (sub >= SUB) sub = SUB - 1; /* cannot happen with m < 1, kept for safety */
+    idx = (int32_t)((e - EMIN) * SUB + sub + 1);
+  }
+  return v < 0 ? -idx : idx;
+}
+
+/* Midpoint of the bucket: within 1/256 (0.4%) of any value in it. */
+double sb_hist_bucket_value(int32_t index) {
+  if (index == 0) return 0;
+  int32_t a = index < 0 ? -index : index;
+  if (a > MAX_INDEX) a = MAX_INDEX;
+  int32_t k = a - 1;
+  int e = k / SUB + EMIN;
+  int sub = k % SUB;
+  double v = ldexp((double)SUB + sub + 0.5, e - (SB_HIST_SUB_BITS + 1));
+  if (isinf(v)) v = HUGE_VAL;
+  return index < 0 ? -v : v;
+}
+
+/* Makes counts cover [lo, hi] (both within +-MAX_INDEX). Grows at least by doubling, the slack
+ * going to the side that needed room, so a slowly widening range costs amortised O(1). Returns
+ * 0 or SB_ENOMEM with |h| untouched. */
+static int ensure_range(sb_hist *h, int32_t lo, int32_t hi) {
+  int64_t cur_lo = h->first, cur_hi = (int64_t)h->first + h->n - 1;
+  if (h->n && lo >= cur_lo && hi <= cur_hi) return 0;
+  int64_t nlo = lo, nhi = hi;
+  if (h->n) {
+    if (cur_lo < nlo) nlo = cur_lo;
+    if (cur_hi > nhi) nhi = cur_hi;
+  }
+  int64_t need = nhi - nlo + 1;
+  int64_t want = h->n * 2 > need ? (int64_t)h->n * 2 : need;
+  if (want < MIN_ALLOC) want = MIN_ALLOC;
+  int64_t slack = want - need;
+  if (h->n && lo < cur_lo && hi <= cur_hi) {
+    nlo -= slack; /* growing downwards */
+  } else if (h->n && hi > cur_hi && lo >= cur_lo) {
+    nhi += slack; /* growing upwards */
+  } else {
+    nlo -= slack / 2;
+    nhi += slack - slack / 2;
+  }
+  if (nlo < -MAX_INDEX) nlo = -MAX_INDEX;
+  if (nhi > MAX_INDEX) nhi = MAX_INDEX;
+  size_t nn = (size_t)(nhi - nlo + 1);
+  uint64_t *c = calloc(nn, sizeof(*c));
+  if (!c) return SB_ENOMEM;
+  if (h->n) memcpy(c + (cur_lo - nlo), h->counts, h->n * sizeof(*c));
+  free(h->counts);
+  h->counts = c;
+  h->first = (int32_t)nlo;
+  h->n = (uint32_t)nn;
+  return 0;
+}
+
+/* Folds the exact statistics of |count| values into |h|. */
+static void add_stats(sb_hist *h, uint64_t count, double sum, double min, double max) {
+  if (!count) return;
+  if (h->count == 0) {
+    h->min = min;
+    h->max = max;
+  } else {
+    if (min < h->min) h->min = min;
+    if (max > h->max) h->max = max;
+  }
+  h->count += count;
+  h->sum += sum;
+}
+
+/* NaN has no place on the axis and would poison sum/min/max: it is ignored. */
+int sb_hist_add(sb_hist *h, double v) {
+  if (isnan(v)) return 0;
+  int32_t idx = sb_hist_index(v);
+  if (ensure_range(h, idx, idx)) return SB_ENOMEM;
+  h->counts[idx - h->first]++;
+  add_stats(h, 1, v, v, v);
+  return 0;
+}
+
+/* The nonzero part of |counts|: [*lo, *hi] offsets, or 0 when all are zero. */
+static int nonzero_span(const uint64_t *counts, size_t n, size_t *lo, size_t *hi) {
+  size_t a = 0, b = n;
+  while (a < n && counts[a] == 0) a++;
+  if (a == n) return 0;
+  while (b > a && counts[b - 1] == 0) b--;
+  *lo = a;
+  *hi = b - 1;
+  return 1;
+}
+
+int sb_hist_merge(sb_hist *dst, const sb_hist *src) {
+  size_t lo, hi;
+  if (src->count == 0 || !nonzero_span(src->counts, src->n, &lo, &hi)) return 0;
+  int32_t first = src->first + (int32_t)lo;
+  if (ensure_range(dst, first, src->first + (int32_t)hi)) return SB_ENOMEM;
+  uint64_t *d = dst->counts + (first - dst->first);
+  for (size_t i = lo; i <= hi; i++) *d++ += src->counts[i];
+  add_stats(dst, src->count, src->sum, src->min, src->max);
+  return 0;
+}
+
+/* Checks that raw buckets describe |count| values between |min| and |max| before touching
+ * |dst|: the counts add up exactly, the range lies on the axis, and the first and last nonzero
+ * buckets are those of min and max (both sides compute them with sb_hist_index()). */
+int sb_hist_merge_raw(sb_hist *dst, uint64_t count, double sum, double min, double max,
+                      int32_t first, const uint64_t *counts, size_t n) {
+  if (count == 0) {
+    for (size_t i = 0; i < n; i++)
+      if (counts[i]) return SB_EFORMAT;
+    return 0;
+  }
+  if (n == 0 || n > 2 * (size_t)MAX_INDEX + 1) return SB_EFORMAT;
+  if (first < -MAX_INDEX || (int64_t)first + (int64_t)n - 1 > MAX_INDEX) return SB_EFORMAT;
+  if (isnan(min) || isnan(max) || min > max) return SB_EFORMAT;
+  uint64_t total = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (counts[i] > UINT64_MAX - total) return SB_EFORMAT;
+    total += counts[i];
+  }
+  if (total != count) return SB_EFORMAT;
+  size_t lo, hi;
+  nonzero_span(counts, n, &lo, &hi); /* total > 0: there is one */
+  int32_t blo = first + (int32_t)lo, bhi = first + (int32_t)hi;
+  if (blo != sb_hist_index(min) || bhi != sb_hist_index(max)) return SB_EFORMAT;
+  if (ensure_range(dst, blo, bhi)) return SB_ENOMEM;
+  uint64_t *d = dst->counts + (blo - dst->first);
+  for (size_t i = lo; i <= hi; i++) *d++ += counts[i];
+  add_stats(dst, count, sum, min, max);
+  return 0;
+}
+
+/* Value of the sample of rank |r| (0-based, sorted), approximated by its bucket's midpoint
+ * and kept within [min, max]; the extreme ranks are exact. */
+static double rank_value(const sb_hist *h, uint64_t r) {
+  if (r == 0) return h->min;
+  if (r >= h->count - 1) return h->max;
+  uint64_t seen = 0;
+  for (uint32_t i = 0; i < h->n; i++) {
+    seen += h->counts[i];
+    if (seen > r) {
+      double v = sb_hist_bucket_value(h->first + (int32_t)i);
+      if (v < h->min) v = h->min;
+      if (v > h->max) v = h->max;
+      return v;
+    }
+  }
+  return h->max;
+}
+
+/* k6 sorts the samples and interpolates linearly at position q * (n - 1); here the two
+ * neighbouring ranks come from the buckets. */
+double sb_hist_quantile(const sb_hist *h, double q) {
+  if (h->count == 0) return 0;
+  if (!(q > 0)) return h->min;
+  if (q >= 1) return h->max;
+  double pos = q * (double)(h->count - 1);
+  double fl = floor(pos);
+  uint64_t lo = (uint64_t)fl;
+  uint64_t hi = (uint64_t)ceil(pos);
+  double a = rank_value(h, lo);
+  if (hi == lo) return a;
+  double b = rank_value(h, hi);
+  return a + (b - a) * (pos - fl);
+}

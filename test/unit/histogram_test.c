@@ -1,0 +1,365 @@
+/* Tests for common/histogram.c. The module is included so that its allocations go through a
+ * counting allocator that can be told to fail. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+static int alloc_calls;    /* allocations asked for */
+static int alloc_fail_at;  /* fail the allocation with this number (1-based); 0: never */
+
+static void *counting_calloc(size_t n, size_t sz) {
+  alloc_calls++;
+  if (alloc_fail_at && alloc_calls == alloc_fail_at) return NULL;
+  return calloc(n, sz);
+}
+
+#define calloc counting_calloc /* the module's only allocator call */
+#include "common/histogram.c"
+#undef calloc
+
+/* ---- helpers ---- */
+
+static uint64_t rng_state = 88172645463325252ULL;
+static void rng_seed(uint64_t s) { rng_state = s ? s : 1; }
+static uint64_t rng_next(void) {
+  rng_state ^= rng_state << 13;
+  rng_state ^= rng_state >> 7;
+  rng_state ^= rng_state << 17;
+  return rng_state;
+}
+static double rng_unit(void) { return (double)(rng_next() >> 11) / 9007199254740992.0; } /* [0,1) */
+static double rng_normal(void) {
+  double u1 = rng_unit(), u2 = rng_unit();
+  if (u1 < 1e-300) u1 = 1e-300;
+  return sqrt(-2 * log(u1)) * cos(2 * M_PI * u2);
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* k6's TrendSink.P: linear interpolation at q * (n - 1) over the sorted samples. */
+static double exact_quantile(const double *sorted, size_t n, double q) {
+  if (n == 0) return 0;
+  if (n == 1) return sorted[0];
+  double i = q * (double)(n - 1);
+  double j = sorted[(size_t)floor(i)], k = sorted[(size_t)ceil(i)];
+  return j + (k - j) * (i - floor(i));
+}
+
+static uint64_t count_at(const sb_hist *h, int32_t idx) {
+  if (h->n == 0 || idx < h->first || idx >= h->first + (int64_t)h->n) return 0;
+  return h->counts[idx - h->first];
+}
+
+static const double qs[] = {0, 0.001, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1};
+
+/* Builds a histogram of |v| and checks every quantile within 1% of the exact one. */
+static void check_quantiles(double *v, size_t n) {
+  sb_hist h;
+  sb_hist_init(&h);
+  for (size_t i = 0; i < n; i++) assert_int_equal(sb_hist_add(&h, v[i]), 0);
+  qsort(v, n, sizeof(*v), cmp_double);
+  assert_int_equal(h.count, n);
+  assert_true(h.min == v[0]);
+  assert_true(h.max == v[n - 1]);
+  assert_true(sb_hist_quantile(&h, 0) == v[0]);
+  assert_true(sb_hist_quantile(&h, 1) == v[n - 1]);
+  for (size_t k = 0; k < sizeof(qs) / sizeof(qs[0]); k++) {
+    double want = exact_quantile(v, n, qs[k]);
+    double got = sb_hist_quantile(&h, qs[k]);
+    double tol = fabs(want) * 0.01;
+    if (fabs(got - want) > tol)
+      fail_msg("n=%zu q=%g: got %.9g, want %.9g", n, qs[k], got, want);
+    assert_true(got >= v[0] && got <= v[n - 1]);
+  }
+  sb_hist_clear(&h);
+}
+
+/* ---- tests ---- */
+
+static void test_index_monotonic(void **state) {
+  (void)state;
+  int32_t prev_idx = sb_hist_index(-1e300);
+  for (double a = 1e300; a > 1e-12; a /= 1.0007) { /* -a increases */
+    int32_t idx = sb_hist_index(-a);
+    assert_true(idx >= prev_idx);
+    prev_idx = idx;
+  }
+  assert_int_equal(sb_hist_index(0), 0);
+  assert_int_equal(sb_hist_index(-0.0), 0);
+  assert_int_equal(sb_hist_index(9.9e-10), 0);
+  assert_int_equal(sb_hist_index(-9.9e-10), 0);
+  assert_true(sb_hist_index(1e-9) > 0);
+  assert_true(sb_hist_index(-1e-9) < 0);
+  prev_idx = 0;
+  for (double v = 1e-9; v < 1e300; v *= 1.0007) {
+    int32_t idx = sb_hist_index(v);
+    assert_true(idx >= prev_idx);
+    assert_int_equal(sb_hist_index(-v), -idx);
+    double b = sb_hist_bucket_value(idx);
+    assert_true(fabs(b - v) <= v / 256 * 1.0000001);
+    assert_int_equal(sb_hist_index(b), idx);
+    prev_idx = idx;
+  }
+  /* Bucket boundaries at powers of two, and the largest values. */
+  for (int e = -20; e < 60; e++) {
+    double p = ldexp(1, e);
+    assert_true(sb_hist_index(nextafter(p, 0)) < sb_hist_index(p));
+    assert_true(sb_hist_index(p) - sb_hist_index(nextafter(p, 0)) == 1);
+  }
+  assert_true(sb_hist_index(INFINITY) >= sb_hist_index(1.7e308));
+  assert_int_equal(sb_hist_index(-INFINITY), -sb_hist_index(INFINITY));
+  assert_true(sb_hist_bucket_value(sb_hist_index(1.0)) == sb_hist_bucket_value(sb_hist_index(1.001)));
+  assert_true(sb_hist_bucket_value(0) == 0);
+}
+
+static void test_quantile_uniform(void **state) {
+  (void)state;
+  static double v[20000];
+  rng_seed(1);
+  for (size_t i = 0; i < 20000; i++) v[i] = 1 + rng_unit() * 999;
+  check_quantiles(v, 20000);
+  for (int round = 0; round < 200; round++) { /* small sets, where interpolation matters */
+    size_t n = 2 + rng_next() % 30;
+    for (size_t i = 0; i < n; i++) v[i] = 0.01 + rng_unit() * 5000;
+    check_quantiles(v, n);
+  }
+}
+
+static void test_quantile_lognormal(void **state) {
+  (void)state;
+  static double v[10000];
+  rng_seed(2);
+  for (size_t i = 0; i < 10000; i++) v[i] = exp(3 + 1.5 * rng_normal());
+  check_quantiles(v, 10000);
+  for (size_t i = 0; i < 10000; i++) v[i] = -exp(1 + rng_normal()); /* all negative */
+  check_quantiles(v, 10000);
+}
+
+static void test_quantile_small_sets(void **state) {
+  (void)state;
+  double v[100];
+  for (size_t i = 0; i < 100; i++) v[i] = 42.5;
+  check_quantiles(v, 100);
+  v[0] = 7.25;
+  check_quantiles(v, 1);
+  v[0] = 100;
+  v[1] = 1;
+  check_quantiles(v, 2);
+
+  sb_hist h;
+  sb_hist_init(&h);
+  sb_hist_add(&h, 1);
+  sb_hist_add(&h, 100);
+  assert_true(sb_hist_quantile(&h, 0.5) == 50.5); /* k6: interpolation between the two */
+  assert_true(sb_hist_quantile(&h, 0.9) == 1 + 99 * 0.9);
+  sb_hist_clear(&h);
+}
+
+static void test_empty_and_nan(void **state) {
+  (void)state;
+  sb_hist h;
+  sb_hist_init(&h);
+  assert_true(sb_hist_quantile(&h, 0.5) == 0);
+  assert_true(sb_hist_avg(&h) == 0);
+  assert_int_equal(sb_hist_add(&h, NAN), 0);
+  assert_int_equal(h.count, 0);
+  assert_int_equal(sb_hist_add(&h, 0), 0);
+  assert_int_equal(sb_hist_add(&h, 4), 0);
+  assert_int_equal(h.count, 2);
+  assert_true(sb_hist_avg(&h) == 2);
+  assert_true(h.min == 0 && h.max == 4);
+  assert_int_equal(count_at(&h, 0), 1);
+  sb_hist_clear(&h);
+  assert_null(h.counts);
+  assert_int_equal(h.n, 0);
+}
+
+static void test_merge_equals_single(void **state) {
+  (void)state;
+  sb_hist a, b, all;
+  sb_hist_init(&a);
+  sb_hist_init(&b);
+  sb_hist_init(&all);
+  rng_seed(3);
+  for (int i = 0; i < 5000; i++) {
+    double v = exp(2 + 2 * rng_normal());
+    if (i % 7 == 0) v = -v;
+    assert_int_equal(sb_hist_add(i % 3 ? &a : &b, v), 0);
+    assert_int_equal(sb_hist_add(&all, v), 0);
+  }
+  assert_int_equal(sb_hist_merge(&a, &b), 0);
+  assert_int_equal(a.count, all.count);
+  assert_true(a.min == all.min && a.max == all.max);
+  assert_true(fabs(a.sum - all.sum) <= 1e-9 * fabs(all.sum) + 1e-9);
+  int32_t lo = all.first < a.first ? all.first : a.first;
+  int32_t hi = all.first + (int32_t)all.n > a.first + (int32_t)a.n ? all.first + (int32_t)all.n
+                                                                    : a.first + (int32_t)a.n;
+  for (int32_t i = lo; i < hi; i++) assert_int_equal(count_at(&a, i), count_at(&all, i));
+  for (size_t k = 0; k < sizeof(qs) / sizeof(qs[0]); k++)
+    assert_true(sb_hist_quantile(&a, qs[k]) == sb_hist_quantile(&all, qs[k]));
+
+  /* Merging an empty one changes nothing; merging into an empty one copies. */
+  sb_hist empty, copy;
+  sb_hist_init(&empty);
+  sb_hist_init(&copy);
+  assert_int_equal(sb_hist_merge(&a, &empty), 0);
+  assert_int_equal(a.count, all.count);
+  assert_int_equal(sb_hist_merge(&copy, &all), 0);
+  assert_int_equal(copy.count, all.count);
+  assert_true(copy.min == all.min && copy.max == all.max && copy.sum == all.sum);
+  assert_true(sb_hist_quantile(&copy, 0.99) == sb_hist_quantile(&all, 0.99));
+  sb_hist_clear(&a);
+  sb_hist_clear(&b);
+  sb_hist_clear(&all);
+  sb_hist_clear(&copy);
+}
+
+static void trimmed(const sb_hist *h, int32_t *first, const uint64_t **counts, size_t *n) {
+  size_t lo = 0, hi = h->n;
+  while (lo < hi && h->counts[lo] == 0) lo++;
+  while (hi > lo && h->counts[hi - 1] == 0) hi--;
+  *first = h->first + (int32_t)lo;
+  *counts = h->counts + lo;
+  *n = hi - lo;
+}
+
+static void test_merge_raw(void **state) {
+  (void)state;
+  sb_hist h, r;
+  sb_hist_init(&h);
+  sb_hist_init(&r);
+  rng_seed(4);
+  for (int i = 0; i < 3000; i++) sb_hist_add(&h, 0.5 + rng_unit() * 200);
+  int32_t first;
+  const uint64_t *c;
+  size_t n;
+  trimmed(&h, &first, &c, &n);
+  assert_true(n > 0 && n < h.n);
+  assert_int_equal(sb_hist_merge_raw(&r, h.count, h.sum, h.min, h.max, first, c, n), 0);
+  assert_int_equal(r.count, h.count);
+  assert_true(r.sum == h.sum && r.min == h.min && r.max == h.max);
+  for (size_t i = 0; i < n; i++) assert_int_equal(count_at(&r, first + (int32_t)i), c[i]);
+  assert_true(sb_hist_quantile(&r, 0.95) == sb_hist_quantile(&h, 0.95));
+
+  /* Every inconsistency is refused and leaves |r| as it was. */
+  uint64_t before = r.count;
+  double sum = r.sum;
+  assert_int_equal(sb_hist_merge_raw(&r, h.count + 1, h.sum, h.min, h.max, first, c, n),
+                   SB_EFORMAT);
+  assert_int_equal(sb_hist_merge_raw(&r, h.count, h.sum, h.max, h.min, first, c, n), SB_EFORMAT);
+  assert_int_equal(sb_hist_merge_raw(&r, h.count, h.sum, h.min / 4, h.max, first, c, n),
+                   SB_EFORMAT);
+  assert_int_equal(sb_hist_merge_raw(&r, h.count, h.sum, h.min, h.max * 4, first, c, n),
+                   SB_EFORMAT);
+  assert_int_equal(sb_hist_merge_raw(&r, h.count, h.sum, h.min, h.max, first + 1, c, n),
+                   SB_EFORMAT);
+  assert_int_equal(sb_hist_merge_raw(&r, h.count, h.sum, NAN, h.max, first, c, n), SB_EFORMAT);
+  assert_int_equal(sb_hist_merge_raw(&r, h.count, h.sum, h.min, h.max, INT32_MAX - 2, c, n),
+                   SB_EFORMAT);
+  assert_int_equal(sb_hist_merge_raw(&r, h.count, h.sum, h.min, h.max, INT32_MIN, c, n),
+                   SB_EFORMAT);
+  assert_int_equal(sb_hist_merge_raw(&r, 0, 0, 0, 0, first, c, n), SB_EFORMAT);
+  assert_int_equal(sb_hist_merge_raw(&r, 5, 5, 1, 1, 0, NULL, 0), SB_EFORMAT);
+  uint64_t huge[2] = {UINT64_MAX, 2};
+  int32_t one = sb_hist_index(1);
+  assert_int_equal(sb_hist_merge_raw(&r, 1, 1, 1, 1, one, huge, 2), SB_EFORMAT);
+  assert_int_equal(r.count, before);
+  assert_true(r.sum == sum);
+  assert_int_equal(sb_hist_merge_raw(&r, 0, 0, 0, 0, 0, NULL, 0), 0); /* empty is fine */
+  assert_int_equal(r.count, before);
+  sb_hist_clear(&h);
+  sb_hist_clear(&r);
+}
+
+static void test_reset_keeps_memory(void **state) {
+  (void)state;
+  sb_hist h;
+  sb_hist_init(&h);
+  for (double v = 1; v < 1e5; v *= 1.01) sb_hist_add(&h, v);
+  uint64_t *mem = h.counts;
+  uint32_t n = h.n;
+  int32_t first = h.first;
+  sb_hist_reset(&h);
+  assert_ptr_equal(h.counts, mem);
+  assert_int_equal(h.n, n);
+  assert_int_equal(h.first, first);
+  assert_int_equal(h.count, 0);
+  assert_true(h.sum == 0 && h.min == 0 && h.max == 0);
+  for (uint32_t i = 0; i < h.n; i++) assert_int_equal(h.counts[i], 0);
+  assert_true(sb_hist_quantile(&h, 0.5) == 0);
+  int calls = alloc_calls;
+  for (double v = 1; v < 1e5; v *= 1.01) assert_int_equal(sb_hist_add(&h, v), 0);
+  assert_int_equal(alloc_calls, calls); /* same range: no allocation */
+  assert_true(h.min == 1);
+  sb_hist_clear(&h);
+}
+
+static void test_growth_amortised(void **state) {
+  (void)state;
+  sb_hist h;
+  sb_hist_init(&h);
+  int calls = alloc_calls;
+  for (double v = 1e-3; v < 1e9; v *= 1.001) assert_int_equal(sb_hist_add(&h, v), 0);
+  for (double v = -1e-3; v > -1e6; v *= 1.001) assert_int_equal(sb_hist_add(&h, v), 0);
+  assert_true(alloc_calls - calls < 40);
+  assert_true(h.n < 4 * (uint32_t)(sb_hist_index(1e9) - sb_hist_index(-1e6)));
+  sb_hist_clear(&h);
+}
+
+static void test_enomem_leaves_state(void **state) {
+  (void)state;
+  sb_hist h, src;
+  sb_hist_init(&h);
+  sb_hist_init(&src);
+  for (int i = 1; i <= 100; i++) sb_hist_add(&h, i);
+  sb_hist_add(&src, 1e6);
+  sb_hist saved = h;
+  uint64_t copy[4096];
+  assert_true(h.n <= 4096);
+  memcpy(copy, h.counts, h.n * sizeof(uint64_t));
+
+  alloc_fail_at = alloc_calls + 1;
+  assert_int_equal(sb_hist_add(&h, 1e7), SB_ENOMEM);
+  alloc_fail_at = alloc_calls + 1;
+  assert_int_equal(sb_hist_merge(&h, &src), SB_ENOMEM);
+  alloc_fail_at = alloc_calls + 1;
+  uint64_t one = 1;
+  assert_int_equal(sb_hist_merge_raw(&h, 1, 1e6, 1e6, 1e6, sb_hist_index(1e6), &one, 1),
+                   SB_ENOMEM);
+  alloc_fail_at = 0;
+  assert_memory_equal(&h, &saved, sizeof(h));
+  assert_memory_equal(h.counts, copy, h.n * sizeof(uint64_t));
+
+  sb_hist empty;
+  sb_hist_init(&empty);
+  alloc_fail_at = alloc_calls + 1;
+  assert_int_equal(sb_hist_add(&empty, 3), SB_ENOMEM);
+  alloc_fail_at = 0;
+  assert_int_equal(empty.count, 0);
+  assert_null(empty.counts);
+  /* And it works again once memory is back. */
+  assert_int_equal(sb_hist_add(&h, 1e7), 0);
+  assert_int_equal(h.count, 101);
+  sb_hist_clear(&h);
+  sb_hist_clear(&src);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_index_monotonic),     cmocka_unit_test(test_quantile_uniform),
+      cmocka_unit_test(test_quantile_lognormal),  cmocka_unit_test(test_quantile_small_sets),
+      cmocka_unit_test(test_empty_and_nan),       cmocka_unit_test(test_merge_equals_single),
+      cmocka_unit_test(test_merge_raw),           cmocka_unit_test(test_reset_keeps_memory),
+      cmocka_unit_test(test_growth_amortised),    cmocka_unit_test(test_enomem_leaves_state),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
