@@ -1,0 +1,24 @@
+#!/bin/sh
+# Runs every end-to-end test (test/e2e/t_*.sh) against the binaries in $1 (default build/).
+# Each test is a shell script that exits 0 on success; its output is shown only when it fails.
+set -u
+cd "$(dirname "$0")/../.."
+BUILD=${1:-build}
+export SB_BIN="$PWD/$BUILD/speedboat" SB_AGENT="$PWD/$BUILD/speedboat-agent" SB_TARGET="$PWD/$BUILD/sb-target"
+export SB_ROOT="$PWD"
+pass=0; fail=0; failed=""
+for t in test/e2e/t_*.sh; do
+  [ -n "${E2E_ONLY:-}" ] && case "$t" in *"$E2E_ONLY"*) ;; *) continue ;; esac
+  name=$(basename "$t" .sh)
+  log=$(mktemp)
+  start=$(date +%s)
+  if timeout 180 sh "$t" >"$log" 2>&1; then
+    pass=$((pass + 1)); echo "ok   $name ($(( $(date +%s) - start ))s)"
+  else
+    fail=$((fail + 1)); failed="$failed $name"; echo "FAIL $name ($(( $(date +%s) - start ))s)"
+    sed 's/^/    | /' "$log" | tail -60
+  fi
+  rm -f "$log"
+done
+echo "e2e: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

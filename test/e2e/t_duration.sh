@@ -1,0 +1,25 @@
+# A duration run stops at its duration (+ graceful stop), with no request lost or counted twice.
+. "$SB_ROOT/test/e2e/lib.sh"
+start_target
+s=$(script dur.js <<'JS'
+import http from 'k6/http';
+import { sleep } from 'k6';
+export const options = { vus: 5, duration: '3s' };
+export default function () {
+  http.get(`${__ENV.TARGET}/x?delay=20`);
+  sleep(0.05);
+}
+JS
+)
+t0=$(date +%s.%N)
+run_sb run -e TARGET="$TARGET" "$s"
+t1=$(date +%s.%N)
+expect_rc 0
+expect_out 'default: 5 looping VUs for 3s \(gracefulStop: 30s\)'
+elapsed=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+# 3 s of load, at most one iteration (~70 ms) past it, plus start-up (Babel ~0.5 s).
+echo "$elapsed" | awk '{ exit !($1 >= 3.0 && $1 < 6.0) }' || fail "run took ${elapsed}s"
+reqs=$(metric_value http_reqs)
+[ "$reqs" = "$(target_requests)" ] || { show; fail "summary says $reqs requests, target saw $(target_requests)"; }
+[ "$reqs" -gt 50 ] || { show; fail "only $reqs requests in 3 s"; }
+[ "$(metric_value iterations)" = "$reqs" ] || { show; fail "iterations != http_reqs"; }
