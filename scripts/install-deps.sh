@@ -9,7 +9,7 @@ PKGS="build-essential pkg-config git ca-certificates
   duktape-dev libevent-dev libssl-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler
   libzstd-dev zstd libhttp-parser-dev libcmocka-dev libjansson-dev
   nodejs npm
-  nginx-light wrk nghttp2-client nghttp2-server curl procps iproute2 tar"
+  nginx-light wrk nghttp2-client nghttp2-server curl procps iproute2 tar time util-linux"
 
 missing=""
 for p in $PKGS; do
