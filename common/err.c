@@ -22,7 +22,13 @@ void sb_err_prefix(sb_err *err, const char *fmt, ...) {
   vsnprintf(pre, sizeof(pre), fmt, ap);
   va_end(ap);
   memcpy(old, err->msg, sizeof(old));
-  snprintf(err->msg, sizeof(err->msg), "%s%s", pre, old);
+  size_t n = strlen(pre);
+  memcpy(err->msg, pre, n + 1);
+  if (n < sizeof(err->msg) - 1) {
+    size_t room = sizeof(err->msg) - 1 - n, m = strnlen(old, room);
+    memcpy(err->msg + n, old, m);
+    err->msg[n + m] = '\0';
+  }
 }
 
 const char *sb_strerror(int code) {

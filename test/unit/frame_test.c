@@ -1,0 +1,90 @@
+/* Message framing: round trips, partial frames, garbage and oversize lengths. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <event2/buffer.h>
+#include <string.h>
+
+#include "common/frame.h"
+
+static void test_round_trip(void **state) {
+  struct evbuffer *b = evbuffer_new();
+  Speedboat__Hello h = SPEEDBOAT__HELLO__INIT;
+  h.protocol_version = 1;
+  h.token = "secret";
+  assert_int_equal(sb_frame_send_msg(b, SPEEDBOAT__ENVELOPE__MSG_HELLO, &h), 0);
+  Speedboat__Log l = SPEEDBOAT__LOG__INIT;
+  l.text = "hello world";
+  assert_int_equal(sb_frame_send_msg(b, SPEEDBOAT__ENVELOPE__MSG_LOG, &l), 0);
+  Speedboat__Envelope *e = NULL;
+  sb_err err;
+  assert_int_equal(sb_frame_recv(b, &e, &err), 1);
+  assert_int_equal(e->msg_case, SPEEDBOAT__ENVELOPE__MSG_HELLO);
+  assert_string_equal(e->hello->token, "secret");
+  speedboat__envelope__free_unpacked(e, NULL);
+  assert_int_equal(sb_frame_recv(b, &e, &err), 1);
+  assert_int_equal(e->msg_case, SPEEDBOAT__ENVELOPE__MSG_LOG);
+  assert_string_equal(e->log->text, "hello world");
+  speedboat__envelope__free_unpacked(e, NULL);
+  assert_int_equal(sb_frame_recv(b, &e, &err), 0);
+  evbuffer_free(b);
+}
+
+/* A frame that arrives a byte at a time is returned only once whole. */
+static void test_partial(void **state) {
+  struct evbuffer *all = evbuffer_new(), *in = evbuffer_new();
+  Speedboat__Start s = SPEEDBOAT__START__INIT;
+  s.start_at_unix_us = 1234567;
+  sb_frame_send_msg(all, SPEEDBOAT__ENVELOPE__MSG_START, &s);
+  size_t n = evbuffer_get_length(all);
+  unsigned char *p = evbuffer_pullup(all, -1);
+  Speedboat__Envelope *e = NULL;
+  sb_err err;
+  for (size_t i = 0; i < n - 1; i++) {
+    evbuffer_add(in, p + i, 1);
+    assert_int_equal(sb_frame_recv(in, &e, &err), 0);
+  }
+  evbuffer_add(in, p + n - 1, 1);
+  assert_int_equal(sb_frame_recv(in, &e, &err), 1);
+  assert_int_equal(e->start->start_at_unix_us, 1234567);
+  speedboat__envelope__free_unpacked(e, NULL);
+  evbuffer_free(all);
+  evbuffer_free(in);
+}
+
+static void test_oversize(void **state) {
+  struct evbuffer *b = evbuffer_new();
+  unsigned char hdr[4] = {0xff, 0xff, 0xff, 0xff};
+  evbuffer_add(b, hdr, 4);
+  Speedboat__Envelope *e = NULL;
+  sb_err err;
+  assert_int_equal(sb_frame_recv(b, &e, &err), SB_EFORMAT);
+  assert_non_null(strstr(err.msg, "exceeds"));
+  evbuffer_free(b);
+}
+
+static void test_garbage(void **state) {
+  struct evbuffer *b = evbuffer_new();
+  unsigned char junk[] = {0, 0, 0, 6, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+  evbuffer_add(b, junk, sizeof(junk));
+  Speedboat__Envelope *e = NULL;
+  sb_err err;
+  assert_int_equal(sb_frame_recv(b, &e, &err), SB_EFORMAT);
+  assert_non_null(strstr(err.msg, "not a valid message"));
+  /* An empty envelope (no message set) is refused too. */
+  unsigned char empty[] = {0, 0, 0, 0};
+  evbuffer_add(b, empty, sizeof(empty));
+  assert_int_equal(sb_frame_recv(b, &e, &err), SB_EFORMAT);
+  evbuffer_free(b);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_round_trip),
+      cmocka_unit_test(test_partial),
+      cmocka_unit_test(test_oversize),
+      cmocka_unit_test(test_garbage),
+  };
+  return cmocka_run_group_tests_name("frame", tests, NULL, NULL);
+}
