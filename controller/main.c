@@ -32,7 +32,7 @@ static const char usage[] =
     "  -O, --archive-out FILE         where to write the archive (default archive.tar.zst)\n"
     "\n"
     "Exit codes: 0 passed, 99 thresholds failed, 104 invalid options, 105 interrupted,\n"
-    "107 script error, 103 other run errors.\n";
+    "107 script error, 255 other errors.\n";
 
 typedef struct argv_env {
   char **kv;  /* key, value, ..., NULL */

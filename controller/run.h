@@ -12,7 +12,7 @@
 enum {
   SB_EXIT_OK = 0,
   SB_EXIT_THRESHOLDS_FAILED = 99,
-  SB_EXIT_ENGINE = 103,
+  SB_EXIT_ENGINE = 255,        /* any other failure (k6: a controlled error without its own code) */
   SB_EXIT_INVALID_CONFIG = 104,
   SB_EXIT_EXTERNAL_ABORT = 105,
   SB_EXIT_SCRIPT_EXCEPTION = 107,
