@@ -1,0 +1,471 @@
+/* Metric registry, tag-set interning and per-(metric, tags) aggregates (see metrics.h).
+ *
+ * Layout, chosen for the per-request path:
+ * - a tag set is one malloc'ed block (struct, sorted key/value pointers, the canonical
+ *   "key\0value\0..." string) chained in a hash table; its address never changes;
+ * - each tag set keeps an array of series pointers indexed by metric id, grown when a metric
+ *   is first used with it, so finding the series of a known pair is an index;
+ * - series live in fixed pages of SERIES_PAGE, so their addresses never change either and
+ *   iteration is a walk over the pages.
+ * Looking up a tag set that was seen before sorts the caller's pairs on the stack, hashes them
+ * in sorted order and compares: no allocation. */
+#include "common/metrics.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define SERIES_PAGE 64
+#define TAGS_STACK 64       /* pairs sorted on the stack; more take a malloc'ed scratch */
+#define METRIC_NAME_MAX 128 /* k6's limit */
+
+struct sb_tagset {
+  struct sb_tagset *next; /* hash chain */
+  uint64_t hash;          /* of the canonical string */
+  size_t npairs;
+  const char **kv;        /* 2 * npairs pointers into str, sorted by key */
+  size_t len;             /* of str, NULs included */
+  sb_series **series;     /* by metric id, NULL when not used yet */
+  int nseries;            /* length of |series| */
+  char *str;              /* canonical "key\0value\0..." */
+};
+
+struct sb_metrics {
+  sb_metric_info *metrics;
+  int nmetrics, metrics_cap;
+  struct sb_tagset **table; /* hash buckets, a power of two */
+  size_t nbuckets, ntags;
+  sb_series **pages;        /* SERIES_PAGE series each */
+  size_t npages, pages_cap;
+  size_t nseries;           /* series in use over all pages */
+};
+
+static const sb_metric_info builtins[SB_M_BUILTIN_COUNT] = {
+    [SB_M_VUS] = {"vus", SB_METRIC_GAUGE, SB_VALUE_DEFAULT},
+    [SB_M_VUS_MAX] = {"vus_max", SB_METRIC_GAUGE, SB_VALUE_DEFAULT},
+    [SB_M_ITERATIONS] = {"iterations", SB_METRIC_COUNTER, SB_VALUE_DEFAULT},
+    [SB_M_ITERATION_DURATION] = {"iteration_duration", SB_METRIC_TREND, SB_VALUE_TIME},
+    [SB_M_DROPPED_ITERATIONS] = {"dropped_iterations", SB_METRIC_COUNTER, SB_VALUE_DEFAULT},
+    [SB_M_DATA_SENT] = {"data_sent", SB_METRIC_COUNTER, SB_VALUE_DATA},
+    [SB_M_DATA_RECEIVED] = {"data_received", SB_METRIC_COUNTER, SB_VALUE_DATA},
+    [SB_M_CHECKS] = {"checks", SB_METRIC_RATE, SB_VALUE_DEFAULT},
+    [SB_M_HTTP_REQS] = {"http_reqs", SB_METRIC_COUNTER, SB_VALUE_DEFAULT},
+    [SB_M_HTTP_REQ_FAILED] = {"http_req_failed", SB_METRIC_RATE, SB_VALUE_DEFAULT},
+    [SB_M_HTTP_REQ_DURATION] = {"http_req_duration", SB_METRIC_TREND, SB_VALUE_TIME},
+    [SB_M_HTTP_REQ_BLOCKED] = {"http_req_blocked", SB_METRIC_TREND, SB_VALUE_TIME},
+    [SB_M_HTTP_REQ_CONNECTING] = {"http_req_connecting", SB_METRIC_TREND, SB_VALUE_TIME},
+    [SB_M_HTTP_REQ_TLS_HANDSHAKING] = {"http_req_tls_handshaking", SB_METRIC_TREND,
+                                       SB_VALUE_TIME},
+    [SB_M_HTTP_REQ_SENDING] = {"http_req_sending", SB_METRIC_TREND, SB_VALUE_TIME},
+    [SB_M_HTTP_REQ_WAITING] = {"http_req_waiting", SB_METRIC_TREND, SB_VALUE_TIME},
+    [SB_M_HTTP_REQ_RECEIVING] = {"http_req_receiving", SB_METRIC_TREND, SB_VALUE_TIME},
+    [SB_M_GROUP_DURATION] = {"group_duration", SB_METRIC_TREND, SB_VALUE_TIME},
+};
+
+int sb_metrics_new(sb_metrics **out) {
+  sb_metrics *m = calloc(1, sizeof(*m));
+  if (!m) goto fail_set;
+  m->metrics_cap = SB_M_BUILTIN_COUNT + 16;
+  m->metrics = malloc(m->metrics_cap * sizeof(*m->metrics));
+  if (!m->metrics) goto fail_metrics;
+  memcpy(m->metrics, builtins, sizeof(builtins));
+  m->nmetrics = SB_M_BUILTIN_COUNT;
+  m->nbuckets = 64;
+  m->table = calloc(m->nbuckets, sizeof(*m->table));
+  if (!m->table) goto fail_table;
+  *out = m;
+  return 0;
+
+fail_table:
+  free(m->metrics);
+fail_metrics:
+  free(m);
+fail_set:
+  return SB_ENOMEM;
+}
+
+void sb_metrics_free(sb_metrics *m) {
+  if (!m) return;
+  for (size_t i = 0; i < m->nseries; i++)
+    sb_hist_clear(&m->pages[i / SERIES_PAGE][i % SERIES_PAGE].hist);
+  for (size_t i = 0; i < m->npages; i++) free(m->pages[i]);
+  free(m->pages);
+  for (size_t b = 0; b < m->nbuckets; b++) {
+    struct sb_tagset *t = m->table[b], *next;
+    for (; t; t = next) {
+      next = t->next;
+      free(t->series);
+      free(t);
+    }
+  }
+  free(m->table);
+  for (int i = SB_M_BUILTIN_COUNT; i < m->nmetrics; i++) free((char *)m->metrics[i].name);
+  free(m->metrics);
+  free(m);
+}
+
+/* ---- metrics ---- */
+
+int sb_metrics_find(const sb_metrics *m, const char *name) {
+  for (int i = 0; i < m->nmetrics; i++)
+    if (strcmp(m->metrics[i].name, name) == 0) return i;
+  return SB_ENOTFOUND;
+}
+
+static const char *type_name(sb_metric_type t) {
+  switch (t) {
+  case SB_METRIC_COUNTER: return "counter";
+  case SB_METRIC_GAUGE: return "gauge";
+  case SB_METRIC_RATE: return "rate";
+  case SB_METRIC_TREND: return "trend";
+  }
+  return "unknown";
+}
+
+static const char *contains_name(sb_value_type c) {
+  switch (c) {
+  case SB_VALUE_DEFAULT: return "default";
+  case SB_VALUE_TIME: return "time";
+  case SB_VALUE_DATA: return "data";
+  }
+  return "unknown";
+}
+
+/* Like k6's registry: a name comes back with its id as long as type and value type agree. */
+int sb_metrics_register(sb_metrics *m, const char *name, sb_metric_type type,
+                        sb_value_type contains, sb_err *err) {
+  if (type < SB_METRIC_COUNTER || type > SB_METRIC_TREND)
+    return sb_err_set(err, SB_EINVAL, "metric '%s': unknown metric type %d", name, (int)type);
+  if (contains < SB_VALUE_DEFAULT || contains > SB_VALUE_DATA)
+    return sb_err_set(err, SB_EINVAL, "metric '%s': unknown value type %d", name, (int)contains);
+  size_t len = strlen(name);
+  if (len == 0 || len > METRIC_NAME_MAX)
+    return sb_err_set(err, SB_EINVAL, "metric name '%.40s' must be 1 to %d characters long", name,
+                      METRIC_NAME_MAX);
+  int id = sb_metrics_find(m, name);
+  if (id >= 0) {
+    const sb_metric_info *mi = &m->metrics[id];
+    if (mi->type != type)
+      return sb_err_set(err, SB_EINVAL, "metric '%s' already exists as a %s, not a %s", name,
+                        type_name(mi->type), type_name(type));
+    if (mi->contains != contains)
+      return sb_err_set(err, SB_EINVAL, "metric '%s' already exists with value type %s, not %s",
+                        name, contains_name(mi->contains), contains_name(contains));
+    return id;
+  }
+  if (m->nmetrics == m->metrics_cap) {
+    int cap = m->metrics_cap * 2;
+    sb_metric_info *nm = realloc(m->metrics, cap * sizeof(*nm));
+    if (!nm) return sb_err_set(err, SB_ENOMEM, "metric '%s': out of memory", name);
+    m->metrics = nm;
+    m->metrics_cap = cap;
+  }
+  char *copy = malloc(len + 1);
+  if (!copy) return sb_err_set(err, SB_ENOMEM, "metric '%s': out of memory", name);
+  memcpy(copy, name, len + 1);
+  m->metrics[m->nmetrics] = (sb_metric_info){copy, type, contains};
+  return m->nmetrics++;
+}
+
+const sb_metric_info *sb_metrics_info(const sb_metrics *m, int id) {
+  return id >= 0 && id < m->nmetrics ? &m->metrics[id] : NULL;
+}
+
+int sb_metrics_count(const sb_metrics *m) { return m->nmetrics; }
+
+/* ---- tag sets ---- */
+
+#define FNV_OFFSET 14695981039346656037ULL
+#define FNV_PRIME 1099511628211ULL
+
+static uint64_t fnv(uint64_t h, const char *s) {
+  for (const unsigned char *p = (const unsigned char *)s;; p++) {
+    h = (h ^ *p) * FNV_PRIME;
+    if (!*p) return h; /* the NUL is hashed too: "a","b" != "ab","" */
+  }
+}
+
+/* Sorts pair indexes by key (stable insertion sort: tag sets are small) and drops duplicate
+ * keys, keeping the later one. Returns the number of pairs left in |idx|. */
+static size_t sort_pairs(const char *const *kv, size_t n, size_t *idx) {
+  for (size_t i = 0; i < n; i++) {
+    size_t j = i;
+    while (j > 0 && strcmp(kv[2 * idx[j - 1]], kv[2 * i]) > 0) {
+      idx[j] = idx[j - 1];
+      j--;
+    }
+    idx[j] = i;
+  }
+  size_t out = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (i + 1 < n && strcmp(kv[2 * idx[i]], kv[2 * idx[i + 1]]) == 0) continue;
+    idx[out++] = idx[i];
+  }
+  return out;
+}
+
+static int same_pairs(const struct sb_tagset *t, const char *const *kv, const size_t *idx,
+                      size_t n) {
+  if (t->npairs != n) return 0;
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(t->kv[2 * i], kv[2 * idx[i]]) || strcmp(t->kv[2 * i + 1], kv[2 * idx[i] + 1]))
+      return 0;
+  return 1;
+}
+
+/* Doubles the bucket array; on failure the table stays as it was (only slower). */
+static void grow_table(sb_metrics *m) {
+  size_t nb = m->nbuckets * 2;
+  struct sb_tagset **tab = calloc(nb, sizeof(*tab));
+  if (!tab) return;
+  for (size_t b = 0; b < m->nbuckets; b++) {
+    struct sb_tagset *t = m->table[b], *next;
+    for (; t; t = next) {
+      next = t->next;
+      t->next = tab[t->hash & (nb - 1)];
+      tab[t->hash & (nb - 1)] = t;
+    }
+  }
+  free(m->table);
+  m->table = tab;
+  m->nbuckets = nb;
+}
+
+/* Builds the interned block for sorted pairs |idx| of |kv| and links it in. */
+static struct sb_tagset *intern(sb_metrics *m, const char *const *kv, const size_t *idx,
+                                size_t n, uint64_t hash) {
+  size_t len = 0;
+  for (size_t i = 0; i < 2 * n; i++) len += strlen(kv[2 * idx[i / 2] + i % 2]) + 1;
+  struct sb_tagset *t = malloc(sizeof(*t) + 2 * n * sizeof(char *) + len);
+  if (!t) return NULL;
+  t->hash = hash;
+  t->npairs = n;
+  t->kv = (const char **)(t + 1);
+  t->str = (char *)(t->kv + 2 * n);
+  t->len = len;
+  t->series = NULL;
+  t->nseries = 0;
+  char *p = t->str;
+  for (size_t i = 0; i < 2 * n; i++) {
+    const char *s = kv[2 * idx[i / 2] + i % 2];
+    size_t l = strlen(s) + 1;
+    memcpy(p, s, l);
+    t->kv[i] = p;
+    p += l;
+  }
+  if (m->ntags >= m->nbuckets) grow_table(m);
+  size_t b = hash & (m->nbuckets - 1);
+  t->next = m->table[b];
+  m->table[b] = t;
+  m->ntags++;
+  return t;
+}
+
+const sb_tagset *sb_metrics_tags(sb_metrics *m, const char *const *kv, size_t n) {
+  size_t stack[TAGS_STACK], *idx = stack;
+  if (n > TAGS_STACK && !(idx = malloc(n * sizeof(*idx)))) return NULL;
+  n = sort_pairs(kv, n, idx);
+  uint64_t h = FNV_OFFSET;
+  for (size_t i = 0; i < n; i++) h = fnv(fnv(h, kv[2 * idx[i]]), kv[2 * idx[i] + 1]);
+  struct sb_tagset *t = m->table[h & (m->nbuckets - 1)];
+  for (; t; t = t->next)
+    if (t->hash == h && same_pairs(t, kv, idx, n)) break;
+  if (!t) t = intern(m, kv, idx, n, h);
+  if (idx != stack) free(idx);
+  return t;
+}
+
+size_t sb_tagset_pairs(const sb_tagset *t, const char *const **kv) {
+  *kv = (const char *const *)t->kv;
+  return t->npairs;
+}
+
+const char *sb_tagset_get(const sb_tagset *t, const char *key) {
+  for (size_t i = 0; i < t->npairs; i++)
+    if (strcmp(t->kv[2 * i], key) == 0) return t->kv[2 * i + 1];
+  return NULL;
+}
+
+/* ---- series ---- */
+
+void sb_series_init(sb_series *s, int metric) {
+  memset(s, 0, sizeof(*s));
+  s->metric = metric;
+  sb_hist_init(&s->hist);
+}
+
+void sb_series_clear(sb_series *s) {
+  sb_hist_clear(&s->hist);
+  sb_series_init(s, s->metric);
+}
+
+/* A fresh series slot from the pages (a new page every SERIES_PAGE series). */
+static sb_series *new_series(sb_metrics *m) {
+  size_t page = m->nseries / SERIES_PAGE;
+  if (page == m->npages) {
+    if (m->npages == m->pages_cap) {
+      size_t cap = m->pages_cap ? m->pages_cap * 2 : 8;
+      sb_series **np = realloc(m->pages, cap * sizeof(*np));
+      if (!np) return NULL;
+      m->pages = np;
+      m->pages_cap = cap;
+    }
+    if (!(m->pages[m->npages] = malloc(SERIES_PAGE * sizeof(sb_series)))) return NULL;
+    m->npages++;
+  }
+  return &m->pages[page][m->nseries % SERIES_PAGE];
+}
+
+sb_series *sb_metrics_series(sb_metrics *m, int metric, const sb_tagset *ct) {
+  struct sb_tagset *t = (struct sb_tagset *)ct; /* owned by |m| */
+  if ((unsigned)metric < (unsigned)t->nseries && t->series[metric]) return t->series[metric];
+  if (metric < 0 || metric >= m->nmetrics) return NULL;
+  if (metric >= t->nseries) {
+    int n = m->nmetrics;
+    sb_series **ns = realloc(t->series, n * sizeof(*ns));
+    if (!ns) return NULL;
+    memset(ns + t->nseries, 0, (n - t->nseries) * sizeof(*ns));
+    t->series = ns;
+    t->nseries = n;
+  }
+  sb_series *s = new_series(m);
+  if (!s) return NULL;
+  sb_series_init(s, metric);
+  s->tags = t;
+  m->nseries++;
+  t->series[metric] = s;
+  return s;
+}
+
+/* The gauge's interval extremes live in hist's count/min/max/sum, without buckets. */
+static void gauge_stats(sb_hist *h, uint64_t count, double sum, double min, double max) {
+  if (!count) return;
+  if (h->count == 0 || min < h->min) h->min = min;
+  if (h->count == 0 || max > h->max) h->max = max;
+  h->count += count;
+  h->sum += sum;
+}
+
+int sb_series_add(sb_metrics *m, sb_series *s, double v) {
+  switch (m->metrics[s->metric].type) {
+  case SB_METRIC_COUNTER:
+    s->value += v;
+    break;
+  case SB_METRIC_GAUGE:
+    s->value = v;
+    gauge_stats(&s->hist, 1, v, v, v);
+    break;
+  case SB_METRIC_RATE:
+    s->total++;
+    if (v != 0) s->trues++;
+    break;
+  case SB_METRIC_TREND:
+    if (sb_hist_add(&s->hist, v)) return SB_ENOMEM;
+    break;
+  }
+  s->touched++;
+  return 0;
+}
+
+int sb_metrics_add(sb_metrics *m, int metric, const sb_tagset *t, double v) {
+  sb_series *s = sb_metrics_series(m, metric, t);
+  if (!s) return SB_ENOMEM;
+  return sb_series_add(m, s, v);
+}
+
+/* Adds |src|'s aggregate into |dst|, both of type |type|. Gauges take |src|'s value. */
+static int series_merge(sb_series *dst, const sb_series *src, sb_metric_type type) {
+  switch (type) {
+  case SB_METRIC_COUNTER:
+    dst->value += src->value;
+    break;
+  case SB_METRIC_GAUGE:
+    dst->value = src->value;
+    gauge_stats(&dst->hist, src->hist.count, src->hist.sum, src->hist.min, src->hist.max);
+    break;
+  case SB_METRIC_RATE:
+    dst->trues += src->trues;
+    dst->total += src->total;
+    break;
+  case SB_METRIC_TREND:
+    if (sb_hist_merge(&dst->hist, &src->hist)) return SB_ENOMEM;
+    break;
+  }
+  dst->touched += src->touched;
+  return 0;
+}
+
+/* Metric ids of |src| are mapped to |dst|'s once; each touched series then costs one tag-set
+ * lookup in |dst|. */
+int sb_metrics_merge(sb_metrics *dst, const sb_metrics *src, sb_err *err) {
+  int rc = 0;
+  int *map = malloc((size_t)src->nmetrics * sizeof(*map));
+  if (!map) return sb_err_set(err, SB_ENOMEM, "merging metrics: out of memory");
+  for (int i = 0; i < src->nmetrics; i++) {
+    const sb_metric_info *mi = &src->metrics[i];
+    map[i] = -1;
+    if (i < SB_M_BUILTIN_COUNT && i < dst->nmetrics && dst->metrics[i].name == mi->name)
+      map[i] = i; /* same static built-in */
+  }
+  size_t it = 0;
+  sb_series *s;
+  while ((s = sb_metrics_next(src, &it))) {
+    const sb_metric_info *mi = &src->metrics[s->metric];
+    if (map[s->metric] < 0) {
+      rc = sb_metrics_register(dst, mi->name, mi->type, mi->contains, err);
+      if (rc < 0) goto out;
+      map[s->metric] = rc;
+      rc = 0;
+    }
+    const char *const *kv;
+    size_t n = sb_tagset_pairs(s->tags, &kv);
+    const sb_tagset *t = sb_metrics_tags(dst, kv, n);
+    sb_series *d = t ? sb_metrics_series(dst, map[s->metric], t) : NULL;
+    if (!d || series_merge(d, s, mi->type)) {
+      rc = sb_err_set(err, SB_ENOMEM, "merging metric '%s': out of memory", mi->name);
+      goto out;
+    }
+  }
+out:
+  free(map);
+  return rc;
+}
+
+void sb_metrics_reset(sb_metrics *m) {
+  for (size_t i = 0; i < m->nseries; i++) {
+    sb_series *s = &m->pages[i / SERIES_PAGE][i % SERIES_PAGE];
+    s->value = 0;
+    s->trues = s->total = 0;
+    s->touched = 0;
+    sb_hist_reset(&s->hist);
+  }
+}
+
+sb_series *sb_metrics_next(const sb_metrics *m, size_t *it) {
+  while (*it < m->nseries) {
+    sb_series *s = &m->pages[*it / SERIES_PAGE][*it % SERIES_PAGE];
+    (*it)++;
+    if (s->touched) return s;
+  }
+  return NULL;
+}
+
+static int tags_match(const sb_tagset *t, const char *const *filter, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    const char *v = sb_tagset_get(t, filter[2 * i]);
+    if (!v || strcmp(v, filter[2 * i + 1])) return 0;
+  }
+  return 1;
+}
+
+int sb_metrics_fold(const sb_metrics *m, int metric, const char *const *filter, size_t n,
+                    sb_series *out) {
+  if (metric < 0 || metric >= m->nmetrics) return SB_EINVAL;
+  sb_metric_type type = m->metrics[metric].type;
+  size_t it = 0;
+  sb_series *s;
+  while ((s = sb_metrics_next(m, &it))) {
+    if (s->metric != metric || !tags_match(s->tags, filter, n)) continue;
+    if (series_merge(out, s, type)) return SB_ENOMEM;
+  }
+  return 0;
+}
