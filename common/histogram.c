@@ -18,12 +18,14 @@
 
 #define SUB (1 << SB_HIST_SUB_BITS)
 #define ZERO_LIMIT 1e-9
-#define EMIN (-29) /* frexp exponent of 1e-9: 1e-9 = 0.537 * 2^-29 */
-#define EMAX 1024  /* frexp exponent of DBL_MAX */
+#define EMIN (-29)                            /* frexp exponent of 1e-9: 1e-9 = 0.537 * 2^-29 */
+#define EMAX 1024                             /* frexp exponent of DBL_MAX */
 #define MAX_INDEX ((EMAX - EMIN) * SUB + SUB) /* index of the top bucket, infinities too */
 #define MIN_ALLOC 64
 
-void sb_hist_init(sb_hist *h) { memset(h, 0, sizeof(*h)); }
+void sb_hist_init(sb_hist *h) {
+  memset(h, 0, sizeof(*h));
+}
 
 void sb_hist_clear(sb_hist *h) {
   free(h->counts);
@@ -129,9 +131,11 @@ int sb_hist_add(sb_hist *h, double v) {
 /* The nonzero part of |counts|: [*lo, *hi] offsets, or 0 when all are zero. */
 static int nonzero_span(const uint64_t *counts, size_t n, size_t *lo, size_t *hi) {
   size_t a = 0, b = n;
-  while (a < n && counts[a] == 0) a++;
+  while (a < n && counts[a] == 0)
+    a++;
   if (a == n) return 0;
-  while (b > a && counts[b - 1] == 0) b--;
+  while (b > a && counts[b - 1] == 0)
+    b--;
   *lo = a;
   *hi = b - 1;
   return 1;
@@ -143,7 +147,8 @@ int sb_hist_merge(sb_hist *dst, const sb_hist *src) {
   int32_t first = src->first + (int32_t)lo;
   if (ensure_range(dst, first, src->first + (int32_t)hi)) return SB_ENOMEM;
   uint64_t *d = dst->counts + (first - dst->first);
-  for (size_t i = lo; i <= hi; i++) *d++ += src->counts[i];
+  for (size_t i = lo; i <= hi; i++)
+    *d++ += src->counts[i];
   add_stats(dst, src->count, src->sum, src->min, src->max);
   return 0;
 }
@@ -173,7 +178,8 @@ int sb_hist_merge_raw(sb_hist *dst, uint64_t count, double sum, double min, doub
   if (blo != sb_hist_index(min) || bhi != sb_hist_index(max)) return SB_EFORMAT;
   if (ensure_range(dst, blo, bhi)) return SB_ENOMEM;
   uint64_t *d = dst->counts + (blo - dst->first);
-  for (size_t i = lo; i <= hi; i++) *d++ += counts[i];
+  for (size_t i = lo; i <= hi; i++)
+    *d++ += counts[i];
   add_stats(dst, count, sum, min, max);
   return 0;
 }

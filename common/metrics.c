@@ -11,6 +11,7 @@
  * in sorted order and compares: no allocation. */
 #include "common/metrics.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,11 +23,11 @@ struct sb_tagset {
   struct sb_tagset *next; /* hash chain */
   uint64_t hash;          /* of the canonical string */
   size_t npairs;
-  const char **kv;        /* 2 * npairs pointers into str, sorted by key */
-  size_t len;             /* of str, NULs included */
-  sb_series **series;     /* by metric id, NULL when not used yet */
-  int nseries;            /* length of |series| */
-  char *str;              /* canonical "key\0value\0..." */
+  const char **kv;    /* 2 * npairs pointers into str, sorted by key */
+  size_t len;         /* of str, NULs included */
+  sb_series **series; /* by metric id, NULL when not used yet */
+  int nseries;        /* length of |series| */
+  char *str;          /* canonical "key\0value\0..." */
 };
 
 struct sb_metrics {
@@ -34,9 +35,9 @@ struct sb_metrics {
   int nmetrics, metrics_cap;
   struct sb_tagset **table; /* hash buckets, a power of two */
   size_t nbuckets, ntags;
-  sb_series **pages;        /* SERIES_PAGE series each */
+  sb_series **pages; /* SERIES_PAGE series each */
   size_t npages, pages_cap;
-  size_t nseries;           /* series in use over all pages */
+  size_t nseries; /* series in use over all pages */
 };
 
 static const sb_metric_info builtins[SB_M_BUILTIN_COUNT] = {
@@ -53,8 +54,7 @@ static const sb_metric_info builtins[SB_M_BUILTIN_COUNT] = {
     [SB_M_HTTP_REQ_DURATION] = {"http_req_duration", SB_METRIC_TREND, SB_VALUE_TIME},
     [SB_M_HTTP_REQ_BLOCKED] = {"http_req_blocked", SB_METRIC_TREND, SB_VALUE_TIME},
     [SB_M_HTTP_REQ_CONNECTING] = {"http_req_connecting", SB_METRIC_TREND, SB_VALUE_TIME},
-    [SB_M_HTTP_REQ_TLS_HANDSHAKING] = {"http_req_tls_handshaking", SB_METRIC_TREND,
-                                       SB_VALUE_TIME},
+    [SB_M_HTTP_REQ_TLS_HANDSHAKING] = {"http_req_tls_handshaking", SB_METRIC_TREND, SB_VALUE_TIME},
     [SB_M_HTTP_REQ_SENDING] = {"http_req_sending", SB_METRIC_TREND, SB_VALUE_TIME},
     [SB_M_HTTP_REQ_WAITING] = {"http_req_waiting", SB_METRIC_TREND, SB_VALUE_TIME},
     [SB_M_HTTP_REQ_RECEIVING] = {"http_req_receiving", SB_METRIC_TREND, SB_VALUE_TIME},
@@ -87,7 +87,8 @@ void sb_metrics_free(sb_metrics *m) {
   if (!m) return;
   for (size_t i = 0; i < m->nseries; i++)
     sb_hist_clear(&m->pages[i / SERIES_PAGE][i % SERIES_PAGE].hist);
-  for (size_t i = 0; i < m->npages; i++) free(m->pages[i]);
+  for (size_t i = 0; i < m->npages; i++)
+    free(m->pages[i]);
   free(m->pages);
   for (size_t b = 0; b < m->nbuckets; b++) {
     struct sb_tagset *t = m->table[b], *next;
@@ -98,7 +99,8 @@ void sb_metrics_free(sb_metrics *m) {
     }
   }
   free(m->table);
-  for (int i = SB_M_BUILTIN_COUNT; i < m->nmetrics; i++) free((char *)m->metrics[i].name);
+  for (int i = SB_M_BUILTIN_COUNT; i < m->nmetrics; i++)
+    free((char *)m->metrics[i].name);
   free(m->metrics);
   free(m);
 }
@@ -170,18 +172,50 @@ const sb_metric_info *sb_metrics_info(const sb_metrics *m, int id) {
   return id >= 0 && id < m->nmetrics ? &m->metrics[id] : NULL;
 }
 
-int sb_metrics_count(const sb_metrics *m) { return m->nmetrics; }
+int sb_metrics_count(const sb_metrics *m) {
+  return m->nmetrics;
+}
 
 /* ---- tag sets ---- */
 
-#define FNV_OFFSET 14695981039346656037ULL
-#define FNV_PRIME 1099511628211ULL
+#define HASH_SEED 0x9E3779B97F4A7C15ULL
+#define HASH_MUL 0xFF51AFD7ED558CCDULL
 
-static uint64_t fnv(uint64_t h, const char *s) {
-  for (const unsigned char *p = (const unsigned char *)s;; p++) {
-    h = (h ^ *p) * FNV_PRIME;
-    if (!*p) return h; /* the NUL is hashed too: "a","b" != "ab","" */
+static inline uint64_t read64(const char *p) {
+  uint64_t w;
+  memcpy(&w, p, 8);
+  return w;
+}
+
+static inline uint64_t read32(const char *p) {
+  uint32_t w;
+  memcpy(&w, p, 4);
+  return w;
+}
+
+/* Mixes string |s| of |len| bytes (and the length, so "a","b" != "ab","") into |h|, a word at a
+ * time; the tail is read as overlapping words, as wyhash does. Tag values are URLs: a byte-wise
+ * hash was most of a lookup's cost. */
+static uint64_t hash_str(uint64_t h, const char *s, size_t len) {
+  h = (h ^ len) * HASH_MUL;
+  const char *end = s + len;
+  for (; end - s > 8; s += 8) {
+    h = (h ^ read64(s)) * HASH_MUL;
+    h ^= h >> 32;
   }
+  size_t rest = (size_t)(end - s);
+  uint64_t w;
+  if (rest == 8)
+    w = read64(s);
+  else if (rest >= 4)
+    w = read32(s) << 32 | read32(end - 4);
+  else if (rest)
+    w = (uint64_t)(unsigned char)s[0] << 16 | (uint64_t)(unsigned char)s[rest / 2] << 8 |
+        (unsigned char)end[-1];
+  else
+    w = 0;
+  h = (h ^ w) * HASH_MUL;
+  return h ^ (h >> 29);
 }
 
 /* Sorts pair indexes by key (stable insertion sort: tag sets are small) and drops duplicate
@@ -203,12 +237,40 @@ static size_t sort_pairs(const char *const *kv, size_t n, size_t *idx) {
   return out;
 }
 
-static int same_pairs(const struct sb_tagset *t, const char *const *kv, const size_t *idx,
-                      size_t n) {
-  if (t->npairs != n) return 0;
-  for (size_t i = 0; i < n; i++)
-    if (strcmp(t->kv[2 * i], kv[2 * idx[i]]) || strcmp(t->kv[2 * i + 1], kv[2 * idx[i] + 1]))
-      return 0;
+/* The caller's pairs in canonical order: idx[i] is the pair at sorted position i, len[j] the
+ * length of string j (key, value, key, ...) in that order, total the canonical string's size. */
+typedef struct probe {
+  size_t *idx, *len;
+  size_t n, total;
+  uint64_t hash;
+} probe;
+
+static const char *probe_str(const char *const *kv, const probe *p, size_t j) {
+  return kv[2 * p->idx[j / 2] + j % 2];
+}
+
+/* Sorts, measures and hashes the caller's pairs; no allocation. */
+static void probe_fill(probe *p, const char *const *kv, size_t n) {
+  p->n = sort_pairs(kv, n, p->idx);
+  p->total = 0;
+  p->hash = HASH_SEED;
+  for (size_t j = 0; j < 2 * p->n; j++) {
+    const char *s = probe_str(kv, p, j);
+    p->len[j] = strlen(s);
+    p->total += p->len[j] + 1;
+    p->hash = hash_str(p->hash, s, p->len[j]);
+  }
+}
+
+/* Compares against the canonical string: once the sizes agree, every memcmp stays inside it
+ * (each reads where the previous matching strings end). */
+static int same_pairs(const struct sb_tagset *t, const char *const *kv, const probe *p) {
+  if (t->npairs != p->n || t->len != p->total) return 0;
+  const char *c = t->str;
+  for (size_t j = 0; j < 2 * p->n; j++) {
+    if (memcmp(c, probe_str(kv, p, j), p->len[j] + 1)) return 0;
+    c += p->len[j] + 1;
+  }
   return 1;
 }
 
@@ -230,30 +292,26 @@ static void grow_table(sb_metrics *m) {
   m->nbuckets = nb;
 }
 
-/* Builds the interned block for sorted pairs |idx| of |kv| and links it in. */
-static struct sb_tagset *intern(sb_metrics *m, const char *const *kv, const size_t *idx,
-                                size_t n, uint64_t hash) {
-  size_t len = 0;
-  for (size_t i = 0; i < 2 * n; i++) len += strlen(kv[2 * idx[i / 2] + i % 2]) + 1;
-  struct sb_tagset *t = malloc(sizeof(*t) + 2 * n * sizeof(char *) + len);
+/* Builds the interned block for the probed pairs and links it in. */
+static struct sb_tagset *intern(sb_metrics *m, const char *const *kv, const probe *p) {
+  size_t n = p->n;
+  struct sb_tagset *t = malloc(sizeof(*t) + 2 * n * sizeof(char *) + p->total);
   if (!t) return NULL;
-  t->hash = hash;
+  t->hash = p->hash;
   t->npairs = n;
   t->kv = (const char **)(t + 1);
   t->str = (char *)(t->kv + 2 * n);
-  t->len = len;
+  t->len = p->total;
   t->series = NULL;
   t->nseries = 0;
-  char *p = t->str;
-  for (size_t i = 0; i < 2 * n; i++) {
-    const char *s = kv[2 * idx[i / 2] + i % 2];
-    size_t l = strlen(s) + 1;
-    memcpy(p, s, l);
-    t->kv[i] = p;
-    p += l;
+  char *c = t->str;
+  for (size_t j = 0; j < 2 * n; j++) {
+    memcpy(c, probe_str(kv, p, j), p->len[j] + 1);
+    t->kv[j] = c;
+    c += p->len[j] + 1;
   }
   if (m->ntags >= m->nbuckets) grow_table(m);
-  size_t b = hash & (m->nbuckets - 1);
+  size_t b = p->hash & (m->nbuckets - 1);
   t->next = m->table[b];
   m->table[b] = t;
   m->ntags++;
@@ -261,16 +319,18 @@ static struct sb_tagset *intern(sb_metrics *m, const char *const *kv, const size
 }
 
 const sb_tagset *sb_metrics_tags(sb_metrics *m, const char *const *kv, size_t n) {
-  size_t stack[TAGS_STACK], *idx = stack;
-  if (n > TAGS_STACK && !(idx = malloc(n * sizeof(*idx)))) return NULL;
-  n = sort_pairs(kv, n, idx);
-  uint64_t h = FNV_OFFSET;
-  for (size_t i = 0; i < n; i++) h = fnv(fnv(h, kv[2 * idx[i]]), kv[2 * idx[i] + 1]);
-  struct sb_tagset *t = m->table[h & (m->nbuckets - 1)];
+  size_t stack[3 * TAGS_STACK];
+  probe p = {stack, stack + TAGS_STACK, 0, 0, 0};
+  if (n > TAGS_STACK) {
+    if (!(p.idx = malloc(3 * n * sizeof(size_t)))) return NULL;
+    p.len = p.idx + n;
+  }
+  probe_fill(&p, kv, n);
+  struct sb_tagset *t = m->table[p.hash & (m->nbuckets - 1)];
   for (; t; t = t->next)
-    if (t->hash == h && same_pairs(t, kv, idx, n)) break;
-  if (!t) t = intern(m, kv, idx, n, h);
-  if (idx != stack) free(idx);
+    if (t->hash == p.hash && same_pairs(t, kv, &p)) break;
+  if (!t) t = intern(m, kv, &p);
+  if (p.idx != stack) free(p.idx);
   return t;
 }
 
@@ -345,11 +405,13 @@ static void gauge_stats(sb_hist *h, uint64_t count, double sum, double min, doub
   h->sum += sum;
 }
 
+/* NaN samples are dropped (a rate counts them as true, like k6's v != 0): a sum, a last value or
+ * a histogram cannot hold one, and a snapshot carrying one would be refused. */
 int sb_series_add(sb_metrics *m, sb_series *s, double v) {
-  switch (m->metrics[s->metric].type) {
-  case SB_METRIC_COUNTER:
-    s->value += v;
-    break;
+  sb_metric_type type = m->metrics[s->metric].type;
+  if (isnan(v) && type != SB_METRIC_RATE) return 0;
+  switch (type) {
+  case SB_METRIC_COUNTER: s->value += v; break;
   case SB_METRIC_GAUGE:
     s->value = v;
     gauge_stats(&s->hist, 1, v, v, v);
@@ -375,9 +437,7 @@ int sb_metrics_add(sb_metrics *m, int metric, const sb_tagset *t, double v) {
 /* Adds |src|'s aggregate into |dst|, both of type |type|. Gauges take |src|'s value. */
 static int series_merge(sb_series *dst, const sb_series *src, sb_metric_type type) {
   switch (type) {
-  case SB_METRIC_COUNTER:
-    dst->value += src->value;
-    break;
+  case SB_METRIC_COUNTER: dst->value += src->value; break;
   case SB_METRIC_GAUGE:
     dst->value = src->value;
     gauge_stats(&dst->hist, src->hist.count, src->hist.sum, src->hist.min, src->hist.max);

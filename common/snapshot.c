@@ -26,9 +26,7 @@ static void encode_series(const sb_metrics *m, const sb_series *s, Speedboat__Se
   ps->n_tags = 2 * n;
   ps->tags = (char **)kv;
   switch (mi->type) {
-  case SB_METRIC_COUNTER:
-    ps->sum = s->value;
-    break;
+  case SB_METRIC_COUNTER: ps->sum = s->value; break;
   case SB_METRIC_RATE:
     ps->trues = s->trues;
     ps->total = s->total;
@@ -45,8 +43,10 @@ static void encode_series(const sb_metrics *m, const sb_series *s, Speedboat__Se
     ps->hist = ph;
     if (mi->type == SB_METRIC_GAUGE) break; /* no buckets */
     size_t lo = 0, hi = h->n;
-    while (lo < hi && h->counts[lo] == 0) lo++;
-    while (hi > lo && h->counts[hi - 1] == 0) hi--;
+    while (lo < hi && h->counts[lo] == 0)
+      lo++;
+    while (hi > lo && h->counts[hi - 1] == 0)
+      hi--;
     ph->first = h->first + (int32_t)lo;
     ph->n_counts = hi - lo;
     ph->counts = ph->n_counts ? h->counts + lo : NULL;
@@ -60,7 +60,8 @@ int sb_snapshot_encode(const sb_metrics *m, uint64_t seq, int64_t time_us, uint6
   int rc = SB_ENOMEM;
   size_t n = 0, it = 0;
   sb_series *s;
-  while (sb_metrics_next(m, &it)) n++;
+  while (sb_metrics_next(m, &it))
+    n++;
 
   Speedboat__Series *series = calloc(n ? n : 1, sizeof(*series));
   Speedboat__Series **ptrs = calloc(n ? n : 1, sizeof(*ptrs));
@@ -111,19 +112,19 @@ static int check_series(const Speedboat__Series *ps, size_t i, const char *name,
                       "snapshot series %zu (metric '%s'): odd tag list (%zu strings)", i, name,
                       ps->n_tags);
   if (ps->n_tags > 2 * MAX_TAG_PAIRS)
-    return sb_err_set(err, SB_EFORMAT, "snapshot series %zu (metric '%s'): %zu tags, at most %d",
-                      i, name, ps->n_tags / 2, MAX_TAG_PAIRS);
+    return sb_err_set(err, SB_EFORMAT, "snapshot series %zu (metric '%s'): %zu tags, at most %d", i,
+                      name, ps->n_tags / 2, MAX_TAG_PAIRS);
   for (size_t k = 0; k < ps->n_tags; k++)
     if (!ps->tags[k])
-      return sb_err_set(err, SB_EFORMAT, "snapshot series %zu (metric '%s'): missing tag string",
-                        i, name);
+      return sb_err_set(err, SB_EFORMAT, "snapshot series %zu (metric '%s'): missing tag string", i,
+                        name);
   const Speedboat__Histogram *h = ps->hist;
   switch ((int)ps->type) {
   case SB_METRIC_COUNTER:
-    if (!isfinite(ps->sum)) goto bad_value;
+    if (isnan(ps->sum)) goto bad_value;
     break;
   case SB_METRIC_GAUGE:
-    if (!isfinite(ps->sum)) goto bad_value;
+    if (isnan(ps->sum)) goto bad_value;
     if (h && h->count && (isnan(h->min) || isnan(h->max) || h->min > h->max))
       return sb_err_set(err, SB_EFORMAT, "snapshot series %zu (metric '%s'): gauge min > max", i,
                         name);
@@ -131,20 +132,21 @@ static int check_series(const Speedboat__Series *ps, size_t i, const char *name,
   case SB_METRIC_RATE:
     if (ps->trues > ps->total)
       return sb_err_set(err, SB_EFORMAT,
-                        "snapshot series %zu (metric '%s'): rate with %llu trues of %llu", i,
-                        name, (unsigned long long)ps->trues, (unsigned long long)ps->total);
+                        "snapshot series %zu (metric '%s'): rate with %llu trues of %llu", i, name,
+                        (unsigned long long)ps->trues, (unsigned long long)ps->total);
     break;
   case SB_METRIC_TREND:
     if (!h)
-      return sb_err_set(err, SB_EFORMAT, "snapshot series %zu (metric '%s'): trend without a "
-                        "histogram", i, name);
+      return sb_err_set(err, SB_EFORMAT,
+                        "snapshot series %zu (metric '%s'): trend without a "
+                        "histogram",
+                        i, name);
     break;
   }
   return 0;
 
 bad_value:
-  return sb_err_set(err, SB_EFORMAT, "snapshot series %zu (metric '%s'): value is not finite", i,
-                    name);
+  return sb_err_set(err, SB_EFORMAT, "snapshot series %zu (metric '%s'): value is NaN", i, name);
 }
 
 /* Adds one checked series into |s| (of metric type |type|). */
@@ -152,9 +154,7 @@ static int add_series(sb_series *s, const Speedboat__Series *ps, sb_metric_type 
   const Speedboat__Histogram *h = ps->hist;
   uint64_t samples = 1;
   switch (type) {
-  case SB_METRIC_COUNTER:
-    s->value += ps->sum;
-    break;
+  case SB_METRIC_COUNTER: s->value += ps->sum; break;
   case SB_METRIC_GAUGE:
     s->value = ps->sum;
     if (h && h->count) {
@@ -193,8 +193,9 @@ static int resolve_metric(sb_metrics *m, const Speedboat__Series *ps, size_t i, 
     if ((int)mi->type != (int)ps->type || (int)mi->contains != (int)ps->contains)
       return sb_err_set(err, SB_EFORMAT,
                         "snapshot series %zu (metric '%s'): type %d/%d disagrees with the "
-                        "registered %d/%d", i, name, (int)ps->type, (int)ps->contains,
-                        (int)mi->type, (int)mi->contains);
+                        "registered %d/%d",
+                        i, name, (int)ps->type, (int)ps->contains, (int)mi->type,
+                        (int)mi->contains);
     return id;
   }
   id = sb_metrics_register(m, name, (sb_metric_type)ps->type, (sb_value_type)ps->contains, err);
@@ -217,17 +218,18 @@ int sb_snapshot_apply(sb_metrics *m, const Speedboat__Snapshot *snap, sb_err *er
     if (id < 0) return id;
     const sb_tagset *t = sb_metrics_tags(m, (const char *const *)ps->tags, ps->n_tags / 2);
     sb_series *s = t ? sb_metrics_series(m, id, t) : NULL;
-    if (!s) return sb_err_set(err, SB_ENOMEM, "snapshot series %zu (metric '%s'): out of memory",
-                              i, name);
+    if (!s)
+      return sb_err_set(err, SB_ENOMEM, "snapshot series %zu (metric '%s'): out of memory", i,
+                        name);
     rc = add_series(s, ps, (sb_metric_type)ps->type);
     if (rc == SB_EFORMAT) {
       const Speedboat__Histogram *h = ps->hist;
-      return sb_err_set(err, rc, "snapshot series %zu (metric '%s'): histogram of %llu values "
-                        "disagrees with its %zu buckets or min/max", i, name,
-                        (unsigned long long)h->count, h->n_counts);
+      return sb_err_set(err, rc,
+                        "snapshot series %zu (metric '%s'): histogram of %llu values "
+                        "disagrees with its %zu buckets or min/max",
+                        i, name, (unsigned long long)h->count, h->n_counts);
     }
-    if (rc) return sb_err_set(err, rc, "snapshot series %zu (metric '%s'): out of memory", i,
-                              name);
+    if (rc) return sb_err_set(err, rc, "snapshot series %zu (metric '%s'): out of memory", i, name);
   }
   return 0;
 }

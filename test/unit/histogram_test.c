@@ -10,8 +10,8 @@
 
 #include <cmocka.h>
 
-static int alloc_calls;    /* allocations asked for */
-static int alloc_fail_at;  /* fail the allocation with this number (1-based); 0: never */
+static int alloc_calls;   /* allocations asked for */
+static int alloc_fail_at; /* fail the allocation with this number (1-based); 0: never */
 
 static void *counting_calloc(size_t n, size_t sz) {
   alloc_calls++;
@@ -26,14 +26,18 @@ static void *counting_calloc(size_t n, size_t sz) {
 /* ---- helpers ---- */
 
 static uint64_t rng_state = 88172645463325252ULL;
-static void rng_seed(uint64_t s) { rng_state = s ? s : 1; }
+static void rng_seed(uint64_t s) {
+  rng_state = s ? s : 1;
+}
 static uint64_t rng_next(void) {
   rng_state ^= rng_state << 13;
   rng_state ^= rng_state >> 7;
   rng_state ^= rng_state << 17;
   return rng_state;
 }
-static double rng_unit(void) { return (double)(rng_next() >> 11) / 9007199254740992.0; } /* [0,1) */
+static double rng_unit(void) {
+  return (double)(rng_next() >> 11) / 9007199254740992.0;
+} /* [0,1) */
 static double rng_normal(void) {
   double u1 = rng_unit(), u2 = rng_unit();
   if (u1 < 1e-300) u1 = 1e-300;
@@ -65,7 +69,8 @@ static const double qs[] = {0, 0.001, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.9
 static void check_quantiles(double *v, size_t n) {
   sb_hist h;
   sb_hist_init(&h);
-  for (size_t i = 0; i < n; i++) assert_int_equal(sb_hist_add(&h, v[i]), 0);
+  for (size_t i = 0; i < n; i++)
+    assert_int_equal(sb_hist_add(&h, v[i]), 0);
   qsort(v, n, sizeof(*v), cmp_double);
   assert_int_equal(h.count, n);
   assert_true(h.min == v[0]);
@@ -76,8 +81,7 @@ static void check_quantiles(double *v, size_t n) {
     double want = exact_quantile(v, n, qs[k]);
     double got = sb_hist_quantile(&h, qs[k]);
     double tol = fabs(want) * 0.01;
-    if (fabs(got - want) > tol)
-      fail_msg("n=%zu q=%g: got %.9g, want %.9g", n, qs[k], got, want);
+    if (fabs(got - want) > tol) fail_msg("n=%zu q=%g: got %.9g, want %.9g", n, qs[k], got, want);
     assert_true(got >= v[0] && got <= v[n - 1]);
   }
   sb_hist_clear(&h);
@@ -117,7 +121,8 @@ static void test_index_monotonic(void **state) {
   }
   assert_true(sb_hist_index(INFINITY) >= sb_hist_index(1.7e308));
   assert_int_equal(sb_hist_index(-INFINITY), -sb_hist_index(INFINITY));
-  assert_true(sb_hist_bucket_value(sb_hist_index(1.0)) == sb_hist_bucket_value(sb_hist_index(1.001)));
+  assert_true(sb_hist_bucket_value(sb_hist_index(1.0)) ==
+              sb_hist_bucket_value(sb_hist_index(1.001)));
   assert_true(sb_hist_bucket_value(0) == 0);
 }
 
@@ -125,11 +130,13 @@ static void test_quantile_uniform(void **state) {
   (void)state;
   static double v[20000];
   rng_seed(1);
-  for (size_t i = 0; i < 20000; i++) v[i] = 1 + rng_unit() * 999;
+  for (size_t i = 0; i < 20000; i++)
+    v[i] = 1 + rng_unit() * 999;
   check_quantiles(v, 20000);
   for (int round = 0; round < 200; round++) { /* small sets, where interpolation matters */
     size_t n = 2 + rng_next() % 30;
-    for (size_t i = 0; i < n; i++) v[i] = 0.01 + rng_unit() * 5000;
+    for (size_t i = 0; i < n; i++)
+      v[i] = 0.01 + rng_unit() * 5000;
     check_quantiles(v, n);
   }
 }
@@ -138,16 +145,19 @@ static void test_quantile_lognormal(void **state) {
   (void)state;
   static double v[10000];
   rng_seed(2);
-  for (size_t i = 0; i < 10000; i++) v[i] = exp(3 + 1.5 * rng_normal());
+  for (size_t i = 0; i < 10000; i++)
+    v[i] = exp(3 + 1.5 * rng_normal());
   check_quantiles(v, 10000);
-  for (size_t i = 0; i < 10000; i++) v[i] = -exp(1 + rng_normal()); /* all negative */
+  for (size_t i = 0; i < 10000; i++)
+    v[i] = -exp(1 + rng_normal()); /* all negative */
   check_quantiles(v, 10000);
 }
 
 static void test_quantile_small_sets(void **state) {
   (void)state;
   double v[100];
-  for (size_t i = 0; i < 100; i++) v[i] = 42.5;
+  for (size_t i = 0; i < 100; i++)
+    v[i] = 42.5;
   check_quantiles(v, 100);
   v[0] = 7.25;
   check_quantiles(v, 1);
@@ -202,8 +212,9 @@ static void test_merge_equals_single(void **state) {
   assert_true(fabs(a.sum - all.sum) <= 1e-9 * fabs(all.sum) + 1e-9);
   int32_t lo = all.first < a.first ? all.first : a.first;
   int32_t hi = all.first + (int32_t)all.n > a.first + (int32_t)a.n ? all.first + (int32_t)all.n
-                                                                    : a.first + (int32_t)a.n;
-  for (int32_t i = lo; i < hi; i++) assert_int_equal(count_at(&a, i), count_at(&all, i));
+                                                                   : a.first + (int32_t)a.n;
+  for (int32_t i = lo; i < hi; i++)
+    assert_int_equal(count_at(&a, i), count_at(&all, i));
   for (size_t k = 0; k < sizeof(qs) / sizeof(qs[0]); k++)
     assert_true(sb_hist_quantile(&a, qs[k]) == sb_hist_quantile(&all, qs[k]));
 
@@ -225,8 +236,10 @@ static void test_merge_equals_single(void **state) {
 
 static void trimmed(const sb_hist *h, int32_t *first, const uint64_t **counts, size_t *n) {
   size_t lo = 0, hi = h->n;
-  while (lo < hi && h->counts[lo] == 0) lo++;
-  while (hi > lo && h->counts[hi - 1] == 0) hi--;
+  while (lo < hi && h->counts[lo] == 0)
+    lo++;
+  while (hi > lo && h->counts[hi - 1] == 0)
+    hi--;
   *first = h->first + (int32_t)lo;
   *counts = h->counts + lo;
   *n = hi - lo;
@@ -238,7 +251,8 @@ static void test_merge_raw(void **state) {
   sb_hist_init(&h);
   sb_hist_init(&r);
   rng_seed(4);
-  for (int i = 0; i < 3000; i++) sb_hist_add(&h, 0.5 + rng_unit() * 200);
+  for (int i = 0; i < 3000; i++)
+    sb_hist_add(&h, 0.5 + rng_unit() * 200);
   int32_t first;
   const uint64_t *c;
   size_t n;
@@ -247,7 +261,8 @@ static void test_merge_raw(void **state) {
   assert_int_equal(sb_hist_merge_raw(&r, h.count, h.sum, h.min, h.max, first, c, n), 0);
   assert_int_equal(r.count, h.count);
   assert_true(r.sum == h.sum && r.min == h.min && r.max == h.max);
-  for (size_t i = 0; i < n; i++) assert_int_equal(count_at(&r, first + (int32_t)i), c[i]);
+  for (size_t i = 0; i < n; i++)
+    assert_int_equal(count_at(&r, first + (int32_t)i), c[i]);
   assert_true(sb_hist_quantile(&r, 0.95) == sb_hist_quantile(&h, 0.95));
 
   /* Every inconsistency is refused and leaves |r| as it was. */
@@ -284,7 +299,8 @@ static void test_reset_keeps_memory(void **state) {
   (void)state;
   sb_hist h;
   sb_hist_init(&h);
-  for (double v = 1; v < 1e5; v *= 1.01) sb_hist_add(&h, v);
+  for (double v = 1; v < 1e5; v *= 1.01)
+    sb_hist_add(&h, v);
   uint64_t *mem = h.counts;
   uint32_t n = h.n;
   int32_t first = h.first;
@@ -294,10 +310,12 @@ static void test_reset_keeps_memory(void **state) {
   assert_int_equal(h.first, first);
   assert_int_equal(h.count, 0);
   assert_true(h.sum == 0 && h.min == 0 && h.max == 0);
-  for (uint32_t i = 0; i < h.n; i++) assert_int_equal(h.counts[i], 0);
+  for (uint32_t i = 0; i < h.n; i++)
+    assert_int_equal(h.counts[i], 0);
   assert_true(sb_hist_quantile(&h, 0.5) == 0);
   int calls = alloc_calls;
-  for (double v = 1; v < 1e5; v *= 1.01) assert_int_equal(sb_hist_add(&h, v), 0);
+  for (double v = 1; v < 1e5; v *= 1.01)
+    assert_int_equal(sb_hist_add(&h, v), 0);
   assert_int_equal(alloc_calls, calls); /* same range: no allocation */
   assert_true(h.min == 1);
   sb_hist_clear(&h);
@@ -308,8 +326,10 @@ static void test_growth_amortised(void **state) {
   sb_hist h;
   sb_hist_init(&h);
   int calls = alloc_calls;
-  for (double v = 1e-3; v < 1e9; v *= 1.001) assert_int_equal(sb_hist_add(&h, v), 0);
-  for (double v = -1e-3; v > -1e6; v *= 1.001) assert_int_equal(sb_hist_add(&h, v), 0);
+  for (double v = 1e-3; v < 1e9; v *= 1.001)
+    assert_int_equal(sb_hist_add(&h, v), 0);
+  for (double v = -1e-3; v > -1e6; v *= 1.001)
+    assert_int_equal(sb_hist_add(&h, v), 0);
   assert_true(alloc_calls - calls < 40);
   assert_true(h.n < 4 * (uint32_t)(sb_hist_index(1e9) - sb_hist_index(-1e6)));
   sb_hist_clear(&h);
@@ -320,7 +340,8 @@ static void test_enomem_leaves_state(void **state) {
   sb_hist h, src;
   sb_hist_init(&h);
   sb_hist_init(&src);
-  for (int i = 1; i <= 100; i++) sb_hist_add(&h, i);
+  for (int i = 1; i <= 100; i++)
+    sb_hist_add(&h, i);
   sb_hist_add(&src, 1e6);
   sb_hist saved = h;
   uint64_t copy[4096];
@@ -333,8 +354,7 @@ static void test_enomem_leaves_state(void **state) {
   assert_int_equal(sb_hist_merge(&h, &src), SB_ENOMEM);
   alloc_fail_at = alloc_calls + 1;
   uint64_t one = 1;
-  assert_int_equal(sb_hist_merge_raw(&h, 1, 1e6, 1e6, 1e6, sb_hist_index(1e6), &one, 1),
-                   SB_ENOMEM);
+  assert_int_equal(sb_hist_merge_raw(&h, 1, 1e6, 1e6, 1e6, sb_hist_index(1e6), &one, 1), SB_ENOMEM);
   alloc_fail_at = 0;
   assert_memory_equal(&h, &saved, sizeof(h));
   assert_memory_equal(h.counts, copy, h.n * sizeof(uint64_t));
@@ -355,11 +375,11 @@ static void test_enomem_leaves_state(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_index_monotonic),     cmocka_unit_test(test_quantile_uniform),
-      cmocka_unit_test(test_quantile_lognormal),  cmocka_unit_test(test_quantile_small_sets),
-      cmocka_unit_test(test_empty_and_nan),       cmocka_unit_test(test_merge_equals_single),
-      cmocka_unit_test(test_merge_raw),           cmocka_unit_test(test_reset_keeps_memory),
-      cmocka_unit_test(test_growth_amortised),    cmocka_unit_test(test_enomem_leaves_state),
+      cmocka_unit_test(test_index_monotonic),    cmocka_unit_test(test_quantile_uniform),
+      cmocka_unit_test(test_quantile_lognormal), cmocka_unit_test(test_quantile_small_sets),
+      cmocka_unit_test(test_empty_and_nan),      cmocka_unit_test(test_merge_equals_single),
+      cmocka_unit_test(test_merge_raw),          cmocka_unit_test(test_reset_keeps_memory),
+      cmocka_unit_test(test_growth_amortised),   cmocka_unit_test(test_enomem_leaves_state),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

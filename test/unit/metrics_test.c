@@ -15,10 +15,18 @@
 static int alloc_calls;   /* allocations asked for by metrics.c */
 static int alloc_fail_at; /* fail the allocation with this number (1-based); 0: never */
 
-static int alloc_fails(void) { return ++alloc_calls == alloc_fail_at; }
-static void *counting_malloc(size_t sz) { return alloc_fails() ? NULL : malloc(sz); }
-static void *counting_calloc(size_t n, size_t sz) { return alloc_fails() ? NULL : calloc(n, sz); }
-static void *counting_realloc(void *p, size_t sz) { return alloc_fails() ? NULL : realloc(p, sz); }
+static int alloc_fails(void) {
+  return ++alloc_calls == alloc_fail_at;
+}
+static void *counting_malloc(size_t sz) {
+  return alloc_fails() ? NULL : malloc(sz);
+}
+static void *counting_calloc(size_t n, size_t sz) {
+  return alloc_fails() ? NULL : calloc(n, sz);
+}
+static void *counting_realloc(void *p, size_t sz) {
+  return alloc_fails() ? NULL : realloc(p, sz);
+}
 
 #define malloc counting_malloc
 #define calloc counting_calloc
@@ -99,12 +107,10 @@ static void test_register(void **state) {
                    SB_EINVAL);
   assert_non_null(strstr(err.msg, "my_trend"));
   assert_int_equal(sb_metrics_register(m, "http_reqs", SB_METRIC_GAUGE, 0, &err), SB_EINVAL);
-  assert_int_equal(sb_metrics_register(m, "http_reqs", SB_METRIC_COUNTER, 0, &err),
-                   SB_M_HTTP_REQS);
+  assert_int_equal(sb_metrics_register(m, "http_reqs", SB_METRIC_COUNTER, 0, &err), SB_M_HTTP_REQS);
   assert_int_equal(sb_metrics_register(m, "x", (sb_metric_type)0, 0, &err), SB_EINVAL);
   assert_int_equal(sb_metrics_register(m, "x", (sb_metric_type)5, 0, &err), SB_EINVAL);
-  assert_int_equal(sb_metrics_register(m, "x", SB_METRIC_RATE, (sb_value_type)3, &err),
-                   SB_EINVAL);
+  assert_int_equal(sb_metrics_register(m, "x", SB_METRIC_RATE, (sb_value_type)3, &err), SB_EINVAL);
   assert_int_equal(sb_metrics_register(m, "", SB_METRIC_RATE, 0, &err), SB_EINVAL);
   assert_int_equal(sb_metrics_register(m, "x", SB_METRIC_RATE, 0, NULL), id + 1);
 
@@ -235,6 +241,16 @@ static void test_series_and_add(void **state) {
   assert_int_equal(checks->trues, 2);
   assert_int_equal(checks->total, 3);
 
+  /* NaN samples are dropped, except by rates (NaN != 0 is a true, as in k6). */
+  assert_int_equal(sb_metrics_add(m, SB_M_HTTP_REQS, t, NAN), 0);
+  assert_int_equal(sb_metrics_add(m, SB_M_VUS, t, NAN), 0);
+  assert_int_equal(sb_metrics_add(m, SB_M_HTTP_REQ_DURATION, t, NAN), 0);
+  assert_int_equal(sb_metrics_add(m, SB_M_CHECKS, t, NAN), 0);
+  assert_true(reqs->value == 3 && reqs->touched == 2);
+  assert_true(vus->value == 2 && vus->hist.count == 3);
+  assert_int_equal(dur->hist.count, 1001);
+  assert_int_equal(checks->trues, 3);
+
   /* A metric registered after the tag set was interned. */
   int id = sb_metrics_register(m, "late", SB_METRIC_COUNTER, 0, NULL);
   assert_int_equal(sb_metrics_add(m, id, t, 4), 0);
@@ -257,7 +273,8 @@ static void test_series_and_add(void **state) {
 static int count_touched(const sb_metrics *m) {
   int n = 0;
   size_t it = 0;
-  while (sb_metrics_next(m, &it)) n++;
+  while (sb_metrics_next(m, &it))
+    n++;
   return n;
 }
 
