@@ -21,6 +21,8 @@ typedef struct sb_hist {
   int32_t first;     /* bucket index of counts[0] */
   uint32_t n;        /* buckets allocated in |counts| */
   uint64_t *counts;  /* counts[i] = values in bucket first + i */
+  uint64_t zero;     /* values in the zero bucket (index 0): kept out of |counts|, so a trend of
+                        zeros and milliseconds (http_req_blocked) needs no 3,700 empty buckets */
 } sb_hist;
 
 void sb_hist_init(sb_hist *h);
@@ -42,6 +44,12 @@ int sb_hist_merge(sb_hist *dst, const sb_hist *src);
  * plus the exact count/sum/min/max. Returns 0, SB_ENOMEM or SB_EFORMAT (counts disagree). */
 int sb_hist_merge_raw(sb_hist *dst, uint64_t count, double sum, double min, double max,
                       int32_t first, const uint64_t *counts, size_t n);
+
+/* The raw buckets of |h| as sb_hist_merge_raw() takes them (the zero bucket included), trimmed of
+ * empty buckets at both ends: |*counts| points into |h| when it can, else into |*tmp|, which the
+ * caller frees (NULL when unused). Returns 0 or SB_ENOMEM. */
+int sb_hist_raw(const sb_hist *h, int32_t *first, const uint64_t **counts, size_t *n,
+                uint64_t **tmp);
 
 /* Quantile |q| in [0, 1] with k6's semantics (p(50) is the median; the result is clamped to
  * [min, max], and p(0)/p(100) are exactly min/max). 0 when empty. */

@@ -13,9 +13,11 @@
 
 #define MAX_TAG_PAIRS 256 /* per series; k6 scripts use a handful */
 
-/* Fills |ps| (and |ph| when the type carries one) from series |s| of |m|. */
-static void encode_series(const sb_metrics *m, const sb_series *s, Speedboat__Series *ps,
-                          Speedboat__Histogram *ph) {
+/* Fills |ps| (and |ph| when the type carries one) from series |s| of |m|. Buckets are pointed
+ * to in place, or copied into |*tmp| (to free) when the zero bucket must be spliced in.
+ * Returns 0 or SB_ENOMEM. */
+static int encode_series(const sb_metrics *m, const sb_series *s, Speedboat__Series *ps,
+                         Speedboat__Histogram *ph, uint64_t **tmp) {
   const sb_metric_info *mi = sb_metrics_info(m, s->metric);
   const char *const *kv;
   size_t n = sb_tagset_pairs(s->tags, &kv);
@@ -42,17 +44,13 @@ static void encode_series(const sb_metrics *m, const sb_series *s, Speedboat__Se
     ps->sum = s->value;
     ps->hist = ph;
     if (mi->type == SB_METRIC_GAUGE) break; /* no buckets */
-    size_t lo = 0, hi = h->n;
-    while (lo < hi && h->counts[lo] == 0)
-      lo++;
-    while (hi > lo && h->counts[hi - 1] == 0)
-      hi--;
-    ph->first = h->first + (int32_t)lo;
-    ph->n_counts = hi - lo;
-    ph->counts = ph->n_counts ? h->counts + lo : NULL;
+    const uint64_t *counts;
+    if (sb_hist_raw(h, &ph->first, &counts, &ph->n_counts, tmp)) return SB_ENOMEM;
+    ph->counts = (uint64_t *)counts; /* only read by pack */
     break;
   }
   }
+  return 0;
 }
 
 int sb_snapshot_encode(const sb_metrics *m, uint64_t seq, int64_t time_us, uint64_t vus,
@@ -66,10 +64,11 @@ int sb_snapshot_encode(const sb_metrics *m, uint64_t seq, int64_t time_us, uint6
   Speedboat__Series *series = calloc(n ? n : 1, sizeof(*series));
   Speedboat__Series **ptrs = calloc(n ? n : 1, sizeof(*ptrs));
   Speedboat__Histogram *hists = calloc(n ? n : 1, sizeof(*hists));
-  if (!series || !ptrs || !hists) goto fail_alloc;
+  uint64_t **tmps = calloc(n ? n : 1, sizeof(*tmps));
+  if (!series || !ptrs || !hists || !tmps) goto out;
   it = 0;
-  for (size_t i = 0; (s = sb_metrics_next(m, &it)) && i < n; i++) {
-    encode_series(m, s, &series[i], &hists[i]);
+  for (size_t i = 0; i < n && (s = sb_metrics_next(m, &it)); i++) {
+    if (encode_series(m, s, &series[i], &hists[i], &tmps[i])) goto out;
     ptrs[i] = &series[i];
   }
 
@@ -85,12 +84,15 @@ int sb_snapshot_encode(const sb_metrics *m, uint64_t seq, int64_t time_us, uint6
   env.snapshot = &snap;
   size_t size = speedboat__envelope__get_packed_size(&env);
   uint8_t *buf = malloc(size ? size : 1);
-  if (!buf) goto fail_alloc;
+  if (!buf) goto out;
   *len = speedboat__envelope__pack(&env, buf);
   *out = buf;
   rc = 0;
 
-fail_alloc:
+out:
+  for (size_t i = 0; tmps && i < n; i++)
+    free(tmps[i]);
+  free(tmps);
   free(hists);
   free(ptrs);
   free(series);

@@ -59,6 +59,7 @@ static double exact_quantile(const double *sorted, size_t n, double q) {
 }
 
 static uint64_t count_at(const sb_hist *h, int32_t idx) {
+  if (idx == 0) return h->zero;
   if (h->n == 0 || idx < h->first || idx >= h->first + (int64_t)h->n) return 0;
   return h->counts[idx - h->first];
 }
@@ -80,7 +81,7 @@ static void check_quantiles(double *v, size_t n) {
   for (size_t k = 0; k < sizeof(qs) / sizeof(qs[0]); k++) {
     double want = exact_quantile(v, n, qs[k]);
     double got = sb_hist_quantile(&h, qs[k]);
-    double tol = fabs(want) * 0.01;
+    double tol = fabs(want) * 0.01 + 1e-9; /* values below 1e-9 count as 0 */
     if (fabs(got - want) > tol) fail_msg("n=%zu q=%g: got %.9g, want %.9g", n, qs[k], got, want);
     assert_true(got >= v[0] && got <= v[n - 1]);
   }
@@ -203,11 +204,14 @@ static void test_merge_equals_single(void **state) {
   for (int i = 0; i < 5000; i++) {
     double v = exp(2 + 2 * rng_normal());
     if (i % 7 == 0) v = -v;
+    if (i % 11 == 0) v = 0;
     assert_int_equal(sb_hist_add(i % 3 ? &a : &b, v), 0);
     assert_int_equal(sb_hist_add(&all, v), 0);
   }
   assert_int_equal(sb_hist_merge(&a, &b), 0);
   assert_int_equal(a.count, all.count);
+  assert_true(all.zero > 0);
+  assert_int_equal(a.zero, all.zero);
   assert_true(a.min == all.min && a.max == all.max);
   assert_true(fabs(a.sum - all.sum) <= 1e-9 * fabs(all.sum) + 1e-9);
   int32_t lo = all.first < a.first ? all.first : a.first;
@@ -295,6 +299,84 @@ static void test_merge_raw(void **state) {
   sb_hist_clear(&r);
 }
 
+static void test_zero_bucket(void **state) {
+  (void)state;
+  sb_hist h;
+  sb_hist_init(&h);
+  for (int i = 0; i < 100; i++)
+    assert_int_equal(sb_hist_add(&h, i % 4 ? 0 : 0.3 + i), 0);
+  assert_int_equal(h.zero, 75);
+  assert_int_equal(h.count, 100);
+  assert_true(h.n < 2 * 1100); /* 0.3 .. 96 ms: ~1,100 buckets, not the 3,700 below 0.3 */
+  assert_true(h.first > 0);
+  assert_true(sb_hist_quantile(&h, 0.5) == 0);
+  assert_true(sb_hist_quantile(&h, 0) == 0);
+  sb_hist_reset(&h);
+  assert_int_equal(h.zero, 0);
+  sb_hist_clear(&h);
+
+  static double v[6000];
+  rng_seed(5);
+  for (size_t i = 0; i < 6000; i++)
+    v[i] = i % 3 ? exp(rng_normal()) : 0; /* zeros and positives */
+  check_quantiles(v, 6000);
+  for (size_t i = 0; i < 6000; i++)
+    v[i] = i % 2 ? -exp(rng_normal()) : 0; /* negatives, zeros */
+  check_quantiles(v, 6000);
+  for (size_t i = 0; i < 6000; i++)
+    v[i] = i % 2 ? -5 : 1e-12; /* tiny values count as zero */
+  check_quantiles(v, 6000);
+}
+
+/* sb_hist_raw() -> sb_hist_merge_raw() reproduces a histogram, with and without zeros. */
+static void test_raw_round_trip(void **state) {
+  (void)state;
+  static const double sets[][5] = {
+      {1, 2, 3, 4, 5}, {0, 0, 7, 8, 9}, {-3, -2, 0, 0, 0}, {-3, 0, 3, 0, 1e6}, {0, 0, 0, 0, 0},
+  };
+  for (size_t k = 0; k < sizeof(sets) / sizeof(sets[0]); k++) {
+    sb_hist h, r;
+    sb_hist_init(&h);
+    sb_hist_init(&r);
+    for (int i = 0; i < 5; i++)
+      sb_hist_add(&h, sets[k][i]);
+    int32_t first;
+    const uint64_t *c;
+    size_t n;
+    uint64_t *tmp;
+    assert_int_equal(sb_hist_raw(&h, &first, &c, &n, &tmp), 0);
+    assert_true(n > 0 && c[0] > 0 && c[n - 1] > 0); /* trimmed */
+    assert_true(h.zero ? tmp != NULL : tmp == NULL);
+    if (h.zero) assert_int_equal(c[-first], h.zero);
+    assert_int_equal(sb_hist_merge_raw(&r, h.count, h.sum, h.min, h.max, first, c, n), 0);
+    free(tmp);
+    assert_int_equal(r.count, 5);
+    assert_int_equal(r.zero, h.zero);
+    for (int32_t i = first; i < first + (int32_t)n; i++)
+      assert_int_equal(count_at(&r, i), count_at(&h, i));
+    for (size_t q = 0; q < sizeof(qs) / sizeof(qs[0]); q++)
+      assert_true(sb_hist_quantile(&r, qs[q]) == sb_hist_quantile(&h, qs[q]));
+    if (r.n && r.first <= 0 && r.first + (int64_t)r.n > 0) assert_int_equal(r.counts[-r.first], 0);
+    sb_hist_clear(&h);
+    sb_hist_clear(&r);
+  }
+  sb_hist e;
+  sb_hist_init(&e);
+  int32_t first;
+  const uint64_t *c;
+  size_t n;
+  uint64_t *tmp;
+  assert_int_equal(sb_hist_raw(&e, &first, &c, &n, &tmp), 0);
+  assert_int_equal(n, 0);
+  assert_null(tmp);
+  sb_hist_add(&e, 0);
+  sb_hist_add(&e, 5);
+  alloc_fail_at = alloc_calls + 1;
+  assert_int_equal(sb_hist_raw(&e, &first, &c, &n, &tmp), SB_ENOMEM);
+  alloc_fail_at = 0;
+  sb_hist_clear(&e);
+}
+
 static void test_reset_keeps_memory(void **state) {
   (void)state;
   sb_hist h;
@@ -380,6 +462,7 @@ int main(void) {
       cmocka_unit_test(test_empty_and_nan),      cmocka_unit_test(test_merge_equals_single),
       cmocka_unit_test(test_merge_raw),          cmocka_unit_test(test_reset_keeps_memory),
       cmocka_unit_test(test_growth_amortised),   cmocka_unit_test(test_enomem_leaves_state),
+      cmocka_unit_test(test_zero_bucket),        cmocka_unit_test(test_raw_round_trip),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -35,6 +35,7 @@ static sb_metrics *sample_set(void) {
   for (int i = 0; i < 500; i++) {
     double d = 0.2 + rng_unit() * 300;
     assert_int_equal(sb_metrics_add(m, SB_M_HTTP_REQ_DURATION, i % 5 ? a : b, d), 0);
+    assert_int_equal(sb_metrics_add(m, SB_M_HTTP_REQ_BLOCKED, i % 5 ? a : b, i % 50 ? 0 : d), 0);
     assert_int_equal(sb_metrics_add(m, SB_M_HTTP_REQS, i % 5 ? a : b, 1), 0);
     assert_int_equal(sb_metrics_add(m, SB_M_HTTP_REQ_FAILED, i % 5 ? a : b, i % 5 == 0), 0);
     assert_int_equal(sb_metrics_add(m, SB_M_DATA_RECEIVED, none, 1234), 0);
@@ -63,6 +64,7 @@ static int count_touched(const sb_metrics *m) {
 }
 
 static uint64_t count_at(const sb_hist *h, int32_t idx) {
+  if (idx == 0) return h->zero;
   if (h->n == 0 || idx < h->first || idx >= h->first + (int64_t)h->n) return 0;
   return h->counts[idx - h->first];
 }
@@ -98,10 +100,13 @@ static void assert_same(const sb_metrics *src, sb_metrics *dst, int times) {
       break;
     case SB_METRIC_TREND:
       assert_int_equal(d->hist.count, times * s->hist.count);
+      assert_int_equal(d->hist.zero, times * s->hist.zero);
       assert_true(d->hist.sum == times * s->hist.sum);
       assert_true(d->hist.min == s->hist.min && d->hist.max == s->hist.max);
-      for (uint32_t i = 0; i < s->hist.n; i++)
-        assert_int_equal(count_at(&d->hist, s->hist.first + (int32_t)i), times * s->hist.counts[i]);
+      for (uint32_t i = 0; i < s->hist.n; i++) {
+        int32_t idx = s->hist.first + (int32_t)i;
+        assert_int_equal(count_at(&d->hist, idx), times * count_at(&s->hist, idx));
+      }
       assert_true(sb_hist_quantile(&d->hist, 0.95) == sb_hist_quantile(&s->hist, 0.95) ||
                   times != 1);
       break;
@@ -124,6 +129,10 @@ static Speedboat__Envelope *encode_unpack(const sb_metrics *m) {
 static void test_round_trip(void **state) {
   (void)state;
   sb_metrics *src = sample_set();
+  const char *t500[] = {"status", "500", "method", "POST", "url", "http://127.0.0.1/b"};
+  const sb_hist *blocked =
+      &sb_metrics_series(src, SB_M_HTTP_REQ_BLOCKED, sb_metrics_tags(src, t500, 3))->hist;
+  assert_true(blocked->zero > 0 && blocked->first > 0); /* zeros kept apart, spliced on the wire */
   Speedboat__Envelope *env = encode_unpack(src);
   const Speedboat__Snapshot *snap = env->snapshot;
   assert_int_equal(snap->seq, 7);
