@@ -1,0 +1,660 @@
+/* The compile step (controller/compile.h).
+ *
+ * One |compiler| per call. Babel lives in its own Duktape heap, loaded lazily (~0.3 s) the first
+ * time a module needs transpiling, so an archive that already holds es5/ never pays for it. The
+ * module walk is depth-first from the entry: a module's es5/ entry is added before its imports
+ * are visited, which both marks it done and breaks cycles. Imports are taken from Babel's own
+ * metadata (import declarations and `export ... from`), resolved with sb_modpath_resolve() exactly
+ * as the VUs' require() will resolve them.
+ *
+ * The init context runs in a second heap on the archive built so far (common/jsmod.h), with
+ * init-only stubs for the k6 modules, __ENV, and an open() that reads files (from disk, or from
+ * the source archive) and adds them to the archive as file/<abs>. */
+#include "controller/compile.h"
+
+#include <jansson.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/duk_udata.h"
+#include "common/jsmod.h"
+#include "common/modpath.h"
+#include "duktape.h"
+
+#define URL_MAX 4096
+#define NAME_MAX_ (URL_MAX + 16)
+#define MAX_DEPTH 200
+#define SB_COMPILE_VERSION "speedboat-0.1"
+
+extern const char sb_babel_js[], sb_babel_js_end[];
+
+typedef struct compiler {
+  sb_duk_udata udata;     /* first: the heaps' user data is the compiler (open() finds it) */
+  duk_context *babel;     /* NULL until a module needs transpiling */
+  sb_archive *ar;         /* being built */
+  const sb_archive *src;  /* archive the sources come from; NULL: the disk */
+  const char *entry_arg;  /* the entry as the user typed it: errors quote it */
+  char *entry_url;
+  char cwd[PATH_MAX];     /* for short names in errors; "" when unknown */
+  int depth;              /* import nesting, bounded */
+} compiler;
+
+#define K_TRANSFORM DUK_HIDDEN_SYMBOL("sbTransform")
+#define K_STUBS DUK_HIDDEN_SYMBOL("sbStubs")
+
+/* Babel's globals, then a transform helper that never throws: it returns {code, imports} or
+ * {error: "name.js:3:7: SyntaxError: Unexpected token\n<code frame>"}. */
+static const char BABEL_PRELUDE[] = "var window = this, self = this, global = this;";
+static const char BABEL_HELPER[] =
+    "(function (src, fn) {\n"
+    "  var r;\n"
+    "  try {\n"
+    "    r = Babel.transform(src, {presets: ['latest'], filename: fn, retainLines: true,\n"
+    "      compact: false, sourceMaps: false, ast: false, babelrc: false, highlightCode: false});\n"
+    "  } catch (e) {\n"
+    "    var m = String(e && e.message), p = fn + ': ', nl;\n"
+    "    if (m.indexOf(p) === 0) m = m.slice(p.length);\n"
+    "    if ((nl = m.indexOf('\\n')) >= 0) m = m.slice(0, nl);\n"
+    "    m = m.replace(/ \\(\\d+:\\d+\\)$/, '');\n"
+    "    var at = e && e.loc ? fn + ':' + e.loc.line + ':' + e.loc.column + ': ' : fn + ': ';\n"
+    "    return {error: at + ((e && e.name) || 'Error') + ': ' + m +\n"
+    "      (e && e.codeFrame ? '\\n' + e.codeFrame : '')};\n"
+    "  }\n"
+    "  var out = [], md = r.metadata.modules, i;\n"
+    "  for (i = 0; i < md.imports.length; i++) out.push(md.imports[i].source);\n"
+    "  for (i = 0; i < md.exports.specifiers.length; i++)\n"
+    "    if (md.exports.specifiers[i].source) out.push(md.exports.specifiers[i].source);\n"
+    "  return {code: r.code, imports: out};\n"
+    "})";
+
+/* Init-context stand-ins for the built-in modules: what k6 allows at init works (metrics
+ * constructors, SharedArray, setResponseCallback, http.file, encoding), the rest throws when
+ * called during init — defining functions that call them later is fine. */
+static const char INIT_STUBS[] =
+    "(function () {\n"
+    "  function no(n) { return function () {\n"
+    "    throw new Error(n + '() is not supported in the init context'); }; }\n"
+    "  function ns(pre, names, o) { o = o || {};\n"
+    "    for (var i = 0; i < names.length; i++) o[names[i]] = no(pre + names[i]); return o; }\n"
+    "  function metric(kind) { var M = function (name) {\n"
+    "      if (!(this instanceof M)) throw new TypeError(kind + ' must be called with new');\n"
+    "      if (typeof name !== 'string' || !name) throw new TypeError(kind + ': a name is required');\n"
+    "      this.name = name; };\n"
+    "    M.prototype.add = no(kind + '.add'); return M; }\n"
+    "  function b64enc(s, v) { var r = Duktape.enc('base64', s);\n"
+    "    if (v === 'url' || v === 'rawurl') r = r.replace(/\\+/g, '-').replace(/\\//g, '_');\n"
+    "    if (v === 'rawstd' || v === 'rawurl') r = r.replace(/=+$/, ''); return r; }\n"
+    "  function b64dec(s, v, f) { s = String(s).replace(/-/g, '+').replace(/_/g, '/');\n"
+    "    while (s.length % 4) s += '=';\n"
+    "    var b = Duktape.dec('base64', s);\n"
+    "    return f === 's' ? new TextDecoder().decode(b) : new Uint8Array(b).buffer; }\n"
+    "  return {\n"
+    "    'k6': ns('', ['sleep', 'check', 'group', 'fail'], {randomSeed: function () {}}),\n"
+    "    'k6/http': ns('http.', ['get', 'post', 'put', 'patch', 'del', 'head', 'options',\n"
+    "        'request', 'batch', 'asyncRequest', 'cookieJar'], {\n"
+    "      setResponseCallback: function () {},\n"
+    "      expectedStatuses: function () { return {statuses: [].slice.call(arguments)}; },\n"
+    "      file: function (data, filename, ct) { return {data: data, filename: filename,\n"
+    "        content_type: ct || 'application/octet-stream'}; },\n"
+    "      CookieJar: function () {}}),\n"
+    "    'k6/metrics': {Counter: metric('Counter'), Gauge: metric('Gauge'), Rate: metric('Rate'),\n"
+    "      Trend: metric('Trend')},\n"
+    "    'k6/data': {SharedArray: function (name, fn) {\n"
+    "      if (typeof fn !== 'function') throw new TypeError('SharedArray: a function is required');\n"
+    "      var a = fn(); if (!Array.isArray(a))\n"
+    "        throw new TypeError('SharedArray: the function must return an array'); return a; }},\n"
+    "    'k6/encoding': {b64encode: b64enc, b64decode: b64dec},\n"
+    "    'k6/execution': {test: ns('exec.test.', ['abort'])},\n"
+    "    'k6/crypto': ns('crypto.', ['md4', 'md5', 'sha1', 'sha256', 'sha384', 'sha512',\n"
+    "        'sha512_224', 'sha512_256', 'ripemd160', 'hmac', 'createHash', 'createHMAC',\n"
+    "        'randomBytes']),\n"
+    "    'k6/html': ns('html.', ['parseHTML']),\n"
+    "    'k6/ws': ns('ws.', ['connect']),\n"
+    "    'k6/timers': ns('', ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'])\n"
+    "  };\n"
+    "})()";
+
+static const char INIT_GLOBALS[] =
+    "(function (g) {\n"
+    "  var nop = function () {};\n"
+    "  g.console = {log: nop, info: nop, warn: nop, error: nop, debug: nop};\n"
+    "  g.__VU = 0; g.__ITER = 0;\n"
+    "})(this)";
+
+/* --- names ---------------------------------------------------------------------------------- */
+
+/* How errors name module |url|: the entry as the user typed it, other local modules relative to
+ * the current directory when below it, else by absolute path; remote ones by URL. */
+static const char *display(const compiler *c, const char *url) {
+  if (c->entry_url && strcmp(url, c->entry_url) == 0) return c->entry_arg;
+  const char *p = sb_modpath_file_path(url);
+  if (!p) return url;
+  size_t n = strlen(c->cwd);
+  if (c->entry_arg[0] != '/' && n > 1 && strncmp(p, c->cwd, n) == 0 && p[n] == '/') return p + n + 1;
+  return p;
+}
+
+/* --- Babel ---------------------------------------------------------------------------------- */
+
+static duk_ret_t babel_load_safe(duk_context *ctx, void *udata) {
+  duk_eval_string_noresult(ctx, BABEL_PRELUDE);
+  duk_push_lstring(ctx, sb_babel_js, (duk_size_t)(sb_babel_js_end - sb_babel_js));
+  duk_push_string(ctx, "babel.min.js");
+  duk_compile(ctx, DUK_COMPILE_EVAL);
+  duk_call(ctx, 0);
+  duk_pop(ctx);
+  duk_push_heap_stash(ctx);
+  duk_eval_string(ctx, BABEL_HELPER);                /* -> [ stash helper ] */
+  duk_put_prop_string(ctx, -2, K_TRANSFORM);
+  duk_pop(ctx);
+  return 0;
+}
+
+/* Creates the Babel heap on first use. */
+static int babel_ensure(compiler *c, sb_err *err) {
+  if (c->babel) return 0;
+  c->babel = duk_create_heap(NULL, NULL, NULL, &c->udata, NULL);
+  if (!c->babel) return sb_err_set(err, SB_ENOMEM, "out of memory creating the Babel heap");
+  if (duk_safe_call(c->babel, babel_load_safe, NULL, 0, 1) != DUK_EXEC_SUCCESS) {
+    sb_err_set(err, SB_ESCRIPT, "loading Babel: %s", duk_safe_to_string(c->babel, -1));
+    duk_destroy_heap(c->babel);
+    c->babel = NULL;
+    return SB_ESCRIPT;
+  }
+  duk_pop(c->babel);
+  return 0;
+}
+
+static duk_ret_t transform_safe(duk_context *ctx, void *udata) {
+  /* [ src fn ] */
+  duk_push_heap_stash(ctx);
+  duk_get_prop_string(ctx, -1, K_TRANSFORM);         /* -> [ src fn stash helper ] */
+  duk_dup(ctx, 0);
+  duk_dup(ctx, 1);
+  duk_call(ctx, 2);                                  /* -> [ src fn stash result ] */
+  return 1;
+}
+
+/* Transpiles |src| (named |name| in errors) into |code|, and its import specifiers into a
+ * NULL-terminated malloc'ed |*imports| (caller frees each and the array). */
+static int transpile(compiler *c, const char *name, const sb_buf *src, sb_buf *code,
+                     char ***imports, sb_err *err) {
+  int rc = babel_ensure(c, err);
+  if (rc) return rc;
+  duk_context *ctx = c->babel;
+  duk_push_lstring(ctx, src->data ? src->data : "", src->len);
+  duk_push_string(ctx, name);
+  if (duk_safe_call(ctx, transform_safe, NULL, 2, 1) != DUK_EXEC_SUCCESS) {
+    rc = sb_err_set(err, SB_ESCRIPT, "%s: Babel: %s", name, duk_safe_to_string(ctx, -1));
+    goto out;
+  }
+  if (duk_get_prop_string(ctx, -1, "error")) {       /* -> [ result error ] */
+    rc = sb_err_set(err, SB_ESCRIPT, "%s", duk_safe_to_string(ctx, -1));
+    duk_pop(ctx);
+    goto out;
+  }
+  duk_pop(ctx);
+  duk_get_prop_string(ctx, -1, "code");
+  duk_size_t n;
+  const char *s = duk_get_lstring(ctx, -1, &n);
+  rc = sb_buf_append(code, s ? s : "", s ? n : 0);
+  duk_pop(ctx);
+  duk_get_prop_string(ctx, -1, "imports");           /* -> [ result imports ] */
+  duk_size_t k = duk_get_length(ctx, -1);
+  char **v = calloc(k + 1, sizeof(*v));
+  if (!v) rc = SB_ENOMEM;
+  for (duk_size_t i = 0; v && i < k; i++) {
+    duk_get_prop_index(ctx, -1, (duk_uarridx_t)i);
+    v[i] = strdup(duk_safe_to_string(ctx, -1));
+    duk_pop(ctx);
+    if (!v[i]) rc = SB_ENOMEM;
+  }
+  duk_pop(ctx);
+  *imports = v;
+  if (rc) sb_err_set(err, SB_ENOMEM, "out of memory transpiling %s", name);
+out:
+  duk_pop(ctx);
+  return rc;
+}
+
+static void free_strv(char **v) {
+  for (size_t i = 0; v && v[i]; i++) free(v[i]);
+  free(v);
+}
+
+/* --- the module walk ------------------------------------------------------------------------ */
+
+/* Reads the source of module |url| into |out|. |from| and |spec| name the import for errors
+ * (NULL for the entry). */
+static int load_source(compiler *c, const char *url, const char *from, const char *spec,
+                       sb_buf *out, sb_err *err) {
+  char name[NAME_MAX_];
+  const char *path = sb_modpath_file_path(url);
+  if (c->src) {
+    const sb_archive_file *f = NULL;
+    if (sb_modpath_to_archive(url, 0, name, sizeof(name)) == 0) f = sb_archive_get(c->src, name);
+    if (!f && strcmp(url, c->entry_url) == 0) f = sb_archive_get(c->src, "data");
+    if (!f && from)
+      return sb_err_set(err, SB_ENOTFOUND, "%s: import '%s': %s is not in the archive", from,
+                        spec, url);
+    if (!f) return sb_err_set(err, SB_EFORMAT, "archive: no source for the entry %s", url);
+    return sb_buf_append(out, f->data, f->len) ? sb_err_set(err, SB_ENOMEM, "out of memory") : 0;
+  }
+  if (!path) {
+    sb_err_set(err, SB_EINVAL,
+               "remote module %s: remote imports are not supported yet; download it and import "
+               "it by path", url);
+    if (from) sb_err_prefix(err, "%s: import '%s': ", from, spec);
+    return SB_EINVAL;
+  }
+  int rc = sb_buf_read_file(out, path, err);
+  if (rc == SB_ENOTFOUND && from)
+    return sb_err_set(err, rc, "%s: import '%s': file not found: %s", from, spec, path);
+  if (rc == SB_ENOTFOUND) return sb_err_set(err, rc, "%s: file not found", c->entry_arg);
+  return rc;
+}
+
+static int add_buf(compiler *c, const char *name, const sb_buf *b, sb_err *err) {
+  int rc = sb_archive_add(c->ar, name, b->data ? b->data : "", b->len);
+  if (rc) sb_err_set(err, rc, "archive: cannot add %s (%s)", name, sb_strerror(rc));
+  return rc;
+}
+
+static int compile_module(compiler *c, const char *url, const char *from, const char *spec,
+                          sb_err *err);
+
+/* Visits each import of module |url| (already archived). */
+static int compile_imports(compiler *c, const char *url, char **imports, sb_err *err) {
+  char dep[URL_MAX];
+  const char *from = display(c, url);
+  for (size_t i = 0; imports[i]; i++) {
+    if (sb_modpath_is_builtin(imports[i])) continue;
+    int rc = sb_modpath_resolve(url, imports[i], dep, sizeof(dep), err);
+    if (rc) {
+      sb_err_prefix(err, "%s: import '%s': ", from, imports[i]);
+      return rc;
+    }
+    if ((rc = compile_module(c, dep, from, imports[i], err)) != 0) return rc;
+  }
+  return 0;
+}
+
+/* Reads, transpiles and archives module |url| and, depth first, everything it imports. A module
+ * whose es5/ entry exists is done (or in progress: a cycle). */
+static int compile_module(compiler *c, const char *url, const char *from, const char *spec,
+                          sb_err *err) {
+  char es5[NAME_MAX_], srcname[NAME_MAX_];
+  if (sb_modpath_to_archive(url, 1, es5, sizeof(es5)) ||
+      sb_modpath_to_archive(url, 0, srcname, sizeof(srcname))) {
+    sb_err_set(err, SB_EINVAL, "unsupported module URL %s", url);
+    if (from) sb_err_prefix(err, "%s: import '%s': ", from, spec);
+    return SB_EINVAL;
+  }
+  if (sb_archive_get(c->ar, es5)) return 0;
+  if (c->depth >= MAX_DEPTH)
+    return sb_err_set(err, SB_EINVAL, "%s: imports nested deeper than %d", url, MAX_DEPTH);
+  sb_buf src, code;
+  sb_buf_init(&src);
+  sb_buf_init(&code);
+  char **imports = NULL;
+  int rc = load_source(c, url, from, spec, &src, err);
+  if (rc) goto out;
+  if ((rc = transpile(c, display(c, url), &src, &code, &imports, err)) != 0) goto out;
+  if ((rc = add_buf(c, srcname, &src, err)) != 0) goto out;
+  if (strcmp(url, c->entry_url) == 0 && (rc = add_buf(c, "data", &src, err)) != 0) goto out;
+  if ((rc = add_buf(c, es5, &code, err)) != 0) goto out;
+  c->depth++;
+  rc = compile_imports(c, url, imports, err);
+  c->depth--;
+out:
+  free_strv(imports);
+  sb_buf_clear(&src);
+  sb_buf_clear(&code);
+  return rc;
+}
+
+/* --- the init context ----------------------------------------------------------------------- */
+
+static int init_builtin(duk_context *ctx, const char *name, void *ud) {
+  duk_push_heap_stash(ctx);
+  duk_get_prop_string(ctx, -1, K_STUBS);
+  if (!duk_get_prop_string(ctx, -1, name)) {         /* -> [ stash stubs mod ] */
+    duk_pop_3(ctx);
+    return 0;
+  }
+  duk_replace(ctx, -3);
+  duk_pop(ctx);                                      /* -> [ mod ] */
+  return 1;
+}
+
+/* The file open(|arg|) names: absolute, or relative to the entry script's directory. */
+static int open_url(const compiler *c, const char *arg, char *out, size_t cap, sb_err *err) {
+  char spec[URL_MAX];
+  int relative = arg[0] != '/' && strncmp(arg, "./", 2) != 0 && strncmp(arg, "../", 3) != 0 &&
+                 !strstr(arg, "://");
+  if ((size_t)snprintf(spec, sizeof(spec), "%s%s", relative ? "./" : "", arg) >= sizeof(spec))
+    return sb_err_set(err, SB_EINVAL, "path too long");
+  int rc = sb_modpath_resolve(c->entry_url, spec, out, cap, err);
+  if (rc == 0 && !sb_modpath_file_path(out))
+    return sb_err_set(err, SB_EINVAL, "only local files can be opened");
+  return rc;
+}
+
+/* Finds or reads the file for open() and archives it. Returns the archived entry or NULL. */
+static const sb_archive_file *open_file(compiler *c, const char *arg, sb_err *err) {
+  char url[URL_MAX], name[NAME_MAX_];
+  if (open_url(c, arg, url, sizeof(url), err)) return NULL;
+  if (sb_modpath_to_archive(url, 0, name, sizeof(name))) {
+    sb_err_set(err, SB_EINVAL, "cannot archive %s", url);
+    return NULL;
+  }
+  const sb_archive_file *f = sb_archive_get(c->ar, name);
+  if (f) return f;
+  if (c->src) {
+    if (!(f = sb_archive_get(c->src, name))) {
+      sb_err_set(err, SB_ENOTFOUND, "file not in the archive: %s", sb_modpath_file_path(url));
+      return NULL;
+    }
+    if (sb_archive_add(c->ar, name, f->data, f->len)) goto nomem;
+    return sb_archive_get(c->ar, name);
+  }
+  sb_buf b;
+  sb_buf_init(&b);
+  int rc = sb_buf_read_file(&b, sb_modpath_file_path(url), err);
+  if (rc == SB_ENOTFOUND) sb_err_set(err, rc, "file not found: %s", sb_modpath_file_path(url));
+  if (rc == 0 && sb_archive_add(c->ar, name, b.data, b.len)) rc = SB_ENOMEM;
+  sb_buf_clear(&b);
+  if (rc == SB_ENOMEM) goto nomem;
+  return rc ? NULL : sb_archive_get(c->ar, name);
+nomem:
+  sb_err_set(err, SB_ENOMEM, "out of memory");
+  return NULL;
+}
+
+/* open(path[, "b"]): the file's content, a string or (mode "b") an ArrayBuffer. */
+static duk_ret_t js_open(duk_context *ctx) {
+  const char *arg = duk_require_string(ctx, 0);
+  const char *mode = duk_get_string_default(ctx, 1, "");
+  duk_memory_functions mf;
+  duk_get_memory_functions(ctx, &mf);
+  compiler *c = mf.udata;
+  sb_err err;
+  err.msg[0] = '\0';
+  const sb_archive_file *f = open_file(c, arg, &err);
+  if (!f) return duk_error(ctx, DUK_ERR_ERROR, "open(\"%s\"): %s", arg, err.msg);
+  if (strchr(mode, 'b')) {
+    void *p = duk_push_fixed_buffer(ctx, f->len);
+    memcpy(p, f->data, f->len);
+    duk_push_buffer_object(ctx, -1, 0, f->len, DUK_BUFOBJ_ARRAYBUFFER);
+  } else {
+    duk_push_lstring(ctx, (const char *)f->data, f->len);
+  }
+  return 1;
+}
+
+/* [ ] -> [ ]: globals and module stubs of the init context. |udata| is the env pairs. */
+static duk_ret_t init_setup_safe(duk_context *ctx, void *udata) {
+  const char *const *env = udata;
+  duk_push_heap_stash(ctx);
+  duk_eval_string(ctx, INIT_STUBS);
+  duk_put_prop_string(ctx, -2, K_STUBS);
+  duk_pop(ctx);
+  duk_eval_string_noresult(ctx, INIT_GLOBALS);
+  duk_push_object(ctx);
+  for (size_t i = 0; env && env[i] && env[i + 1]; i += 2) {
+    duk_push_string(ctx, env[i + 1]);
+    duk_put_prop_string(ctx, -2, env[i]);
+  }
+  duk_put_global_string(ctx, "__ENV");
+  duk_push_c_function(ctx, js_open, DUK_VARARGS);
+  duk_put_global_string(ctx, "open");
+  return 0;
+}
+
+/* [ exports ] -> [ exports json ]: JSON of exports.options, "{}" when absent. */
+static duk_ret_t options_safe(duk_context *ctx, void *udata) {
+  duk_get_prop_string(ctx, 0, "options");
+  if (duk_is_null_or_undefined(ctx, -1)) {
+    duk_push_string(ctx, "{}");
+  } else {
+    if (!duk_is_object(ctx, -1) || duk_is_function(ctx, -1))
+      return duk_error(ctx, DUK_ERR_TYPE_ERROR, "exported 'options' must be an object");
+    duk_json_encode(ctx, -1);
+    duk_dup_top(ctx);
+  }
+  return 1;
+}
+
+/* Runs the entry's init code once on the archive built so far; |*options_json| gets
+ * JSON.stringify(exports.options). Files passed to open() join the archive. */
+static int run_init(compiler *c, const char *const *env, char **options_json, sb_err *err) {
+  sb_program *p = NULL;
+  int rc = sb_program_new(&p, c->ar, err);
+  if (rc) return rc;
+  duk_context *ctx = duk_create_heap(NULL, NULL, NULL, c, NULL);
+  if (!ctx) {
+    rc = sb_err_set(err, SB_ENOMEM, "out of memory creating the init heap");
+    goto fail_heap;
+  }
+  if ((rc = sb_jsmod_install(ctx, p, init_builtin, c)) != 0) {
+    sb_err_set(err, rc, "installing the module loader: %s", sb_strerror(rc));
+    goto fail;
+  }
+  if (duk_safe_call(ctx, init_setup_safe, (void *)env, 0, 1) != DUK_EXEC_SUCCESS) {
+    rc = sb_err_set(err, SB_ESCRIPT, "init context: %s", duk_safe_to_string(ctx, -1));
+    goto fail;
+  }
+  duk_pop(ctx);
+  if ((rc = sb_jsmod_run_entry(ctx, err)) != 0) goto fail;  /* -> [ exports ] */
+  if (duk_safe_call(ctx, options_safe, NULL, 1, 1) != DUK_EXEC_SUCCESS) {
+    sb_jsmod_format_error(ctx, -1, err);
+    sb_err_prefix(err, "%s: options: ", c->entry_arg);
+    rc = SB_ESCRIPT;
+    goto fail;
+  }
+  if (!(*options_json = strdup(duk_get_string(ctx, -1))))
+    rc = sb_err_set(err, SB_ENOMEM, "out of memory");
+fail:
+  duk_destroy_heap(ctx);
+fail_heap:
+  sb_program_free(p);
+  return rc;
+}
+
+/* --- metadata.json -------------------------------------------------------------------------- */
+
+/* Writes metadata.json: entry, pwd, options (|options_json|, may be NULL), env. */
+static int write_metadata(compiler *c, const char *pwd, const char *options_json, json_t *env,
+                          sb_err *err) {
+  json_t *opts = options_json ? json_loads(options_json, JSON_DECODE_ANY, NULL) : NULL;
+  json_t *m = json_pack("{s:s, s:s, s:o, s:O, s:s, s:s, s:s}", "filename", c->entry_url, "pwd",
+                        pwd, "options", opts ? opts : json_object(), "env", env,
+                        "compatibilityMode", "extended", "k6version", SB_COMPILE_VERSION, "type",
+                        "js");
+  char *s = m ? json_dumps(m, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+  json_decref(m);
+  if (!s) return sb_err_set(err, SB_ENOMEM, "out of memory writing metadata.json");
+  int rc = sb_archive_add(c->ar, "metadata.json", s, strlen(s));
+  free(s);
+  return rc ? sb_err_set(err, rc, "archive: cannot add metadata.json") : 0;
+}
+
+/* The env object: |base| (may be NULL) overridden by the |env| pairs. New reference. */
+static json_t *env_object(json_t *base, const char *const *env) {
+  json_t *o = base && json_is_object(base) ? json_deep_copy(base) : json_object();
+  for (size_t i = 0; o && env && env[i] && env[i + 1]; i += 2)
+    json_object_set_new(o, env[i], json_string(env[i + 1]));
+  return o;
+}
+
+/* The env as pairs for __ENV (pointers into |o|). Caller frees the array. */
+static const char **env_pairs(json_t *o) {
+  const char **v = calloc(2 * json_object_size(o) + 1, sizeof(*v));
+  const char *k;
+  json_t *val;
+  size_t n = 0;
+  if (!v) return NULL;
+  json_object_foreach(o, k, val) {
+    if (!json_is_string(val)) continue;
+    v[n++] = k;
+    v[n++] = json_string_value(val);
+  }
+  return v;
+}
+
+/* --- entry points --------------------------------------------------------------------------- */
+
+/* Shared tail: init run, metadata, result. |opts| (archives) wins over the init's options when
+ * it is a non-empty object. Takes |env|. */
+static int finish(compiler *c, const char *pwd, json_t *env, json_t *opts,
+                  sb_compile_result *out, sb_err *err) {
+  char *json = NULL;
+  const char **pairs = env_pairs(env);
+  int rc = pairs ? 0 : sb_err_set(err, SB_ENOMEM, "out of memory");
+  if (!rc) rc = write_metadata(c, pwd, NULL, env, err);
+  if (!rc) rc = run_init(c, pairs, &json, err);
+  if (!rc && json_is_object(opts) && json_object_size(opts) > 0) {
+    free(json);
+    if (!(json = json_dumps(opts, JSON_COMPACT | JSON_PRESERVE_ORDER)))
+      rc = sb_err_set(err, SB_ENOMEM, "out of memory");
+  }
+  if (!rc) rc = write_metadata(c, pwd, json, env, err);
+  free(pairs);
+  json_decref(env);
+  if (rc) {
+    free(json);
+    return rc;
+  }
+  out->archive = c->ar;
+  out->options_json = json;
+  out->entry_url = c->entry_url;
+  c->ar = NULL;
+  c->entry_url = NULL;
+  return 0;
+}
+
+static int compiler_init(compiler *c, const char *entry_arg, sb_err *err) {
+  memset(c, 0, sizeof(*c));
+  c->entry_arg = entry_arg;
+  if (!getcwd(c->cwd, sizeof(c->cwd))) c->cwd[0] = '\0';
+  return sb_archive_new(&c->ar) ? sb_err_set(err, SB_ENOMEM, "out of memory") : 0;
+}
+
+static void compiler_clear(compiler *c) {
+  if (c->babel) duk_destroy_heap(c->babel);
+  sb_archive_free(c->ar);
+  free(c->entry_url);
+}
+
+int sb_compile_script(const char *path, const char *const *env, sb_compile_result *out,
+                      sb_err *err) {
+  compiler c;
+  char url[URL_MAX], pwd[PATH_MAX + 16];
+  memset(out, 0, sizeof(*out));
+  int rc = compiler_init(&c, path, err);
+  if (rc) return rc;
+  if ((rc = sb_modpath_from_file(path, url, sizeof(url), err)) != 0) goto out;
+  if (!(c.entry_url = strdup(url))) {
+    rc = sb_err_set(err, SB_ENOMEM, "out of memory");
+    goto out;
+  }
+  snprintf(pwd, sizeof(pwd), "file://%s/", strcmp(c.cwd, "/") ? c.cwd : "");
+  if ((rc = compile_module(&c, url, NULL, NULL, err)) != 0) goto out;
+  if (c.babel) {  /* done with Babel: free its ~MBs before the init heap */
+    duk_destroy_heap(c.babel);
+    c.babel = NULL;
+  }
+  rc = finish(&c, pwd, env_object(NULL, env), NULL, out, err);
+out:
+  compiler_clear(&c);
+  return rc;
+}
+
+/* The entry URL of an archive's metadata: k6 writes "file:///abs/x.js" (old versions a bare
+ * absolute path). */
+static int archive_entry(json_t *meta, char **out, sb_err *err) {
+  const char *fn = json_string_value(json_object_get(meta, "filename"));
+  if (!fn || !*fn) return sb_err_set(err, SB_EFORMAT, "archive: metadata.json has no \"filename\"");
+  size_t n = strlen(fn) + 8;
+  if (!(*out = malloc(n))) return sb_err_set(err, SB_ENOMEM, "out of memory");
+  snprintf(*out, n, "%s%s", strstr(fn, "://") || fn[0] != '/' ? "" : "file://", fn);
+  return 0;
+}
+
+/* Copies |src|'s sources (and, when |es5|, compiled modules) into the new archive. */
+static int copy_entries(compiler *c, const sb_archive *src, int es5, sb_err *err) {
+  for (size_t i = 0; i < src->n; i++) {
+    const sb_archive_file *f = &src->files[i];
+    if (strcmp(f->name, "metadata.json") == 0 || (!es5 && strncmp(f->name, "es5/", 4) == 0))
+      continue;
+    int rc = sb_archive_add(c->ar, f->name, f->data, f->len);
+    if (rc) return sb_err_set(err, rc, "archive: cannot copy %s", f->name);
+  }
+  return 0;
+}
+
+int sb_compile_archive(const sb_archive *ar, const char *const *env, sb_compile_result *out,
+                       sb_err *err) {
+  compiler c;
+  char es5[NAME_MAX_];
+  json_error_t je;
+  memset(out, 0, sizeof(*out));
+  int rc = compiler_init(&c, "archive", err);
+  if (rc) return rc;
+  json_t *meta = NULL;
+  const sb_archive_file *mf = sb_archive_get(ar, "metadata.json");
+  if (!mf) {
+    rc = sb_err_set(err, SB_EFORMAT, "archive: no metadata.json (not a k6 or speedboat archive)");
+    goto out;
+  }
+  if (!(meta = json_loadb((const char *)mf->data, mf->len, 0, &je))) {
+    rc = sb_err_set(err, SB_EFORMAT, "archive: metadata.json:%d: %s", je.line, je.text);
+    goto out;
+  }
+  if ((rc = archive_entry(meta, &c.entry_url, err)) != 0) goto out;
+  c.entry_arg = c.entry_url;
+  c.src = ar;
+  int ours = sb_modpath_to_archive(c.entry_url, 1, es5, sizeof(es5)) == 0 &&
+             sb_archive_get(ar, es5) != NULL;
+  if ((rc = copy_entries(&c, ar, ours, err)) != 0) goto out;
+  if (!ours && (rc = compile_module(&c, c.entry_url, NULL, NULL, err)) != 0) goto out;
+  if (c.babel) {
+    duk_destroy_heap(c.babel);
+    c.babel = NULL;
+  }
+  const char *pwd = json_string_value(json_object_get(meta, "pwd"));
+  rc = finish(&c, pwd ? pwd : "file:///", env_object(json_object_get(meta, "env"), env),
+              json_object_get(meta, "options"), out, err);
+out:
+  json_decref(meta);
+  compiler_clear(&c);
+  return rc;
+}
+
+int sb_compile_archive_file(const char *path, const char *const *env, sb_compile_result *out,
+                            sb_err *err) {
+  sb_buf b;
+  sb_archive *ar = NULL;
+  memset(out, 0, sizeof(*out));
+  sb_buf_init(&b);
+  int rc = sb_buf_read_file(&b, path, err);
+  if (rc == 0 && (rc = sb_archive_parse(&ar, (const uint8_t *)b.data, b.len, err)) != 0)
+    sb_err_prefix(err, "%s: ", path);
+  sb_buf_clear(&b);
+  if (rc) return rc;
+  rc = sb_compile_archive(ar, env, out, err);
+  if (rc) sb_err_prefix(err, "%s: ", path);
+  sb_archive_free(ar);
+  return rc;
+}
+
+void sb_compile_result_clear(sb_compile_result *r) {
+  if (!r) return;
+  sb_archive_free(r->archive);
+  free(r->options_json);
+  free(r->entry_url);
+  memset(r, 0, sizeof(*r));
+}

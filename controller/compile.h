@@ -1,0 +1,49 @@
+/* The compile step (DESIGN.md "The data path", 1-2): a user's k6 script becomes one
+ * self-contained archive plus its options.
+ *
+ * The entry script and every local module it imports (transitively, cycles allowed) are read once,
+ * transpiled to ES5 CommonJS by babel-standalone 6.26 (embedded, run in a Duktape heap, preset
+ * "latest", retainLines so runtime errors point at the user's lines) and stored beside their
+ * sources: `data` (entry source), `file/<abs>` (sources, and files read by open() in init code),
+ * `es5/file/<abs>` (compiled). The init context then runs once, with stub k6 modules, to read
+ * `export const options` and collect the files passed to open(); metadata.json gets the entry URL,
+ * options, env and version. Nothing is read from disk after this step. */
+#ifndef SB_COMPILE_H
+#define SB_COMPILE_H
+
+#include "common/archive.h"
+#include "common/err.h"
+
+typedef struct sb_compile_result {
+  sb_archive *archive; /* owned: metadata.json, data, file/..., es5/... */
+  char *options_json;  /* owned: JSON.stringify(options) of the init context, "{}" when absent */
+  char *entry_url;     /* owned: "file:///abs/script.js" */
+} sb_compile_result;
+
+/* Compiles the script at |path| (as the user typed it; errors quote it so). |env| is
+ * key, value, ..., NULL pairs for __ENV (may be NULL). Fills |*out| (release with
+ * sb_compile_result_clear(); on failure |*out| is left zeroed). Returns 0, or:
+ *   SB_ESCRIPT     syntax error ("script.js:3:7: SyntaxError: Unexpected token") or an exception
+ *                  in init code ("file:///abs/script.js:12: Error: msg")
+ *   SB_ENOTFOUND   missing script, import or open()ed file
+ *   SB_EINVAL      unsupported import (remote URL, unknown bare name)
+ *   SB_EIO, SB_ENOMEM */
+int sb_compile_script(const char *path, const char *const *env, sb_compile_result *out,
+                      sb_err *err);
+
+/* Same from an archive file: ours (zstd tar with es5/, used as is) or a plain `k6 archive` tar
+ * (metadata.json + data/file/...; its sources are transpiled from the archive, never from disk).
+ * |env| overrides the archive's env. Options are the archive's metadata.json "options" when set,
+ * else those of the init context. Same codes as sb_compile_script(), SB_EFORMAT for a bad
+ * archive. */
+int sb_compile_archive_file(const char *path, const char *const *env, sb_compile_result *out,
+                            sb_err *err);
+
+/* Same from an archive already in memory (not taken over; |ar| is only read). */
+int sb_compile_archive(const sb_archive *ar, const char *const *env, sb_compile_result *out,
+                       sb_err *err);
+
+/* Frees what |r| owns; |r| is zeroed and reusable. Accepts a zeroed result. */
+void sb_compile_result_clear(sb_compile_result *r);
+
+#endif

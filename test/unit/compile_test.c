@@ -1,0 +1,395 @@
+/* controller/compile: ES2015+ scripts to archive + options. Every test writes its scripts into a
+ * fresh mkdtemp() directory. Each compile loads Babel (~0.3 s), so the happy path is compiled once
+ * in the group setup and several tests look at that one result. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "common/archive.h"
+#include "common/buf.h"
+#include "controller/compile.h"
+
+static char dir[256];
+static sb_compile_result main_res;
+static int main_rc;
+static sb_err main_err;
+
+static void put(const char *rel, const char *text) {
+  char path[512];
+  snprintf(path, sizeof(path), "%s/%s", dir, rel);
+  char *slash = strrchr(path, '/');
+  *slash = '\0';
+  char cmd[600];
+  snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", path);
+  assert_int_equal(system(cmd), 0);
+  *slash = '/';
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs(text, f);
+  fclose(f);
+}
+
+static void path_of(char *out, size_t cap, const char *rel) {
+  snprintf(out, cap, "%s/%s", dir, rel);
+}
+
+/* The archive entry "file<dir>/<rel>" (or with "es5/" in front). */
+static const sb_archive_file *entry(const sb_archive *a, int es5, const char *rel) {
+  char name[600];
+  snprintf(name, sizeof(name), "%sfile%s/%s", es5 ? "es5/" : "", dir, rel);
+  return sb_archive_get(a, name);
+}
+
+static const char MAIN_JS[] =
+    "import http from 'k6/http';\n"
+    "import { sleep, check } from 'k6';\n"
+    "import { Trend } from 'k6/metrics';\n"
+    "import { pick, twice } from './lib/a.js';\n"
+    "export { twice } from './lib/b.js';\n"
+    "\n"
+    "const data = open('data.txt');\n"
+    "const bin = open('./bin/blob.dat', 'b');\n"
+    "const t = new Trend('my_trend', true);\n"
+    "const target = __ENV.TARGET || 'http://127.0.0.1:8080/';\n"
+    "\n"
+    "export const options = {\n"
+    "  vus: parseInt(__ENV.VUS || '1'),\n"
+    "  iterations: 30,\n"
+    "  stages: [{ duration: '5s', target: 10 }, { duration: '10s', target: 0 }],\n"
+    "  thresholds: { http_req_duration: ['p(95)<2000'], checks: [`rate>${0.9}`] },\n"
+    "  ext: { size: bin.byteLength, first: data.split('\\n')[0] },\n"
+    "};\n"
+    "\n"
+    "export default () => {\n"
+    "  let res = http.get(`${target}?n=${twice(pick([1, 2]))}`);\n"
+    "  check(res, { 'is 200': (r) => r.status === 200 });\n"
+    "  sleep(1);\n"
+    "};\n";
+
+static const char A_JS[] =
+    "import { twice } from './b.js';\n"
+    "export const pick = (xs) => xs[0];\n"
+    "export { twice };\n";
+
+static const char B_JS[] =
+    "import { pick } from './a.js'; // a cycle\n"
+    "export function twice(x) { const y = x * 2; return y; }\n"
+    "export const again = (xs) => pick(xs);\n";
+
+static int setup_main(void **state) {
+  snprintf(dir, sizeof(dir), "/tmp/compile_test.XXXXXX");
+  if (!mkdtemp(dir)) return -1;
+  put("main.js", MAIN_JS);
+  put("lib/a.js", A_JS);
+  put("lib/b.js", B_JS);
+  put("data.txt", "first line\nsecond line\n");
+  put("bin/blob.dat", "0123456789");
+  char path[512];
+  path_of(path, sizeof(path), "main.js");
+  const char *env[] = {"VUS", "7", "TARGET", "http://127.0.0.1:1/", NULL};
+  memset(&main_err, 0, sizeof(main_err));
+  main_rc = sb_compile_script(path, env, &main_res, &main_err);
+  return 0;
+}
+
+static int teardown_main(void **state) {
+  sb_compile_result_clear(&main_res);
+  char cmd[300];
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+  return system(cmd) == 0 ? 0 : -1;
+}
+
+static void test_compiles_with_imports(void **state) {
+  if (main_rc) fprintf(stderr, "compile: %s\n", main_err.msg);
+  assert_int_equal(main_rc, 0);
+  const sb_archive *a = main_res.archive;
+  assert_non_null(a);
+  assert_non_null(sb_archive_get(a, "metadata.json"));
+  const sb_archive_file *d = sb_archive_get(a, "data");
+  assert_non_null(d);
+  assert_string_equal((const char *)d->data, MAIN_JS);
+  assert_non_null(entry(a, 0, "main.js"));
+  assert_string_equal((const char *)entry(a, 0, "lib/a.js")->data, A_JS);
+  assert_string_equal((const char *)entry(a, 0, "lib/b.js")->data, B_JS);
+  for (int i = 0; i < 3; i++) {
+    const char *rel[] = {"main.js", "lib/a.js", "lib/b.js"};
+    const sb_archive_file *e = entry(a, 1, rel[i]);
+    assert_non_null(e);
+    /* ES5 CommonJS: no module syntax, arrows, template literals or let left */
+    const char *s = (const char *)e->data;
+    assert_null(strstr(s, "import "));
+    assert_null(strstr(s, "=>"));
+    assert_null(strstr(s, "`"));
+    assert_null(strstr(s, "let "));
+    assert_non_null(strstr(s, "exports"));
+  }
+  char url[600];
+  snprintf(url, sizeof(url), "file://%s/main.js", dir);
+  assert_string_equal(main_res.entry_url, url);
+}
+
+/* retainLines: the default function's body stays on the user's lines. */
+static void test_lines_retained(void **state) {
+  assert_int_equal(main_rc, 0);
+  const char *s = (const char *)entry(main_res.archive, 1, "main.js")->data;
+  int line = 1;
+  const char *p = s;
+  const char *hit = strstr(s, "sleep)(1)");
+  if (!hit) hit = strstr(s, "sleep(1)");
+  assert_non_null(hit);
+  for (; p < hit; p++) line += *p == '\n';
+  assert_int_equal(line, 23);
+}
+
+static void test_options(void **state) {
+  assert_int_equal(main_rc, 0);
+  json_error_t je;
+  json_t *o = json_loads(main_res.options_json, 0, &je);
+  assert_non_null(o);
+  assert_int_equal(json_integer_value(json_object_get(o, "vus")), 7); /* from __ENV */
+  assert_int_equal(json_integer_value(json_object_get(o, "iterations")), 30);
+  json_t *st = json_object_get(o, "stages");
+  assert_int_equal(json_array_size(st), 2);
+  assert_string_equal(json_string_value(json_object_get(json_array_get(st, 1), "duration")), "10s");
+  assert_int_equal(json_integer_value(json_object_get(json_array_get(st, 0), "target")), 10);
+  json_t *th = json_object_get(o, "thresholds");
+  assert_string_equal(json_string_value(json_array_get(json_object_get(th, "http_req_duration"), 0)),
+                      "p(95)<2000");
+  assert_string_equal(json_string_value(json_array_get(json_object_get(th, "checks"), 0)),
+                      "rate>0.9");
+  json_t *ext = json_object_get(o, "ext");
+  assert_int_equal(json_integer_value(json_object_get(ext, "size")), 10);
+  assert_string_equal(json_string_value(json_object_get(ext, "first")), "first line");
+  json_decref(o);
+}
+
+static void test_metadata(void **state) {
+  assert_int_equal(main_rc, 0);
+  const sb_archive_file *m = sb_archive_get(main_res.archive, "metadata.json");
+  json_t *j = json_loadb((const char *)m->data, m->len, 0, NULL);
+  assert_non_null(j);
+  assert_string_equal(json_string_value(json_object_get(j, "filename")), main_res.entry_url);
+  assert_string_equal(json_string_value(json_object_get(j, "type")), "js");
+  assert_string_equal(json_string_value(json_object_get(j, "compatibilityMode")), "extended");
+  assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "options"), "vus")), 7);
+  assert_string_equal(json_string_value(json_object_get(json_object_get(j, "env"), "VUS")), "7");
+  const char *pwd = json_string_value(json_object_get(j, "pwd"));
+  assert_non_null(pwd);
+  assert_int_equal(strncmp(pwd, "file:///", 8), 0);
+  json_decref(j);
+}
+
+static void test_open_files_archived(void **state) {
+  assert_int_equal(main_rc, 0);
+  const sb_archive_file *f = entry(main_res.archive, 0, "data.txt");
+  assert_non_null(f);
+  assert_string_equal((const char *)f->data, "first line\nsecond line\n");
+  f = entry(main_res.archive, 0, "bin/blob.dat");
+  assert_non_null(f);
+  assert_int_equal(f->len, 10);
+}
+
+/* Our own archive comes back through write/parse and needs no Babel; env is overridden. */
+static void test_archive_round_trip(void **state) {
+  assert_int_equal(main_rc, 0);
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  sb_err err = {{0}};
+  assert_int_equal(sb_archive_write(main_res.archive, 3, &buf, &len, &err), 0);
+  char path[512];
+  path_of(path, sizeof(path), "test.tar.zst");
+  assert_int_equal(sb_write_file(path, buf, len, &err), 0);
+  free(buf);
+  /* the sources on disk are gone: everything must come from the archive */
+  char cmd[1200];
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s/lib' '%s/data.txt' '%s/bin' '%s/main.js'", dir, dir, dir,
+           dir);
+  assert_int_equal(system(cmd), 0);
+  const char *env[] = {"VUS", "3", NULL};
+  sb_compile_result r;
+  int rc = sb_compile_archive_file(path, env, &r, &err);
+  if (rc) fprintf(stderr, "archive: %s\n", err.msg);
+  assert_int_equal(rc, 0);
+  assert_string_equal(r.entry_url, main_res.entry_url);
+  json_t *o = json_loads(r.options_json, 0, NULL);
+  assert_non_null(o);
+  /* options are frozen in the archive (k6) */
+  assert_int_equal(json_integer_value(json_object_get(o, "vus")), 7);
+  assert_int_equal(json_array_size(json_object_get(o, "stages")), 2);
+  json_decref(o);
+  assert_non_null(entry(r.archive, 1, "lib/b.js"));
+  assert_non_null(entry(r.archive, 0, "data.txt"));
+  const sb_archive_file *m = sb_archive_get(r.archive, "metadata.json");
+  json_t *j = json_loadb((const char *)m->data, m->len, 0, NULL);
+  assert_string_equal(json_string_value(json_object_get(json_object_get(j, "env"), "VUS")), "3");
+  assert_string_equal(json_string_value(json_object_get(json_object_get(j, "env"), "TARGET")),
+                      "http://127.0.0.1:1/");
+  json_decref(j);
+  sb_compile_result_clear(&r);
+}
+
+/* A `k6 archive` (sources only, no es5/): transpiled from the archive, never from disk. */
+static void test_k6_archive(void **state) {
+  sb_archive *a;
+  assert_int_equal(sb_archive_new(&a), 0);
+  const char *meta =
+      "{\"type\":\"js\",\"filename\":\"file:///nowhere/k6/script.js\",\"pwd\":\"file:///nowhere/k6/\","
+      "\"options\":{\"vus\":2,\"duration\":\"5s\"},\"env\":{\"A\":\"1\"},"
+      "\"compatibilityMode\":\"extended\",\"k6version\":\"0.47.0\"}";
+  const char *script =
+      "import { hello } from './lib/h.js';\n"
+      "const txt = open('./users.csv');\n"
+      "export const options = { vus: 9 };\n"
+      "export default () => hello(txt);\n";
+  const char *lib = "export const hello = (s) => `hi ${s}`;\n";
+  sb_archive_add(a, "metadata.json", meta, strlen(meta));
+  sb_archive_add(a, "data", script, strlen(script));
+  sb_archive_add(a, "file/nowhere/k6/lib/h.js", lib, strlen(lib));
+  sb_archive_add(a, "file/nowhere/k6/users.csv", "u,p\n", 4);
+  sb_compile_result r;
+  sb_err err = {{0}};
+  int rc = sb_compile_archive(a, NULL, &r, &err);
+  if (rc) fprintf(stderr, "k6 archive: %s\n", err.msg);
+  assert_int_equal(rc, 0);
+  assert_string_equal(r.entry_url, "file:///nowhere/k6/script.js");
+  assert_non_null(sb_archive_get(r.archive, "es5/file/nowhere/k6/script.js"));
+  const sb_archive_file *e = sb_archive_get(r.archive, "es5/file/nowhere/k6/lib/h.js");
+  assert_non_null(e);
+  assert_null(strstr((const char *)e->data, "=>"));
+  assert_non_null(sb_archive_get(r.archive, "file/nowhere/k6/users.csv"));
+  json_t *o = json_loads(r.options_json, 0, NULL);
+  assert_int_equal(json_integer_value(json_object_get(o, "vus")), 2); /* metadata's */
+  json_decref(o);
+  sb_compile_result_clear(&r);
+  sb_archive_free(a);
+}
+
+/* --- errors: each in its own directory ----------------------------------------------------- */
+
+static int setup_dir(void **state) {
+  snprintf(dir, sizeof(dir), "/tmp/compile_test.XXXXXX");
+  return mkdtemp(dir) ? 0 : -1;
+}
+
+/* Compiles |rel| (by its path relative to the cwd, as a user would type it). */
+static int compile_rel(const char *rel, sb_compile_result *r, sb_err *err) {
+  char cwd[512];
+  assert_non_null(getcwd(cwd, sizeof(cwd)));
+  assert_int_equal(chdir(dir), 0);
+  memset(err, 0, sizeof(*err));
+  int rc = sb_compile_script(rel, NULL, r, err);
+  assert_int_equal(chdir(cwd), 0);
+  return rc;
+}
+
+static void test_syntax_error(void **state) {
+  put("bad.js", "import http from 'k6/http';\nconst a = 1;\nlet x = (;\nexport default () => {};\n");
+  sb_compile_result r;
+  sb_err err;
+  assert_int_equal(compile_rel("bad.js", &r, &err), SB_ESCRIPT);
+  assert_null(r.archive);
+  assert_int_equal(strncmp(err.msg, "bad.js:3:9: SyntaxError: Unexpected token", 41), 0);
+  assert_non_null(strstr(err.msg, "> 3 | let x = (;")); /* the code frame */
+}
+
+static void test_syntax_error_in_module(void **state) {
+  put("main.js", "import { f } from './lib/m.js';\nexport default () => f();\n");
+  put("lib/m.js", "export const f = () => {\n  return {;\n};\n");
+  sb_compile_result r;
+  sb_err err;
+  assert_int_equal(compile_rel("main.js", &r, &err), SB_ESCRIPT);
+  assert_int_equal(strncmp(err.msg, "lib/m.js:2:10: SyntaxError:", 27), 0);
+}
+
+static void test_missing_import(void **state) {
+  put("main.js", "import { f } from './nope.js';\nexport default () => f();\n");
+  sb_compile_result r;
+  sb_err err;
+  assert_int_equal(compile_rel("main.js", &r, &err), SB_ENOTFOUND);
+  char want[600];
+  snprintf(want, sizeof(want), "main.js: import './nope.js': file not found: %s/nope.js", dir);
+  assert_string_equal(err.msg, want);
+}
+
+static void test_missing_script(void **state) {
+  sb_compile_result r;
+  sb_err err;
+  assert_int_equal(compile_rel("absent.js", &r, &err), SB_ENOTFOUND);
+  assert_string_equal(err.msg, "absent.js: file not found");
+}
+
+static void test_remote_import(void **state) {
+  put("main.js", "import { randomIntBetween } from 'https://jslib.k6.io/k6-utils/1.2.0/index.js';\n"
+                 "export default () => randomIntBetween(1, 5);\n");
+  sb_compile_result r;
+  sb_err err;
+  assert_int_equal(compile_rel("main.js", &r, &err), SB_EINVAL);
+  assert_non_null(strstr(err.msg, "remote module https://jslib.k6.io/k6-utils/1.2.0/index.js: "
+                                  "remote imports are not supported yet"));
+}
+
+static void test_init_exception(void **state) {
+  put("main.js", "import http from 'k6/http';\n\nconst x = 1;\nthrow new Error(`boom ${x}`);\n"
+                 "export default () => {};\n");
+  sb_compile_result r;
+  sb_err err;
+  assert_int_equal(compile_rel("main.js", &r, &err), SB_ESCRIPT);
+  char want[600];
+  snprintf(want, sizeof(want), "file://%s/main.js:4: Error: boom 1", dir);
+  assert_int_equal(strncmp(err.msg, want, strlen(want)), 0);
+}
+
+/* k6 lets init code define functions that call http.get later, not call it at init. */
+static void test_init_only_stubs(void **state) {
+  put("main.js", "import http from 'k6/http';\nimport { sleep } from 'k6';\n"
+                 "const later = () => http.get('http://127.0.0.1/');\n"
+                 "export const options = { vus: 1 };\nsleep(1);\nexport default later;\n");
+  sb_compile_result r;
+  sb_err err;
+  assert_int_equal(compile_rel("main.js", &r, &err), SB_ESCRIPT);
+  assert_non_null(strstr(err.msg, ":5: Error: sleep() is not supported in the init context"));
+}
+
+static void test_open_missing(void **state) {
+  put("main.js", "const d = open('nothere.csv');\nexport default () => {};\n");
+  sb_compile_result r;
+  sb_err err;
+  assert_int_equal(compile_rel("main.js", &r, &err), SB_ESCRIPT);
+  assert_non_null(strstr(err.msg, "main.js:1: Error: open(\"nothere.csv\"): file not found: "));
+}
+
+static int teardown_dir(void **state) {
+  char cmd[300];
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+  return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void) {
+  const struct CMUnitTest ok[] = {
+      cmocka_unit_test(test_compiles_with_imports), cmocka_unit_test(test_lines_retained),
+      cmocka_unit_test(test_options),               cmocka_unit_test(test_metadata),
+      cmocka_unit_test(test_open_files_archived),   cmocka_unit_test(test_archive_round_trip),
+      cmocka_unit_test(test_k6_archive),
+  };
+  const struct CMUnitTest bad[] = {
+      cmocka_unit_test_setup_teardown(test_syntax_error, setup_dir, teardown_dir),
+      cmocka_unit_test_setup_teardown(test_syntax_error_in_module, setup_dir, teardown_dir),
+      cmocka_unit_test_setup_teardown(test_missing_import, setup_dir, teardown_dir),
+      cmocka_unit_test_setup_teardown(test_missing_script, setup_dir, teardown_dir),
+      cmocka_unit_test_setup_teardown(test_remote_import, setup_dir, teardown_dir),
+      cmocka_unit_test_setup_teardown(test_init_exception, setup_dir, teardown_dir),
+      cmocka_unit_test_setup_teardown(test_init_only_stubs, setup_dir, teardown_dir),
+      cmocka_unit_test_setup_teardown(test_open_missing, setup_dir, teardown_dir),
+  };
+  int failed = cmocka_run_group_tests_name("compile", ok, setup_main, teardown_main);
+  failed += cmocka_run_group_tests_name("compile errors", bad, NULL, NULL);
+  return failed ? 1 : 0;
+}
