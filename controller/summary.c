@@ -1,0 +1,427 @@
+/* The end-of-test summary, laid out as k6's summary.js does (classic text summary). */
+#include "controller/summary.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/duration.h"
+
+#define SUCC_MARK "\xe2\x9c\x93" /* ✓ */
+#define FAIL_MARK "\xe2\x9c\x97" /* ✗ */
+#define MAX_EXTRAS 2
+
+static const char *const default_stats[] = {"avg", "min", "med", "max", "p(90)", "p(95)"};
+static const char *const expected_response[] = {"expected_response", "true"};
+
+/* One metric line before layout. */
+typedef struct row {
+  char *key;                 /* "http_req_duration" or "http_req_duration{status:200}" */
+  int metric;
+  const char *const *filter; /* tag pairs of a sub-metric (borrowed) */
+  size_t nfilter;
+  int mark;                  /* 0 none, 1 ✓, 2 ✗ */
+  int trend;
+  char **cells;              /* trend: one per stat; else value then extras */
+  size_t ncells;
+} row;
+
+/* Display width of UTF-8 text (code points; ✓ and µ are one column, as k6's strWidth). */
+static size_t width(const char *s) {
+  size_t n = 0;
+  for (; *s; s++)
+    n += ((unsigned char)*s & 0xC0) != 0x80;
+  return n;
+}
+
+/* JS's toFixed(prec) then parseFloat().toString(): at most |prec| decimals, no trailing zeros. */
+static void fixed_nz(double v, int prec, char *out, size_t cap) {
+  snprintf(out, cap, "%.*f", prec, v);
+  if (strchr(out, '.')) {
+    size_t n = strlen(out);
+    while (out[n - 1] == '0') out[--n] = '\0';
+    if (out[n - 1] == '.') out[--n] = '\0';
+  }
+  if (!strcmp(out, "-0")) snprintf(out, cap, "0");
+}
+
+/* JS Number.prototype.toString for the values a summary meets (shortest round-trip form). */
+static void js_num(double v, char *out, size_t cap) {
+  if (v == floor(v) && fabs(v) < 1e21) {
+    snprintf(out, cap, "%.0f", v == 0 ? 0.0 : v);
+    return;
+  }
+  for (int p = 15; p <= 17; p++) {
+    snprintf(out, cap, "%.*g", p, v);
+    if (strtod(out, NULL) == v) return;
+  }
+}
+
+static void humanize_bytes(double b, char *out, size_t cap) {
+  static const char *const units[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"};
+  char n[64];
+  if (b < 10) {
+    js_num(b, n, sizeof(n));
+    snprintf(out, cap, "%s B", n);
+    return;
+  }
+  int e = (int)floor(log(b) / log(1000));
+  if (e > 8) e = 8;
+  double val = floor(b / pow(1000, e) * 10 + 0.5) / 10;
+  snprintf(out, cap, "%.*f %s", val < 10 ? 1 : 0, val, units[e]);
+}
+
+void sb_summary_humanize(double v, sb_metric_type type, sb_value_type contains, char *out,
+                         size_t cap) {
+  if (type == SB_METRIC_RATE) {
+    snprintf(out, cap, "%.2f%%", trunc(v * 100 * 100) / 100); /* truncated, as k6 */
+    return;
+  }
+  switch (contains) {
+  case SB_VALUE_DATA: humanize_bytes(v, out, cap); break;
+  case SB_VALUE_TIME: sb_duration_format_value(v, out, cap); break;
+  default: fixed_nz(v, 6, out, cap); break;
+  }
+}
+
+static double trend_stat(const sb_hist *h, const char *stat) {
+  if (!strcmp(stat, "avg")) return sb_hist_avg(h);
+  if (!strcmp(stat, "min")) return h->count ? h->min : 0;
+  if (!strcmp(stat, "max")) return h->count ? h->max : 0;
+  if (!strcmp(stat, "med")) return sb_hist_quantile(h, 0.5);
+  if (!strcmp(stat, "count")) return (double)h->count;
+  if (!strncmp(stat, "p(", 2)) return sb_hist_quantile(h, strtod(stat + 2, NULL) / 100.0);
+  return 0;
+}
+
+/* Fills a row's cells from its folded series (k6's nonTrendMetricValueForSum and trend cols). */
+static int fill_cells(row *r, const sb_metric_info *mi, const sb_series *s,
+                      const sb_summary_input *in, const char *const *stats, size_t nstats) {
+  char v[96], a[128];
+  size_t n = 0;
+  r->trend = mi->type == SB_METRIC_TREND;
+  if (!(r->cells = calloc(nstats + 3, sizeof(char *)))) return SB_ENOMEM;
+#define CELL(...) (snprintf(a, sizeof(a), __VA_ARGS__), (r->cells[n++] = strdup(a)) ? 0 : SB_ENOMEM)
+  switch (mi->type) {
+  case SB_METRIC_TREND:
+    for (size_t i = 0; i < nstats; i++) {
+      double x = trend_stat(&s->hist, stats[i]);
+      if (!strcmp(stats[i], "count")) js_num(x, v, sizeof(v));
+      else sb_summary_humanize(x, mi->type, mi->contains, v, sizeof(v));
+      if (CELL("%s", v)) return SB_ENOMEM;
+    }
+    break;
+  case SB_METRIC_COUNTER: {
+    double rate = in->duration_s > 0 ? s->value / in->duration_s : 0;
+    sb_summary_humanize(s->value, mi->type, mi->contains, v, sizeof(v));
+    if (CELL("%s", v)) return SB_ENOMEM;
+    sb_summary_humanize(rate, mi->type, mi->contains, v, sizeof(v));
+    if (CELL("%s/s", v)) return SB_ENOMEM;
+    break;
+  }
+  case SB_METRIC_GAUGE:
+    sb_summary_humanize(s->value, mi->type, mi->contains, v, sizeof(v));
+    if (CELL("%s", v)) return SB_ENOMEM;
+    sb_summary_humanize(s->hist.count ? s->hist.min : 0, mi->type, mi->contains, v, sizeof(v));
+    if (CELL("min=%s", v)) return SB_ENOMEM;
+    sb_summary_humanize(s->hist.count ? s->hist.max : 0, mi->type, mi->contains, v, sizeof(v));
+    if (CELL("max=%s", v)) return SB_ENOMEM;
+    break;
+  case SB_METRIC_RATE:
+    sb_summary_humanize(s->total ? (double)s->trues / (double)s->total : 0, mi->type,
+                        mi->contains, v, sizeof(v));
+    if (CELL("%s", v) || CELL(SUCC_MARK " %llu", (unsigned long long)s->trues) ||
+        CELL(FAIL_MARK " %llu", (unsigned long long)(s->total - s->trues)))
+      return SB_ENOMEM;
+    break;
+  }
+#undef CELL
+  r->ncells = n;
+  return 0;
+}
+
+typedef struct rows {
+  row *v;
+  size_t n, cap;
+} rows;
+
+static void rows_free(rows *rs) {
+  for (size_t i = 0; i < rs->n; i++) {
+    for (size_t j = 0; j < rs->v[i].ncells; j++)
+      free(rs->v[i].cells[j]);
+    free(rs->v[i].cells);
+    free(rs->v[i].key);
+  }
+  free(rs->v);
+}
+
+static row *rows_find(rows *rs, const char *key) {
+  for (size_t i = 0; i < rs->n; i++)
+    if (!strcmp(rs->v[i].key, key)) return &rs->v[i];
+  return NULL;
+}
+
+static row *rows_add(rows *rs, const char *key, int metric, const char *const *f, size_t nf) {
+  if (rs->n == rs->cap) {
+    size_t cap = rs->cap ? rs->cap * 2 : 32;
+    row *nv = realloc(rs->v, cap * sizeof(*nv));
+    if (!nv) return NULL;
+    rs->v = nv;
+    rs->cap = cap;
+  }
+  row *r = &rs->v[rs->n];
+  memset(r, 0, sizeof(*r));
+  if (!(r->key = strdup(key))) return NULL;
+  r->metric = metric;
+  r->filter = f;
+  r->nfilter = nf;
+  rs->n++;
+  return r;
+}
+
+static int touched(const sb_metrics *m, int id, const char *const *f, size_t nf) {
+  sb_series s;
+  sb_series_init(&s, id);
+  int rc = sb_metrics_fold(m, id, f, nf, &s);
+  uint64_t t = s.touched;
+  sb_series_clear(&s);
+  return rc ? -1 : t > 0;
+}
+
+/* Which lines the summary has: metrics with samples or a threshold, threshold sub-metrics, and
+ * http_req_duration{expected_response:true} when it has samples. */
+static int collect_rows(rows *rs, const sb_summary_input *in) {
+  const sb_metrics *m = in->metrics;
+  for (int id = 0; id < sb_metrics_count(m); id++) {
+    const char *name = sb_metrics_info(m, id)->name;
+    int t = touched(m, id, NULL, 0), thr = 0;
+    if (t < 0) return SB_ENOMEM;
+    for (size_t i = 0; i < in->nthresholds; i++)
+      thr |= !strcmp(in->thresholds[i].submetric, name);
+    if ((t || thr) && !rows_add(rs, name, id, NULL, 0)) return SB_ENOMEM;
+  }
+  for (size_t i = 0; i < in->nthresholds; i++) {
+    const sb_threshold *th = &in->thresholds[i];
+    int id = sb_metrics_find(m, th->metric);
+    if (!th->nfilter || id < 0 || rows_find(rs, th->submetric)) continue;
+    if (!rows_add(rs, th->submetric, id, (const char *const *)th->filter, th->nfilter))
+      return SB_ENOMEM;
+  }
+  const char *er = "http_req_duration{expected_response:true}";
+  int t = touched(m, SB_M_HTTP_REQ_DURATION, expected_response, 1);
+  if (t < 0) return SB_ENOMEM;
+  if (t && !rows_find(rs, er) &&
+      !rows_add(rs, er, SB_M_HTTP_REQ_DURATION, expected_response, 1))
+    return SB_ENOMEM;
+  return 0;
+}
+
+/* k6 sorts by parent name, then by the sub-metric part ("" first). */
+static int row_cmp(const void *a, const void *b) {
+  const char *x = ((const row *)a)->key, *y = ((const row *)b)->key;
+  size_t px = strcspn(x, "{"), py = strcspn(y, "{");
+  int c = strncmp(x, y, px < py ? px : py);
+  if (c) return c;
+  if (px != py) return px < py ? -1 : 1;
+  return strcmp(x + px, y + py);
+}
+
+static void display_name(const row *r, char *out, size_t cap) {
+  const char *b = strchr(r->key, '{');
+  if (!b) snprintf(out, cap, "%s", r->key);
+  else snprintf(out, cap, "{ %.*s }", (int)(strlen(b) - 2), b + 1);
+}
+
+static int fill_rows(rows *rs, const sb_summary_input *in, const char *const *stats,
+                     size_t nstats) {
+  for (size_t i = 0; i < rs->n; i++) {
+    row *r = &rs->v[i];
+    sb_series s;
+    sb_series_init(&s, r->metric);
+    int rc = sb_metrics_fold(in->metrics, r->metric, r->filter, r->nfilter, &s);
+    if (!rc) rc = fill_cells(r, sb_metrics_info(in->metrics, r->metric), &s, in, stats, nstats);
+    sb_series_clear(&s);
+    if (rc) return SB_ENOMEM;
+    for (size_t j = 0; j < in->nthresholds; j++) {
+      if (strcmp(in->thresholds[j].submetric, r->key)) continue;
+      int ok = !in->results || in->results[j].ok;
+      if (r->mark != 2) r->mark = ok ? 1 : 2;
+    }
+  }
+  return 0;
+}
+
+static void pad(sb_buf *b, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    sb_buf_append(b, " ", 1);
+}
+
+/* Lays out the metric lines (k6's summarizeMetrics): names dotted to the longest + 3, every
+ * value column padded to its widest cell. */
+static int emit_rows(sb_buf *out, const rows *rs, const char *const *stats, size_t nstats) {
+  size_t name_max = 0, val_max = 0, extra_max[MAX_EXTRAS] = {0};
+  size_t *col_max = calloc(nstats + 1, sizeof(size_t));
+  char name[512];
+  if (!col_max) return SB_ENOMEM;
+  for (size_t i = 0; i < rs->n; i++) {
+    const row *r = &rs->v[i];
+    display_name(r, name, sizeof(name));
+    size_t w = width(name) + (r->nfilter ? 2 : 0);
+    if (w > name_max) name_max = w;
+    for (size_t j = 0; j < r->ncells; j++) {
+      size_t cw = width(r->cells[j]), *slot = r->trend ? &col_max[j]
+                                                : j == 0  ? &val_max
+                                                          : &extra_max[j - 1];
+      if (cw > *slot) *slot = cw;
+    }
+  }
+  for (size_t i = 0; i < rs->n; i++) {
+    const row *r = &rs->v[i];
+    size_t start = out->len;
+    display_name(r, name, sizeof(name));
+    sb_buf_printf(out, "   %s%s %s", r->nfilter ? "  " : "",
+                  r->mark == 1 ? SUCC_MARK : r->mark == 2 ? FAIL_MARK : " ", name);
+    for (size_t d = name_max - width(name) - (r->nfilter ? 2 : 0) + 3; d; d--)
+      sb_buf_append(out, ".", 1);
+    sb_buf_puts(out, ": ");
+    for (size_t j = 0; j < r->ncells; j++) {
+      const char *c = r->cells[j];
+      if (r->trend) {
+        sb_buf_printf(out, "%s%s=%s", j ? " " : "", stats[j], c);
+        pad(out, col_max[j] - width(c));
+      } else {
+        sb_buf_printf(out, "%s%s", j ? " " : "", c);
+        /* a single extra (counters) is not padded; several are */
+        if (j == 0) pad(out, val_max - width(c));
+        else if (r->ncells > 2) pad(out, extra_max[j - 1] - width(c));
+      }
+    }
+    while (out->len > start && out->data[out->len - 1] == ' ') out->data[--out->len] = '\0';
+    sb_buf_puts(out, "\n");
+  }
+  free(col_max);
+  return out->data || rs->n == 0 ? 0 : SB_ENOMEM;
+}
+
+/* ---- checks: the group/check tree from the `checks` series ---- */
+
+typedef struct check {
+  const char *group, *name; /* borrowed from interned tag sets */
+  uint64_t passes, fails;
+} check;
+
+static int check_cmp(const void *a, const void *b) {
+  const check *x = a, *y = b;
+  int c = strcmp(x->group, y->group);
+  return c ? c : strcmp(x->name, y->name);
+}
+
+static int str_cmp(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void emit_group(sb_buf *out, const check *cs, size_t n, const char *path, size_t indent,
+                       int depth) {
+  size_t shown = 0;
+  if (depth > 64) return;
+  for (size_t i = 0; i < n; i++) {
+    if (strcmp(cs[i].group, path)) continue;
+    shown++;
+    pad(out, indent);
+    if (!cs[i].fails) {
+      sb_buf_printf(out, SUCC_MARK " %s\n", cs[i].name);
+      continue;
+    }
+    uint64_t pct = (100 * cs[i].passes) / (cs[i].passes + cs[i].fails);
+    sb_buf_printf(out, FAIL_MARK " %s\n", cs[i].name);
+    pad(out, indent);
+    sb_buf_printf(out, " \xe2\x86\xb3  %llu%% \xe2\x80\x94 " SUCC_MARK " %llu / " FAIL_MARK
+                       " %llu\n",
+                  (unsigned long long)pct, (unsigned long long)cs[i].passes,
+                  (unsigned long long)cs[i].fails);
+  }
+  if (shown) sb_buf_puts(out, "\n");
+  /* child groups, each once, in name order; a group with only nested checks still shows */
+  size_t plen = strlen(path), nk = 0;
+  char **kids = calloc(n, sizeof(char *));
+  if (!kids) return;
+  for (size_t i = 0; i < n; i++) {
+    const char *g = cs[i].group;
+    if (strncmp(g, path, plen) || strncmp(g + plen, "::", 2) || !g[plen + 2]) continue;
+    const char *seg = g + plen + 2, *end = strstr(seg, "::");
+    size_t len = end ? (size_t)(end - seg) : strlen(seg), k;
+    for (k = 0; k < nk; k++)
+      if (strlen(kids[k]) == len && !strncmp(kids[k], seg, len)) break;
+    if (k == nk && (kids[nk] = strndup(seg, len))) nk++;
+  }
+  qsort(kids, nk, sizeof(char *), str_cmp);
+  for (size_t k = 0; k < nk; k++) {
+    char child[1024];
+    snprintf(child, sizeof(child), "%s::%s", path, kids[k]);
+    pad(out, indent);
+    sb_buf_printf(out, "\xe2\x96\x88 %s\n\n", kids[k]);
+    emit_group(out, cs, n, child, indent + 2, depth + 1);
+  }
+  for (size_t k = 0; k < nk; k++)
+    free(kids[k]);
+  free(kids);
+}
+
+static int emit_checks(sb_buf *out, const sb_metrics *m) {
+  size_t it = 0, n = 0, cap = 0;
+  check *cs = NULL;
+  sb_series *s;
+  while ((s = sb_metrics_next(m, &it))) {
+    if (s->metric != SB_M_CHECKS) continue;
+    const char *name = sb_tagset_get(s->tags, "check"), *group = sb_tagset_get(s->tags, "group");
+    if (!name) continue;
+    if (!group) group = "";
+    size_t i;
+    for (i = 0; i < n; i++)
+      if (!strcmp(cs[i].name, name) && !strcmp(cs[i].group, group)) break;
+    if (i == n) {
+      if (n == cap) {
+        check *nc = realloc(cs, (cap = cap ? cap * 2 : 16) * sizeof(*nc));
+        if (!nc) {
+          free(cs);
+          return SB_ENOMEM;
+        }
+        cs = nc;
+      }
+      cs[n++] = (check){group, name, 0, 0};
+    }
+    cs[i].passes += s->trues;
+    cs[i].fails += s->total - s->trues;
+  }
+  if (n) {
+    qsort(cs, n, sizeof(*cs), check_cmp);
+    emit_group(out, cs, n, "", 5, 0);
+  }
+  free(cs);
+  return 0;
+}
+
+int sb_summary_format(sb_buf *out, const sb_summary_input *in) {
+  const char *const *stats = in->trend_stats ? in->trend_stats : default_stats;
+  size_t nstats = in->trend_stats ? in->ntrend_stats : 6;
+  rows rs = {0};
+  int rc;
+  sb_buf_puts(out, "\n");
+  if ((rc = emit_checks(out, in->metrics))) goto done;
+  if ((rc = collect_rows(&rs, in)) || (rc = fill_rows(&rs, in, stats, nstats))) goto done;
+  qsort(rs.v, rs.n, sizeof(*rs.v), row_cmp);
+  if ((rc = emit_rows(out, &rs, stats, nstats))) goto done;
+  if (sb_buf_puts(out, "\n")) rc = SB_ENOMEM;
+done:
+  rows_free(&rs);
+  return rc;
+}
+
+int sb_summary_print(FILE *out, const sb_summary_input *in) {
+  sb_buf b;
+  sb_buf_init(&b);
+  int rc = sb_summary_format(&b, in);
+  if (!rc && b.len && fwrite(b.data, 1, b.len, out) != b.len) rc = SB_EIO;
+  sb_buf_clear(&b);
+  return rc;
+}

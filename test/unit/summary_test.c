@@ -1,0 +1,256 @@
+/* controller/summary: k6's end-of-test summary, compared line by line with the workshop seed
+ * (/work/shared/seeds/002_*.txt) and with hand-checked layouts: dotted names, aligned columns,
+ * kB/MB units, ✓/✗ marks and counts, the check tree. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "controller/summary.h"
+
+static sb_metrics *new_set(void) {
+  sb_metrics *m;
+  assert_int_equal(sb_metrics_new(&m), 0);
+  return m;
+}
+
+static void add(sb_metrics *m, int metric, const char *const *kv, size_t n, double v) {
+  const sb_tagset *t = sb_metrics_tags(m, kv, n);
+  assert_non_null(t);
+  assert_int_equal(sb_metrics_add(m, metric, t, v), 0);
+}
+
+/* Prints through a memstream (the FILE path) and returns the text (free()). */
+static char *render(const sb_summary_input *in) {
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  assert_non_null(f);
+  assert_int_equal(sb_summary_print(f, in), 0);
+  fclose(f);
+  return text;
+}
+
+static void expect(const char *got, const char *want) {
+  if (strcmp(got, want)) fail_msg("summary differs:\n--- got ---\n%s\n--- want ---\n%s", got, want);
+}
+
+static const char *const er[] = {"expected_response", "true"};
+
+/* The seed's first run: one request, every stat the same value. */
+static void test_seed_single_request(void **state) {
+  sb_metrics *m = new_set();
+  add(m, SB_M_DATA_RECEIVED, NULL, 0, 7800);
+  add(m, SB_M_DATA_SENT, NULL, 0, 621);
+  add(m, SB_M_HTTP_REQ_BLOCKED, er, 1, 127.55);
+  add(m, SB_M_HTTP_REQ_CONNECTING, er, 1, 15.62);
+  add(m, SB_M_HTTP_REQ_DURATION, er, 1, 115.28);
+  add(m, SB_M_HTTP_REQ_FAILED, er, 1, 0);
+  add(m, SB_M_HTTP_REQ_RECEIVING, er, 1, 1.96);
+  add(m, SB_M_HTTP_REQ_SENDING, er, 1, 0.52);
+  add(m, SB_M_HTTP_REQ_TLS_HANDSHAKING, er, 1, 35.16);
+  add(m, SB_M_HTTP_REQ_WAITING, er, 1, 112.79);
+  add(m, SB_M_HTTP_REQS, er, 1, 1);
+  add(m, SB_M_ITERATION_DURATION, NULL, 0, 242.31);
+  add(m, SB_M_ITERATIONS, NULL, 0, 1);
+  sb_summary_input in = {.metrics = m, .duration_s = 1 / 4.117856};
+  char *got = render(&in);
+  expect(got,
+         "\n"
+         "     data_received..................: 7.8 kB 32 kB/s\n"
+         "     data_sent......................: 621 B  2.6 kB/s\n"
+         "     http_req_blocked...............: avg=127.55ms min=127.55ms med=127.55ms "
+         "max=127.55ms p(90)=127.55ms p(95)=127.55ms\n"
+         "     http_req_connecting............: avg=15.62ms  min=15.62ms  med=15.62ms  "
+         "max=15.62ms  p(90)=15.62ms  p(95)=15.62ms\n"
+         "     http_req_duration..............: avg=115.28ms min=115.28ms med=115.28ms "
+         "max=115.28ms p(90)=115.28ms p(95)=115.28ms\n"
+         "       { expected_response:true }...: avg=115.28ms min=115.28ms med=115.28ms "
+         "max=115.28ms p(90)=115.28ms p(95)=115.28ms\n"
+         "     http_req_failed................: 0.00%  ✓ 0        ✗ 1\n"
+         "     http_req_receiving.............: avg=1.96ms   min=1.96ms   med=1.96ms   "
+         "max=1.96ms   p(90)=1.96ms   p(95)=1.96ms\n"
+         "     http_req_sending...............: avg=520µs    min=520µs    med=520µs    "
+         "max=520µs    p(90)=520µs    p(95)=520µs\n"
+         "     http_req_tls_handshaking.......: avg=35.16ms  min=35.16ms  med=35.16ms  "
+         "max=35.16ms  p(90)=35.16ms  p(95)=35.16ms\n"
+         "     http_req_waiting...............: avg=112.79ms min=112.79ms med=112.79ms "
+         "max=112.79ms p(90)=112.79ms p(95)=112.79ms\n"
+         "     http_reqs......................: 1      4.117856/s\n"
+         "     iteration_duration.............: avg=242.31ms min=242.31ms med=242.31ms "
+         "max=242.31ms p(90)=242.31ms p(95)=242.31ms\n"
+         "     iterations.....................: 1      4.117856/s\n"
+         "\n");
+  free(got);
+  sb_metrics_free(m);
+}
+
+/* The seed's second run's counters, rates and gauges: MB/kB units, 6-decimal rates, the ✓/✗
+ * counts and the gauge columns aligned with the counters' rates. */
+static void test_seed_columns(void **state) {
+  sb_metrics *m = new_set();
+  add(m, SB_M_DATA_RECEIVED, NULL, 0, 3200000);
+  add(m, SB_M_DATA_SENT, NULL, 0, 130000);
+  add(m, SB_M_HTTP_REQ_BLOCKED, NULL, 0, 0);
+  add(m, SB_M_HTTP_REQ_DURATION, er, 1, 4430);
+  for (int i = 0; i < 1000; i++) {
+    add(m, SB_M_HTTP_REQ_FAILED, NULL, 0, i < 14);
+    add(m, SB_M_HTTP_REQS, NULL, 0, 1);
+    add(m, SB_M_ITERATIONS, NULL, 0, 1);
+  }
+  add(m, SB_M_VUS, NULL, 0, 100);
+  add(m, SB_M_VUS, NULL, 0, 8);
+  add(m, SB_M_VUS_MAX, NULL, 0, 100);
+  sb_summary_input in = {.metrics = m, .duration_s = 1000 / 25.861591};
+  char *got = render(&in);
+  expect(got,
+         "\n"
+         "     data_received..................: 3.2 MB 83 kB/s\n"
+         "     data_sent......................: 130 kB 3.4 kB/s\n"
+         "     http_req_blocked...............: avg=0s    min=0s    med=0s    max=0s    "
+         "p(90)=0s    p(95)=0s\n"
+         "     http_req_duration..............: avg=4.43s min=4.43s med=4.43s max=4.43s "
+         "p(90)=4.43s p(95)=4.43s\n"
+         "       { expected_response:true }...: avg=4.43s min=4.43s med=4.43s max=4.43s "
+         "p(90)=4.43s p(95)=4.43s\n"
+         "     http_req_failed................: 1.40%  ✓ 14        ✗ 986\n"
+         "     http_reqs......................: 1000   25.861591/s\n"
+         "     iterations.....................: 1000   25.861591/s\n"
+         "     vus............................: 8      min=8       max=100\n"
+         "     vus_max........................: 100    min=100     max=100\n"
+         "\n");
+  free(got);
+  sb_metrics_free(m);
+}
+
+static void parse(sb_threshold *t, const char *key, const char *expr) {
+  sb_err err;
+  if (sb_threshold_parse(t, key, expr, &err)) fail_msg("%s", err.msg);
+}
+
+/* Marks: ✗ for a failed threshold, ✓ for passed ones, sub-metric rows for thresholds, a metric
+ * with a threshold and no samples shown on zeros; summaryTrendStats with count and p(99.9). */
+static void test_thresholds_and_stats(void **state) {
+  sb_metrics *m = new_set();
+  const char *const s200[] = {"expected_response", "true", "status", "200"};
+  const char *const s500[] = {"expected_response", "false", "status", "500"};
+  for (int i = 1; i <= 10; i++) add(m, SB_M_HTTP_REQ_DURATION, i <= 8 ? s200 : s500, 2, 1000);
+  add(m, SB_M_HTTP_REQ_FAILED, s500, 2, 1);
+  add(m, SB_M_HTTP_REQ_FAILED, s200, 2, 0);
+  assert_true(sb_metrics_register(m, "errors", SB_METRIC_COUNTER, SB_VALUE_DEFAULT, NULL) >= 0);
+  sb_threshold th[4];
+  parse(&th[0], "http_req_duration", "p(95)<200");
+  parse(&th[1], "http_req_failed", "rate<0.6");
+  parse(&th[2], "http_req_duration{status:500}", "max<2000");
+  parse(&th[3], "errors", "count<10");
+  sb_threshold_result res[4] = {{0, 1, 1000}, {1, 1, 0.5}, {1, 1, 1000}, {1, 1, 0}};
+  const char *const stats[] = {"count", "p(99.9)"};
+  sb_summary_input in = {.metrics = m,
+                         .trend_stats = stats,
+                         .ntrend_stats = 2,
+                         .thresholds = th,
+                         .results = res,
+                         .nthresholds = 4,
+                         .duration_s = 2};
+  char *got = render(&in);
+  expect(got, "\n"
+              "   ✓ errors.........................: 0      0/s\n"
+              "   ✗ http_req_duration..............: count=10 p(99.9)=1s\n"
+              "       { expected_response:true }...: count=8  p(99.9)=1s\n"
+              "     ✓ { status:500 }...............: count=2  p(99.9)=1s\n"
+              "   ✓ http_req_failed................: 50.00% ✓ 1 ✗ 1\n"
+              "\n");
+  free(got);
+  for (int i = 0; i < 4; i++) sb_threshold_clear(&th[i]);
+  sb_metrics_free(m);
+}
+
+/* The check tree: root checks, groups (nested, one with only nested checks), the ↳ line. */
+static void test_checks_tree(void **state) {
+  sb_metrics *m = new_set();
+  const char *const st[] = {"check", "is status 200", "group", ""};
+  const char *const body[] = {"check", "body ok", "group", ""};
+  const char *const tok[] = {"check", "token", "group", "::login"};
+  const char *const x[] = {"check", "x", "group", "::login::inner"};
+  const char *const deep[] = {"check", "deep", "group", "::only::nested"};
+  for (int i = 0; i < 1000; i++) add(m, SB_M_CHECKS, st, 2, i < 980);
+  add(m, SB_M_CHECKS, body, 2, 1);
+  add(m, SB_M_CHECKS, tok, 2, 1);
+  add(m, SB_M_CHECKS, x, 2, 1);
+  add(m, SB_M_CHECKS, x, 2, 0);
+  add(m, SB_M_CHECKS, deep, 2, 1);
+  sb_summary_input in = {.metrics = m, .duration_s = 1};
+  char *got = render(&in);
+  expect(got, "\n"
+              "     ✓ body ok\n"
+              "     ✗ is status 200\n"
+              "      ↳  98% — ✓ 980 / ✗ 20\n"
+              "\n"
+              "     █ login\n"
+              "\n"
+              "       ✓ token\n"
+              "\n"
+              "       █ inner\n"
+              "\n"
+              "         ✗ x\n"
+              "          ↳  50% — ✓ 1 / ✗ 1\n"
+              "\n"
+              "     █ only\n"
+              "\n"
+              "       █ nested\n"
+              "\n"
+              "         ✓ deep\n"
+              "\n"
+              "     checks...: 97.91% ✓ 984 ✗ 21\n"
+              "\n");
+  free(got);
+  sb_metrics_free(m);
+}
+
+static void test_humanize(void **state) {
+  static const struct {
+    double v;
+    sb_metric_type type;
+    sb_value_type contains;
+    const char *want;
+  } cases[] = {
+      {0, SB_METRIC_COUNTER, SB_VALUE_DATA, "0 B"},
+      {9, SB_METRIC_COUNTER, SB_VALUE_DATA, "9 B"},
+      {2.5, SB_METRIC_COUNTER, SB_VALUE_DATA, "2.5 B"},
+      {999, SB_METRIC_COUNTER, SB_VALUE_DATA, "999 B"},
+      {1000, SB_METRIC_COUNTER, SB_VALUE_DATA, "1.0 kB"},
+      {7849, SB_METRIC_COUNTER, SB_VALUE_DATA, "7.8 kB"},
+      {32119, SB_METRIC_COUNTER, SB_VALUE_DATA, "32 kB"},
+      {3.2e6, SB_METRIC_COUNTER, SB_VALUE_DATA, "3.2 MB"},
+      {1.5e9, SB_METRIC_COUNTER, SB_VALUE_DATA, "1.5 GB"},
+      {0.014, SB_METRIC_RATE, SB_VALUE_DEFAULT, "1.40%"},
+      {0.99999, SB_METRIC_RATE, SB_VALUE_DEFAULT, "99.99%"},
+      {1, SB_METRIC_RATE, SB_VALUE_DEFAULT, "100.00%"},
+      {25.8615912, SB_METRIC_COUNTER, SB_VALUE_DEFAULT, "25.861591"},
+      {25.5, SB_METRIC_COUNTER, SB_VALUE_DEFAULT, "25.5"},
+      {1000, SB_METRIC_COUNTER, SB_VALUE_DEFAULT, "1000"},
+      {-0.0000001, SB_METRIC_GAUGE, SB_VALUE_DEFAULT, "0"},
+      {127.55, SB_METRIC_TREND, SB_VALUE_TIME, "127.55ms"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    char out[64];
+    sb_summary_humanize(cases[i].v, cases[i].type, cases[i].contains, out, sizeof(out));
+    if (strcmp(out, cases[i].want)) fail_msg("%g: got '%s', want '%s'", cases[i].v, out, cases[i].want);
+  }
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_seed_single_request),
+      cmocka_unit_test(test_seed_columns),
+      cmocka_unit_test(test_thresholds_and_stats),
+      cmocka_unit_test(test_checks_tree),
+      cmocka_unit_test(test_humanize),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
