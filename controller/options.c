@@ -268,8 +268,6 @@ static int parse_scenarios(sb_options *o, json_t *sc, sb_err *err) {
   if (!json_is_object(sc))
     return sb_err_set(err, SB_EINVAL, "options.scenarios: must be an object of scenarios");
   size_t n = json_object_size(sc);
-  if (n == 0)
-    return sb_err_set(err, SB_EINVAL, "options.scenarios: at least one scenario is required");
   if (!(o->scenarios = calloc(n, sizeof(*o->scenarios))))
     return sb_err_set(err, SB_ENOMEM, "options.scenarios: out of memory");
   json_object_foreach(sc, name, v) {
@@ -351,7 +349,8 @@ static const char *shortcut_names(const shortcuts *sc, char *buf, size_t cap) {
 
 /* DeriveScenariosFromShortcuts, as k6: iterations (with or without duration, which becomes
  * maxDuration) -> shared-iterations; duration -> constant-vus; stages -> ramping-vus; nothing ->
- * 1 iteration on 1 VU. Stages together with iterations or duration are an error. */
+ * per-vu-iterations, 1 iteration on 1 VU (a lone `vus` is ignored there, k6 only warns). Stages
+ * together with iterations or duration are an error. */
 static int derive_default(sb_options *o, const shortcuts *sc, sb_err *err) {
   sb_scenario *s;
   char names[64];
@@ -364,9 +363,10 @@ static int derive_default(sb_options *o, const shortcuts *sc, sb_err *err) {
     return sb_err_set(err, SB_ENOMEM, "options: out of memory");
   s = &o->scenarios[0];
   uint64_t vus = sc->has_vus ? sc->vus : 1;
-  sb_executor ex = sc->has_stages     ? SB_EXEC_RAMPING_VUS
-                   : sc->has_duration && !sc->has_iterations ? SB_EXEC_CONSTANT_VUS
-                                                             : SB_EXEC_SHARED_ITERATIONS;
+  sb_executor ex = sc->has_stages       ? SB_EXEC_RAMPING_VUS
+                   : sc->has_iterations ? SB_EXEC_SHARED_ITERATIONS
+                   : sc->has_duration   ? SB_EXEC_CONSTANT_VUS
+                                        : SB_EXEC_PER_VU_ITERATIONS;
   if (scenario_defaults(s, "default", ex)) {
     scenario_clear(s);
     return sb_err_set(err, SB_ENOMEM, "options: out of memory");
@@ -380,6 +380,7 @@ static int derive_default(sb_options *o, const shortcuts *sc, sb_err *err) {
     s->nstages = sc->nstages;
     return 0;
   }
+  if (ex == SB_EXEC_PER_VU_ITERATIONS) return 0; /* the defaults: 1 VU, 1 iteration */
   s->vus = vus;
   if (sc->has_vus && vus == 0) return sb_err_set(err, SB_EINVAL, "options.vus: must be > 0");
   if (ex == SB_EXEC_CONSTANT_VUS) {
@@ -552,7 +553,9 @@ static int parse_execution(sb_options *o, json_t *root, const sb_cli_overrides *
   int drop = 0, rc;
   char names[64];
   json_t *scen = json_object_get(root, "scenarios");
-  if (scen && json_is_null(scen)) scen = NULL;
+  /* null or {}: as if unset (k6 then runs 1 iteration on 1 VU) */
+  if (scen && (json_is_null(scen) || (json_is_object(scen) && !json_object_size(scen))))
+    scen = NULL;
   if ((rc = read_shortcuts(&sc, root, err))) goto out;
   if ((rc = apply_cli(&sc, &drop, cli, err))) goto out;
   if (drop) scen = NULL;

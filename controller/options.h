@@ -2,7 +2,7 @@
  * overrides, validated once into a read-only |sb_options| (STYLE.md rule 7).
  *
  * Shortcuts become one scenario named "default", exactly as k6 does:
- *   nothing                 -> shared-iterations, 1 VU, 1 iteration
+ *   nothing                 -> per-vu-iterations, 1 VU, 1 iteration (a lone `vus` is ignored)
  *   vus + iterations        -> shared-iterations
  *   iterations only         -> shared-iterations with 1 VU
  *   vus + duration          -> constant-vus (vus defaults to 1)

@@ -36,14 +36,15 @@ static void describe_eq(const sb_scenario *s, const char *want) {
 }
 
 static void test_nothing_is_one_iteration(void **state) {
-  const char *inputs[] = {NULL, "", "null", " {} ", "null\n"};
+  const char *inputs[] = {NULL, "", "null", " {} ", "null\n", "{\"vus\": 10}",
+                          "{\"scenarios\": {}, \"stages\": []}"};
   for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
     sb_options *o = parse_ok(inputs[i], NULL);
     assert_int_equal(o->nscenarios, 1);
     sb_scenario *s = &o->scenarios[0];
     assert_string_equal(s->name, "default");
     assert_string_equal(s->exec, "default");
-    assert_int_equal(s->executor, SB_EXEC_SHARED_ITERATIONS);
+    assert_int_equal(s->executor, SB_EXEC_PER_VU_ITERATIONS);
     assert_int_equal(s->vus, 1);
     assert_int_equal(s->iterations, 1);
     assert_int_equal(s->max_duration_ms, 600000);
@@ -52,7 +53,7 @@ static void test_nothing_is_one_iteration(void **state) {
     /* the seed's banner: "1 scenario, 1 max VUs, 10m30s max duration" */
     assert_int_equal(sb_options_max_duration_ms(o), 630000);
     assert_int_equal(sb_options_max_vus(o), 1);
-    describe_eq(s, "1 iterations shared among 1 VUs (maxDuration: 10m0s, gracefulStop: 30s)");
+    describe_eq(s, "1 iterations for each of 1 VUs (maxDuration: 10m0s, gracefulStop: 30s)");
     assert_int_equal(o->nsummary_trend_stats, 6);
     assert_string_equal(o->summary_trend_stats[4], "p(90)");
     assert_int_equal(o->nthresholds, 0);
@@ -61,7 +62,12 @@ static void test_nothing_is_one_iteration(void **state) {
 }
 
 static void test_vus_iterations(void **state) {
-  sb_options *o = parse_ok("{\"vus\": 100, \"iterations\": 1000}", NULL);
+  /* the seed's first banner: vus 1 + iterations 1 */
+  sb_options *o = parse_ok("{\"vus\": 1, \"iterations\": 1}", NULL);
+  describe_eq(&o->scenarios[0],
+              "1 iterations shared among 1 VUs (maxDuration: 10m0s, gracefulStop: 30s)");
+  sb_options_free(o);
+  o = parse_ok("{\"vus\": 100, \"iterations\": 1000}", NULL);
   assert_int_equal(o->scenarios[0].executor, SB_EXEC_SHARED_ITERATIONS);
   assert_int_equal(sb_options_max_vus(o), 100);
   assert_int_equal(sb_options_max_duration_ms(o), 630000);
@@ -284,7 +290,7 @@ static void test_errors(void **state) {
             NULL, "options.scenarios.p.maxDuration: invalid duration 'x'");
   parse_err("{\"scenarios\": {\"bad name\": {\"executor\": \"shared-iterations\"}}}", NULL,
             "options.scenarios.bad name:");
-  parse_err("{\"scenarios\": {}}", NULL, "options.scenarios: at least one scenario");
+  parse_err("{\"scenarios\": []}", NULL, "options.scenarios: must be an object");
   parse_err("{\"thresholds\": {\"x\": 3}}", NULL, "options.thresholds.x: must be a string");
   parse_err("{\"thresholds\": {\"x\": [{\"abortOnFail\": true}]}}", NULL,
             "options.thresholds.x[0].threshold: required");
