@@ -443,14 +443,15 @@ static int parse_thresholds(sb_options *o, json_t *th, sb_err *err) {
   if (!(o->thresholds = calloc(total, sizeof(*o->thresholds))))
     return sb_err_set(err, SB_ENOMEM, "options.thresholds: out of memory");
   json_object_foreach(th, key, v) {
+    int rc;
     if (!json_is_array(v)) {
       snprintf(path, sizeof(path), "options.thresholds.%s", key);
-      if (add_threshold(o, key, v, path, err)) return SB_EINVAL;
+      if ((rc = add_threshold(o, key, v, path, err))) return rc;
       continue;
     }
     for (size_t i = 0; i < json_array_size(v); i++) {
       snprintf(path, sizeof(path), "options.thresholds.%s[%zu]", key, i);
-      if (add_threshold(o, key, json_array_get(v, i), path, err)) return SB_EINVAL;
+      if ((rc = add_threshold(o, key, json_array_get(v, i), path, err))) return rc;
     }
   }
   return 0;

@@ -98,10 +98,10 @@ static double trend_stat(const sb_hist *h, const char *stat) {
 static int fill_cells(row *r, const sb_metric_info *mi, const sb_series *s,
                       const sb_summary_input *in, const char *const *stats, size_t nstats) {
   char v[96], a[128];
-  size_t n = 0;
   r->trend = mi->type == SB_METRIC_TREND;
   if (!(r->cells = calloc(nstats + 3, sizeof(char *)))) return SB_ENOMEM;
-#define CELL(...) (snprintf(a, sizeof(a), __VA_ARGS__), (r->cells[n++] = strdup(a)) ? 0 : SB_ENOMEM)
+#define CELL(...)                                                                                  \
+  (snprintf(a, sizeof(a), __VA_ARGS__), (r->cells[r->ncells] = strdup(a)) ? (r->ncells++, 0) : SB_ENOMEM)
   switch (mi->type) {
   case SB_METRIC_TREND:
     for (size_t i = 0; i < nstats; i++) {
@@ -136,7 +136,6 @@ static int fill_cells(row *r, const sb_metric_info *mi, const sb_series *s,
     break;
   }
 #undef CELL
-  r->ncells = n;
   return 0;
 }
 
@@ -320,10 +319,13 @@ static int str_cmp(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void emit_group(sb_buf *out, const check *cs, size_t n, const char *path, size_t indent,
-                       int depth) {
+/* Prints the checks of group |path| then its child groups (k6's summarizeGroup). Checks and
+ * groups come in name order: the metric set does not keep the order of first appearance. */
+static int emit_group(sb_buf *out, const check *cs, size_t n, const char *path, size_t indent,
+                      int depth) {
   size_t shown = 0;
-  if (depth > 64) return;
+  int rc = 0;
+  if (depth > 64) return 0;
   for (size_t i = 0; i < n; i++) {
     if (strcmp(cs[i].group, path)) continue;
     shown++;
@@ -344,7 +346,7 @@ static void emit_group(sb_buf *out, const check *cs, size_t n, const char *path,
   /* child groups, each once, in name order; a group with only nested checks still shows */
   size_t plen = strlen(path), nk = 0;
   char **kids = calloc(n, sizeof(char *));
-  if (!kids) return;
+  if (!kids) return SB_ENOMEM;
   for (size_t i = 0; i < n; i++) {
     const char *g = cs[i].group;
     if (strncmp(g, path, plen) || strncmp(g + plen, "::", 2) || !g[plen + 2]) continue;
@@ -352,19 +354,27 @@ static void emit_group(sb_buf *out, const check *cs, size_t n, const char *path,
     size_t len = end ? (size_t)(end - seg) : strlen(seg), k;
     for (k = 0; k < nk; k++)
       if (strlen(kids[k]) == len && !strncmp(kids[k], seg, len)) break;
-    if (k == nk && (kids[nk] = strndup(seg, len))) nk++;
+    if (k == nk) {
+      if (!(kids[nk] = strndup(seg, len))) {
+        rc = SB_ENOMEM;
+        goto out;
+      }
+      nk++;
+    }
   }
   qsort(kids, nk, sizeof(char *), str_cmp);
-  for (size_t k = 0; k < nk; k++) {
+  for (size_t k = 0; k < nk && !rc; k++) {
     char child[1024];
     snprintf(child, sizeof(child), "%s::%s", path, kids[k]);
     pad(out, indent);
     sb_buf_printf(out, "\xe2\x96\x88 %s\n\n", kids[k]);
-    emit_group(out, cs, n, child, indent + 2, depth + 1);
+    rc = emit_group(out, cs, n, child, indent + 2, depth + 1);
   }
+out:
   for (size_t k = 0; k < nk; k++)
     free(kids[k]);
   free(kids);
+  return rc;
 }
 
 static int emit_checks(sb_buf *out, const sb_metrics *m) {
@@ -393,12 +403,13 @@ static int emit_checks(sb_buf *out, const sb_metrics *m) {
     cs[i].passes += s->trues;
     cs[i].fails += s->total - s->trues;
   }
+  int rc = 0;
   if (n) {
     qsort(cs, n, sizeof(*cs), check_cmp);
-    emit_group(out, cs, n, "", 5, 0);
+    rc = emit_group(out, cs, n, "", 5, 0);
   }
   free(cs);
-  return 0;
+  return rc;
 }
 
 int sb_summary_format(sb_buf *out, const sb_summary_input *in) {

@@ -39,7 +39,10 @@ static int parse_key(sb_threshold *t, const char *key, sb_err *err) {
   trim(&b, &e);
   if (b == e) return FAIL("thresholds: '%s': missing metric name", key);
   if (!(t->metric = dup_range(b, (size_t)(e - b)))) goto nomem;
-  if (!brace) return (t->submetric = dup_range(b, (size_t)(e - b))) ? 0 : SB_ENOMEM;
+  if (!brace) {
+    if (!(t->submetric = dup_range(b, (size_t)(e - b)))) goto nomem;
+    return 0;
+  }
   const char *close = end;
   while (close > brace && isspace((unsigned char)close[-1])) close--;
   if (close == brace || close[-1] != '}' || strchr(brace + 1, '{') ||
@@ -63,9 +66,14 @@ static int parse_key(sb_threshold *t, const char *key, sb_err *err) {
       sb_buf_clear(&norm);
       return FAIL("thresholds: '%s': tag filter '%.*s' must be tag:value", key, (int)(q - p), p);
     }
-    if (!(t->filter[2 * t->nfilter] = dup_range(kb, (size_t)(ke - kb))) ||
-        !(t->filter[2 * t->nfilter + 1] = dup_range(vb, (size_t)(ve - vb))))
+    char *k = dup_range(kb, (size_t)(ke - kb)), *v = dup_range(vb, (size_t)(ve - vb));
+    if (!k || !v) {
+      free(k);
+      free(v);
       goto nomem_buf;
+    }
+    t->filter[2 * t->nfilter] = k;
+    t->filter[2 * t->nfilter + 1] = v;
     if (sb_buf_printf(&norm, "%s%s:%s", t->nfilter ? "," : "", t->filter[2 * t->nfilter],
                       t->filter[2 * t->nfilter + 1]))
       goto nomem_buf;

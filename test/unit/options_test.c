@@ -9,7 +9,26 @@
 
 #include <cmocka.h>
 
-#include "controller/options.h"
+/* An allocator that fails at the Nth call (0: never), for the unwinding paths; the module is
+ * included so that its allocations go through it. */
+static long alloc_fail_at, alloc_calls;
+static int alloc_fails(void) { return alloc_fail_at && ++alloc_calls == alloc_fail_at; }
+__attribute__((unused)) static void *t_malloc(size_t n) { return alloc_fails() ? NULL : malloc(n); }
+__attribute__((unused)) static void *t_calloc(size_t a, size_t b) { return alloc_fails() ? NULL : calloc(a, b); }
+__attribute__((unused)) static void *t_realloc(void *p, size_t n) { return alloc_fails() ? NULL : realloc(p, n); }
+__attribute__((unused)) static char *t_strdup(const char *s) { return alloc_fails() ? NULL : strdup(s); }
+__attribute__((unused)) static char *t_strndup(const char *s, size_t n) { return alloc_fails() ? NULL : strndup(s, n); }
+#define malloc t_malloc
+#define calloc t_calloc
+#define realloc t_realloc
+#define strdup t_strdup
+#define strndup t_strndup
+#include "controller/options.c"
+#undef malloc
+#undef calloc
+#undef realloc
+#undef strdup
+#undef strndup
 
 static sb_options *parse_ok(const char *json, const sb_cli_overrides *cli) {
   sb_options *o = NULL;
@@ -302,6 +321,37 @@ static void test_errors(void **state) {
             "options.discardResponseBodies: must be true or false");
 }
 
+/* Every allocation failure unwinds to SB_ENOMEM with nothing leaked (ASan checks) and |*out|
+ * untouched, until the parse succeeds. */
+static void test_alloc_failures(void **state) {
+  const char *json =
+      "{\"scenarios\": {\"a\": {\"executor\": \"ramping-vus\", \"exec\": \"f\","
+      "\"stages\": [{\"duration\": \"1s\", \"target\": 2}]},"
+      "\"b\": {\"executor\": \"shared-iterations\"}},"
+      "\"thresholds\": {\"x\": [\"rate<1\", {\"threshold\": \"count>1\"}], \"y\": \"avg<2\"},"
+      "\"summaryTrendStats\": [\"avg\", \"p(99)\"]}";
+  const char *shortcut = "{\"stages\": [{\"duration\": \"1s\", \"target\": 2}]}";
+  const char *inputs[] = {json, shortcut};
+  for (size_t i = 0; i < 2; i++) {
+    long n;
+    for (n = 1; n < 1000; n++) {
+      sb_options *o = (sb_options *)&n; /* must stay untouched on failure */
+      sb_err err;
+      alloc_fail_at = n;
+      alloc_calls = 0;
+      int rc = sb_options_parse(&o, inputs[i], NULL, &err);
+      alloc_fail_at = 0;
+      if (rc == 0) {
+        sb_options_free(o);
+        break;
+      }
+      assert_int_equal(rc, SB_ENOMEM);
+      assert_ptr_equal(o, (sb_options *)&n);
+    }
+    assert_true(n > 5 && n < 1000);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_nothing_is_one_iteration),
@@ -312,6 +362,7 @@ int main(void) {
       cmocka_unit_test(test_thresholds),
       cmocka_unit_test(test_cli_overrides),
       cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_alloc_failures),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

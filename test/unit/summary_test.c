@@ -11,7 +11,26 @@
 
 #include <cmocka.h>
 
-#include "controller/summary.h"
+/* An allocator that fails at the Nth call (0: never), for the unwinding paths; the module is
+ * included so that its allocations go through it. */
+static long alloc_fail_at, alloc_calls;
+static int alloc_fails(void) { return alloc_fail_at && ++alloc_calls == alloc_fail_at; }
+__attribute__((unused)) static void *t_malloc(size_t n) { return alloc_fails() ? NULL : malloc(n); }
+__attribute__((unused)) static void *t_calloc(size_t a, size_t b) { return alloc_fails() ? NULL : calloc(a, b); }
+__attribute__((unused)) static void *t_realloc(void *p, size_t n) { return alloc_fails() ? NULL : realloc(p, n); }
+__attribute__((unused)) static char *t_strdup(const char *s) { return alloc_fails() ? NULL : strdup(s); }
+__attribute__((unused)) static char *t_strndup(const char *s, size_t n) { return alloc_fails() ? NULL : strndup(s, n); }
+#define malloc t_malloc
+#define calloc t_calloc
+#define realloc t_realloc
+#define strdup t_strdup
+#define strndup t_strndup
+#include "controller/summary.c"
+#undef malloc
+#undef calloc
+#undef realloc
+#undef strdup
+#undef strndup
 
 static sb_metrics *new_set(void) {
   sb_metrics *m;
@@ -244,6 +263,44 @@ static void test_humanize(void **state) {
   }
 }
 
+/* Every allocation failure gives SB_ENOMEM with nothing leaked (ASan checks), until the full
+ * summary comes out. */
+static void test_alloc_failures(void **state) {
+  sb_metrics *m = new_set();
+  const char *const c1[] = {"check", "a", "group", "::g::h"};
+  add(m, SB_M_CHECKS, c1, 2, 0);
+  add(m, SB_M_HTTP_REQ_DURATION, er, 1, 3);
+  add(m, SB_M_VUS, NULL, 0, 3);
+  sb_threshold th;
+  parse(&th, "http_req_duration{status:200}", "avg<1");
+  sb_threshold_result res = {1, 1, 0};
+  sb_summary_input in = {.metrics = m, .thresholds = &th, .results = &res, .nthresholds = 1,
+                         .duration_s = 1};
+  sb_buf want;
+  sb_buf_init(&want);
+  assert_int_equal(sb_summary_format(&want, &in), 0);
+  long n;
+  for (n = 1; n < 1000; n++) {
+    sb_buf b;
+    sb_buf_init(&b);
+    alloc_fail_at = n;
+    alloc_calls = 0;
+    int rc = sb_summary_format(&b, &in);
+    alloc_fail_at = 0;
+    if (rc == 0) {
+      assert_string_equal(b.data, want.data);
+      sb_buf_clear(&b);
+      break;
+    }
+    assert_int_equal(rc, SB_ENOMEM);
+    sb_buf_clear(&b);
+  }
+  assert_true(n > 5 && n < 1000);
+  sb_buf_clear(&want);
+  sb_threshold_clear(&th);
+  sb_metrics_free(m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_seed_single_request),
@@ -251,6 +308,7 @@ int main(void) {
       cmocka_unit_test(test_thresholds_and_stats),
       cmocka_unit_test(test_checks_tree),
       cmocka_unit_test(test_humanize),
+      cmocka_unit_test(test_alloc_failures),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,11 +4,31 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
-#include "controller/threshold.h"
+/* An allocator that fails at the Nth call (0: never), for the unwinding paths; the module is
+ * included so that its allocations go through it. */
+static long alloc_fail_at, alloc_calls;
+static int alloc_fails(void) { return alloc_fail_at && ++alloc_calls == alloc_fail_at; }
+__attribute__((unused)) static void *t_malloc(size_t n) { return alloc_fails() ? NULL : malloc(n); }
+__attribute__((unused)) static void *t_calloc(size_t a, size_t b) { return alloc_fails() ? NULL : calloc(a, b); }
+__attribute__((unused)) static void *t_realloc(void *p, size_t n) { return alloc_fails() ? NULL : realloc(p, n); }
+__attribute__((unused)) static char *t_strdup(const char *s) { return alloc_fails() ? NULL : strdup(s); }
+__attribute__((unused)) static char *t_strndup(const char *s, size_t n) { return alloc_fails() ? NULL : strndup(s, n); }
+#define malloc t_malloc
+#define calloc t_calloc
+#define realloc t_realloc
+#define strdup t_strdup
+#define strndup t_strndup
+#include "controller/threshold.c"
+#undef malloc
+#undef calloc
+#undef realloc
+#undef strdup
+#undef strndup
 
 static void parse_ok(sb_threshold *t, const char *key, const char *expr) {
   sb_err err = {{0}};
@@ -223,11 +243,32 @@ static void test_parse_all(void **state) {
   assert_non_null(strstr(err.msg, "thresholds: 'checks{a:b}': 'rate>>1'"));
 }
 
+/* Every allocation failure unwinds to SB_ENOMEM with nothing leaked (ASan checks). */
+static void test_alloc_failures(void **state) {
+  long n;
+  for (n = 1; n < 1000; n++) {
+    sb_threshold t;
+    sb_err err;
+    alloc_fail_at = n;
+    alloc_calls = 0;
+    int rc = sb_threshold_parse(&t, "http_req_duration{a:b, c:d}", "p(99.9)<3", &err);
+    alloc_fail_at = 0;
+    if (rc == 0) {
+      assert_string_equal(t.submetric, "http_req_duration{a:b,c:d}");
+      sb_threshold_clear(&t);
+      break;
+    }
+    assert_int_equal(rc, SB_ENOMEM);
+  }
+  assert_true(n > 4 && n < 1000);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_keys),  cmocka_unit_test(test_exprs),
       cmocka_unit_test(test_types), cmocka_unit_test(test_eval),
       cmocka_unit_test(test_parse_all),
+      cmocka_unit_test(test_alloc_failures),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
