@@ -215,14 +215,34 @@ static int collect_rows(rows *rs, const sb_summary_input *in) {
   return 0;
 }
 
-/* k6 sorts by parent name, then by the sub-metric part ("" first). */
+/* A primary weight close to JS localeCompare (ICU root collation) for ASCII: punctuation before
+ * digits before letters, letters case-blind. */
+static int weight(unsigned char c) {
+  if (c >= '0' && c <= '9') return 300 + c;
+  if (c >= 'a' && c <= 'z') return 400 + c;
+  if (c >= 'A' && c <= 'Z') return 400 + c - 'A' + 'a';
+  return c; /* punctuation, spaces and non-ASCII bytes keep their order */
+}
+
+/* localeCompare on [x, x+nx) and [y, y+ny): by weights, then lowercase before uppercase. */
+static int locale_cmp(const char *x, size_t nx, const char *y, size_t ny) {
+  size_t n = nx < ny ? nx : ny;
+  for (size_t i = 0; i < n; i++) {
+    int d = weight((unsigned char)x[i]) - weight((unsigned char)y[i]);
+    if (d) return d;
+  }
+  if (nx != ny) return nx < ny ? -1 : 1;
+  for (size_t i = 0; i < n; i++)
+    if (x[i] != y[i]) return (unsigned char)y[i] - (unsigned char)x[i]; /* 'a' before 'A' */
+  return 0;
+}
+
+/* k6 sorts by parent name, then by the sub-metric part ("" first), both with localeCompare. */
 static int row_cmp(const void *a, const void *b) {
   const char *x = ((const row *)a)->key, *y = ((const row *)b)->key;
   size_t px = strcspn(x, "{"), py = strcspn(y, "{");
-  int c = strncmp(x, y, px < py ? px : py);
-  if (c) return c;
-  if (px != py) return px < py ? -1 : 1;
-  return strcmp(x + px, y + py);
+  int c = locale_cmp(x, px, y, py);
+  return c ? c : locale_cmp(x + px, strlen(x + px), y + py, strlen(y + py));
 }
 
 static void display_name(const row *r, char *out, size_t cap) {

@@ -231,6 +231,30 @@ static void test_checks_tree(void **state) {
   sb_metrics_free(m);
 }
 
+/* Names sort as JS localeCompare does: case-blind, '_' before digits before letters. */
+static void test_sort_order(void **state) {
+  sb_metrics *m = new_set();
+  const char *names[] = {"Zeta", "alpha", "a_b", "a1", "Alpha2"};
+  add(m, SB_M_DATA_SENT, NULL, 0, 1);
+  for (size_t i = 0; i < 5; i++) {
+    int id = sb_metrics_register(m, names[i], SB_METRIC_COUNTER, SB_VALUE_DEFAULT, NULL);
+    assert_true(id >= 0);
+    add(m, id, NULL, 0, 1);
+  }
+  sb_summary_input in = {.metrics = m, .duration_s = 1};
+  char *got = render(&in);
+  expect(got, "\n"
+              "     a_b.........: 1   1/s\n"
+              "     a1..........: 1   1/s\n"
+              "     alpha.......: 1   1/s\n"
+              "     Alpha2......: 1   1/s\n"
+              "     data_sent...: 1 B 1 B/s\n"
+              "     Zeta........: 1   1/s\n"
+              "\n");
+  free(got);
+  sb_metrics_free(m);
+}
+
 static void test_humanize(void **state) {
   static const struct {
     double v;
@@ -307,6 +331,7 @@ int main(void) {
       cmocka_unit_test(test_seed_columns),
       cmocka_unit_test(test_thresholds_and_stats),
       cmocka_unit_test(test_checks_tree),
+      cmocka_unit_test(test_sort_order),
       cmocka_unit_test(test_humanize),
       cmocka_unit_test(test_alloc_failures),
   };
