@@ -23,6 +23,7 @@
 #include "agent/engine.h"
 #include "agent/session.h"
 #include "common/archive.h"
+#include "common/buf.h"
 #include "common/duration.h"
 #include "common/frame.h"
 #include "common/metrics.h"
