@@ -381,12 +381,14 @@ static int derive_default(sb_options *o, const shortcuts *sc, sb_err *err) {
     return 0;
   }
   if (ex == SB_EXEC_PER_VU_ITERATIONS) return 0; /* the defaults: 1 VU, 1 iteration */
+  if (sc->has_duration && sc->duration_ms == 0)
+    return sb_err_set(err, SB_EINVAL, "options.duration: must be more than 0");
+  if (sc->has_duration && sc->duration_ms < 1000)
+    return sb_err_set(err, SB_EINVAL, "options.duration: must be at least 1s");
   s->vus = vus;
   if (sc->has_vus && vus == 0) return sb_err_set(err, SB_EINVAL, "options.vus: must be > 0");
   if (ex == SB_EXEC_CONSTANT_VUS) {
     s->duration_ms = sc->duration_ms;
-    if (sc->duration_ms == 0)
-      return sb_err_set(err, SB_EINVAL, "options.duration: must be more than 0");
     return scenario_validate(s, "options", err);
   }
   s->iterations = sc->has_iterations ? sc->iterations : 1;

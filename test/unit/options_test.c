@@ -281,6 +281,8 @@ static void test_errors(void **state) {
   parse_err("{\"duration\": \"abc\"}", NULL, "options.duration: invalid duration 'abc'");
   parse_err("{\"duration\": true}", NULL, "options.duration: must be a duration");
   parse_err("{\"duration\": \"0s\"}", NULL, "options.duration: must be more than 0");
+  parse_err("{\"duration\": 500}", NULL, "options.duration: must be at least 1s");
+  parse_err("{\"iterations\": 5, \"duration\": 10}", NULL, "options.duration: must be at least 1s");
   parse_err("{\"stages\": [{\"target\": 3}]}", NULL, "options.stages[0].duration: required");
   parse_err("{\"stages\": {}}", NULL, "options.stages: must be an array");
   parse_err("{\"stages\": [{\"duration\": \"1m\"}], \"duration\": \"1m\"}", NULL,
