@@ -73,6 +73,10 @@ static void humanize_bytes(double b, char *out, size_t cap) {
 
 void sb_summary_humanize(double v, sb_metric_type type, sb_value_type contains, char *out,
                          size_t cap) {
+  if (!isfinite(v)) { /* JS's spelling; never reaches the unit arithmetic */
+    snprintf(out, cap, "%s", isnan(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity");
+    return;
+  }
   if (type == SB_METRIC_RATE) {
     snprintf(out, cap, "%.2f%%", trunc(v * 100 * 100) / 100); /* truncated, as k6 */
     return;

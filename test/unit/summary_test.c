@@ -279,6 +279,8 @@ static void test_humanize(void **state) {
       {1000, SB_METRIC_COUNTER, SB_VALUE_DEFAULT, "1000"},
       {-0.0000001, SB_METRIC_GAUGE, SB_VALUE_DEFAULT, "0"},
       {127.55, SB_METRIC_TREND, SB_VALUE_TIME, "127.55ms"},
+      {1.0 / 0.0, SB_METRIC_COUNTER, SB_VALUE_DATA, "Infinity"},
+      {-1.0 / 0.0, SB_METRIC_GAUGE, SB_VALUE_DEFAULT, "-Infinity"},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     char out[64];
