@@ -50,9 +50,12 @@ static char *xstrdup(const char *s) {
 
 static int get_uint(json_t *v, const char *path, uint64_t *out, sb_err *err) {
   double d;
-  if (json_is_integer(v)) d = (double)json_integer_value(v);
-  else if (json_is_real(v)) d = json_real_value(v);
-  else return sb_err_set(err, SB_EINVAL, "%s: must be a non-negative integer", path);
+  if (json_is_integer(v))
+    d = (double)json_integer_value(v);
+  else if (json_is_real(v))
+    d = json_real_value(v);
+  else
+    return sb_err_set(err, SB_EINVAL, "%s: must be a non-negative integer", path);
   if (d < 0 || d != floor(d) || d > 9007199254740992.0)
     return sb_err_set(err, SB_EINVAL, "%s: must be a non-negative integer", path);
   *out = (uint64_t)d;
@@ -139,7 +142,10 @@ static int scenario_defaults(sb_scenario *s, const char *name, sb_executor ex) {
 }
 
 static int executor_from_name(const char *n, sb_executor *ex) {
-  static const struct { const char *name; sb_executor ex; } known[] = {
+  static const struct {
+    const char *name;
+    sb_executor ex;
+  } known[] = {
       {"shared-iterations", SB_EXEC_SHARED_ITERATIONS},
       {"per-vu-iterations", SB_EXEC_PER_VU_ITERATIONS},
       {"constant-vus", SB_EXEC_CONSTANT_VUS},
@@ -403,8 +409,7 @@ static int derive_default(sb_options *o, const shortcuts *sc, sb_err *err) {
 
 /* ---- thresholds and the rest ---- */
 
-static int add_threshold(sb_options *o, const char *key, json_t *e, const char *path,
-                         sb_err *err) {
+static int add_threshold(sb_options *o, const char *key, json_t *e, const char *path, sb_err *err) {
   sb_threshold_def *d = &o->thresholds[o->nthresholds];
   json_t *v;
   memset(d, 0, sizeof(*d));
@@ -525,7 +530,8 @@ static json_t *load_root(const char *json, sb_err *err, int *rc) {
   json_error_t je;
   const char *p = json;
   *rc = 0;
-  while (p && isspace((unsigned char)*p)) p++;
+  while (p && isspace((unsigned char)*p))
+    p++;
   if (!p || !*p || !strcmp(p, "null")) {
     json_t *o = json_object();
     if (!o) *rc = sb_err_set(err, SB_ENOMEM, "options: out of memory");
@@ -550,8 +556,7 @@ static json_t *load_root(const char *json, sb_err *err, int *rc) {
 }
 
 /* The execution part: shortcuts and scenarios into o->scenarios. */
-static int parse_execution(sb_options *o, json_t *root, const sb_cli_overrides *cli,
-                           sb_err *err) {
+static int parse_execution(sb_options *o, json_t *root, const sb_cli_overrides *cli, sb_err *err) {
   shortcuts sc;
   int drop = 0, rc;
   char names[64];
@@ -570,15 +575,16 @@ static int parse_execution(sb_options *o, json_t *root, const sb_cli_overrides *
                     shortcut_names(&sc, names, sizeof(names)));
     goto out;
   }
-  if (scen) rc = parse_scenarios(o, scen, err);
-  else rc = derive_default(o, &sc, err);
+  if (scen)
+    rc = parse_scenarios(o, scen, err);
+  else
+    rc = derive_default(o, &sc, err);
 out:
   free(sc.stages);
   return rc;
 }
 
-int sb_options_parse(sb_options **out, const char *json, const sb_cli_overrides *cli,
-                     sb_err *err) {
+int sb_options_parse(sb_options **out, const char *json, const sb_cli_overrides *cli, sb_err *err) {
   int rc;
   json_t *root = load_root(json, err, &rc), *th;
   if (!root) return rc;

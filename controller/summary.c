@@ -16,13 +16,13 @@ static const char *const expected_response[] = {"expected_response", "true"};
 
 /* One metric line before layout. */
 typedef struct row {
-  char *key;                 /* "http_req_duration" or "http_req_duration{status:200}" */
+  char *key; /* "http_req_duration" or "http_req_duration{status:200}" */
   int metric;
   const char *const *filter; /* tag pairs of a sub-metric (borrowed) */
   size_t nfilter;
-  int mark;                  /* 0 none, 1 ✓, 2 ✗ */
+  int mark; /* 0 none, 1 ✓, 2 ✗ */
   int trend;
-  char **cells;              /* trend: one per stat; else value then extras */
+  char **cells; /* trend: one per stat; else value then extras */
   size_t ncells;
 } row;
 
@@ -39,7 +39,8 @@ static void fixed_nz(double v, int prec, char *out, size_t cap) {
   snprintf(out, cap, "%.*f", prec, v);
   if (strchr(out, '.')) {
     size_t n = strlen(out);
-    while (out[n - 1] == '0') out[--n] = '\0';
+    while (out[n - 1] == '0')
+      out[--n] = '\0';
     if (out[n - 1] == '.') out[--n] = '\0';
   }
   if (!strcmp(out, "-0")) snprintf(out, cap, "0");
@@ -105,13 +106,16 @@ static int fill_cells(row *r, const sb_metric_info *mi, const sb_series *s,
   r->trend = mi->type == SB_METRIC_TREND;
   if (!(r->cells = calloc(nstats + 3, sizeof(char *)))) return SB_ENOMEM;
 #define CELL(...)                                                                                  \
-  (snprintf(a, sizeof(a), __VA_ARGS__), (r->cells[r->ncells] = strdup(a)) ? (r->ncells++, 0) : SB_ENOMEM)
+  (snprintf(a, sizeof(a), __VA_ARGS__),                                                            \
+   (r->cells[r->ncells] = strdup(a)) ? (r->ncells++, 0) : SB_ENOMEM)
   switch (mi->type) {
   case SB_METRIC_TREND:
     for (size_t i = 0; i < nstats; i++) {
       double x = trend_stat(&s->hist, stats[i]);
-      if (!strcmp(stats[i], "count")) js_num(x, v, sizeof(v));
-      else sb_summary_humanize(x, mi->type, mi->contains, v, sizeof(v));
+      if (!strcmp(stats[i], "count"))
+        js_num(x, v, sizeof(v));
+      else
+        sb_summary_humanize(x, mi->type, mi->contains, v, sizeof(v));
       if (CELL("%s", v)) return SB_ENOMEM;
     }
     break;
@@ -132,8 +136,8 @@ static int fill_cells(row *r, const sb_metric_info *mi, const sb_series *s,
     if (CELL("max=%s", v)) return SB_ENOMEM;
     break;
   case SB_METRIC_RATE:
-    sb_summary_humanize(s->total ? (double)s->trues / (double)s->total : 0, mi->type,
-                        mi->contains, v, sizeof(v));
+    sb_summary_humanize(s->total ? (double)s->trues / (double)s->total : 0, mi->type, mi->contains,
+                        v, sizeof(v));
     if (CELL("%s", v) || CELL(SUCC_MARK " %llu", (unsigned long long)s->trues) ||
         CELL(FAIL_MARK " %llu", (unsigned long long)(s->total - s->trues)))
       return SB_ENOMEM;
@@ -213,8 +217,7 @@ static int collect_rows(rows *rs, const sb_summary_input *in) {
   const char *er = "http_req_duration{expected_response:true}";
   int t = touched(m, SB_M_HTTP_REQ_DURATION, expected_response, 1);
   if (t < 0) return SB_ENOMEM;
-  if (t && !rows_find(rs, er) &&
-      !rows_add(rs, er, SB_M_HTTP_REQ_DURATION, expected_response, 1))
+  if (t && !rows_find(rs, er) && !rows_add(rs, er, SB_M_HTTP_REQ_DURATION, expected_response, 1))
     return SB_ENOMEM;
   return 0;
 }
@@ -251,8 +254,10 @@ static int row_cmp(const void *a, const void *b) {
 
 static void display_name(const row *r, char *out, size_t cap) {
   const char *b = strchr(r->key, '{');
-  if (!b) snprintf(out, cap, "%s", r->key);
-  else snprintf(out, cap, "{ %.*s }", (int)(strlen(b) - 2), b + 1);
+  if (!b)
+    snprintf(out, cap, "%s", r->key);
+  else
+    snprintf(out, cap, "{ %.*s }", (int)(strlen(b) - 2), b + 1);
 }
 
 static int fill_rows(rows *rs, const sb_summary_input *in, const char *const *stats,
@@ -293,8 +298,8 @@ static int emit_rows(sb_buf *out, const rows *rs, const char *const *stats, size
     if (w > name_max) name_max = w;
     for (size_t j = 0; j < r->ncells; j++) {
       size_t cw = width(r->cells[j]), *slot = r->trend ? &col_max[j]
-                                                : j == 0  ? &val_max
-                                                          : &extra_max[j - 1];
+                                              : j == 0 ? &val_max
+                                                       : &extra_max[j - 1];
       if (cw > *slot) *slot = cw;
     }
   }
@@ -303,7 +308,10 @@ static int emit_rows(sb_buf *out, const rows *rs, const char *const *stats, size
     size_t start = out->len;
     display_name(r, name, sizeof(name));
     sb_buf_printf(out, "   %s%s %s", r->nfilter ? "  " : "",
-                  r->mark == 1 ? SUCC_MARK : r->mark == 2 ? FAIL_MARK : " ", name);
+                  r->mark == 1   ? SUCC_MARK
+                  : r->mark == 2 ? FAIL_MARK
+                                 : " ",
+                  name);
     for (size_t d = name_max - width(name) - (r->nfilter ? 2 : 0) + 3; d; d--)
       sb_buf_append(out, ".", 1);
     sb_buf_puts(out, ": ");
@@ -315,11 +323,14 @@ static int emit_rows(sb_buf *out, const rows *rs, const char *const *stats, size
       } else {
         sb_buf_printf(out, "%s%s", j ? " " : "", c);
         /* a single extra (counters) is not padded; several are */
-        if (j == 0) pad(out, val_max - width(c));
-        else if (r->ncells > 2) pad(out, extra_max[j - 1] - width(c));
+        if (j == 0)
+          pad(out, val_max - width(c));
+        else if (r->ncells > 2)
+          pad(out, extra_max[j - 1] - width(c));
       }
     }
-    while (out->len > start && out->data[out->len - 1] == ' ') out->data[--out->len] = '\0';
+    while (out->len > start && out->data[out->len - 1] == ' ')
+      out->data[--out->len] = '\0';
     sb_buf_puts(out, "\n");
   }
   free(col_max);
@@ -361,10 +372,9 @@ static int emit_group(sb_buf *out, const check *cs, size_t n, const char *path, 
     uint64_t pct = (100 * cs[i].passes) / (cs[i].passes + cs[i].fails);
     sb_buf_printf(out, FAIL_MARK " %s\n", cs[i].name);
     pad(out, indent);
-    sb_buf_printf(out, " \xe2\x86\xb3  %llu%% \xe2\x80\x94 " SUCC_MARK " %llu / " FAIL_MARK
-                       " %llu\n",
-                  (unsigned long long)pct, (unsigned long long)cs[i].passes,
-                  (unsigned long long)cs[i].fails);
+    sb_buf_printf(
+        out, " \xe2\x86\xb3  %llu%% \xe2\x80\x94 " SUCC_MARK " %llu / " FAIL_MARK " %llu\n",
+        (unsigned long long)pct, (unsigned long long)cs[i].passes, (unsigned long long)cs[i].fails);
   }
   if (shown) sb_buf_puts(out, "\n");
   /* child groups, each once, in name order; a group with only nested checks still shows */

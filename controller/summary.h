@@ -33,7 +33,7 @@ typedef struct sb_summary_input {
   const sb_threshold *thresholds;
   const sb_threshold_result *results;
   size_t nthresholds;
-  double duration_s;  /* test time, for counters' per-second rates */
+  double duration_s; /* test time, for counters' per-second rates */
 } sb_summary_input;
 
 /* Appends the summary text to |out| as k6's default handleSummary writes it to stdout: a blank

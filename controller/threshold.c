@@ -19,13 +19,17 @@ static char *dup_range(const char *s, size_t n) {
 
 /* Trims spaces, then one pair of matching quotes, then spaces again, from [*b, *e). */
 static void trim(const char **b, const char **e) {
-  while (*b < *e && isspace((unsigned char)**b)) (*b)++;
-  while (*e > *b && isspace((unsigned char)(*e)[-1])) (*e)--;
+  while (*b < *e && isspace((unsigned char)**b))
+    (*b)++;
+  while (*e > *b && isspace((unsigned char)(*e)[-1]))
+    (*e)--;
   if (*e - *b >= 2 && (**b == '"' || **b == '\'') && (*e)[-1] == **b) {
     (*b)++;
     (*e)--;
-    while (*b < *e && isspace((unsigned char)**b)) (*b)++;
-    while (*e > *b && isspace((unsigned char)(*e)[-1])) (*e)--;
+    while (*b < *e && isspace((unsigned char)**b))
+      (*b)++;
+    while (*e > *b && isspace((unsigned char)(*e)[-1]))
+      (*e)--;
   }
 }
 
@@ -44,20 +48,23 @@ static int parse_key(sb_threshold *t, const char *key, sb_err *err) {
     return 0;
   }
   const char *close = end;
-  while (close > brace && isspace((unsigned char)close[-1])) close--;
+  while (close > brace && isspace((unsigned char)close[-1]))
+    close--;
   if (close == brace || close[-1] != '}' || strchr(brace + 1, '{') ||
       memchr(brace + 1, '}', (size_t)(close - 1 - (brace + 1))))
     return FAIL("thresholds: '%s': the tag filter must be one {tag:value,...} at the end", key);
   close--; /* at '}' */
   size_t cap = 1;
-  for (const char *p = brace + 1; p < close; p++) cap += *p == ',';
+  for (const char *p = brace + 1; p < close; p++)
+    cap += *p == ',';
   if (!(t->filter = calloc(2 * cap, sizeof(char *)))) goto nomem;
   sb_buf norm;
   sb_buf_init(&norm);
   if (sb_buf_printf(&norm, "%s{", t->metric)) goto nomem_buf;
   for (const char *p = brace + 1; p <= close;) {
     const char *q = p;
-    while (q < close && *q != ',') q++;
+    while (q < close && *q != ',')
+      q++;
     const char *colon = memchr(p, ':', (size_t)(q - p));
     const char *kb = p, *ke = colon ? colon : q, *vb = colon ? colon + 1 : q, *ve = q;
     trim(&kb, &ke);
@@ -99,8 +106,8 @@ static int parse_agg(sb_threshold *t, const char *b, const char *e) {
   static const struct {
     const char *name;
     sb_threshold_agg agg;
-  } aggs[] = {{"avg", SB_AGG_AVG},     {"min", SB_AGG_MIN},   {"max", SB_AGG_MAX},
-              {"med", SB_AGG_MED},     {"count", SB_AGG_COUNT}, {"rate", SB_AGG_RATE},
+  } aggs[] = {{"avg", SB_AGG_AVG},    {"min", SB_AGG_MIN},     {"max", SB_AGG_MAX},
+              {"med", SB_AGG_MED},    {"count", SB_AGG_COUNT}, {"rate", SB_AGG_RATE},
               {"value", SB_AGG_VALUE}};
   size_t n = (size_t)(e - b);
   for (size_t i = 0; i < sizeof(aggs) / sizeof(aggs[0]); i++)
@@ -130,8 +137,7 @@ static int parse_expr(sb_threshold *t, const char *key, const char *expr, sb_err
   const char *opp = expr + strcspn(expr, "<>=!"), *b = expr, *e = opp;
   size_t oplen = 0;
   if (!*opp)
-    return FAIL("thresholds: '%s': '%s': missing operator (one of < <= > >= == === !=)", key,
-                expr);
+    return FAIL("thresholds: '%s': '%s': missing operator (one of < <= > >= == === !=)", key, expr);
   for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
     if (!strncmp(opp, ops[i].text, strlen(ops[i].text))) {
       t->op = ops[i].op;
@@ -263,8 +269,8 @@ static double aggregate(const sb_threshold *t, const sb_series *s, double durati
   return 0;
 }
 
-int sb_threshold_value(const sb_threshold *t, const sb_metrics *m, double duration_s,
-                       double *value, uint64_t *nsamples, sb_err *err) {
+int sb_threshold_value(const sb_threshold *t, const sb_metrics *m, double duration_s, double *value,
+                       uint64_t *nsamples, sb_err *err) {
   int id = sb_metrics_find(m, t->metric), rc;
   sb_series s;
   *value = 0;
@@ -295,8 +301,8 @@ int sb_threshold_compare(const sb_threshold *t, double v) {
   return 0;
 }
 
-int sb_threshold_eval(const sb_threshold *t, const sb_metrics *m, double duration_s,
-                      int skip_empty, sb_threshold_result *res, sb_err *err) {
+int sb_threshold_eval(const sb_threshold *t, const sb_metrics *m, double duration_s, int skip_empty,
+                      sb_threshold_result *res, sb_err *err) {
   uint64_t n;
   double v;
   int rc = sb_threshold_value(t, m, duration_s, &v, &n, err);

@@ -23,7 +23,7 @@ typedef enum sb_threshold_agg {
   SB_AGG_MIN,
   SB_AGG_MAX,
   SB_AGG_MED,
-  SB_AGG_PCT,   /* p(N) */
+  SB_AGG_PCT, /* p(N) */
   SB_AGG_COUNT,
   SB_AGG_RATE,
   SB_AGG_VALUE,
@@ -39,15 +39,15 @@ typedef enum sb_threshold_op {
 } sb_threshold_op;
 
 typedef struct sb_threshold {
-  char *key;              /* as written: "http_req_duration{ status : 200 }" */
-  char *metric;           /* "http_req_duration" */
-  char *submetric;        /* normalized key, the summary's row: "http_req_duration{status:200}"
-                             (equals |metric| when there is no tag filter) */
-  char **filter;          /* tag pairs: filter[2*i] key, filter[2*i+1] value (trimmed) */
+  char *key;       /* as written: "http_req_duration{ status : 200 }" */
+  char *metric;    /* "http_req_duration" */
+  char *submetric; /* normalized key, the summary's row: "http_req_duration{status:200}"
+                      (equals |metric| when there is no tag filter) */
+  char **filter;   /* tag pairs: filter[2*i] key, filter[2*i+1] value (trimmed) */
   size_t nfilter;
-  char *expr;             /* as written: "p(95)<200" */
+  char *expr; /* as written: "p(95)<200" */
   sb_threshold_agg agg;
-  double pct;             /* p(N): N, in [0, 100] */
+  double pct; /* p(N): N, in [0, 100] */
   sb_threshold_op op;
   double limit;
   int abort_on_fail;
@@ -55,13 +55,14 @@ typedef struct sb_threshold {
 } sb_threshold;
 
 typedef struct sb_threshold_result {
-  int ok;                 /* 1: passed (or not evaluated yet) */
-  int evaluated;          /* 0: skipped (no samples and skip_empty was asked) */
-  double observed;        /* the aggregate compared with the limit */
+  int ok;          /* 1: passed (or not evaluated yet) */
+  int evaluated;   /* 0: skipped (no samples and skip_empty was asked) */
+  double observed; /* the aggregate compared with the limit */
 } sb_threshold_result;
 
 /* Parses |key| and |expr| into |t| (free with sb_threshold_clear()). Returns 0, SB_EINVAL or
- * SB_ENOMEM; |err| reads "thresholds: 'http_req_duration': 'p95<200': unknown aggregation 'p95'". */
+ * SB_ENOMEM; |err| reads "thresholds: 'http_req_duration': 'p95<200': unknown aggregation 'p95'".
+ */
 int sb_threshold_parse(sb_threshold *t, const char *key, const char *expr, sb_err *err);
 void sb_threshold_clear(sb_threshold *t);
 
@@ -78,13 +79,13 @@ void sb_thresholds_free(sb_threshold *t, size_t n);
  * |duration_s| is the test time (a counter's rate is count / duration_s). Sets |*nsamples| to the
  * samples seen. Returns 0, SB_EINVAL (aggregation does not fit the metric's type) or SB_ENOMEM.
  * A metric |m| does not know has no samples. */
-int sb_threshold_value(const sb_threshold *t, const sb_metrics *m, double duration_s,
-                       double *value, uint64_t *nsamples, sb_err *err);
+int sb_threshold_value(const sb_threshold *t, const sb_metrics *m, double duration_s, double *value,
+                       uint64_t *nsamples, sb_err *err);
 
 /* Evaluates |t| into |*res|. With |skip_empty| (mid-run checks), a threshold whose metric has no
  * samples yet is not evaluated (res->evaluated = 0, ok = 1). Returns as sb_threshold_value(). */
-int sb_threshold_eval(const sb_threshold *t, const sb_metrics *m, double duration_s,
-                      int skip_empty, sb_threshold_result *res, sb_err *err);
+int sb_threshold_eval(const sb_threshold *t, const sb_metrics *m, double duration_s, int skip_empty,
+                      sb_threshold_result *res, sb_err *err);
 
 /* Whether |observed| satisfies |t| (comparison only; NaN never does). */
 int sb_threshold_compare(const sb_threshold *t, double observed);

@@ -12,12 +12,24 @@
 /* An allocator that fails at the Nth call (0: never), for the unwinding paths; the module is
  * included so that its allocations go through it. */
 static long alloc_fail_at, alloc_calls;
-static int alloc_fails(void) { return alloc_fail_at && ++alloc_calls == alloc_fail_at; }
-__attribute__((unused)) static void *t_malloc(size_t n) { return alloc_fails() ? NULL : malloc(n); }
-__attribute__((unused)) static void *t_calloc(size_t a, size_t b) { return alloc_fails() ? NULL : calloc(a, b); }
-__attribute__((unused)) static void *t_realloc(void *p, size_t n) { return alloc_fails() ? NULL : realloc(p, n); }
-__attribute__((unused)) static char *t_strdup(const char *s) { return alloc_fails() ? NULL : strdup(s); }
-__attribute__((unused)) static char *t_strndup(const char *s, size_t n) { return alloc_fails() ? NULL : strndup(s, n); }
+static int alloc_fails(void) {
+  return alloc_fail_at && ++alloc_calls == alloc_fail_at;
+}
+__attribute__((unused)) static void *t_malloc(size_t n) {
+  return alloc_fails() ? NULL : malloc(n);
+}
+__attribute__((unused)) static void *t_calloc(size_t a, size_t b) {
+  return alloc_fails() ? NULL : calloc(a, b);
+}
+__attribute__((unused)) static void *t_realloc(void *p, size_t n) {
+  return alloc_fails() ? NULL : realloc(p, n);
+}
+__attribute__((unused)) static char *t_strdup(const char *s) {
+  return alloc_fails() ? NULL : strdup(s);
+}
+__attribute__((unused)) static char *t_strndup(const char *s, size_t n) {
+  return alloc_fails() ? NULL : strndup(s, n);
+}
 #define malloc t_malloc
 #define calloc t_calloc
 #define realloc t_realloc
@@ -55,8 +67,8 @@ static void describe_eq(const sb_scenario *s, const char *want) {
 }
 
 static void test_nothing_is_one_iteration(void **state) {
-  const char *inputs[] = {NULL, "", "null", " {} ", "null\n", "{\"vus\": 10}",
-                          "{\"scenarios\": {}, \"stages\": []}"};
+  const char *inputs[] = {
+      NULL, "", "null", " {} ", "null\n", "{\"vus\": 10}", "{\"scenarios\": {}, \"stages\": []}"};
   for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
     sb_options *o = parse_ok(inputs[i], NULL);
     assert_int_equal(o->nscenarios, 1);

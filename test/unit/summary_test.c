@@ -14,12 +14,24 @@
 /* An allocator that fails at the Nth call (0: never), for the unwinding paths; the module is
  * included so that its allocations go through it. */
 static long alloc_fail_at, alloc_calls;
-static int alloc_fails(void) { return alloc_fail_at && ++alloc_calls == alloc_fail_at; }
-__attribute__((unused)) static void *t_malloc(size_t n) { return alloc_fails() ? NULL : malloc(n); }
-__attribute__((unused)) static void *t_calloc(size_t a, size_t b) { return alloc_fails() ? NULL : calloc(a, b); }
-__attribute__((unused)) static void *t_realloc(void *p, size_t n) { return alloc_fails() ? NULL : realloc(p, n); }
-__attribute__((unused)) static char *t_strdup(const char *s) { return alloc_fails() ? NULL : strdup(s); }
-__attribute__((unused)) static char *t_strndup(const char *s, size_t n) { return alloc_fails() ? NULL : strndup(s, n); }
+static int alloc_fails(void) {
+  return alloc_fail_at && ++alloc_calls == alloc_fail_at;
+}
+__attribute__((unused)) static void *t_malloc(size_t n) {
+  return alloc_fails() ? NULL : malloc(n);
+}
+__attribute__((unused)) static void *t_calloc(size_t a, size_t b) {
+  return alloc_fails() ? NULL : calloc(a, b);
+}
+__attribute__((unused)) static void *t_realloc(void *p, size_t n) {
+  return alloc_fails() ? NULL : realloc(p, n);
+}
+__attribute__((unused)) static char *t_strdup(const char *s) {
+  return alloc_fails() ? NULL : strdup(s);
+}
+__attribute__((unused)) static char *t_strndup(const char *s, size_t n) {
+  return alloc_fails() ? NULL : strndup(s, n);
+}
 #define malloc t_malloc
 #define calloc t_calloc
 #define realloc t_realloc
@@ -79,32 +91,31 @@ static void test_seed_single_request(void **state) {
   add(m, SB_M_ITERATIONS, NULL, 0, 1);
   sb_summary_input in = {.metrics = m, .duration_s = 1 / 4.117856};
   char *got = render(&in);
-  expect(got,
-         "\n"
-         "     data_received..................: 7.8 kB 32 kB/s\n"
-         "     data_sent......................: 621 B  2.6 kB/s\n"
-         "     http_req_blocked...............: avg=127.55ms min=127.55ms med=127.55ms "
-         "max=127.55ms p(90)=127.55ms p(95)=127.55ms\n"
-         "     http_req_connecting............: avg=15.62ms  min=15.62ms  med=15.62ms  "
-         "max=15.62ms  p(90)=15.62ms  p(95)=15.62ms\n"
-         "     http_req_duration..............: avg=115.28ms min=115.28ms med=115.28ms "
-         "max=115.28ms p(90)=115.28ms p(95)=115.28ms\n"
-         "       { expected_response:true }...: avg=115.28ms min=115.28ms med=115.28ms "
-         "max=115.28ms p(90)=115.28ms p(95)=115.28ms\n"
-         "     http_req_failed................: 0.00%  ✓ 0        ✗ 1\n"
-         "     http_req_receiving.............: avg=1.96ms   min=1.96ms   med=1.96ms   "
-         "max=1.96ms   p(90)=1.96ms   p(95)=1.96ms\n"
-         "     http_req_sending...............: avg=520µs    min=520µs    med=520µs    "
-         "max=520µs    p(90)=520µs    p(95)=520µs\n"
-         "     http_req_tls_handshaking.......: avg=35.16ms  min=35.16ms  med=35.16ms  "
-         "max=35.16ms  p(90)=35.16ms  p(95)=35.16ms\n"
-         "     http_req_waiting...............: avg=112.79ms min=112.79ms med=112.79ms "
-         "max=112.79ms p(90)=112.79ms p(95)=112.79ms\n"
-         "     http_reqs......................: 1      4.117856/s\n"
-         "     iteration_duration.............: avg=242.31ms min=242.31ms med=242.31ms "
-         "max=242.31ms p(90)=242.31ms p(95)=242.31ms\n"
-         "     iterations.....................: 1      4.117856/s\n"
-         "\n");
+  expect(got, "\n"
+              "     data_received..................: 7.8 kB 32 kB/s\n"
+              "     data_sent......................: 621 B  2.6 kB/s\n"
+              "     http_req_blocked...............: avg=127.55ms min=127.55ms med=127.55ms "
+              "max=127.55ms p(90)=127.55ms p(95)=127.55ms\n"
+              "     http_req_connecting............: avg=15.62ms  min=15.62ms  med=15.62ms  "
+              "max=15.62ms  p(90)=15.62ms  p(95)=15.62ms\n"
+              "     http_req_duration..............: avg=115.28ms min=115.28ms med=115.28ms "
+              "max=115.28ms p(90)=115.28ms p(95)=115.28ms\n"
+              "       { expected_response:true }...: avg=115.28ms min=115.28ms med=115.28ms "
+              "max=115.28ms p(90)=115.28ms p(95)=115.28ms\n"
+              "     http_req_failed................: 0.00%  ✓ 0        ✗ 1\n"
+              "     http_req_receiving.............: avg=1.96ms   min=1.96ms   med=1.96ms   "
+              "max=1.96ms   p(90)=1.96ms   p(95)=1.96ms\n"
+              "     http_req_sending...............: avg=520µs    min=520µs    med=520µs    "
+              "max=520µs    p(90)=520µs    p(95)=520µs\n"
+              "     http_req_tls_handshaking.......: avg=35.16ms  min=35.16ms  med=35.16ms  "
+              "max=35.16ms  p(90)=35.16ms  p(95)=35.16ms\n"
+              "     http_req_waiting...............: avg=112.79ms min=112.79ms med=112.79ms "
+              "max=112.79ms p(90)=112.79ms p(95)=112.79ms\n"
+              "     http_reqs......................: 1      4.117856/s\n"
+              "     iteration_duration.............: avg=242.31ms min=242.31ms med=242.31ms "
+              "max=242.31ms p(90)=242.31ms p(95)=242.31ms\n"
+              "     iterations.....................: 1      4.117856/s\n"
+              "\n");
   free(got);
   sb_metrics_free(m);
 }
@@ -127,22 +138,21 @@ static void test_seed_columns(void **state) {
   add(m, SB_M_VUS_MAX, NULL, 0, 100);
   sb_summary_input in = {.metrics = m, .duration_s = 1000 / 25.861591};
   char *got = render(&in);
-  expect(got,
-         "\n"
-         "     data_received..................: 3.2 MB 83 kB/s\n"
-         "     data_sent......................: 130 kB 3.4 kB/s\n"
-         "     http_req_blocked...............: avg=0s    min=0s    med=0s    max=0s    "
-         "p(90)=0s    p(95)=0s\n"
-         "     http_req_duration..............: avg=4.43s min=4.43s med=4.43s max=4.43s "
-         "p(90)=4.43s p(95)=4.43s\n"
-         "       { expected_response:true }...: avg=4.43s min=4.43s med=4.43s max=4.43s "
-         "p(90)=4.43s p(95)=4.43s\n"
-         "     http_req_failed................: 1.40%  ✓ 14        ✗ 986\n"
-         "     http_reqs......................: 1000   25.861591/s\n"
-         "     iterations.....................: 1000   25.861591/s\n"
-         "     vus............................: 8      min=8       max=100\n"
-         "     vus_max........................: 100    min=100     max=100\n"
-         "\n");
+  expect(got, "\n"
+              "     data_received..................: 3.2 MB 83 kB/s\n"
+              "     data_sent......................: 130 kB 3.4 kB/s\n"
+              "     http_req_blocked...............: avg=0s    min=0s    med=0s    max=0s    "
+              "p(90)=0s    p(95)=0s\n"
+              "     http_req_duration..............: avg=4.43s min=4.43s med=4.43s max=4.43s "
+              "p(90)=4.43s p(95)=4.43s\n"
+              "       { expected_response:true }...: avg=4.43s min=4.43s med=4.43s max=4.43s "
+              "p(90)=4.43s p(95)=4.43s\n"
+              "     http_req_failed................: 1.40%  ✓ 14        ✗ 986\n"
+              "     http_reqs......................: 1000   25.861591/s\n"
+              "     iterations.....................: 1000   25.861591/s\n"
+              "     vus............................: 8      min=8       max=100\n"
+              "     vus_max........................: 100    min=100     max=100\n"
+              "\n");
   free(got);
   sb_metrics_free(m);
 }
@@ -158,7 +168,8 @@ static void test_thresholds_and_stats(void **state) {
   sb_metrics *m = new_set();
   const char *const s200[] = {"expected_response", "true", "status", "200"};
   const char *const s500[] = {"expected_response", "false", "status", "500"};
-  for (int i = 1; i <= 10; i++) add(m, SB_M_HTTP_REQ_DURATION, i <= 8 ? s200 : s500, 2, 1000);
+  for (int i = 1; i <= 10; i++)
+    add(m, SB_M_HTTP_REQ_DURATION, i <= 8 ? s200 : s500, 2, 1000);
   add(m, SB_M_HTTP_REQ_FAILED, s500, 2, 1);
   add(m, SB_M_HTTP_REQ_FAILED, s200, 2, 0);
   assert_true(sb_metrics_register(m, "errors", SB_METRIC_COUNTER, SB_VALUE_DEFAULT, NULL) >= 0);
@@ -185,7 +196,8 @@ static void test_thresholds_and_stats(void **state) {
               "   ✓ http_req_failed................: 50.00% ✓ 1 ✗ 1\n"
               "\n");
   free(got);
-  for (int i = 0; i < 4; i++) sb_threshold_clear(&th[i]);
+  for (int i = 0; i < 4; i++)
+    sb_threshold_clear(&th[i]);
   sb_metrics_free(m);
 }
 
@@ -197,7 +209,8 @@ static void test_checks_tree(void **state) {
   const char *const tok[] = {"check", "token", "group", "::login"};
   const char *const x[] = {"check", "x", "group", "::login::inner"};
   const char *const deep[] = {"check", "deep", "group", "::only::nested"};
-  for (int i = 0; i < 1000; i++) add(m, SB_M_CHECKS, st, 2, i < 980);
+  for (int i = 0; i < 1000; i++)
+    add(m, SB_M_CHECKS, st, 2, i < 980);
   add(m, SB_M_CHECKS, body, 2, 1);
   add(m, SB_M_CHECKS, tok, 2, 1);
   add(m, SB_M_CHECKS, x, 2, 1);
@@ -285,7 +298,8 @@ static void test_humanize(void **state) {
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     char out[64];
     sb_summary_humanize(cases[i].v, cases[i].type, cases[i].contains, out, sizeof(out));
-    if (strcmp(out, cases[i].want)) fail_msg("%g: got '%s', want '%s'", cases[i].v, out, cases[i].want);
+    if (strcmp(out, cases[i].want))
+      fail_msg("%g: got '%s', want '%s'", cases[i].v, out, cases[i].want);
   }
 }
 
@@ -300,8 +314,8 @@ static void test_alloc_failures(void **state) {
   sb_threshold th;
   parse(&th, "http_req_duration{status:200}", "avg<1");
   sb_threshold_result res = {1, 1, 0};
-  sb_summary_input in = {.metrics = m, .thresholds = &th, .results = &res, .nthresholds = 1,
-                         .duration_s = 1};
+  sb_summary_input in = {
+      .metrics = m, .thresholds = &th, .results = &res, .nthresholds = 1, .duration_s = 1};
   sb_buf want;
   sb_buf_init(&want);
   assert_int_equal(sb_summary_format(&want, &in), 0);
@@ -329,12 +343,9 @@ static void test_alloc_failures(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_seed_single_request),
-      cmocka_unit_test(test_seed_columns),
-      cmocka_unit_test(test_thresholds_and_stats),
-      cmocka_unit_test(test_checks_tree),
-      cmocka_unit_test(test_sort_order),
-      cmocka_unit_test(test_humanize),
+      cmocka_unit_test(test_seed_single_request),  cmocka_unit_test(test_seed_columns),
+      cmocka_unit_test(test_thresholds_and_stats), cmocka_unit_test(test_checks_tree),
+      cmocka_unit_test(test_sort_order),           cmocka_unit_test(test_humanize),
       cmocka_unit_test(test_alloc_failures),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

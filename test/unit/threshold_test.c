@@ -12,12 +12,24 @@
 /* An allocator that fails at the Nth call (0: never), for the unwinding paths; the module is
  * included so that its allocations go through it. */
 static long alloc_fail_at, alloc_calls;
-static int alloc_fails(void) { return alloc_fail_at && ++alloc_calls == alloc_fail_at; }
-__attribute__((unused)) static void *t_malloc(size_t n) { return alloc_fails() ? NULL : malloc(n); }
-__attribute__((unused)) static void *t_calloc(size_t a, size_t b) { return alloc_fails() ? NULL : calloc(a, b); }
-__attribute__((unused)) static void *t_realloc(void *p, size_t n) { return alloc_fails() ? NULL : realloc(p, n); }
-__attribute__((unused)) static char *t_strdup(const char *s) { return alloc_fails() ? NULL : strdup(s); }
-__attribute__((unused)) static char *t_strndup(const char *s, size_t n) { return alloc_fails() ? NULL : strndup(s, n); }
+static int alloc_fails(void) {
+  return alloc_fail_at && ++alloc_calls == alloc_fail_at;
+}
+__attribute__((unused)) static void *t_malloc(size_t n) {
+  return alloc_fails() ? NULL : malloc(n);
+}
+__attribute__((unused)) static void *t_calloc(size_t a, size_t b) {
+  return alloc_fails() ? NULL : calloc(a, b);
+}
+__attribute__((unused)) static void *t_realloc(void *p, size_t n) {
+  return alloc_fails() ? NULL : realloc(p, n);
+}
+__attribute__((unused)) static char *t_strdup(const char *s) {
+  return alloc_fails() ? NULL : strdup(s);
+}
+__attribute__((unused)) static char *t_strndup(const char *s, size_t n) {
+  return alloc_fails() ? NULL : strndup(s, n);
+}
 #define malloc t_malloc
 #define calloc t_calloc
 #define realloc t_realloc
@@ -121,9 +133,9 @@ static void test_types(void **state) {
     const char *expr;
     int trend, counter, rate, gauge;
   } cases[] = {
-      {"avg<1", 1, 0, 0, 0},   {"min<1", 1, 0, 0, 0},   {"max<1", 1, 0, 0, 0},
-      {"med<1", 1, 0, 0, 0},   {"p(90)<1", 1, 0, 0, 0}, {"count<1", 0, 1, 0, 0},
-      {"rate<1", 0, 1, 1, 0},  {"value<1", 0, 0, 0, 1},
+      {"avg<1", 1, 0, 0, 0},  {"min<1", 1, 0, 0, 0},   {"max<1", 1, 0, 0, 0},
+      {"med<1", 1, 0, 0, 0},  {"p(90)<1", 1, 0, 0, 0}, {"count<1", 0, 1, 0, 0},
+      {"rate<1", 0, 1, 1, 0}, {"value<1", 0, 0, 0, 1},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     sb_threshold t;
@@ -148,7 +160,8 @@ static void test_types(void **state) {
 static sb_metrics *fixture(void) {
   sb_metrics *m;
   assert_int_equal(sb_metrics_new(&m), 0);
-  const char *ok[] = {"status", "200", "method", "GET"}, *bad[] = {"status", "500", "method", "GET"};
+  const char *ok[] = {"status", "200", "method", "GET"},
+             *bad[] = {"status", "500", "method", "GET"};
   const sb_tagset *t200 = sb_metrics_tags(m, ok, 2), *t500 = sb_metrics_tags(m, bad, 2);
   for (int i = 1; i <= 100; i++) {
     assert_int_equal(sb_metrics_add(m, SB_M_HTTP_REQ_DURATION, i <= 90 ? t200 : t500, i), 0);
@@ -156,7 +169,8 @@ static sb_metrics *fixture(void) {
   }
   const char *ct[] = {"check", "ok", "my_tag", "a b"};
   const sb_tagset *tc = sb_metrics_tags(m, ct, 2);
-  for (int i = 0; i < 4; i++) assert_int_equal(sb_metrics_add(m, SB_M_CHECKS, tc, i != 0), 0);
+  for (int i = 0; i < 4; i++)
+    assert_int_equal(sb_metrics_add(m, SB_M_CHECKS, tc, i != 0), 0);
   const sb_tagset *none = sb_metrics_tags(m, NULL, 0);
   assert_int_equal(sb_metrics_add(m, SB_M_VUS, none, 7), 0);
   assert_int_equal(sb_metrics_add(m, SB_M_VUS, none, 3), 0);
@@ -172,11 +186,12 @@ static void eval(const sb_metrics *m, const char *key, const char *expr, int ski
   sb_threshold_result r;
   sb_err err = {{0}};
   parse_ok(&t, key, expr);
-  if (sb_threshold_eval(&t, m, 10.0, skip_empty, &r, &err)) fail_msg("%s %s: %s", key, expr, err.msg);
+  if (sb_threshold_eval(&t, m, 10.0, skip_empty, &r, &err))
+    fail_msg("%s %s: %s", key, expr, err.msg);
   if (r.ok != ok || r.evaluated != evaluated || r.observed < observed - tol ||
       r.observed > observed + tol)
-    fail_msg("%s %s: ok=%d evaluated=%d observed=%g (want %d %d %g)", key, expr, r.ok,
-             r.evaluated, r.observed, ok, evaluated, observed);
+    fail_msg("%s %s: ok=%d evaluated=%d observed=%g (want %d %d %g)", key, expr, r.ok, r.evaluated,
+             r.observed, ok, evaluated, observed);
   sb_threshold_clear(&t);
 }
 
@@ -265,10 +280,9 @@ static void test_alloc_failures(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_keys),  cmocka_unit_test(test_exprs),
-      cmocka_unit_test(test_types), cmocka_unit_test(test_eval),
-      cmocka_unit_test(test_parse_all),
-      cmocka_unit_test(test_alloc_failures),
+      cmocka_unit_test(test_keys),      cmocka_unit_test(test_exprs),
+      cmocka_unit_test(test_types),     cmocka_unit_test(test_eval),
+      cmocka_unit_test(test_parse_all), cmocka_unit_test(test_alloc_failures),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
