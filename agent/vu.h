@@ -103,6 +103,15 @@ void sb_vu_wake(sb_vu *vu);
 typedef void (*sb_vu_cancel_fn)(void *ud);
 void sb_vu_set_cancel(sb_vu *vu, sb_vu_cancel_fn fn, void *ud);
 
+/* Suspends the running script for |ms| milliseconds on the VU's own timer (no allocation). Returns
+ * 0, or SB_ECANCELED when interrupted (or called outside an iteration, e.g. from init code). */
+int sb_vu_sleep(sb_vu *vu, double ms);
+
+/* Enters group |name|: the group path becomes "<path>::<name>" and sb_vu_tags() follows it.
+ * |*saved| remembers the outer path for sb_vu_group_leave(). Returns 0 or SB_ENOMEM. */
+int sb_vu_group_enter(sb_vu *vu, const char *name, size_t *saved);
+void sb_vu_group_leave(sb_vu *vu, size_t saved);
+
 /* Module registration, one call each (STYLE.md rule 9): pushes the module's exports object. */
 void sb_js_k6_push(duk_context *ctx);        /* "k6": sleep, check, group, fail */
 void sb_js_http_push(duk_context *ctx);      /* "k6/http": get, post, put, del, patch, head, request */

@@ -310,10 +310,12 @@ int sb_jsmod_run_entry(duk_context *ctx, sb_err *err) {
   return 0;
 }
 
-/* duk_safe_call body: [ e ] -> [ e file line name message stack ], each coerced where sane. */
+/* duk_safe_call body: [ e ] -> [ e file line name message stack ]. A safe call sees the caller's
+ * whole value stack (indices are not rebased), hence the index taken from the top. */
 static duk_ret_t error_parts(duk_context *ctx, void *udata) {
   static const char *const keys[] = {"fileName", "lineNumber", "name", "message", "stack"};
-  for (size_t i = 0; i < 5; i++) duk_get_prop_string(ctx, 0, keys[i]);
+  duk_idx_t e = duk_get_top_index(ctx);
+  for (size_t i = 0; i < 5; i++) duk_get_prop_string(ctx, e, keys[i]);
   return 5;
 }
 
