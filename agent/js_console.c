@@ -1,0 +1,58 @@
+/* The global `console`: log, info, warn, error, debug -> the VU's log callback, arguments joined
+ * by spaces, objects as JSON (like k6). Outside a VU heap the line goes to stderr. */
+#include <stdio.h>
+
+#include "agent/vu.h"
+
+static const char *const LEVELS[] = {"info", "info", "warn", "error", "debug"};
+
+/* duk_safe_call body: [ v ] -> [ JSON text ]. Throws on cycles, hence protected. (A safe call
+ * sees the caller's whole value stack: the argument is at the top, not at index 0.) */
+static duk_ret_t json_safe(duk_context *ctx, void *udata) {
+  duk_json_encode(ctx, -1);
+  return 1;
+}
+
+/* Replaces the value at |i| by its text: strings as is, plain objects and arrays as JSON. */
+static void to_text(duk_context *ctx, duk_idx_t i) {
+  if (duk_is_string(ctx, i)) return;
+  if (duk_is_object(ctx, i) && !duk_is_function(ctx, i) && !duk_is_error(ctx, i)) {
+    duk_dup(ctx, i);
+    if (duk_safe_call(ctx, json_safe, NULL, 1, 1) == DUK_EXEC_SUCCESS && duk_is_string(ctx, -1)) {
+      duk_replace(ctx, i);
+      return;
+    }
+    duk_pop(ctx);
+  }
+  duk_safe_to_string(ctx, i);
+}
+
+static duk_ret_t console_out(duk_context *ctx) {
+  duk_idx_t n = duk_get_top(ctx);
+  int magic = duk_get_current_magic(ctx);
+  const char *level = LEVELS[magic >= 0 && magic < 5 ? magic : 0];
+  for (duk_idx_t i = 0; i < n; i++) to_text(ctx, i);
+  duk_push_string(ctx, " ");
+  duk_insert(ctx, 0);
+  duk_join(ctx, n);                                  /* -> [ line ] */
+  duk_size_t len;
+  const char *s = duk_get_lstring(ctx, -1, &len);
+  sb_vu *vu = sb_vu_from_ctx(ctx);
+  const sb_vu_env *env = vu ? sb_vu_get_env(vu) : NULL;
+  if (env && env->log)
+    env->log(level, s, len, env->log_ud);
+  else
+    fprintf(stderr, "%s: %.*s\n", level, (int)len, s);
+  return 0;
+}
+
+void sb_js_console_register(duk_context *ctx) {
+  static const char *const names[] = {"log", "info", "warn", "error", "debug"};
+  duk_push_object(ctx);
+  for (int i = 0; i < 5; i++) {
+    duk_push_c_function(ctx, console_out, DUK_VARARGS);
+    duk_set_magic(ctx, -1, i);
+    duk_put_prop_string(ctx, -2, names[i]);
+  }
+  duk_put_global_string(ctx, "console");
+}

@@ -1,0 +1,127 @@
+/* The "k6" module: sleep, check, group, fail.
+ *
+ * sleep() suspends the VU's coroutine on the VU's own timer; check() records one `checks` rate
+ * sample per condition tagged {check, group, scenario} plus the caller's tags; group() keeps the
+ * VU's group path ("::a::b") for the samples recorded inside and records `group_duration`. */
+#include <string.h>
+#include <time.h>
+
+#include "agent/vu.h"
+
+#define CHECK_MAX_TAGS 32
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* sleep(seconds) */
+static duk_ret_t k6_sleep(duk_context *ctx) {
+  double s = duk_to_number(ctx, 0);
+  sb_vu *vu = sb_vu_from_ctx(ctx);
+  if (vu && s > 0) sb_vu_sleep(vu, s * 1000.0); /* interrupted: the VU throws for us */
+  return 0;
+}
+
+/* Interns {check, group, scenario} + the user tags object at |tags_idx| (may be undefined).
+ * The user's values are coerced to strings on the value stack, popped before returning. */
+static const sb_tagset *check_tags(duk_context *ctx, sb_vu *vu, const char *name,
+                                   duk_idx_t tags_idx) {
+  const char *kv[2 * (3 + CHECK_MAX_TAGS)];
+  size_t n = 0;
+  kv[n++] = "check", kv[n++] = name;
+  kv[n++] = "group", kv[n++] = sb_vu_group(vu);
+  kv[n++] = "scenario", kv[n++] = sb_vu_scenario(vu);
+  duk_idx_t top = duk_get_top(ctx);
+  if (duk_is_object(ctx, tags_idx)) {
+    duk_enum(ctx, tags_idx, DUK_ENUM_OWN_PROPERTIES_ONLY);
+    duk_idx_t e = duk_get_top_index(ctx);
+    while (n < sizeof(kv) / sizeof(kv[0]) && duk_next(ctx, e, 1)) {
+      const char *k = duk_to_string(ctx, -2), *v = duk_to_string(ctx, -1);
+      size_t i = 0;
+      while (i < n && strcmp(kv[i], k) != 0) i += 2;
+      if (i < n) {
+        kv[i + 1] = v; /* the user's tag wins over ours, as in k6 */
+      } else {
+        kv[n++] = k;
+        kv[n++] = v;
+      }
+    }
+  }
+  const sb_tagset *t = sb_metrics_tags(sb_vu_metrics(vu), kv, n / 2);
+  duk_set_top(ctx, top);
+  return t;
+}
+
+/* check(val, sets, tags): true when every condition passed. A throwing condition throws. */
+static duk_ret_t k6_check(duk_context *ctx) {
+  sb_vu *vu = sb_vu_from_ctx(ctx);
+  duk_set_top(ctx, 3);
+  int all = 1;
+  if (!duk_is_object(ctx, 1)) {
+    duk_push_true(ctx);
+    return 1;
+  }
+  duk_enum(ctx, 1, DUK_ENUM_OWN_PROPERTIES_ONLY);     /* -> [ val sets tags enum ] */
+  while (duk_next(ctx, 3, 1)) {                       /* -> [ ... enum name cond ] */
+    if (duk_is_function(ctx, -1)) {
+      duk_dup(ctx, 0);
+      duk_call(ctx, 1);                               /* -> [ ... enum name result ] */
+    }
+    int ok = duk_to_boolean(ctx, -1);
+    all &= ok;
+    if (vu && sb_vu_metrics(vu)) {
+      const sb_tagset *t = check_tags(ctx, vu, duk_to_string(ctx, -2), 2);
+      if (t) sb_metrics_add(sb_vu_metrics(vu), SB_M_CHECKS, t, ok ? 1 : 0);
+    }
+    duk_pop_2(ctx);
+  }
+  duk_push_boolean(ctx, all);
+  return 1;
+}
+
+/* group(name, fn): runs fn inside group |name|; returns what fn returns. */
+static duk_ret_t k6_group(duk_context *ctx) {
+  const char *name = duk_require_string(ctx, 0);
+  duk_require_function(ctx, 1);
+  if (strstr(name, "::")) (void)duk_error(ctx, DUK_ERR_ERROR, "group and check names may not contain '::'");
+  sb_vu *vu = sb_vu_from_ctx(ctx);
+  if (!vu) {
+    duk_dup(ctx, 1);
+    duk_call(ctx, 0);
+    return 1;
+  }
+  size_t saved;
+  if (sb_vu_group_enter(vu, name, &saved) != 0) (void)duk_error(ctx, DUK_ERR_RANGE_ERROR, "out of memory");
+  double t0 = now_ms();
+  duk_dup(ctx, 1);
+  if (duk_pcall(ctx, 0) != DUK_EXEC_SUCCESS) {        /* -> [ name fn err ] */
+    sb_vu_group_leave(vu, saved);
+    (void)duk_throw(ctx);
+  }
+  const sb_tagset *t = sb_vu_metrics(vu) ? sb_vu_tags(vu) : NULL;
+  if (t) sb_metrics_add(sb_vu_metrics(vu), SB_M_GROUP_DURATION, t, now_ms() - t0);
+  sb_vu_group_leave(vu, saved);
+  return 1;
+}
+
+/* fail(msg): throws Error(msg). */
+static duk_ret_t k6_fail(duk_context *ctx) {
+  const char *msg = duk_is_undefined(ctx, 0) ? "" : duk_safe_to_string(ctx, 0);
+  duk_push_error_object(ctx, DUK_ERR_ERROR, "%s", msg);
+  return duk_throw(ctx);
+}
+
+static const duk_function_list_entry k6_funcs[] = {
+    {"sleep", k6_sleep, 1},
+    {"check", k6_check, DUK_VARARGS},
+    {"group", k6_group, 2},
+    {"fail", k6_fail, 1},
+    {NULL, NULL, 0},
+};
+
+void sb_js_k6_push(duk_context *ctx) {
+  duk_push_object(ctx);
+  duk_put_function_list(ctx, -1, k6_funcs);
+}

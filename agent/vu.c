@@ -1,0 +1,456 @@
+/* Virtual users (agent/vu.h).
+ *
+ * One Duktape heap and one coroutine per VU. The coroutine runs a job loop (init once, then one
+ * iteration per start) and yields at the end of every job, so the stack is made once and an
+ * iteration allocates nothing of its own: the exported function is looked up once per export
+ * name and kept on the heap's value stack, the deferred "done" event and the sleep timer are
+ * embedded here.
+ *
+ * Value stack of an idle VU: [ exports fn ] — the entry's exports and the cached iteration
+ * function. Duktape is only touched from the loop's stack while the VU is idle; everything that
+ * runs JS runs protected on the coroutine.
+ *
+ * Interruption: sb_vu_interrupt() sets the heap's interrupt flag (Duktape throws a RangeError at
+ * its next check, and keeps throwing until every catch is exhausted), cancels the pending
+ * operation, and resumes the coroutine so the pcall unwinds; sb_vu_wait() refuses to suspend
+ * while the flag is set. The flag is cleared only once the pcall has returned. */
+#include "agent/vu.h"
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "agent/coro.h"
+#include "agent/http_client.h"
+#include "common/duk_udata.h"
+
+#define VU_STACK (256 * 1024)
+
+enum { JOB_NONE, JOB_INIT, JOB_ITER };
+
+struct sb_vu {
+  sb_duk_udata udata;          /* first: Duktape's exec-timeout check reads the heap udata */
+  duk_context *ctx;
+  sb_vu_env env;               /* copied; what it points to is borrowed */
+  uint64_t id;
+  size_t heap_bytes;           /* malloc_usable_size() of every live heap allocation */
+  sb_coro *co;
+  int job;                     /* JOB_*: what the coroutine runs next or is running */
+  int job_done;                /* the job returned; the coroutine sits at the end of its loop */
+  int busy;                    /* an iteration started and its callback has not fired */
+  int waiting;                 /* suspended in sb_vu_wait() */
+  int in_coro;                 /* the coroutine is running right now */
+  int init_rc;                 /* result of the init job */
+  sb_err *init_err;
+  sb_vu_result result;         /* of the last finished iteration */
+  sb_vu_iter it;               /* the running iteration */
+  sb_vu_iter_cb cb;
+  void *cb_ud;
+  double t0_ms;                /* iteration start, monotonic */
+  char *exec;                  /* export name whose function sits at value stack index 1 */
+  struct event ev_done;        /* fires the iteration callback from the loop */
+  struct event ev_timer;       /* sleep() */
+  int timer_on;
+  sb_vu_cancel_fn cancel;      /* the operation sb_vu_wait() waits for */
+  void *cancel_ud;
+  sb_http_client *http;        /* created on first use */
+  char *group;                 /* "" or "::a::b" */
+  size_t group_len, group_cap;
+  const sb_tagset *tags;       /* {group, scenario}, NULL when stale */
+  const char *tags_scenario;   /* the scenario pointer |tags| was made for */
+};
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* --- capped allocator -------------------------------------------------------------------- */
+
+static void *vu_alloc(void *ud, duk_size_t size) {
+  sb_vu *vu = ud;
+  if (vu->env.heap_limit && vu->heap_bytes + size > vu->env.heap_limit) return NULL;
+  void *p = malloc(size);
+  if (p) vu->heap_bytes += malloc_usable_size(p);
+  return p;
+}
+
+static void *vu_realloc(void *ud, void *ptr, duk_size_t size) {
+  sb_vu *vu = ud;
+  size_t old = ptr ? malloc_usable_size(ptr) : 0;
+  if (size == 0) {
+    vu->heap_bytes -= old;
+    free(ptr);
+    return NULL;
+  }
+  if (vu->env.heap_limit && size > old && vu->heap_bytes - old + size > vu->env.heap_limit)
+    return NULL;
+  void *p = realloc(ptr, size);
+  if (!p) return NULL;
+  vu->heap_bytes = vu->heap_bytes - old + malloc_usable_size(p);
+  return p;
+}
+
+static void vu_free_mem(void *ud, void *ptr) {
+  sb_vu *vu = ud;
+  if (!ptr) return;
+  vu->heap_bytes -= malloc_usable_size(ptr);
+  free(ptr);
+}
+
+static void vu_fatal(void *ud, const char *msg) {
+  sb_vu *vu = ud;
+  fprintf(stderr, "speedboat: fatal error in the JavaScript engine of VU %llu: %s\n",
+          vu ? (unsigned long long)vu->id : 0ULL, msg ? msg : "(no message)");
+  abort();
+}
+
+/* --- globals and modules ----------------------------------------------------------------- */
+
+static int builtin(duk_context *ctx, const char *name, void *ud) {
+  if (strcmp(name, "k6") == 0) {
+    sb_js_k6_push(ctx);
+    return 1;
+  }
+  if (strcmp(name, "k6/http") == 0) {
+    sb_js_http_push(ctx);
+    return 1;
+  }
+  return 0;
+}
+
+/* duk_safe_call body: the sandboxed globals and the module loader. [ ] -> [ ] */
+static duk_ret_t setup_safe(duk_context *ctx, void *udata) {
+  sb_vu *vu = udata;
+  duk_push_global_object(ctx);
+  duk_del_prop_string(ctx, -1, "print");
+  duk_del_prop_string(ctx, -1, "alert");
+  duk_push_object(ctx);
+  for (const char *const *e = vu->env.env; e && e[0] && e[1]; e += 2) {
+    duk_push_string(ctx, e[1]);
+    duk_put_prop_string(ctx, -2, e[0]);
+  }
+  duk_put_prop_string(ctx, -2, "__ENV");
+  duk_push_number(ctx, (double)vu->id);
+  duk_put_prop_string(ctx, -2, "__VU");
+  duk_push_number(ctx, 0);
+  duk_put_prop_string(ctx, -2, "__ITER");
+  duk_pop(ctx);
+  sb_js_console_register(ctx);
+  if (sb_jsmod_install(ctx, vu->env.prog, builtin, vu) != 0)
+    (void)duk_error(ctx, DUK_ERR_ERROR, "out of memory installing modules");
+  return 0;
+}
+
+/* Init job: globals, then the entry module. Leaves [ exports undefined ] on success. */
+static void run_init(sb_vu *vu) {
+  duk_context *ctx = vu->ctx;
+  if (duk_safe_call(ctx, setup_safe, vu, 0, 1) != DUK_EXEC_SUCCESS) {
+    sb_jsmod_format_error(ctx, -1, vu->init_err);
+    duk_pop(ctx);
+    vu->init_rc = SB_ENOMEM;
+    return;
+  }
+  duk_pop(ctx);
+  vu->init_rc = sb_jsmod_run_entry(ctx, vu->init_err); /* -> [ exports ] */
+  if (vu->init_rc == 0) duk_push_undefined(ctx);       /* -> [ exports fn ] */
+}
+
+/* --- iterations -------------------------------------------------------------------------- */
+
+/* duk_safe_call body: [ fn ] -> [ result ]. */
+static duk_ret_t iter_safe(duk_context *ctx, void *udata) {
+  sb_vu *vu = udata;
+  duk_push_number(ctx, (double)vu->it.iteration);
+  duk_put_global_string(ctx, "__ITER");
+  duk_call(ctx, 0);
+  return 1;
+}
+
+static void log_text(sb_vu *vu, const char *level, const char *text) {
+  if (vu->env.log) vu->env.log(level, text, strlen(text), vu->env.log_ud);
+}
+
+static void run_iter(sb_vu *vu) {
+  duk_context *ctx = vu->ctx;
+  duk_dup(ctx, 1);
+  int rc = duk_safe_call(ctx, iter_safe, vu, 1, 1); /* -> [ exports fn result ] */
+  if (vu->udata.interrupt) {
+    vu->result = SB_VU_INTERRUPTED;
+  } else if (rc != DUK_EXEC_SUCCESS) {
+    sb_err err;
+    err.msg[0] = '\0';
+    sb_jsmod_format_error(ctx, -1, &err);
+    log_text(vu, "error", err.msg);
+    vu->result = SB_VU_EXCEPTION;
+  } else {
+    vu->result = SB_VU_OK;
+  }
+  duk_pop(ctx);
+  vu->udata.interrupt = 0; /* only now: the pcall has returned */
+  if (vu->result == SB_VU_INTERRUPTED || !vu->env.metrics) return;
+  const sb_tagset *t = sb_vu_tags(vu);
+  if (!t) return;
+  sb_metrics_add(vu->env.metrics, SB_M_ITERATIONS, t, 1);
+  sb_metrics_add(vu->env.metrics, SB_M_ITERATION_DURATION, t, now_ms() - vu->t0_ms);
+}
+
+/* The coroutine: one job per resume, forever (freed while suspended between jobs). */
+static void vu_main(sb_coro *co, void *arg) {
+  sb_vu *vu = arg;
+  for (;;) {
+    if (vu->job == JOB_INIT)
+      run_init(vu);
+    else if (vu->job == JOB_ITER)
+      run_iter(vu);
+    vu->job_done = 1;
+    sb_coro_yield(co);
+  }
+}
+
+static void step(sb_vu *vu) {
+  vu->in_coro = 1;
+  sb_coro_resume(vu->co);
+  vu->in_coro = 0;
+}
+
+static void finish(sb_vu *vu) {
+  sb_vu_iter_cb cb = vu->cb;
+  void *ud = vu->cb_ud;
+  vu->busy = 0;
+  vu->job = JOB_NONE;
+  vu->cb = NULL;
+  if (cb) cb(vu, vu->result, ud);
+}
+
+static void on_done(evutil_socket_t fd, short what, void *arg) { finish(arg); }
+
+static void cancel_pending(sb_vu *vu) {
+  if (vu->timer_on) {
+    event_del(&vu->ev_timer);
+    vu->timer_on = 0;
+  }
+  if (vu->cancel) {
+    sb_vu_cancel_fn fn = vu->cancel;
+    vu->cancel = NULL;
+    fn(vu->cancel_ud);
+  }
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg) {
+  sb_vu *vu = arg;
+  vu->timer_on = 0;
+  sb_vu_wake(vu);
+}
+
+int sb_vu_new(sb_vu **out, const sb_vu_env *env, uint64_t id, sb_err *err) {
+  int rc = SB_ENOMEM;
+  sb_vu *vu = calloc(1, sizeof(*vu));
+  if (!vu) return sb_err_set(err, SB_ENOMEM, "VU %llu: out of memory", (unsigned long long)id);
+  vu->env = *env;
+  vu->id = id;
+  vu->group = calloc(1, 16);
+  if (!vu->group) goto fail_group;
+  vu->group_cap = 16;
+  vu->ctx = duk_create_heap(vu_alloc, vu_realloc, vu_free_mem, vu, vu_fatal);
+  if (!vu->ctx) goto fail_heap;
+  if (sb_coro_new(&vu->co, VU_STACK, vu_main, vu) != 0) goto fail_coro;
+  event_assign(&vu->ev_done, env->base, -1, 0, on_done, vu);
+  event_assign(&vu->ev_timer, env->base, -1, 0, on_timer, vu);
+  vu->job = JOB_INIT;
+  vu->init_err = err;
+  step(vu);
+  vu->init_err = NULL;
+  vu->job = JOB_NONE;
+  if (!vu->job_done) abort(); /* init cannot wait: sb_vu_wait() refuses outside iterations */
+  if ((rc = vu->init_rc) != 0) goto fail_init;
+  *out = vu;
+  return 0;
+
+fail_init:
+  sb_coro_free(vu->co);
+fail_coro:
+  duk_destroy_heap(vu->ctx);
+fail_heap:
+  free(vu->group);
+fail_group:
+  if (rc == SB_ENOMEM && (!err || !err->msg[0]))
+    sb_err_set(err, SB_ENOMEM, "VU %llu: out of memory", (unsigned long long)id);
+  free(vu);
+  return rc;
+}
+
+void sb_vu_free(sb_vu *vu) {
+  if (!vu) return;
+  if (vu->busy) {
+    vu->cb = NULL;
+    sb_vu_interrupt(vu);
+  }
+  event_del(&vu->ev_done);
+  cancel_pending(vu);
+  if (vu->http) sb_http_client_free(vu->http);
+  duk_destroy_heap(vu->ctx);
+  sb_coro_free(vu->co);
+  free(vu->exec);
+  free(vu->group);
+  free(vu);
+}
+
+/* duk_safe_call body: [ exports ] -> [ exports[name] ]. Getters may run: protected. A safe call
+ * sees the caller's whole value stack, so the argument is addressed from the top. */
+static duk_ret_t lookup_safe(duk_context *ctx, void *udata) {
+  duk_get_prop_string(ctx, -1, udata);
+  return 1;
+}
+
+/* Puts the function exported as |name| at value stack index 1. */
+static int cache_exec(sb_vu *vu, const char *name, sb_err *err) {
+  duk_context *ctx = vu->ctx;
+  if (vu->exec && strcmp(vu->exec, name) == 0) return 0;
+  duk_dup(ctx, 0);
+  if (duk_safe_call(ctx, lookup_safe, (void *)name, 1, 1) != DUK_EXEC_SUCCESS ||
+      !duk_is_function(ctx, -1)) {
+    duk_pop(ctx);
+    return sb_err_set(err, SB_ENOTFOUND,
+                      "%s: the script does not export a function named \"%s\" (exec)",
+                      sb_program_entry(vu->env.prog), name);
+  }
+  char *copy = strdup(name);
+  if (!copy) {
+    duk_pop(ctx);
+    return sb_err_set(err, SB_ENOMEM, "out of memory");
+  }
+  duk_replace(ctx, 1);
+  free(vu->exec);
+  vu->exec = copy;
+  return 0;
+}
+
+int sb_vu_start_iteration(sb_vu *vu, const sb_vu_iter *it, sb_vu_iter_cb cb, void *ud, sb_err *err) {
+  if (vu->busy)
+    return sb_err_set(err, SB_EINVAL, "VU %llu is already running an iteration",
+                      (unsigned long long)vu->id);
+  int rc = cache_exec(vu, it->exec ? it->exec : "default", err);
+  if (rc) return rc;
+  vu->it = *it;
+  vu->cb = cb;
+  vu->cb_ud = ud;
+  vu->busy = 1;
+  vu->job = JOB_ITER;
+  vu->job_done = 0;
+  vu->t0_ms = now_ms();
+  step(vu);
+  if (vu->job_done) event_active(&vu->ev_done, EV_TIMEOUT, 1);
+  return 0;
+}
+
+void sb_vu_interrupt(sb_vu *vu) {
+  if (!vu->busy) return;
+  if (vu->in_coro) { /* from a binding of this very VU: unwinds once control is back in JS */
+    vu->udata.interrupt = 1;
+    cancel_pending(vu);
+    return;
+  }
+  if (!vu->job_done) {
+    vu->udata.interrupt = 1;
+    cancel_pending(vu);
+    while (!vu->job_done) step(vu); /* sb_vu_wait() no longer suspends: one step suffices */
+    vu->result = SB_VU_INTERRUPTED;
+  } else {
+    event_del(&vu->ev_done); /* finished already: report it as it ended */
+  }
+  vu->udata.interrupt = 0;
+  finish(vu);
+}
+
+int sb_vu_wait(sb_vu *vu) {
+  if (!vu->in_coro || vu->job != JOB_ITER || vu->udata.interrupt) {
+    cancel_pending(vu);
+    return SB_ECANCELED;
+  }
+  vu->waiting = 1;
+  sb_coro_yield(vu->co);
+  vu->waiting = 0;
+  vu->cancel = NULL;
+  return vu->udata.interrupt ? SB_ECANCELED : 0;
+}
+
+void sb_vu_wake(sb_vu *vu) {
+  if (!vu->waiting || vu->in_coro) return;
+  step(vu);
+  if (vu->job_done && vu->busy) event_active(&vu->ev_done, EV_TIMEOUT, 1);
+}
+
+void sb_vu_set_cancel(sb_vu *vu, sb_vu_cancel_fn fn, void *ud) {
+  vu->cancel = fn;
+  vu->cancel_ud = ud;
+}
+
+int sb_vu_sleep(sb_vu *vu, double ms) {
+  if (vu->udata.interrupt) return SB_ECANCELED;
+  if (!(ms > 0)) return 0;
+  struct timeval tv;
+  tv.tv_sec = (time_t)(ms / 1000);
+  tv.tv_usec = (suseconds_t)((ms - (double)tv.tv_sec * 1000) * 1000);
+  event_add(&vu->ev_timer, &tv);
+  vu->timer_on = 1;
+  return sb_vu_wait(vu);
+}
+
+int sb_vu_group_enter(sb_vu *vu, const char *name, size_t *saved) {
+  size_t n = strlen(name), need = vu->group_len + 2 + n + 1;
+  if (need > vu->group_cap) {
+    size_t cap = vu->group_cap * 2 > need ? vu->group_cap * 2 : need;
+    char *g = realloc(vu->group, cap);
+    if (!g) return SB_ENOMEM;
+    vu->group = g;
+    vu->group_cap = cap;
+  }
+  *saved = vu->group_len;
+  memcpy(vu->group + vu->group_len, "::", 2);
+  memcpy(vu->group + vu->group_len + 2, name, n + 1);
+  vu->group_len += 2 + n;
+  vu->tags = NULL;
+  return 0;
+}
+
+void sb_vu_group_leave(sb_vu *vu, size_t saved) {
+  vu->group_len = saved;
+  vu->group[saved] = '\0';
+  vu->tags = NULL;
+}
+
+const sb_tagset *sb_vu_tags(sb_vu *vu) {
+  if (vu->tags && vu->tags_scenario == vu->it.scenario) return vu->tags;
+  if (!vu->env.metrics) return NULL;
+  const char *kv[4] = {"group", vu->group, "scenario", vu->it.scenario};
+  vu->tags = sb_metrics_tags(vu->env.metrics, kv, vu->it.scenario ? 2 : 1);
+  vu->tags_scenario = vu->it.scenario;
+  return vu->tags;
+}
+
+int sb_vu_busy(const sb_vu *vu) { return vu->busy; }
+uint64_t sb_vu_id(const sb_vu *vu) { return vu->id; }
+size_t sb_vu_heap_bytes(const sb_vu *vu) { return vu->heap_bytes; }
+duk_context *sb_vu_ctx(sb_vu *vu) { return vu->ctx; }
+struct event_base *sb_vu_base(sb_vu *vu) { return vu->env.base; }
+sb_metrics *sb_vu_metrics(sb_vu *vu) { return vu->env.metrics; }
+const sb_vu_env *sb_vu_get_env(sb_vu *vu) { return &vu->env; }
+const char *sb_vu_scenario(const sb_vu *vu) { return vu->it.scenario ? vu->it.scenario : ""; }
+const char *sb_vu_group(const sb_vu *vu) { return vu->group; }
+
+sb_vu *sb_vu_from_ctx(duk_context *ctx) {
+  duk_memory_functions mf;
+  duk_get_memory_functions(ctx, &mf);
+  return mf.alloc_func == vu_alloc ? mf.udata : NULL;
+}
+
+sb_http_client *sb_vu_http(sb_vu *vu) {
+  if (!vu->http && sb_http_client_new(&vu->http, vu->env.base) != 0) vu->http = NULL;
+  return vu->http;
+}

@@ -1,0 +1,364 @@
+/* agent/vu.c (+ js_k6.c, js_console.c): VUs over a real event loop. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <event2/event.h>
+
+#include "agent/vu.h"
+#include "common/archive.h"
+
+static const char META[] = "{\"filename\":\"file:///t/main.js\"}";
+
+static const char MAIN_JS[] =
+    "var k6 = require('k6');\n"
+    "initRuns = (typeof initRuns === 'number' ? initRuns : 0) + 1;\n"
+    "var counter = 0;\n"
+    "exports.default = function () { counter++; globalCount = counter;\n"
+    "  seen = __ENV.FOO + ':' + __VU + ':' + __ITER; };\n"
+    "exports.sleepy = function () { var t = Date.now(); k6.sleep(0.05); slept = Date.now() - t; };\n"
+    "exports.checky = function () {\n"
+    "  return k6.check(1, { 'is one': function (v) { return v === 1; },\n"
+    "                       'is two': function (v) { return v === 2; } }, { mine: 'x' });\n"
+    "};\n"
+    "exports.boom = function () {\n"
+    "  throw new Error('boom');\n"
+    "};\n"
+    "exports.forever = function () { for (;;) { try { k6.sleep(10); } catch (e) { caught = true; } } };\n"
+    "exports.grouped = function () {\n"
+    "  groupRet = k6.group('g1', function () { k6.check(0, { c: function () { return true; } });\n"
+    "    return 42; });\n"
+    "};\n"
+    "exports.talk = function () { console.log('a', 1, { x: 2 }, [3]); console.warn('w'); };\n"
+    "exports.failer = function () { k6.fail('nope'); };\n"
+    "exports.notfn = 5;\n";
+
+typedef struct fixture {
+  struct event_base *base;
+  sb_metrics *m;
+  sb_program *prog;
+  sb_vu_env env;
+  char last_level[16];
+  char last_log[2048];
+  int nlogs;
+  int done;
+  sb_vu_result result;
+} fixture;
+
+static fixture F;
+
+static void on_log(const char *level, const char *text, size_t len, void *ud) {
+  fixture *f = ud;
+  snprintf(f->last_level, sizeof(f->last_level), "%s", level);
+  snprintf(f->last_log, sizeof(f->last_log), "%.*s", (int)len, text);
+  f->nlogs++;
+}
+
+static const char *const ENV[] = {"FOO", "bar", NULL};
+
+static int setup(void **state) {
+  sb_archive *a;
+  sb_err err = {{0}};
+  memset(&F, 0, sizeof(F));
+  assert_int_equal(sb_archive_new(&a), 0);
+  assert_int_equal(sb_archive_add(a, "metadata.json", META, strlen(META)), 0);
+  assert_int_equal(sb_archive_add(a, "es5/file/t/main.js", MAIN_JS, strlen(MAIN_JS)), 0);
+  int rc = sb_program_new(&F.prog, a, &err);
+  if (rc) fprintf(stderr, "%s\n", err.msg);
+  assert_int_equal(rc, 0);
+  sb_archive_free(a);
+  F.base = event_base_new();
+  assert_int_equal(sb_metrics_new(&F.m), 0);
+  F.env = (sb_vu_env){.base = F.base, .metrics = F.m, .prog = F.prog, .env = ENV,
+                      .log = on_log, .log_ud = &F};
+  return 0;
+}
+
+static int teardown(void **state) {
+  sb_metrics_free(F.m);
+  event_base_free(F.base);
+  sb_program_free(F.prog);
+  return 0;
+}
+
+static void on_iter(sb_vu *vu, sb_vu_result r, void *ud) {
+  fixture *f = ud;
+  f->done++;
+  f->result = r;
+  event_base_loopbreak(f->base);
+}
+
+/* Runs one iteration of |exec| to completion on the loop. */
+static sb_vu_result iterate(sb_vu *vu, const char *exec, uint64_t n) {
+  sb_vu_iter it = {.exec = exec, .scenario = "default", .iteration = n};
+  sb_err err = {{0}};
+  int before = F.done;
+  assert_int_equal(sb_vu_start_iteration(vu, &it, on_iter, &F, &err), 0);
+  assert_int_equal(F.done, before); /* never from inside start */
+  assert_true(sb_vu_busy(vu));
+  while (F.done == before) event_base_loop(F.base, EVLOOP_ONCE);
+  assert_false(sb_vu_busy(vu));
+  return F.result;
+}
+
+static double global_num(sb_vu *vu, const char *name) {
+  duk_context *ctx = sb_vu_ctx(vu);
+  duk_get_global_string(ctx, name);
+  double v = duk_get_number(ctx, -1);
+  duk_pop(ctx);
+  return v;
+}
+
+static const char *global_str(sb_vu *vu, const char *name, char *buf, size_t cap) {
+  duk_context *ctx = sb_vu_ctx(vu);
+  duk_get_global_string(ctx, name);
+  snprintf(buf, cap, "%s", duk_safe_to_string(ctx, -1));
+  duk_pop(ctx);
+  return buf;
+}
+
+/* Folds |metric| over series tagged key=value. */
+static void fold(int metric, const char *key, const char *value, sb_series *s) {
+  const char *filter[2] = {key, value};
+  sb_series_init(s, metric);
+  assert_int_equal(sb_metrics_fold(F.m, metric, filter, key ? 1 : 0, s), 0);
+}
+
+static void test_init_once_counter_persists(void **state) {
+  sb_vu *vu;
+  sb_err err = {{0}};
+  assert_int_equal(sb_vu_new(&vu, &F.env, 7, &err), 0);
+  assert_int_equal(sb_vu_id(vu), 7);
+  for (uint64_t i = 0; i < 3; i++) assert_int_equal(iterate(vu, "default", i), SB_VU_OK);
+  assert_true(global_num(vu, "initRuns") == 1);
+  assert_true(global_num(vu, "globalCount") == 3);
+  char buf[64];
+  assert_string_equal(global_str(vu, "seen", buf, sizeof(buf)), "bar:7:2");
+  sb_series s;
+  fold(SB_M_ITERATIONS, "scenario", "default", &s);
+  assert_true(s.value == 3);
+  sb_series_clear(&s);
+  fold(SB_M_ITERATION_DURATION, "group", "", &s);
+  assert_int_equal(s.hist.count, 3);
+  sb_series_clear(&s);
+  sb_vu_free(vu);
+  sb_vu_free(NULL);
+}
+
+static int ticks;
+static void on_tick(evutil_socket_t fd, short what, void *arg) { ticks++; }
+
+static void test_sleep_yields_to_loop(void **state) {
+  sb_vu *vu;
+  sb_err err = {{0}};
+  assert_int_equal(sb_vu_new(&vu, &F.env, 1, &err), 0);
+  struct event *tick = event_new(F.base, -1, EV_PERSIST, on_tick, NULL);
+  struct timeval tv = {0, 10000};
+  event_add(tick, &tv);
+  ticks = 0;
+  assert_int_equal(iterate(vu, "sleepy", 0), SB_VU_OK);
+  event_free(tick);
+  assert_true(ticks >= 2); /* the loop ran other events while the VU slept */
+  assert_true(global_num(vu, "slept") >= 45);
+  sb_vu_free(vu);
+}
+
+static void test_check_rate(void **state) {
+  sb_vu *vu;
+  sb_err err = {{0}};
+  assert_int_equal(sb_vu_new(&vu, &F.env, 1, &err), 0);
+  assert_int_equal(iterate(vu, "checky", 0), SB_VU_OK);
+  assert_int_equal(iterate(vu, "checky", 1), SB_VU_OK);
+  sb_series s;
+  fold(SB_M_CHECKS, "check", "is one", &s);
+  assert_int_equal(s.trues, 2);
+  assert_int_equal(s.total, 2);
+  sb_series_clear(&s);
+  fold(SB_M_CHECKS, "check", "is two", &s);
+  assert_int_equal(s.trues, 0);
+  assert_int_equal(s.total, 2);
+  sb_series_clear(&s);
+  fold(SB_M_CHECKS, "mine", "x", &s); /* user tags ride along */
+  assert_int_equal(s.total, 4);
+  sb_series_clear(&s);
+  sb_vu_free(vu);
+}
+
+static void test_group(void **state) {
+  sb_vu *vu;
+  sb_err err = {{0}};
+  assert_int_equal(sb_vu_new(&vu, &F.env, 1, &err), 0);
+  assert_int_equal(iterate(vu, "grouped", 0), SB_VU_OK);
+  assert_true(global_num(vu, "groupRet") == 42);
+  assert_string_equal(sb_vu_group(vu), "");
+  sb_series s;
+  fold(SB_M_CHECKS, "group", "::g1", &s);
+  assert_int_equal(s.trues, 1);
+  sb_series_clear(&s);
+  fold(SB_M_GROUP_DURATION, "group", "::g1", &s);
+  assert_int_equal(s.hist.count, 1);
+  sb_series_clear(&s);
+  sb_vu_free(vu);
+}
+
+static void test_exception_counted_and_logged(void **state) {
+  sb_vu *vu;
+  sb_err err = {{0}};
+  assert_int_equal(sb_vu_new(&vu, &F.env, 1, &err), 0);
+  sb_series s;
+  fold(SB_M_ITERATIONS, NULL, NULL, &s);
+  double before = s.value;
+  sb_series_clear(&s);
+  assert_int_equal(iterate(vu, "boom", 0), SB_VU_EXCEPTION);
+  assert_string_equal(F.last_level, "error");
+  assert_non_null(strstr(F.last_log, "file:///t/main.js:12: Error: boom"));
+  assert_int_equal(iterate(vu, "failer", 1), SB_VU_EXCEPTION);
+  assert_non_null(strstr(F.last_log, "file:///t/main.js:20: Error: nope"));
+  fold(SB_M_ITERATIONS, NULL, NULL, &s);
+  assert_true(s.value == before + 2);
+  sb_series_clear(&s);
+  sb_vu_free(vu);
+}
+
+static void test_console(void **state) {
+  sb_vu *vu;
+  sb_err err = {{0}};
+  assert_int_equal(sb_vu_new(&vu, &F.env, 1, &err), 0);
+  int n = F.nlogs;
+  assert_int_equal(iterate(vu, "talk", 0), SB_VU_OK);
+  assert_int_equal(F.nlogs, n + 2);
+  assert_string_equal(F.last_level, "warn");
+  assert_string_equal(F.last_log, "w");
+  duk_context *ctx = sb_vu_ctx(vu);
+  assert_false(duk_get_global_string(ctx, "print"));
+  duk_pop(ctx);
+  sb_vu_free(vu);
+}
+
+static void test_console_format(void **state) {
+  sb_vu *vu;
+  sb_err err = {{0}};
+  assert_int_equal(sb_vu_new(&vu, &F.env, 1, &err), 0);
+  duk_context *ctx = sb_vu_ctx(vu);
+  assert_int_equal(duk_peval_string(ctx, "console.log('a', 1, {x: 2}, [3], null, undefined)"), 0);
+  duk_pop(ctx);
+  assert_string_equal(F.last_level, "info");
+  assert_string_equal(F.last_log, "a 1 {\"x\":2} [3] null undefined");
+  sb_vu_free(vu);
+}
+
+static sb_vu *interrupt_target;
+static int cb_before_return;
+static void on_interrupt_timer(evutil_socket_t fd, short what, void *arg) {
+  int before = F.done;
+  sb_vu_interrupt(interrupt_target);
+  cb_before_return = F.done == before + 1 && F.result == SB_VU_INTERRUPTED;
+}
+
+static void test_interrupt_during_sleep(void **state) {
+  sb_vu *vu;
+  sb_err err = {{0}};
+  assert_int_equal(sb_vu_new(&vu, &F.env, 1, &err), 0);
+  sb_series s;
+  fold(SB_M_ITERATIONS, NULL, NULL, &s);
+  double before = s.value;
+  sb_series_clear(&s);
+  interrupt_target = vu;
+  cb_before_return = 0;
+  struct event *ev = evtimer_new(F.base, on_interrupt_timer, NULL);
+  struct timeval tv = {0, 20000};
+  evtimer_add(ev, &tv);
+  assert_int_equal(iterate(vu, "forever", 0), SB_VU_INTERRUPTED);
+  event_free(ev);
+  assert_true(cb_before_return);
+  fold(SB_M_ITERATIONS, NULL, NULL, &s);
+  assert_true(s.value == before); /* not counted */
+  sb_series_clear(&s);
+  /* The VU is usable again afterwards. */
+  assert_int_equal(iterate(vu, "default", 1), SB_VU_OK);
+  sb_vu_interrupt(vu); /* idle: no-op */
+  sb_vu_free(vu);
+}
+
+static void test_free_while_busy(void **state) {
+  sb_vu *vu;
+  sb_err err = {{0}};
+  assert_int_equal(sb_vu_new(&vu, &F.env, 1, &err), 0);
+  sb_vu_iter it = {.exec = "forever", .scenario = "default"};
+  int before = F.done;
+  assert_int_equal(sb_vu_start_iteration(vu, &it, on_iter, &F, &err), 0);
+  assert_int_equal(sb_vu_start_iteration(vu, &it, on_iter, &F, &err), SB_EINVAL);
+  sb_vu_free(vu); /* interrupts without calling back */
+  assert_int_equal(F.done, before);
+}
+
+static void test_missing_export(void **state) {
+  sb_vu *vu;
+  sb_err err = {{0}};
+  assert_int_equal(sb_vu_new(&vu, &F.env, 1, &err), 0);
+  sb_vu_iter it = {.exec = "nope", .scenario = "default"};
+  assert_int_equal(sb_vu_start_iteration(vu, &it, on_iter, &F, &err), SB_ENOTFOUND);
+  assert_non_null(strstr(err.msg, "\"nope\""));
+  it.exec = "notfn";
+  assert_int_equal(sb_vu_start_iteration(vu, &it, on_iter, &F, &err), SB_ENOTFOUND);
+  assert_false(sb_vu_busy(vu));
+  sb_vu_free(vu);
+}
+
+static long rss_kib(void) {
+  FILE *f = fopen("/proc/self/statm", "r");
+  long pages = 0, res = 0;
+  if (f) {
+    if (fscanf(f, "%ld %ld", &pages, &res) != 2) res = 0;
+    fclose(f);
+  }
+  return res * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static void test_thousand_vus(void **state) {
+  enum { N = 1000 };
+  static sb_vu *vus[N];
+  sb_err err = {{0}};
+  long rss0 = rss_kib();
+  size_t heap = 0;
+  for (int i = 0; i < N; i++) assert_int_equal(sb_vu_new(&vus[i], &F.env, (uint64_t)i + 1, &err), 0);
+  for (int i = 0; i < N; i++) assert_int_equal(iterate(vus[i], "default", 0), SB_VU_OK);
+  for (int i = 0; i < N; i++) heap += sb_vu_heap_bytes(vus[i]);
+  long rss1 = rss_kib();
+  printf("# %d VUs: heap %zu bytes/VU, RSS +%ld KiB/VU\n", N, heap / N, (rss1 - rss0) / N);
+  assert_true(heap / N < 400 * 1024);
+  for (int i = 0; i < N; i++) sb_vu_free(vus[i]);
+}
+
+static void test_heap_limit(void **state) {
+  sb_vu *vu;
+  sb_err err = {{0}};
+  sb_vu_env env = F.env;
+  env.heap_limit = 16 * 1024; /* far below a bare heap: creation must fail cleanly */
+  assert_true(sb_vu_new(&vu, &env, 1, &err) < 0);
+  assert_true(err.msg[0] != '\0');
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_init_once_counter_persists),
+      cmocka_unit_test(test_sleep_yields_to_loop),
+      cmocka_unit_test(test_check_rate),
+      cmocka_unit_test(test_group),
+      cmocka_unit_test(test_exception_counted_and_logged),
+      cmocka_unit_test(test_console),
+      cmocka_unit_test(test_console_format),
+      cmocka_unit_test(test_interrupt_during_sleep),
+      cmocka_unit_test(test_free_while_busy),
+      cmocka_unit_test(test_missing_export),
+      cmocka_unit_test(test_heap_limit),
+      cmocka_unit_test(test_thousand_vus),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
