@@ -13,6 +13,7 @@
 
 #include "agent/vu.h"
 #include "common/archive.h"
+#include "common/duk_udata.h"
 
 static const char META[] = "{\"filename\":\"file:///t/main.js\"}";
 
@@ -37,7 +38,18 @@ static const char MAIN_JS[] =
     "};\n"
     "exports.talk = function () { console.log('a', 1, { x: 2 }, [3]); console.warn('w'); };\n"
     "exports.failer = function () { k6.fail('nope'); };\n"
-    "exports.notfn = 5;\n";
+    "exports.notfn = 5;\n"
+    "exports.deep = function () {\n"
+    "  function f(n) { return [1].map(function () { return n ? f(n - 1) : 0; })[0]; }\n"
+    "  try { f(100000); } catch (e) { deepErr = String(e); }\n"
+    "  var o = {}; for (var i = 0; i < 5000; i++) o = { o: o };\n"
+    "  try { JSON.stringify(o); } catch (e) { jsonErr = String(e); }\n"
+    "  var src = ''; for (i = 0; i < 3000; i++) src += '('; src += '1'; for (i = 0; i < 3000; i++) src += ')';\n"
+    "  try { eval(src); } catch (e) { evalErr = String(e); }\n"
+    "  var re = ''; for (i = 0; i < 20000; i++) re += '(?:'; re += 'a'; for (i = 0; i < 20000; i++) re += ')';\n"
+    "  try { new RegExp(re).test('a'); } catch (e) { reErr = String(e); }\n"
+    "  try { /(a|b)*c/.test(new Array(100000).join('a')); } catch (e) { reExecErr = String(e); }\n"
+    "};\n";
 
 typedef struct fixture {
   struct event_base *base;
@@ -253,6 +265,23 @@ static void test_console_format(void **state) {
   sb_vu_free(vu);
 }
 
+/* The interruption relies on Duktape built with DUK_USE_EXEC_TIMEOUT_CHECK. A duktape.o built
+ * without it would make the interrupt tests spin forever: fail them instead, saying why. */
+static int exec_timeout_compiled_in(void) {
+  static sb_duk_udata u = {1};
+  duk_context *ctx = duk_create_heap(NULL, NULL, NULL, &u, NULL);
+  assert_non_null(ctx);
+  int rc = duk_peval_string(ctx, "for (var i = 0; i < 3000000; i++) {}");
+  duk_destroy_heap(ctx);
+  return rc != 0;
+}
+
+#define REQUIRE_EXEC_TIMEOUT()                                                                    \
+  do {                                                                                            \
+    if (!exec_timeout_compiled_in())                                                              \
+      fail_msg("duktape.o lacks DUK_USE_EXEC_TIMEOUT_CHECK (built against the wrong duk_config.h?)"); \
+  } while (0)
+
 static sb_vu *interrupt_target;
 static int cb_before_return;
 static void on_interrupt_timer(evutil_socket_t fd, short what, void *arg) {
@@ -262,6 +291,7 @@ static void on_interrupt_timer(evutil_socket_t fd, short what, void *arg) {
 }
 
 static void test_interrupt_during_sleep(void **state) {
+  REQUIRE_EXEC_TIMEOUT();
   sb_vu *vu;
   sb_err err = {{0}};
   assert_int_equal(sb_vu_new(&vu, &F.env, 1, &err), 0);
@@ -287,6 +317,7 @@ static void test_interrupt_during_sleep(void **state) {
 }
 
 static void test_free_while_busy(void **state) {
+  REQUIRE_EXEC_TIMEOUT();
   sb_vu *vu;
   sb_err err = {{0}};
   assert_int_equal(sb_vu_new(&vu, &F.env, 1, &err), 0);
@@ -296,6 +327,22 @@ static void test_free_while_busy(void **state) {
   assert_int_equal(sb_vu_start_iteration(vu, &it, on_iter, &F, &err), SB_EINVAL);
   sb_vu_free(vu); /* interrupts without calling back */
   assert_int_equal(F.done, before);
+}
+
+/* Duktape's recursion limits must trip before the coroutine's guard page: the deepest C
+ * recursions scripts can cause end in catchable RangeErrors, not SIGSEGV. */
+static void test_deep_recursion_stays_on_stack(void **state) {
+  sb_vu *vu;
+  sb_err err = {{0}};
+  char buf[256];
+  assert_int_equal(sb_vu_new(&vu, &F.env, 1, &err), 0);
+  assert_int_equal(iterate(vu, "deep", 0), SB_VU_OK);
+  assert_non_null(strstr(global_str(vu, "deepErr", buf, sizeof(buf)), "RangeError"));
+  assert_non_null(strstr(global_str(vu, "jsonErr", buf, sizeof(buf)), "RangeError"));
+  printf("# deep: %s\n", global_str(vu, "evalErr", buf, sizeof(buf)));
+  printf("# deep: %s\n", global_str(vu, "reErr", buf, sizeof(buf)));
+  printf("# deep: %s\n", global_str(vu, "reExecErr", buf, sizeof(buf)));
+  sb_vu_free(vu);
 }
 
 static void test_missing_export(void **state) {
@@ -357,6 +404,7 @@ int main(void) {
       cmocka_unit_test(test_interrupt_during_sleep),
       cmocka_unit_test(test_free_while_busy),
       cmocka_unit_test(test_missing_export),
+      cmocka_unit_test(test_deep_recursion_stays_on_stack),
       cmocka_unit_test(test_heap_limit),
       cmocka_unit_test(test_thousand_vus),
   };
