@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -39,6 +40,7 @@ static const char MAIN_JS[] =
     "exports.talk = function () { console.log('a', 1, { x: 2 }, [3]); console.warn('w'); };\n"
     "exports.failer = function () { k6.fail('nope'); };\n"
     "exports.notfn = 5;\n"
+    "exports.bench = function () { k6.check(1, { ok: function (v) { return v === 1; } }); };\n"
     "exports.deep = function () {\n"
     "  function f(n) { return [1].map(function () { return n ? f(n - 1) : 0; })[0]; }\n"
     "  try { f(100000); } catch (e) { deepErr = String(e); }\n"
@@ -383,6 +385,43 @@ static void test_thousand_vus(void **state) {
   for (int i = 0; i < N; i++) sb_vu_free(vus[i]);
 }
 
+/* The loop restarts the VU from its callback, as the engine does; steady state must not grow. */
+typedef struct bench { sb_vu *vu; uint64_t left, n; } bench;
+static void on_bench(sb_vu *vu, sb_vu_result r, void *ud) {
+  bench *b = ud;
+  assert_int_equal(r, SB_VU_OK);
+  if (--b->left == 0) return;
+  sb_vu_iter it = {.exec = "bench", .scenario = "default", .iteration = b->n++};
+  assert_int_equal(sb_vu_start_iteration(vu, &it, on_bench, b, NULL), 0);
+}
+
+static double mono_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void test_iteration_speed_and_no_growth(void **state) {
+  sb_vu *vu;
+  sb_err err = {{0}};
+  assert_int_equal(sb_vu_new(&vu, &F.env, 1, &err), 0);
+  bench b = {.vu = vu, .left = 2000};
+  on_bench(vu, SB_VU_OK, &b); /* warm-up round: starts the first iteration */
+  b.left++;
+  event_base_dispatch(F.base);
+  size_t heap = sb_vu_heap_bytes(vu);
+  enum { N = 200000 };
+  b.left = N + 1;
+  double t0 = mono_s();
+  on_bench(vu, SB_VU_OK, &b);
+  event_base_dispatch(F.base);
+  double dt = mono_s() - t0;
+  printf("# %d iterations with one check: %.2f us/iteration, heap %zu -> %zu bytes\n", N,
+         dt / N * 1e6, heap, sb_vu_heap_bytes(vu));
+  assert_true(sb_vu_heap_bytes(vu) <= heap + 4096); /* no per-iteration accumulation */
+  sb_vu_free(vu);
+}
+
 static void test_heap_limit(void **state) {
   sb_vu *vu;
   sb_err err = {{0}};
@@ -406,6 +445,7 @@ int main(void) {
       cmocka_unit_test(test_missing_export),
       cmocka_unit_test(test_deep_recursion_stays_on_stack),
       cmocka_unit_test(test_heap_limit),
+      cmocka_unit_test(test_iteration_speed_and_no_growth),
       cmocka_unit_test(test_thousand_vus),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
