@@ -410,7 +410,7 @@ static void test_iteration_speed_and_no_growth(void **state) {
   b.left++;
   event_base_dispatch(F.base);
   size_t heap = sb_vu_heap_bytes(vu);
-  enum { N = 200000 };
+  enum { N = 100000 };
   b.left = N + 1;
   double t0 = mono_s();
   on_bench(vu, SB_VU_OK, &b);
