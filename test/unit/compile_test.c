@@ -76,6 +76,7 @@ static const char MAIN_JS[] =
 
 static const char A_JS[] =
     "import { twice } from './b.js';\n"
+    "export const csv = open('../bin/users.csv'); // relative to this module, as in k6\n"
     "export const pick = (xs) => xs[0];\n"
     "export { twice };\n";
 
@@ -92,6 +93,7 @@ static int setup_main(void **state) {
   put("lib/b.js", B_JS);
   put("data.txt", "first line\nsecond line\n");
   put("bin/blob.dat", "0123456789");
+  put("bin/users.csv", "user,pass\n");
   char path[512];
   path_of(path, sizeof(path), "main.js");
   const char *env[] = {"VUS", "7", "TARGET", "http://127.0.0.1:1/", NULL};
@@ -195,6 +197,9 @@ static void test_open_files_archived(void **state) {
   f = entry(main_res.archive, 0, "bin/blob.dat");
   assert_non_null(f);
   assert_int_equal(f->len, 10);
+  f = entry(main_res.archive, 0, "bin/users.csv");
+  assert_non_null(f);
+  assert_string_equal((const char *)f->data, "user,pass\n");
 }
 
 /* Our own archive comes back through write/parse and needs no Babel; env is overridden. */
