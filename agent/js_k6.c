@@ -24,13 +24,14 @@ static duk_ret_t k6_sleep(duk_context *ctx) {
   return 0;
 }
 
-/* Interns {check, group, scenario} + the user tags object at |tags_idx| (may be undefined).
- * The user's values are coerced to strings on the value stack, popped before returning. */
-static const sb_tagset *check_tags(duk_context *ctx, sb_vu *vu, const char *name,
-                                   duk_idx_t tags_idx) {
+/* Interns {group, scenario} (+ {check: |name|} when given) + the user tags object at |tags_idx|
+ * (may be undefined). The user's values are coerced to strings on the value stack, popped before
+ * returning. */
+static const sb_tagset *sample_tags(duk_context *ctx, sb_vu *vu, const char *name,
+                                    duk_idx_t tags_idx) {
   const char *kv[2 * (3 + CHECK_MAX_TAGS)];
   size_t n = 0;
-  kv[n++] = "check", kv[n++] = name;
+  if (name) kv[n++] = "check", kv[n++] = name;
   kv[n++] = "group", kv[n++] = sb_vu_group(vu);
   kv[n++] = "scenario", kv[n++] = sb_vu_scenario(vu);
   duk_idx_t top = duk_get_top(ctx);
@@ -72,7 +73,7 @@ static duk_ret_t k6_check(duk_context *ctx) {
     int ok = duk_to_boolean(ctx, -1);
     all &= ok;
     if (vu && sb_vu_metrics(vu)) {
-      const sb_tagset *t = check_tags(ctx, vu, duk_to_string(ctx, -2), 2);
+      const sb_tagset *t = sample_tags(ctx, vu, duk_to_string(ctx, -2), 2);
       if (t) sb_metrics_add(sb_vu_metrics(vu), SB_M_CHECKS, t, ok ? 1 : 0);
     }
     duk_pop_2(ctx);
@@ -120,6 +121,66 @@ static const duk_function_list_entry k6_funcs[] = {
     {"fail", k6_fail, 1},
     {NULL, NULL, 0},
 };
+
+/* --- "k6/metrics": Counter, Gauge, Rate, Trend ------------------------------------------ */
+
+#define K_METRIC_ID DUK_HIDDEN_SYMBOL("metricId")
+
+/* new Counter(name[, isTime]): registers the metric in the worker's set (same name and type on
+ * every VU; another type is a TypeError). */
+static duk_ret_t metric_ctor(duk_context *ctx) {
+  if (!duk_is_constructor_call(ctx)) (void)duk_error(ctx, DUK_ERR_TYPE_ERROR, "use 'new' to create a metric");
+  const char *name = duk_require_string(ctx, 0);
+  if (!*name) (void)duk_error(ctx, DUK_ERR_TYPE_ERROR, "a metric needs a name");
+  int is_time = duk_to_boolean(ctx, 1);
+  sb_vu *vu = sb_vu_from_ctx(ctx);
+  int id = -1;
+  if (vu && sb_vu_metrics(vu)) {
+    sb_err err;
+    err.msg[0] = '\0';
+    id = sb_metrics_register(sb_vu_metrics(vu), name, (sb_metric_type)duk_get_current_magic(ctx),
+                             is_time ? SB_VALUE_TIME : SB_VALUE_DEFAULT, &err);
+    if (id < 0) (void)duk_error(ctx, DUK_ERR_TYPE_ERROR, "%s", err.msg[0] ? err.msg : "cannot register metric");
+  }
+  duk_push_this(ctx);
+  duk_push_int(ctx, id);
+  duk_put_prop_string(ctx, -2, K_METRIC_ID);
+  duk_push_string(ctx, name);
+  duk_put_prop_string(ctx, -2, "name");
+  return 0;
+}
+
+/* metric.add(value[, tags]) */
+static duk_ret_t metric_add(duk_context *ctx) {
+  duk_set_top(ctx, 2);
+  duk_push_this(ctx);
+  duk_get_prop_string(ctx, -1, K_METRIC_ID);
+  int id = duk_get_int_default(ctx, -1, -1);
+  duk_pop_2(ctx);
+  sb_vu *vu = sb_vu_from_ctx(ctx);
+  if (id < 0 || !vu || !sb_vu_metrics(vu)) return 0;
+  double v = duk_is_boolean(ctx, 0) ? (double)duk_get_boolean(ctx, 0) : duk_to_number(ctx, 0);
+  const sb_tagset *t = sample_tags(ctx, vu, NULL, 1);
+  if (t) sb_metrics_add(sb_vu_metrics(vu), id, t, v);
+  duk_push_true(ctx);
+  return 1;
+}
+
+void sb_js_k6_metrics_push(duk_context *ctx) {
+  static const struct { const char *name; sb_metric_type type; } kinds[] = {
+      {"Counter", SB_METRIC_COUNTER}, {"Gauge", SB_METRIC_GAUGE},
+      {"Rate", SB_METRIC_RATE}, {"Trend", SB_METRIC_TREND}};
+  duk_push_object(ctx);
+  for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+    duk_push_c_function(ctx, metric_ctor, 2);
+    duk_set_magic(ctx, -1, (duk_int_t)kinds[i].type);
+    duk_push_object(ctx);
+    duk_push_c_function(ctx, metric_add, 2);
+    duk_put_prop_string(ctx, -2, "add");
+    duk_put_prop_string(ctx, -2, "prototype");
+    duk_put_prop_string(ctx, -2, kinds[i].name);
+  }
+}
 
 void sb_js_k6_push(duk_context *ctx) {
   duk_push_object(ctx);

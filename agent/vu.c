@@ -131,6 +131,10 @@ static int builtin(duk_context *ctx, const char *name, void *ud) {
     sb_js_k6_push(ctx);
     return 1;
   }
+  if (strcmp(name, "k6/metrics") == 0) {
+    sb_js_k6_metrics_push(ctx);
+    return 1;
+  }
   if (strcmp(name, "k6/http") == 0) {
     sb_js_http_push(ctx);
     return 1;

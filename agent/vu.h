@@ -114,6 +114,7 @@ void sb_vu_group_leave(sb_vu *vu, size_t saved);
 
 /* Module registration, one call each (STYLE.md rule 9): pushes the module's exports object. */
 void sb_js_k6_push(duk_context *ctx);        /* "k6": sleep, check, group, fail */
+void sb_js_k6_metrics_push(duk_context *ctx); /* "k6/metrics": Counter, Gauge, Rate, Trend */
 void sb_js_http_push(duk_context *ctx);      /* "k6/http": get, post, put, del, patch, head, request */
 void sb_js_console_register(duk_context *ctx); /* global console */
 
