@@ -1,0 +1,495 @@
+/* The "k6/http" module: get, head, post, put, patch, del, options, request.
+ *
+ * A request suspends the VU's coroutine until the client's callback wakes it; the response lands
+ * in a per-VU sb_http_res kept behind the heap stash (allocated once, freed by a finalizer when the
+ * heap goes), so a steady request loop allocates only the JS objects it returns. Headers and tags
+ * are gathered in stack arrays pointing at strings on the Duktape value stack, which stays put
+ * while the coroutine sleeps. Samples follow k6: http_reqs, http_req_* trends and http_req_failed
+ * tagged {expected_response, group, method, name, proto, scenario, status, url[, error_code]} plus
+ * the user's tags; data_sent/data_received with the VU's plain tags. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "agent/http_client.h"
+#include "agent/vu.h"
+
+#define MAX_USER_TAGS 32
+#define STATE_KEY "\xff" "sbHttpState"
+#define PROTO_KEY "\xff" "sbHttpResProto"
+
+/* Per-VU state behind the heap stash. */
+typedef struct http_state {
+  sb_http_res res;  /* reused by every request of the VU */
+  sb_buf form;      /* form-encoded body of an object passed as body */
+  int done;         /* set by the client's callback */
+  sb_vu *vu;        /* to wake */
+} http_state;
+
+static const char *const METHODS[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
+enum { M_GET, M_HEAD, M_POST, M_PUT, M_PATCH, M_DELETE, M_OPTIONS };
+
+/* --- per-VU state ------------------------------------------------------------------------ */
+
+static duk_ret_t state_finalize(duk_context *ctx) {
+  duk_get_prop_string(ctx, 0, "\xff" "p");
+  http_state *st = duk_get_pointer(ctx, -1);
+  if (st) {
+    sb_http_res_clear(&st->res);
+    sb_buf_clear(&st->form);
+    free(st);
+  }
+  return 0;
+}
+
+/* The VU's state, created on first use. NULL on SB_ENOMEM. */
+static http_state *state_get(duk_context *ctx) {
+  http_state *st;
+  duk_push_heap_stash(ctx);
+  if (duk_get_prop_string(ctx, -1, STATE_KEY)) { /* -> [ stash holder ] */
+    duk_get_prop_string(ctx, -1, "\xff" "p");
+    st = duk_get_pointer(ctx, -1);
+    duk_pop_3(ctx);
+    return st;
+  }
+  duk_pop(ctx);
+  st = calloc(1, sizeof(*st));
+  if (!st) {
+    duk_pop(ctx);
+    return NULL;
+  }
+  sb_http_res_init(&st->res);
+  sb_buf_init(&st->form);
+  duk_push_object(ctx); /* -> [ stash holder ] */
+  duk_push_pointer(ctx, st);
+  duk_put_prop_string(ctx, -2, "\xff" "p");
+  duk_push_c_function(ctx, state_finalize, 1);
+  duk_set_finalizer(ctx, -2);
+  duk_put_prop_string(ctx, -2, STATE_KEY);
+  duk_pop(ctx);
+  return st;
+}
+
+/* --- the response prototype -------------------------------------------------------------- */
+
+static duk_ret_t json_decode(duk_context *ctx, void *udata) {
+  duk_json_decode(ctx, -1);
+  return 1;
+}
+
+/* res.json([selector]): JSON.parse of the body; throws naming the problem when it is not JSON. */
+static duk_ret_t res_json(duk_context *ctx) {
+  if (!duk_is_undefined(ctx, 0))
+    return duk_error(ctx, DUK_ERR_ERROR, "json(selector): selectors are not supported yet");
+  duk_push_this(ctx);
+  duk_get_prop_string(ctx, -1, "body"); /* -> [ sel this body ] */
+  if (!duk_is_string(ctx, -1))
+    return duk_error(ctx, DUK_ERR_ERROR,
+                     "json(): the response has no body (responseType 'none' or a failed request)");
+  if (duk_safe_call(ctx, json_decode, NULL, 1, 1) != DUK_EXEC_SUCCESS)
+    return duk_error(ctx, DUK_ERR_SYNTAX_ERROR, "json(): the response body is not JSON: %s",
+                     duk_safe_to_string(ctx, -1));
+  return 1;
+}
+
+/* Pushes the shared Response prototype (created once per heap). */
+static void push_proto(duk_context *ctx) {
+  duk_push_heap_stash(ctx);
+  if (!duk_get_prop_string(ctx, -1, PROTO_KEY)) { /* -> [ stash undefined ] */
+    duk_pop(ctx);
+    duk_push_object(ctx);
+    duk_push_c_function(ctx, res_json, 1);
+    duk_put_prop_string(ctx, -2, "json");
+    duk_dup_top(ctx);
+    duk_put_prop_string(ctx, -3, PROTO_KEY);
+  }
+  duk_remove(ctx, -2); /* -> [ proto ] */
+}
+
+/* --- arguments --------------------------------------------------------------------------- */
+
+/* Parses a k6 duration string ("30s", "1m30s", "500ms", "1.5s", "2h", "100us") or a bare number
+ * (ms). Returns the milliseconds or -1. */
+static double parse_duration(const char *s) {
+  double total = 0;
+  char *end;
+  double v = strtod(s, &end);
+  if (end == s) return -1;
+  if (!*end) return v;
+  while (*s) {
+    v = strtod(s, &end);
+    if (end == s) return -1;
+    s = end;
+    if (!strncmp(s, "ms", 2)) total += v, s += 2;
+    else if (!strncmp(s, "us", 2)) total += v / 1000, s += 2;
+    else if (!strncmp(s, "\xc2\xb5s", 3)) total += v / 1000, s += 3;
+    else if (!strncmp(s, "ns", 2)) total += v / 1e6, s += 2;
+    else if (*s == 'h') total += v * 3600000, s++;
+    else if (*s == 'm') total += v * 60000, s++;
+    else if (*s == 's') total += v * 1000, s++;
+    else return -1;
+  }
+  return total;
+}
+
+/* Appends |s| percent-encoded as in application/x-www-form-urlencoded. */
+static int form_escape(sb_buf *b, const char *s) {
+  static const char hex[] = "0123456789ABCDEF";
+  for (; *s; s++) {
+    unsigned char ch = (unsigned char)*s;
+    char e[3];
+    if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+        ch == '-' || ch == '_' || ch == '.' || ch == '~') {
+      if (sb_buf_append(b, s, 1) < 0) return -1;
+    } else if (ch == ' ') {
+      if (sb_buf_append(b, "+", 1) < 0) return -1;
+    } else {
+      e[0] = '%', e[1] = hex[ch >> 4], e[2] = hex[ch & 15];
+      if (sb_buf_append(b, e, 3) < 0) return -1;
+    }
+  }
+  return 0;
+}
+
+/* Form-encodes the object at |idx| into st->form (k6 sends objects that way). */
+static int form_encode(duk_context *ctx, duk_idx_t idx, sb_buf *b) {
+  sb_buf_reset(b);
+  duk_enum(ctx, idx, DUK_ENUM_OWN_PROPERTIES_ONLY | DUK_ENUM_SORT_ARRAY_INDICES);
+  int r = 0;
+  while (r == 0 && duk_next(ctx, -1, 1)) { /* -> [ ... enum key value ] */
+    if (b->len) r |= sb_buf_append(b, "&", 1);
+    r |= form_escape(b, duk_to_string(ctx, -2));
+    r |= sb_buf_append(b, "=", 1);
+    r |= form_escape(b, duk_to_string(ctx, -1));
+    duk_pop_2(ctx);
+  }
+  duk_pop(ctx);
+  return r ? SB_ENOMEM : 0;
+}
+
+/* What params said. Strings point at values on the value stack (kept until the call returns). */
+typedef struct params {
+  sb_http_header headers[SB_HTTP_MAX_HEADERS];
+  size_t nheaders;
+  const char *tags[2 * MAX_USER_TAGS];
+  size_t ntags;
+  const char *name;      /* tags.name */
+  double timeout_ms;
+  int discard;           /* responseType "none" */
+  int has_ctype;
+} params;
+
+/* Reads params at |idx| (object or undefined). Coerced strings are left on the stack above it. */
+static void read_params(duk_context *ctx, duk_idx_t idx, params *p, sb_vu *vu) {
+  const sb_vu_env *env = sb_vu_get_env(vu);
+  memset(p, 0, sizeof(*p));
+  p->discard = env && env->discard_response_bodies;
+  if (!duk_is_object(ctx, idx)) return;
+  duk_require_stack(ctx, 2 * (SB_HTTP_MAX_HEADERS + MAX_USER_TAGS) + 16);
+  if (duk_get_prop_string(ctx, idx, "headers") && duk_is_object(ctx, -1)) {
+    duk_enum(ctx, -1, DUK_ENUM_OWN_PROPERTIES_ONLY);
+    duk_idx_t e = duk_get_top_index(ctx);
+    while (p->nheaders < SB_HTTP_MAX_HEADERS && duk_next(ctx, e, 1)) { /* [ h e .. k v ] */
+      sb_http_header *h = &p->headers[p->nheaders++];
+      duk_size_t n;
+      h->name = duk_to_lstring(ctx, -2, &n);
+      h->name_len = n;
+      h->value = duk_to_lstring(ctx, -1, &n);
+      h->value_len = n;
+      if (h->name_len == 12 && strncasecmp(h->name, "Content-Type", 12) == 0) p->has_ctype = 1;
+    }
+  }
+  if (duk_get_prop_string(ctx, idx, "tags") && duk_is_object(ctx, -1)) {
+    duk_enum(ctx, -1, DUK_ENUM_OWN_PROPERTIES_ONLY);
+    duk_idx_t e = duk_get_top_index(ctx);
+    while (p->ntags < 2 * MAX_USER_TAGS && duk_next(ctx, e, 1)) { /* [ t e .. k v ] */
+      const char *k = duk_to_string(ctx, -2), *v = duk_to_string(ctx, -1);
+      if (strcmp(k, "name") == 0) p->name = v;
+      p->tags[p->ntags++] = k;
+      p->tags[p->ntags++] = v;
+    }
+  }
+  if (duk_get_prop_string(ctx, idx, "timeout")) {
+    if (duk_is_number(ctx, -1)) p->timeout_ms = duk_get_number(ctx, -1);
+    else if (duk_is_string(ctx, -1)) p->timeout_ms = parse_duration(duk_get_string(ctx, -1));
+    if (!(p->timeout_ms > 0))
+      (void)duk_error(ctx, DUK_ERR_TYPE_ERROR, "params.timeout: '%s' is not a duration",
+                      duk_safe_to_string(ctx, -1));
+  }
+  if (duk_get_prop_string(ctx, idx, "responseType") && duk_is_string(ctx, -1)) {
+    const char *rt = duk_get_string(ctx, -1);
+    if (strcmp(rt, "none") == 0) p->discard = 1;
+    else if (strcmp(rt, "text") == 0) p->discard = 0;
+    else
+      (void)duk_error(ctx, DUK_ERR_TYPE_ERROR,
+                      "params.responseType: '%s' is not supported (use 'text' or 'none')", rt);
+  }
+}
+
+/* --- metrics ----------------------------------------------------------------------------- */
+
+/* Records k6's http_* samples and data_sent/data_received for the finished request. */
+static void emit(sb_vu *vu, const char *method, const char *url, const params *p,
+                 const sb_http_res *res) {
+  sb_metrics *m = sb_vu_metrics(vu);
+  if (!m) return;
+  const char *kv[2 * (9 + MAX_USER_TAGS)];
+  char status[16], code[16];
+  size_t n = 0;
+  int expected = res->status >= 200 && res->status < 400;
+  snprintf(status, sizeof(status), "%d", res->status);
+  kv[n++] = "expected_response", kv[n++] = expected ? "true" : "false";
+  kv[n++] = "group", kv[n++] = sb_vu_group(vu);
+  kv[n++] = "method", kv[n++] = method;
+  kv[n++] = "name", kv[n++] = p->name ? p->name : url;
+  kv[n++] = "proto", kv[n++] = res->proto ? res->proto : "HTTP/1.1";
+  kv[n++] = "scenario", kv[n++] = sb_vu_scenario(vu);
+  kv[n++] = "status", kv[n++] = status;
+  kv[n++] = "url", kv[n++] = url;
+  if (res->error_code) {
+    snprintf(code, sizeof(code), "%d", res->error_code);
+    kv[n++] = "error_code", kv[n++] = code;
+  }
+  for (size_t i = 0; i < p->ntags; i += 2) { /* the user's tag wins over ours, as in k6 */
+    size_t j = 0;
+    while (j < n && strcmp(kv[j], p->tags[i]) != 0) j += 2;
+    if (j == n) n += 2;
+    kv[j] = p->tags[i];
+    kv[j + 1] = p->tags[i + 1];
+  }
+  const sb_tagset *t = sb_metrics_tags(m, kv, n / 2);
+  if (t) {
+    const sb_http_timings *tm = &res->timings;
+    sb_metrics_add(m, SB_M_HTTP_REQS, t, 1);
+    sb_metrics_add(m, SB_M_HTTP_REQ_FAILED, t, expected ? 0 : 1);
+    sb_metrics_add(m, SB_M_HTTP_REQ_DURATION, t, tm->duration);
+    sb_metrics_add(m, SB_M_HTTP_REQ_BLOCKED, t, tm->blocked);
+    sb_metrics_add(m, SB_M_HTTP_REQ_CONNECTING, t, tm->connecting);
+    sb_metrics_add(m, SB_M_HTTP_REQ_TLS_HANDSHAKING, t, tm->tls_handshaking);
+    sb_metrics_add(m, SB_M_HTTP_REQ_SENDING, t, tm->sending);
+    sb_metrics_add(m, SB_M_HTTP_REQ_WAITING, t, tm->waiting);
+    sb_metrics_add(m, SB_M_HTTP_REQ_RECEIVING, t, tm->receiving);
+  }
+  const sb_tagset *plain = sb_vu_tags(vu);
+  if (plain) {
+    sb_metrics_add(m, SB_M_DATA_SENT, plain, (double)res->bytes_sent);
+    sb_metrics_add(m, SB_M_DATA_RECEIVED, plain, (double)res->bytes_received);
+  }
+}
+
+/* --- the Response object ----------------------------------------------------------------- */
+
+/* Pushes |name| in Go's canonical form ("content-type" -> "Content-Type"). */
+static void push_canonical(duk_context *ctx, const char *name, size_t len) {
+  char buf[128];
+  if (len >= sizeof(buf)) {
+    duk_push_lstring(ctx, name, len);
+    return;
+  }
+  int upper = 1;
+  for (size_t i = 0; i < len; i++) {
+    char ch = name[i];
+    if (ch == ' ' || ch == '\t' || ch == ':') { /* not a token: Go leaves it alone */
+      duk_push_lstring(ctx, name, len);
+      return;
+    }
+    if (upper && ch >= 'a' && ch <= 'z') ch -= 32;
+    else if (!upper && ch >= 'A' && ch <= 'Z') ch += 32;
+    buf[i] = ch;
+    upper = ch == '-';
+  }
+  duk_push_lstring(ctx, buf, len);
+}
+
+static void put_num(duk_context *ctx, const char *key, double v) {
+  duk_push_number(ctx, v);
+  duk_put_prop_string(ctx, -2, key);
+}
+
+static void push_headers(duk_context *ctx, const sb_http_res *res) {
+  duk_push_object(ctx); /* -> [ ... headers ] */
+  for (size_t i = 0; i < res->nheaders; i++) {
+    const sb_http_header *h = &res->headers[i];
+    push_canonical(ctx, h->name, h->name_len); /* -> [ ... headers name ] */
+    duk_dup_top(ctx);
+    if (duk_get_prop(ctx, -3)) { /* repeated header: "a, b" as Go's Header.Get joins them */
+      duk_push_string(ctx, ", ");
+      duk_push_lstring(ctx, h->value, h->value_len);
+      duk_concat(ctx, 3);
+    } else {
+      duk_pop(ctx);
+      duk_push_lstring(ctx, h->value, h->value_len);
+    }
+    duk_put_prop(ctx, -3);
+  }
+}
+
+/* Pushes the Response for |res|. */
+static void push_response(duk_context *ctx, const char *method, const char *url,
+                          duk_idx_t body_idx, const params *p, const sb_http_res *res) {
+  const sb_http_timings *t = &res->timings;
+  duk_push_object(ctx); /* -> [ ... res ] */
+  push_proto(ctx);
+  duk_set_prototype(ctx, -2);
+  put_num(ctx, "status", res->status);
+  if (p->discard || res->status == 0) duk_push_null(ctx);
+  else duk_push_lstring(ctx, res->body.data ? res->body.data : "", res->body.len);
+  duk_put_prop_string(ctx, -2, "body");
+  push_headers(ctx, res);
+  duk_put_prop_string(ctx, -2, "headers");
+  duk_push_object(ctx); /* -> [ ... res timings ] */
+  put_num(ctx, "blocked", t->blocked);
+  put_num(ctx, "connecting", t->connecting);
+  put_num(ctx, "tls_handshaking", t->tls_handshaking);
+  put_num(ctx, "sending", t->sending);
+  put_num(ctx, "waiting", t->waiting);
+  put_num(ctx, "receiving", t->receiving);
+  put_num(ctx, "duration", t->duration);
+  duk_put_prop_string(ctx, -2, "timings");
+  duk_push_string(ctx, res->error ? res->error : "");
+  duk_put_prop_string(ctx, -2, "error");
+  put_num(ctx, "error_code", res->error_code);
+  duk_push_string(ctx, url);
+  duk_put_prop_string(ctx, -2, "url");
+  duk_push_string(ctx, res->status ? res->proto : "");
+  duk_put_prop_string(ctx, -2, "proto");
+  duk_push_string(ctx, res->remote_ip);
+  duk_put_prop_string(ctx, -2, "remote_ip");
+  put_num(ctx, "remote_port", res->remote_port);
+  duk_push_object(ctx); /* -> [ ... res request ] */
+  duk_push_string(ctx, method);
+  duk_put_prop_string(ctx, -2, "method");
+  duk_push_string(ctx, url);
+  duk_put_prop_string(ctx, -2, "url");
+  if (body_idx >= 0 && !duk_is_undefined(ctx, body_idx) && !duk_is_null(ctx, body_idx)) {
+    duk_dup(ctx, body_idx);
+    duk_put_prop_string(ctx, -2, "body");
+  }
+  duk_put_prop_string(ctx, -2, "request");
+}
+
+/* --- requests ---------------------------------------------------------------------------- */
+
+/* From the loop: no Duktape calls here, the VU's coroutine is suspended. */
+static void on_done(sb_http_res *res, void *ud) {
+  http_state *st = ud;
+  st->done = 1;
+  sb_vu_wake(st->vu);
+}
+
+static void on_cancel(void *ud) { sb_http_client_cancel(ud); }
+
+/* Resolves the body at |idx| into |*body|/|*len| (string, buffer, or object form-encoded).
+ * Returns 1 when the body is a form (needs a Content-Type), 0 otherwise. */
+static int get_body(duk_context *ctx, duk_idx_t idx, http_state *st, const char **body,
+                    size_t *len) {
+  *body = NULL;
+  *len = 0;
+  if (idx < 0 || duk_is_undefined(ctx, idx) || duk_is_null(ctx, idx)) return 0;
+  if (duk_is_buffer_data(ctx, idx)) {
+    duk_size_t n;
+    *body = duk_get_buffer_data(ctx, idx, &n);
+    *len = n;
+    if (!*body) *body = "";
+    return 0;
+  }
+  if (duk_is_object(ctx, idx) && !duk_is_function(ctx, idx)) {
+    if (form_encode(ctx, idx, &st->form) < 0)
+      (void)duk_error(ctx, DUK_ERR_ERROR, "k6/http: out of memory encoding the body");
+    *body = st->form.data ? st->form.data : "";
+    *len = st->form.len;
+    return 1;
+  }
+  duk_size_t n;
+  *body = duk_to_lstring(ctx, idx, &n);
+  *len = n;
+  return 0;
+}
+
+/* Runs one request for the VU of |ctx| and pushes its Response. |body_idx| < 0: no body. */
+static duk_ret_t do_request(duk_context *ctx, const char *method, duk_idx_t url_idx,
+                            duk_idx_t body_idx, duk_idx_t params_idx) {
+  sb_vu *vu = sb_vu_from_ctx(ctx);
+  if (!vu || !sb_vu_busy(vu))
+    return duk_error(ctx, DUK_ERR_ERROR,
+                     "Making http requests in the init context is not supported");
+  sb_http_client *client = sb_vu_http(vu);
+  http_state *st = state_get(ctx);
+  if (!client || !st) return duk_error(ctx, DUK_ERR_ERROR, "k6/http: out of memory");
+  const char *url = duk_to_string(ctx, url_idx);
+  params p;
+  read_params(ctx, params_idx, &p, vu);
+  sb_http_req req = {.method = method, .url = url, .timeout_ms = p.timeout_ms};
+  if (get_body(ctx, body_idx, st, &req.body, &req.body_len) && !p.has_ctype &&
+      p.nheaders < SB_HTTP_MAX_HEADERS)
+    p.headers[p.nheaders++] = (sb_http_header){"Content-Type", 12,
+                                               "application/x-www-form-urlencoded", 33};
+  req.headers = p.headers;
+  req.nheaders = p.nheaders;
+  st->done = 0;
+  st->vu = vu;
+  int rc = sb_http_client_request(client, &req, &st->res, on_done, st);
+  if (rc == SB_EINVAL)
+    return duk_error(ctx, DUK_ERR_TYPE_ERROR, "%s %s: %s", method, url,
+                     st->res.error ? st->res.error : "invalid request");
+  if (rc < 0) return duk_error(ctx, DUK_ERR_ERROR, "k6/http: out of memory");
+  sb_vu_set_cancel(vu, on_cancel, client);
+  rc = sb_vu_wait(vu);
+  sb_vu_set_cancel(vu, NULL, NULL);
+  if (rc == SB_ECANCELED || !st->done) {
+    sb_http_client_cancel(client); /* no-op when the VU already did */
+    return 0;                      /* the VU throws the interruption */
+  }
+  emit(vu, method, url, &p, &st->res);
+  push_response(ctx, method, url, body_idx, &p, &st->res);
+  return 1;
+}
+
+/* get(url, params) / head(url, params) */
+static duk_ret_t http_nobody(duk_context *ctx) {
+  duk_set_top(ctx, 2);
+  return do_request(ctx, METHODS[duk_get_current_magic(ctx)], 0, -1, 1);
+}
+
+/* post/put/patch/del/options(url, body, params) */
+static duk_ret_t http_body(duk_context *ctx) {
+  duk_set_top(ctx, 3);
+  return do_request(ctx, METHODS[duk_get_current_magic(ctx)], 0, 1, 2);
+}
+
+/* request(method, url, body, params) */
+static duk_ret_t http_request(duk_context *ctx) {
+  duk_set_top(ctx, 4);
+  duk_to_string(ctx, 0);
+  char method[16];
+  snprintf(method, sizeof(method), "%s", duk_get_string(ctx, 0));
+  for (char *s = method; *s; s++)
+    if (*s >= 'a' && *s <= 'z') *s -= 32;
+  for (size_t i = 0; i < sizeof(METHODS) / sizeof(METHODS[0]); i++)
+    if (strcmp(method, METHODS[i]) == 0)
+      return do_request(ctx, METHODS[i], 1, 2, 3); /* static string: survives the wait */
+  return duk_error(ctx, DUK_ERR_TYPE_ERROR, "request(): unsupported method '%s'", method);
+}
+
+static const struct {
+  const char *name;
+  duk_c_function fn;
+  duk_idx_t nargs;
+  int magic;
+} FUNCS[] = {
+    {"get", http_nobody, 2, M_GET},         {"head", http_nobody, 2, M_HEAD},
+    {"post", http_body, 3, M_POST},         {"put", http_body, 3, M_PUT},
+    {"patch", http_body, 3, M_PATCH},       {"del", http_body, 3, M_DELETE},
+    {"options", http_body, 3, M_OPTIONS},   {"request", http_request, 4, 0},
+};
+
+void sb_js_http_push(duk_context *ctx) {
+  duk_push_object(ctx); /* -> [ exports ] */
+  for (size_t i = 0; i < sizeof(FUNCS) / sizeof(FUNCS[0]); i++) {
+    duk_push_c_function(ctx, FUNCS[i].fn, FUNCS[i].nargs);
+    duk_set_magic(ctx, -1, FUNCS[i].magic);
+    duk_put_prop_string(ctx, -2, FUNCS[i].name);
+  }
+}
