@@ -5,7 +5,7 @@
  * Prints "listening 127.0.0.1:<port>" once bound (PORT 0 picks a free port). Any path answers;
  * query parameters: status=N (response status), delay=MS (answer after a timer), size=N (body of
  * N bytes), close=1 (Connection: close). Default: 200 {"ok":true}. POST answers {"len":N} with the
- * body length. GET /stats answers {"requests":N} (requests served before this one). Binds only
+ * body length. GET /stats answers {"requests":N} (requests other than /stats so far). Binds only
  * loopback addresses unless --any. Exits cleanly on SIGTERM/SIGINT. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -106,18 +106,18 @@ static void on_request(struct evhttp_request *req, void *arg) {
   const char *path = u ? evhttp_uri_get_path(u) : NULL;
   const char *query = u ? evhttp_uri_get_query(u) : NULL;
   struct evkeyvalq q = {0};
-  unsigned long long served = t->requests++;
 
   q.tqh_last = &q.tqh_first;
-  if (path && strcmp(path, "/stats") == 0) {
+  if (path && strcmp(path, "/stats") == 0) { /* not counted itself */
     struct evbuffer *out = evbuffer_new();
     if (!out) return evhttp_send_error(req, 500, "out of memory");
-    evbuffer_add_printf(out, "{\"requests\":%llu}", served);
+    evbuffer_add_printf(out, "{\"requests\":%llu}", t->requests);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
     evhttp_send_reply(req, 200, "OK", out);
     evbuffer_free(out);
     return;
   }
+  t->requests++;
   if (query) evhttp_parse_query_str(query, &q);
   int status = (int)param(&q, "status", 200, 599);
   if (status < 100) status = 200;
