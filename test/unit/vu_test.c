@@ -7,10 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <event2/buffer.h>
 #include <event2/event.h>
+#include <event2/http.h>
 
 #include "agent/vu.h"
 #include "common/archive.h"
@@ -45,6 +50,9 @@ static const char MAIN_JS[] =
     "var myRate = new metrics.Rate('my_rate');\n"
     "exports.custom = function () { myTrend.add(12.5, { k: 'v' }); myCount.add(2); myCount.add(3);\n"
     "  myRate.add(true); myRate.add(0); };\n"
+    "var http = require('k6/http');\n"
+    "exports.get = function () { var r = http.get(URL + '/'); status = r.status; body = r.body; };\n"
+    "exports.slow = function () { try { http.get(URL + '/slow'); } catch (e) {} slowDone = true; };\n"
     "exports.bench = function () { k6.check(1, { ok: function (v) { return v === 1; } }); };\n"
     "exports.deep = function () {\n"
     "  function f(n) { return [1].map(function () { return n ? f(n - 1) : 0; })[0]; }\n"
@@ -376,6 +384,63 @@ static void test_deep_recursion_stays_on_stack(void **state) {
   sb_vu_free(vu);
 }
 
+/* An in-process HTTP server on 127.0.0.1:0: "/" answers "ok", "/slow" never answers. */
+static void on_http(struct evhttp_request *req, void *arg) {
+  if (strcmp(evhttp_request_get_uri(req), "/slow") == 0) return; /* left hanging */
+  struct evbuffer *b = evbuffer_new();
+  evbuffer_add(b, "ok", 2);
+  evhttp_send_reply(req, 200, "OK", b);
+  evbuffer_free(b);
+}
+
+static struct evhttp *start_server(char *url, size_t cap) {
+  struct evhttp *h = evhttp_new(F.base);
+  assert_non_null(h);
+  struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(h, "127.0.0.1", 0);
+  assert_non_null(bs);
+  struct sockaddr_in sin;
+  socklen_t len = sizeof(sin);
+  assert_int_equal(getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&sin, &len), 0);
+  snprintf(url, cap, "http://127.0.0.1:%d", ntohs(sin.sin_port));
+  evhttp_set_gencb(h, on_http, NULL);
+  return h;
+}
+
+static void set_url(sb_vu *vu, const char *url) {
+  duk_context *ctx = sb_vu_ctx(vu);
+  duk_push_string(ctx, url);
+  duk_put_global_string(ctx, "URL");
+}
+
+static void test_http_get_and_interrupt(void **state) {
+  REQUIRE_EXEC_TIMEOUT();
+  char url[64], buf[64];
+  struct evhttp *h = start_server(url, sizeof(url));
+  sb_vu *vu;
+  sb_err err = {{0}};
+  assert_int_equal(sb_vu_new(&vu, &F.env, 1, &err), 0);
+  set_url(vu, url);
+  assert_int_equal(iterate(vu, "get", 0), SB_VU_OK);
+  assert_true(global_num(vu, "status") == 200);
+  assert_string_equal(global_str(vu, "body", buf, sizeof(buf)), "ok");
+  sb_series s;
+  fold(SB_M_HTTP_REQS, "scenario", "default", &s);
+  assert_true(s.value >= 1);
+  sb_series_clear(&s);
+  /* A request the server never answers: interrupted, the script's catch does not swallow it. */
+  interrupt_target = vu;
+  cb_before_return = 0;
+  struct event *ev = evtimer_new(F.base, on_interrupt_timer, NULL);
+  struct timeval tv = {0, 50000};
+  evtimer_add(ev, &tv);
+  assert_int_equal(iterate(vu, "slow", 1), SB_VU_INTERRUPTED);
+  assert_true(cb_before_return);
+  event_free(ev);
+  assert_int_equal(iterate(vu, "get", 2), SB_VU_OK); /* the client is usable afterwards */
+  sb_vu_free(vu);
+  evhttp_free(h);
+}
+
 static void test_missing_export(void **state) {
   sb_vu *vu;
   sb_err err = {{0}};
@@ -474,6 +539,7 @@ int main(void) {
       cmocka_unit_test(test_interrupt_during_sleep),
       cmocka_unit_test(test_free_while_busy),
       cmocka_unit_test(test_missing_export),
+      cmocka_unit_test(test_http_get_and_interrupt),
       cmocka_unit_test(test_deep_recursion_stays_on_stack),
       cmocka_unit_test(test_heap_limit),
       cmocka_unit_test(test_iteration_speed_and_no_growth),
