@@ -517,6 +517,25 @@ static void test_iteration_speed_and_no_growth(void **state) {
   sb_vu_free(vu);
 }
 
+static void test_init_error(void **state) {
+  static const char src[] = "var k6 = require('k6');\nk6.sleep(1);\nnope();\n";
+  sb_archive *a;
+  sb_program *p;
+  sb_err err = {{0}};
+  assert_int_equal(sb_archive_new(&a), 0);
+  assert_int_equal(sb_archive_add(a, "metadata.json", META, strlen(META)), 0);
+  assert_int_equal(sb_archive_add(a, "es5/file/t/main.js", src, strlen(src)), 0);
+  assert_int_equal(sb_program_new(&p, a, &err), 0);
+  sb_archive_free(a);
+  sb_vu_env env = F.env;
+  env.prog = p;
+  sb_vu *vu = NULL;
+  assert_int_equal(sb_vu_new(&vu, &env, 3, &err), SB_ESCRIPT); /* sleep in init returns at once */
+  assert_null(vu);
+  assert_non_null(strstr(err.msg, "file:///t/main.js:3: ReferenceError: "));
+  sb_program_free(p);
+}
+
 static void test_heap_limit(void **state) {
   sb_vu *vu;
   sb_err err = {{0}};
@@ -542,6 +561,7 @@ int main(void) {
       cmocka_unit_test(test_http_get_and_interrupt),
       cmocka_unit_test(test_deep_recursion_stays_on_stack),
       cmocka_unit_test(test_heap_limit),
+      cmocka_unit_test(test_init_error),
       cmocka_unit_test(test_iteration_speed_and_no_growth),
       cmocka_unit_test(test_thousand_vus),
   };
