@@ -51,6 +51,7 @@ struct sb_vu {
   sb_vu_env env;               /* copied; what it points to is borrowed */
   uint64_t id;
   size_t heap_bytes;           /* malloc_usable_size() of every live heap allocation */
+  size_t limit;                /* env.heap_limit once the heap exists (0 = none) */
   size_t gc_at;                /* heap_bytes that triggers a collection after an iteration */
   sb_coro *co;
   int job;                     /* JOB_*: what the coroutine runs next or is running */
@@ -88,7 +89,7 @@ static double now_ms(void) {
 
 static void *vu_alloc(void *ud, duk_size_t size) {
   sb_vu *vu = ud;
-  if (vu->env.heap_limit && vu->heap_bytes + size > vu->env.heap_limit) return NULL;
+  if (vu->limit && vu->heap_bytes + size > vu->limit) return NULL;
   void *p = malloc(size);
   if (p) vu->heap_bytes += malloc_usable_size(p);
   return p;
@@ -102,7 +103,7 @@ static void *vu_realloc(void *ud, void *ptr, duk_size_t size) {
     free(ptr);
     return NULL;
   }
-  if (vu->env.heap_limit && size > old && vu->heap_bytes - old + size > vu->env.heap_limit)
+  if (vu->limit && size > old && vu->heap_bytes - old + size > vu->limit)
     return NULL;
   void *p = realloc(ptr, size);
   if (!p) return NULL;
@@ -282,6 +283,13 @@ int sb_vu_new(sb_vu **out, const sb_vu_env *env, uint64_t id, sb_err *err) {
   vu->group_cap = 16;
   vu->ctx = duk_create_heap(vu_alloc, vu_realloc, vu_free_mem, vu, vu_fatal);
   if (!vu->ctx) goto fail_heap;
+  /* Capped only now: Duktape treats a failed allocation while it builds its built-ins as fatal. */
+  vu->limit = env->heap_limit;
+  if (vu->limit && vu->heap_bytes >= vu->limit) {
+    rc = sb_err_set(err, SB_ENOMEM, "VU %llu: heap limit %zu bytes is below a bare heap (%zu)",
+                    (unsigned long long)id, vu->limit, vu->heap_bytes);
+    goto fail_coro;
+  }
   if (sb_coro_new(&vu->co, VU_STACK, vu_main, vu) != 0) goto fail_coro;
   event_assign(&vu->ev_done, env->base, -1, 0, on_done, vu);
   event_assign(&vu->ev_timer, env->base, -1, 0, on_timer, vu);

@@ -543,6 +543,25 @@ static void test_heap_limit(void **state) {
   env.heap_limit = 16 * 1024; /* far below a bare heap: creation must fail cleanly */
   assert_true(sb_vu_new(&vu, &env, 1, &err) < 0);
   assert_true(err.msg[0] != '\0');
+  /* Every limit between "cannot even create the heap" and "enough": a clean error or a working
+   * VU, never Duktape's fatal handler (allocation failures must all land in protected calls). */
+  int made = 0;
+  for (size_t lim = 24 * 1024; lim <= 400 * 1024; lim += 6 * 1024) {
+    env.heap_limit = lim;
+    err.msg[0] = '\0';
+    int rc = sb_vu_new(&vu, &env, 1, &err);
+    if (rc != 0) {
+      assert_true(rc == SB_ENOMEM || rc == SB_ESCRIPT);
+      assert_true(err.msg[0] != '\0');
+      continue;
+    }
+    made++;
+    sb_vu_result r = iterate(vu, "checky", 0);
+    assert_true(r == SB_VU_OK || r == SB_VU_EXCEPTION);
+    assert_true(sb_vu_heap_bytes(vu) <= lim);
+    sb_vu_free(vu);
+  }
+  assert_true(made > 0);
 }
 
 int main(void) {
