@@ -1,0 +1,126 @@
+/* k6 durations: parsing "1m30s"-style strings and formatting like Go's time.Duration. */
+#include "common/duration.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct {
+  const char *unit;
+  double us;
+} units[] = {
+    {"ms", 1e3}, {"us", 1}, {"\xc2\xb5s", 1}, {"\xce\xbcs", 1}, {"ns", 1e-3},
+    {"s", 1e6},  {"m", 6e7}, {"h", 3.6e9},
+};
+
+/* Reads one unit at |p| (the longest match first: "ms" before "m"); returns its length. */
+static size_t read_unit(const char *p, double *us) {
+  for (size_t i = 0; i < sizeof(units) / sizeof(*units); i++) {
+    size_t n = strlen(units[i].unit);
+    if (strncmp(p, units[i].unit, n) == 0) {
+      *us = units[i].us;
+      return n;
+    }
+  }
+  return 0;
+}
+
+int sb_duration_parse_us(const char *s, int64_t *us, sb_err *err) {
+  if (!s || !*s) return sb_err_set(err, SB_EINVAL, "invalid duration '': empty");
+  char *end;
+  double v = strtod(s, &end);
+  if (end != s && *end == '\0') { /* a bare number: milliseconds */
+    if (!isfinite(v) || v < 0) goto bad;
+    *us = (int64_t)(v * 1000.0);
+    return 0;
+  }
+  double total = 0;
+  const char *p = s;
+  while (*p) {
+    if (*p == '-' || *p == '+' || *p == ' ') goto bad;
+    v = strtod(p, &end);
+    if (end == p || !isfinite(v) || v < 0) goto bad;
+    double mul;
+    size_t n = read_unit(end, &mul);
+    if (!n) goto bad;
+    total += v * mul;
+    p = end + n;
+  }
+  if (total > 9.2e18) goto bad;
+  *us = (int64_t)total;
+  return 0;
+bad:
+  return sb_err_set(err, SB_EINVAL,
+                    "invalid duration '%s': expected e.g. \"30s\", \"1m30s\", \"500ms\" or a "
+                    "number of milliseconds", s);
+}
+
+int sb_duration_parse_ms(const char *s, int64_t *ms, sb_err *err) {
+  int64_t us;
+  int rc = sb_duration_parse_us(s, &us, err);
+  if (rc) return rc;
+  *ms = us / 1000;
+  return 0;
+}
+
+/* Seconds with up to |prec| decimals, trailing zeros dropped ("1.5", "30", "0.25"). */
+static void trim_fixed(double v, int prec, char *out, size_t cap) {
+  snprintf(out, cap, "%.*f", prec, v);
+  if (strchr(out, '.')) {
+    size_t n = strlen(out);
+    while (n && out[n - 1] == '0') out[--n] = '\0';
+    if (n && out[n - 1] == '.') out[--n] = '\0';
+  }
+}
+
+void sb_duration_format_ms(int64_t ms, char *out, size_t cap) {
+  if (ms == 0) {
+    snprintf(out, cap, "0s");
+    return;
+  }
+  const char *sign = ms < 0 ? "-" : "";
+  if (ms < 0) ms = -ms;
+  if (ms < 1000) {
+    snprintf(out, cap, "%s%lldms", sign, (long long)ms);
+    return;
+  }
+  long long h = ms / 3600000, m = ms / 60000 % 60;
+  char sec[32];
+  trim_fixed((double)(ms % 60000) / 1000.0, 3, sec, sizeof(sec));
+  if (h) snprintf(out, cap, "%s%lldh%lldm%ss", sign, h, m, sec);
+  else if (m) snprintf(out, cap, "%s%lldm%ss", sign, m, sec);
+  else snprintf(out, cap, "%s%ss", sign, sec);
+}
+
+/* k6's summary shows time values as Go durations with two decimals at most. */
+void sb_duration_format_value(double ms, char *out, size_t cap) {
+  char a[64];
+  if (!isfinite(ms)) {
+    snprintf(out, cap, "%s", isnan(ms) ? "NaN" : ms > 0 ? "+Inf" : "-Inf");
+    return;
+  }
+  if (ms == 0) {
+    snprintf(out, cap, "0s");
+    return;
+  }
+  const char *sign = ms < 0 ? "-" : "";
+  double d = fabs(ms);
+  if (d < 0.001) {
+    snprintf(out, cap, "%s%lldns", sign, (long long)llround(d * 1e6));
+  } else if (d < 1) {
+    trim_fixed(d * 1000, 2, a, sizeof(a));
+    snprintf(out, cap, "%s%sµs", sign, a);
+  } else if (d < 1000) {
+    trim_fixed(d, 2, a, sizeof(a));
+    snprintf(out, cap, "%s%sms", sign, a);
+  } else if (d < 60000) {
+    trim_fixed(d / 1000, 2, a, sizeof(a));
+    snprintf(out, cap, "%s%ss", sign, a);
+  } else {
+    long long mins = (long long)(d / 60000);
+    trim_fixed(fmod(d, 60000) / 1000, 1, a, sizeof(a));
+    if (mins >= 60) snprintf(out, cap, "%s%lldh%lldm%ss", sign, mins / 60, mins % 60, a);
+    else snprintf(out, cap, "%s%lldm%ss", sign, mins, a);
+  }
+}
