@@ -39,6 +39,12 @@ static const char LIB_JS[] =
 static const char A_JS[] = "exports.early = 'yes';\nexports.seen = require('./b.js').sawEarly;\n";
 static const char B_JS[] = "var a = require('./a.js');\nexports.sawEarly = a.early;\n";
 
+/* Throws while loading; requires back up the tree on the way. */
+static const char BAD_JS[] =
+    "exports.lib = require('../lib.js').add(1, 1);\n"
+    "badRuns = (typeof badRuns === 'number' ? badRuns : 0) + 1;\n"
+    "throw new Error('bad ' + badRuns);\n";
+
 static int builtin(duk_context *ctx, const char *name, void *ud) {
   int *calls = ud;
   if (strcmp(name, "k6") != 0) return 0;
@@ -57,6 +63,7 @@ static sb_archive *make_archive(const char *main_src) {
   assert_int_equal(sb_archive_add(a, "es5/file/t/lib.js", LIB_JS, strlen(LIB_JS)), 0);
   assert_int_equal(sb_archive_add(a, "es5/file/t/a.js", A_JS, strlen(A_JS)), 0);
   assert_int_equal(sb_archive_add(a, "es5/file/t/b.js", B_JS, strlen(B_JS)), 0);
+  assert_int_equal(sb_archive_add(a, "es5/file/t/sub/bad.js", BAD_JS, strlen(BAD_JS)), 0);
   assert_int_equal(sb_archive_add(a, "file/t/main.js", "ignored(", 8), 0); /* sources: not compiled */
   return a;
 }
@@ -153,6 +160,22 @@ static void test_runtime_error_line(void **state) {
   sb_program_free(p);
 }
 
+/* Like Node: a module whose body threw is not cached, so requiring it again runs it again. */
+static void test_failed_module_not_cached(void **state) {
+  duk_context *ctx;
+  sb_program *p;
+  int calls = 0;
+  sb_err err = {{0}};
+  const char *src = "try { require('./sub/bad.js'); } catch (e) {}\n"
+                    "try { require('/t/sub/bad.js'); } catch (e) { exports.msg = e.message; }\n";
+  assert_int_equal(run(src, &ctx, &p, &calls, &err), 0);
+  duk_get_prop_string(ctx, -1, "msg");
+  assert_string_equal(duk_get_string(ctx, -1), "bad 2");
+  duk_pop_2(ctx);
+  duk_destroy_heap(ctx);
+  sb_program_free(p);
+}
+
 static void test_syntax_error(void **state) {
   sb_archive *a = make_archive("var ok = 1;\nvar x = ;\n");
   sb_program *p = NULL;
@@ -181,6 +204,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_exports_cache_cycle), cmocka_unit_test(test_unknown_module),
       cmocka_unit_test(test_runtime_error_line),  cmocka_unit_test(test_syntax_error),
+      cmocka_unit_test(test_failed_module_not_cached),
       cmocka_unit_test(test_bad_metadata),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
