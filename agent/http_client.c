@@ -297,6 +297,29 @@ static int feed(sb_http_client *c, const char *data, size_t len) {
 
 /* --- bufferevent callbacks --------------------------------------------------------------- */
 
+static void conn_broken(sb_http_client *c, conn *k, int e);
+
+/* Reads what the socket already holds straight into the parser (libevent's bufferevent reads 4 KB
+ * per loop turn, which makes a 100 KB body cost ~25 epoll rounds). Bounded per call so other VUs
+ * on the loop get their turn. Returns 1 when it finished the request itself (EOF or error), else
+ * 0 with |*r| as from feed(). */
+static int drain_socket(sb_http_client *c, conn *k, int *r) {
+  static _Thread_local char scratch[65536];
+  evutil_socket_t fd = bufferevent_getfd(k->bev);
+  for (int i = 0; i < 16 && *r == 0; i++) {
+    ssize_t n = recv(fd, scratch, sizeof(scratch), 0);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return 0;
+    if (n <= 0) {
+      conn_broken(c, k, n == 0 ? 0 : errno);
+      return 1;
+    }
+    c->res->bytes_received += (uint64_t)n;
+    *r = feed(c, scratch, (size_t)n);
+    if (*r == 1 && c->leftover) return 0;
+  }
+  return 0;
+}
+
 static void on_read(struct bufferevent *bev, void *arg) {
   conn *k = arg;
   sb_http_client *c = k->c;
@@ -317,6 +340,7 @@ static void on_read(struct bufferevent *bev, void *arg) {
     r = feed(c, v.iov_base, v.iov_len);
     evbuffer_drain(in, v.iov_len);
   }
+  if (r == 0 && drain_socket(c, k, &r)) return; /* finished inside */
   if (r == 1) {
     if (c->leftover || evbuffer_get_length(in) > 0) conn_free(k); /* extra bytes: not reusable */
     finish(c, 0, NULL);
@@ -379,10 +403,16 @@ static void on_event(struct bufferevent *bev, short what, void *arg) {
     c->res->timings.connecting = c->t_connected - c->t_conn;
     return;
   }
+  conn_broken(c, k, (what & BEV_EVENT_EOF) ? 0 : EVUTIL_SOCKET_ERROR());
+}
+
+/* The busy connection |k| hit EOF (|e| == 0) or socket error |e|: completes a read-until-close
+ * response, replays the request once, or fails it. */
+static void conn_broken(sb_http_client *c, conn *k, int e) {
   int code;
   const char *msg;
-  if (what & BEV_EVENT_EOF) {
-    if (!c->got_byte && maybe_retry(c, k)) return;
+  if (!c->got_byte && maybe_retry(c, k)) return;
+  if (e == 0) {
     int r = c->got_byte ? feed(c, NULL, 0) : -1;
     if (r == 1) {
       finish(c, 0, NULL);
@@ -391,8 +421,6 @@ static void on_event(struct bufferevent *bev, short what, void *arg) {
     code = SB_HTTP_ERR_EOF;
     msg = c->got_byte ? "unexpected EOF" : "EOF";
   } else {
-    int e = EVUTIL_SOCKET_ERROR();
-    if (!c->got_byte && maybe_retry(c, k)) return;
     error_of(e, k->used || c->t_connected > 0, &code, &msg);
   }
   finish(c, code, msg);

@@ -12,7 +12,9 @@
 #endif
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/util.h>
 
 #define MAX_SIZE (256u << 20)
 #define MAX_DELAY_MS (3600 * 1000)
@@ -176,6 +179,39 @@ static int usage(void) {
   return 2;
 }
 
+/* A non-blocking listening socket on host:port with TCP_NODELAY, which Linux passes on to the
+ * accepted connections (evhttp has no per-connection hook for it): without it, Nagle holds the
+ * tail of a big body until the client's delayed ACK. Returns the fd or -1. */
+static evutil_socket_t listen_socket(const char *host, int port) {
+  struct sockaddr_storage ss = {0};
+  struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+  struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+  socklen_t sl;
+  int one = 1;
+  if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+    s4->sin_family = AF_INET;
+    s4->sin_port = htons((uint16_t)port);
+    sl = sizeof(*s4);
+  } else if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+    s6->sin6_family = AF_INET6;
+    s6->sin6_port = htons((uint16_t)port);
+    sl = sizeof(*s6);
+  } else {
+    return -1;
+  }
+  evutil_socket_t fd = socket(ss.ss_family, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  evutil_make_socket_nonblocking(fd);
+  evutil_make_socket_closeonexec(fd);
+  evutil_make_listen_socket_reuseable(fd);
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 1024) < 0) {
+    evutil_closesocket(fd);
+    return -1;
+  }
+  return fd;
+}
+
 /* Binds, prints the bound address, and serves until a signal. */
 static int serve(const char *host, int port) {
   target t = {0};
@@ -190,7 +226,9 @@ static int serve(const char *host, int port) {
                                          EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
                                          EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
   evhttp_set_max_body_size(t.http, MAX_SIZE);
-  struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(t.http, host, (ev_uint16_t)port);
+  struct evhttp_bound_socket *bs = NULL;
+  evutil_socket_t fd = listen_socket(host, port);
+  if (fd >= 0 && !(bs = evhttp_accept_socket_with_handle(t.http, fd))) evutil_closesocket(fd);
   if (!bs) {
     fprintf(stderr, "sb-target: cannot bind %s:%d\n", host, port);
     goto fail_bind;
