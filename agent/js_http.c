@@ -5,13 +5,14 @@
  * heap goes), so a steady request loop allocates only the JS objects it returns. Headers and tags
  * are gathered in stack arrays pointing at strings on the Duktape value stack, which stays put
  * while the coroutine sleeps. Samples follow k6: http_reqs, http_req_* trends and http_req_failed
- * tagged {expected_response, group, method, name, proto, scenario, status, url[, error_code]} plus
- * the user's tags; data_sent/data_received with the VU's plain tags. */
-#include <math.h>
+ * tagged {expected_response, group, method, name, proto, scenario, status, url[, error, error_code]}
+ * plus the user's tags; data_sent/data_received with the VU's plain tags. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include <http_parser.h>
 
 #include "agent/http_client.h"
 #include "agent/vu.h"
@@ -235,7 +236,7 @@ static void emit(sb_vu *vu, const char *method, const char *url, const params *p
                  const sb_http_res *res) {
   sb_metrics *m = sb_vu_metrics(vu);
   if (!m) return;
-  const char *kv[2 * (9 + MAX_USER_TAGS)];
+  const char *kv[2 * (10 + MAX_USER_TAGS)];
   char status[16], code[16];
   size_t n = 0;
   int expected = res->status >= 200 && res->status < 400;
@@ -251,6 +252,7 @@ static void emit(sb_vu *vu, const char *method, const char *url, const params *p
   if (res->error_code) {
     snprintf(code, sizeof(code), "%d", res->error_code);
     kv[n++] = "error_code", kv[n++] = code;
+    kv[n++] = "error", kv[n++] = res->error ? res->error : "";
   }
   for (size_t i = 0; i < p->ntags; i += 2) { /* the user's tag wins over ours, as in k6 */
     size_t j = 0;
@@ -334,6 +336,9 @@ static void push_response(duk_context *ctx, const char *method, const char *url,
   push_proto(ctx);
   duk_set_prototype(ctx, -2);
   put_num(ctx, "status", res->status);
+  if (res->status) duk_push_sprintf(ctx, "%d %s", res->status, http_status_str(res->status));
+  else duk_push_string(ctx, "");
+  duk_put_prop_string(ctx, -2, "status_text");
   if (p->discard || res->status == 0) duk_push_null(ctx);
   else duk_push_lstring(ctx, res->body.data ? res->body.data : "", res->body.len);
   duk_put_prop_string(ctx, -2, "body");

@@ -33,7 +33,7 @@ static const char MAIN_JS[] =
     "  st = r.status; body = r.body; ctype = r.headers['Content-Type'];\n"
     "  multi = r.headers['X-Multi']; ok = r.json().ok; err = r.error; code = r.error_code;\n"
     "  dur = r.timings.duration; proto = r.proto; url = r.url; reqm = r.request.method;\n"
-    "  seenHello = r.headers['X-Seen-Hello'];\n"
+    "  seenHello = r.headers['X-Seen-Hello']; stext = r.status_text;\n"
     "  sameProto = Object.getPrototypeOf(r) === Object.getPrototypeOf(http.get(B + '/'));\n"
     "};\n"
     "exports.post = function () {\n"
@@ -271,6 +271,7 @@ static void test_get(void **state) {
   assert_string_equal(str(vu, "proto"), "HTTP/1.1");
   assert_string_equal(str(vu, "reqm"), "GET");
   assert_string_equal(str(vu, "seenHello"), "hi");
+  assert_string_equal(str(vu, "stext"), "200 OK");
   assert_string_equal(str(vu, "sameProto"), "true");
   char url[128];
   snprintf(url, sizeof(url), "%s/x?a=1", F.base_url);
@@ -332,8 +333,8 @@ static void test_refused(void **state) {
   assert_true(num(vu, "rcode") == 1212);
   assert_string_equal(str(vu, "rerr"), "dial: connection refused");
   assert_string_equal(str(vu, "rbody"), "null");
-  const char *kv[] = {"status", "0", "error_code", "1212"};
-  assert_true(folded(SB_M_HTTP_REQ_FAILED, kv, 2, NULL) == 1);
+  const char *kv[] = {"status", "0", "error_code", "1212", "error", "dial: connection refused"};
+  assert_true(folded(SB_M_HTTP_REQ_FAILED, kv, 3, NULL) == 1);
   sb_vu_free(vu);
 }
 
