@@ -213,15 +213,15 @@ static void run_iter(sb_vu *vu) {
   }
   duk_pop(ctx);
   vu->udata.interrupt = 0; /* only now: the pcall has returned */
-  if (vu->heap_bytes > vu->gc_at) {
+  const sb_tagset *t = vu->env.metrics ? sb_vu_tags(vu) : NULL;
+  if (t && vu->result != SB_VU_INTERRUPTED) {
+    sb_metrics_add(vu->env.metrics, SB_M_ITERATIONS, t, 1);
+    sb_metrics_add(vu->env.metrics, SB_M_ITERATION_DURATION, t, now_ms() - vu->t0_ms);
+  }
+  if (vu->heap_bytes > vu->gc_at) { /* after the measurement: not the script's time */
     duk_gc(ctx, 0);
     vu->gc_at = vu->heap_bytes + vu->heap_bytes / 4 + VU_GC_SLACK;
   }
-  if (vu->result == SB_VU_INTERRUPTED || !vu->env.metrics) return;
-  const sb_tagset *t = sb_vu_tags(vu);
-  if (!t) return;
-  sb_metrics_add(vu->env.metrics, SB_M_ITERATIONS, t, 1);
-  sb_metrics_add(vu->env.metrics, SB_M_ITERATION_DURATION, t, now_ms() - vu->t0_ms);
 }
 
 /* The coroutine: one job per resume, forever (freed while suspended between jobs). */
