@@ -300,6 +300,7 @@ static void test_many(void **state) {
 typedef struct raw {
   int served;
   int accepted;
+  int mode; /* 0: replay scenario; 1: body until close; 2: short body then EOF; 3: RST mid-body */
 } raw;
 
 static void raw_read(struct bufferevent *bev, void *arg) {
@@ -309,6 +310,20 @@ static void raw_read(struct bufferevent *bev, void *arg) {
   if (p.pos < 0) return;
   evbuffer_drain(in, p.pos + 4);
   int n = ++r->served;
+  if (r->mode) {
+    struct evbuffer *out = bufferevent_get_output(bev);
+    const char *head = r->mode == 1 ? "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil-close"
+                                    : "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort";
+    int fd = bufferevent_getfd(bev);
+    if (write(fd, head, strlen(head)) < 0) fail();
+    (void)out;
+    if (r->mode == 3) {
+      struct linger lg = {1, 0};
+      setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    }
+    bufferevent_free(bev);
+    return;
+  }
   if (n == 2) { /* second request on the first connection: drop it unanswered */
     bufferevent_free(bev);
     return;
@@ -353,6 +368,39 @@ static void test_replay_on_reused(void **state) {
   assert_int_equal(run(f, "POST", "/", "x", 0), 0);
   assert_int_equal(f->res.status, 0);
   assert_int_equal(f->res.error_code, 1000);
+  f->port = saved;
+  evconnlistener_free(l);
+}
+
+static int raw_port(fixture *f, raw *r, struct evconnlistener **l) {
+  struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  *l = evconnlistener_new_bind(f->base, raw_accept, r, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
+                               16, (struct sockaddr *)&sin, sizeof(sin));
+  assert_non_null(*l);
+  socklen_t sl = sizeof(sin);
+  getsockname(evconnlistener_get_fd(*l), (struct sockaddr *)&sin, &sl);
+  return ntohs(sin.sin_port);
+}
+
+static void test_read_until_close_and_broken_bodies(void **state) {
+  fixture *f = *state;
+  raw r = {.mode = 1};
+  struct evconnlistener *l;
+  int saved = f->port;
+  f->port = raw_port(f, &r, &l);
+  assert_int_equal(run(f, "GET", "/", NULL, 0), 0);
+  assert_int_equal(f->res.status, 200);
+  assert_string_equal(f->res.body.data, "until-close");
+  r.mode = 2; /* Content-Length 100, 5 bytes, EOF */
+  assert_int_equal(run(f, "GET", "/", NULL, 0), 0);
+  assert_int_equal(f->res.status, 0);
+  assert_int_equal(f->res.error_code, SB_HTTP_ERR_EOF);
+  assert_string_equal(f->res.error, "unexpected EOF");
+  r.mode = 3; /* same, then RST */
+  assert_int_equal(run(f, "GET", "/", NULL, 0), 0);
+  assert_int_equal(f->res.status, 0);
+  assert_int_equal(f->res.error_code, SB_HTTP_ERR_CONN_RESET);
+  assert_int_equal(r.accepted, 3);
   f->port = saved;
   evconnlistener_free(l);
 }
@@ -407,6 +455,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_big_body, setup, teardown),
       cmocka_unit_test_setup_teardown(test_many, setup, teardown),
       cmocka_unit_test_setup_teardown(test_replay_on_reused, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_read_until_close_and_broken_bodies, setup, teardown),
       cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
       cmocka_unit_test_setup_teardown(test_dns, setup, teardown),
   };
