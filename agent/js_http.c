@@ -18,6 +18,8 @@
 #include "agent/vu.h"
 
 #define MAX_USER_TAGS 32
+#define MAX_URL 2048
+#define MAX_REDIRECTS 10 /* k6's maxRedirects default */
 #define STATE_KEY "\xff" "sbHttpState"
 #define PROTO_KEY "\xff" "sbHttpResProto"
 
@@ -178,6 +180,7 @@ typedef struct params {
   size_t ntags;
   const char *name;      /* tags.name */
   double timeout_ms;
+  int redirects;         /* hops to follow */
   int discard;           /* responseType "none" */
   int has_ctype;
 } params;
@@ -186,6 +189,7 @@ typedef struct params {
 static void read_params(duk_context *ctx, duk_idx_t idx, params *p, sb_vu *vu) {
   const sb_vu_env *env = sb_vu_get_env(vu);
   memset(p, 0, sizeof(*p));
+  p->redirects = MAX_REDIRECTS;
   p->discard = env && env->discard_response_bodies;
   if (!duk_is_object(ctx, idx)) return;
   duk_require_stack(ctx, 2 * (SB_HTTP_MAX_HEADERS + MAX_USER_TAGS) + 16);
@@ -219,6 +223,8 @@ static void read_params(duk_context *ctx, duk_idx_t idx, params *p, sb_vu *vu) {
       (void)duk_error(ctx, DUK_ERR_TYPE_ERROR, "params.timeout: '%s' is not a duration",
                       duk_safe_to_string(ctx, -1));
   }
+  if (duk_get_prop_string(ctx, idx, "redirects") && duk_is_number(ctx, -1))
+    p->redirects = duk_get_int(ctx, -1) < 0 ? 0 : duk_get_int(ctx, -1);
   if (duk_get_prop_string(ctx, idx, "responseType") && duk_is_string(ctx, -1)) {
     const char *rt = duk_get_string(ctx, -1);
     if (strcmp(rt, "none") == 0) p->discard = 1;
@@ -413,6 +419,59 @@ static int get_body(duk_context *ctx, duk_idx_t idx, http_state *st, const char 
   return 0;
 }
 
+/* Writes into |out| the http:// URL that |loc| (a Location value) names relative to |base|.
+ * Returns 0, or -1 for what the client cannot follow (https, too long). */
+static int resolve_location(const char *base, const char *loc, size_t loc_len, char *out) {
+  if (loc_len >= 7 && strncasecmp(loc, "http://", 7) == 0) {
+    if (loc_len >= MAX_URL) return -1;
+    memcpy(out, loc, loc_len);
+    out[loc_len] = '\0';
+    return 0;
+  }
+  for (size_t i = 0; i < loc_len && !strchr("/?#", loc[i]); i++)
+    if (loc[i] == ':') return -1; /* another scheme (https:, ...) */
+  const char *host = strstr(base, "://");
+  if (!host) return -1;
+  host += 3;
+  size_t keep;
+  if (loc_len >= 2 && loc[0] == '/' && loc[1] == '/') {
+    keep = (size_t)(host - base) - 2; /* "http:" */
+  } else if (loc_len && loc[0] == '/') {
+    keep = (size_t)(host - base) + strcspn(host, "/?#");
+  } else {
+    size_t pathend = (size_t)(host - base) + strcspn(host, "?#");
+    keep = pathend;
+    while (keep > (size_t)(host - base) && base[keep - 1] != '/') keep--;
+    if (keep == (size_t)(host - base)) { /* no path: relative to "/" */
+      int n = snprintf(out, MAX_URL, "%.*s/%.*s", (int)pathend, base, (int)loc_len, loc);
+      return n > 0 && n < MAX_URL ? 0 : -1;
+    }
+  }
+  int n = snprintf(out, MAX_URL, "%.*s%.*s", (int)keep, base, (int)loc_len, loc);
+  return n > 0 && n < MAX_URL ? 0 : -1;
+}
+
+/* After a redirect response, points |req| at the next hop (URL written into |buf|), as Go's
+ * client does: 301/302/303 turn into a GET without body (HEAD stays HEAD), 307/308 keep method
+ * and body. Returns 0, or -1 when |res| is not a redirect to follow. */
+static int next_hop(sb_http_req *req, const sb_http_res *res, char *buf) {
+  int s = res->status;
+  if (s != 301 && s != 302 && s != 303 && s != 307 && s != 308) return -1;
+  for (size_t i = 0; i < res->nheaders; i++) {
+    const sb_http_header *h = &res->headers[i];
+    if (h->name_len != 8 || strncasecmp(h->name, "Location", 8) != 0) continue;
+    if (resolve_location(req->url, h->value, h->value_len, buf) < 0) return -1;
+    req->url = buf;
+    if (s <= 303 && strcmp(req->method, "HEAD") != 0) {
+      req->method = "GET";
+      req->body = NULL;
+      req->body_len = 0;
+    }
+    return 0;
+  }
+  return -1;
+}
+
 /* Runs one request for the VU of |ctx| and pushes its Response. |body_idx| < 0: no body. */
 static duk_ret_t do_request(duk_context *ctx, const char *method, duk_idx_t url_idx,
                             duk_idx_t body_idx, duk_idx_t params_idx) {
@@ -424,6 +483,7 @@ static duk_ret_t do_request(duk_context *ctx, const char *method, duk_idx_t url_
   http_state *st = state_get(ctx);
   if (!client || !st) return duk_error(ctx, DUK_ERR_ERROR, "k6/http: out of memory");
   const char *url = duk_to_string(ctx, url_idx);
+  char hops[2][MAX_URL];
   params p;
   read_params(ctx, params_idx, &p, vu);
   sb_http_req req = {.method = method, .url = url, .timeout_ms = p.timeout_ms};
@@ -433,22 +493,25 @@ static duk_ret_t do_request(duk_context *ctx, const char *method, duk_idx_t url_
                                                "application/x-www-form-urlencoded", 33};
   req.headers = p.headers;
   req.nheaders = p.nheaders;
-  st->done = 0;
-  st->vu = vu;
-  int rc = sb_http_client_request(client, &req, &st->res, on_done, st);
-  if (rc == SB_EINVAL)
-    return duk_error(ctx, DUK_ERR_TYPE_ERROR, "%s %s: %s", method, url,
-                     st->res.error ? st->res.error : "invalid request");
-  if (rc < 0) return duk_error(ctx, DUK_ERR_ERROR, "k6/http: out of memory");
-  sb_vu_set_cancel(vu, on_cancel, client);
-  rc = sb_vu_wait(vu);
-  sb_vu_set_cancel(vu, NULL, NULL);
-  if (rc == SB_ECANCELED || !st->done) {
-    sb_http_client_cancel(client); /* no-op when the VU already did */
-    return 0;                      /* the VU throws the interruption */
+  for (int hop = 0;; hop++) {
+    st->done = 0;
+    st->vu = vu;
+    int rc = sb_http_client_request(client, &req, &st->res, on_done, st);
+    if (rc == SB_EINVAL)
+      return duk_error(ctx, DUK_ERR_TYPE_ERROR, "%s %s: %s", req.method, req.url,
+                       st->res.error ? st->res.error : "invalid request");
+    if (rc < 0) return duk_error(ctx, DUK_ERR_ERROR, "k6/http: out of memory");
+    sb_vu_set_cancel(vu, on_cancel, client);
+    rc = sb_vu_wait(vu);
+    sb_vu_set_cancel(vu, NULL, NULL);
+    if (rc == SB_ECANCELED || !st->done) {
+      sb_http_client_cancel(client); /* no-op when the VU already did */
+      return 0;                      /* the VU throws the interruption */
+    }
+    emit(vu, req.method, req.url, &p, &st->res);
+    if (hop >= p.redirects || next_hop(&req, &st->res, hops[hop & 1]) < 0) break;
   }
-  emit(vu, method, url, &p, &st->res);
-  push_response(ctx, method, url, body_idx, &p, &st->res);
+  push_response(ctx, req.method, req.url, body_idx, &p, &st->res);
   return 1;
 }
 

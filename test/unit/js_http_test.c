@@ -62,6 +62,13 @@ static const char MAIN_JS[] =
     "  try { http.get('nope'); burl = ''; } catch (e) { burl = String(e); }\n"
     "};\n"
     "exports.slow = function () { http.get(B + '/?delay=2000'); after = true; };\n"
+    "exports.redir = function () {\n"
+    "  var r = http.get(B + '/?redirect=/final'); rs = r.status; rurl = r.url; rb = r.body;\n"
+    "  var r2 = http.post(B + '/?redirect=rel', 'x'); rs2 = r2.status; rurl2 = r2.url;\n"
+    "  rm2 = r2.request.method;\n"
+    "  rs3 = http.get(B + '/?redirect=/final', { redirects: 0 }).status;\n"
+    "  rs4 = http.get(B + '/?redirect=https://x.invalid/').status;\n"
+    "};\n"
     "exports.loop = function () { for (var i = 0; i < 50; i++) http.get(B + '/'); };\n";
 
 typedef struct fixture {
@@ -118,13 +125,17 @@ static void on_http(struct evhttp_request *req, void *arg) {
   if (query) evhttp_parse_query_str(query, &q);
   const char *st = evhttp_find_header(&q, "status");
   const char *delay = evhttp_find_header(&q, "delay");
+  const char *redirect = evhttp_find_header(&q, "redirect");
   const char *hello = evhttp_find_header(evhttp_request_get_input_headers(req), "X-Hello");
   evhttp_add_header(oh, "content-type", "application/json");
   evhttp_add_header(oh, "X-Multi", "a");
   evhttp_add_header(oh, "X-Multi", "b");
   if (hello) evhttp_add_header(oh, "X-Seen-Hello", hello);
   struct evbuffer *out = evbuffer_new();
-  if (delay) {
+  if (redirect) {
+    evhttp_add_header(oh, "Location", redirect);
+    evhttp_send_reply(req, 302, "Found", out);
+  } else if (delay) {
     delayed *d = calloc(1, sizeof(*d));
     d->req = req;
     d->ev = evtimer_new(F.base, on_delay, d);
@@ -372,6 +383,26 @@ static void test_interrupt_during_request(void **state) {
   sb_vu_free(vu);
 }
 
+static void test_redirects(void **state) {
+  sb_vu *vu = new_vu();
+  assert_int_equal(iterate(vu, "redir"), SB_VU_OK);
+  char url[128];
+  assert_true(num(vu, "rs") == 200);
+  snprintf(url, sizeof(url), "%s/final", F.base_url);
+  assert_string_equal(str(vu, "rurl"), url);
+  assert_string_equal(str(vu, "rb"), "{\"ok\":true}");
+  assert_true(num(vu, "rs2") == 200);
+  snprintf(url, sizeof(url), "%s/rel", F.base_url);
+  assert_string_equal(str(vu, "rurl2"), url);
+  assert_string_equal(str(vu, "rm2"), "GET");
+  assert_true(num(vu, "rs3") == 302);
+  assert_true(num(vu, "rs4") == 302);
+  const char *kv[] = {"status", "302"};
+  assert_true(folded(SB_M_HTTP_REQS, kv, 1, NULL) == 4);
+  assert_true(folded(SB_M_HTTP_REQS, NULL, 0, NULL) == 6);
+  sb_vu_free(vu);
+}
+
 static void test_loop_reuses_connection(void **state) {
   sb_vu *vu = new_vu();
   assert_int_equal(iterate(vu, "loop"), SB_VU_OK);
@@ -401,6 +432,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_url, setup, teardown),
       cmocka_unit_test_setup_teardown(test_interrupt_during_request, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_redirects, setup, teardown),
       cmocka_unit_test_setup_teardown(test_loop_reuses_connection, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
