@@ -39,10 +39,10 @@ typedef struct conn {
   struct conn *next;
   sb_http_client *c;
   struct bufferevent *bev;
-  char host[256];       /* key: host as written in the URL */
+  char host[256]; /* key: host as written in the URL */
   int port;
-  int busy;             /* carrying the request in flight */
-  int used;             /* has carried a request before (reuse) */
+  int busy; /* carrying the request in flight */
+  int used; /* has carried a request before (reuse) */
   char ip[46];
 } conn;
 
@@ -55,11 +55,11 @@ typedef struct dns_entry {
 struct sb_http_client {
   struct event_base *base;
   conn *conns;
-  struct event *timer;        /* request timeout */
-  struct event *defer;        /* delivers an immediate failure from the loop */
+  struct event *timer; /* request timeout */
+  struct event *defer; /* delivers an immediate failure from the loop */
   dns_entry dns[DNS_CACHE];
   size_t ndns, dns_next;
-  sb_buf req;                 /* request bytes, kept for a replay */
+  sb_buf req; /* request bytes, kept for a replay */
   /* request in flight */
   conn *cur;
   sb_http_res *res;
@@ -71,10 +71,10 @@ struct sb_http_client {
   char host[256];
   int port;
   http_parser parser;
-  int hstate;                 /* 0 none, 1 in a name, 2 in a value, 3 headers done */
+  int hstate; /* 0 none, 1 in a name, 2 in a value, 3 headers done */
   size_t off[SB_HTTP_MAX_HEADERS][2];
   double t_start, t_conn, t_connected, t_write, t_sent, t_first, t_end;
-  int err_code;               /* pending failure for |defer| */
+  int err_code; /* pending failure for |defer| */
   const char *err_msg;
 };
 
@@ -234,8 +234,10 @@ static int header_piece(sb_http_client *c, int state, const char *at, size_t len
   if (res->nheaders == 0 || res->nheaders > SB_HTTP_MAX_HEADERS) return 0;
   if (sb_buf_append(&res->head, at, len) < 0) return -1;
   sb_http_header *h = &res->headers[res->nheaders - 1];
-  if (state == 1) h->name_len += len;
-  else h->value_len += len;
+  if (state == 1)
+    h->name_len += len;
+  else
+    h->value_len += len;
   return 0;
 }
 
@@ -253,8 +255,8 @@ static int on_headers_complete(http_parser *p) {
   if (res->nheaders > SB_HTTP_MAX_HEADERS) res->nheaders = SB_HTTP_MAX_HEADERS;
   for (size_t i = 0; i < res->nheaders; i++) {
     res->headers[i].name = res->head.data + c->off[i][0];
-    res->headers[i].value = c->hstate == 1 && i == res->nheaders - 1
-                                ? "" : res->head.data + c->off[i][1];
+    res->headers[i].value =
+        c->hstate == 1 && i == res->nheaders - 1 ? "" : res->head.data + c->off[i][1];
   }
   c->hstate = 3;
   res->status = p->status_code;
@@ -377,12 +379,30 @@ static int maybe_retry(sb_http_client *c, conn *k) {
 
 static void error_of(int e, int connected, int *code, const char **msg) {
   switch (e) {
-  case ECONNREFUSED: *code = SB_HTTP_ERR_CONN_REFUSED; *msg = "dial: connection refused"; return;
-  case ECONNRESET: *code = SB_HTTP_ERR_CONN_RESET; *msg = "read: connection reset by peer"; return;
-  case EPIPE: *code = SB_HTTP_ERR_CONN_RESET; *msg = "write: broken pipe"; return;
-  case ETIMEDOUT: *code = 1211; *msg = "dial: i/o timeout"; return;
-  case ENETUNREACH: *code = 1210; *msg = "dial: network is unreachable"; return;
-  case EHOSTUNREACH: *code = 1210; *msg = "dial: no route to host"; return;
+  case ECONNREFUSED:
+    *code = SB_HTTP_ERR_CONN_REFUSED;
+    *msg = "dial: connection refused";
+    return;
+  case ECONNRESET:
+    *code = SB_HTTP_ERR_CONN_RESET;
+    *msg = "read: connection reset by peer";
+    return;
+  case EPIPE:
+    *code = SB_HTTP_ERR_CONN_RESET;
+    *msg = "write: broken pipe";
+    return;
+  case ETIMEDOUT:
+    *code = 1211;
+    *msg = "dial: i/o timeout";
+    return;
+  case ENETUNREACH:
+    *code = 1210;
+    *msg = "dial: network is unreachable";
+    return;
+  case EHOSTUNREACH:
+    *code = 1210;
+    *msg = "dial: no route to host";
+    return;
   default:
     *code = connected ? SB_HTTP_ERR_GENERIC : 1210;
     *msg = connected ? "connection error" : "dial: connection failed";
@@ -660,7 +680,8 @@ fail_timer:
 void sb_http_client_free(sb_http_client *c) {
   if (!c) return;
   sb_http_client_cancel(c);
-  while (c->conns) conn_free(c->conns);
+  while (c->conns)
+    conn_free(c->conns);
   event_free(c->timer);
   event_free(c->defer);
   sb_buf_clear(&c->req);

@@ -5,8 +5,8 @@
  * heap goes), so a steady request loop allocates only the JS objects it returns. Headers and tags
  * are gathered in stack arrays pointing at strings on the Duktape value stack, which stays put
  * while the coroutine sleeps. Samples follow k6: http_reqs, http_req_* trends and http_req_failed
- * tagged {expected_response, group, method, name, proto, scenario, status, url[, error, error_code]}
- * plus the user's tags; data_sent/data_received with the VU's plain tags. */
+ * tagged {expected_response, group, method, name, proto, scenario, status, url[, error,
+ * error_code]} plus the user's tags; data_sent/data_received with the VU's plain tags. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,15 +20,19 @@
 #define MAX_USER_TAGS 32
 #define MAX_URL 2048
 #define MAX_REDIRECTS 10 /* k6's maxRedirects default */
-#define STATE_KEY "\xff" "sbHttpState"
-#define PROTO_KEY "\xff" "sbHttpResProto"
+#define STATE_KEY                                                                                  \
+  "\xff"                                                                                           \
+  "sbHttpState"
+#define PROTO_KEY                                                                                  \
+  "\xff"                                                                                           \
+  "sbHttpResProto"
 
 /* Per-VU state behind the heap stash. */
 typedef struct http_state {
-  sb_http_res res;  /* reused by every request of the VU */
-  sb_buf form;      /* form-encoded body of an object passed as body */
-  int done;         /* set by the client's callback */
-  sb_vu *vu;        /* to wake */
+  sb_http_res res; /* reused by every request of the VU */
+  sb_buf form;     /* form-encoded body of an object passed as body */
+  int done;        /* set by the client's callback */
+  sb_vu *vu;       /* to wake */
 } http_state;
 
 static const char *const METHODS[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
@@ -37,7 +41,9 @@ enum { M_GET, M_HEAD, M_POST, M_PUT, M_PATCH, M_DELETE, M_OPTIONS };
 /* --- per-VU state ------------------------------------------------------------------------ */
 
 static duk_ret_t state_finalize(duk_context *ctx) {
-  duk_get_prop_string(ctx, 0, "\xff" "p");
+  duk_get_prop_string(ctx, 0,
+                      "\xff"
+                      "p");
   http_state *st = duk_get_pointer(ctx, -1);
   if (st) {
     sb_http_res_clear(&st->res);
@@ -52,7 +58,9 @@ static http_state *state_get(duk_context *ctx) {
   http_state *st;
   duk_push_heap_stash(ctx);
   if (duk_get_prop_string(ctx, -1, STATE_KEY)) { /* -> [ stash holder ] */
-    duk_get_prop_string(ctx, -1, "\xff" "p");
+    duk_get_prop_string(ctx, -1,
+                        "\xff"
+                        "p");
     st = duk_get_pointer(ctx, -1);
     duk_pop_3(ctx);
     return st;
@@ -67,7 +75,9 @@ static http_state *state_get(duk_context *ctx) {
   sb_buf_init(&st->form);
   duk_push_object(ctx); /* -> [ stash holder ] */
   duk_push_pointer(ctx, st);
-  duk_put_prop_string(ctx, -2, "\xff" "p");
+  duk_put_prop_string(ctx, -2,
+                      "\xff"
+                      "p");
   duk_push_c_function(ctx, state_finalize, 1);
   duk_set_finalizer(ctx, -2);
   duk_put_prop_string(ctx, -2, STATE_KEY);
@@ -125,14 +135,22 @@ static double parse_duration(const char *s) {
     v = strtod(s, &end);
     if (end == s) return -1;
     s = end;
-    if (!strncmp(s, "ms", 2)) total += v, s += 2;
-    else if (!strncmp(s, "us", 2)) total += v / 1000, s += 2;
-    else if (!strncmp(s, "\xc2\xb5s", 3)) total += v / 1000, s += 3;
-    else if (!strncmp(s, "ns", 2)) total += v / 1e6, s += 2;
-    else if (*s == 'h') total += v * 3600000, s++;
-    else if (*s == 'm') total += v * 60000, s++;
-    else if (*s == 's') total += v * 1000, s++;
-    else return -1;
+    if (!strncmp(s, "ms", 2))
+      total += v, s += 2;
+    else if (!strncmp(s, "us", 2))
+      total += v / 1000, s += 2;
+    else if (!strncmp(s, "\xc2\xb5s", 3))
+      total += v / 1000, s += 3;
+    else if (!strncmp(s, "ns", 2))
+      total += v / 1e6, s += 2;
+    else if (*s == 'h')
+      total += v * 3600000, s++;
+    else if (*s == 'm')
+      total += v * 60000, s++;
+    else if (*s == 's')
+      total += v * 1000, s++;
+    else
+      return -1;
   }
   return total;
 }
@@ -178,10 +196,10 @@ typedef struct params {
   size_t nheaders;
   const char *tags[2 * MAX_USER_TAGS];
   size_t ntags;
-  const char *name;      /* tags.name */
+  const char *name; /* tags.name */
   double timeout_ms;
-  int redirects;         /* hops to follow */
-  int discard;           /* responseType "none" */
+  int redirects; /* hops to follow */
+  int discard;   /* responseType "none" */
   int has_ctype;
 } params;
 
@@ -217,8 +235,10 @@ static void read_params(duk_context *ctx, duk_idx_t idx, params *p, sb_vu *vu) {
     }
   }
   if (duk_get_prop_string(ctx, idx, "timeout")) {
-    if (duk_is_number(ctx, -1)) p->timeout_ms = duk_get_number(ctx, -1);
-    else if (duk_is_string(ctx, -1)) p->timeout_ms = parse_duration(duk_get_string(ctx, -1));
+    if (duk_is_number(ctx, -1))
+      p->timeout_ms = duk_get_number(ctx, -1);
+    else if (duk_is_string(ctx, -1))
+      p->timeout_ms = parse_duration(duk_get_string(ctx, -1));
     if (!(p->timeout_ms > 0))
       (void)duk_error(ctx, DUK_ERR_TYPE_ERROR, "params.timeout: '%s' is not a duration",
                       duk_safe_to_string(ctx, -1));
@@ -227,8 +247,10 @@ static void read_params(duk_context *ctx, duk_idx_t idx, params *p, sb_vu *vu) {
     p->redirects = duk_get_int(ctx, -1) < 0 ? 0 : duk_get_int(ctx, -1);
   if (duk_get_prop_string(ctx, idx, "responseType") && duk_is_string(ctx, -1)) {
     const char *rt = duk_get_string(ctx, -1);
-    if (strcmp(rt, "none") == 0) p->discard = 1;
-    else if (strcmp(rt, "text") == 0) p->discard = 0;
+    if (strcmp(rt, "none") == 0)
+      p->discard = 1;
+    else if (strcmp(rt, "text") == 0)
+      p->discard = 0;
     else
       (void)duk_error(ctx, DUK_ERR_TYPE_ERROR,
                       "params.responseType: '%s' is not supported (use 'text' or 'none')", rt);
@@ -262,7 +284,8 @@ static void emit(sb_vu *vu, const char *method, const char *url, const params *p
   }
   for (size_t i = 0; i < p->ntags; i += 2) { /* the user's tag wins over ours, as in k6 */
     size_t j = 0;
-    while (j < n && strcmp(kv[j], p->tags[i]) != 0) j += 2;
+    while (j < n && strcmp(kv[j], p->tags[i]) != 0)
+      j += 2;
     if (j == n) n += 2;
     kv[j] = p->tags[i];
     kv[j + 1] = p->tags[i + 1];
@@ -303,8 +326,10 @@ static void push_canonical(duk_context *ctx, const char *name, size_t len) {
       duk_push_lstring(ctx, name, len);
       return;
     }
-    if (upper && ch >= 'a' && ch <= 'z') ch -= 32;
-    else if (!upper && ch >= 'A' && ch <= 'Z') ch += 32;
+    if (upper && ch >= 'a' && ch <= 'z')
+      ch -= 32;
+    else if (!upper && ch >= 'A' && ch <= 'Z')
+      ch += 32;
     buf[i] = ch;
     upper = ch == '-';
   }
@@ -335,18 +360,22 @@ static void push_headers(duk_context *ctx, const sb_http_res *res) {
 }
 
 /* Pushes the Response for |res|. */
-static void push_response(duk_context *ctx, const char *method, const char *url,
-                          duk_idx_t body_idx, const params *p, const sb_http_res *res) {
+static void push_response(duk_context *ctx, const char *method, const char *url, duk_idx_t body_idx,
+                          const params *p, const sb_http_res *res) {
   const sb_http_timings *t = &res->timings;
   duk_push_object(ctx); /* -> [ ... res ] */
   push_proto(ctx);
   duk_set_prototype(ctx, -2);
   put_num(ctx, "status", res->status);
-  if (res->status) duk_push_sprintf(ctx, "%d %s", res->status, http_status_str(res->status));
-  else duk_push_string(ctx, "");
+  if (res->status)
+    duk_push_sprintf(ctx, "%d %s", res->status, http_status_str(res->status));
+  else
+    duk_push_string(ctx, "");
   duk_put_prop_string(ctx, -2, "status_text");
-  if (p->discard || res->status == 0) duk_push_null(ctx);
-  else duk_push_lstring(ctx, res->body.data ? res->body.data : "", res->body.len);
+  if (p->discard || res->status == 0)
+    duk_push_null(ctx);
+  else
+    duk_push_lstring(ctx, res->body.data ? res->body.data : "", res->body.len);
   duk_put_prop_string(ctx, -2, "body");
   push_headers(ctx, res);
   duk_put_prop_string(ctx, -2, "headers");
@@ -390,7 +419,9 @@ static void on_done(sb_http_res *res, void *ud) {
   sb_vu_wake(st->vu);
 }
 
-static void on_cancel(void *ud) { sb_http_client_cancel(ud); }
+static void on_cancel(void *ud) {
+  sb_http_client_cancel(ud);
+}
 
 /* Resolves the body at |idx| into |*body|/|*len| (string, buffer, or object form-encoded).
  * Returns 1 when the body is a form (needs a Content-Type), 0 otherwise. */
@@ -441,7 +472,8 @@ static int resolve_location(const char *base, const char *loc, size_t loc_len, c
   } else {
     size_t pathend = (size_t)(host - base) + strcspn(host, "?#");
     keep = pathend;
-    while (keep > (size_t)(host - base) && base[keep - 1] != '/') keep--;
+    while (keep > (size_t)(host - base) && base[keep - 1] != '/')
+      keep--;
     if (keep == (size_t)(host - base)) { /* no path: relative to "/" */
       int n = snprintf(out, MAX_URL, "%.*s/%.*s", (int)pathend, base, (int)loc_len, loc);
       return n > 0 && n < MAX_URL ? 0 : -1;
@@ -489,8 +521,8 @@ static duk_ret_t do_request(duk_context *ctx, const char *method, duk_idx_t url_
   sb_http_req req = {.method = method, .url = url, .timeout_ms = p.timeout_ms};
   if (get_body(ctx, body_idx, st, &req.body, &req.body_len) && !p.has_ctype &&
       p.nheaders < SB_HTTP_MAX_HEADERS)
-    p.headers[p.nheaders++] = (sb_http_header){"Content-Type", 12,
-                                               "application/x-www-form-urlencoded", 33};
+    p.headers[p.nheaders++] =
+        (sb_http_header){"Content-Type", 12, "application/x-www-form-urlencoded", 33};
   req.headers = p.headers;
   req.nheaders = p.nheaders;
   for (int hop = 0;; hop++) {
@@ -547,10 +579,10 @@ static const struct {
   duk_idx_t nargs;
   int magic;
 } FUNCS[] = {
-    {"get", http_nobody, 2, M_GET},         {"head", http_nobody, 2, M_HEAD},
-    {"post", http_body, 3, M_POST},         {"put", http_body, 3, M_PUT},
-    {"patch", http_body, 3, M_PATCH},       {"del", http_body, 3, M_DELETE},
-    {"options", http_body, 3, M_OPTIONS},   {"request", http_request, 4, 0},
+    {"get", http_nobody, 2, M_GET},       {"head", http_nobody, 2, M_HEAD},
+    {"post", http_body, 3, M_POST},       {"put", http_body, 3, M_PUT},
+    {"patch", http_body, 3, M_PATCH},     {"del", http_body, 3, M_DELETE},
+    {"options", http_body, 3, M_OPTIONS}, {"request", http_request, 4, 0},
 };
 
 void sb_js_http_push(duk_context *ctx) {

@@ -223,8 +223,8 @@ static int serve(const char *host, int port) {
   if (!t.http) goto fail_http;
   evhttp_set_gencb(t.http, on_request, &t);
   evhttp_set_allowed_methods(t.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-                                         EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-                                         EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+                                         EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
+                                         EVHTTP_REQ_PATCH);
   evhttp_set_max_body_size(t.http, MAX_SIZE);
   struct evhttp_bound_socket *bs = NULL;
   evutil_socket_t fd = listen_socket(host, port);
@@ -262,9 +262,12 @@ int main(int argc, char **argv) {
   const char *listen = NULL;
   int any = 0;
   for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) listen = argv[++i];
-    else if (strcmp(argv[i], "--any") == 0) any = 1;
-    else return usage();
+    if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc)
+      listen = argv[++i];
+    else if (strcmp(argv[i], "--any") == 0)
+      any = 1;
+    else
+      return usage();
   }
   char host[128];
   int port;

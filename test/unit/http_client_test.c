@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include <arpa/inet.h>
@@ -15,11 +16,11 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
-#include <event2/bufferevent.h>
 
 #include "agent/http_client.h"
 #include "common/err.h"
@@ -31,8 +32,8 @@ typedef struct fixture {
   sb_http_client *client;
   sb_http_res res;
   int done;
-  int requests;          /* served by the server */
-  int ports[256];        /* distinct client ports seen = connections */
+  int requests;   /* served by the server */
+  int ports[256]; /* distinct client ports seen = connections */
   int nports;
   size_t last_body_len;
 } fixture;
@@ -49,7 +50,8 @@ static void on_http(struct evhttp_request *req, void *arg) {
   f->requests++;
   evhttp_connection_get_peer(evhttp_request_get_connection(req), &host, &port);
   int seen = 0;
-  for (int i = 0; i < f->nports; i++) seen |= f->ports[i] == port;
+  for (int i = 0; i < f->nports; i++)
+    seen |= f->ports[i] == port;
   if (!seen && f->nports < 256) f->ports[f->nports++] = port;
 
   q.tqh_first = NULL;
@@ -128,13 +130,19 @@ static int run(fixture *f, const char *method, const char *path, const char *bod
   char url[256];
   snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", f->port, path);
   sb_http_header h[1] = {{"X-Req", 5, "1", 1}};
-  sb_http_req req = {.method = method, .url = url, .headers = h, .nheaders = 1,
-                     .body = body, .body_len = body ? strlen(body) : 0, .timeout_ms = tmo};
+  sb_http_req req = {.method = method,
+                     .url = url,
+                     .headers = h,
+                     .nheaders = 1,
+                     .body = body,
+                     .body_len = body ? strlen(body) : 0,
+                     .timeout_ms = tmo};
   f->done = 0;
   int r = sb_http_client_request(f->client, &req, &f->res, on_done, f);
   if (r < 0) return r;
   assert_int_equal(f->done, 0); /* never synchronous */
-  while (!f->done) event_base_loop(f->base, EVLOOP_ONCE);
+  while (!f->done)
+    event_base_loop(f->base, EVLOOP_ONCE);
   return 0;
 }
 
@@ -258,7 +266,9 @@ static void test_bad_url(void **state) {
   assert_int_equal(sb_http_client_request(f->client, &req, &f->res, on_done, f), SB_EINVAL);
 }
 
-static void on_tick(evutil_socket_t fd, short what, void *arg) { event_base_loopbreak(arg); }
+static void on_tick(evutil_socket_t fd, short what, void *arg) {
+  event_base_loopbreak(arg);
+}
 
 static void test_idle_closed(void **state) {
   fixture *f = *state;
@@ -332,7 +342,9 @@ static void raw_read(struct bufferevent *bev, void *arg) {
                       "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
 }
 
-static void raw_event(struct bufferevent *bev, short what, void *arg) { bufferevent_free(bev); }
+static void raw_event(struct bufferevent *bev, short what, void *arg) {
+  bufferevent_free(bev);
+}
 
 static void raw_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int sl,
                        void *arg) {
@@ -428,14 +440,16 @@ static void test_dns(void **state) {
   sb_http_req req = {.method = "GET", .url = url};
   f->done = 0;
   assert_int_equal(sb_http_client_request(f->client, &req, &f->res, on_done, f), 0);
-  while (!f->done) event_base_loop(f->base, EVLOOP_ONCE);
+  while (!f->done)
+    event_base_loop(f->base, EVLOOP_ONCE);
   /* localhost may resolve to ::1 where nothing listens; either way the call completes */
   assert_true(f->res.status == 200 || f->res.error_code == 1212);
   req.url = "http://no-such-host.invalid/";
   f->done = 0;
   assert_int_equal(sb_http_client_request(f->client, &req, &f->res, on_done, f), 0);
   assert_int_equal(f->done, 0);
-  while (!f->done) event_base_loop(f->base, EVLOOP_ONCE);
+  while (!f->done)
+    event_base_loop(f->base, EVLOOP_ONCE);
   assert_int_equal(f->res.status, 0);
   assert_int_equal(f->res.error_code, 1100);
 }

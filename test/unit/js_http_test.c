@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include <arpa/inet.h>
@@ -194,8 +195,8 @@ static int setup(void **state) {
   snprintf(F.dead_url, sizeof(F.dead_url), "http://127.0.0.1:%d/", ntohs(sin.sin_port));
   F.envv[0] = "BASE", F.envv[1] = F.base_url, F.envv[2] = "DEAD", F.envv[3] = F.dead_url;
   assert_int_equal(sb_metrics_new(&F.m), 0);
-  F.env = (sb_vu_env){.base = F.base, .metrics = F.m, .prog = F.prog, .env = F.envv,
-                      .log = on_log, .log_ud = &F};
+  F.env = (sb_vu_env){
+      .base = F.base, .metrics = F.m, .prog = F.prog, .env = F.envv, .log = on_log, .log_ud = &F};
   return 0;
 }
 
@@ -218,7 +219,8 @@ static sb_vu_result iterate(sb_vu *vu, const char *exec) {
   sb_err err = {{0}};
   int before = F.done;
   assert_int_equal(sb_vu_start_iteration(vu, &it, on_iter, &F, &err), 0);
-  while (F.done == before) event_base_loop(F.base, EVLOOP_ONCE);
+  while (F.done == before)
+    event_base_loop(F.base, EVLOOP_ONCE);
   if (F.result != SB_VU_OK) fprintf(stderr, "iteration %s: %s\n", exec, F.last_log);
   return F.result;
 }
@@ -287,8 +289,10 @@ static void test_get(void **state) {
   char url[128];
   snprintf(url, sizeof(url), "%s/x?a=1", F.base_url);
   assert_string_equal(str(vu, "url"), url);
-  const char *kv[] = {"url", url, "method", "GET", "status", "200", "expected_response", "true",
-                      "proto", "HTTP/1.1", "scenario", "default", "name", url, "group", ""};
+  const char *kv[] = {
+      "url",   url,     "method",   "GET",      "status",  "200",  "expected_response",
+      "true",  "proto", "HTTP/1.1", "scenario", "default", "name", url,
+      "group", ""};
   uint64_t n;
   assert_true(folded(SB_M_HTTP_REQS, kv, 8, NULL) == 1);
   folded(SB_M_HTTP_REQ_DURATION, kv, 8, &n);
@@ -314,8 +318,8 @@ static void test_post(void **state) {
 static void test_tags_and_failed(void **state) {
   sb_vu *vu = new_vu();
   assert_int_equal(iterate(vu, "tagged"), SB_VU_OK);
-  const char *kv[] = {"name", "notfound", "mine", "x", "status", "404", "expected_response",
-                      "false"};
+  const char *kv[] = {"name", "notfound",          "mine", "x", "status",
+                      "404",  "expected_response", "false"};
   uint64_t n;
   assert_true(folded(SB_M_HTTP_REQ_FAILED, kv, 4, &n) == 1);
   assert_int_equal(n, 1);
