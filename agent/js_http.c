@@ -19,13 +19,10 @@
 
 #define MAX_USER_TAGS 32
 #define MAX_URL 2048
-#define MAX_REDIRECTS 10 /* k6's maxRedirects default */
-#define STATE_KEY                                                                                  \
-  "\xff"                                                                                           \
-  "sbHttpState"
-#define PROTO_KEY                                                                                  \
-  "\xff"                                                                                           \
-  "sbHttpResProto"
+#define MAX_REDIRECTS 10            /* k6's maxRedirects default */
+#define STATE_KEY "\377sbHttpState" /* hidden (0xFF-prefixed) keys */
+#define PROTO_KEY "\377sbHttpResProto"
+#define PTR_KEY "\377p"
 
 /* Per-VU state behind the heap stash. */
 typedef struct http_state {
@@ -41,14 +38,14 @@ enum { M_GET, M_HEAD, M_POST, M_PUT, M_PATCH, M_DELETE, M_OPTIONS };
 /* --- per-VU state ------------------------------------------------------------------------ */
 
 static duk_ret_t state_finalize(duk_context *ctx) {
-  duk_get_prop_string(ctx, 0,
-                      "\xff"
-                      "p");
+  duk_get_prop_string(ctx, 0, PTR_KEY);
   http_state *st = duk_get_pointer(ctx, -1);
   if (st) {
     sb_http_res_clear(&st->res);
     sb_buf_clear(&st->form);
     free(st);
+    duk_push_pointer(ctx, NULL); /* a finalizer may run again if the holder is rescued */
+    duk_put_prop_string(ctx, 0, PTR_KEY);
   }
   return 0;
 }
@@ -58,9 +55,7 @@ static http_state *state_get(duk_context *ctx) {
   http_state *st;
   duk_push_heap_stash(ctx);
   if (duk_get_prop_string(ctx, -1, STATE_KEY)) { /* -> [ stash holder ] */
-    duk_get_prop_string(ctx, -1,
-                        "\xff"
-                        "p");
+    duk_get_prop_string(ctx, -1, PTR_KEY);
     st = duk_get_pointer(ctx, -1);
     duk_pop_3(ctx);
     return st;
@@ -75,9 +70,7 @@ static http_state *state_get(duk_context *ctx) {
   sb_buf_init(&st->form);
   duk_push_object(ctx); /* -> [ stash holder ] */
   duk_push_pointer(ctx, st);
-  duk_put_prop_string(ctx, -2,
-                      "\xff"
-                      "p");
+  duk_put_prop_string(ctx, -2, PTR_KEY);
   duk_push_c_function(ctx, state_finalize, 1);
   duk_set_finalizer(ctx, -2);
   duk_put_prop_string(ctx, -2, STATE_KEY);
