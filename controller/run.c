@@ -417,6 +417,8 @@ static int drive(run *r) {
   if (r->progress_tty && !r->cfg->quiet) fputs("\r\033[K", stderr);
   /* Let the in-process agent go: closing our end ends its session. */
   for (size_t i = 0; i < r->nagents; i++) {
+    /* shutdown() now: bufferevent_free() may defer the close to a loop turn that never comes. */
+    shutdown(bufferevent_getfd(r->agents[i].bev), SHUT_RDWR);
     bufferevent_free(r->agents[i].bev);
     r->agents[i].bev = NULL;
     if (r->agents[i].in_process) pthread_join(r->agents[i].th, NULL);
