@@ -421,6 +421,8 @@ static void on_event(struct bufferevent *bev, short what, void *arg) {
     setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     c->t_connected = c->t_write = now_ms();
     c->res->timings.connecting = c->t_connected - c->t_conn;
+    /* k6: blocked runs from asking for a connection to having one (DNS, connect, TLS). */
+    if (!c->retried) c->res->timings.blocked = c->t_connected - c->t_start;
     return;
   }
   conn_broken(c, k, (what & BEV_EVENT_EOF) ? 0 : EVUTIL_SOCKET_ERROR());
