@@ -48,8 +48,9 @@ int sb_engine_start(sb_engine *e, int64_t start_at_us);
  * their gracefulStop; |abort| = 1 interrupts them at once. The done callback follows. */
 void sb_engine_stop(sb_engine *e, int abort);
 
-/* Moves what the workers measured since the last call into |into| (adding), with the current
- * `vus` and `vus_max` gauges. Call from one thread. Returns 0 or SB_ENOMEM. */
+/* Moves what the workers measured since the last call into |into| (adding), with the `vus` gauge
+ * (the most VUs looping at once since the last call) and `vus_max`. Call from one thread.
+ * Returns 0 or SB_ENOMEM. */
 int sb_engine_collect(sb_engine *e, sb_metrics *into, sb_err *err);
 
 uint64_t sb_engine_vus(const sb_engine *e);
