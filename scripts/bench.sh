@@ -12,8 +12,9 @@ DUR=${DUR:-5}
 CONNS=${CONNS:-50}
 REPS=${REPS:-3}
 VUS_MEM=${VUS_MEM:-1000}
-SB="$PWD/$BUILD/speedboat"
+case "$BUILD" in /*) SB="$BUILD/speedboat" ;; *) SB="$PWD/$BUILD/speedboat" ;; esac
 work=$(mktemp -d)
+chmod 755 "$work"   # nginx's workers run as an unprivileged user
 trap 'kill $(cat "$work/nginx.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
 pin_srv="taskset -c 0"; pin_gen="taskset -c 1"
 [ "$(nproc)" -ge 2 ] || { pin_srv=""; pin_gen=""; }
@@ -38,7 +39,7 @@ CONF
 $pin_srv nginx -c "$work/nginx.conf" -p "$work"
 sleep 0.3
 url="http://127.0.0.1:$port/index.html"
-curl -sf "$url" >/dev/null || { echo "bench: nginx did not start" >&2; exit 1; }
+curl -sf "$url" >/dev/null || { echo "bench: nginx does not serve $url:" >&2; cat "$work/error.log" >&2; exit 1; }
 
 cat >"$work/bench.js" <<'JS'
 import http from 'k6/http';
