@@ -111,10 +111,7 @@ static void print_log(const run *r, const Speedboat__Log *l) {
   else if (l->level && !strcmp(l->level, "debug")) lv = "DEBU";
   int64_t secs = r->start_mono_us ? (mono_us() - r->start_mono_us) / 1000000 : 0;
   const char *src = l->source && *l->source ? l->source : "console";
-  if (r->nagents > 1)
-    fprintf(stderr, "%s[%04lld] %s  source=%s\n", lv, (long long)secs, l->text, src);
-  else
-    fprintf(stderr, "%s[%04lld] %s  source=%s\n", lv, (long long)secs, l->text, src);
+  fprintf(stderr, "%s[%04lld] %s  source=%s\n", lv, (long long)secs, l->text, src);
 }
 
 static void on_progress(evutil_socket_t fd, short what, void *arg) {
@@ -122,6 +119,10 @@ static void on_progress(evutil_socket_t fd, short what, void *arg) {
   if (!r->start_mono_us || r->cfg->quiet) return;
   double t = (double)(mono_us() - r->start_mono_us) / 1e6;
   int m = (int)(t / 60);
+  sb_series it;
+  sb_series_init(&it, SB_M_ITERATIONS);
+  if (sb_metrics_fold(r->metrics, SB_M_ITERATIONS, NULL, 0, &it) == 0) r->iterations = (uint64_t)it.value;
+  sb_series_clear(&it);
   fprintf(stderr, "%srunning (%dm%04.1fs), %03llu/%03llu VUs, %llu complete iterations%s",
           r->progress_tty ? "\r\033[K" : "", m, t - m * 60, (unsigned long long)r->vus,
           (unsigned long long)r->vus_max, (unsigned long long)r->iterations,
@@ -244,7 +245,7 @@ static void on_ready(run *r, agent *a) {
 static void on_snapshot(run *r, agent *a, const Speedboat__Snapshot *s) {
   sb_err err;
   if (sb_snapshot_apply(r->metrics, s, &err)) {
-    char msg[SB_ERR_MAX + 64];
+    char msg[SB_ERR_MAX + 128];
     snprintf(msg, sizeof(msg), "agent %s sent a bad snapshot: %s", a->name, err.msg);
     fail_run(r, SB_EXIT_ENGINE, msg);
     return;
@@ -262,7 +263,6 @@ static void on_snapshot(run *r, agent *a, const Speedboat__Snapshot *s) {
 
 static void on_done(run *r, agent *a, const Speedboat__Done *d) {
   a->state = A_DONE;
-  r->iterations += d->iterations;
   if (d->error && *d->error && !r->failed) {
     r->failed = SB_EXIT_SCRIPT_EXCEPTION;
     snprintf(r->error, sizeof(r->error), "%s", d->error);
