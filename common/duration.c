@@ -11,7 +11,7 @@ static const struct {
   double us;
 } units[] = {
     {"ms", 1e3}, {"us", 1}, {"\xc2\xb5s", 1}, {"\xce\xbcs", 1}, {"ns", 1e-3},
-    {"s", 1e6},  {"m", 6e7}, {"h", 3.6e9},
+    {"s", 1e6},  {"m", 6e7}, {"h", 3.6e9}, {"d", 8.64e10},
 };
 
 /* Reads one unit at |p| (the longest match first: "ms" before "m"); returns its length. */
@@ -26,29 +26,42 @@ static size_t read_unit(const char *p, double *us) {
   return 0;
 }
 
+/* Reads "12", "1.5", ".5" or "1." at |p| (Go's syntax: no sign, no exponent). Returns the
+ * characters read, 0 when there is no number. */
+static size_t read_number(const char *p, double *v) {
+  size_t i = 0, digits = 0;
+  double r = 0, scale = 1;
+  for (; p[i] >= '0' && p[i] <= '9'; i++, digits++) r = r * 10 + (p[i] - '0');
+  if (p[i] == '.') {
+    for (i++; p[i] >= '0' && p[i] <= '9'; i++, digits++) r += (p[i] - '0') * (scale /= 10);
+  }
+  *v = r;
+  return digits ? i : 0;
+}
+
 int sb_duration_parse_us(const char *s, int64_t *us, sb_err *err) {
   if (!s || !*s) return sb_err_set(err, SB_EINVAL, "invalid duration '': empty");
-  char *end;
-  double v = strtod(s, &end);
-  if (end != s && *end == '\0') { /* a bare number: milliseconds */
-    if (!isfinite(v) || v < 0) goto bad;
-    *us = (int64_t)(v * 1000.0);
+  double v;
+  size_t n = read_number(s, &v);
+  if (n && s[n] == '\0') { /* a bare number: milliseconds */
+    if (v * 1000.0 > 9.2e18) goto bad;
+    *us = (int64_t)(v * 1000.0 + 1e-3); /* 0.3 * 1e6 is 299999.99... */
     return 0;
   }
   double total = 0;
   const char *p = s;
   while (*p) {
-    if (*p == '-' || *p == '+' || *p == ' ') goto bad;
-    v = strtod(p, &end);
-    if (end == p || !isfinite(v) || v < 0) goto bad;
-    double mul;
-    size_t n = read_unit(end, &mul);
+    n = read_number(p, &v);
     if (!n) goto bad;
+    const char *end = p + n;
+    double mul;
+    size_t un = read_unit(end, &mul);
+    if (!un) goto bad;
     total += v * mul;
-    p = end + n;
+    p = end + un;
   }
   if (total > 9.2e18) goto bad;
-  *us = (int64_t)total;
+  *us = (int64_t)(total + 1e-3);
   return 0;
 bad:
   return sb_err_set(err, SB_EINVAL,
@@ -93,7 +106,9 @@ void sb_duration_format_ms(int64_t ms, char *out, size_t cap) {
   else snprintf(out, cap, "%s%ss", sign, sec);
 }
 
-/* k6's summary shows time values as Go durations with two decimals at most. */
+/* k6's summary (k6-summary's humanizeGenericDuration): below 1 ms in µs, below 1 s in ms, below
+ * 1 min in s, all with two decimals at most; from 1 min on as "1m2s" (whole seconds, rounded),
+ * below 1 µs as whole (truncated) ns. */
 void sb_duration_format_value(double ms, char *out, size_t cap) {
   char a[64];
   if (!isfinite(ms)) {
@@ -107,7 +122,7 @@ void sb_duration_format_value(double ms, char *out, size_t cap) {
   const char *sign = ms < 0 ? "-" : "";
   double d = fabs(ms);
   if (d < 0.001) {
-    snprintf(out, cap, "%s%lldns", sign, (long long)llround(d * 1e6));
+    snprintf(out, cap, "%s%lldns", sign, (long long)(d * 1e6));
   } else if (d < 1) {
     trim_fixed(d * 1000, 2, a, sizeof(a));
     snprintf(out, cap, "%s%sµs", sign, a);
@@ -119,7 +134,8 @@ void sb_duration_format_value(double ms, char *out, size_t cap) {
     snprintf(out, cap, "%s%ss", sign, a);
   } else {
     long long mins = (long long)(d / 60000);
-    trim_fixed(fmod(d, 60000) / 1000, 1, a, sizeof(a));
+    /* JavaScript's toFixed(0) rounds halves up; printf would round them to even */
+    trim_fixed(floor(fmod(d, 60000) / 1000 + 0.5), 0, a, sizeof(a));
     if (mins >= 60) snprintf(out, cap, "%s%lldh%lldm%ss", sign, mins / 60, mins % 60, a);
     else snprintf(out, cap, "%s%lldm%ss", sign, mins, a);
   }
