@@ -133,8 +133,10 @@ test: deps
 	@test/run-unit.sh $(UNIT_BIN)
 	@test/e2e/run.sh $(BUILD)
 
+# UBSan only prints by default: make any report fail the test that triggered it.
 test-asan: deps
-	@$(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 OPT=-O1 test
+	@UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  $(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 OPT=-O1 test
 
 bench: deps all
 	@scripts/bench.sh $(BUILD)

@@ -218,16 +218,23 @@ static int header_ok(const uint8_t *h) {
   return sum == want;
 }
 
-/* Finds "path=" in a pax record set. Returns a malloc'ed name or NULL. */
-static char *pax_path(const uint8_t *p, size_t len) {
+/* Finds "path=" in a pax record set ("LEN key=value\n" records, LEN counting the whole record).
+ * Returns a malloc'ed name, NULL when there is none; *|bad| is set when the records are
+ * garbled. */
+static char *pax_path(const uint8_t *p, size_t len, int *bad) {
   size_t off = 0;
+  *bad = 0;
   while (off < len) {
-    char *end;
-    unsigned long n = strtoul((const char *)p + off, &end, 10);
-    if (n == 0 || off + n > len || *end != ' ') return NULL;
-    const char *kv = end + 1;
-    size_t kvlen = (size_t)((const char *)p + off + n - kv);
-    if (kvlen > 6 && strncmp(kv, "path=", 5) == 0) return strndup(kv + 5, kvlen - 6);
+    size_t n = 0, i = off;
+    for (; i < len && p[i] >= '0' && p[i] <= '9' && n < len; i++) n = n * 10 + (p[i] - '0');
+    if (i == off || i >= len || p[i] != ' ' || n <= i - off + 1 || n > len - off ||
+        p[off + n - 1] != '\n') {
+      *bad = 1;
+      return NULL;
+    }
+    const char *kv = (const char *)p + i + 1;
+    size_t kvlen = off + n - 1 - (i + 1); /* without the '\n' */
+    if (kvlen > 5 && strncmp(kv, "path=", 5) == 0) return strndup(kv + 5, kvlen - 5);
     off += n;
   }
   return NULL;
@@ -237,11 +244,15 @@ static int parse_tar(sb_archive *a, const uint8_t *buf, size_t len, sb_err *err)
   size_t off = 0;
   char *long_name = NULL;
   int rc = 0;
+  int ended = 0;
   while (off + BLOCK <= len) {
     const uint8_t *h = buf + off;
     int zero = 1;
     for (int i = 0; i < BLOCK && zero; i++) zero = h[i] == 0;
-    if (zero) break;
+    if (zero) {
+      ended = 1;
+      break;
+    }
     uint64_t size;
     if (!header_ok(h) || parse_octal(h + 124, 12, &size)) {
       rc = sb_err_set(err, SB_EFORMAT, "archive: bad tar header at offset %zu", off);
@@ -254,11 +265,22 @@ static int parse_tar(sb_archive *a, const uint8_t *buf, size_t len, sb_err *err)
     }
     char type = (char)h[156];
     if (type == 'x' || type == 'L') {
+      int bad = 0;
       free(long_name);
-      long_name = type == 'x' ? pax_path(buf + data, size) : strndup((const char *)buf + data, size);
+      long_name = type == 'x' ? pax_path(buf + data, size, &bad)
+                              : strndup((const char *)buf + data, size);
+      if (bad) {
+        rc = sb_err_set(err, SB_EFORMAT, "archive: garbled pax header at offset %zu", off);
+        break;
+      }
+      if (type == 'L' && !long_name) {
+        rc = sb_err_set(err, SB_ENOMEM, "out of memory reading the archive");
+        break;
+      }
     } else if (type == '0' || type == '\0' || type == '7') {
       char name[260];
-      if (h[345]) snprintf(name, sizeof(name), "%.155s/%.100s", h + 345, h);
+      if (h[345] && memcmp(h + 257, "ustar\0", 6) == 0) /* POSIX prefix, not GNU's atime */
+        snprintf(name, sizeof(name), "%.155s/%.100s", h + 345, h);
       else snprintf(name, sizeof(name), "%.100s", h);
       const char *nm = long_name ? long_name : name;
       while (nm[0] == '.' && nm[1] == '/') nm += 2;
@@ -277,8 +299,9 @@ static int parse_tar(sb_archive *a, const uint8_t *buf, size_t len, sb_err *err)
     off = data + (size + BLOCK - 1) / BLOCK * BLOCK;
   }
   free(long_name);
-  if (!rc && off + BLOCK > len && off < len)
-    rc = sb_err_set(err, SB_EFORMAT, "archive: %zu stray bytes at the end", len - off);
+  if (!rc && !ended)
+    rc = sb_err_set(err, SB_EFORMAT, "archive: truncated at offset %zu (no end-of-archive block)",
+                    off);
   return rc;
 }
 
