@@ -164,6 +164,13 @@ int sb_archive_write(const sb_archive *a, int level, uint8_t **out, size_t *len,
 /* --- reading -------------------------------------------------------------------------------- */
 
 static int unzstd(const uint8_t *buf, size_t len, sb_buf *out, sb_err *err) {
+  unsigned long long size = ZSTD_getFrameContentSize(buf, len);
+  if (size == ZSTD_CONTENTSIZE_ERROR)
+    return sb_err_set(err, SB_EFORMAT, "archive: a garbled zstd frame header");
+  if (size != ZSTD_CONTENTSIZE_UNKNOWN && size > MAX_UNPACKED)
+    return sb_err_set(err, SB_EFORMAT, "archive: more than 1 GiB once decompressed");
+  if (size != ZSTD_CONTENTSIZE_UNKNOWN && sb_buf_reserve(out, (size_t)size))
+    return sb_err_set(err, SB_ENOMEM, "out of memory decompressing the archive");
   ZSTD_DStream *ds = ZSTD_createDStream();
   if (!ds) return sb_err_set(err, SB_ENOMEM, "out of memory");
   ZSTD_initDStream(ds);
