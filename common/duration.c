@@ -106,9 +106,18 @@ void sb_duration_format_ms(int64_t ms, char *out, size_t cap) {
   else snprintf(out, cap, "%s%ss", sign, sec);
 }
 
-/* k6's summary (k6-summary's humanizeGenericDuration): below 1 ms in µs, below 1 s in ms, below
- * 1 min in s, all with two decimals at most; from 1 min on as "1m2s" (whole seconds, rounded),
- * below 1 µs as whole (truncated) ns. */
+/* Truncates |v| to |prec| decimals, then prints it without trailing zeros, as k6's
+ * toFixedNoTrailingZerosTrunc, except that a value a rounding error below a decimal (35.16 * 100
+ * is 3515.9999999999995) counts as that decimal: k6 prints a 35.16 ms sample as "35.15ms", we
+ * print "35.16ms". */
+static void trim_trunc(double v, int prec, char *out, size_t cap) {
+  double mult = pow(10, prec), x = mult * v;
+  trim_fixed(trunc(x + fabs(x) * 1e-12) / mult, prec, out, cap);
+}
+
+/* k6's summary (humanizeGenericDuration in its summary.js): below 1 µs whole ns, below 1 ms in
+ * µs, below 1 s in ms, below 1 min in s, each truncated (not rounded) to two decimals; above
+ * 1 min as "1m2s" (whole seconds, truncated), above 1 h as "1h2m3s". */
 void sb_duration_format_value(double ms, char *out, size_t cap) {
   char a[64];
   if (!isfinite(ms)) {
@@ -122,21 +131,18 @@ void sb_duration_format_value(double ms, char *out, size_t cap) {
   const char *sign = ms < 0 ? "-" : "";
   double d = fabs(ms);
   if (d < 0.001) {
-    snprintf(out, cap, "%s%lldns", sign, (long long)(d * 1e6));
+    snprintf(out, cap, "%s%lldns", sign, (long long)trunc(d * 1000000));
   } else if (d < 1) {
-    trim_fixed(d * 1000, 2, a, sizeof(a));
+    trim_trunc(d * 1000, 2, a, sizeof(a));
     snprintf(out, cap, "%s%sµs", sign, a);
   } else if (d < 1000) {
-    trim_fixed(d, 2, a, sizeof(a));
+    trim_trunc(d, 2, a, sizeof(a));
     snprintf(out, cap, "%s%sms", sign, a);
-  } else if (d < 60000) {
-    trim_fixed(d / 1000, 2, a, sizeof(a));
-    snprintf(out, cap, "%s%ss", sign, a);
   } else {
-    long long mins = (long long)(d / 60000);
-    /* JavaScript's toFixed(0) rounds halves up; printf would round them to even */
-    trim_fixed(floor(fmod(d, 60000) / 1000 + 0.5), 0, a, sizeof(a));
-    if (mins >= 60) snprintf(out, cap, "%s%lldh%lldm%ss", sign, mins / 60, mins % 60, a);
-    else snprintf(out, cap, "%s%lldm%ss", sign, mins, a);
+    trim_trunc(fmod(d, 60000) / 1000, d > 60000 ? 0 : 2, a, sizeof(a));
+    long long mins = (long long)trunc(d / 60000);
+    if (mins < 1) snprintf(out, cap, "%s%ss", sign, a);
+    else if (mins < 60) snprintf(out, cap, "%s%lldm%ss", sign, mins, a);
+    else snprintf(out, cap, "%s%lldh%lldm%ss", sign, mins / 60, mins % 60, a);
   }
 }

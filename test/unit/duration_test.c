@@ -88,22 +88,32 @@ static void check_value(double ms, const char *want) {
   assert_string_equal(out, want);
 }
 
+/* k6's summary.js truncates (toFixedNoTrailingZerosTrunc), it does not round */
 static void test_format_value(void **state) {
-  check_value(127.546, "127.55ms");
+  check_value(127.55, "127.55ms");
+  check_value(127.559, "127.55ms");
   check_value(0.52, "520µs");
-  check_value(0.03967, "39.67µs");
+  check_value(0.039671, "39.67µs");
+  check_value(0.03967, "39.67µs"); /* 39.67 * 100 is 3966.99...: k6 shows 39.66µs */
+  check_value(35.16, "35.16ms");    /* k6: 35.15ms */
+  check_value(35.159, "35.15ms");
   check_value(4430.2, "4.43s");
+  check_value(4439.9, "4.43s");
   check_value(0, "0s");
   check_value(62000, "1m2s");
-  check_value(62400, "1m2s");
-  check_value(62500, "1m3s"); /* toFixed(0) rounds halves up */
+  check_value(62999, "1m2s");
+  check_value(60000, "1m0s");
   check_value(3723000, "1h2m3s");
+  check_value(7200000, "2h0m0s");
   check_value(1, "1ms");
   check_value(1.5, "1.5ms");
   check_value(1000, "1s");
+  check_value(59999.0, "59.99s");
   check_value(0.0005, "500ns");
   check_value(0.0009999, "999ns");
-  check_value(59999.0, "60s"); /* two decimals: 59.999 -> 60, as k6 */
+  char small[3];
+  sb_duration_format_value(127.55, small, sizeof(small));
+  assert_string_equal(small, "12");
 }
 
 int main(void) {
