@@ -24,6 +24,7 @@
 
 #include "agent/vu.h"
 #include "common/archive.h"
+#include "common/clock.h"
 #include "common/jsmod.h"
 
 #define FLUSH_INTERVAL_US 250000
@@ -104,18 +105,6 @@ struct sb_engine {
   char error[512];
   int discard_bodies;
 };
-
-static int64_t mono_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int64_t wall_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static struct timeval tv_of(int64_t us) {
   if (us < 0) us = 0;
@@ -257,7 +246,7 @@ static void on_scen_end(evutil_socket_t fd, short what, void *arg) {
 static void on_scen_tick(evutil_socket_t fd, short what, void *arg) {
   wscen *ws = arg;
   scen *sc = ws->sc;
-  int64_t now = mono_us(), t = now - (ws->w->t0_us + sc->start_us);
+  int64_t now = sb_clock_mono_us(), t = now - (ws->w->t0_us + sc->start_us);
   uint64_t target = ramp_target(sc, t);
   for (size_t i = 0; i < ws->nvus; i++) {
     wvu *v = ws->vus[i];
@@ -277,7 +266,7 @@ static void on_scen_start(evutil_socket_t fd, short what, void *arg) {
   scen *sc = ws->sc;
   worker *w = ws->w;
   ws->started = 1;
-  int64_t now = mono_us(), base = w->t0_us + sc->start_us;
+  int64_t now = sb_clock_mono_us(), base = w->t0_us + sc->start_us;
   struct timeval tv = tv_of(base + sc->end_us - now);
   event_add(ws->ev_end, &tv);
   tv = tv_of(base + sc->end_us + sc->graceful_stop_us - now);
@@ -340,7 +329,7 @@ static void on_cmd(evutil_socket_t fd, short what, void *arg) {
   case CMD_START:
     for (size_t i = 0; i < w->e->nsc; i++) {
       wscen *ws = &w->ws[i];
-      struct timeval tv = tv_of(w->t0_us + ws->sc->start_us - mono_us());
+      struct timeval tv = tv_of(w->t0_us + ws->sc->start_us - sb_clock_mono_us());
       event_add(ws->ev_start, &tv);
     }
     break;
@@ -597,8 +586,8 @@ fail:
 }
 
 int sb_engine_start(sb_engine *e, int64_t start_at_us) {
-  int64_t delay = start_at_us ? start_at_us - wall_us() : 0;
-  int64_t t0 = mono_us() + (delay > 0 ? delay : 0);
+  int64_t delay = start_at_us ? start_at_us - sb_clock_wall_us() : 0;
+  int64_t t0 = sb_clock_mono_us() + (delay > 0 ? delay : 0);
   if (e->nsc == 0 && e->cbs.done) {
     e->done_sent = 1;
     e->cbs.done(e->cbs.ud);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "agent/engine.h"
+#include "common/clock.h"
 #include "common/frame.h"
 #include "common/snapshot.h"
 
@@ -36,12 +37,6 @@ typedef struct session {
   int closing;                /* flush the output, then stop */
 } session;
 
-static int64_t wall_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void send_error(session *s, const char *msg) {
   Speedboat__Error m = SPEEDBOAT__ERROR__INIT;
   m.message = (char *)msg;
@@ -58,7 +53,7 @@ static void send_snapshot(session *s) {
   }
   uint8_t *buf;
   size_t len;
-  if (sb_snapshot_encode(s->snap, ++s->seq, wall_us(), sb_engine_vus(s->engine),
+  if (sb_snapshot_encode(s->snap, ++s->seq, sb_clock_wall_us(), sb_engine_vus(s->engine),
                          sb_engine_vus_max(s->engine), &buf, &len) == 0) {
     sb_frame_send_packed(bufferevent_get_output(s->bev), buf, len);
     free(buf);
@@ -96,7 +91,7 @@ static void engine_log(const char *level, const char *text, size_t len, void *ud
   if (!l) return;
   l->next = NULL;
   snprintf(l->level, sizeof(l->level), "%s", level);
-  l->time_us = wall_us();
+  l->time_us = sb_clock_wall_us();
   l->len = len;
   memcpy(l->text, text, len);
   l->text[len] = '\0';

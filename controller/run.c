@@ -23,6 +23,7 @@
 #include "agent/engine.h"
 #include "agent/session.h"
 #include "common/archive.h"
+#include "common/clock.h"
 #include "common/buf.h"
 #include "common/duration.h"
 #include "common/frame.h"
@@ -63,18 +64,6 @@ typedef struct run {
   int progress_tty;
 } run;
 
-static int64_t mono_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int64_t wall_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* --- banner and logs ------------------------------------------------------------------------ */
 
 static const char logo[] =
@@ -109,7 +98,7 @@ static void print_log(const run *r, const Speedboat__Log *l) {
   if (l->level && !strcmp(l->level, "warn")) lv = "WARN";
   else if (l->level && !strcmp(l->level, "error")) lv = "ERRO";
   else if (l->level && !strcmp(l->level, "debug")) lv = "DEBU";
-  int64_t secs = r->start_mono_us ? (mono_us() - r->start_mono_us) / 1000000 : 0;
+  int64_t secs = r->start_mono_us ? (sb_clock_mono_us() - r->start_mono_us) / 1000000 : 0;
   const char *src = l->source && *l->source ? l->source : "console";
   fprintf(stderr, "%s[%04lld] %s  source=%s\n", lv, (long long)secs, l->text, src);
 }
@@ -117,7 +106,7 @@ static void print_log(const run *r, const Speedboat__Log *l) {
 static void on_progress(evutil_socket_t fd, short what, void *arg) {
   run *r = arg;
   if (!r->start_mono_us || r->cfg->quiet) return;
-  double t = (double)(mono_us() - r->start_mono_us) / 1e6;
+  double t = (double)(sb_clock_mono_us() - r->start_mono_us) / 1e6;
   int m = (int)(t / 60);
   sb_series it;
   sb_series_init(&it, SB_M_ITERATIONS);
@@ -234,10 +223,10 @@ static void on_ready(run *r, agent *a) {
   a->state = A_READY;
   if (!all_in(r, A_READY)) return;
   Speedboat__Start m = SPEEDBOAT__START__INIT;
-  m.start_at_unix_us = wall_us() + (r->nagents > 1 ? 200000 : 0);
+  m.start_at_unix_us = sb_clock_wall_us() + (r->nagents > 1 ? 200000 : 0);
   send_to_all(r, SPEEDBOAT__ENVELOPE__MSG_START, &m);
   for (size_t i = 0; i < r->nagents; i++) r->agents[i].state = A_RUNNING;
-  r->start_mono_us = mono_us() + (r->nagents > 1 ? 200000 : 0);
+  r->start_mono_us = sb_clock_mono_us() + (r->nagents > 1 ? 200000 : 0);
   struct timeval tv = {1, 0};
   event_add(r->ev_progress, &tv);
 }
@@ -252,10 +241,10 @@ static void on_snapshot(run *r, agent *a, const Speedboat__Snapshot *s) {
   }
   r->vus = s->vus;
   r->vus_max = s->vus_max;
-  if (sb_judge_check_abort(r->judge, r->metrics, (double)(mono_us() - r->start_mono_us) / 1e6)) {
+  if (sb_judge_check_abort(r->judge, r->metrics, (double)(sb_clock_mono_us() - r->start_mono_us) / 1e6)) {
     fprintf(stderr, "ERRO[%04lld] thresholds on metrics '%s' were crossed; at least one has "
                     "abortOnFail enabled, stopping test prematurely\n",
-            (long long)((mono_us() - r->start_mono_us) / 1000000), sb_judge_abort_metrics(r->judge));
+            (long long)((sb_clock_mono_us() - r->start_mono_us) / 1000000), sb_judge_abort_metrics(r->judge));
     if (!r->failed) r->failed = SB_EXIT_THRESHOLDS_FAILED;
     stop_all(r, 1, "threshold abortOnFail");
   }
@@ -268,7 +257,7 @@ static void on_done(run *r, agent *a, const Speedboat__Done *d) {
     snprintf(r->error, sizeof(r->error), "%s", d->error);
   }
   if (all_in(r, A_DONE)) {
-    r->end_mono_us = mono_us();
+    r->end_mono_us = sb_clock_mono_us();
     event_base_loopexit(r->base, NULL);
   }
 }
@@ -413,7 +402,7 @@ static int drive(run *r) {
     return SB_EXIT_ENGINE;
   }
   event_base_dispatch(r->base);
-  if (!r->end_mono_us) r->end_mono_us = mono_us();
+  if (!r->end_mono_us) r->end_mono_us = sb_clock_mono_us();
   if (r->progress_tty && !r->cfg->quiet) fputs("\r\033[K", stderr);
   /* Let the in-process agent go: closing our end ends its session. */
   for (size_t i = 0; i < r->nagents; i++) {

@@ -11,38 +11,9 @@
 
 #include <cmocka.h>
 
-/* An allocator that fails at the Nth call (0: never), for the unwinding paths; the module is
- * included so that its allocations go through it. */
-static long alloc_fail_at, alloc_calls;
-static int alloc_fails(void) {
-  return alloc_fail_at && ++alloc_calls == alloc_fail_at;
-}
-__attribute__((unused)) static void *t_malloc(size_t n) {
-  return alloc_fails() ? NULL : malloc(n);
-}
-__attribute__((unused)) static void *t_calloc(size_t a, size_t b) {
-  return alloc_fails() ? NULL : calloc(a, b);
-}
-__attribute__((unused)) static void *t_realloc(void *p, size_t n) {
-  return alloc_fails() ? NULL : realloc(p, n);
-}
-__attribute__((unused)) static char *t_strdup(const char *s) {
-  return alloc_fails() ? NULL : strdup(s);
-}
-__attribute__((unused)) static char *t_strndup(const char *s, size_t n) {
-  return alloc_fails() ? NULL : strndup(s, n);
-}
-#define malloc t_malloc
-#define calloc t_calloc
-#define realloc t_realloc
-#define strdup t_strdup
-#define strndup t_strndup
+#include "test/unit/failalloc.h"
 #include "controller/summary.c"
-#undef malloc
-#undef calloc
-#undef realloc
-#undef strdup
-#undef strndup
+#include "test/unit/failalloc_off.h"
 
 static sb_metrics *new_set(void) {
   sb_metrics *m;
