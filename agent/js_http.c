@@ -38,14 +38,14 @@ enum { M_GET, M_HEAD, M_POST, M_PUT, M_PATCH, M_DELETE, M_OPTIONS };
 /* --- per-VU state ------------------------------------------------------------------------ */
 
 static duk_ret_t state_finalize(duk_context *ctx) {
-  duk_get_prop_string(ctx, 0, PTR_KEY);
+  duk_get_prop_literal(ctx, 0, PTR_KEY);
   http_state *st = duk_get_pointer(ctx, -1);
   if (st) {
     sb_http_res_clear(&st->res);
     sb_buf_clear(&st->form);
     free(st);
     duk_push_pointer(ctx, NULL); /* a finalizer may run again if the holder is rescued */
-    duk_put_prop_string(ctx, 0, PTR_KEY);
+    duk_put_prop_literal(ctx, 0, PTR_KEY);
   }
   return 0;
 }
@@ -54,8 +54,8 @@ static duk_ret_t state_finalize(duk_context *ctx) {
 static http_state *state_get(duk_context *ctx) {
   http_state *st;
   duk_push_heap_stash(ctx);
-  if (duk_get_prop_string(ctx, -1, STATE_KEY)) { /* -> [ stash holder ] */
-    duk_get_prop_string(ctx, -1, PTR_KEY);
+  if (duk_get_prop_literal(ctx, -1, STATE_KEY)) { /* -> [ stash holder ] */
+    duk_get_prop_literal(ctx, -1, PTR_KEY);
     st = duk_get_pointer(ctx, -1);
     duk_pop_3(ctx);
     return st;
@@ -70,10 +70,10 @@ static http_state *state_get(duk_context *ctx) {
   sb_buf_init(&st->form);
   duk_push_object(ctx); /* -> [ stash holder ] */
   duk_push_pointer(ctx, st);
-  duk_put_prop_string(ctx, -2, PTR_KEY);
+  duk_put_prop_literal(ctx, -2, PTR_KEY);
   duk_push_c_function(ctx, state_finalize, 1);
   duk_set_finalizer(ctx, -2);
-  duk_put_prop_string(ctx, -2, STATE_KEY);
+  duk_put_prop_literal(ctx, -2, STATE_KEY);
   duk_pop(ctx);
   return st;
 }
@@ -90,7 +90,7 @@ static duk_ret_t res_json(duk_context *ctx) {
   if (!duk_is_undefined(ctx, 0))
     return duk_error(ctx, DUK_ERR_ERROR, "json(selector): selectors are not supported yet");
   duk_push_this(ctx);
-  duk_get_prop_string(ctx, -1, "body"); /* -> [ sel this body ] */
+  duk_get_prop_literal(ctx, -1, "body"); /* -> [ sel this body ] */
   if (!duk_is_string(ctx, -1))
     return duk_error(ctx, DUK_ERR_ERROR,
                      "json(): the response has no body (responseType 'none' or a failed request)");
@@ -103,13 +103,13 @@ static duk_ret_t res_json(duk_context *ctx) {
 /* Pushes the shared Response prototype (created once per heap). */
 static void push_proto(duk_context *ctx) {
   duk_push_heap_stash(ctx);
-  if (!duk_get_prop_string(ctx, -1, PROTO_KEY)) { /* -> [ stash undefined ] */
+  if (!duk_get_prop_literal(ctx, -1, PROTO_KEY)) { /* -> [ stash undefined ] */
     duk_pop(ctx);
     duk_push_object(ctx);
     duk_push_c_function(ctx, res_json, 1);
-    duk_put_prop_string(ctx, -2, "json");
+    duk_put_prop_literal(ctx, -2, "json");
     duk_dup_top(ctx);
-    duk_put_prop_string(ctx, -3, PROTO_KEY);
+    duk_put_prop_literal(ctx, -3, PROTO_KEY);
   }
   duk_remove(ctx, -2); /* -> [ proto ] */
 }
@@ -204,7 +204,7 @@ static void read_params(duk_context *ctx, duk_idx_t idx, params *p, sb_vu *vu) {
   p->discard = env && env->discard_response_bodies;
   if (!duk_is_object(ctx, idx)) return;
   duk_require_stack(ctx, 2 * (SB_HTTP_MAX_HEADERS + MAX_USER_TAGS) + 16);
-  if (duk_get_prop_string(ctx, idx, "headers") && duk_is_object(ctx, -1)) {
+  if (duk_get_prop_literal(ctx, idx, "headers") && duk_is_object(ctx, -1)) {
     duk_enum(ctx, -1, DUK_ENUM_OWN_PROPERTIES_ONLY);
     duk_idx_t e = duk_get_top_index(ctx);
     while (p->nheaders < SB_HTTP_MAX_HEADERS && duk_next(ctx, e, 1)) { /* [ h e .. k v ] */
@@ -217,7 +217,7 @@ static void read_params(duk_context *ctx, duk_idx_t idx, params *p, sb_vu *vu) {
       if (h->name_len == 12 && strncasecmp(h->name, "Content-Type", 12) == 0) p->has_ctype = 1;
     }
   }
-  if (duk_get_prop_string(ctx, idx, "tags") && duk_is_object(ctx, -1)) {
+  if (duk_get_prop_literal(ctx, idx, "tags") && duk_is_object(ctx, -1)) {
     duk_enum(ctx, -1, DUK_ENUM_OWN_PROPERTIES_ONLY);
     duk_idx_t e = duk_get_top_index(ctx);
     while (p->ntags < 2 * MAX_USER_TAGS && duk_next(ctx, e, 1)) { /* [ t e .. k v ] */
@@ -227,7 +227,7 @@ static void read_params(duk_context *ctx, duk_idx_t idx, params *p, sb_vu *vu) {
       p->tags[p->ntags++] = v;
     }
   }
-  if (duk_get_prop_string(ctx, idx, "timeout")) {
+  if (duk_get_prop_literal(ctx, idx, "timeout")) {
     if (duk_is_number(ctx, -1))
       p->timeout_ms = duk_get_number(ctx, -1);
     else if (duk_is_string(ctx, -1))
@@ -236,9 +236,9 @@ static void read_params(duk_context *ctx, duk_idx_t idx, params *p, sb_vu *vu) {
       (void)duk_error(ctx, DUK_ERR_TYPE_ERROR, "params.timeout: '%s' is not a duration",
                       duk_safe_to_string(ctx, -1));
   }
-  if (duk_get_prop_string(ctx, idx, "redirects") && duk_is_number(ctx, -1))
+  if (duk_get_prop_literal(ctx, idx, "redirects") && duk_is_number(ctx, -1))
     p->redirects = duk_get_int(ctx, -1) < 0 ? 0 : duk_get_int(ctx, -1);
-  if (duk_get_prop_string(ctx, idx, "responseType") && duk_is_string(ctx, -1)) {
+  if (duk_get_prop_literal(ctx, idx, "responseType") && duk_is_string(ctx, -1)) {
     const char *rt = duk_get_string(ctx, -1);
     if (strcmp(rt, "none") == 0)
       p->discard = 1;
@@ -329,10 +329,9 @@ static void push_canonical(duk_context *ctx, const char *name, size_t len) {
   duk_push_lstring(ctx, buf, len);
 }
 
-static void put_num(duk_context *ctx, const char *key, double v) {
-  duk_push_number(ctx, v);
-  duk_put_prop_string(ctx, -2, key);
-}
+/* Sets a number property; |key| must be a string literal (Duktape caches literal keys, so a
+ * response's fixed keys are not interned again on every request). */
+#define put_num(ctx, key, v) (duk_push_number((ctx), (v)), duk_put_prop_literal((ctx), -2, key))
 
 static void push_headers(duk_context *ctx, const sb_http_res *res) {
   duk_push_object(ctx); /* -> [ ... headers ] */
@@ -341,7 +340,7 @@ static void push_headers(duk_context *ctx, const sb_http_res *res) {
     push_canonical(ctx, h->name, h->name_len); /* -> [ ... headers name ] */
     duk_dup_top(ctx);
     if (duk_get_prop(ctx, -3)) { /* repeated header: "a, b" as Go's Header.Get joins them */
-      duk_push_string(ctx, ", ");
+      duk_push_literal(ctx, ", ");
       duk_push_lstring(ctx, h->value, h->value_len);
       duk_concat(ctx, 3);
     } else {
@@ -363,15 +362,15 @@ static void push_response(duk_context *ctx, const char *method, const char *url,
   if (res->status)
     duk_push_sprintf(ctx, "%d %s", res->status, http_status_str(res->status));
   else
-    duk_push_string(ctx, "");
-  duk_put_prop_string(ctx, -2, "status_text");
+    duk_push_literal(ctx, "");
+  duk_put_prop_literal(ctx, -2, "status_text");
   if (p->discard || res->status == 0)
     duk_push_null(ctx);
   else
     duk_push_lstring(ctx, res->body.data ? res->body.data : "", res->body.len);
-  duk_put_prop_string(ctx, -2, "body");
+  duk_put_prop_literal(ctx, -2, "body");
   push_headers(ctx, res);
-  duk_put_prop_string(ctx, -2, "headers");
+  duk_put_prop_literal(ctx, -2, "headers");
   duk_push_object(ctx); /* -> [ ... res timings ] */
   put_num(ctx, "blocked", t->blocked);
   put_num(ctx, "connecting", t->connecting);
@@ -380,27 +379,27 @@ static void push_response(duk_context *ctx, const char *method, const char *url,
   put_num(ctx, "waiting", t->waiting);
   put_num(ctx, "receiving", t->receiving);
   put_num(ctx, "duration", t->duration);
-  duk_put_prop_string(ctx, -2, "timings");
+  duk_put_prop_literal(ctx, -2, "timings");
   duk_push_string(ctx, res->error ? res->error : "");
-  duk_put_prop_string(ctx, -2, "error");
+  duk_put_prop_literal(ctx, -2, "error");
   put_num(ctx, "error_code", res->error_code);
   duk_push_string(ctx, url);
-  duk_put_prop_string(ctx, -2, "url");
+  duk_put_prop_literal(ctx, -2, "url");
   duk_push_string(ctx, res->status ? res->proto : "");
-  duk_put_prop_string(ctx, -2, "proto");
+  duk_put_prop_literal(ctx, -2, "proto");
   duk_push_string(ctx, res->remote_ip);
-  duk_put_prop_string(ctx, -2, "remote_ip");
+  duk_put_prop_literal(ctx, -2, "remote_ip");
   put_num(ctx, "remote_port", res->remote_port);
   duk_push_object(ctx); /* -> [ ... res request ] */
   duk_push_string(ctx, method);
-  duk_put_prop_string(ctx, -2, "method");
+  duk_put_prop_literal(ctx, -2, "method");
   duk_push_string(ctx, url);
-  duk_put_prop_string(ctx, -2, "url");
+  duk_put_prop_literal(ctx, -2, "url");
   if (body_idx >= 0 && !duk_is_undefined(ctx, body_idx) && !duk_is_null(ctx, body_idx)) {
     duk_dup(ctx, body_idx);
-    duk_put_prop_string(ctx, -2, "body");
+    duk_put_prop_literal(ctx, -2, "body");
   }
-  duk_put_prop_string(ctx, -2, "request");
+  duk_put_prop_literal(ctx, -2, "request");
 }
 
 /* --- requests ---------------------------------------------------------------------------- */
