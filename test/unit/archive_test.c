@@ -84,6 +84,36 @@ static void test_roundtrip(void **state) {
   roundtrip(19);
 }
 
+/* 1 MiB of poorly compressible bytes survives plain and zstd round trips */
+static void test_big_file(void **state) {
+  size_t n = 1 << 20;
+  uint8_t *big = malloc(n);
+  assert_non_null(big);
+  uint32_t x = 12345;
+  for (size_t i = 0; i < n; i++) {
+    x = x * 1103515245u + 12345u;
+    big[i] = (uint8_t)(x >> 16);
+  }
+  for (int level = 0; level <= 3; level += 3) {
+    sb_archive *a, *b = NULL;
+    uint8_t *out;
+    size_t len;
+    sb_err err = {{0}};
+    assert_int_equal(sb_archive_new(&a), 0);
+    assert_int_equal(sb_archive_add(a, "file/big.bin", big, n), 0);
+    assert_int_equal(sb_archive_write(a, level, &out, &len, &err), 0);
+    if (sb_archive_parse(&b, out, len, &err)) fail_msg("level %d: %s", level, err.msg);
+    assert_int_equal(b->n, 1);
+    assert_int_equal(b->files[0].len, n);
+    assert_memory_equal(b->files[0].data, big, n);
+    assert_int_equal(b->files[0].data[n], 0);
+    free(out);
+    sb_archive_free(a);
+    sb_archive_free(b);
+  }
+  free(big);
+}
+
 static char *run(const char *cmd) {
   FILE *p = popen(cmd, "r");
   assert_non_null(p);
@@ -268,6 +298,7 @@ static void test_garbled(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_add_get),          cmocka_unit_test(test_roundtrip),
+      cmocka_unit_test(test_big_file),
       cmocka_unit_test(test_real_tar_lists_ours), cmocka_unit_test(test_parse_real_tar),
       cmocka_unit_test(test_garbled),
   };
