@@ -23,6 +23,7 @@
 #define STATE_KEY "\377sbHttpState" /* hidden (0xFF-prefixed) keys */
 #define PROTO_KEY "\377sbHttpResProto"
 #define PTR_KEY "\377p"
+#define HEADERS_KEY "\377h" /* a response's raw headers, see push_raw_headers() */
 
 /* Per-VU state behind the heap stash. */
 typedef struct http_state {
@@ -100,6 +101,8 @@ static duk_ret_t res_json(duk_context *ctx) {
   return 1;
 }
 
+static duk_ret_t res_headers_get(duk_context *ctx);
+
 /* Pushes the shared Response prototype (created once per heap). */
 static void push_proto(duk_context *ctx) {
   duk_push_heap_stash(ctx);
@@ -108,6 +111,10 @@ static void push_proto(duk_context *ctx) {
     duk_push_object(ctx);
     duk_push_c_function(ctx, res_json, 1);
     duk_put_prop_literal(ctx, -2, "json");
+    duk_push_literal(ctx, "headers");
+    duk_push_c_function(ctx, res_headers_get, 0); /* -> [ stash proto "headers" getter ] */
+    duk_def_prop(ctx, -3, DUK_DEFPROP_HAVE_GETTER | DUK_DEFPROP_SET_CONFIGURABLE |
+                              DUK_DEFPROP_SET_ENUMERABLE);
     duk_dup_top(ctx);
     duk_put_prop_literal(ctx, -3, PROTO_KEY);
   }
@@ -333,22 +340,67 @@ static void push_canonical(duk_context *ctx, const char *name, size_t len) {
  * response's fixed keys are not interned again on every request). */
 #define put_num(ctx, key, v) (duk_push_number((ctx), (v)), duk_put_prop_literal((ctx), -2, key))
 
-static void push_headers(duk_context *ctx, const sb_http_res *res) {
-  duk_push_object(ctx); /* -> [ ... headers ] */
+/* Adds one header to the headers object at the top: [ ... headers ] -> [ ... headers ]. */
+static void add_header(duk_context *ctx, const char *name, size_t nlen, const char *value,
+                       size_t vlen) {
+  push_canonical(ctx, name, nlen); /* -> [ ... headers name ] */
+  duk_dup_top(ctx);
+  if (duk_get_prop(ctx, -3)) { /* repeated header: "a, b" as Go's Header.Get joins them */
+    duk_push_literal(ctx, ", ");
+    duk_push_lstring(ctx, value, vlen);
+    duk_concat(ctx, 3);
+  } else {
+    duk_pop(ctx);
+    duk_push_lstring(ctx, value, vlen);
+  }
+  duk_put_prop(ctx, -3);
+}
+
+/* Headers are built lazily: most scripts never read them, and interning a dozen strings per
+ * response is the largest cost of a request in the VU. The response keeps a compact copy —
+ * [u16 name length][name][u32 value length][value]... in one plain buffer, one allocation and
+ * a memcpy — and the prototype's `headers` getter builds the object on first read, then caches
+ * it as an own property. */
+static void push_raw_headers(duk_context *ctx, const sb_http_res *res) {
+  size_t need = 0;
+  for (size_t i = 0; i < res->nheaders; i++)
+    need += 6 + res->headers[i].name_len + res->headers[i].value_len;
+  uint8_t *p = duk_push_fixed_buffer(ctx, need); /* -> [ ... buf ] */
   for (size_t i = 0; i < res->nheaders; i++) {
     const sb_http_header *h = &res->headers[i];
-    push_canonical(ctx, h->name, h->name_len); /* -> [ ... headers name ] */
-    duk_dup_top(ctx);
-    if (duk_get_prop(ctx, -3)) { /* repeated header: "a, b" as Go's Header.Get joins them */
-      duk_push_literal(ctx, ", ");
-      duk_push_lstring(ctx, h->value, h->value_len);
-      duk_concat(ctx, 3);
-    } else {
-      duk_pop(ctx);
-      duk_push_lstring(ctx, h->value, h->value_len);
-    }
-    duk_put_prop(ctx, -3);
+    uint16_t nl = (uint16_t)(h->name_len > 0xffff ? 0xffff : h->name_len);
+    uint32_t vl = (uint32_t)h->value_len;
+    memcpy(p, &nl, 2);
+    memcpy(p + 2, h->name, nl);
+    p += 2 + nl;
+    memcpy(p, &vl, 4);
+    memcpy(p + 4, h->value, vl);
+    p += 4 + vl;
   }
+}
+
+static duk_ret_t res_headers_get(duk_context *ctx) {
+  duk_push_this(ctx); /* -> [ this ] */
+  duk_get_prop_literal(ctx, -1, HEADERS_KEY); /* -> [ this buf ] */
+  duk_size_t len = 0;
+  const uint8_t *p = duk_get_buffer_data(ctx, -1, &len), *end = p ? p + len : NULL;
+  duk_push_object(ctx); /* -> [ this buf headers ] */
+  while (p && p + 6 <= end) {
+    uint16_t nl;
+    uint32_t vl;
+    memcpy(&nl, p, 2);
+    const char *name = (const char *)p + 2;
+    memcpy(&vl, p + 2 + nl, 4);
+    const char *value = (const char *)p + 6 + nl;
+    add_header(ctx, name, nl, value, vl);
+    p += 6 + nl + vl;
+  }
+  /* Cache as an own data property: later reads skip the getter. */
+  duk_push_literal(ctx, "headers");
+  duk_dup(ctx, -2); /* -> [ this buf headers "headers" headers ] */
+  duk_def_prop(ctx, -5, DUK_DEFPROP_HAVE_VALUE | DUK_DEFPROP_SET_WRITABLE |
+                            DUK_DEFPROP_SET_ENUMERABLE | DUK_DEFPROP_SET_CONFIGURABLE);
+  return 1;
 }
 
 /* Pushes the Response for |res|. */
@@ -369,8 +421,8 @@ static void push_response(duk_context *ctx, const char *method, const char *url,
   else
     duk_push_lstring(ctx, res->body.data ? res->body.data : "", res->body.len);
   duk_put_prop_literal(ctx, -2, "body");
-  push_headers(ctx, res);
-  duk_put_prop_literal(ctx, -2, "headers");
+  push_raw_headers(ctx, res);
+  duk_put_prop_literal(ctx, -2, HEADERS_KEY);
   duk_push_object(ctx); /* -> [ ... res timings ] */
   put_num(ctx, "blocked", t->blocked);
   put_num(ctx, "connecting", t->connecting);
