@@ -23,7 +23,8 @@
 #define STATE_KEY "\377sbHttpState" /* hidden (0xFF-prefixed) keys */
 #define PROTO_KEY "\377sbHttpResProto"
 #define PTR_KEY "\377p"
-#define HEADERS_KEY "\377h" /* a response's raw headers, see push_raw_headers() */
+#define RAW_KEY "\377r"      /* a response's lazy fields, raw (see push_raw()) */
+#define REQ_BODY_KEY "\377b" /* the request body, for response.request.body */
 
 /* Per-VU state behind the heap stash. */
 typedef struct http_state {
@@ -101,7 +102,9 @@ static duk_ret_t res_json(duk_context *ctx) {
   return 1;
 }
 
-static duk_ret_t res_headers_get(duk_context *ctx);
+static duk_ret_t res_lazy_get(duk_context *ctx);
+#define LAZY_COUNT 6
+static const char *const lazy_names[LAZY_COUNT];
 
 /* Pushes the shared Response prototype (created once per heap). */
 static void push_proto(duk_context *ctx) {
@@ -111,10 +114,13 @@ static void push_proto(duk_context *ctx) {
     duk_push_object(ctx);
     duk_push_c_function(ctx, res_json, 1);
     duk_put_prop_literal(ctx, -2, "json");
-    duk_push_literal(ctx, "headers");
-    duk_push_c_function(ctx, res_headers_get, 0); /* -> [ stash proto "headers" getter ] */
-    duk_def_prop(ctx, -3, DUK_DEFPROP_HAVE_GETTER | DUK_DEFPROP_SET_CONFIGURABLE |
-                              DUK_DEFPROP_SET_ENUMERABLE);
+    for (int i = 0; i < LAZY_COUNT; i++) {
+      duk_push_string(ctx, lazy_names[i]);
+      duk_push_c_function(ctx, res_lazy_get, 0); /* -> [ stash proto name getter ] */
+      duk_set_magic(ctx, -1, i);
+      duk_def_prop(ctx, -3, DUK_DEFPROP_HAVE_GETTER | DUK_DEFPROP_SET_CONFIGURABLE |
+                                DUK_DEFPROP_SET_ENUMERABLE);
+    }
     duk_dup_top(ctx);
     duk_put_prop_literal(ctx, -3, PROTO_KEY);
   }
@@ -356,102 +362,148 @@ static void add_header(duk_context *ctx, const char *name, size_t nlen, const ch
   duk_put_prop(ctx, -3);
 }
 
-/* Headers are built lazily: most scripts never read them, and interning a dozen strings per
- * response is the largest cost of a request in the VU. The response keeps a compact copy —
- * [u16 name length][name][u32 value length][value]... in one plain buffer, one allocation and
- * a memcpy — and the prototype's `headers` getter builds the object on first read, then caches
- * it as an own property. */
-static void push_raw_headers(duk_context *ctx, const sb_http_res *res) {
-  size_t need = 0;
+/* Lazy fields. Most scripts read a response's status and maybe its body, rarely its headers,
+ * timings or request; building those as JS objects (a dozen interned strings, three objects) was
+ * the largest cost of a request in the VU. So a response keeps them raw — one plain buffer, one
+ * allocation and a memcpy: a fixed head, then the headers as [u16 name length][name][u32 value
+ * length][value]... — and getters on the shared prototype build each field on first read, then
+ * cache it as an own property (so the second read is a plain property read). */
+typedef struct raw_head {
+  double timings[7];  /* blocked, connecting, tls_handshaking, sending, waiting, receiving, duration */
+  int32_t status, remote_port;
+  char method[16];
+  char ip[46];
+} raw_head;
+
+enum { LAZY_HEADERS, LAZY_TIMINGS, LAZY_REQUEST, LAZY_STATUS_TEXT, LAZY_REMOTE_IP, LAZY_REMOTE_PORT };
+static const char *const lazy_names[LAZY_COUNT] = {"headers",     "timings",   "request",
+                                         "status_text", "remote_ip", "remote_port"};
+
+static void push_raw(duk_context *ctx, const char *method, const sb_http_res *res) {
+  size_t need = sizeof(raw_head);
   for (size_t i = 0; i < res->nheaders; i++)
     need += 6 + res->headers[i].name_len + res->headers[i].value_len;
-  uint8_t *p = duk_push_fixed_buffer(ctx, need); /* -> [ ... buf ] */
+  uint8_t *p = duk_push_fixed_buffer(ctx, need); /* -> [ ... buf ] (zeroed) */
+  raw_head *h = (raw_head *)p;
+  const sb_http_timings *t = &res->timings;
+  double tv[7] = {t->blocked, t->connecting, t->tls_handshaking, t->sending,
+                  t->waiting, t->receiving,  t->duration};
+  memcpy(h->timings, tv, sizeof(tv));
+  h->status = res->status;
+  h->remote_port = res->remote_port;
+  snprintf(h->method, sizeof(h->method), "%s", method);
+  snprintf(h->ip, sizeof(h->ip), "%s", res->remote_ip);
+  p += sizeof(raw_head);
   for (size_t i = 0; i < res->nheaders; i++) {
-    const sb_http_header *h = &res->headers[i];
-    uint16_t nl = (uint16_t)(h->name_len > 0xffff ? 0xffff : h->name_len);
-    uint32_t vl = (uint32_t)h->value_len;
+    const sb_http_header *hd = &res->headers[i];
+    uint16_t nl = (uint16_t)(hd->name_len > 0xffff ? 0xffff : hd->name_len);
+    uint32_t vl = (uint32_t)hd->value_len;
     memcpy(p, &nl, 2);
-    memcpy(p + 2, h->name, nl);
+    memcpy(p + 2, hd->name, nl);
     p += 2 + nl;
     memcpy(p, &vl, 4);
-    memcpy(p + 4, h->value, vl);
+    memcpy(p + 4, hd->value, vl);
     p += 4 + vl;
   }
 }
 
-static duk_ret_t res_headers_get(duk_context *ctx) {
-  duk_push_this(ctx); /* -> [ this ] */
-  duk_get_prop_literal(ctx, -1, HEADERS_KEY); /* -> [ this buf ] */
-  duk_size_t len = 0;
-  const uint8_t *p = duk_get_buffer_data(ctx, -1, &len), *end = p ? p + len : NULL;
-  duk_push_object(ctx); /* -> [ this buf headers ] */
-  while (p && p + 6 <= end) {
+static void push_lazy_headers(duk_context *ctx, const uint8_t *p, const uint8_t *end) {
+  duk_push_object(ctx);
+  while (p + 6 <= end) {
     uint16_t nl;
     uint32_t vl;
     memcpy(&nl, p, 2);
-    const char *name = (const char *)p + 2;
     memcpy(&vl, p + 2 + nl, 4);
-    const char *value = (const char *)p + 6 + nl;
-    add_header(ctx, name, nl, value, vl);
+    add_header(ctx, (const char *)p + 2, nl, (const char *)p + 6 + nl, vl);
     p += 6 + nl + vl;
   }
-  /* Cache as an own data property: later reads skip the getter. */
-  duk_push_literal(ctx, "headers");
-  duk_dup(ctx, -2); /* -> [ this buf headers "headers" headers ] */
+}
+
+static void push_lazy_timings(duk_context *ctx, const raw_head *h) {
+  duk_push_object(ctx);
+  put_num(ctx, "blocked", h->timings[0]);
+  put_num(ctx, "connecting", h->timings[1]);
+  put_num(ctx, "tls_handshaking", h->timings[2]);
+  put_num(ctx, "sending", h->timings[3]);
+  put_num(ctx, "waiting", h->timings[4]);
+  put_num(ctx, "receiving", h->timings[5]);
+  put_num(ctx, "duration", h->timings[6]);
+}
+
+/* this.request: [ this buf ] -> [ this buf request ] */
+static void push_lazy_request(duk_context *ctx, const raw_head *h) {
+  duk_push_object(ctx);
+  duk_push_string(ctx, h->method);
+  duk_put_prop_literal(ctx, -2, "method");
+  duk_get_prop_literal(ctx, -3, "url");
+  duk_put_prop_literal(ctx, -2, "url");
+  if (duk_get_prop_literal(ctx, -3, REQ_BODY_KEY))
+    duk_put_prop_literal(ctx, -2, "body");
+  else
+    duk_pop(ctx);
+}
+
+static duk_ret_t res_lazy_get(duk_context *ctx) {
+  int which = duk_get_current_magic(ctx);
+  duk_push_this(ctx);                         /* -> [ this ] */
+  duk_get_prop_literal(ctx, -1, RAW_KEY);     /* -> [ this buf ] */
+  duk_size_t len = 0;
+  const uint8_t *p = duk_get_buffer_data(ctx, -1, &len);
+  if (!p || len < sizeof(raw_head)) return 0; /* not a response: undefined */
+  const raw_head *h = (const raw_head *)p;
+  switch (which) {
+  case LAZY_HEADERS: push_lazy_headers(ctx, p + sizeof(raw_head), p + len); break;
+  case LAZY_TIMINGS: push_lazy_timings(ctx, h); break;
+  case LAZY_REQUEST: push_lazy_request(ctx, h); break;
+  case LAZY_STATUS_TEXT:
+    if (h->status)
+      duk_push_sprintf(ctx, "%d %s", (int)h->status, http_status_str(h->status));
+    else
+      duk_push_literal(ctx, "");
+    break;
+  case LAZY_REMOTE_IP: duk_push_string(ctx, h->ip); break;
+  default: duk_push_int(ctx, h->remote_port); break;
+  }
+  /* -> [ this buf value ]: cache as an own data property, later reads skip the getter */
+  duk_push_string(ctx, lazy_names[which]);
+  duk_dup(ctx, -2);
   duk_def_prop(ctx, -5, DUK_DEFPROP_HAVE_VALUE | DUK_DEFPROP_SET_WRITABLE |
                             DUK_DEFPROP_SET_ENUMERABLE | DUK_DEFPROP_SET_CONFIGURABLE);
   return 1;
 }
 
-/* Pushes the Response for |res|. */
+/* Pushes the Response for |res|: status, body, error, error_code, url and proto now, the rest
+ * lazily (see push_raw()). */
 static void push_response(duk_context *ctx, const char *method, const char *url, duk_idx_t body_idx,
                           const params *p, const sb_http_res *res) {
-  const sb_http_timings *t = &res->timings;
   duk_push_object(ctx); /* -> [ ... res ] */
   push_proto(ctx);
   duk_set_prototype(ctx, -2);
   put_num(ctx, "status", res->status);
-  if (res->status)
-    duk_push_sprintf(ctx, "%d %s", res->status, http_status_str(res->status));
-  else
-    duk_push_literal(ctx, "");
-  duk_put_prop_literal(ctx, -2, "status_text");
   if (p->discard || res->status == 0)
     duk_push_null(ctx);
   else
     duk_push_lstring(ctx, res->body.data ? res->body.data : "", res->body.len);
   duk_put_prop_literal(ctx, -2, "body");
-  push_raw_headers(ctx, res);
-  duk_put_prop_literal(ctx, -2, HEADERS_KEY);
-  duk_push_object(ctx); /* -> [ ... res timings ] */
-  put_num(ctx, "blocked", t->blocked);
-  put_num(ctx, "connecting", t->connecting);
-  put_num(ctx, "tls_handshaking", t->tls_handshaking);
-  put_num(ctx, "sending", t->sending);
-  put_num(ctx, "waiting", t->waiting);
-  put_num(ctx, "receiving", t->receiving);
-  put_num(ctx, "duration", t->duration);
-  duk_put_prop_literal(ctx, -2, "timings");
-  duk_push_string(ctx, res->error ? res->error : "");
+  if (res->error)
+    duk_push_string(ctx, res->error);
+  else
+    duk_push_literal(ctx, "");
   duk_put_prop_literal(ctx, -2, "error");
   put_num(ctx, "error_code", res->error_code);
   duk_push_string(ctx, url);
   duk_put_prop_literal(ctx, -2, "url");
-  duk_push_string(ctx, res->status ? res->proto : "");
+  if (res->status && res->proto)
+    duk_push_string(ctx, res->proto);
+  else
+    duk_push_literal(ctx, "");
   duk_put_prop_literal(ctx, -2, "proto");
-  duk_push_string(ctx, res->remote_ip);
-  duk_put_prop_literal(ctx, -2, "remote_ip");
-  put_num(ctx, "remote_port", res->remote_port);
-  duk_push_object(ctx); /* -> [ ... res request ] */
-  duk_push_string(ctx, method);
-  duk_put_prop_literal(ctx, -2, "method");
-  duk_push_string(ctx, url);
-  duk_put_prop_literal(ctx, -2, "url");
+  push_raw(ctx, method, res);
+  duk_put_prop_literal(ctx, -2, RAW_KEY);
   if (body_idx >= 0 && !duk_is_undefined(ctx, body_idx) && !duk_is_null(ctx, body_idx)) {
     duk_dup(ctx, body_idx);
-    duk_put_prop_literal(ctx, -2, "body");
+    duk_put_prop_literal(ctx, -2, REQ_BODY_KEY);
   }
-  duk_put_prop_literal(ctx, -2, "request");
 }
 
 /* --- requests ---------------------------------------------------------------------------- */

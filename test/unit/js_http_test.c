@@ -40,7 +40,11 @@ static const char MAIN_JS[] =
     "exports.post = function () {\n"
     "  pbody = http.post(B + '/', 'hello=world').body;\n"
     "  fbody = http.post(B + '/', { a: 'x y', b: '&' }).body;\n"
-    "  pput = http.request('put', B + '/', 'abc').status;\n"
+    "  var pr = http.request('put', B + '/', 'abc'); pput = pr.status;\n"
+    "  lazySame = pr.headers === pr.headers && pr.timings === pr.timings;\n"
+    "  lazyReq = pr.request.method + ' ' + pr.request.body + ' ' + (pr.request.url === pr.url);\n"
+    "  lazyRemote = pr.remote_ip + ' ' + (pr.remote_port > 0);\n"
+    "  lazyKeys = JSON.parse(JSON.stringify(pr)).timings.duration >= 0;\n"
     "  pdel = http.del(B + '/?status=204').status;\n"
     "};\n"
     "exports.tagged = function () {\n"
@@ -312,6 +316,11 @@ static void test_post(void **state) {
   assert_string_equal(str(vu, "fbody"), "a=x+y&b=%26");
   assert_true(num(vu, "pput") == 200);
   assert_true(num(vu, "pdel") == 204);
+  /* lazy fields: built once, cached, complete, and serialised by JSON.stringify once read */
+  assert_string_equal(str(vu, "lazySame"), "true");
+  assert_string_equal(str(vu, "lazyReq"), "PUT abc true");
+  assert_string_equal(str(vu, "lazyRemote"), "127.0.0.1 true");
+  assert_string_equal(str(vu, "lazyKeys"), "true");
   sb_vu_free(vu);
 }
 
