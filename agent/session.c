@@ -149,11 +149,37 @@ static void on_hello(session *s, const Speedboat__Hello *h) {
   sb_frame_send_msg(bufferevent_get_output(s->bev), SPEEDBOAT__ENVELOPE__MSG_WELCOME, &m);
 }
 
+/* The most VUs |p| can need at once on this agent: every scenario's maximum, added up. */
+static uint64_t prepare_max_vus(const Speedboat__Prepare *p) {
+  uint64_t total = 0;
+  for (size_t i = 0; i < p->n_scenarios; i++) {
+    const Speedboat__Scenario *sc = p->scenarios[i];
+    uint64_t n = sc->vus;
+    if (sc->executor == SPEEDBOAT__EXECUTOR__EXECUTOR_SHARED_ITERATIONS && sc->iterations < n)
+      n = sc->iterations;
+    if (sc->executor == SPEEDBOAT__EXECUTOR__EXECUTOR_RAMPING_VUS) {
+      n = sc->start_vus;
+      for (size_t k = 0; k < sc->n_stages; k++)
+        if (sc->stages[k]->target > n) n = sc->stages[k]->target;
+    }
+    total += n;
+  }
+  return total;
+}
+
 static void on_prepare(session *s, const Speedboat__Prepare *p) {
   sb_err err;
   err.msg[0] = '\0';
   if (s->engine) {
     send_error(s, "busy: a test is already prepared on this agent");
+    return;
+  }
+  uint64_t need = prepare_max_vus(p);
+  if (s->o->max_vus && need > s->o->max_vus) {
+    char msg[160];
+    snprintf(msg, sizeof(msg), "the test needs %llu VUs on this agent, more than its --max-vus %llu",
+             (unsigned long long)need, (unsigned long long)s->o->max_vus);
+    send_error(s, msg);
     return;
   }
   struct timespec t0, t1;
