@@ -53,6 +53,26 @@ void sb_engine_stop(sb_engine *e, int abort);
  * Returns 0 or SB_ENOMEM. */
 int sb_engine_collect(sb_engine *e, sb_metrics *into, sb_err *err);
 
+/* setup() and teardown() (k6 semantics): the result of sb_engine_call(), from a worker thread.
+ * |present| = 0: the script does not export the function (nothing ran). |json|: what setup
+ * returned, as JSON (NULL when undefined, and for teardown). |error|: NULL when the function
+ * returned, else the error line (file:line: message) or the timeout. Strings live only during the
+ * callback. */
+typedef void (*sb_engine_call_cb)(int present, const char *json, const char *error,
+                                  int timed_out, void *ud);
+
+/* Runs the exported function |fn| ("setup" or "teardown") once, on a VU of its own (__VU 0, tag
+ * group "::setup" / "::teardown", not counted in `iterations`), with |data_json| parsed as its
+ * argument (NULL: undefined). Its samples go into the next sb_engine_collect(). Interrupted after
+ * |timeout_ms| (0 = 60 s). Call setup before sb_engine_start() and teardown after the done
+ * callback. Returns 0 (|cb| follows, once) or SB_EINVAL (another call in flight) / SB_ENOMEM. */
+int sb_engine_call(sb_engine *e, const char *fn, const char *data_json, int64_t timeout_ms,
+                   sb_engine_call_cb cb, void *ud);
+
+/* The value every iteration gets as its first argument: setup's JSON (NULL = undefined). Each VU
+ * parses it once, on its first iteration. Call before sb_engine_start(). Returns 0 or SB_ENOMEM. */
+int sb_engine_set_data(sb_engine *e, const char *data_json);
+
 uint64_t sb_engine_vus(const sb_engine *e);
 uint64_t sb_engine_vus_max(const sb_engine *e);
 /* Complete iterations so far, over all scenarios. */

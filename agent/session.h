@@ -7,13 +7,22 @@
 #ifndef SB_SESSION_H
 #define SB_SESSION_H
 
+#include <stdatomic.h>
 #include <stdint.h>
+
+#include "common/tls.h"
 
 typedef struct sb_session_opts {
   const char *token;        /* required token; NULL or "" = none */
   uint64_t max_vus;         /* 0 = no limit */
   const char *agent_id;     /* reported in welcome */
   int snapshot_ms;          /* metric snapshot interval; 0 = 1000 */
+  const sb_tls *tls;        /* server TLS context: the connection is TLS; NULL = plain */
+  atomic_int *busy;         /* shared by the daemon's sessions: one test at a time. A session
+                             * takes it (0 -> 1) after a valid hello and gives it back when it
+                             * ends; a session that cannot take it answers "busy". NULL = none */
+  int lost_ms;              /* controller silent this long = gone (stop the load); 0 = 5000 */
+  const char *peer;         /* the controller's address, for the agent's log lines */
 } sb_session_opts;
 
 /* Serves the connection on |fd| until the controller closes it or the test ends and the
