@@ -4,6 +4,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,10 @@
 #include "common/clock.h"
 #include "common/frame.h"
 #include "common/snapshot.h"
+#include "common/tls.h"
+
+#define HEARTBEAT_US 1000000
+#define HELLO_TIMEOUT_US 10000000   /* a connection must say hello within this */
 
 typedef struct logline {
   struct logline *next;
@@ -27,7 +32,7 @@ typedef struct session {
   const sb_session_opts *o;
   struct event_base *base;
   struct bufferevent *bev;
-  struct event *ev_snap, *ev_done, *ev_log;
+  struct event *ev_snap, *ev_done, *ev_log, *ev_beat;
   sb_engine *engine;
   sb_metrics *snap;           /* interval aggregate being turned into a snapshot */
   uint64_t seq;
@@ -35,13 +40,39 @@ typedef struct session {
   pthread_mutex_t mu;         /* guards the log queue (filled by worker threads) */
   logline *logs, **logs_tail;
   int closing;                /* flush the output, then stop */
+  int holds_busy;             /* took o->busy: give it back at the end */
+  int64_t last_rx_us;         /* monotonic time of the controller's last message */
 } session;
 
-static void send_error(session *s, const char *msg) {
+/* One logfmt line on stderr: time=... level=... msg="..." peer=... */
+static void slog(const session *s, const char *level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void slog(const session *s, const char *level, const char *fmt, ...) {
+  if (!s->o->peer) return; /* the in-process agent of a local run keeps quiet */
+  char msg[600], ts[32];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  int64_t now = sb_clock_wall_us();
+  time_t secs = (time_t)(now / 1000000);
+  struct tm tm;
+  gmtime_r(&secs, &tm);
+  strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+  for (char *p = msg; *p; p++)
+    if (*p == '"') *p = '\'';
+  fprintf(stderr, "time=%s.%03dZ level=%s msg=\"%s\" peer=%s\n", ts, (int)(now / 1000 % 1000), level,
+          msg, s->o->peer);
+}
+
+static void send_error_code(session *s, const char *code, const char *msg) {
   Speedboat__Error m = SPEEDBOAT__ERROR__INIT;
   m.message = (char *)msg;
+  m.code = (char *)code;
   sb_frame_send_msg(bufferevent_get_output(s->bev), SPEEDBOAT__ENVELOPE__MSG_ERROR, &m);
 }
+
+static void send_error(session *s, const char *msg) { send_error_code(s, "", msg); }
 
 /* Sends what the engine measured since the last snapshot. */
 static void send_snapshot(session *s) {
@@ -123,21 +154,42 @@ static void end_test(session *s) {
 
 static void on_done_ev(evutil_socket_t fd, short what, void *arg) { end_test(arg); }
 
+/* Compares tokens in time independent of where they differ. */
+static int token_equal(const char *a, const char *b) {
+  size_t la = strlen(a), lb = strlen(b);
+  unsigned char d = (unsigned char)(la != lb);
+  for (size_t i = 0; i < la; i++) d |= (unsigned char)(a[i] ^ b[lb ? i % lb : 0]);
+  return d == 0;
+}
+
 static void on_hello(session *s, const Speedboat__Hello *h) {
   if (h->protocol_version != SPEEDBOAT__PROTOCOL_VERSION__PROTOCOL_VERSION_CURRENT) {
     char msg[160];
     snprintf(msg, sizeof(msg), "protocol version mismatch: controller speaks %u, agent %d",
              h->protocol_version, SPEEDBOAT__PROTOCOL_VERSION__PROTOCOL_VERSION_CURRENT);
-    send_error(s, msg);
+    send_error_code(s, "version", msg);
+    slog(s, "warn", "%s", msg);
     s->closing = 1;
     return;
   }
-  if (s->o->token && *s->o->token && (!h->token || strcmp(h->token, s->o->token) != 0)) {
-    send_error(s, "authentication failed: wrong or missing token");
+  if (s->o->token && *s->o->token && (!h->token || !token_equal(h->token, s->o->token))) {
+    send_error_code(s, "auth", "authentication failed: wrong or missing token");
+    slog(s, "warn", "authentication failed: %s token", h->token && *h->token ? "wrong" : "missing");
     s->closing = 1;
     return;
+  }
+  if (s->o->busy) {
+    int free_ = 0;
+    if (!atomic_compare_exchange_strong(s->o->busy, &free_, 1)) {
+      send_error_code(s, "busy", "busy: this agent is running another controller's test");
+      slog(s, "warn", "refused a controller: busy with another test");
+      s->closing = 1;
+      return;
+    }
+    s->holds_busy = 1;
   }
   s->hello_ok = 1;
+  slog(s, "info", "controller authenticated (version %s)", h->version ? h->version : "?");
   Speedboat__Welcome m = SPEEDBOAT__WELCOME__INIT;
   m.protocol_version = SPEEDBOAT__PROTOCOL_VERSION__PROTOCOL_VERSION_CURRENT;
   m.version = SB_VERSION;
@@ -210,9 +262,54 @@ static void on_start(session *s, const Speedboat__Start *st) {
   event_add(s->ev_snap, &tv);
 }
 
+/* Answers the controller's heartbeat at once with our clock, so it can measure the round trip
+ * and our clock's offset. */
+static void on_heartbeat(session *s, const Speedboat__Heartbeat *h) {
+  if (h->echo_us) return; /* an answer to ours: receiving it was the point */
+  Speedboat__Heartbeat m = SPEEDBOAT__HEARTBEAT__INIT;
+  m.time_us = sb_clock_wall_us();
+  m.echo_us = h->time_us ? h->time_us : 1;
+  sb_frame_send_msg(bufferevent_get_output(s->bev), SPEEDBOAT__ENVELOPE__MSG_HEARTBEAT, &m);
+}
+
+/* The controller is gone (connection closed, or silent too long): stop all load at once and free
+ * the VUs, so the agent is ready for the next test. */
+static void controller_lost(session *s, const char *why) {
+  slog(s, "warn", "controller lost: %s; stopping the load", why);
+  if (s->engine) {
+    sb_engine_stop(s->engine, 1);
+    sb_engine_free(s->engine);
+    s->engine = NULL;
+  }
+  event_base_loopbreak(s->base);
+}
+
+/* Once a second: our heartbeat, and the check that the controller still speaks. */
+static void on_beat(evutil_socket_t fd, short what, void *arg) {
+  session *s = arg;
+  int64_t silent = sb_clock_mono_us() - s->last_rx_us;
+  int64_t lost = s->o->lost_ms > 0 ? (int64_t)s->o->lost_ms * 1000 : 5000000;
+  if (!s->hello_ok && silent > HELLO_TIMEOUT_US) {
+    slog(s, "warn", "no hello within %d s; closing", HELLO_TIMEOUT_US / 1000000);
+    event_base_loopbreak(s->base);
+    return;
+  }
+  if (s->hello_ok && silent > lost) {
+    char why[64];
+    snprintf(why, sizeof(why), "silent for %.1f s", (double)silent / 1e6);
+    controller_lost(s, why);
+    return;
+  }
+  if (!s->hello_ok) return;
+  Speedboat__Heartbeat m = SPEEDBOAT__HEARTBEAT__INIT;
+  m.time_us = sb_clock_wall_us();
+  sb_frame_send_msg(bufferevent_get_output(s->bev), SPEEDBOAT__ENVELOPE__MSG_HEARTBEAT, &m);
+}
+
 static void dispatch(session *s, const Speedboat__Envelope *env) {
   if (!s->hello_ok && env->msg_case != SPEEDBOAT__ENVELOPE__MSG_HELLO) {
-    send_error(s, "protocol error: the first message must be hello");
+    send_error_code(s, "protocol", "protocol error: the first message must be hello");
+    slog(s, "warn", "protocol error: the first message was not hello");
     s->closing = 1;
     return;
   }
@@ -223,8 +320,8 @@ static void dispatch(session *s, const Speedboat__Envelope *env) {
   case SPEEDBOAT__ENVELOPE__MSG_STOP:
     if (s->engine) sb_engine_stop(s->engine, env->stop->abort);
     break;
-  case SPEEDBOAT__ENVELOPE__MSG_HEARTBEAT: break;
-  default: send_error(s, "protocol error: unexpected message"); break;
+  case SPEEDBOAT__ENVELOPE__MSG_HEARTBEAT: on_heartbeat(s, env->heartbeat); break;
+  default: send_error_code(s, "protocol", "protocol error: unexpected message"); break;
   }
 }
 
@@ -237,13 +334,14 @@ static void on_read(struct bufferevent *bev, void *arg) {
     int rc = sb_frame_recv(in, &env, &err);
     if (rc == 0) break;
     if (rc < 0) {
-      fprintf(stderr, "speedboat-agent: %s\n", err.msg);
-      send_error(s, err.msg);
+      slog(s, "warn", "%s", err.msg);
+      send_error_code(s, "protocol", err.msg);
       s->closing = 1;
       break;
     }
     dispatch(s, env);
     speedboat__envelope__free_unpacked(env, NULL);
+    s->last_rx_us = sb_clock_mono_us(); /* after: a long prepare is not silence */
   }
   if (s->closing) {
     bufferevent_disable(bev, EV_READ);
@@ -259,13 +357,16 @@ static void on_write(struct bufferevent *bev, void *arg) {
 static void on_event(struct bufferevent *bev, short what, void *arg) {
   session *s = arg;
   if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
-    /* The controller is gone: stop all load now. */
-    if (s->engine) {
-      sb_engine_stop(s->engine, 1);
-      sb_engine_free(s->engine);
-      s->engine = NULL;
+    char why[300];
+    if (s->o->tls && !s->hello_ok && (what & BEV_EVENT_ERROR))
+      sb_tls_describe_error(bev, why, sizeof(why));
+    else
+      snprintf(why, sizeof(why), "%s", (what & BEV_EVENT_EOF) ? "connection closed" : "connection error");
+    if (s->hello_ok && s->engine) controller_lost(s, why);
+    else {
+      if (!s->hello_ok && (what & BEV_EVENT_ERROR)) slog(s, "warn", "connection failed: %s", why);
+      event_base_loopbreak(s->base);
     }
-    event_base_loopbreak(s->base);
   }
 }
 
@@ -279,14 +380,20 @@ int sb_session_serve_fd(int fd, const sb_session_opts *o) {
   sb_engine_global_init();
   s.base = event_base_new();
   if (!s.base || sb_metrics_new(&s.snap)) goto out;
-  s.bev = bufferevent_socket_new(s.base, fd, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_THREADSAFE);
+  s.bev = o->tls ? sb_tls_bev_new(o->tls, s.base, fd, NULL, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_THREADSAFE)
+               : bufferevent_socket_new(s.base, fd, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_THREADSAFE);
+  if (s.bev) fd = -1;
+  s.last_rx_us = sb_clock_mono_us();
+  s.ev_beat = event_new(s.base, -1, EV_PERSIST, on_beat, &s);
   s.ev_snap = event_new(s.base, -1, EV_PERSIST, on_snap, &s);
   s.ev_done = event_new(s.base, -1, 0, on_done_ev, &s);
   s.ev_log = event_new(s.base, -1, 0, on_log_ev, &s);
-  if (!s.bev || !s.ev_snap || !s.ev_done || !s.ev_log) goto out;
-  fd = -1;
+  if (!s.bev || !s.ev_snap || !s.ev_done || !s.ev_log || !s.ev_beat) goto out;
   bufferevent_setcb(s.bev, on_read, on_write, on_event, &s);
   bufferevent_enable(s.bev, EV_READ | EV_WRITE);
+  struct timeval beat = {0, HEARTBEAT_US};
+  beat.tv_sec = HEARTBEAT_US / 1000000, beat.tv_usec = HEARTBEAT_US % 1000000;
+  event_add(s.ev_beat, &beat);
   event_base_loop(s.base, EVLOOP_NO_EXIT_ON_EMPTY);
   rc = s.closing ? SB_EFORMAT : 0;
 out:
@@ -296,6 +403,8 @@ out:
   if (s.ev_snap) event_free(s.ev_snap);
   if (s.ev_done) event_free(s.ev_done);
   if (s.ev_log) event_free(s.ev_log);
+  if (s.ev_beat) event_free(s.ev_beat);
+  if (s.holds_busy) atomic_store(o->busy, 0);
   sb_metrics_free(s.snap);
   if (s.base) event_base_free(s.base);
   if (fd >= 0) close(fd);
