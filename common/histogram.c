@@ -175,32 +175,52 @@ int sb_hist_merge(sb_hist *dst, const sb_hist *src) {
  * buckets are those of min and max (both sides compute them with sb_hist_index()). */
 int sb_hist_merge_raw(sb_hist *dst, uint64_t count, double sum, double min, double max,
                       int32_t first, const uint64_t *counts, size_t n) {
+  return sb_hist_merge_raw_z(dst, count, sum, min, max, first, counts, n, 0);
+}
+
+int sb_hist_merge_raw_z(sb_hist *dst, uint64_t count, double sum, double min, double max,
+                        int32_t first, const uint64_t *counts, size_t n, uint64_t zeros) {
   if (count == 0) {
     for (size_t i = 0; i < n; i++)
       if (counts[i]) return SB_EFORMAT;
-    return 0;
+    return zeros ? SB_EFORMAT : 0;
   }
-  if (n == 0 || n > 2 * (size_t)MAX_INDEX + 1) return SB_EFORMAT;
-  if (first < -MAX_INDEX || (int64_t)first + (int64_t)n - 1 > MAX_INDEX) return SB_EFORMAT;
+  if ((n == 0 && !zeros) || n > 2 * (size_t)MAX_INDEX + 1) return SB_EFORMAT;
+  if (n && (first < -MAX_INDEX || (int64_t)first + (int64_t)n - 1 > MAX_INDEX)) return SB_EFORMAT;
   if (isnan(min) || isnan(max) || min > max) return SB_EFORMAT;
-  uint64_t total = 0;
-  int64_t blo = INT64_MAX, bhi = INT64_MIN; /* first and last nonzero bucket */
+  uint64_t total = zeros;
+  int64_t blo = zeros ? 0 : INT64_MAX, bhi = zeros ? 0 : INT64_MIN; /* first, last nonzero bucket */
   for (size_t i = 0; i < n; i++) {
     if (counts[i] > UINT64_MAX - total) return SB_EFORMAT;
     total += counts[i];
-    if (counts[i] && blo == INT64_MAX) blo = first + (int64_t)i;
-    if (counts[i]) bhi = first + (int64_t)i;
+    if (counts[i] && first + (int64_t)i < blo) blo = first + (int64_t)i;
+    if (counts[i] && first + (int64_t)i > bhi) bhi = first + (int64_t)i;
   }
   if (total != count) return SB_EFORMAT;
   if (blo != sb_hist_index(min) || bhi != sb_hist_index(max)) return SB_EFORMAT;
-  uint64_t zero = first <= 0 && (int64_t)first + (int64_t)n > 0 ? counts[-(int64_t)first] : 0;
+  uint64_t zero = n && first <= 0 && (int64_t)first + (int64_t)n > 0 ? counts[-(int64_t)first] : 0;
   size_t lo, hi;
-  int span = nonzero_span(counts, first, n, &lo, &hi);
+  int span = n ? nonzero_span(counts, first, n, &lo, &hi) : 0;
   if (span && ensure_range(dst, first + (int32_t)lo, first + (int32_t)hi)) return SB_ENOMEM;
   if (span) add_counts(dst, first, counts, lo, hi);
-  dst->zero += zero;
+  dst->zero += zero + zeros;
   add_stats(dst, count, sum, min, max);
   return 0;
+}
+
+void sb_hist_raw_nz(const sb_hist *h, int32_t *first, const uint64_t **counts, size_t *n,
+                    uint64_t *zeros) {
+  size_t lo, hi;
+  *zeros = h->zero;
+  if (!nonzero_span(h->counts, h->first, h->n, &lo, &hi)) {
+    *first = 0;
+    *counts = NULL;
+    *n = 0;
+    return;
+  }
+  *first = h->first + (int32_t)lo;
+  *counts = h->counts + lo;
+  *n = hi - lo + 1;
 }
 
 int sb_hist_raw(const sb_hist *h, int32_t *first, const uint64_t **counts, size_t *n,

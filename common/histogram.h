@@ -45,6 +45,16 @@ int sb_hist_merge(sb_hist *dst, const sb_hist *src);
 int sb_hist_merge_raw(sb_hist *dst, uint64_t count, double sum, double min, double max,
                       int32_t first, const uint64_t *counts, size_t n);
 
+/* sb_hist_merge_raw() with |zeros| more values in the zero bucket, carried apart from |counts|
+ * (which may then be empty). */
+int sb_hist_merge_raw_z(sb_hist *dst, uint64_t count, double sum, double min, double max,
+                        int32_t first, const uint64_t *counts, size_t n, uint64_t zeros);
+
+/* The raw buckets of |h| without the zero bucket, trimmed, pointing into |h| (no allocation),
+ * and the zero bucket's count in |*zeros|: what the protocol carries. */
+void sb_hist_raw_nz(const sb_hist *h, int32_t *first, const uint64_t **counts, size_t *n,
+                    uint64_t *zeros);
+
 /* The raw buckets of |h| as sb_hist_merge_raw() takes them (the zero bucket included), trimmed of
  * empty buckets at both ends: |*counts| points into |h| when it can, else into |*tmp|, which the
  * caller frees (NULL when unused). Returns 0 or SB_ENOMEM. */

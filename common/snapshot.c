@@ -14,7 +14,7 @@
 #define MAX_TAG_PAIRS 256 /* per series; k6 scripts use a handful */
 
 /* Fills |ps| (and |ph| when the type carries one) from series |s| of |m|. Buckets are pointed
- * to in place, or copied into |*tmp| (to free) when the zero bucket must be spliced in.
+ * to in place (the zero bucket travels apart, in Histogram.zero); |*tmp| stays NULL.
  * Returns 0 or SB_ENOMEM. */
 static int encode_series(const sb_metrics *m, const sb_series *s, Speedboat__Series *ps,
                          Speedboat__Histogram *ph, uint64_t **tmp) {
@@ -45,7 +45,7 @@ static int encode_series(const sb_metrics *m, const sb_series *s, Speedboat__Ser
     ps->hist = ph;
     if (mi->type == SB_METRIC_GAUGE) break; /* no buckets */
     const uint64_t *counts;
-    if (sb_hist_raw(h, &ph->first, &counts, &ph->n_counts, tmp)) return SB_ENOMEM;
+    sb_hist_raw_nz(h, &ph->first, &counts, &ph->n_counts, &ph->zero);
     ph->counts = (uint64_t *)counts; /* only read by pack */
     break;
   }
@@ -174,8 +174,8 @@ static int add_series(sb_series *s, const Speedboat__Series *ps, sb_metric_type 
     samples = ps->total ? ps->total : 1;
     break;
   case SB_METRIC_TREND: {
-    int rc = sb_hist_merge_raw(&s->hist, h->count, h->sum, h->min, h->max, h->first, h->counts,
-                               h->n_counts);
+    int rc = sb_hist_merge_raw_z(&s->hist, h->count, h->sum, h->min, h->max, h->first, h->counts,
+                               h->n_counts, h->zero);
     if (rc) return rc;
     samples = h->count ? h->count : 1;
     break;
