@@ -86,7 +86,7 @@ static void send_snapshot(session *s) {
   size_t len;
   if (sb_snapshot_encode(s->snap, ++s->seq, sb_clock_wall_us(), sb_engine_vus(s->engine),
                          sb_engine_vus_max(s->engine), &buf, &len) == 0) {
-    sb_frame_send_packed(bufferevent_get_output(s->bev), buf, len);
+    sb_frame_send_packed_z(bufferevent_get_output(s->bev), buf, len);
     free(buf);
   }
   sb_metrics_reset(s->snap);

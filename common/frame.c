@@ -2,11 +2,34 @@
 
 #include <event2/buffer.h>
 #include <stdlib.h>
+#include <zstd.h>
+
+#define ZSTD_FLAG 0x80000000u
+#define ZSTD_MIN_LEN 512          /* smaller frames are not worth compressing */
+#define ZSTD_MAX_OUT (256u << 20) /* a compressed frame may not expand beyond this */
 
 int sb_frame_send_packed(struct evbuffer *out, const uint8_t *buf, size_t len) {
   uint8_t hdr[4] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len};
   if (evbuffer_add(out, hdr, 4) || evbuffer_add(out, buf, len)) return SB_ENOMEM;
   return 0;
+}
+
+int sb_frame_send_packed_z(struct evbuffer *out, const uint8_t *buf, size_t len) {
+  if (len < ZSTD_MIN_LEN) return sb_frame_send_packed(out, buf, len);
+  size_t cap = ZSTD_compressBound(len);
+  uint8_t *z = malloc(cap);
+  if (!z) return sb_frame_send_packed(out, buf, len);
+  size_t zlen = ZSTD_compress(z, cap, buf, len, 1);
+  int rc;
+  if (ZSTD_isError(zlen) || zlen >= len) {
+    rc = sb_frame_send_packed(out, buf, len);
+  } else {
+    uint32_t l = (uint32_t)zlen | ZSTD_FLAG;
+    uint8_t hdr[4] = {(uint8_t)(l >> 24), (uint8_t)(l >> 16), (uint8_t)(l >> 8), (uint8_t)l};
+    rc = evbuffer_add(out, hdr, 4) || evbuffer_add(out, z, zlen) ? SB_ENOMEM : 0;
+  }
+  free(z);
+  return rc;
 }
 
 int sb_frame_send(struct evbuffer *out, const Speedboat__Envelope *env) {
@@ -34,6 +57,8 @@ int sb_frame_recv(struct evbuffer *in, Speedboat__Envelope **env, sb_err *err) {
   uint8_t hdr[4];
   if (evbuffer_copyout(in, hdr, 4) < 4) return 0;
   size_t len = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 | (size_t)hdr[2] << 8 | hdr[3];
+  int z = (len & ZSTD_FLAG) != 0;
+  len &= ~(size_t)ZSTD_FLAG;
   if (len > SB_FRAME_MAX)
     return sb_err_set(err, SB_EFORMAT, "protocol error: frame of %zu bytes exceeds the %u-byte limit",
                       len, SB_FRAME_MAX);
@@ -41,7 +66,29 @@ int sb_frame_recv(struct evbuffer *in, Speedboat__Envelope **env, sb_err *err) {
   evbuffer_drain(in, 4);
   uint8_t *p = evbuffer_pullup(in, (ev_ssize_t)len);
   if (!p && len) return sb_err_set(err, SB_ENOMEM, "out of memory reading a %zu-byte frame", len);
-  Speedboat__Envelope *e = speedboat__envelope__unpack(NULL, len, p);
+  uint8_t *plain = NULL;
+  size_t plen = len;
+  if (z) {
+    unsigned long long n = ZSTD_getFrameContentSize(p, len);
+    if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN || n > ZSTD_MAX_OUT) {
+      evbuffer_drain(in, len);
+      return sb_err_set(err, SB_EFORMAT, "protocol error: a %zu-byte compressed frame is not valid zstd", len);
+    }
+    plain = malloc(n ? (size_t)n : 1);
+    if (!plain) {
+      evbuffer_drain(in, len);
+      return sb_err_set(err, SB_ENOMEM, "out of memory inflating a %zu-byte frame", len);
+    }
+    plen = ZSTD_decompress(plain, (size_t)n, p, len);
+    if (ZSTD_isError(plen) || plen != n) {
+      free(plain);
+      evbuffer_drain(in, len);
+      return sb_err_set(err, SB_EFORMAT, "protocol error: a %zu-byte compressed frame is corrupt", len);
+    }
+    p = plain;
+  }
+  Speedboat__Envelope *e = speedboat__envelope__unpack(NULL, plen, p);
+  free(plain);
   evbuffer_drain(in, len);
   if (!e || e->msg_case == SPEEDBOAT__ENVELOPE__MSG__NOT_SET) {
     if (e) speedboat__envelope__free_unpacked(e, NULL);

@@ -1,5 +1,6 @@
 /* Message framing on a byte stream: each protocol Envelope (proto/speedboat.proto) travels as a
- * 4-byte big-endian length followed by that many bytes of serialized Envelope. Used on both ends
+ * 4-byte big-endian length followed by that many bytes of serialized Envelope (the length's top
+ * bit set: the bytes are a zstd frame holding the Envelope). Used on both ends
  * of every controller<->agent connection, the in-process one included. */
 #ifndef SB_FRAME_H
 #define SB_FRAME_H
@@ -19,6 +20,10 @@ struct evbuffer;
 int sb_frame_send(struct evbuffer *out, const Speedboat__Envelope *env);
 /* Appends an already serialized Envelope (|len| bytes) framed to |out|. */
 int sb_frame_send_packed(struct evbuffer *out, const uint8_t *buf, size_t len);
+/* Same, zstd-compressed when that makes it smaller (frames of 512 bytes and more): the length's
+ * top bit (0x80000000) marks a compressed payload. sb_frame_recv() takes either. Used for the
+ * metric snapshots, whose bucket arrays compress well. */
+int sb_frame_send_packed_z(struct evbuffer *out, const uint8_t *buf, size_t len);
 
 /* Takes one whole frame out of |in| if there is one: returns 1 and sets |*env| (free with
  * speedboat__envelope__free_unpacked(env, NULL)); 0 when more bytes are needed; SB_EFORMAT when

@@ -4,6 +4,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <event2/buffer.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/frame.h"
@@ -79,12 +80,52 @@ static void test_garbage(void **state) {
   evbuffer_free(b);
 }
 
+/* A big message travels zstd-compressed (top bit of the length) and comes back identical; small
+ * ones go as they are. */
+static void test_compressed(void **state) {
+  struct evbuffer *b = evbuffer_new();
+  char text[20000];
+  for (size_t i = 0; i < sizeof(text) - 1; i++) text[i] = (char)('a' + i % 7);
+  text[sizeof(text) - 1] = '\0';
+  Speedboat__Log l = SPEEDBOAT__LOG__INIT;
+  l.text = text;
+  Speedboat__Envelope env = SPEEDBOAT__ENVELOPE__INIT;
+  env.msg_case = SPEEDBOAT__ENVELOPE__MSG_LOG;
+  env.log = &l;
+  size_t len = speedboat__envelope__get_packed_size(&env);
+  uint8_t *buf = malloc(len);
+  speedboat__envelope__pack(&env, buf);
+  assert_int_equal(sb_frame_send_packed_z(b, buf, len), 0);
+  unsigned char *hdr = evbuffer_pullup(b, 4);
+  assert_true(hdr[0] & 0x80);
+  assert_true(evbuffer_get_length(b) < len / 4);
+  assert_int_equal(sb_frame_send_packed_z(b, (const uint8_t *)"\x3a\x02\x12\x00", 4), 0);
+  Speedboat__Envelope *e = NULL;
+  sb_err err;
+  assert_int_equal(sb_frame_recv(b, &e, &err), 1);
+  assert_string_equal(e->log->text, text);
+  speedboat__envelope__free_unpacked(e, NULL);
+  hdr = evbuffer_pullup(b, 4);
+  assert_false(hdr[0] & 0x80); /* 4 bytes: sent plain */
+  assert_int_equal(sb_frame_recv(b, &e, &err), 1);
+  assert_int_equal(e->msg_case, SPEEDBOAT__ENVELOPE__MSG_LOG);
+  speedboat__envelope__free_unpacked(e, NULL);
+  /* A compressed frame that is not zstd is refused with a sentence. */
+  unsigned char junk[] = {0x80, 0, 0, 6, 1, 2, 3, 4, 5, 6};
+  evbuffer_add(b, junk, sizeof(junk));
+  assert_int_equal(sb_frame_recv(b, &e, &err), SB_EFORMAT);
+  assert_non_null(strstr(err.msg, "zstd"));
+  free(buf);
+  evbuffer_free(b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_round_trip),
       cmocka_unit_test(test_partial),
       cmocka_unit_test(test_oversize),
       cmocka_unit_test(test_garbage),
+      cmocka_unit_test(test_compressed),
   };
   return cmocka_run_group_tests_name("frame", tests, NULL, NULL);
 }
