@@ -122,6 +122,11 @@ $(BUILD)/test/%_test: $(BUILD)/test/unit/%_test.o $(LIBS_A)
 	$(say) LINK $@
 	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIBS_A) $(LIBS_A) $(LDLIBS) -lcmocka
 
+# Simulated agents for make bench (test/tools/sim_agent.c); not part of `all`.
+$(BUILD)/sb-sim-agent: $(BUILD)/test/tools/sim_agent.o $(LIBS_A)
+	$(say) LINK $@
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIBS_A) $(LIBS_A) $(LDLIBS)
+
 unit: $(UNIT_BIN) all
 	@test/run-unit.sh $(UNIT_BIN)
 
@@ -138,7 +143,7 @@ test-asan: deps
 	@UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  $(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 OPT=-O1 test
 
-bench: deps all
+bench: deps all $(BUILD)/sb-sim-agent
 	@scripts/bench.sh $(BUILD)
 
 demo: deps all

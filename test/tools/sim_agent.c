@@ -1,0 +1,535 @@
+/* sb-sim-agent: many simulated agents in one process, for `make bench` (scripts/bench.sh).
+ *
+ * Serves --listen-count N agents, each on its own 127.0.0.1 port, from one libevent loop. Every
+ * connection speaks the agent's side of the protocol (proto/speedboat.proto, as agent/session.c
+ * does): hello -> welcome, prepare -> ready, call -> call_result (present = false), start ->
+ * one snapshot a second until the first scenario's duration ends or stop arrives -> done.
+ * Heartbeats are answered with an echo and sent once a second. No VU runs: each snapshot is a
+ * realistic second of k6 samples (--series series over http_req_* trends, counters and rates,
+ * tagged like the real engine's samples, --rps requests per second), built once at start-up with
+ * the real metrics code (common/metrics.h) from a fixed-seed PRNG and encoded with the real
+ * snapshot code (common/snapshot.h). What it measures is the controller: its CPU while merging
+ * the snapshots of 50-100 agents.
+ *
+ * Prints "listening 127.0.0.1:PORT" per agent on stdout, then serves until SIGINT/SIGTERM. A
+ * controller that disconnects costs only its connection; the others go on. */
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <getopt.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/frame.h"
+#include "common/metrics.h"
+#include "common/snapshot.h"
+
+#define SIM_TEMPLATES 8    /* distinct seconds of samples, sent in turn */
+#define SIM_LATENCIES 300  /* distinct request durations (ms) in the PRNG's table */
+#define SIM_DEFAULT_MS 10000 /* test length when the scenario gives none */
+
+typedef struct sim_config {
+  int listen_count;        /* simulated agents (ports) */
+  int series;              /* series per snapshot */
+  uint64_t rps;            /* simulated requests (= iterations) per second per agent */
+} sim_config;
+
+typedef struct sim sim;
+
+/* One controller connection to one simulated agent. */
+typedef struct sim_conn {
+  sim *sim;
+  struct sim_conn *prev, *next; /* in sim->conns */
+  struct bufferevent *bev;
+  struct event *ev_start, *ev_tick, *ev_beat;
+  int index;               /* which simulated agent (listener) */
+  int hello_ok;
+  int prepared, running;
+  int64_t duration_us;     /* test length from prepare */
+  int64_t started_us;      /* wall clock when the load "started" */
+  uint64_t vus;            /* from the first scenario, reported in snapshots */
+  uint64_t seq;            /* snapshots sent */
+  uint64_t iterations;     /* simulated so far */
+} sim_conn;
+
+struct sim {
+  sim_config cfg;
+  struct event_base *base;
+  struct event *ev_sigint, *ev_sigterm;
+  struct evconnlistener **listeners;
+  sim_conn *conns;         /* live connections */
+  sb_metrics *tmpl[SIM_TEMPLATES]; /* one simulated second each, read-only after start-up */
+};
+
+/* --- the simulated seconds ------------------------------------------------------------------ */
+
+/* xorshift64*: deterministic, so every run sends the same bytes. */
+static uint64_t rnd(uint64_t *st) {
+  uint64_t x = *st;
+  x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
+  *st = x;
+  return x * 0x2545F4914F6CDD1DULL;
+}
+static double rnd01(uint64_t *st) { return (double)(rnd(st) >> 11) / 9007199254740992.0; }
+
+/* A request kind: one tag set of k6's http_req_* samples. */
+typedef struct endpoint {
+  const char *url, *method;
+  int status;
+  unsigned weight;         /* share of the requests */
+} endpoint;
+
+static const endpoint endpoints[] = {
+    {"http://127.0.0.1/", "GET", 200, 30},
+    {"http://127.0.0.1/api/items", "GET", 200, 25},
+    {"http://127.0.0.1/api/items/${id}", "GET", 200, 15},
+    {"http://127.0.0.1/api/login", "POST", 200, 5},
+    {"http://127.0.0.1/api/cart", "POST", 201, 8},
+    {"http://127.0.0.1/api/items/${id}", "GET", 404, 2},
+    {"http://127.0.0.1/static/app.js", "GET", 304, 6},
+    {"http://127.0.0.1/api/checkout", "POST", 500, 1},
+    {"http://127.0.0.1/api/search", "GET", 200, 4},
+    {"http://127.0.0.1/api/profile", "PUT", 200, 2},
+    {"http://127.0.0.1/api/cart", "DELETE", 204, 1},
+    {"http://127.0.0.1/api/login", "POST", 401, 1},
+};
+#define NENDPOINTS (sizeof(endpoints) / sizeof(endpoints[0]))
+
+/* The http metrics recorded per request, in the order the engine's emit() fills them. */
+static const int http_metrics[] = {
+    SB_M_HTTP_REQS,     SB_M_HTTP_REQ_FAILED,    SB_M_HTTP_REQ_DURATION,
+    SB_M_HTTP_REQ_BLOCKED, SB_M_HTTP_REQ_CONNECTING, SB_M_HTTP_REQ_TLS_HANDSHAKING,
+    SB_M_HTTP_REQ_SENDING, SB_M_HTTP_REQ_WAITING,  SB_M_HTTP_REQ_RECEIVING,
+};
+#define NHTTP (sizeof(http_metrics) / sizeof(http_metrics[0]))
+#define NBASE 5 /* iterations, iteration_duration, data_sent, data_received, checks */
+
+/* Series of one template: base[] per iteration, http[e][k] per request of endpoint e (NULL
+ * beyond the --series budget). */
+typedef struct tmpl_series {
+  sb_series *base[NBASE];
+  sb_series *http[NENDPOINTS][NHTTP];
+  size_t nendpoints;       /* endpoints with at least one series */
+} tmpl_series;
+
+static const sb_tagset *endpoint_tags(sb_metrics *m, const endpoint *e) {
+  char status[16];
+  snprintf(status, sizeof(status), "%d", e->status);
+  const char *kv[] = {"expected_response", e->status < 400 ? "true" : "false",
+                      "group", "", "method", e->method, "name", e->url, "proto", "HTTP/1.1",
+                      "scenario", "default", "status", status, "url", e->url};
+  return sb_metrics_tags(m, kv, sizeof(kv) / sizeof(kv[0]) / 2);
+}
+
+/* Creates the series of one template, |budget| of them at most (at least the base ones). */
+static int tmpl_layout(sb_metrics *m, int budget, tmpl_series *ts) {
+  static const int base[NBASE] = {SB_M_ITERATIONS, SB_M_ITERATION_DURATION, SB_M_DATA_SENT,
+                                  SB_M_DATA_RECEIVED, SB_M_CHECKS};
+  const char *plain_kv[] = {"group", "", "scenario", "default"};
+  const char *check_kv[] = {"check", "status is 2xx/3xx", "group", "", "scenario", "default"};
+  const sb_tagset *plain = sb_metrics_tags(m, plain_kv, 2);
+  const sb_tagset *check = sb_metrics_tags(m, check_kv, 3);
+  memset(ts, 0, sizeof(*ts));
+  if (!plain || !check) return SB_ENOMEM;
+  for (int i = 0; i < NBASE; i++)
+    if (!(ts->base[i] = sb_metrics_series(m, base[i], base[i] == SB_M_CHECKS ? check : plain)))
+      return SB_ENOMEM;
+  int left = budget - NBASE;
+  for (size_t e = 0; e < NENDPOINTS && left > 0; e++) {
+    const sb_tagset *t = endpoint_tags(m, &endpoints[e]);
+    if (!t) return SB_ENOMEM;
+    for (size_t k = 0; k < NHTTP && left > 0; k++, left--)
+      if (!(ts->http[e][k] = sb_metrics_series(m, http_metrics[k], t))) return SB_ENOMEM;
+    ts->nendpoints = e + 1;
+  }
+  return 0;
+}
+
+/* Adds v to |s| when the series is part of the set. */
+static int add(sb_metrics *m, sb_series *s, double v) { return s ? sb_series_add(m, s, v) : 0; }
+
+/* Records one request of endpoint |e| and its iteration: the samples the engine would add. */
+static int tmpl_request(sb_metrics *m, tmpl_series *ts, size_t e, const double *lat,
+                        uint64_t *st) {
+  const endpoint *ep = &endpoints[e];
+  double dur = lat[rnd(st) % SIM_LATENCIES] * (1.0 + (double)e * 0.15);
+  double sending = 0.005 + (double)(rnd(st) % 40) * 0.001;
+  double receiving = 0.01 + (double)(rnd(st) % 150) * 0.001;
+  double blocked = rnd(st) % 1000 == 0 ? 0.05 + rnd01(st) : 0;
+  double connecting = blocked > 0 ? blocked * 0.8 : 0;
+  sb_series **h = ts->http[e];
+  double v[NHTTP] = {1, ep->status >= 400, dur, blocked, connecting, 0, sending,
+                     dur - sending - receiving, receiving};
+  int rc = 0;
+  for (size_t k = 0; k < NHTTP; k++) rc |= add(m, h[k], v[k]);
+  rc |= add(m, ts->base[0], 1);
+  rc |= add(m, ts->base[1], dur + 0.02 + (double)(rnd(st) % 50) * 0.001);
+  rc |= add(m, ts->base[2], 90 + (double)(rnd(st) % 20));
+  rc |= add(m, ts->base[3], 800 + (double)(rnd(st) % 200));
+  rc |= add(m, ts->base[4], ep->status < 400);
+  return rc ? SB_ENOMEM : 0;
+}
+
+/* The latency table: SIM_LATENCIES log-normal durations (median ~5 ms), to the microsecond. */
+static void latency_table(double *lat, uint64_t *st) {
+  for (int i = 0; i < SIM_LATENCIES; i++) {
+    double u1 = rnd01(st) + 1e-12, u2 = rnd01(st);
+    double z = sqrt(-2 * log(u1)) * cos(2 * M_PI * u2);
+    lat[i] = round(5000.0 * exp(0.6 * z)) / 1000.0 + 0.2;
+  }
+}
+
+/* Builds template |i|: one second of |rps| requests spread over the endpoints by weight. */
+static int tmpl_build(sim *s, int i) {
+  tmpl_series ts;
+  double lat[SIM_LATENCIES];
+  uint64_t st = 0x9E3779B97F4A7C15ULL * (uint64_t)(i + 1);
+  if (sb_metrics_new(&s->tmpl[i])) return SB_ENOMEM;
+  sb_metrics *m = s->tmpl[i];
+  if (tmpl_layout(m, s->cfg.series, &ts)) return SB_ENOMEM;
+  latency_table(lat, &st);
+  unsigned total = 0;
+  for (size_t e = 0; e < ts.nendpoints; e++) total += endpoints[e].weight;
+  for (uint64_t r = 0; r < s->cfg.rps; r++) {
+    size_t e = 0;
+    unsigned w = total ? (unsigned)(rnd(&st) % total) : 0;
+    while (e + 1 < ts.nendpoints && w >= endpoints[e].weight) w -= endpoints[e++].weight;
+    if (ts.nendpoints == 0) {  /* a budget of base series only: iterations without http */
+      if (add(m, ts.base[0], 1) || add(m, ts.base[1], lat[rnd(&st) % SIM_LATENCIES]))
+        return SB_ENOMEM;
+      continue;
+    }
+    if (tmpl_request(m, &ts, e, lat, &st)) return SB_ENOMEM;
+  }
+  return 0;
+}
+
+/* --- one connection ------------------------------------------------------------------------- */
+
+static void send_msg(sim_conn *c, Speedboat__Envelope__MsgCase mc, void *msg) {
+  sb_frame_send_msg(bufferevent_get_output(c->bev), mc, msg);
+}
+
+static void send_error(sim_conn *c, const char *msg, const char *code) {
+  Speedboat__Error m = SPEEDBOAT__ERROR__INIT;
+  m.message = (char *)msg;
+  m.code = (char *)code;
+  send_msg(c, SPEEDBOAT__ENVELOPE__MSG_ERROR, &m);
+}
+
+static void conn_free(sim_conn *c) {
+  if (!c) return;
+  sim *s = c->sim;
+  if (c->prev) c->prev->next = c->next;
+  else if (s->conns == c) s->conns = c->next;
+  if (c->next) c->next->prev = c->prev;
+  if (c->ev_start) event_free(c->ev_start);
+  if (c->ev_tick) event_free(c->ev_tick);
+  if (c->ev_beat) event_free(c->ev_beat);
+  if (c->bev) bufferevent_free(c->bev);
+  free(c);
+}
+
+/* Sends the next simulated second as a Snapshot. */
+static void send_snapshot(sim_conn *c) {
+  sim *s = c->sim;
+  uint8_t *buf;
+  size_t len;
+  const sb_metrics *m = s->tmpl[c->seq % SIM_TEMPLATES];
+  if (sb_snapshot_encode(m, c->seq + 1, sb_clock_wall_us(), c->vus, c->vus, &buf, &len)) {
+    fprintf(stderr, "sb-sim-agent: out of memory encoding a snapshot\n");
+    return;
+  }
+  sb_frame_send_packed(bufferevent_get_output(c->bev), buf, len);
+  free(buf);
+  c->seq++;
+  c->iterations += s->cfg.rps;
+}
+
+/* Ends the test: Done with what was simulated; the connection stays for another test. */
+static void end_test(sim_conn *c) {
+  if (!c->prepared) return;
+  event_del(c->ev_start);
+  event_del(c->ev_tick);
+  Speedboat__Done m = SPEEDBOAT__DONE__INIT;
+  m.iterations = c->iterations;
+  m.started_at_unix_us = c->started_us;
+  send_msg(c, SPEEDBOAT__ENVELOPE__MSG_DONE, &m);
+  c->prepared = c->running = 0;
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg) {
+  sim_conn *c = arg;
+  send_snapshot(c);
+  if (sb_clock_wall_us() - c->started_us >= c->duration_us - 100000) end_test(c);
+}
+
+static void on_start_at(evutil_socket_t fd, short what, void *arg) {
+  sim_conn *c = arg;
+  struct timeval tv = {1, 0};
+  c->running = 1;
+  c->started_us = sb_clock_wall_us();
+  event_add(c->ev_tick, &tv);
+}
+
+static void on_beat(evutil_socket_t fd, short what, void *arg) {
+  sim_conn *c = arg;
+  Speedboat__Heartbeat m = SPEEDBOAT__HEARTBEAT__INIT;
+  m.time_us = sb_clock_wall_us();
+  send_msg(c, SPEEDBOAT__ENVELOPE__MSG_HEARTBEAT, &m);
+}
+
+static int on_hello(sim_conn *c, const Speedboat__Hello *h) {
+  if (h->protocol_version != SPEEDBOAT__PROTOCOL_VERSION__PROTOCOL_VERSION_CURRENT) {
+    send_error(c, "protocol version mismatch", "version");
+    return -1;
+  }
+  char id[32];
+  snprintf(id, sizeof(id), "sim-%d", c->index);
+  Speedboat__Welcome m = SPEEDBOAT__WELCOME__INIT;
+  m.protocol_version = SPEEDBOAT__PROTOCOL_VERSION__PROTOCOL_VERSION_CURRENT;
+  m.version = SB_VERSION;
+  m.agent_id = id;
+  m.cores = 1;
+  m.mem_bytes = 1ULL << 30;
+  c->hello_ok = 1;
+  send_msg(c, SPEEDBOAT__ENVELOPE__MSG_WELCOME, &m);
+  struct timeval tv = {1, 0};
+  event_add(c->ev_beat, &tv);
+  return 0;
+}
+
+static void on_prepare(sim_conn *c, const Speedboat__Prepare *p) {
+  if (c->prepared) {
+    send_error(c, "busy: a test is already prepared on this agent", "busy");
+    return;
+  }
+  int64_t ms = 0;
+  c->vus = 1;
+  if (p->n_scenarios) {
+    const Speedboat__Scenario *sc = p->scenarios[0];
+    ms = sc->duration_ms > 0 ? sc->duration_ms : sc->max_duration_ms;
+    if (sc->vus) c->vus = sc->vus;
+  }
+  c->duration_us = (ms > 0 ? ms : SIM_DEFAULT_MS) * 1000;
+  c->seq = c->iterations = 0;
+  c->started_us = 0;
+  c->prepared = 1;
+  Speedboat__Ready m = SPEEDBOAT__READY__INIT;
+  m.vus_max = c->vus;
+  send_msg(c, SPEEDBOAT__ENVELOPE__MSG_READY, &m);
+}
+
+static void on_start(sim_conn *c, const Speedboat__Start *st) {
+  if (!c->prepared || c->running) {
+    send_error(c, c->running ? "the test already started" : "start before prepare", "protocol");
+    return;
+  }
+  int64_t wait = st->start_at_unix_us ? st->start_at_unix_us - sb_clock_wall_us() : 0;
+  if (wait < 0) wait = 0;
+  struct timeval tv = {(time_t)(wait / 1000000), (suseconds_t)(wait % 1000000)};
+  c->running = 1; /* scheduled: a second start is refused */
+  event_add(c->ev_start, &tv);
+}
+
+static void on_call(sim_conn *c, const Speedboat__Call *call) {
+  Speedboat__CallResult m = SPEEDBOAT__CALL_RESULT__INIT;
+  m.function = call->function;
+  m.present = 0;
+  send_msg(c, SPEEDBOAT__ENVELOPE__MSG_CALL_RESULT, &m);
+}
+
+static void on_heartbeat(sim_conn *c, const Speedboat__Heartbeat *h) {
+  if (h->echo_us) return; /* the controller's answer to ours */
+  Speedboat__Heartbeat m = SPEEDBOAT__HEARTBEAT__INIT;
+  m.time_us = sb_clock_wall_us();
+  m.echo_us = h->time_us;
+  send_msg(c, SPEEDBOAT__ENVELOPE__MSG_HEARTBEAT, &m);
+}
+
+/* Handles one message. Returns -1 when the connection must close after its output drains. */
+static int dispatch(sim_conn *c, const Speedboat__Envelope *env) {
+  if (!c->hello_ok && env->msg_case != SPEEDBOAT__ENVELOPE__MSG_HELLO) {
+    send_error(c, "protocol error: the first message must be hello", "protocol");
+    return -1;
+  }
+  switch (env->msg_case) {
+  case SPEEDBOAT__ENVELOPE__MSG_HELLO: return on_hello(c, env->hello);
+  case SPEEDBOAT__ENVELOPE__MSG_PREPARE: on_prepare(c, env->prepare); break;
+  case SPEEDBOAT__ENVELOPE__MSG_START: on_start(c, env->start); break;
+  case SPEEDBOAT__ENVELOPE__MSG_CALL: on_call(c, env->call); break;
+  case SPEEDBOAT__ENVELOPE__MSG_HEARTBEAT: on_heartbeat(c, env->heartbeat); break;
+  case SPEEDBOAT__ENVELOPE__MSG_STOP:
+    if (c->running && c->started_us) send_snapshot(c);
+    end_test(c);
+    break;
+  case SPEEDBOAT__ENVELOPE__MSG_ERROR: return -1;
+  default: send_error(c, "protocol error: unexpected message", "protocol"); break;
+  }
+  return 0;
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg) {
+  if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) conn_free(arg);
+}
+
+static void on_write_close(struct bufferevent *bev, void *arg) { conn_free(arg); }
+
+static void on_read(struct bufferevent *bev, void *arg) {
+  sim_conn *c = arg;
+  for (;;) {
+    Speedboat__Envelope *env = NULL;
+    sb_err err;
+    int rc = sb_frame_recv(bufferevent_get_input(bev), &env, &err);
+    if (rc == 0) return;
+    if (rc > 0) {
+      rc = dispatch(c, env);
+      speedboat__envelope__free_unpacked(env, NULL);
+      if (rc == 0) continue;
+    } else {
+      send_error(c, err.msg, "protocol");
+    }
+    /* Close once what we said has been written. */
+    event_del(c->ev_beat);
+    event_del(c->ev_tick);
+    event_del(c->ev_start);
+    bufferevent_disable(bev, EV_READ);
+    if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) conn_free(c);
+    else bufferevent_setcb(bev, NULL, on_write_close, on_event, c);
+    return;
+  }
+}
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
+                      void *arg) {
+  sim *s = arg;
+  int one = 1, index = -1;
+  for (int i = 0; i < s->cfg.listen_count; i++)
+    if (s->listeners[i] == l) index = i;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  sim_conn *c = calloc(1, sizeof(*c));
+  if (!c) goto fail;
+  c->sim = s;
+  c->index = index;
+  c->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
+  if (!c->bev) goto fail;
+  fd = -1;
+  c->ev_start = evtimer_new(s->base, on_start_at, c);
+  c->ev_tick = event_new(s->base, -1, EV_PERSIST, on_tick, c);
+  c->ev_beat = event_new(s->base, -1, EV_PERSIST, on_beat, c);
+  c->next = s->conns;
+  if (s->conns) s->conns->prev = c;
+  s->conns = c;
+  if (!c->ev_start || !c->ev_tick || !c->ev_beat) goto fail;
+  bufferevent_setcb(c->bev, on_read, NULL, on_event, c);
+  bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+  return;
+fail:
+  fprintf(stderr, "sb-sim-agent: out of memory accepting a connection\n");
+  if (fd >= 0) close(fd);
+  conn_free(c);
+}
+
+/* --- the process ---------------------------------------------------------------------------- */
+
+static const char usage[] =
+    "Usage: sb-sim-agent [--listen-count N] [--series S] [--rps R]\n"
+    "\n"
+    "Simulates N Speedboat agents (one 127.0.0.1 port each, printed as 'listening 127.0.0.1:PORT')\n"
+    "that send one realistic snapshot a second of S series (default 40) as if each ran R requests\n"
+    "per second (default 5000). For measuring the controller (make bench).\n";
+
+static void on_signal(evutil_socket_t fd, short what, void *arg) {
+  event_base_loopexit(((sim *)arg)->base, NULL);
+}
+
+/* Opens the listeners and prints their ports. Returns 0 or -1 (message printed). */
+static int open_listeners(sim *s) {
+  s->listeners = calloc((size_t)s->cfg.listen_count, sizeof(*s->listeners));
+  if (!s->listeners) return -1;
+  for (int i = 0; i < s->cfg.listen_count; i++) {
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    s->listeners[i] = evconnlistener_new_bind(
+        s->base, on_accept, s, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 128,
+        (struct sockaddr *)&sin, sizeof(sin));
+    socklen_t sl = sizeof(sin);
+    if (!s->listeners[i] ||
+        getsockname(evconnlistener_get_fd(s->listeners[i]), (struct sockaddr *)&sin, &sl)) {
+      fprintf(stderr, "sb-sim-agent: cannot listen on 127.0.0.1 (agent %d)\n", i);
+      return -1;
+    }
+    printf("listening 127.0.0.1:%d\n", ntohs(sin.sin_port));
+  }
+  fflush(stdout);
+  return 0;
+}
+
+static void sim_free(sim *s) {
+  while (s->conns) conn_free(s->conns);
+  for (int i = 0; s->listeners && i < s->cfg.listen_count; i++)
+    if (s->listeners[i]) evconnlistener_free(s->listeners[i]);
+  free(s->listeners);
+  for (int i = 0; i < SIM_TEMPLATES; i++) sb_metrics_free(s->tmpl[i]);
+  if (s->ev_sigint) event_free(s->ev_sigint);
+  if (s->ev_sigterm) event_free(s->ev_sigterm);
+  if (s->base) event_base_free(s->base);
+}
+
+static int parse_args(int argc, char **argv, sim_config *cfg) {
+  static const struct option longopts[] = {{"listen-count", required_argument, 0, 'n'},
+                                           {"series", required_argument, 0, 's'},
+                                           {"rps", required_argument, 0, 'r'},
+                                           {"help", no_argument, 0, 'h'},
+                                           {0, 0, 0, 0}};
+  int c;
+  *cfg = (sim_config){.listen_count = 1, .series = 40, .rps = 5000};
+  while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    switch (c) {
+    case 'n': cfg->listen_count = atoi(optarg); break;
+    case 's': cfg->series = atoi(optarg); break;
+    case 'r': cfg->rps = strtoull(optarg, NULL, 10); break;
+    case 'h': fputs(usage, stdout); exit(0);
+    default: fputs(usage, stderr); return -1;
+    }
+  }
+  if (cfg->listen_count < 1 || cfg->listen_count > 10000 || cfg->series < NBASE) {
+    fprintf(stderr, "sb-sim-agent: --listen-count must be 1..10000 and --series >= %d\n", NBASE);
+    return -1;
+  }
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  sim s;
+  memset(&s, 0, sizeof(s));
+  if (parse_args(argc, argv, &s.cfg)) return 2;
+  signal(SIGPIPE, SIG_IGN);
+  int rc = 1;
+  for (int i = 0; i < SIM_TEMPLATES; i++)
+    if (tmpl_build(&s, i)) {
+      fprintf(stderr, "sb-sim-agent: out of memory building the snapshots\n");
+      goto out;
+    }
+  s.base = event_base_new();
+  if (!s.base) goto out;
+  s.ev_sigint = evsignal_new(s.base, SIGINT, on_signal, &s);
+  s.ev_sigterm = evsignal_new(s.base, SIGTERM, on_signal, &s);
+  if (!s.ev_sigint || !s.ev_sigterm || open_listeners(&s)) goto out;
+  event_add(s.ev_sigint, NULL);
+  event_add(s.ev_sigterm, NULL);
+  event_base_dispatch(s.base);
+  rc = 0;
+out:
+  sim_free(&s);
+  return rc;
+}
