@@ -6,8 +6,10 @@
  * name and kept on the heap's value stack, the deferred "done" event and the sleep timer are
  * embedded here.
  *
- * Value stack of an idle VU: [ exports fn ] — the entry's exports and the cached iteration
- * function. Duktape is only touched from the loop's stack while the VU is idle; everything that
+ * Value stack of an idle VU: [ exports fn data ] — the entry's exports, the cached iteration
+ * function and the setup data every iteration gets (undefined until the first iteration parses
+ * env.data_json). A call (setup/teardown) adds its function while it runs: [ exports fn data
+ * callee ]. Duktape is only touched from the loop's stack while the VU is idle; everything that
  * runs JS runs protected on the coroutine.
  *
  * Interruption: sb_vu_interrupt() sets the heap's interrupt flag (Duktape throws a RangeError at
@@ -43,7 +45,7 @@
  * heap grow ~10x before it runs: measured 1 MB after 2,000 iterations of one check. */
 #define VU_GC_SLACK (128 * 1024)
 
-enum { JOB_NONE, JOB_INIT, JOB_ITER };
+enum { JOB_NONE, JOB_INIT, JOB_ITER, JOB_CALL };
 
 struct sb_vu {
   sb_duk_udata udata;          /* first: Duktape's exec-timeout check reads the heap udata */
@@ -77,6 +79,13 @@ struct sb_vu {
   size_t group_len, group_cap;
   const sb_tagset *tags;       /* {group, scenario}, NULL when stale */
   const char *tags_scenario;   /* the scenario pointer |tags| was made for */
+  int data_ready;              /* env.data_json has been parsed into value stack index 2 */
+  sb_vu_call_cb call_cb;       /* the running call's callback (JOB_CALL) */
+  char *call_fn;               /* the running call's function name */
+  char *call_arg;              /* its argument as JSON, NULL: undefined */
+  char *call_json;             /* what it returned, as JSON; NULL: undefined */
+  size_t call_group;           /* the group path to restore after the call */
+  sb_err call_err;             /* its exception, when result is SB_VU_EXCEPTION */
 };
 
 static double now_ms(void) {
@@ -178,17 +187,20 @@ static void run_init(sb_vu *vu) {
   duk_pop(ctx);
   vu->init_rc = sb_jsmod_run_entry(ctx, vu->init_err); /* -> [ exports ] */
   vu->gc_at = vu->heap_bytes + vu->heap_bytes / 4 + VU_GC_SLACK;
-  if (vu->init_rc == 0) duk_push_undefined(ctx);       /* -> [ exports fn ] */
+  if (vu->init_rc == 0) {
+    duk_push_undefined(ctx); /* -> [ exports fn ] */
+    duk_push_undefined(ctx); /* -> [ exports fn data ] */
+  }
 }
 
 /* --- iterations -------------------------------------------------------------------------- */
 
-/* duk_safe_call body: [ fn ] -> [ result ]. */
+/* duk_safe_call body: [ fn data ] -> [ result ]. */
 static duk_ret_t iter_safe(duk_context *ctx, void *udata) {
   sb_vu *vu = udata;
   duk_push_number(ctx, (double)vu->it.iteration);
   duk_put_global_string(ctx, "__ITER");
-  duk_call(ctx, 0);
+  duk_call(ctx, 1);
   return 1;
 }
 
@@ -196,10 +208,38 @@ static void log_text(sb_vu *vu, const char *level, const char *text) {
   if (vu->env.log) vu->env.log(level, text, strlen(text), vu->env.log_ud);
 }
 
+/* duk_safe_call body: [ json ] -> [ value ]. */
+static duk_ret_t decode_safe(duk_context *ctx, void *udata) {
+  duk_json_decode(ctx, -1);
+  return 1;
+}
+
+/* Parses env.data_json into value stack index 2, once per VU (on its first iteration, so the
+ * owner may set it after creating the VU). Bad JSON is logged and leaves the data undefined. */
+static void load_data(sb_vu *vu) {
+  duk_context *ctx = vu->ctx;
+  const char *json = vu->env.data_json ? *vu->env.data_json : NULL;
+  vu->data_ready = 1;
+  if (!json) return;
+  duk_push_string(ctx, json);
+  if (duk_safe_call(ctx, decode_safe, NULL, 1, 1) != DUK_EXEC_SUCCESS) { /* -> [ ... value ] */
+    sb_err err;
+    err.msg[0] = '\0';
+    sb_jsmod_format_error(ctx, -1, &err);
+    sb_err_prefix(&err, "the data setup() returned cannot be parsed: ");
+    log_text(vu, "error", err.msg);
+    duk_pop(ctx);
+    return;
+  }
+  duk_replace(ctx, 2);
+}
+
 static void run_iter(sb_vu *vu) {
   duk_context *ctx = vu->ctx;
+  if (!vu->data_ready) load_data(vu);
   duk_dup(ctx, 1);
-  int rc = duk_safe_call(ctx, iter_safe, vu, 1, 1); /* -> [ exports fn result ] */
+  duk_dup(ctx, 2);
+  int rc = duk_safe_call(ctx, iter_safe, vu, 2, 1); /* -> [ exports fn data result ] */
   if (vu->udata.interrupt) {
     vu->result = SB_VU_INTERRUPTED;
   } else if (rc != DUK_EXEC_SUCCESS) {
@@ -224,6 +264,50 @@ static void run_iter(sb_vu *vu) {
   }
 }
 
+/* duk_safe_call body: [ callee ] -> [ json-or-undefined ]: the call, its argument parsed from
+ * JSON, its return value encoded to JSON (a value JSON cannot hold throws a TypeError). */
+static duk_ret_t call_safe(duk_context *ctx, void *udata) {
+  sb_vu *vu = udata;
+  if (vu->call_arg) {
+    duk_push_string(ctx, vu->call_arg);
+    duk_json_decode(ctx, -1);
+  } else {
+    duk_push_undefined(ctx);
+  }
+  duk_call(ctx, 1); /* -> [ result ] */
+  if (!duk_is_undefined(ctx, -1)) duk_json_encode(ctx, -1);
+  return 1;
+}
+
+/* Runs the call at value stack index 3 and keeps its outcome in call_json / call_err. Counts no
+ * iteration; the samples it makes carry the call's group. */
+static void run_call(sb_vu *vu) {
+  duk_context *ctx = vu->ctx;
+  int rc = duk_safe_call(ctx, call_safe, vu, 1, 1); /* [ exports fn data callee ] -> [ ... r ] */
+  if (vu->udata.interrupt) {
+    vu->result = SB_VU_INTERRUPTED;
+  } else if (rc != DUK_EXEC_SUCCESS) {
+    sb_jsmod_format_error(ctx, -1, &vu->call_err);
+    vu->result = SB_VU_EXCEPTION;
+  } else if (duk_is_string(ctx, -1)) {
+    vu->call_json = strdup(duk_get_string(ctx, -1));
+    vu->result = SB_VU_OK;
+    if (!vu->call_json) {
+      sb_err_set(&vu->call_err, SB_ENOMEM, "%s(): out of memory keeping its result", vu->call_fn);
+      vu->result = SB_VU_EXCEPTION;
+    }
+  } else {
+    vu->result = SB_VU_OK; /* undefined, or nothing JSON can say (a function) */
+  }
+  duk_pop(ctx);
+  vu->udata.interrupt = 0;
+  sb_vu_group_leave(vu, vu->call_group);
+  if (vu->heap_bytes > vu->gc_at) {
+    duk_gc(ctx, 0);
+    vu->gc_at = vu->heap_bytes + vu->heap_bytes / 4 + VU_GC_SLACK;
+  }
+}
+
 /* The coroutine: one job per resume, forever (freed while suspended between jobs). */
 static void vu_main(sb_coro *co, void *arg) {
   sb_vu *vu = arg;
@@ -232,6 +316,8 @@ static void vu_main(sb_coro *co, void *arg) {
       run_init(vu);
     else if (vu->job == JOB_ITER)
       run_iter(vu);
+    else if (vu->job == JOB_CALL)
+      run_call(vu);
     vu->job_done = 1;
     sb_coro_yield(co);
   }
@@ -243,13 +329,33 @@ static void step(sb_vu *vu) {
   vu->in_coro = 0;
 }
 
+/* Reports a finished call. The outcome moves to the loop's stack first: the callback may start
+ * the next call on this VU. */
+static void finish_call(sb_vu *vu, sb_vu_call_cb cb, void *ud) {
+  char *json = vu->call_json;
+  sb_err err = vu->call_err;
+  vu->call_json = NULL;
+  free(vu->call_fn);
+  free(vu->call_arg);
+  vu->call_fn = vu->call_arg = NULL;
+  int ok = vu->result == SB_VU_OK, threw = vu->result == SB_VU_EXCEPTION;
+  if (cb) cb(vu, vu->result, ok ? json : NULL, threw ? err.msg : NULL, ud);
+  free(json);
+}
+
 static void finish(sb_vu *vu) {
   sb_vu_iter_cb cb = vu->cb;
+  sb_vu_call_cb call_cb = vu->call_cb;
   void *ud = vu->cb_ud;
+  int job = vu->job;
   vu->busy = 0;
   vu->job = JOB_NONE;
   vu->cb = NULL;
-  if (cb) cb(vu, vu->result, ud);
+  vu->call_cb = NULL;
+  if (job == JOB_CALL)
+    finish_call(vu, call_cb, ud);
+  else if (cb)
+    cb(vu, vu->result, ud);
 }
 
 static void on_done(evutil_socket_t fd, short what, void *arg) { finish(arg); }
@@ -320,6 +426,7 @@ void sb_vu_free(sb_vu *vu) {
   if (!vu) return;
   if (vu->busy) {
     vu->cb = NULL;
+    vu->call_cb = NULL;
     sb_vu_interrupt(vu);
   }
   event_del(&vu->ev_done);
@@ -328,6 +435,9 @@ void sb_vu_free(sb_vu *vu) {
   duk_destroy_heap(vu->ctx);
   sb_coro_free(vu->co);
   free(vu->exec);
+  free(vu->call_json);
+  free(vu->call_fn);
+  free(vu->call_arg);
   free(vu->group);
   free(vu);
 }
@@ -339,18 +449,26 @@ static duk_ret_t lookup_safe(duk_context *ctx, void *udata) {
   return 1;
 }
 
-/* Puts the function exported as |name| at value stack index 1. */
-static int cache_exec(sb_vu *vu, const char *name, sb_err *err) {
+/* Pushes the function exported as |name| ([ ... ] -> [ ... fn ]), or returns SB_ENOTFOUND. */
+static int push_export(sb_vu *vu, const char *name) {
   duk_context *ctx = vu->ctx;
-  if (vu->exec && strcmp(vu->exec, name) == 0) return 0;
   duk_dup(ctx, 0);
   if (duk_safe_call(ctx, lookup_safe, (void *)name, 1, 1) != DUK_EXEC_SUCCESS ||
       !duk_is_function(ctx, -1)) {
     duk_pop(ctx);
+    return SB_ENOTFOUND;
+  }
+  return 0;
+}
+
+/* Puts the function exported as |name| at value stack index 1. */
+static int cache_exec(sb_vu *vu, const char *name, sb_err *err) {
+  duk_context *ctx = vu->ctx;
+  if (vu->exec && strcmp(vu->exec, name) == 0) return 0;
+  if (push_export(vu, name) != 0)
     return sb_err_set(err, SB_ENOTFOUND,
                       "%s: the script does not export a function named \"%s\" (exec)",
                       sb_program_entry(vu->env.prog), name);
-  }
   char *copy = strdup(name);
   if (!copy) {
     duk_pop(ctx);
@@ -380,6 +498,36 @@ int sb_vu_start_iteration(sb_vu *vu, const sb_vu_iter *it, sb_vu_iter_cb cb, voi
   return 0;
 }
 
+int sb_vu_call(sb_vu *vu, const char *fn, const char *arg_json, sb_vu_call_cb cb, void *ud,
+               sb_err *err) {
+  if (vu->busy)
+    return sb_err_set(err, SB_EINVAL, "VU %llu is busy", (unsigned long long)vu->id);
+  if (push_export(vu, fn) != 0) /* -> [ exports fn data callee ] */
+    return sb_err_set(err, SB_ENOTFOUND, "%s: the script does not export a function named \"%s\"",
+                      sb_program_entry(vu->env.prog), fn);
+  vu->call_fn = strdup(fn);
+  vu->call_arg = arg_json ? strdup(arg_json) : NULL;
+  if (!vu->call_fn || (arg_json && !vu->call_arg) ||
+      sb_vu_group_enter(vu, fn, &vu->call_group) != 0) {
+    duk_pop(vu->ctx);
+    free(vu->call_fn);
+    free(vu->call_arg);
+    vu->call_fn = vu->call_arg = NULL;
+    return sb_err_set(err, SB_ENOMEM, "%s(): out of memory", fn);
+  }
+  vu->call_err.msg[0] = '\0';
+  vu->it = (sb_vu_iter){.exec = NULL, .scenario = NULL, .iteration = 0};
+  vu->call_cb = cb;
+  vu->cb_ud = ud;
+  vu->busy = 1;
+  vu->job = JOB_CALL;
+  vu->job_done = 0;
+  vu->t0_ms = now_ms();
+  step(vu);
+  if (vu->job_done) event_active(&vu->ev_done, EV_TIMEOUT, 1);
+  return 0;
+}
+
 void sb_vu_interrupt(sb_vu *vu) {
   if (!vu->busy) return;
   if (vu->in_coro) { /* from a binding of this very VU: unwinds once control is back in JS */
@@ -400,7 +548,7 @@ void sb_vu_interrupt(sb_vu *vu) {
 }
 
 int sb_vu_wait(sb_vu *vu) {
-  if (!vu->in_coro || vu->job != JOB_ITER || vu->udata.interrupt) {
+  if (!vu->in_coro || (vu->job != JOB_ITER && vu->job != JOB_CALL) || vu->udata.interrupt) {
     cancel_pending(vu);
     return SB_ECANCELED;
   }

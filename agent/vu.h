@@ -36,6 +36,8 @@ typedef struct sb_vu_env {
   void *log_ud;
   size_t heap_limit;            /* bytes per VU heap; 0 = no cap */
   int discard_response_bodies;
+  char *const *data_json;       /* setup()'s data as JSON, read on the VU's first iteration
+                                   (NULL or *NULL: undefined); the owner sets it before then */
 } sb_vu_env;
 
 /* Creates VU number |id| (__VU, 1-based across the whole test): heap, modules, init code.
@@ -62,9 +64,25 @@ typedef struct sb_vu_iter {
 
 /* Starts one iteration on the VU's coroutine; returns after the script first waits or finishes
  * (|cb| may already have been called then, from a deferred loop callback — never from inside this
- * function). Records `iterations` and `iteration_duration` (tagged with the scenario) for complete
- * iterations. Returns 0, SB_EINVAL (already running) or SB_ENOTFOUND (no such export: |err|). */
+ * function). The function gets the setup data (env.data_json, parsed once per VU on its first
+ * iteration and kept for the next ones) as its argument. Records `iterations` and
+ * `iteration_duration` (tagged with the scenario) for complete iterations. Returns 0, SB_EINVAL
+ * (already running) or SB_ENOTFOUND (no such export: |err|). */
 int sb_vu_start_iteration(sb_vu *vu, const sb_vu_iter *it, sb_vu_iter_cb cb, void *ud, sb_err *err);
+
+/* How a call ended: |r| as for iterations. |json|: the function's return value as JSON (NULL when
+ * undefined or not OK); |error|: "file:line: message" when |r| is SB_VU_EXCEPTION (a throw, or a
+ * return value JSON cannot represent), else NULL. Strings live only during the callback. */
+typedef void (*sb_vu_call_cb)(sb_vu *vu, sb_vu_result r, const char *json, const char *error,
+                              void *ud);
+
+/* Runs the exported function |fn| once, like an iteration but not counted as one (setup() and
+ * teardown()): with |arg_json| parsed as its argument (NULL: undefined), in group "::<fn>", with
+ * no scenario tag. Calling back and interrupting work as for iterations (sb_vu_interrupt() ends
+ * it with SB_VU_INTERRUPTED). Returns 0, SB_EINVAL (busy), SB_ENOTFOUND (|fn| is not an exported
+ * function: nothing ran, no callback) or SB_ENOMEM. */
+int sb_vu_call(sb_vu *vu, const char *fn, const char *arg_json, sb_vu_call_cb cb, void *ud,
+               sb_err *err);
 
 /* Ends the running iteration now: pending I/O and timers are dropped, the script is unwound (it
  * sees an uncatchable interruption), and the callback fires with SB_VU_INTERRUPTED before this

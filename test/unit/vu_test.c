@@ -64,7 +64,13 @@ static const char MAIN_JS[] =
     "  var re = ''; for (i = 0; i < 20000; i++) re += '(?:'; re += 'a'; for (i = 0; i < 20000; i++) re += ')';\n"
     "  try { new RegExp(re).test('a'); } catch (e) { reErr = String(e); }\n"
     "  try { /(a|b)*c/.test(new Array(100000).join('a')); } catch (e) { reExecErr = String(e); }\n"
-    "};\n";
+    "};\n"
+    "exports.setup = function (d) { myCount.add(7); k6.sleep(0.01);\n"
+    "  return { a: 1, got: d === undefined ? 'undef' : d.x, vu: __VU }; };\n"
+    "exports.usedata = function (d) { dataA = d === undefined ? -1 : d.a;\n"
+    "  sameData = typeof lastData === 'object' && lastData === d; lastData = d; };\n"
+    "exports.cyclic = function () { var o = {}; o.o = o; return o; };\n"
+    "exports.givesfn = function () { return function () {}; };\n";
 
 typedef struct fixture {
   struct event_base *base;
@@ -454,6 +460,161 @@ static void test_missing_export(void **state) {
   sb_vu_free(vu);
 }
 
+/* --- calls (setup/teardown) and the data iterations get ----------------------------------- */
+
+typedef struct call_out {
+  int n;
+  sb_vu_result r;
+  char json[256];
+  int json_null;
+  char error[2048];
+  int error_null;
+} call_out;
+
+static void on_call(sb_vu *vu, sb_vu_result r, const char *json, const char *error, void *ud) {
+  call_out *o = ud;
+  o->n++;
+  o->r = r;
+  o->json_null = json == NULL;
+  snprintf(o->json, sizeof(o->json), "%s", json ? json : "");
+  o->error_null = error == NULL;
+  snprintf(o->error, sizeof(o->error), "%s", error ? error : "");
+  event_base_loopbreak(F.base);
+}
+
+static void call(sb_vu *vu, const char *fn, const char *arg, call_out *o) {
+  sb_err err = {{0}};
+  memset(o, 0, sizeof(*o));
+  assert_int_equal(sb_vu_call(vu, fn, arg, on_call, o, &err), 0);
+  assert_int_equal(o->n, 0); /* never from inside sb_vu_call */
+  assert_true(sb_vu_busy(vu));
+  while (o->n == 0) event_base_loop(F.base, EVLOOP_ONCE);
+  assert_int_equal(o->n, 1);
+  assert_false(sb_vu_busy(vu));
+}
+
+static void test_call_returns_json_in_its_group(void **state) {
+  sb_vu *vu;
+  sb_err err = {{0}};
+  call_out o;
+  assert_int_equal(sb_vu_new(&vu, &F.env, 0, &err), 0);
+  sb_series s;
+  fold(SB_M_ITERATIONS, NULL, NULL, &s);
+  double iters = s.value;
+  sb_series_clear(&s);
+  call(vu, "setup", NULL, &o);
+  assert_int_equal(o.r, SB_VU_OK);
+  assert_true(o.error_null);
+  assert_string_equal(o.json, "{\"a\":1,\"got\":\"undef\",\"vu\":0}");
+  call(vu, "setup", "{\"x\":5}", &o);
+  assert_string_equal(o.json, "{\"a\":1,\"got\":5,\"vu\":0}");
+  assert_string_equal(sb_vu_group(vu), ""); /* left the group */
+  int count = sb_metrics_find(F.m, "my_count");
+  assert_true(count >= 0);
+  fold(count, "group", "::setup", &s);
+  assert_true(s.value == 14);
+  sb_series_clear(&s);
+  fold(SB_M_ITERATIONS, NULL, NULL, &s);
+  assert_true(s.value == iters); /* a call is no iteration */
+  sb_series_clear(&s);
+  fold(SB_M_ITERATION_DURATION, "group", "::setup", &s);
+  assert_int_equal(s.hist.count, 0);
+  sb_series_clear(&s);
+  /* The VU still runs iterations afterwards. */
+  assert_int_equal(iterate(vu, "default", 0), SB_VU_OK);
+  sb_vu_free(vu);
+}
+
+static void test_call_errors(void **state) {
+  sb_vu *vu;
+  sb_err err = {{0}};
+  call_out o;
+  assert_int_equal(sb_vu_new(&vu, &F.env, 0, &err), 0);
+  assert_int_equal(sb_vu_call(vu, "teardown", NULL, on_call, &o, &err), SB_ENOTFOUND);
+  assert_non_null(strstr(err.msg, "\"teardown\""));
+  assert_int_equal(sb_vu_call(vu, "notfn", NULL, on_call, &o, &err), SB_ENOTFOUND);
+  assert_false(sb_vu_busy(vu));
+  int logs = F.nlogs;
+  call(vu, "boom", NULL, &o);
+  assert_int_equal(o.r, SB_VU_EXCEPTION);
+  assert_true(o.json_null);
+  if (!strstr(o.error, "main.js:12") || !strstr(o.error, "boom"))
+    fail_msg("error without file:line: %s", o.error);
+  assert_int_equal(F.nlogs, logs); /* reported to the caller, not logged */
+  call(vu, "cyclic", NULL, &o);
+  assert_int_equal(o.r, SB_VU_EXCEPTION);
+  assert_non_null(strstr(o.error, "TypeError"));
+  call(vu, "givesfn", NULL, &o);
+  assert_int_equal(o.r, SB_VU_OK);
+  assert_true(o.json_null);
+  call(vu, "default", "{bad json", &o); /* the argument is parsed inside the call */
+  assert_int_equal(o.r, SB_VU_EXCEPTION);
+  assert_non_null(strstr(o.error, "SyntaxError"));
+  sb_vu_free(vu);
+}
+
+static sb_vu *call_target;
+static void on_call_timer(evutil_socket_t fd, short what, void *arg) { sb_vu_interrupt(call_target); }
+
+static void test_call_interrupted(void **state) {
+  REQUIRE_EXEC_TIMEOUT();
+  sb_vu *vu;
+  sb_err err = {{0}};
+  call_out o;
+  assert_int_equal(sb_vu_new(&vu, &F.env, 0, &err), 0);
+  call_target = vu;
+  struct event *ev = evtimer_new(F.base, on_call_timer, NULL);
+  struct timeval tv = {0, 20000};
+  evtimer_add(ev, &tv);
+  call(vu, "forever", NULL, &o);
+  event_free(ev);
+  assert_int_equal(o.r, SB_VU_INTERRUPTED);
+  assert_true(o.json_null && o.error_null);
+  assert_string_equal(sb_vu_group(vu), "");
+  call(vu, "setup", NULL, &o); /* usable again */
+  assert_int_equal(o.r, SB_VU_OK);
+  /* Freed during a call: no callback. */
+  assert_int_equal(sb_vu_call(vu, "forever", NULL, on_call, &o, &err), 0);
+  int n = o.n;
+  sb_vu_free(vu);
+  assert_int_equal(o.n, n);
+}
+
+static void test_iterations_get_data(void **state) {
+  char *json = "{\"a\":1}";
+  sb_vu_env env = F.env;
+  env.data_json = &json;
+  sb_vu *vu;
+  sb_err err = {{0}};
+  assert_int_equal(sb_vu_new(&vu, &env, 1, &err), 0);
+  assert_int_equal(iterate(vu, "usedata", 0), SB_VU_OK);
+  assert_true(global_num(vu, "dataA") == 1);
+  json = "{\"a\":2}"; /* read once, on the first iteration */
+  assert_int_equal(iterate(vu, "usedata", 1), SB_VU_OK);
+  assert_true(global_num(vu, "dataA") == 1);
+  duk_context *ctx = sb_vu_ctx(vu);
+  duk_get_global_string(ctx, "sameData");
+  assert_true(duk_get_boolean(ctx, -1)); /* the same value, not parsed again */
+  duk_pop(ctx);
+  sb_vu_free(vu);
+  /* No data: undefined. */
+  assert_int_equal(sb_vu_new(&vu, &F.env, 1, &err), 0);
+  assert_int_equal(iterate(vu, "usedata", 0), SB_VU_OK);
+  assert_true(global_num(vu, "dataA") == -1);
+  sb_vu_free(vu);
+  /* Unparsable data: logged once, undefined. */
+  json = "{nope";
+  int logs = F.nlogs;
+  assert_int_equal(sb_vu_new(&vu, &env, 1, &err), 0);
+  assert_int_equal(iterate(vu, "usedata", 0), SB_VU_OK);
+  assert_int_equal(iterate(vu, "usedata", 1), SB_VU_OK);
+  assert_true(global_num(vu, "dataA") == -1);
+  assert_int_equal(F.nlogs, logs + 1);
+  assert_string_equal(F.last_level, "error");
+  assert_non_null(strstr(F.last_log, "setup() returned"));
+  sb_vu_free(vu);
+}
+
 static long rss_kib(void) {
   FILE *f = fopen("/proc/self/statm", "r");
   long pages = 0, res = 0;
@@ -577,6 +738,10 @@ int main(void) {
       cmocka_unit_test(test_interrupt_during_sleep),
       cmocka_unit_test(test_free_while_busy),
       cmocka_unit_test(test_missing_export),
+      cmocka_unit_test(test_call_returns_json_in_its_group),
+      cmocka_unit_test(test_call_errors),
+      cmocka_unit_test(test_call_interrupted),
+      cmocka_unit_test(test_iterations_get_data),
       cmocka_unit_test(test_http_get_and_interrupt),
       cmocka_unit_test(test_deep_recursion_stays_on_stack),
       cmocka_unit_test(test_heap_limit),
