@@ -6,16 +6,32 @@
 # CONNS connections/VUs. Reported: requests per generator CPU-second (user+sys of the generator
 # process, from GNU time) and the Speedboat/wrk ratio; then the resident memory per VU of 1,000
 # VUs that sleep(1) between requests. Load goes only to 127.0.0.1.
+#
+# Then distributed runs (issue #3; docs/PERFORMANCE.md "Distributed runs"): the controller's CPU
+# while it merges the snapshots of 50 and 100 simulated agents (sb-sim-agent, DIST_DUR seconds),
+# the metric-stream bytes per second of 2 real agents at full load on nginx, and the start skew of
+# 3 real agents, read from the agents block the controller prints after the summary.
+# DIST_ONLY=1 skips the local part; DIST=0 skips the distributed one.
 set -euo pipefail
 BUILD=${1:-build}
 DUR=${DUR:-5}
 CONNS=${CONNS:-50}
 REPS=${REPS:-3}
 VUS_MEM=${VUS_MEM:-1000}
-case "$BUILD" in /*) SB="$BUILD/speedboat" ;; *) SB="$PWD/$BUILD/speedboat" ;; esac
+DIST=${DIST:-1}
+DIST_ONLY=${DIST_ONLY:-0}
+DIST_DUR=${DIST_DUR:-20}
+case "$BUILD" in /*) ;; *) BUILD="$PWD/$BUILD" ;; esac
+SB="$BUILD/speedboat"
 work=$(mktemp -d)
 chmod 755 "$work"   # nginx's workers run as an unprivileged user
-trap 'kill $(cat "$work/nginx.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
+bg_pids=""          # sim and agent processes to stop on exit
+cleanup() {
+  for p in $bg_pids; do kill "$p" 2>/dev/null || true; done
+  kill "$(cat "$work/nginx.pid" 2>/dev/null)" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
 pin_srv="taskset -c 0"; pin_gen="taskset -c 1"
 [ "$(nproc)" -ge 2 ] || { pin_srv=""; pin_gen=""; }
 
@@ -74,6 +90,7 @@ run_sb() {
   echo "$reqs $(cpu_of "$work/t")"
 }
 
+local_bench() {
 printf '%-10s %4s %10s %8s %12s\n' tool rep requests cpu_s req/cpu_s
 tw=0; ts=0
 for rep in $(seq 1 "$REPS"); do
@@ -98,3 +115,106 @@ peak_rss() {
 }
 one=$(peak_rss 1); many=$(peak_rss "$VUS_MEM")
 awk -v a="$one" -v b="$many" -v n="$VUS_MEM" 'BEGIN { printf "memory: 1 VU %d KiB, %d VUs %d KiB -> %.0f KiB per VU\n", a, n, b, (b - a) / (n - 1) }'
+}
+
+[ "$DIST_ONLY" = 1 ] || local_bench
+[ "$DIST" = 1 ] || exit 0
+
+# --- Distributed runs ---------------------------------------------------------------------------
+echo
+echo "distributed:"
+cat >"$work/dist.js" <<'JS'
+export const options = { vus: 100, duration: '20s' };
+export default function () {}
+JS
+"$SB" archive -O "$work/dist.tar.zst" "$work/dist.js" >/dev/null
+
+# Waits until $1 has $2 lines (5 s at most).
+wait_lines() {
+  local i
+  for i in $(seq 1 50); do
+    [ "$(wc -l <"$1" 2>/dev/null || echo 0)" -ge "$2" ] && return 0
+    sleep 0.1
+  done
+  echo "bench: timed out waiting for $1:" >&2; cat "$1" >&2; return 1
+}
+
+# Controller with --agents $1, then the rest of the run arguments; stdout to $work/ctl.out, GNU
+# time's "user sys elapsed" to $work/t. Returns the controller's exit code.
+run_ctl() {
+  local agents=$1; shift
+  /usr/bin/time -f "%U %S %e" -o "$work/t" $pin_gen "$SB" run -q --agents "$agents" "$@" \
+    >"$work/ctl.out" 2>"$work/ctl.err"
+}
+
+# What the agents block says (see controller/run.c): "metric stream N B/s" per agent, the start
+# skew on the header line.
+stream_bps() { sed -n 's/.*metric stream \([0-9.]*\) B\/s.*/\1/p' "$work/ctl.out"; }
+start_skew() { sed -n 's/.*agents:.*start skew \([0-9.]*\) ms.*/\1/p' "$work/ctl.out" | head -1; }
+ctl_failed() {
+  echo "  controller failed (exit $1):"; sed 's/^/    /' "$work/ctl.err" | tail -5
+}
+
+# (a) Merge CPU: N simulated agents (one process on the server core, each agent sending one
+# snapshot a second of SIM_SERIES series at SIM_RPS requests/s) for DIST_DUR seconds.
+merge_cpu() {
+  local n=$1 ports agents rc=0
+  $pin_srv "$BUILD/sb-sim-agent" --listen-count "$n" --series "${SIM_SERIES:-40}" \
+    --rps "${SIM_RPS:-5000}" >"$work/sim.out" 2>"$work/sim.err" &
+  local sim=$!; bg_pids="$bg_pids $sim"
+  wait_lines "$work/sim.out" "$n" || return 1
+  agents=$(awk '{ print $2 }' "$work/sim.out" | paste -sd, -)
+  run_ctl "$agents" -u 100 -d "${DIST_DUR}s" "$work/dist.tar.zst" || rc=$?
+  kill "$sim" 2>/dev/null; wait "$sim" 2>/dev/null || true
+  if [ "$rc" -ne 0 ]; then ctl_failed "$rc"; return 1; fi
+  read -r u s e <"$work/t"
+  local bps; bps=$(stream_bps | awk '{ t += $1; n++ } END { if (n) printf "%.0f", t / n; else print "?" }')
+  awk -v n="$n" -v u="$u" -v s="$s" -v e="$e" -v d="$DIST_DUR" -v b="$bps" 'BEGIN {
+    c = u + s; printf "  merge: %3d sim agents x %ds: controller cpu %.2f s over %.1f s = %.1f%% of a core, %.3f ms per snapshot (stream %s B/s per agent)\n",
+      n, d, c, e, 100 * c / e, 1000 * c / (n * d), b }'
+  echo "$n $u $s" >>"$work/merge.txt"
+}
+: >"$work/merge.txt"
+for n in ${SIM_AGENTS:-50 100}; do merge_cpu "$n" || true; done
+if [ "$(wc -l <"$work/merge.txt")" -ge 2 ]; then
+  # Start-up and the compile cost the same with 50 and 100 agents: the difference is the merge.
+  awk -v d="$DIST_DUR" 'NR == 1 { n1 = $1; c1 = $2 + $3 } NR == 2 { n2 = $1; c2 = $2 + $3 } END {
+    printf "  merge: marginal %.3f ms of controller cpu per snapshot (%d -> %d agents)\n",
+      1000 * (c2 - c1) / ((n2 - n1) * d), n1, n2 }' "$work/merge.txt"
+fi
+
+# Real agents: speedboat-agent on 127.0.0.1:0; the port is on its first stderr line
+# (level=info msg="listening" addr=127.0.0.1:PORT).
+start_agent() {
+  local log="$work/agent$1.err" port
+  "$BUILD/speedboat-agent" --listen 127.0.0.1:0 >/dev/null 2>"$log" &
+  local pid=$!; bg_pids="$bg_pids $pid"
+  wait_lines "$log" 1 || return 1
+  port=$(sed -n '1s/.*msg="listening".*addr=[^ ]*:\([0-9]*\).*/\1/p' "$log")
+  if [ "${port:-0}" = 0 ]; then  # an agent that prints the address it was given, not the bound one
+    sleep 0.2
+    port=$(ss -ltnpH 2>/dev/null | awk -v p="pid=$pid," 'index($0, p) { n = split($4, a, ":"); print a[n]; exit }')
+  fi
+  [ -n "$port" ] || { echo "bench: agent $1 did not say its port:" >&2; cat "$log" >&2; return 1; }
+  agent_addr[$1]="127.0.0.1:$port"
+}
+declare -a agent_addr
+if start_agent 1 && start_agent 2 && start_agent 3; then
+  a1=${agent_addr[1]} a2=${agent_addr[2]} a3=${agent_addr[3]}
+  # (b) Stream bytes at full load: 2 agents, one worker each, CONNS VUs in all against nginx.
+  rc=0
+  run_ctl "$a1,$a2" --workers 1 -u "$CONNS" -d 10s -e URL="$url" "$work/bench.tar.zst" || rc=$?
+  if [ "$rc" -eq 0 ]; then
+    reqs=$(sed -n 's/^ *http_reqs\.*: *\([0-9]*\).*/\1/p' "$work/ctl.out")
+    stream_bps | awk -v r="${reqs:-0}" '{ printf "  stream: agent %d at full load: %.0f B/s\n", NR, $1; t += $1 }
+      END { if (NR) printf "  stream: mean %.0f B/s per agent (%.0f KiB/s for 100 agents), %d requests in 10 s\n", t / NR, t / NR * 100 / 1024, r }'
+    [ -n "$(stream_bps)" ] || echo "  stream: the controller printed no 'metric stream' lines"
+  else ctl_failed "$rc"; fi
+  # (c) Start skew: 3 agents, a short run.
+  rc=0
+  run_ctl "$a1,$a2,$a3" --workers 1 -u 3 -d 3s -e URL="$url" "$work/bench.tar.zst" || rc=$?
+  if [ "$rc" -eq 0 ]; then
+    skew=$(start_skew)
+    echo "  start skew: 3 agents: ${skew:-? (no 'start skew' in the agents block)} ms"
+  else ctl_failed "$rc"; fi
+fi
