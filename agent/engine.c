@@ -6,8 +6,12 @@
  *
  * where "end" is maxDuration for the iteration executors, duration for constant-vus and the sum
  * of the stages for ramping-vus, and "hard" is end + gracefulStop. A scenario is finished on a
- * worker when none of its VUs loops any more; the engine is done when every scenario is finished
- * on every worker. */
+ * worker when none of its VUs loops any more (at once when it has no VU there: a small test split
+ * over many agents); the engine is done when every scenario is finished on every worker.
+ *
+ * setup() and teardown() run on worker 0's loop, on a VU of their own (__VU 0) made on the first
+ * call; worker 0 flushes its metrics when a call ends, so the call's samples are pending before
+ * the callback says it ended. */
 #include "agent/engine.h"
 
 #include <errno.h>
@@ -83,6 +87,11 @@ typedef struct worker {
   int reported;                  /* told the engine it is finished */
   int init_rc;
   sb_err init_err;
+  int started;                   /* CMD_START arrived: may report being finished */
+  sb_vu_env env;                 /* what this worker's VUs borrow */
+  sb_vu *call_vu;                /* worker 0: the VU of setup()/teardown(), made on first use */
+  struct event *ev_call, *ev_call_timeout;
+  int call_timed_out;
 } worker;
 
 struct sb_engine {
@@ -104,6 +113,12 @@ struct sb_engine {
   int done_sent;
   char error[512];
   int discard_bodies;
+  char *data_json;               /* setup()'s data for every iteration; NULL: undefined */
+  atomic_int call_busy;          /* a setup/teardown call is in flight */
+  char *call_fn, *call_data;     /* the call in flight: function and argument (JSON) */
+  int64_t call_timeout_ms;
+  sb_engine_call_cb call_cb;
+  void *call_ud;
 };
 
 static struct timeval tv_of(int64_t us) {
@@ -294,7 +309,7 @@ static void flush_metrics(worker *w) {
 static void on_flush(evutil_socket_t fd, short what, void *arg) {
   worker *w = arg;
   flush_metrics(w);
-  if (w->unfinished || w->reported) return;
+  if (w->unfinished || w->reported || !w->started) return;
   /* Every scenario ended here and the last samples are handed over: tell the engine once. */
   w->reported = 1;
   sb_engine *e = w->e;
@@ -327,11 +342,18 @@ static void on_cmd(evutil_socket_t fd, short what, void *arg) {
   int cmd = atomic_exchange(&w->cmd, CMD_NONE);
   switch (cmd) {
   case CMD_START:
+    w->started = 1;
     for (size_t i = 0; i < w->e->nsc; i++) {
       wscen *ws = &w->ws[i];
+      if (ws->nvus == 0) { /* nothing to run here: finished at once */
+        ws->started = 1;
+        wscen_finish(ws);
+        continue;
+      }
       struct timeval tv = tv_of(w->t0_us + ws->sc->start_us - sb_clock_mono_us());
       event_add(ws->ev_start, &tv);
     }
+    if (w->unfinished == 0) event_active(w->ev_flush, EV_TIMEOUT, 0); /* report done */
     break;
   case CMD_STOP: stop_all(w, 0); break;
   case CMD_ABORT: stop_all(w, 1); break;
@@ -341,6 +363,95 @@ static void on_cmd(evutil_socket_t fd, short what, void *arg) {
     break;
   default: break;
   }
+}
+
+/* --- setup() and teardown() ------------------------------------------------------------------ */
+
+/* Ends the call in flight: the engine is free for the next call before |cb| runs. */
+static void call_report(worker *w, int present, const char *json, const char *error,
+                        int timed_out) {
+  sb_engine *e = w->e;
+  sb_engine_call_cb cb = e->call_cb;
+  void *ud = e->call_ud;
+  flush_metrics(w); /* the call's samples reach the next collect */
+  free(e->call_fn);
+  free(e->call_data);
+  e->call_fn = e->call_data = NULL;
+  atomic_store(&e->call_busy, 0);
+  if (cb) cb(present, json, error, timed_out, ud);
+}
+
+static void on_call_done(sb_vu *vu, sb_vu_result r, const char *json, const char *error,
+                         void *ud) {
+  worker *w = ud;
+  sb_engine *e = w->e;
+  char msg[160];
+  event_del(w->ev_call_timeout);
+  if (r == SB_VU_INTERRUPTED) {
+    if (w->call_timed_out)
+      snprintf(msg, sizeof(msg), "%s() execution timed out after %g seconds", e->call_fn,
+               (double)e->call_timeout_ms / 1000.0);
+    else
+      snprintf(msg, sizeof(msg), "%s() was interrupted", e->call_fn);
+    error = msg;
+  }
+  call_report(w, 1, json, error, r == SB_VU_INTERRUPTED && w->call_timed_out);
+}
+
+static void on_call_timeout(evutil_socket_t fd, short what, void *arg) {
+  worker *w = arg;
+  w->call_timed_out = 1;
+  sb_vu_interrupt(w->call_vu); /* calls on_call_done before returning */
+}
+
+/* Worker 0: runs the call sb_engine_call() posted, on the call VU (made on first use). */
+static void on_call(evutil_socket_t fd, short what, void *arg) {
+  worker *w = arg;
+  sb_engine *e = w->e;
+  sb_err err;
+  err.msg[0] = '\0';
+  int rc = 0;
+  if (!w->call_vu) rc = sb_vu_new(&w->call_vu, &w->env, 0, &err);
+  if (rc == 0) rc = sb_vu_call(w->call_vu, e->call_fn, e->call_data, on_call_done, w, &err);
+  if (rc == SB_ENOTFOUND) {
+    call_report(w, 0, NULL, NULL, 0);
+    return;
+  }
+  if (rc) {
+    call_report(w, 1, NULL, err.msg[0] ? err.msg : "out of memory", 0);
+    return;
+  }
+  w->call_timed_out = 0;
+  struct timeval tv = tv_of(e->call_timeout_ms * 1000);
+  evtimer_add(w->ev_call_timeout, &tv);
+}
+
+int sb_engine_call(sb_engine *e, const char *fn, const char *data_json, int64_t timeout_ms,
+                   sb_engine_call_cb cb, void *ud) {
+  if (e->nw == 0) return SB_EINVAL;
+  if (atomic_exchange(&e->call_busy, 1)) return SB_EINVAL;
+  e->call_fn = strdup(fn);
+  e->call_data = data_json ? strdup(data_json) : NULL;
+  if (!e->call_fn || (data_json && !e->call_data)) {
+    free(e->call_fn);
+    free(e->call_data);
+    e->call_fn = e->call_data = NULL;
+    atomic_store(&e->call_busy, 0);
+    return SB_ENOMEM;
+  }
+  e->call_timeout_ms = timeout_ms > 0 ? timeout_ms : 60000;
+  e->call_cb = cb;
+  e->call_ud = ud;
+  event_active(e->w[0].ev_call, EV_TIMEOUT, 0); /* libevent's lock orders the stores above */
+  return 0;
+}
+
+int sb_engine_set_data(sb_engine *e, const char *data_json) {
+  char *copy = NULL;
+  if (data_json && !(copy = strdup(data_json))) return SB_ENOMEM;
+  free(e->data_json);
+  e->data_json = copy;
+  return 0;
 }
 
 static void vu_log(const char *level, const char *text, size_t len, void *ud) {
@@ -356,9 +467,14 @@ static int worker_init(worker *w) {
   w->ev_flush = event_new(w->base, -1, EV_PERSIST, on_flush, w);
   w->ws = calloc(e->nsc ? e->nsc : 1, sizeof(*w->ws));
   if (!w->ev_cmd || !w->ev_flush || !w->ws) return sb_err_set(&w->init_err, SB_ENOMEM, "out of memory");
-  sb_vu_env env = {.base = w->base, .metrics = w->m, .prog = e->prog,
-                   .env = (const char *const *)e->env, .log = vu_log, .log_ud = w,
-                   .discard_response_bodies = e->discard_bodies};
+  w->env = (sb_vu_env){.base = w->base, .metrics = w->m, .prog = e->prog,
+                       .env = (const char *const *)e->env, .log = vu_log, .log_ud = w,
+                       .discard_response_bodies = e->discard_bodies, .data_json = &e->data_json};
+  if (w->idx == 0) {
+    w->ev_call = event_new(w->base, -1, 0, on_call, w);
+    w->ev_call_timeout = evtimer_new(w->base, on_call_timeout, w);
+    if (!w->ev_call || !w->ev_call_timeout) return sb_err_set(&w->init_err, SB_ENOMEM, "out of memory");
+  }
   size_t n = 0;
   for (size_t s = 0; s < e->nsc; s++)
     for (uint64_t i = 0; i < e->sc[s].max_vus; i++)
@@ -381,7 +497,7 @@ static int worker_init(worker *w) {
       wvu *v = &w->vus[w->nvus];
       v->ws = ws;
       v->index = i;
-      int rc = sb_vu_new(&v->vu, &env, sc->first_id + i, &w->init_err);
+      int rc = sb_vu_new(&v->vu, &w->env, sc->first_id + i, &w->init_err);
       if (rc) return rc;
       w->nvus++;
       ws->vus[ws->nvus++] = v;
@@ -394,6 +510,9 @@ static int worker_init(worker *w) {
 }
 
 static void worker_cleanup(worker *w) {
+  sb_vu_free(w->call_vu); /* a call in flight ends without its callback */
+  if (w->ev_call) event_free(w->ev_call);
+  if (w->ev_call_timeout) event_free(w->ev_call_timeout);
   for (size_t i = 0; i < w->nvus; i++) sb_vu_free(w->vus[i].vu);
   free(w->vus);
   if (w->ws) {
@@ -588,10 +707,6 @@ fail:
 int sb_engine_start(sb_engine *e, int64_t start_at_us) {
   int64_t delay = start_at_us ? start_at_us - sb_clock_wall_us() : 0;
   int64_t t0 = sb_clock_mono_us() + (delay > 0 ? delay : 0);
-  if (e->nsc == 0 && e->cbs.done) {
-    e->done_sent = 1;
-    e->cbs.done(e->cbs.ud);
-  }
   for (int i = 0; i < e->nw; i++) {
     e->w[i].t0_us = t0;
     send_cmd(&e->w[i], CMD_START);
@@ -641,6 +756,9 @@ void sb_engine_free(sb_engine *e) {
   free(e->env);
   sb_program_free(e->prog);
   sb_metrics_free(e->pending);
+  free(e->data_json);
+  free(e->call_fn);
+  free(e->call_data);
   pthread_mutex_destroy(&e->mu);
   pthread_cond_destroy(&e->cond);
   free(e);

@@ -1,0 +1,315 @@
+/* agent/engine.c: setup() and teardown() on the call VU (data to every iteration, errors,
+ * timeouts, their metrics in the next collect), and scenarios with no VU on this agent. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+#include <pthread.h>
+
+#include "agent/engine.h"
+#include "common/archive.h"
+#include "common/clock.h"
+
+static const char META[] = "{\"filename\":\"file:///t/main.js\"}";
+
+/* __ENV.MODE picks the setup(): ok, none (not exported), throw, slow. */
+static const char MAIN_JS[] =
+    "var metrics = require('k6/metrics'), k6 = require('k6');\n"
+    "var seenA = new metrics.Counter('seen_a'), inSetup = new metrics.Counter('in_setup');\n"
+    "var torn = new metrics.Counter('torn');\n"
+    "var mode = __ENV.MODE;\n"
+    "if (mode !== 'none') exports.setup = function () {\n"
+    "  if (mode === 'throw') throw new Error('setup failed on purpose');\n" /* line 6 */
+    "  if (mode === 'slow') k6.sleep(30);\n"
+    "  inSetup.add(1);\n"
+    "  return { a: 1, vu: __VU };\n"
+    "};\n"
+    "exports.default = function (data) { seenA.add(data ? data.a : 100); };\n"
+    "exports.teardown = function (data) { torn.add(data.a * 5 + data.vu); };\n";
+
+typedef struct ctx {
+  pthread_mutex_t mu;
+  pthread_cond_t cond;
+  int done;
+  int calls;
+  int present, timed_out, json_null, error_null;
+  char json[256], error[2048];
+} ctx;
+
+static ctx C;
+
+static void on_done(void *ud) {
+  ctx *c = ud;
+  pthread_mutex_lock(&c->mu);
+  c->done++;
+  pthread_cond_broadcast(&c->cond);
+  pthread_mutex_unlock(&c->mu);
+}
+
+static void on_call(int present, const char *json, const char *error, int timed_out, void *ud) {
+  ctx *c = ud;
+  pthread_mutex_lock(&c->mu);
+  c->calls++;
+  c->present = present;
+  c->timed_out = timed_out;
+  c->json_null = json == NULL;
+  c->error_null = error == NULL;
+  snprintf(c->json, sizeof(c->json), "%s", json ? json : "");
+  snprintf(c->error, sizeof(c->error), "%s", error ? error : "");
+  pthread_cond_broadcast(&c->cond);
+  pthread_mutex_unlock(&c->mu);
+}
+
+/* Waits until *|counter| reaches |n|, at most |ms|; returns whether it did. */
+static int wait_for(int *counter, int n, int ms) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  ts.tv_sec += ms / 1000;
+  ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+  if (ts.tv_nsec >= 1000000000L) {
+    ts.tv_sec++;
+    ts.tv_nsec -= 1000000000L;
+  }
+  pthread_mutex_lock(&C.mu);
+  int rc = 0;
+  while (*counter < n && rc == 0) rc = pthread_cond_timedwait(&C.cond, &C.mu, &ts);
+  int ok = *counter >= n;
+  pthread_mutex_unlock(&C.mu);
+  return ok;
+}
+
+static uint8_t *archive_bytes(size_t *len) {
+  sb_archive *a;
+  sb_err err = {{0}};
+  uint8_t *buf;
+  assert_int_equal(sb_archive_new(&a), 0);
+  assert_int_equal(sb_archive_add(a, "metadata.json", META, strlen(META)), 0);
+  assert_int_equal(sb_archive_add(a, "es5/file/t/main.js", MAIN_JS, strlen(MAIN_JS)), 0);
+  assert_int_equal(sb_archive_write(a, 0, &buf, len, &err), 0);
+  sb_archive_free(a);
+  return buf;
+}
+
+/* An engine on |nw| workers running |scs| with __ENV.MODE = |mode|. */
+static sb_engine *make(const char *mode, Speedboat__Scenario **scs, size_t nsc, uint32_t nw) {
+  size_t len;
+  uint8_t *buf = archive_bytes(&len);
+  Speedboat__EnvVar ev = SPEEDBOAT__ENV_VAR__INIT;
+  ev.key = "MODE";
+  ev.value = (char *)mode;
+  Speedboat__EnvVar *evs[] = {&ev};
+  Speedboat__Prepare p = SPEEDBOAT__PREPARE__INIT;
+  p.archive.data = buf;
+  p.archive.len = len;
+  p.scenarios = scs;
+  p.n_scenarios = nsc;
+  p.workers = nw;
+  p.env = evs;
+  p.n_env = 1;
+  memset(&C, 0, sizeof(C));
+  pthread_mutex_init(&C.mu, NULL);
+  pthread_cond_init(&C.cond, NULL);
+  sb_engine_cbs cbs = {.done = on_done, .ud = &C};
+  sb_engine *e = NULL;
+  sb_err err = {{0}};
+  int rc = sb_engine_new(&e, &p, &cbs, &err);
+  if (rc) fail_msg("sb_engine_new: %s", err.msg);
+  free(buf);
+  return e;
+}
+
+static void shared(Speedboat__Scenario *sc, uint64_t vus, uint64_t iters) {
+  Speedboat__Scenario init = SPEEDBOAT__SCENARIO__INIT;
+  *sc = init;
+  sc->executor = SPEEDBOAT__EXECUTOR__EXECUTOR_SHARED_ITERATIONS;
+  sc->vus = vus;
+  sc->iterations = iters;
+  sc->max_duration_ms = 10000;
+}
+
+/* Sum of counter |name| over series whose tag |key| is |value| (NULL: all). */
+static double counter(sb_metrics *m, const char *name, const char *key, const char *value) {
+  int id = sb_metrics_find(m, name);
+  if (id < 0) return 0;
+  const char *filter[2] = {key, value};
+  sb_series s;
+  sb_series_init(&s, id);
+  assert_int_equal(sb_metrics_fold(m, id, filter, key ? 1 : 0, &s), 0);
+  double v = s.value;
+  sb_series_clear(&s);
+  return v;
+}
+
+static void call(sb_engine *e, const char *fn, const char *data, int64_t timeout_ms) {
+  int n = C.calls;
+  assert_int_equal(sb_engine_call(e, fn, data, timeout_ms, on_call, &C), 0);
+  assert_true(wait_for(&C.calls, n + 1, 5000));
+}
+
+static void test_setup_data_reaches_iterations(void **state) {
+  Speedboat__Scenario sc;
+  shared(&sc, 3, 12);
+  Speedboat__Scenario *scs[] = {&sc};
+  sb_engine *e = make("ok", scs, 1, 2);
+  sb_metrics *m;
+  sb_err err = {{0}};
+  assert_int_equal(sb_metrics_new(&m), 0);
+  call(e, "setup", NULL, 0);
+  assert_true(C.present);
+  assert_true(C.error_null);
+  assert_false(C.timed_out);
+  assert_string_equal(C.json, "{\"a\":1,\"vu\":0}");
+  /* Setup's samples are in the very next collect, tagged with its group; no iteration. */
+  assert_int_equal(sb_engine_collect(e, m, &err), 0);
+  assert_true(counter(m, "in_setup", "group", "::setup") == 1);
+  assert_true(counter(m, "in_setup", "scenario", "default") == 0);
+  assert_true(counter(m, "iterations", NULL, NULL) == 0);
+  /* Every iteration gets setup's data. */
+  assert_int_equal(sb_engine_set_data(e, C.json), 0);
+  assert_int_equal(sb_engine_start(e, 0), 0);
+  assert_true(wait_for(&C.done, 1, 5000));
+  assert_int_equal(sb_engine_iterations(e), 12);
+  assert_int_equal(sb_engine_collect(e, m, &err), 0);
+  assert_true(counter(m, "seen_a", NULL, NULL) == 12); /* data.a === 1, twelve times */
+  /* Teardown after done, with the data. */
+  call(e, "teardown", "{\"a\":1,\"vu\":0}", 0);
+  assert_true(C.present);
+  assert_true(C.error_null);
+  assert_true(C.json_null);
+  sb_metrics_reset(m);
+  assert_int_equal(sb_engine_collect(e, m, &err), 0);
+  assert_true(counter(m, "torn", "group", "::teardown") == 5);
+  assert_true(counter(m, "iterations", NULL, NULL) == 0);
+  sb_metrics_free(m);
+  sb_engine_free(e);
+}
+
+static void test_setup_absent(void **state) {
+  Speedboat__Scenario sc;
+  shared(&sc, 1, 2);
+  Speedboat__Scenario *scs[] = {&sc};
+  sb_engine *e = make("none", scs, 1, 1);
+  call(e, "setup", NULL, 0);
+  assert_false(C.present);
+  assert_true(C.json_null && C.error_null);
+  /* No data: iterations get undefined. */
+  assert_int_equal(sb_engine_start(e, 0), 0);
+  assert_true(wait_for(&C.done, 1, 5000));
+  sb_metrics *m;
+  sb_err err = {{0}};
+  assert_int_equal(sb_metrics_new(&m), 0);
+  assert_int_equal(sb_engine_collect(e, m, &err), 0);
+  assert_true(counter(m, "seen_a", NULL, NULL) == 200);
+  sb_metrics_free(m);
+  sb_engine_free(e);
+}
+
+static void test_setup_throws(void **state) {
+  Speedboat__Scenario sc;
+  shared(&sc, 1, 1);
+  Speedboat__Scenario *scs[] = {&sc};
+  sb_engine *e = make("throw", scs, 1, 1);
+  call(e, "setup", NULL, 0);
+  assert_true(C.present);
+  assert_false(C.timed_out);
+  assert_true(C.json_null);
+  if (!strstr(C.error, "main.js:6") || !strstr(C.error, "setup failed on purpose"))
+    fail_msg("error without file:line: %s", C.error);
+  sb_engine_free(e);
+}
+
+static void test_setup_timeout(void **state) {
+  Speedboat__Scenario sc;
+  shared(&sc, 1, 1);
+  Speedboat__Scenario *scs[] = {&sc};
+  sb_engine *e = make("slow", scs, 1, 1);
+  int64_t t0 = sb_clock_mono_us();
+  call(e, "setup", NULL, 200);
+  int64_t took = sb_clock_mono_us() - t0;
+  assert_true(C.present);
+  assert_true(C.timed_out);
+  assert_non_null(strstr(C.error, "setup() execution timed out after 0.2 seconds"));
+  assert_true(took >= 190000 && took < 2000000);
+  /* A second call while one runs is refused; the engine takes the next one after. */
+  int n = C.calls;
+  assert_int_equal(sb_engine_call(e, "setup", NULL, 300, on_call, &C), 0);
+  assert_int_equal(sb_engine_call(e, "setup", NULL, 300, on_call, &C), SB_EINVAL);
+  assert_true(wait_for(&C.calls, n + 1, 5000));
+  assert_true(C.timed_out);
+  sb_engine_free(e);
+}
+
+static void test_free_during_call(void **state) {
+  Speedboat__Scenario sc;
+  shared(&sc, 1, 1);
+  Speedboat__Scenario *scs[] = {&sc};
+  sb_engine *e = make("slow", scs, 1, 1);
+  assert_int_equal(sb_engine_call(e, "setup", NULL, 0, on_call, &C), 0);
+  struct timespec ts = {0, 50000000};
+  nanosleep(&ts, NULL);
+  sb_engine_free(e); /* interrupts the call; no callback after free */
+  assert_int_equal(C.calls, 0);
+}
+
+/* A small test split over many agents leaves some with no VU of a scenario: finished at once. */
+static void test_zero_vu_scenarios_finish(void **state) {
+  Speedboat__Scenario a = SPEEDBOAT__SCENARIO__INIT, b, c;
+  a.executor = SPEEDBOAT__EXECUTOR__EXECUTOR_CONSTANT_VUS;
+  a.vus = 0;
+  a.duration_ms = 30000;
+  shared(&b, 0, 0);
+  c = a;
+  c.executor = SPEEDBOAT__EXECUTOR__EXECUTOR_RAMPING_VUS;
+  Speedboat__Stage st = SPEEDBOAT__STAGE__INIT;
+  st.duration_ms = 30000;
+  st.target = 0;
+  Speedboat__Stage *sts[] = {&st};
+  c.stages = sts;
+  c.n_stages = 1;
+  Speedboat__Scenario *scs[] = {&a, &b, &c};
+  sb_engine *e = make("ok", scs, 3, 0);
+  int64_t t0 = sb_clock_mono_us();
+  assert_int_equal(sb_engine_start(e, 0), 0);
+  assert_true(wait_for(&C.done, 1, 3000));
+  assert_true(sb_clock_mono_us() - t0 < 2000000);
+  assert_int_equal(sb_engine_iterations(e), 0);
+  assert_string_equal(sb_engine_error(e), "");
+  sb_engine_free(e);
+  /* One scenario with VUs beside one without: done when the first is. */
+  Speedboat__Scenario d;
+  shared(&d, 1, 2);
+  Speedboat__Scenario *scs2[] = {&d, &a};
+  e = make("ok", scs2, 2, 0);
+  assert_int_equal(sb_engine_start(e, 0), 0);
+  assert_true(wait_for(&C.done, 1, 3000));
+  assert_int_equal(sb_engine_iterations(e), 2);
+  sb_engine_free(e);
+  /* No scenario at all: done after start, once, and not before it. */
+  e = make("ok", NULL, 0, 0);
+  struct timespec ts = {0, 400000000}; /* past a metrics flush */
+  nanosleep(&ts, NULL);
+  assert_int_equal(C.done, 0);
+  assert_int_equal(sb_engine_start(e, 0), 0);
+  assert_true(wait_for(&C.done, 1, 3000));
+  nanosleep(&ts, NULL);
+  assert_int_equal(C.done, 1);
+  sb_engine_free(e);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_setup_data_reaches_iterations),
+      cmocka_unit_test(test_setup_absent),
+      cmocka_unit_test(test_setup_throws),
+      cmocka_unit_test(test_setup_timeout),
+      cmocka_unit_test(test_free_during_call),
+      cmocka_unit_test(test_zero_vu_scenarios_finish),
+  };
+  return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
+}
