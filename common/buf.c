@@ -84,6 +84,7 @@ int sb_buf_read_file(sb_buf *b, const char *path, sb_err *err) {
   fclose(f);
   if (bad) return sb_err_set(err, SB_EIO, "%s: read error", path);
   if (!b->data && sb_buf_reserve(b, 0)) return SB_ENOMEM;
+  b->data[b->len] = '\0'; /* an empty file reads as "" */
   return 0;
 }
 
