@@ -1,33 +1,113 @@
 /* speedboat-agent: the daemon that runs a controller's VUs on this machine.
- * main() only parses the command line and dispatches to the listener. */
+ *
+ * The main thread parses the command line once into a read-only sb_session_opts, binds the
+ * listener and accepts; every controller connection is served by sb_session_serve_fd() on its own
+ * detached thread. All sessions share one `busy` flag, so a second controller is told "busy"
+ * while a test runs instead of waiting in the accept queue. SIGTERM and SIGINT are blocked in
+ * every thread and read by the main thread through a signalfd beside the listener.
+ *
+ * Logs: one logfmt line per event on stderr, `time=... level=... msg="..." key=value...`; the
+ * first line is always `msg="listening" addr=HOST:PORT` with the port actually bound. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent/engine.h"
 #include "agent/session.h"
 #include "common/buf.h"
+#include "common/clock.h"
+#include "common/tls.h"
+
+#define MAX_CONNS 16 /* concurrent controller connections; extras are closed at once */
 
 static const char usage[] =
     "Usage: speedboat-agent [options]\n"
     "\n"
     "Runs the VUs of a Speedboat controller (speedboat run --agents ...) on this machine.\n"
+    "One test at a time: a second controller is told the agent is busy.\n"
     "\n"
     "Options:\n"
-    "  -l, --listen ADDR:PORT   address to listen on (default 127.0.0.1:6566)\n"
-    "      --token-file FILE    require this shared token from controllers\n"
-    "      --max-vus N          refuse tests that need more VUs (default: no limit)\n"
+    "  -l, --listen ADDR:PORT   address to listen on (default 127.0.0.1:6566; port 0 = any free\n"
+    "                           port, logged in the first line; [::1]:PORT for IPv6)\n"
+    "      --token-file FILE    require the shared token in FILE from controllers\n"
+    "      --tls-cert FILE      this agent's certificate (PEM) for mutual TLS\n"
+    "      --tls-key FILE       its private key (PEM, unencrypted)\n"
+    "      --tls-ca FILE        the CA (PEM) that signs controllers' certificates; only\n"
+    "                           controllers holding one are accepted. The three --tls-*\n"
+    "                           options go together (default: no TLS)\n"
+    "      --max-vus N          refuse tests that need more than N VUs (default: no limit)\n"
+    "      --id NAME            agent id reported to controllers (default HOSTNAME:PORT)\n"
     "  -h, --help               show this help\n"
-    "  -V, --version            show the version\n";
+    "  -V, --version            show the version\n"
+    "\n"
+    "Security: the agent refuses to listen on a non-loopback address unless --token-file or\n"
+    "the --tls-* options are given (anyone who can reach it could run load from this machine).\n"
+    "Logs go to stderr, one logfmt line per event.\n";
+
+/* The command line, parsed once. */
+typedef struct config {
+  const char *listen;     /* ADDR:PORT */
+  const char *token_file; /* NULL = no token */
+  const char *tls_cert, *tls_key, *tls_ca;
+  const char *id;         /* NULL = hostname:port */
+  uint64_t max_vus;       /* 0 = no limit */
+} config;
+
+/* One accepted connection, owned by its thread. */
+typedef struct conn {
+  int fd;
+  sb_session_opts o; /* the daemon's options with this connection's peer */
+  char peer[INET6_ADDRSTRLEN + 8];
+} conn;
+
+static atomic_int busy;   /* shared by all sessions: one test at a time */
+static atomic_int active; /* connections being served */
+
+/* Writes one logfmt line: time=... level=|level| followed by |fmt| ("msg=\"...\" key=value"). */
+static void alog(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void alog(const char *level, const char *fmt, ...) {
+  char line[1024], ts[32];
+  int64_t now = sb_clock_wall_us();
+  time_t secs = (time_t)(now / 1000000);
+  struct tm tm;
+  gmtime_r(&secs, &tm);
+  strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+  int n = snprintf(line, sizeof(line), "time=%s.%03dZ level=%s ", ts, (int)(now / 1000 % 1000),
+                   level);
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+  va_end(ap);
+  strcat(line, "\n");
+  fputs(line, stderr); /* one call per line: threads' lines do not interleave */
+}
+
+/* "127.0.0.1:6566" or "[::1]:6566" for |sa| into |buf|. */
+static const char *addr_str(const struct sockaddr *sa, socklen_t len, char *buf, size_t size) {
+  char host[INET6_ADDRSTRLEN], port[16];
+  if (getnameinfo(sa, len, host, sizeof(host), port, sizeof(port),
+                  NI_NUMERICHOST | NI_NUMERICSERV)) {
+    snprintf(buf, size, "unknown");
+    return buf;
+  }
+  snprintf(buf, size, sa->sa_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
+  return buf;
+}
 
 static int is_loopback(const struct sockaddr *sa) {
   if (sa->sa_family == AF_INET)
@@ -37,11 +117,12 @@ static int is_loopback(const struct sockaddr *sa) {
   return 0;
 }
 
-/* Binds and listens on "host:port" ("[::1]:port" for IPv6). Returns the socket or -1. */
-static int listen_on(const char *spec, int *loopback) {
+/* Resolves "host:port" ("[::1]:port" for IPv6) into |*out| (free with freeaddrinfo()).
+ * Returns 0 or -1 after printing why. */
+static int resolve(const char *spec, struct addrinfo **out) {
   char host[256];
   const char *colon = strrchr(spec, ':');
-  if (!colon || colon == spec || (size_t)(colon - spec) >= sizeof(host)) {
+  if (!colon || colon == spec || !colon[1] || (size_t)(colon - spec) >= sizeof(host)) {
     fprintf(stderr, "speedboat-agent: --listen '%s': expected ADDR:PORT\n", spec);
     return -1;
   }
@@ -52,22 +133,30 @@ static int listen_on(const char *spec, int *loopback) {
     h[strlen(h) - 1] = '\0';
     h++;
   }
-  struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *ai;
-  int rc = getaddrinfo(h, colon + 1, &hints, &ai);
+  char *end;
+  long port = strtol(colon + 1, &end, 10);
+  if (*end || port < 0 || port > 65535) {
+    fprintf(stderr, "speedboat-agent: --listen '%s': the port must be 0..65535\n", spec);
+    return -1;
+  }
+  struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+  int rc = getaddrinfo(h, colon + 1, &hints, out);
   if (rc) {
     fprintf(stderr, "speedboat-agent: --listen '%s': %s\n", spec, gai_strerror(rc));
     return -1;
   }
-  int fd = socket(ai->ai_family, SOCK_STREAM, 0), one = 1;
-  *loopback = is_loopback(ai->ai_addr);
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 16)) {
+  return 0;
+}
+
+/* Binds and listens on |ai|. Returns the socket, or -1 after printing why. */
+static int listen_on(const char *spec, const struct addrinfo *ai) {
+  int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+  if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 64)) {
     fprintf(stderr, "speedboat-agent: --listen '%s': %s\n", spec, strerror(errno));
-    freeaddrinfo(ai);
     if (fd >= 0) close(fd);
     return -1;
   }
-  freeaddrinfo(ai);
   return fd;
 }
 
@@ -90,51 +179,239 @@ static int read_token(const char *path, char **out) {
   return 0;
 }
 
-int main(int argc, char **argv) {
+/* Loads the --tls-* files into |*out| (NULL when none was given). Returns 0 or -1 after printing
+ * which option is wrong and why. */
+static int load_tls(const config *c, sb_tls **out) {
+  *out = NULL;
+  int given = !!c->tls_cert + !!c->tls_key + !!c->tls_ca;
+  if (!given) return 0;
+  if (given < 3) {
+    fprintf(stderr, "speedboat-agent: --tls-cert, --tls-key and --tls-ca go together (missing:%s%s%s)\n",
+            c->tls_cert ? "" : " --tls-cert", c->tls_key ? "" : " --tls-key",
+            c->tls_ca ? "" : " --tls-ca");
+    return -1;
+  }
+  sb_err err = {{0}};
+  if (sb_tls_new(out, 1, c->tls_cert, c->tls_key, c->tls_ca, &err) == 0) return 0;
+  /* The message starts with the file at fault: name the option that gave it. */
+  const char *opt = "--tls-cert", *files[] = {c->tls_cert, c->tls_key, c->tls_ca};
+  const char *opts[] = {"--tls-cert", "--tls-key", "--tls-ca"};
+  for (int i = 0; i < 3; i++) {
+    size_t n = strlen(files[i]);
+    if (!strncmp(err.msg, files[i], n) && err.msg[n] == ':') opt = opts[i];
+  }
+  fprintf(stderr, "speedboat-agent: %s: %s\n", opt, err.msg);
+  return -1;
+}
+
+/* Parses a positive integer option value. Returns 0 or -1 after printing why. */
+static int parse_positive(const char *opt, const char *s, uint64_t *out) {
+  char *end;
+  errno = 0;
+  unsigned long long v = s[0] >= '0' && s[0] <= '9' ? strtoull(s, &end, 10) : 0;
+  if (!v || errno || *end) {
+    fprintf(stderr, "speedboat-agent: %s '%s': expected a positive integer\n", opt, s);
+    return -1;
+  }
+  *out = v;
+  return 0;
+}
+
+/* Fills |c| from the command line. Returns -1 to continue, else the exit code (0 after --help or
+ * --version, 2 after a bad option). */
+static int parse_args(int argc, char **argv, config *c) {
+  enum { O_TOKEN = 256, O_CERT, O_KEY, O_CA, O_MAXVUS, O_ID };
   static const struct option longopts[] = {
-      {"listen", required_argument, 0, 'l'}, {"token-file", required_argument, 0, 't'},
-      {"max-vus", required_argument, 0, 'm'}, {"help", no_argument, 0, 'h'},
-      {"version", no_argument, 0, 'V'},      {0, 0, 0, 0}};
-  const char *listen_spec = "127.0.0.1:6566", *token_file = NULL;
-  sb_session_opts o = {.agent_id = NULL};
-  int c;
-  while ((c = getopt_long(argc, argv, "l:hV", longopts, NULL)) != -1) {
-    switch (c) {
-    case 'l': listen_spec = optarg; break;
-    case 't': token_file = optarg; break;
-    case 'm': o.max_vus = strtoull(optarg, NULL, 10); break;
+      {"listen", required_argument, 0, 'l'},  {"token-file", required_argument, 0, O_TOKEN},
+      {"tls-cert", required_argument, 0, O_CERT}, {"tls-key", required_argument, 0, O_KEY},
+      {"tls-ca", required_argument, 0, O_CA},  {"max-vus", required_argument, 0, O_MAXVUS},
+      {"id", required_argument, 0, O_ID},     {"help", no_argument, 0, 'h'},
+      {"version", no_argument, 0, 'V'},       {0, 0, 0, 0}};
+  int ch;
+  while ((ch = getopt_long(argc, argv, "l:hV", longopts, NULL)) != -1) {
+    switch (ch) {
+    case 'l': c->listen = optarg; break;
+    case O_TOKEN: c->token_file = optarg; break;
+    case O_CERT: c->tls_cert = optarg; break;
+    case O_KEY: c->tls_key = optarg; break;
+    case O_CA: c->tls_ca = optarg; break;
+    case O_MAXVUS:
+      if (parse_positive("--max-vus", optarg, &c->max_vus)) return 2;
+      break;
+    case O_ID:
+      if (!*optarg) {
+        fprintf(stderr, "speedboat-agent: --id must not be empty\n");
+        return 2;
+      }
+      c->id = optarg;
+      break;
     case 'h': fputs(usage, stdout); return 0;
     case 'V': printf("speedboat-agent %s\n", SB_VERSION); return 0;
     default: fputs(usage, stderr); return 2;
     }
   }
-  char *token = NULL;
-  if (token_file && read_token(token_file, &token)) return 2;
-  o.token = token;
-  signal(SIGPIPE, SIG_IGN);
-  sb_engine_global_init();
-  int loopback = 0, lfd = listen_on(listen_spec, &loopback);
-  if (lfd < 0) return 1;
-  if (!loopback && !token) {
-    fprintf(stderr, "speedboat-agent: refusing to listen on non-loopback %s without --token-file "
-                    "(anyone who can reach it could run load from this machine)\n", listen_spec);
+  if (optind < argc) {
+    fprintf(stderr, "speedboat-agent: unexpected argument '%s'\n%s", argv[optind], usage);
     return 2;
   }
-  char id[300];
-  gethostname(id, sizeof(id) - 16);
-  o.agent_id = id;
-  fprintf(stderr, "level=info msg=\"listening\" addr=%s\n", listen_spec);
+  return -1;
+}
+
+/* Serves one connection on its own thread, then logs how it ended. */
+static void *serve(void *arg) {
+  conn *k = arg;
+  alog("info", "msg=\"controller connected\" peer=%s", k->peer);
+  int rc = sb_session_serve_fd(k->fd, &k->o);
+  if (rc)
+    alog("info", "msg=\"controller disconnected\" peer=%s status=error error=\"%s\"", k->peer,
+         sb_strerror(rc));
+  else
+    alog("info", "msg=\"controller disconnected\" peer=%s status=ok", k->peer);
+  free(k);
+  atomic_fetch_sub(&active, 1);
+  return NULL;
+}
+
+/* Hands |fd| (accepted from |sa|) to a new detached thread, or closes it when MAX_CONNS are
+ * being served or no thread can be made. */
+static void dispatch(int fd, const struct sockaddr *sa, socklen_t len, const sb_session_opts *o) {
+  char peer[INET6_ADDRSTRLEN + 8];
+  addr_str(sa, len, peer, sizeof(peer));
+  if (atomic_fetch_add(&active, 1) >= MAX_CONNS) {
+    atomic_fetch_sub(&active, 1);
+    alog("warn", "msg=\"too many connections, closing\" peer=%s limit=%d", peer, MAX_CONNS);
+    close(fd);
+    return;
+  }
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  conn *k = calloc(1, sizeof(*k));
+  pthread_attr_t attr;
+  pthread_t th;
+  if (k) {
+    k->fd = fd;
+    k->o = *o;
+    memcpy(k->peer, peer, sizeof(peer));
+    k->o.peer = k->peer;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int rc = pthread_create(&th, &attr, serve, k);
+    pthread_attr_destroy(&attr);
+    if (rc == 0) return;
+    free(k);
+  }
+  atomic_fetch_sub(&active, 1);
+  alog("error", "msg=\"cannot serve connection, closing\" peer=%s error=\"%s\"", peer,
+       k ? "cannot create a thread" : "out of memory");
+  close(fd);
+}
+
+/* Accepts until SIGTERM or SIGINT arrives on |sfd|. Returns 0, or 1 after a fatal error. */
+static int accept_loop(int lfd, int sfd, const sb_session_opts *o) {
+  struct pollfd pfd[2] = {{.fd = lfd, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
   for (;;) {
-    int fd = accept(lfd, NULL, NULL);
-    if (fd < 0) {
+    if (poll(pfd, 2, -1) < 0) {
       if (errno == EINTR) continue;
-      fprintf(stderr, "level=error msg=\"accept failed\" error=\"%s\"\n", strerror(errno));
+      alog("error", "msg=\"poll failed\" error=\"%s\"", strerror(errno));
       return 1;
     }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    fprintf(stderr, "level=info msg=\"controller connected\"\n");
-    int rc = sb_session_serve_fd(fd, &o);
-    fprintf(stderr, "level=info msg=\"controller disconnected\" status=%d\n", rc);
+    if (pfd[1].revents) {
+      struct signalfd_siginfo si;
+      if (read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si)) continue;
+      alog("info", "msg=\"shutting down\" signal=%s active=%d",
+           si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM", atomic_load(&active));
+      return 0;
+    }
+    if (!pfd[0].revents) continue;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == EAGAIN || errno == ECONNABORTED) continue;
+      alog("error", "msg=\"accept failed\" error=\"%s\"", strerror(errno));
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        usleep(100 * 1000); /* out of descriptors: let sessions end rather than spin */
+        continue;
+      }
+      return 1;
+    }
+    dispatch(fd, (struct sockaddr *)&ss, sl, o);
   }
+}
+
+/* Blocks SIGTERM and SIGINT in this thread and every thread made later, and returns a signalfd
+ * that reads them (or -1). */
+static int signals_fd(void) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, NULL);
+  signal(SIGPIPE, SIG_IGN);
+  return signalfd(-1, &set, SFD_CLOEXEC);
+}
+
+/* Binds, logs the listening line, then serves until a signal. Returns the exit code. */
+static int run(const config *c, sb_session_opts *o, int secured, int sfd) {
+  struct addrinfo *ai;
+  if (resolve(c->listen, &ai)) return 2;
+  if (!is_loopback(ai->ai_addr) && !secured) {
+    fprintf(stderr, "speedboat-agent: refusing to listen on non-loopback %s without --token-file "
+                    "or --tls-cert/--tls-key/--tls-ca (anyone who can reach it could run load "
+                    "from this machine)\n", c->listen);
+    freeaddrinfo(ai);
+    return 2;
+  }
+  int lfd = listen_on(c->listen, ai);
+  freeaddrinfo(ai);
+  if (lfd < 0) return 1;
+  struct sockaddr_storage ss;
+  socklen_t sl = sizeof(ss);
+  char addr[INET6_ADDRSTRLEN + 8], id[320], host[256] = "agent";
+  getsockname(lfd, (struct sockaddr *)&ss, &sl);
+  addr_str((struct sockaddr *)&ss, sl, addr, sizeof(addr));
+  if (!c->id) {
+    gethostname(host, sizeof(host) - 1);
+    host[sizeof(host) - 1] = '\0';
+    snprintf(id, sizeof(id), "%s:%s", host, strrchr(addr, ':') + 1);
+  }
+  o->agent_id = c->id ? c->id : id;
+  alog("info", "msg=\"listening\" addr=%s id=\"%s\" tls=%s token=%s max_vus=%llu", addr,
+       o->agent_id, o->tls ? "on" : "off", o->token ? "on" : "off",
+       (unsigned long long)o->max_vus);
+  int rc = accept_loop(lfd, sfd, o);
+  close(lfd);
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  config c = {.listen = "127.0.0.1:6566"};
+  int rc = parse_args(argc, argv, &c);
+  if (rc >= 0) return rc;
+  char *token = NULL;
+  sb_tls *tls = NULL;
+  if (c.token_file && read_token(c.token_file, &token)) return 2;
+  if (load_tls(&c, &tls)) {
+    free(token);
+    return 2;
+  }
+  sb_session_opts o = {.token = token, .max_vus = c.max_vus, .tls = tls, .busy = &busy};
+  int sfd = signals_fd(); /* before any thread starts, so every thread inherits the mask */
+  if (sfd < 0) {
+    fprintf(stderr, "speedboat-agent: signalfd: %s\n", strerror(errno));
+    rc = 1;
+    goto out;
+  }
+  sb_engine_global_init();
+  rc = run(&c, &o, token || tls, sfd);
+  close(sfd);
+  if (atomic_load(&active) > 0) {
+    /* Sessions still run on other threads: leave without tearing down what they use. */
+    fflush(stderr);
+    _exit(rc);
+  }
+out:
+  sb_tls_free(tls);
+  free(token);
+  return rc;
 }

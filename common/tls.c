@@ -72,9 +72,14 @@ static int load_files(SSL_CTX *ctx, int server, const char *cert, const char *ke
   if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
     return sb_err_set(err, SB_EFORMAT, "%s: not a PEM certificate (%s)", cert,
                       ossl_reason(why, sizeof(why), "unreadable"));
-  if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)
-    return sb_err_set(err, SB_EFORMAT, "%s: not an unencrypted PEM private key (%s)", key,
-                      ossl_reason(why, sizeof(why), "unreadable"));
+  if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+    unsigned long e = ERR_peek_error();
+    if (!(ERR_GET_LIB(e) == ERR_LIB_X509 && ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH))
+      return sb_err_set(err, SB_EFORMAT, "%s: not an unencrypted PEM private key (%s)", key,
+                        ossl_reason(why, sizeof(why), "unreadable"));
+    ERR_clear_error();
+    return sb_err_set(err, SB_EFORMAT, "%s: the key does not match the certificate %s", key, cert);
+  }
   if (SSL_CTX_check_private_key(ctx) != 1)
     return sb_err_set(err, SB_EFORMAT, "%s: the key does not match the certificate %s (%s)", key,
                       cert, ossl_reason(why, sizeof(why), "mismatch"));

@@ -215,28 +215,31 @@ static void test_wrong_peer_host_rejected(void **state) {
   sb_tls_free(cli);
 }
 
-/* sb_tls_new(cert, key, ca) fails with |code| and an error naming |named|. */
+/* sb_tls_new(cert, key, ca) fails with |code| and an error naming |named| (and saying |says|,
+ * when not NULL). */
 static void expect_new_fails(const char *cert, const char *key, const char *ca, int code,
-                             const char *named) {
+                             const char *named, const char *says) {
   sb_tls *t = (sb_tls *)0x1;
   sb_err err = {{0}};
   int rc = sb_tls_new(&t, 1, path(cert), path(key), path(ca), &err);
   assert_int_equal(rc, code);
   assert_ptr_equal(t, (sb_tls *)0x1); /* untouched on failure */
   if (!strstr(err.msg, path(named))) fail_msg("error '%s' does not name %s", err.msg, named);
+  if (says && !strstr(err.msg, says)) fail_msg("error '%s' does not say '%s'", err.msg, says);
 }
 
 static void test_bad_files(void **state) {
-  expect_new_fails("nope.pem", "agent.key", "ca.pem", SB_ENOTFOUND, "nope.pem");
-  expect_new_fails("agent.pem", "nope.key", "ca.pem", SB_ENOTFOUND, "nope.key");
-  expect_new_fails("agent.pem", "agent.key", "nope.pem", SB_ENOTFOUND, "nope.pem");
-  expect_new_fails("garbage.pem", "agent.key", "ca.pem", SB_EFORMAT, "garbage.pem");
-  expect_new_fails("agent.pem", "garbage.pem", "ca.pem", SB_EFORMAT, "garbage.pem");
-  expect_new_fails("agent.pem", "agent.key", "garbage.pem", SB_EFORMAT, "garbage.pem");
-  expect_new_fails("agent.pem", "controller.key", "ca.pem", SB_EFORMAT, "controller.key");
-  expect_new_fails("agent.key", "agent.key", "ca.pem", SB_EFORMAT, "agent.key");
-  expect_new_fails("agent.pem", "agent.key", "agent.key", SB_EFORMAT, "agent.key");
-  expect_new_fails("agent.pem", "agent.key", ".", SB_EIO, "."); /* a directory */
+  expect_new_fails("nope.pem", "agent.key", "ca.pem", SB_ENOTFOUND, "nope.pem", "no such file");
+  expect_new_fails("agent.pem", "nope.key", "ca.pem", SB_ENOTFOUND, "nope.key", "no such file");
+  expect_new_fails("agent.pem", "agent.key", "nope.pem", SB_ENOTFOUND, "nope.pem", "no such file");
+  expect_new_fails("garbage.pem", "agent.key", "ca.pem", SB_EFORMAT, "garbage.pem", NULL);
+  expect_new_fails("agent.pem", "garbage.pem", "ca.pem", SB_EFORMAT, "garbage.pem", NULL);
+  expect_new_fails("agent.pem", "agent.key", "garbage.pem", SB_EFORMAT, "garbage.pem", NULL);
+  expect_new_fails("agent.pem", "controller.key", "ca.pem", SB_EFORMAT, "controller.key",
+                   "does not match the certificate");
+  expect_new_fails("agent.key", "agent.key", "ca.pem", SB_EFORMAT, "agent.key", NULL);
+  expect_new_fails("agent.pem", "agent.key", "agent.key", SB_EFORMAT, "agent.key", NULL);
+  expect_new_fails("agent.pem", "agent.key", ".", SB_EIO, ".", "is a directory");
 }
 
 int main(void) {
