@@ -11,6 +11,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
+#include <event2/thread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,7 @@ static void write_file(const char *p, const char *text) {
 }
 
 static int setup_certs(void **state) {
+  evthread_use_pthreads(); /* the client below asks for BEV_OPT_THREADSAFE, as sessions do */
   snprintf(dir, sizeof(dir), "/tmp/sb-tls-test-XXXXXX");
   if (!mkdtemp(dir)) return -1;
   char cmd[256];
