@@ -1,5 +1,6 @@
 # speedboat-agent as a daemon: the listening line with the real port, one thread per connection
-# (two controllers connected at once, extras beyond 16 closed), SIGTERM, --help, the rule against
+# (two controllers connected at once, extras beyond 16 closed), one test at a time (a second
+# controller is told busy), SIGTERM, --help, the rule against
 # an unprotected non-loopback listener, the --tls-* options together, mutual TLS with throwaway
 # certificates (a controller without a certificate is refused).
 . "$SB_ROOT/test/e2e/lib.sh"
@@ -53,6 +54,28 @@ kill -TERM "$AGENT_PID"
 set +e; wait "$AGENT_PID"; RC=$?; set -e
 [ "$RC" -eq 0 ] || { cat "$WORK/agent.err"; fail "exit code $RC after SIGTERM"; }
 grep -q 'msg="shutting down"' "$WORK/agent.err" || fail "no shutdown line: $(cat "$WORK/agent.err")"
+
+# --- one test at a time across connections: while one controller holds the agent after its hello,
+# a second is answered "busy"; once the first leaves, a third is welcomed. HELLO is a framed
+# Envelope{hello: Hello{protocol_version: 1}} written by hand (4-byte length, then protobuf).
+HELLO='\000\000\000\004\012\002\010\001'
+# controller N SECONDS: sends hello, keeps what the agent answers in $WORK/cN.out for SECONDS.
+controller() {
+  bash -c "exec 3<>/dev/tcp/127.0.0.1/$AGENT_PORT && printf '$HELLO' >&3 && timeout $2 cat <&3 >'$WORK/c$1.out'" || true
+}
+start_agent --listen 127.0.0.1:0 --id busy-test
+controller 1 2 &
+PIDS="$PIDS $!"
+wait_log 'msg="controller authenticated'
+controller 2 2
+grep -aq "busy: this agent is running another controller's test" "$WORK/c2.out" ||
+  fail "second controller was not told busy: $(tr -cd '[:print:]' <"$WORK/c2.out")"
+grep -aq 'busy-test' "$WORK/c1.out" || fail "first controller got no welcome: $(tr -cd '[:print:]' <"$WORK/c1.out")"
+wait_log 'msg="controller disconnected"' 2
+controller 3 1
+grep -aq 'busy-test' "$WORK/c3.out" || fail "third controller got no welcome: $(tr -cd '[:print:]' <"$WORK/c3.out")"
+kill -TERM "$AGENT_PID"
+wait "$AGENT_PID" || fail "exit code $? after SIGTERM"
 
 # --- --help lists every option, the default address and the security rule
 "$SB_AGENT" --help >"$WORK/out" 2>"$WORK/err"
