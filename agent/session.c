@@ -28,16 +28,28 @@ typedef struct logline {
   char text[];
 } logline;
 
+/* The outcome of setup()/teardown(), handed from a worker thread to the session loop. */
+typedef struct call_result {
+  int ready;                  /* filled, waiting for the loop */
+  int present, timed_out;
+  char *json, *error;         /* malloc'ed; NULL when none */
+} call_result;
+
 typedef struct session {
   const sb_session_opts *o;
   struct event_base *base;
   struct bufferevent *bev;
-  struct event *ev_snap, *ev_done, *ev_log, *ev_beat;
-  sb_engine *engine;
+  struct event *ev_snap, *ev_done, *ev_log, *ev_beat, *ev_call;
+  sb_engine *engine;          /* prepared test; kept after DONE until teardown ran */
+  int ended;                  /* DONE sent for |engine| */
+  int64_t setup_timeout_ms, teardown_timeout_ms; /* from Prepare */
+  int64_t started_at_us;      /* wall clock the scenarios started at (Done.started_at_unix_us) */
+  char call_fn[16];           /* the call in flight: "setup" or "teardown" */
+  call_result call;           /* guarded by mu */
   sb_metrics *snap;           /* interval aggregate being turned into a snapshot */
   uint64_t seq;
   int hello_ok;
-  pthread_mutex_t mu;         /* guards the log queue (filled by worker threads) */
+  pthread_mutex_t mu;         /* guards the log queue and |call| (filled by worker threads) */
   logline *logs, **logs_tail;
   int closing;                /* flush the output, then stop */
   int holds_busy;             /* took o->busy: give it back at the end */
@@ -138,21 +150,107 @@ static void engine_done(void *ud) {
   event_active(s->ev_done, EV_TIMEOUT, 0);
 }
 
+/* Frees the prepared test (any call in flight ends without a result). */
+static void drop_engine(session *s) {
+  sb_engine_free(s->engine);
+  s->engine = NULL;
+  s->ended = 0;
+}
+
+/* The scenarios ended: the last snapshot, then DONE. The engine stays (its workers idle) for
+ * teardown(); drop_engine() frees it after teardown, a new prepare or the end of the connection. */
 static void end_test(session *s) {
-  if (!s->engine) return;
+  if (!s->engine || s->ended) return;
   event_del(s->ev_snap);
   flush_logs(s);
   send_snapshot(s);
   Speedboat__Done m = SPEEDBOAT__DONE__INIT;
   m.error = (char *)sb_engine_error(s->engine);
   m.iterations = sb_engine_iterations(s->engine);
+  m.started_at_unix_us = s->started_at_us;
   sb_frame_send_msg(bufferevent_get_output(s->bev), SPEEDBOAT__ENVELOPE__MSG_DONE, &m);
-  sb_engine_free(s->engine);
-  s->engine = NULL;
+  s->ended = 1;
   flush_logs(s);
 }
 
 static void on_done_ev(evutil_socket_t fd, short what, void *arg) { end_test(arg); }
+
+/* Engine callback, from worker 0's thread: keep the call's outcome for the session loop. */
+static void engine_call_done(int present, const char *json, const char *error, int timed_out,
+                             void *ud) {
+  session *s = ud;
+  pthread_mutex_lock(&s->mu);
+  s->call.ready = 1;
+  s->call.present = present;
+  s->call.timed_out = timed_out;
+  s->call.json = json ? strdup(json) : NULL;
+  s->call.error = error ? strdup(error) : NULL;
+  if ((json && !s->call.json) || (error && !s->call.error)) {
+    free(s->call.json);
+    free(s->call.error);
+    s->call.json = NULL;
+    s->call.error = strdup("out of memory keeping the result");
+  }
+  pthread_mutex_unlock(&s->mu);
+  event_active(s->ev_call, EV_TIMEOUT, 0);
+}
+
+static void call_result_clear(call_result *c) {
+  free(c->json);
+  free(c->error);
+  memset(c, 0, sizeof(*c));
+}
+
+/* A call ended: a snapshot with what it measured, then CALL_RESULT. After teardown the test is
+ * over on this agent and its engine goes. */
+static void on_call_ev(evutil_socket_t fd, short what, void *arg) {
+  session *s = arg;
+  pthread_mutex_lock(&s->mu);
+  call_result c = s->call;
+  memset(&s->call, 0, sizeof(s->call));
+  pthread_mutex_unlock(&s->mu);
+  if (!c.ready || !s->engine) {
+    call_result_clear(&c);
+    return;
+  }
+  flush_logs(s);
+  send_snapshot(s);
+  Speedboat__CallResult m = SPEEDBOAT__CALL_RESULT__INIT;
+  m.function = s->call_fn;
+  m.present = c.present;
+  m.data = c.json ? c.json : "";
+  m.error = c.error ? c.error : "";
+  m.timed_out = c.timed_out;
+  sb_frame_send_msg(bufferevent_get_output(s->bev), SPEEDBOAT__ENVELOPE__MSG_CALL_RESULT, &m);
+  call_result_clear(&c);
+  if (strcmp(s->call_fn, "teardown") == 0 && s->ended) drop_engine(s);
+}
+
+/* Call: setup() before start, teardown() after DONE, with Prepare's timeouts. */
+static void on_call(session *s, const Speedboat__Call *c) {
+  const char *fn = c->function ? c->function : "";
+  int setup = strcmp(fn, "setup") == 0;
+  if (!setup && strcmp(fn, "teardown") != 0) {
+    send_error_code(s, "protocol", "protocol error: Call.function must be \"setup\" or \"teardown\"");
+    return;
+  }
+  if (!s->engine) {
+    send_error(s, "call before prepare");
+    return;
+  }
+  int64_t timeout = setup ? s->setup_timeout_ms : s->teardown_timeout_ms;
+  const char *data = c->data && *c->data ? c->data : NULL;
+  int rc = sb_engine_call(s->engine, fn, data, timeout, engine_call_done, s);
+  if (rc == SB_EINVAL) {
+    send_error(s, "busy: a setup/teardown call is already running");
+    return;
+  }
+  if (rc) {
+    send_error(s, "out of memory starting the call");
+    return;
+  }
+  snprintf(s->call_fn, sizeof(s->call_fn), "%s", fn);
+}
 
 /* Compares tokens in time independent of where they differ. */
 static int token_equal(const char *a, const char *b) {
@@ -222,10 +320,11 @@ static uint64_t prepare_max_vus(const Speedboat__Prepare *p) {
 static void on_prepare(session *s, const Speedboat__Prepare *p) {
   sb_err err;
   err.msg[0] = '\0';
-  if (s->engine) {
+  if (s->engine && !s->ended) {
     send_error(s, "busy: a test is already prepared on this agent");
     return;
   }
+  if (s->engine) drop_engine(s); /* the last test ended; its teardown never came */
   uint64_t need = prepare_max_vus(p);
   if (s->o->max_vus && need > s->o->max_vus) {
     char msg[160];
@@ -244,6 +343,9 @@ static void on_prepare(session *s, const Speedboat__Prepare *p) {
     return;
   }
   clock_gettime(CLOCK_MONOTONIC, &t1);
+  s->setup_timeout_ms = p->setup_timeout_ms;
+  s->teardown_timeout_ms = p->teardown_timeout_ms;
+  s->started_at_us = 0;
   flush_logs(s);
   Speedboat__Ready m = SPEEDBOAT__READY__INIT;
   m.vus_max = sb_engine_vus_max(s->engine);
@@ -252,10 +354,16 @@ static void on_prepare(session *s, const Speedboat__Prepare *p) {
 }
 
 static void on_start(session *s, const Speedboat__Start *st) {
-  if (!s->engine) {
+  if (!s->engine || s->ended) {
     send_error(s, "start before prepare");
     return;
   }
+  if (st->setup_data && *st->setup_data && sb_engine_set_data(s->engine, st->setup_data) != 0) {
+    send_error(s, "out of memory keeping setup's data");
+    return;
+  }
+  int64_t now = sb_clock_wall_us();
+  s->started_at_us = st->start_at_unix_us > now ? st->start_at_unix_us : now;
   sb_engine_start(s->engine, st->start_at_unix_us);
   int ms = s->o->snapshot_ms > 0 ? s->o->snapshot_ms : 1000;
   struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
@@ -278,8 +386,7 @@ static void controller_lost(session *s, const char *why) {
   slog(s, "warn", "controller lost: %s; stopping the load", why);
   if (s->engine) {
     sb_engine_stop(s->engine, 1);
-    sb_engine_free(s->engine);
-    s->engine = NULL;
+    drop_engine(s);
   }
   event_base_loopbreak(s->base);
 }
@@ -321,6 +428,7 @@ static void dispatch(session *s, const Speedboat__Envelope *env) {
     if (s->engine) sb_engine_stop(s->engine, env->stop->abort);
     break;
   case SPEEDBOAT__ENVELOPE__MSG_HEARTBEAT: on_heartbeat(s, env->heartbeat); break;
+  case SPEEDBOAT__ENVELOPE__MSG_CALL: on_call(s, env->call); break;
   default: send_error_code(s, "protocol", "protocol error: unexpected message"); break;
   }
 }
@@ -388,7 +496,8 @@ int sb_session_serve_fd(int fd, const sb_session_opts *o) {
   s.ev_snap = event_new(s.base, -1, EV_PERSIST, on_snap, &s);
   s.ev_done = event_new(s.base, -1, 0, on_done_ev, &s);
   s.ev_log = event_new(s.base, -1, 0, on_log_ev, &s);
-  if (!s.bev || !s.ev_snap || !s.ev_done || !s.ev_log || !s.ev_beat) goto out;
+  s.ev_call = event_new(s.base, -1, 0, on_call_ev, &s);
+  if (!s.bev || !s.ev_snap || !s.ev_done || !s.ev_log || !s.ev_beat || !s.ev_call) goto out;
   bufferevent_setcb(s.bev, on_read, on_write, on_event, &s);
   bufferevent_enable(s.bev, EV_READ | EV_WRITE);
   struct timeval beat = {0, HEARTBEAT_US};
@@ -399,11 +508,13 @@ int sb_session_serve_fd(int fd, const sb_session_opts *o) {
 out:
   if (s.engine) sb_engine_free(s.engine);
   flush_logs(&s); /* frees the queue; nothing is sent after the loop */
+  call_result_clear(&s.call);
   if (s.bev) bufferevent_free(s.bev);
   if (s.ev_snap) event_free(s.ev_snap);
   if (s.ev_done) event_free(s.ev_done);
   if (s.ev_log) event_free(s.ev_log);
   if (s.ev_beat) event_free(s.ev_beat);
+  if (s.ev_call) event_free(s.ev_call);
   if (s.holds_busy) atomic_store(o->busy, 0);
   sb_metrics_free(s.snap);
   if (s.base) event_base_free(s.base);

@@ -1,23 +1,29 @@
 /* The agent's protocol session over a socketpair: the handshake, a wrong token, garbled bytes,
- * a message before hello, and a test needing more VUs than --max-vus. */
+ * a message before hello, a test needing more VUs than --max-vus, and a whole test with setup()
+ * and teardown(). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 #include <event2/buffer.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "agent/session.h"
+#include "common/archive.h"
+#include "common/clock.h"
 #include "common/frame.h"
+#include "common/snapshot.h"
 
 typedef struct peer {
   int fd;                 /* our end */
   pthread_t th;
   sb_session_opts o;
   int agent_fd;
+  struct evbuffer *in;    /* bytes read but not yet parsed */
 } peer;
 
 static void *serve(void *arg) {
@@ -35,12 +41,14 @@ static void start(peer *p, const char *token, uint64_t max_vus) {
   p->o.agent_id = "t";
   p->fd = sv[0];
   p->agent_fd = sv[1];
+  p->in = evbuffer_new();
   assert_int_equal(pthread_create(&p->th, NULL, serve, p), 0);
 }
 
 static void stop(peer *p) {
   close(p->fd);
   pthread_join(p->th, NULL);
+  evbuffer_free(p->in);
 }
 
 static void send_env(peer *p, Speedboat__Envelope__MsgCase c, void *msg) {
@@ -53,19 +61,17 @@ static void send_env(peer *p, Speedboat__Envelope__MsgCase c, void *msg) {
 
 /* Reads the next message (blocking); NULL when the agent closed the connection. */
 static Speedboat__Envelope *recv_env(peer *p) {
-  struct evbuffer *b = evbuffer_new();
   Speedboat__Envelope *e = NULL;
   sb_err err;
   char buf[4096];
   for (;;) {
-    int rc = sb_frame_recv(b, &e, &err);
+    int rc = sb_frame_recv(p->in, &e, &err);
     assert_true(rc >= 0);
     if (rc == 1) break;
     ssize_t n = read(p->fd, buf, sizeof(buf));
     if (n <= 0) break;
-    evbuffer_add(b, buf, (size_t)n);
+    evbuffer_add(p->in, buf, (size_t)n);
   }
-  evbuffer_free(b);
   return e;
 }
 
@@ -146,6 +152,144 @@ static void test_max_vus(void **state) {
   stop(&p);
 }
 
+static const char META[] = "{\"filename\":\"file:///t/main.js\"}";
+static const char SETUP_JS[] =
+    "var metrics = require('k6/metrics');\n"
+    "var seenA = new metrics.Counter('seen_a'), inSetup = new metrics.Counter('in_setup');\n"
+    "var torn = new metrics.Counter('torn');\n"
+    "exports.setup = function () { inSetup.add(1); return { a: 1 }; };\n"
+    "exports.default = function (data) { seenA.add(data.a); };\n"
+    "exports.teardown = function (data) { torn.add(data.a * 5); };\n";
+
+static int nsnaps; /* snapshots received */
+
+/* The next message that is neither a heartbeat nor a log line; snapshots are added to |m|. */
+static Speedboat__Envelope *recv_main(peer *p, sb_metrics *m) {
+  for (;;) {
+    Speedboat__Envelope *e = recv_env(p);
+    assert_non_null(e);
+    if (e->msg_case == SPEEDBOAT__ENVELOPE__MSG_SNAPSHOT) {
+      sb_err err;
+      assert_int_equal(sb_snapshot_apply(m, e->snapshot, &err), 0);
+      nsnaps++;
+    } else if (e->msg_case != SPEEDBOAT__ENVELOPE__MSG_HEARTBEAT &&
+               e->msg_case != SPEEDBOAT__ENVELOPE__MSG_LOG) {
+      return e;
+    }
+    speedboat__envelope__free_unpacked(e, NULL);
+  }
+}
+
+static double counter(sb_metrics *m, const char *name, const char *key, const char *value) {
+  int id = sb_metrics_find(m, name);
+  if (id < 0) return 0;
+  const char *filter[2] = {key, value};
+  sb_series s;
+  sb_series_init(&s, id);
+  assert_int_equal(sb_metrics_fold(m, id, filter, key ? 1 : 0, &s), 0);
+  double v = s.value;
+  sb_series_clear(&s);
+  return v;
+}
+
+static void send_prepare(peer *p) {
+  sb_archive *a;
+  sb_err err;
+  uint8_t *buf;
+  size_t len;
+  assert_int_equal(sb_archive_new(&a), 0);
+  assert_int_equal(sb_archive_add(a, "metadata.json", META, strlen(META)), 0);
+  assert_int_equal(sb_archive_add(a, "es5/file/t/main.js", SETUP_JS, strlen(SETUP_JS)), 0);
+  assert_int_equal(sb_archive_write(a, 0, &buf, &len, &err), 0);
+  sb_archive_free(a);
+  Speedboat__Scenario sc = SPEEDBOAT__SCENARIO__INIT;
+  sc.executor = SPEEDBOAT__EXECUTOR__EXECUTOR_SHARED_ITERATIONS;
+  sc.vus = 2;
+  sc.iterations = 6;
+  sc.max_duration_ms = 10000;
+  Speedboat__Scenario *scs[] = {&sc};
+  Speedboat__Prepare m = SPEEDBOAT__PREPARE__INIT;
+  m.archive.data = buf;
+  m.archive.len = len;
+  m.n_scenarios = 1;
+  m.scenarios = scs;
+  m.workers = 1;
+  m.setup_timeout_ms = 5000;
+  send_env(p, SPEEDBOAT__ENVELOPE__MSG_PREPARE, &m);
+  free(buf);
+}
+
+/* Sends Call{fn, data} and returns the CallResult after the snapshot that precedes it. */
+static Speedboat__Envelope *call(peer *p, sb_metrics *m, const char *fn, const char *data) {
+  Speedboat__Call c = SPEEDBOAT__CALL__INIT;
+  c.function = (char *)fn;
+  c.data = (char *)data;
+  send_env(p, SPEEDBOAT__ENVELOPE__MSG_CALL, &c);
+  int snaps = nsnaps;
+  Speedboat__Envelope *e = recv_main(p, m);
+  assert_int_equal(e->msg_case, SPEEDBOAT__ENVELOPE__MSG_CALL_RESULT);
+  assert_true(nsnaps > snaps); /* a snapshot came first */
+  assert_string_equal(e->call_result->function, fn);
+  return e;
+}
+
+static void test_setup_start_done_teardown(void **state) {
+  peer p;
+  sb_metrics *m;
+  assert_int_equal(sb_metrics_new(&m), 0);
+  start(&p, NULL, 0);
+  hello(&p, NULL);
+  Speedboat__Envelope *e = recv_main(&p, m);
+  assert_int_equal(e->msg_case, SPEEDBOAT__ENVELOPE__MSG_WELCOME);
+  speedboat__envelope__free_unpacked(e, NULL);
+  send_prepare(&p);
+  e = recv_main(&p, m);
+  assert_int_equal(e->msg_case, SPEEDBOAT__ENVELOPE__MSG_READY);
+  speedboat__envelope__free_unpacked(e, NULL);
+
+  e = call(&p, m, "setup", "");
+  assert_true(e->call_result->present);
+  assert_string_equal(e->call_result->error, "");
+  assert_false(e->call_result->timed_out);
+  assert_string_equal(e->call_result->data, "{\"a\":1}");
+  assert_true(counter(m, "in_setup", "group", "::setup") == 1);
+  Speedboat__Start st = SPEEDBOAT__START__INIT;
+  st.setup_data = "{\"a\":1}";
+  speedboat__envelope__free_unpacked(e, NULL);
+
+  int64_t t0 = sb_clock_wall_us();
+  send_env(&p, SPEEDBOAT__ENVELOPE__MSG_START, &st);
+  e = recv_main(&p, m);
+  int64_t t1 = sb_clock_wall_us();
+  assert_int_equal(e->msg_case, SPEEDBOAT__ENVELOPE__MSG_DONE);
+  assert_int_equal(e->done->iterations, 6);
+  assert_string_equal(e->done->error, "");
+  assert_true(e->done->started_at_unix_us >= t0 && e->done->started_at_unix_us <= t1);
+  speedboat__envelope__free_unpacked(e, NULL);
+  assert_true(counter(m, "seen_a", NULL, NULL) == 6); /* every iteration saw data.a === 1 */
+  assert_true(counter(m, "iterations", NULL, NULL) == 6);
+
+  e = call(&p, m, "teardown", "{\"a\":1}");
+  assert_true(e->call_result->present);
+  assert_string_equal(e->call_result->error, "");
+  assert_string_equal(e->call_result->data, "");
+  speedboat__envelope__free_unpacked(e, NULL);
+  assert_true(counter(m, "torn", "group", "::teardown") == 5);
+  assert_true(counter(m, "iterations", NULL, NULL) == 6);
+
+  /* The test is over: the agent takes the next one. */
+  send_prepare(&p);
+  e = recv_main(&p, m);
+  assert_int_equal(e->msg_case, SPEEDBOAT__ENVELOPE__MSG_READY);
+  speedboat__envelope__free_unpacked(e, NULL);
+  Speedboat__Call c = SPEEDBOAT__CALL__INIT;
+  c.function = "main";
+  send_env(&p, SPEEDBOAT__ENVELOPE__MSG_CALL, &c);
+  expect_error(&p, "must be \"setup\" or \"teardown\"");
+  stop(&p);
+  sb_metrics_free(m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_welcome),
@@ -153,6 +297,7 @@ int main(void) {
       cmocka_unit_test(test_prepare_before_hello),
       cmocka_unit_test(test_garbled_bytes),
       cmocka_unit_test(test_max_vus),
+      cmocka_unit_test(test_setup_start_done_teardown),
   };
   return cmocka_run_group_tests_name("session", tests, NULL, NULL);
 }
