@@ -31,8 +31,9 @@ static const char usage[] =
     "Archive options:\n"
     "  -O, --archive-out FILE         where to write the archive (default archive.tar.zst)\n"
     "\n"
-    "Exit codes: 0 passed, 99 thresholds failed, 104 invalid options, 105 interrupted,\n"
-    "107 script error, 255 other errors.\n";
+    "Exit codes: 0 passed, 99 thresholds failed, 100 setup timed out, 101 teardown timed out,\n"
+    "104 invalid options, 105 interrupted, 107 script error, 111 an agent was lost,\n"
+    "255 other errors.\n";
 
 typedef struct argv_env {
   char **kv;  /* key, value, ..., NULL */
@@ -108,7 +109,10 @@ static int parse_trend_stats(sb_cli_overrides *cli, const char *s) {
   return 0;
 }
 
-enum { OPT_NO_THRESHOLDS = 256, OPT_NO_SUMMARY, OPT_TREND_STATS, OPT_WORKERS };
+enum {
+  OPT_NO_THRESHOLDS = 256, OPT_NO_SUMMARY, OPT_TREND_STATS, OPT_WORKERS, OPT_AGENTS, OPT_AGENTS_FILE,
+  OPT_AGENT_TOKEN_FILE, OPT_AGENT_TLS_CERT, OPT_AGENT_TLS_KEY, OPT_AGENT_TLS_CA, OPT_ON_AGENT_LOSS
+};
 
 static int cmd_run(int argc, char **argv, int archive_only) {
   static const struct option longopts[] = {
@@ -119,6 +123,13 @@ static int cmd_run(int argc, char **argv, int archive_only) {
       {"no-summary", no_argument, 0, OPT_NO_SUMMARY},
       {"summary-trend-stats", required_argument, 0, OPT_TREND_STATS},
       {"workers", required_argument, 0, OPT_WORKERS}, {"help", no_argument, 0, 'h'},
+      {"agents", required_argument, 0, OPT_AGENTS},
+      {"agents-file", required_argument, 0, OPT_AGENTS_FILE},
+      {"agent-token-file", required_argument, 0, OPT_AGENT_TOKEN_FILE},
+      {"agent-tls-cert", required_argument, 0, OPT_AGENT_TLS_CERT},
+      {"agent-tls-key", required_argument, 0, OPT_AGENT_TLS_KEY},
+      {"agent-tls-ca", required_argument, 0, OPT_AGENT_TLS_CA},
+      {"on-agent-loss", required_argument, 0, OPT_ON_AGENT_LOSS},
       {0, 0, 0, 0}};
   sb_run_config cfg;
   memset(&cfg, 0, sizeof(cfg));
@@ -150,6 +161,19 @@ static int cmd_run(int argc, char **argv, int archive_only) {
     case OPT_WORKERS:
       bad = parse_count("--workers", optarg, &v);
       cfg.workers = (int)v;
+      break;
+    case OPT_AGENTS: cfg.agents = optarg; break;
+    case OPT_AGENTS_FILE: cfg.agents_file = optarg; break;
+    case OPT_AGENT_TOKEN_FILE: cfg.agent_token_file = optarg; break;
+    case OPT_AGENT_TLS_CERT: cfg.agent_tls_cert = optarg; break;
+    case OPT_AGENT_TLS_KEY: cfg.agent_tls_key = optarg; break;
+    case OPT_AGENT_TLS_CA: cfg.agent_tls_ca = optarg; break;
+    case OPT_ON_AGENT_LOSS:
+      if (!strcmp(optarg, "abort")) cfg.abort_on_agent_loss = 1;
+      else if (strcmp(optarg, "continue")) {
+        fprintf(stderr, "speedboat: --on-agent-loss '%s': expected continue or abort\n", optarg);
+        bad = 1;
+      }
       break;
     case 'h': fputs(usage, stdout); return 0;
     default: bad = 1; break;

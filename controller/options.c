@@ -521,6 +521,12 @@ static int parse_flags(sb_options *o, json_t *root, const sb_cli_overrides *cli,
   if ((v = json_object_get(root, "noSummary")) && !json_is_null(v) &&
       get_bool(v, "options.noSummary", &o->no_summary, err))
     return SB_EINVAL;
+  if ((v = json_object_get(root, "setupTimeout")) && !json_is_null(v) &&
+      get_duration(v, "options.setupTimeout", &o->setup_timeout_ms, err))
+    return SB_EINVAL;
+  if ((v = json_object_get(root, "teardownTimeout")) && !json_is_null(v) &&
+      get_duration(v, "options.teardownTimeout", &o->teardown_timeout_ms, err))
+    return SB_EINVAL;
   if (cli && cli->no_thresholds) o->no_thresholds = 1;
   if (cli && cli->no_summary) o->no_summary = 1;
   return 0;

@@ -63,6 +63,8 @@ typedef struct sb_options {
   int no_summary;             /* --no-summary */
   int discard_response_bodies;
   int no_thresholds;          /* --no-thresholds */
+  int64_t setup_timeout_ms;   /* setupTimeout; 0 = the default, 60 s */
+  int64_t teardown_timeout_ms; /* teardownTimeout; 0 = 60 s */
 } sb_options;
 
 /* What the command line set (0 / NULL / -1 = not given). */

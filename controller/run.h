@@ -16,6 +16,10 @@ enum {
   SB_EXIT_INVALID_CONFIG = 104,
   SB_EXIT_EXTERNAL_ABORT = 105,
   SB_EXIT_SCRIPT_EXCEPTION = 107,
+  SB_EXIT_SETUP_TIMEOUT = 100,
+  SB_EXIT_TEARDOWN_TIMEOUT = 101,
+  SB_EXIT_AGENT_LOST = 111,    /* ours: an agent was lost mid-run (the run went on degraded, or
+                                * stopped with --on-agent-loss=abort) */
   SB_EXIT_USAGE = 2,
 };
 
@@ -25,6 +29,13 @@ typedef struct sb_run_config {
   const char *const *env;      /* -e KEY=VALUE as key, value, ..., NULL */
   int workers;                 /* worker threads of the in-process agent; 0 = one per core */
   int quiet;                   /* no banner, no progress */
+  /* Distributed runs: with no agents, the engine runs in-process as the only agent. */
+  const char *agents;          /* --agents host:port[@w],... */
+  const char *agents_file;     /* --agents-file FILE */
+  const char *agent_token_file; /* --agent-token-file; else $SPEEDBOAT_AGENT_TOKEN */
+  const char *agent_tls_cert, *agent_tls_key, *agent_tls_ca; /* all three or none */
+  int abort_on_agent_loss;     /* --on-agent-loss=abort */
+  int agent_lost_ms;           /* silence that means an agent is lost; 0 = 5000 */
 } sb_run_config;
 
 /* Runs the test; prints the banner and progress to stderr... as k6 does, the summary to stdout.
