@@ -261,10 +261,12 @@ static int parse_args(int argc, char **argv, config *c) {
 static void *serve(void *arg) {
   conn *k = arg;
   alog("info", "msg=\"controller connected\" peer=%s", k->peer);
-  int rc = sb_session_serve_fd(k->fd, &k->o);
+  sb_err why;
+  why.msg[0] = '\0';
+  int rc = sb_session_serve_fd(k->fd, &k->o, &why);
   if (rc)
     alog("info", "msg=\"controller disconnected\" peer=%s status=error error=\"%s\"", k->peer,
-         sb_strerror(rc));
+         why.msg[0] ? why.msg : sb_strerror(rc));
   else
     alog("info", "msg=\"controller disconnected\" peer=%s status=ok", k->peer);
   free(k);

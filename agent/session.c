@@ -54,6 +54,7 @@ typedef struct session {
   int closing;                /* flush the output, then stop */
   int holds_busy;             /* took o->busy: give it back at the end */
   int64_t last_rx_us;         /* monotonic time of the controller's last message */
+  char why[160];              /* why the session refused or closed the connection ("" = normal) */
 } session;
 
 /* One logfmt line on stderr: time=... level=... msg="..." peer=... */
@@ -267,12 +268,14 @@ static void on_hello(session *s, const Speedboat__Hello *h) {
              h->protocol_version, SPEEDBOAT__PROTOCOL_VERSION__PROTOCOL_VERSION_CURRENT);
     send_error_code(s, "version", msg);
     slog(s, "warn", "%s", msg);
+    snprintf(s->why, sizeof(s->why), "protocol version mismatch");
     s->closing = 1;
     return;
   }
   if (s->o->token && *s->o->token && (!h->token || !token_equal(h->token, s->o->token))) {
     send_error_code(s, "auth", "authentication failed: wrong or missing token");
     slog(s, "warn", "authentication failed: %s token", h->token && *h->token ? "wrong" : "missing");
+    snprintf(s->why, sizeof(s->why), "authentication failed");
     s->closing = 1;
     return;
   }
@@ -281,6 +284,7 @@ static void on_hello(session *s, const Speedboat__Hello *h) {
     if (!atomic_compare_exchange_strong(s->o->busy, &free_, 1)) {
       send_error_code(s, "busy", "busy: this agent is running another controller's test");
       slog(s, "warn", "refused a controller: busy with another test");
+      snprintf(s->why, sizeof(s->why), "refused: busy");
       s->closing = 1;
       return;
     }
@@ -417,6 +421,7 @@ static void dispatch(session *s, const Speedboat__Envelope *env) {
   if (!s->hello_ok && env->msg_case != SPEEDBOAT__ENVELOPE__MSG_HELLO) {
     send_error_code(s, "protocol", "protocol error: the first message must be hello");
     slog(s, "warn", "protocol error: the first message was not hello");
+    snprintf(s->why, sizeof(s->why), "protocol error");
     s->closing = 1;
     return;
   }
@@ -443,6 +448,7 @@ static void on_read(struct bufferevent *bev, void *arg) {
     if (rc == 0) break;
     if (rc < 0) {
       slog(s, "warn", "%s", err.msg);
+      snprintf(s->why, sizeof(s->why), "protocol error");
       send_error_code(s, "protocol", err.msg);
       s->closing = 1;
       break;
@@ -472,13 +478,17 @@ static void on_event(struct bufferevent *bev, short what, void *arg) {
       snprintf(why, sizeof(why), "%s", (what & BEV_EVENT_EOF) ? "connection closed" : "connection error");
     if (s->hello_ok && s->engine) controller_lost(s, why);
     else {
-      if (!s->hello_ok && (what & BEV_EVENT_ERROR)) slog(s, "warn", "connection failed: %s", why);
+      if (!s->hello_ok && (what & BEV_EVENT_ERROR)) {
+        slog(s, "warn", "connection failed: %s", why);
+        snprintf(s->why, sizeof(s->why), "connection failed: %.120s", why);
+        s->closing = 1;
+      }
       event_base_loopbreak(s->base);
     }
   }
 }
 
-int sb_session_serve_fd(int fd, const sb_session_opts *o) {
+int sb_session_serve_fd(int fd, const sb_session_opts *o, sb_err *why) {
   session s;
   memset(&s, 0, sizeof(s));
   s.o = o;
@@ -504,7 +514,8 @@ int sb_session_serve_fd(int fd, const sb_session_opts *o) {
   beat.tv_sec = HEARTBEAT_US / 1000000, beat.tv_usec = HEARTBEAT_US % 1000000;
   event_add(s.ev_beat, &beat);
   event_base_loop(s.base, EVLOOP_NO_EXIT_ON_EMPTY);
-  rc = s.closing ? SB_EFORMAT : 0;
+  rc = s.closing ? SB_EINVAL : 0;
+  if (rc) sb_err_set(why, rc, "%s", s.why[0] ? s.why : "refused");
 out:
   if (s.engine) sb_engine_free(s.engine);
   flush_logs(&s); /* frees the queue; nothing is sent after the loop */

@@ -26,8 +26,9 @@ typedef struct sb_session_opts {
 } sb_session_opts;
 
 /* Serves the connection on |fd| until the controller closes it or the test ends and the
- * controller hangs up. Takes ownership of |fd|. Returns 0, or a negative code after a protocol
- * error (logged to stderr). */
-int sb_session_serve_fd(int fd, const sb_session_opts *o);
+ * controller hangs up. Takes ownership of |fd|. Returns 0, or SB_EINVAL when the session refused
+ * or dropped the controller (version, token, busy, protocol error), with |why| (may be NULL)
+ * saying which, or SB_ENOMEM. */
+int sb_session_serve_fd(int fd, const sb_session_opts *o, sb_err *why);
 
 #endif

@@ -63,6 +63,7 @@ typedef struct agent {
   uint64_t vus, vus_max;      /* from its latest snapshot */
   uint64_t iterations, requests; /* what it reported, added up */
   uint64_t snap_bytes;        /* metric stream bytes received */
+  uint64_t nsnap;             /* snapshots received since the start */
   int64_t started_at_us;      /* its actual start (its clock), from done */
   double lost_at_s;           /* seconds into the test when it was lost */
   char lost_why[256];
@@ -219,12 +220,14 @@ static void drop_conn(agent *a) {
 }
 
 static void maybe_teardown(run *r);
+static void record_fleet_vus(run *r);
 
 /* Every agent that started has finished (or was lost): teardown, or the end. */
 static void check_all_done(run *r) {
   if (r->phase != P_RUNNING) return;
   for (size_t i = 0; i < r->nagents; i++)
     if (r->agents[i].state < A_DONE) return;
+  if (r->distributed) record_fleet_vus(r); /* with every agent's last interval */
   r->end_mono_us = sb_clock_mono_us();
   maybe_teardown(r);
 }
@@ -451,6 +454,7 @@ static void send_call(agent *a, const char *fn, const char *data) {
 
 static void on_ready(run *r, agent *a, const Speedboat__Ready *m) {
   set_state(a, A_READY);
+  a->vus_max = m->vus_max;
   for (size_t i = 0; i < r->nagents; i++)
     if (r->agents[i].state != A_READY) return;
   r->phase = P_SETUP; /* setup() runs once in the fleet, on the first agent */
@@ -511,17 +515,48 @@ static void count_reported(agent *a, const Speedboat__Snapshot *s) {
   }
 }
 
-static void on_snapshot(run *r, agent *a, const Speedboat__Snapshot *s) {
+/* Moves the agent's own `vus` and `vus_max` gauges out of the way (to the end of the series
+ * array, hidden by n_series): in a fleet they are sums over the agents, which the controller
+ * records itself. Returns how many were hidden; restore n_series before freeing. */
+static size_t hide_vus_gauges(agent *a, Speedboat__Snapshot *s) {
+  size_t n = s->n_series, hidden = 0;
+  for (size_t i = 0; i < n;) {
+    const char *m = s->series[i]->metric;
+    if (m && !strcmp(m, "vus")) a->vus = (uint64_t)s->series[i]->sum; /* the interval's peak */
+    if (m && (!strcmp(m, "vus") || !strcmp(m, "vus_max"))) {
+      Speedboat__Series *t = s->series[i];
+      s->series[i] = s->series[n - 1];
+      s->series[n - 1] = t;
+      n--;
+      hidden++;
+    } else {
+      i++;
+    }
+  }
+  s->n_series = n;
+  return hidden;
+}
+
+static void record_fleet_vus(run *r) {
+  sb_metrics_add(r->metrics, SB_M_VUS, sb_metrics_tags(r->metrics, NULL, 0), (double)sum_vus(r, 0));
+  sb_metrics_add(r->metrics, SB_M_VUS_MAX, sb_metrics_tags(r->metrics, NULL, 0), (double)sum_vus(r, 1));
+}
+
+static void on_snapshot(run *r, agent *a, Speedboat__Snapshot *s) {
   sb_err err;
-  if (sb_snapshot_apply(r->metrics, s, &err)) {
+  size_t hidden = r->distributed ? hide_vus_gauges(a, s) : 0;
+  int rc = sb_snapshot_apply(r->metrics, s, &err);
+  s->n_series += hidden;
+  if (rc) {
     char msg[SB_ERR_MAX + 128];
     snprintf(msg, sizeof(msg), "agent %s sent a bad snapshot: %.700s", a->name, err.msg);
     fail_run(r, SB_EXIT_ENGINE, msg);
     return;
   }
   count_reported(a, s);
-  a->vus = s->vus;
+  if (!r->distributed) a->vus = s->vus;
   if (s->vus_max > a->vus_max) a->vus_max = s->vus_max;
+
   if (r->phase != P_RUNNING) return;
   if (sb_judge_check_abort(r->judge, r->metrics, (double)(sb_clock_mono_us() - r->start_mono_us) / 1e6)) {
     if (r->failed) return; /* said already */
@@ -540,7 +575,7 @@ static void on_done(run *r, agent *a, const Speedboat__Done *d) {
   }
   set_state(a, A_DONE);
   a->started_at_us = d->started_at_unix_us;
-  a->vus = 0;
+  if (!r->distributed) a->vus = 0;
   if (d->error && *d->error && !r->failed) {
     r->failed = SB_EXIT_SCRIPT_EXCEPTION;
     snprintf(r->error, sizeof(r->error), "%s", d->error);
@@ -559,7 +594,7 @@ static void on_agent_error(run *r, agent *a, const Speedboat__Error *e) {
   fail_run(r, code, msg);
 }
 
-static void dispatch(run *r, agent *a, const Speedboat__Envelope *env) {
+static void dispatch(run *r, agent *a, Speedboat__Envelope *env) {
   switch (env->msg_case) {
   case SPEEDBOAT__ENVELOPE__MSG_WELCOME: on_welcome(r, a, env->welcome); break;
   case SPEEDBOAT__ENVELOPE__MSG_READY: on_ready(r, a, env->ready); break;
@@ -590,7 +625,10 @@ static void on_agent_read(struct bufferevent *bev, void *arg) {
       fail_run(r, SB_EXIT_ENGINE, msg);
       break;
     }
-    if (env->msg_case == SPEEDBOAT__ENVELOPE__MSG_SNAPSHOT) a->snap_bytes += before - evbuffer_get_length(in);
+    if (env->msg_case == SPEEDBOAT__ENVELOPE__MSG_SNAPSHOT) {
+      a->snap_bytes += before - evbuffer_get_length(in);
+      if (r->phase == P_RUNNING) a->nsnap++;
+    }
     dispatch(r, a, env);
     speedboat__envelope__free_unpacked(env, NULL);
   }
@@ -616,16 +654,16 @@ static void on_agent_event(struct bufferevent *bev, short what, void *arg) {
     return;
   }
   if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))) return;
-  char why[300];
-  if (a->state == A_CONNECTING && r->tls && !(what & BEV_EVENT_EOF) && !EVUTIL_SOCKET_ERROR())
-    sb_tls_describe_error(bev, why, sizeof(why));
-  else if (a->state == A_CONNECTING)
-    snprintf(why, sizeof(why), "cannot connect: %s",
-             r->tls ? sb_tls_describe_error(bev, why, sizeof(why)) : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+  char why[300], tls[200];
+  const char *sock = evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR());
+  if ((what & BEV_EVENT_ERROR) && r->tls) /* TLS 1.3 may report a refused certificate late */
+    sock = sb_tls_describe_error(bev, tls, sizeof(tls));
+  if (a->state == A_CONNECTING)
+    snprintf(why, sizeof(why), "cannot connect: %s", (what & BEV_EVENT_EOF) ? "connection closed" : sock);
   else if (what & BEV_EVENT_EOF)
     snprintf(why, sizeof(why), "connection closed");
   else
-    snprintf(why, sizeof(why), "connection error: %s", evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+    snprintf(why, sizeof(why), "connection error: %s", sock);
   if (!r->distributed) {
     char msg[400];
     snprintf(msg, sizeof(msg), "the local agent closed the connection before the test ended");
@@ -657,12 +695,17 @@ static void on_beat(evutil_socket_t fd, short what, void *arg) {
     }
     if (a->state >= A_SYNC) send_ping(a);
   }
+  if (r->distributed && r->phase == P_RUNNING) {
+    for (size_t i = 0; i < r->nagents; i++) /* sample once every agent has reported */
+      if (r->agents[i].state == A_RUNNING && !r->agents[i].nsnap) return;
+    record_fleet_vus(r);
+  }
 }
 
 static void *inproc_agent_main(void *arg) {
   agent *a = arg;
   sb_session_opts o = {.agent_id = "local"};
-  sb_session_serve_fd(a->fd_peer, &o);
+  sb_session_serve_fd(a->fd_peer, &o, NULL);
   return NULL;
 }
 

@@ -28,7 +28,7 @@ typedef struct peer {
 
 static void *serve(void *arg) {
   peer *p = arg;
-  sb_session_serve_fd(p->agent_fd, &p->o);
+  sb_session_serve_fd(p->agent_fd, &p->o, NULL);
   return NULL;
 }
 
