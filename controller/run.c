@@ -660,6 +660,9 @@ static void on_agent_event(struct bufferevent *bev, short what, void *arg) {
     sock = sb_tls_describe_error(bev, tls, sizeof(tls));
   if (a->state == A_CONNECTING)
     snprintf(why, sizeof(why), "cannot connect: %s", (what & BEV_EVENT_EOF) ? "connection closed" : sock);
+  else if (a->state == A_HELLO && !r->tls)
+    snprintf(why, sizeof(why), "%s before answering hello (does the agent use TLS? see --agent-tls-*)",
+             (what & BEV_EVENT_EOF) ? "connection closed" : sock);
   else if (what & BEV_EVENT_EOF)
     snprintf(why, sizeof(why), "connection closed");
   else
