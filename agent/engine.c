@@ -11,7 +11,8 @@
  *
  * setup() and teardown() run on worker 0's loop, on a VU of their own (__VU 0) made on the first
  * call; worker 0 flushes its metrics when a call ends, so the call's samples are pending before
- * the callback says it ended. */
+ * the callback says it ended. Their timeout is twofold: a timer on worker 0's loop interrupts a
+ * call that waits (sleep, http), and a watchdog thread reaches one that never yields the loop. */
 #include "agent/engine.h"
 
 #include <errno.h>
@@ -91,7 +92,11 @@ typedef struct worker {
   sb_vu_env env;                 /* what this worker's VUs borrow */
   sb_vu *call_vu;                /* worker 0: the VU of setup()/teardown(), made on first use */
   struct event *ev_call, *ev_call_timeout;
-  int call_timed_out;
+  atomic_int call_timed_out;     /* set by the loop timer or the watchdog */
+  pthread_t call_wd;             /* the watchdog of the call in flight */
+  int call_wd_on;                /* |call_wd| runs (joinable) */
+  int call_live;                 /* the call has not ended (under e->mu) */
+  int64_t call_deadline_us;      /* monotonic */
 } worker;
 
 struct sb_engine {
@@ -102,8 +107,8 @@ struct sb_engine {
   size_t nsc;
   worker *w;
   int nw;
-  pthread_mutex_t mu;            /* guards pending, ready, error */
-  pthread_cond_t cond;
+  pthread_mutex_t mu;            /* guards pending, ready, error, w[0].call_live */
+  pthread_cond_t cond;           /* ready; the end of a call (for its watchdog) */
   int ready;                     /* workers done with init */
   sb_metrics *pending;           /* folded worker metrics, waiting for collect */
   atomic_size_t unfinished;      /* workers with scenarios left */
@@ -119,6 +124,7 @@ struct sb_engine {
   int64_t call_timeout_ms;
   sb_engine_call_cb call_cb;
   void *call_ud;
+  atomic_int freeing;            /* sb_engine_free() began: calls end without a callback */
 };
 
 static struct timeval tv_of(int64_t us) {
@@ -367,18 +373,50 @@ static void on_cmd(evutil_socket_t fd, short what, void *arg) {
 
 /* --- setup() and teardown() ------------------------------------------------------------------ */
 
+/* Watchdog thread of a call: at the deadline, interrupts a call still running even if it never
+ * lets worker 0's loop run (its timer then cannot fire). */
+static void *call_watchdog(void *arg) {
+  worker *w = arg;
+  sb_engine *e = w->e;
+  struct timespec ts;
+  int64_t abs_us = sb_clock_wall_us() + (w->call_deadline_us - sb_clock_mono_us());
+  ts.tv_sec = abs_us / 1000000;
+  ts.tv_nsec = (long)(abs_us % 1000000) * 1000;
+  pthread_mutex_lock(&e->mu);
+  int rc = 0;
+  while (w->call_live && rc != ETIMEDOUT) rc = pthread_cond_timedwait(&e->cond, &e->mu, &ts);
+  if (w->call_live) {
+    atomic_store(&w->call_timed_out, 1);
+    sb_vu_call_interrupt_async(w->call_vu);
+  }
+  pthread_mutex_unlock(&e->mu);
+  return NULL;
+}
+
+/* Ends the watchdog of the call (the call has ended, or its VU is about to be freed). */
+static void call_watchdog_stop(worker *w) {
+  sb_engine *e = w->e;
+  pthread_mutex_lock(&e->mu);
+  w->call_live = 0;
+  pthread_cond_broadcast(&e->cond);
+  pthread_mutex_unlock(&e->mu);
+  if (w->call_wd_on) pthread_join(w->call_wd, NULL);
+  w->call_wd_on = 0;
+}
+
 /* Ends the call in flight: the engine is free for the next call before |cb| runs. */
 static void call_report(worker *w, int present, const char *json, const char *error,
                         int timed_out) {
   sb_engine *e = w->e;
   sb_engine_call_cb cb = e->call_cb;
   void *ud = e->call_ud;
+  call_watchdog_stop(w);
   flush_metrics(w); /* the call's samples reach the next collect */
   free(e->call_fn);
   free(e->call_data);
   e->call_fn = e->call_data = NULL;
   atomic_store(&e->call_busy, 0);
-  if (cb) cb(present, json, error, timed_out, ud);
+  if (cb && !atomic_load(&e->freeing)) cb(present, json, error, timed_out, ud);
 }
 
 static void on_call_done(sb_vu *vu, sb_vu_result r, const char *json, const char *error,
@@ -387,24 +425,40 @@ static void on_call_done(sb_vu *vu, sb_vu_result r, const char *json, const char
   sb_engine *e = w->e;
   char msg[160];
   event_del(w->ev_call_timeout);
+  int timed_out = atomic_load(&w->call_timed_out);
   if (r == SB_VU_INTERRUPTED) {
-    if (w->call_timed_out)
+    if (timed_out)
       snprintf(msg, sizeof(msg), "%s() execution timed out after %g seconds", e->call_fn,
                (double)e->call_timeout_ms / 1000.0);
     else
       snprintf(msg, sizeof(msg), "%s() was interrupted", e->call_fn);
     error = msg;
   }
-  call_report(w, 1, json, error, r == SB_VU_INTERRUPTED && w->call_timed_out);
+  call_report(w, 1, json, error, r == SB_VU_INTERRUPTED && timed_out);
 }
 
 static void on_call_timeout(evutil_socket_t fd, short what, void *arg) {
   worker *w = arg;
-  w->call_timed_out = 1;
+  atomic_store(&w->call_timed_out, 1);
   sb_vu_interrupt(w->call_vu); /* calls on_call_done before returning */
 }
 
-/* Worker 0: runs the call sb_engine_call() posted, on the call VU (made on first use). */
+/* Arms both timeouts of the call about to start. */
+static void call_arm_timeout(worker *w) {
+  sb_engine *e = w->e;
+  atomic_store(&w->call_timed_out, 0);
+  struct timeval tv = tv_of(e->call_timeout_ms * 1000);
+  evtimer_add(w->ev_call_timeout, &tv);
+  w->call_deadline_us = sb_clock_mono_us() + e->call_timeout_ms * 1000;
+  pthread_mutex_lock(&e->mu);
+  w->call_live = 1;
+  pthread_mutex_unlock(&e->mu);
+  /* Without a watchdog only calls that wait can time out; the call still runs. */
+  w->call_wd_on = pthread_create(&w->call_wd, NULL, call_watchdog, w) == 0;
+}
+
+/* Worker 0: runs the call sb_engine_call() posted, on the call VU (made on first use). The
+ * timeouts are armed first: a call that never waits runs inside sb_vu_call(). */
 static void on_call(evutil_socket_t fd, short what, void *arg) {
   worker *w = arg;
   sb_engine *e = w->e;
@@ -412,18 +466,15 @@ static void on_call(evutil_socket_t fd, short what, void *arg) {
   err.msg[0] = '\0';
   int rc = 0;
   if (!w->call_vu) rc = sb_vu_new(&w->call_vu, &w->env, 0, &err);
-  if (rc == 0) rc = sb_vu_call(w->call_vu, e->call_fn, e->call_data, on_call_done, w, &err);
-  if (rc == SB_ENOTFOUND) {
+  if (rc == 0) {
+    call_arm_timeout(w);
+    rc = sb_vu_call(w->call_vu, e->call_fn, e->call_data, on_call_done, w, &err);
+    if (rc) event_del(w->ev_call_timeout);
+  }
+  if (rc == SB_ENOTFOUND)
     call_report(w, 0, NULL, NULL, 0);
-    return;
-  }
-  if (rc) {
+  else if (rc)
     call_report(w, 1, NULL, err.msg[0] ? err.msg : "out of memory", 0);
-    return;
-  }
-  w->call_timed_out = 0;
-  struct timeval tv = tv_of(e->call_timeout_ms * 1000);
-  evtimer_add(w->ev_call_timeout, &tv);
 }
 
 int sb_engine_call(sb_engine *e, const char *fn, const char *data_json, int64_t timeout_ms,
@@ -510,6 +561,7 @@ static int worker_init(worker *w) {
 }
 
 static void worker_cleanup(worker *w) {
+  call_watchdog_stop(w);
   sb_vu_free(w->call_vu); /* a call in flight ends without its callback */
   if (w->ev_call) event_free(w->ev_call);
   if (w->ev_call_timeout) event_free(w->ev_call_timeout);
@@ -741,6 +793,12 @@ const char *sb_engine_error(const sb_engine *e) { return e->error; }
 
 void sb_engine_free(sb_engine *e) {
   if (!e) return;
+  atomic_store(&e->freeing, 1);
+  if (e->nw) { /* a call that never waits would keep worker 0 from seeing CMD_QUIT */
+    pthread_mutex_lock(&e->mu);
+    if (e->w[0].call_live) sb_vu_call_interrupt_async(e->w[0].call_vu);
+    pthread_mutex_unlock(&e->mu);
+  }
   for (int i = 0; i < e->nw; i++) send_cmd(&e->w[i], CMD_QUIT);
   for (int i = 0; i < e->nw; i++) pthread_join(e->w[i].th, NULL);
   free(e->w);

@@ -21,6 +21,7 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,8 @@ struct sb_vu {
   char *call_json;             /* what it returned, as JSON; NULL: undefined */
   size_t call_group;           /* the group path to restore after the call */
   sb_err call_err;             /* its exception, when result is SB_VU_EXCEPTION */
+  pthread_mutex_t call_mu;     /* orders sb_vu_call_interrupt_async() with the call's end */
+  int call_running;            /* a call's pcall has not returned yet (under call_mu) */
 };
 
 static double now_ms(void) {
@@ -284,7 +287,11 @@ static duk_ret_t call_safe(duk_context *ctx, void *udata) {
 static void run_call(sb_vu *vu) {
   duk_context *ctx = vu->ctx;
   int rc = duk_safe_call(ctx, call_safe, vu, 1, 1); /* [ exports fn data callee ] -> [ ... r ] */
-  if (vu->udata.interrupt) {
+  pthread_mutex_lock(&vu->call_mu);
+  vu->call_running = 0; /* no other thread sets the flag from here on */
+  int interrupted = vu->udata.interrupt;
+  pthread_mutex_unlock(&vu->call_mu);
+  if (interrupted) {
     vu->result = SB_VU_INTERRUPTED;
   } else if (rc != DUK_EXEC_SUCCESS) {
     sb_jsmod_format_error(ctx, -1, &vu->call_err);
@@ -384,6 +391,7 @@ int sb_vu_new(sb_vu **out, const sb_vu_env *env, uint64_t id, sb_err *err) {
   if (!vu) return sb_err_set(err, SB_ENOMEM, "VU %llu: out of memory", (unsigned long long)id);
   vu->env = *env;
   vu->id = id;
+  pthread_mutex_init(&vu->call_mu, NULL);
   vu->group = calloc(1, 16);
   if (!vu->group) goto fail_group;
   vu->group_cap = 16;
@@ -418,6 +426,7 @@ fail_heap:
 fail_group:
   if (rc == SB_ENOMEM && (!err || !err->msg[0]))
     sb_err_set(err, SB_ENOMEM, "VU %llu: out of memory", (unsigned long long)id);
+  pthread_mutex_destroy(&vu->call_mu);
   free(vu);
   return rc;
 }
@@ -439,6 +448,7 @@ void sb_vu_free(sb_vu *vu) {
   free(vu->call_fn);
   free(vu->call_arg);
   free(vu->group);
+  pthread_mutex_destroy(&vu->call_mu);
   free(vu);
 }
 
@@ -516,6 +526,9 @@ int sb_vu_call(sb_vu *vu, const char *fn, const char *arg_json, sb_vu_call_cb cb
     return sb_err_set(err, SB_ENOMEM, "%s(): out of memory", fn);
   }
   vu->call_err.msg[0] = '\0';
+  pthread_mutex_lock(&vu->call_mu);
+  vu->call_running = 1;
+  pthread_mutex_unlock(&vu->call_mu);
   vu->it = (sb_vu_iter){.exec = NULL, .scenario = NULL, .iteration = 0};
   vu->call_cb = cb;
   vu->cb_ud = ud;
@@ -526,6 +539,12 @@ int sb_vu_call(sb_vu *vu, const char *fn, const char *arg_json, sb_vu_call_cb cb
   step(vu);
   if (vu->job_done) event_active(&vu->ev_done, EV_TIMEOUT, 1);
   return 0;
+}
+
+void sb_vu_call_interrupt_async(sb_vu *vu) {
+  pthread_mutex_lock(&vu->call_mu);
+  if (vu->call_running) vu->udata.interrupt = 1;
+  pthread_mutex_unlock(&vu->call_mu);
 }
 
 void sb_vu_interrupt(sb_vu *vu) {

@@ -84,6 +84,13 @@ typedef void (*sb_vu_call_cb)(sb_vu *vu, sb_vu_result r, const char *json, const
 int sb_vu_call(sb_vu *vu, const char *fn, const char *arg_json, sb_vu_call_cb cb, void *ud,
                sb_err *err);
 
+/* From any thread: makes the running call throw an uncatchable interruption at the script's next
+ * bytecode check — the way to stop a call that never waits (a busy loop), which the loop's own
+ * timers cannot reach. The call then ends as SB_VU_INTERRUPTED through its callback. A request
+ * when no call runs is dropped (it never reaches a later job). A script suspended in sb_vu_wait()
+ * stays suspended until woken: the loop still needs sb_vu_interrupt() for that case. */
+void sb_vu_call_interrupt_async(sb_vu *vu);
+
 /* Ends the running iteration now: pending I/O and timers are dropped, the script is unwound (it
  * sees an uncatchable interruption), and the callback fires with SB_VU_INTERRUPTED before this
  * returns. No-op when idle. */

@@ -18,7 +18,8 @@
 
 static const char META[] = "{\"filename\":\"file:///t/main.js\"}";
 
-/* __ENV.MODE picks the setup(): ok, none (not exported), throw, slow. */
+/* __ENV.MODE picks the setup(): ok, none (not exported), throw, slow (waits), spin (never
+ * yields the loop, swallows exceptions). */
 static const char MAIN_JS[] =
     "var metrics = require('k6/metrics'), k6 = require('k6');\n"
     "var seenA = new metrics.Counter('seen_a'), inSetup = new metrics.Counter('in_setup');\n"
@@ -27,6 +28,7 @@ static const char MAIN_JS[] =
     "if (mode !== 'none') exports.setup = function () {\n"
     "  if (mode === 'throw') throw new Error('setup failed on purpose');\n" /* line 6 */
     "  if (mode === 'slow') k6.sleep(30);\n"
+    "  if (mode === 'spin') for (;;) { try { inSetup.add(0); } catch (e) {} }\n"
     "  inSetup.add(1);\n"
     "  return { a: 1, vu: __VU };\n"
     "};\n"
@@ -245,6 +247,32 @@ static void test_setup_timeout(void **state) {
   sb_engine_free(e);
 }
 
+/* A setup() that never waits cannot be reached by worker 0's loop timer: the watchdog stops it. */
+static void test_setup_timeout_busy_loop(void **state) {
+  Speedboat__Scenario sc;
+  shared(&sc, 1, 1);
+  Speedboat__Scenario *scs[] = {&sc};
+  sb_engine *e = make("spin", scs, 1, 1);
+  int64_t t0 = sb_clock_mono_us();
+  call(e, "setup", NULL, 300);
+  int64_t took = sb_clock_mono_us() - t0;
+  assert_true(C.present);
+  assert_true(C.timed_out);
+  assert_non_null(strstr(C.error, "timed out"));
+  assert_true(took >= 290000 && took < 2000000);
+  /* The call VU works again: teardown runs normally. */
+  call(e, "teardown", "{\"a\":1,\"vu\":0}", 0);
+  assert_true(C.present && C.error_null);
+  /* Freed while spinning: the watchdog is stopped, no callback. */
+  int n = C.calls;
+  assert_int_equal(sb_engine_call(e, "setup", NULL, 0, on_call, &C), 0);
+  struct timespec ts = {0, 50000000};
+  nanosleep(&ts, NULL);
+  assert_int_equal(C.calls, n);
+  sb_engine_free(e);
+  assert_int_equal(C.calls, n);
+}
+
 static void test_free_during_call(void **state) {
   Speedboat__Scenario sc;
   shared(&sc, 1, 1);
@@ -308,6 +336,7 @@ int main(void) {
       cmocka_unit_test(test_setup_absent),
       cmocka_unit_test(test_setup_throws),
       cmocka_unit_test(test_setup_timeout),
+      cmocka_unit_test(test_setup_timeout_busy_loop),
       cmocka_unit_test(test_free_during_call),
       cmocka_unit_test(test_zero_vu_scenarios_finish),
   };

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <pthread.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -70,7 +71,8 @@ static const char MAIN_JS[] =
     "exports.usedata = function (d) { dataA = d === undefined ? -1 : d.a;\n"
     "  sameData = typeof lastData === 'object' && lastData === d; lastData = d; };\n"
     "exports.cyclic = function () { var o = {}; o.o = o; return o; };\n"
-    "exports.givesfn = function () { return function () {}; };\n";
+    "exports.givesfn = function () { return function () {}; };\n"
+    "exports.spin = function () { for (;;) { try { spun = 1; } catch (e) {} } };\n";
 
 typedef struct fixture {
   struct event_base *base;
@@ -580,6 +582,34 @@ static void test_call_interrupted(void **state) {
   assert_int_equal(o.n, n);
 }
 
+static void *interrupt_later(void *arg) {
+  struct timespec ts = {0, 50000000};
+  nanosleep(&ts, NULL);
+  sb_vu_call_interrupt_async(arg);
+  return NULL;
+}
+
+/* A call that never yields the loop is stopped from another thread. */
+static void test_call_interrupt_async(void **state) {
+  REQUIRE_EXEC_TIMEOUT();
+  sb_vu *vu;
+  sb_err err = {{0}};
+  call_out o;
+  assert_int_equal(sb_vu_new(&vu, &F.env, 0, &err), 0);
+  sb_vu_call_interrupt_async(vu); /* idle: dropped, the next call is not hit */
+  call(vu, "setup", NULL, &o);
+  assert_int_equal(o.r, SB_VU_OK);
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, interrupt_later, vu), 0);
+  call(vu, "spin", NULL, &o); /* returns only once interrupted */
+  pthread_join(th, NULL);
+  assert_int_equal(o.r, SB_VU_INTERRUPTED);
+  assert_true(global_num(vu, "spun") == 1);
+  call(vu, "setup", NULL, &o);
+  assert_int_equal(o.r, SB_VU_OK);
+  sb_vu_free(vu);
+}
+
 static void test_iterations_get_data(void **state) {
   char *json = "{\"a\":1}";
   sb_vu_env env = F.env;
@@ -741,6 +771,7 @@ int main(void) {
       cmocka_unit_test(test_call_returns_json_in_its_group),
       cmocka_unit_test(test_call_errors),
       cmocka_unit_test(test_call_interrupted),
+      cmocka_unit_test(test_call_interrupt_async),
       cmocka_unit_test(test_iterations_get_data),
       cmocka_unit_test(test_http_get_and_interrupt),
       cmocka_unit_test(test_deep_recursion_stays_on_stack),
