@@ -64,6 +64,8 @@ typedef struct agent {
   uint64_t iterations, requests; /* what it reported, added up */
   uint64_t snap_bytes;        /* metric stream bytes received */
   uint64_t nsnap;             /* snapshots received since the start */
+  uint32_t cores;             /* its capacity, from welcome */
+  uint64_t mem_bytes, max_vus;
   int64_t started_at_us;      /* its actual start (its clock), from done */
   double lost_at_s;           /* seconds into the test when it was lost */
   char lost_why[256];
@@ -414,6 +416,9 @@ static void on_welcome(run *r, agent *a, const Speedboat__Welcome *w) {
     fail_run(r, SB_EXIT_INVALID_CONFIG, msg);
     return;
   }
+  a->cores = w->cores;
+  a->mem_bytes = w->mem_bytes;
+  a->max_vus = w->max_vus;
   set_state(a, A_SYNC);
   send_ping(a);
 }
@@ -792,9 +797,10 @@ static void print_agents(const run *r, FILE *out, double secs) {
               (unsigned long long)a->requests);
     else
       fprintf(out, "     ✓ %s  clock offset %+.2f ms, rtt %.2f ms, metric stream %.0f B/s, "
-                   "%llu iterations, %llu requests\n",
+                   "%llu iterations, %llu requests (%llu VUs; %u cores, %.1f GiB)\n",
               a->name, (double)a->offset_us / 1000.0, (double)a->rtt_us / 1000.0, rate,
-              (unsigned long long)a->iterations, (unsigned long long)a->requests);
+              (unsigned long long)a->iterations, (unsigned long long)a->requests,
+              (unsigned long long)a->vus_max, a->cores, (double)a->mem_bytes / (1 << 30));
   }
 }
 
