@@ -139,12 +139,12 @@ wait_lines() {
   echo "bench: timed out waiting for $1:" >&2; cat "$1" >&2; return 1
 }
 
-# Controller with --agents $1, then the rest of the run arguments; stdout to $work/ctl.out, GNU
-# time's "user sys elapsed" to $work/t. Returns the controller's exit code.
+# Controller with --agents $1, then the rest of the run arguments; stdout to $work/ctl.out,
+# "user sys elapsed" seconds to $work/t (bash's time: milliseconds, where GNU time rounds to 10 ms).
+# Returns the controller's exit code.
 run_ctl() {
-  local agents=$1; shift
-  /usr/bin/time -f "%U %S %e" -o "$work/t" $pin_gen "$SB" run -q --agents "$agents" "$@" \
-    >"$work/ctl.out" 2>"$work/ctl.err"
+  local agents=$1 TIMEFORMAT='%3U %3S %3R'; shift
+  { time $pin_gen "$SB" run -q --agents "$agents" "$@" >"$work/ctl.out" 2>"$work/ctl.err"; } 2>"$work/t"
 }
 
 # What the agents block says (see controller/run.c): "metric stream N B/s" per agent, the start
@@ -170,7 +170,7 @@ merge_cpu() {
   read -r u s e <"$work/t"
   local bps; bps=$(stream_bps | awk '{ t += $1; n++ } END { if (n) printf "%.0f", t / n; else print "?" }')
   awk -v n="$n" -v u="$u" -v s="$s" -v e="$e" -v d="$DIST_DUR" -v b="$bps" 'BEGIN {
-    c = u + s; printf "  merge: %3d sim agents x %ds: controller cpu %.2f s over %.1f s = %.1f%% of a core, %.3f ms per snapshot (stream %s B/s per agent)\n",
+    c = u + s; printf "  merge: %3d sim agents x %ds: controller cpu %.3f s over %.1f s = %.1f%% of a core, %.3f ms per snapshot (stream %s B/s per agent)\n",
       n, d, c, e, 100 * c / e, 1000 * c / (n * d), b }'
   echo "$n $u $s" >>"$work/merge.txt"
 }
@@ -210,11 +210,43 @@ if start_agent 1 && start_agent 2 && start_agent 3; then
       END { if (NR) printf "  stream: mean %.0f B/s per agent (%.0f KiB/s for 100 agents), %d requests in 10 s\n", t / NR, t / NR * 100 / 1024, r }'
     [ -n "$(stream_bps)" ] || echo "  stream: the controller printed no 'metric stream' lines"
   else ctl_failed "$rc"; fi
-  # (c) Start skew: 3 agents, a short run.
+  # (c) Start skew: 3 agents, one VU each, a short run. The agents block gives the controller's
+  # view (each agent's reported start instant, corrected by its clock offset); the target gives
+  # what happened: a tiny HTTP server stamps the arrival of each VU's first request (same host,
+  # same clock), so the spread of those stamps is the skew the target saw.
+  cat >"$work/stamp.py" <<'PY'
+import http.server, sys, time
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        t = time.time_ns()
+        log.write("%s %d\n" % (self.path, t)); log.flush()
+        self.send_response(200); self.send_header("Content-Length", "2"); self.end_headers()
+        self.wfile.write(b"ok")
+    def log_message(self, *a): pass
+log = open(sys.argv[1], "w")
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+print(srv.server_address[1], flush=True)
+srv.serve_forever()
+PY
+  cat >"$work/skew.js" <<'JS'
+import http from 'k6/http';
+import { sleep } from 'k6';
+export default function () { http.get(__ENV.URL + '?vu=' + __VU); sleep(0.5); }
+JS
+  "$SB" archive -O "$work/skew.tar.zst" "$work/skew.js" >/dev/null
+  python3 "$work/stamp.py" "$work/stamps.txt" >"$work/stamp.port" 2>/dev/null &
+  bg_pids="$bg_pids $!"
   rc=0
-  run_ctl "$a1,$a2,$a3" --workers 1 -u 3 -d 3s -e URL="$url" "$work/bench.tar.zst" || rc=$?
+  wait_lines "$work/stamp.port" 1 &&
+    run_ctl "$a1,$a2,$a3" --workers 1 -u 3 -d 2s -e URL="http://127.0.0.1:$(cat "$work/stamp.port")/" \
+      "$work/skew.tar.zst" || rc=$?
   if [ "$rc" -eq 0 ]; then
     skew=$(start_skew)
-    echo "  start skew: 3 agents: ${skew:-? (no 'start skew' in the agents block)} ms"
+    seen=$(awk '{ if (!($1 in first)) { first[$1] = $2; n++ } } END {
+      if (n < 2) { print "?"; exit } lo = hi = -1
+      for (v in first) { if (lo < 0 || first[v] < lo) lo = first[v]; if (first[v] > hi) hi = first[v] }
+      printf "%.2f", (hi - lo) / 1e6 }' "$work/stamps.txt")
+    echo "  start skew: 3 agents: ${skew:-? (no 'start skew' in the agents block)} ms by the controller, $seen ms between the first requests at the target"
   else ctl_failed "$rc"; fi
 fi

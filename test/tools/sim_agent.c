@@ -8,8 +8,8 @@
  * realistic second of k6 samples (--series series over http_req_* trends, counters and rates,
  * tagged like the real engine's samples, --rps requests per second), built once at start-up with
  * the real metrics code (common/metrics.h) from a fixed-seed PRNG and encoded with the real
- * snapshot code (common/snapshot.h). What it measures is the controller: its CPU while merging
- * the snapshots of 50-100 agents.
+ * snapshot code (common/snapshot.h), zstd-framed like the real agent's (sb_frame_send_packed_z).
+ * What it measures is the controller: its CPU while merging the snapshots of 50-100 agents.
  *
  * Prints "listening 127.0.0.1:PORT" per agent on stdout, then serves until SIGINT/SIGTERM. A
  * controller that disconnects costs only its connection; the others go on. */
@@ -250,7 +250,7 @@ static void send_snapshot(sim_conn *c) {
     fprintf(stderr, "sb-sim-agent: out of memory encoding a snapshot\n");
     return;
   }
-  sb_frame_send_packed(bufferevent_get_output(c->bev), buf, len);
+  sb_frame_send_packed_z(bufferevent_get_output(c->bev), buf, len);
   free(buf);
   c->seq++;
   c->iterations += s->cfg.rps;
