@@ -12,12 +12,14 @@
 #include <unistd.h>
 
 #include "agent/engine.h"
+#include "agent/reach.h"
 #include "common/clock.h"
 #include "common/frame.h"
 #include "common/snapshot.h"
 #include "common/tls.h"
 
 #define HEARTBEAT_US 1000000
+#define REACH_TIMEOUT_MS 3000       /* per target named by the script, at prepare time */
 #define HELLO_TIMEOUT_US 10000000   /* a connection must say hello within this */
 
 typedef struct logline {
@@ -334,15 +336,26 @@ static void on_prepare(session *s, const Speedboat__Prepare *p) {
     char msg[160];
     snprintf(msg, sizeof(msg), "the test needs %llu VUs on this agent, more than its --max-vus %llu",
              (unsigned long long)need, (unsigned long long)s->o->max_vus);
-    send_error(s, msg);
+    send_error_code(s, "prepare", msg);
+    return;
+  }
+  for (size_t i = 0; i < p->n_targets; i++) { /* before any VU: a clear error, no load */
+    if (sb_reach_check(p->targets[i], REACH_TIMEOUT_MS, &err) == 0) continue;
+    char msg[SB_ERR_MAX + 64];
+    snprintf(msg, sizeof(msg), "%.900s (a target the script names; --no-target-check skips this)",
+             err.msg);
+    slog(s, "warn", "%s", err.msg);
+    send_error_code(s, "prepare", msg);
     return;
   }
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   sb_engine_cbs cbs = {.log = engine_log, .done = engine_done, .ud = s};
-  if (sb_engine_new(&s->engine, p, &cbs, &err) != 0) {
+  int erc = sb_engine_new(&s->engine, p, &cbs, &err);
+  if (erc != 0) {
     flush_logs(s);
-    send_error(s, err.msg[0] ? err.msg : "cannot prepare the test");
+    send_error_code(s, erc == SB_ESCRIPT ? "script" : "prepare",
+                    err.msg[0] ? err.msg : "cannot prepare the test");
     s->engine = NULL;
     return;
   }

@@ -111,7 +111,7 @@ static int parse_trend_stats(sb_cli_overrides *cli, const char *s) {
 
 enum {
   OPT_NO_THRESHOLDS = 256, OPT_NO_SUMMARY, OPT_TREND_STATS, OPT_WORKERS, OPT_AGENTS, OPT_AGENTS_FILE,
-  OPT_AGENT_TOKEN_FILE, OPT_AGENT_TLS_CERT, OPT_AGENT_TLS_KEY, OPT_AGENT_TLS_CA, OPT_ON_AGENT_LOSS
+  OPT_AGENT_TOKEN_FILE, OPT_AGENT_TLS_CERT, OPT_AGENT_TLS_KEY, OPT_AGENT_TLS_CA, OPT_ON_AGENT_LOSS, OPT_NO_TARGET_CHECK
 };
 
 static int cmd_run(int argc, char **argv, int archive_only) {
@@ -130,6 +130,7 @@ static int cmd_run(int argc, char **argv, int archive_only) {
       {"agent-tls-key", required_argument, 0, OPT_AGENT_TLS_KEY},
       {"agent-tls-ca", required_argument, 0, OPT_AGENT_TLS_CA},
       {"on-agent-loss", required_argument, 0, OPT_ON_AGENT_LOSS},
+      {"no-target-check", no_argument, 0, OPT_NO_TARGET_CHECK},
       {0, 0, 0, 0}};
   sb_run_config cfg;
   memset(&cfg, 0, sizeof(cfg));
@@ -163,6 +164,7 @@ static int cmd_run(int argc, char **argv, int archive_only) {
       cfg.workers = (int)v;
       break;
     case OPT_AGENTS: cfg.agents = optarg; break;
+    case OPT_NO_TARGET_CHECK: cfg.no_target_check = 1; break;
     case OPT_AGENTS_FILE: cfg.agents_file = optarg; break;
     case OPT_AGENT_TOKEN_FILE: cfg.agent_token_file = optarg; break;
     case OPT_AGENT_TLS_CERT: cfg.agent_tls_cert = optarg; break;

@@ -37,6 +37,7 @@
 #include "controller/compile.h"
 #include "controller/judge.h"
 #include "controller/segment.h"
+#include "controller/targets.h"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -88,6 +89,7 @@ typedef struct run {
   uint32_t *weights;          /* one per agent */
   char *token;                /* --agent-token-file / $SPEEDBOAT_AGENT_TOKEN */
   sb_tls *tls;
+  sb_targets targets;         /* checked by every agent at prepare (distributed runs) */
   int distributed;
   int phase;                  /* P_* */
   char *setup_data;           /* JSON from setup(), NULL = undefined */
@@ -375,6 +377,8 @@ static void send_prepare(run *r, agent *a) {
   p.setup_timeout_ms = o->setup_timeout_ms;
   p.teardown_timeout_ms = o->teardown_timeout_ms;
   p.agent_name = a->name;
+  p.n_targets = r->targets.n;
+  p.targets = r->targets.v;
   send_to(a, SPEEDBOAT__ENVELOPE__MSG_PREPARE, &p);
   set_state(a, A_PREPARING);
 out:
@@ -593,8 +597,10 @@ static void on_agent_error(run *r, agent *a, const Speedboat__Error *e) {
   const char *text = e->message && *e->message ? e->message : "agent error";
   if (r->distributed) snprintf(msg, sizeof(msg), "agent %s: %s", a->name, text);
   else snprintf(msg, sizeof(msg), "%s", text);
-  int code = a->state == A_PREPARING ? SB_EXIT_SCRIPT_EXCEPTION : SB_EXIT_ENGINE;
-  if (e->code && !strcmp(e->code, "auth")) code = SB_EXIT_ENGINE;
+  /* init code that throws is a script error (k6's 107); anything else an agent refuses is ours */
+  int code = a->state == A_PREPARING && (!e->code || !*e->code || !strcmp(e->code, "script"))
+                 ? SB_EXIT_SCRIPT_EXCEPTION
+                 : SB_EXIT_ENGINE;
   set_state(a, A_FAILED);
   fail_run(r, code, msg);
 }
@@ -835,6 +841,10 @@ static int prepare_test(run *r, sb_compile_result *cr) {
     fprintf(stderr, "ERRO invalid thresholds: %s\n", err.msg);
     return SB_EXIT_INVALID_CONFIG;
   }
+  if (r->distributed && !cfg->no_target_check && sb_targets_collect(&r->targets, cr->archive, cfg->env)) {
+    fprintf(stderr, "ERRO out of memory\n");
+    return SB_EXIT_ENGINE;
+  }
   if (sb_archive_write(cr->archive, 3, &r->archive, &r->archive_len, &err)) {
     fprintf(stderr, "ERRO writing the archive: %s\n", err.msg);
     return SB_EXIT_ENGINE;
@@ -947,6 +957,7 @@ static void run_free(run *r) {
   free(r->setup_data);
   sb_tls_free(r->tls);
   sb_agents_clear(&r->list);
+  sb_targets_clear(&r->targets);
   if (r->ev_sigint) event_free(r->ev_sigint);
   if (r->ev_progress) event_free(r->ev_progress);
   if (r->ev_beat) event_free(r->ev_beat);
