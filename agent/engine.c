@@ -83,6 +83,7 @@ typedef struct worker {
   wscen *ws;                     /* one per scenario */
   struct event *ev_cmd, *ev_flush;
   atomic_int cmd;
+  atomic_int stop;               /* abort requested: every VU's script stops at once (vu.h) */
   int64_t t0_us;                 /* monotonic time of the test start */
   size_t unfinished;             /* scenarios not finished on this worker */
   int reported;                  /* told the engine it is finished */
@@ -362,9 +363,13 @@ static void on_cmd(evutil_socket_t fd, short what, void *arg) {
     if (w->unfinished == 0) event_active(w->ev_flush, EV_TIMEOUT, 0); /* report done */
     break;
   case CMD_STOP: stop_all(w, 0); break;
-  case CMD_ABORT: stop_all(w, 1); break;
+  case CMD_ABORT:
+    stop_all(w, 1);
+    atomic_store(&w->stop, 0); /* every VU is out of its script now */
+    break;
   case CMD_QUIT:
     stop_all(w, 1);
+    atomic_store(&w->stop, 0);
     event_base_loopbreak(w->base);
     break;
   default: break;
@@ -520,7 +525,8 @@ static int worker_init(worker *w) {
   if (!w->ev_cmd || !w->ev_flush || !w->ws) return sb_err_set(&w->init_err, SB_ENOMEM, "out of memory");
   w->env = (sb_vu_env){.base = w->base, .metrics = w->m, .prog = e->prog,
                        .env = (const char *const *)e->env, .log = vu_log, .log_ud = w,
-                       .discard_response_bodies = e->discard_bodies, .data_json = &e->data_json};
+                       .discard_response_bodies = e->discard_bodies, .data_json = &e->data_json,
+                       .stop = &w->stop};
   if (w->idx == 0) {
     w->ev_call = event_new(w->base, -1, 0, on_call, w);
     w->ev_call_timeout = evtimer_new(w->base, on_call_timeout, w);
@@ -767,7 +773,10 @@ int sb_engine_start(sb_engine *e, int64_t start_at_us) {
 }
 
 void sb_engine_stop(sb_engine *e, int abort) {
-  for (int i = 0; i < e->nw; i++) send_cmd(&e->w[i], abort ? CMD_ABORT : CMD_STOP);
+  for (int i = 0; i < e->nw; i++) {
+    if (abort) atomic_store(&e->w[i].stop, 1); /* reaches a VU that never yields the loop */
+    send_cmd(&e->w[i], abort ? CMD_ABORT : CMD_STOP);
+  }
 }
 
 int sb_engine_collect(sb_engine *e, sb_metrics *into, sb_err *err) {
@@ -799,7 +808,10 @@ void sb_engine_free(sb_engine *e) {
     if (e->w[0].call_live) sb_vu_call_interrupt_async(e->w[0].call_vu);
     pthread_mutex_unlock(&e->mu);
   }
-  for (int i = 0; i < e->nw; i++) send_cmd(&e->w[i], CMD_QUIT);
+  for (int i = 0; i < e->nw; i++) {
+    atomic_store(&e->w[i].stop, 1); /* nor could an iteration that never waits */
+    send_cmd(&e->w[i], CMD_QUIT);
+  }
   for (int i = 0; i < e->nw; i++) pthread_join(e->w[i].th, NULL);
   free(e->w);
   for (size_t i = 0; i < e->nsc; i++) {

@@ -243,7 +243,7 @@ static void run_iter(sb_vu *vu) {
   duk_dup(ctx, 1);
   duk_dup(ctx, 2);
   int rc = duk_safe_call(ctx, iter_safe, vu, 2, 1); /* -> [ exports fn data result ] */
-  if (vu->udata.interrupt) {
+  if (vu->udata.interrupt || (vu->udata.stop && atomic_load(vu->udata.stop))) {
     vu->result = SB_VU_INTERRUPTED;
   } else if (rc != DUK_EXEC_SUCCESS) {
     sb_err err;
@@ -390,6 +390,7 @@ int sb_vu_new(sb_vu **out, const sb_vu_env *env, uint64_t id, sb_err *err) {
   sb_vu *vu = calloc(1, sizeof(*vu));
   if (!vu) return sb_err_set(err, SB_ENOMEM, "VU %llu: out of memory", (unsigned long long)id);
   vu->env = *env;
+  vu->udata.stop = env->stop;
   vu->id = id;
   pthread_mutex_init(&vu->call_mu, NULL);
   vu->group = calloc(1, 16);

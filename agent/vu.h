@@ -11,6 +11,7 @@
 #ifndef SB_VU_H
 #define SB_VU_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,6 +39,8 @@ typedef struct sb_vu_env {
   int discard_response_bodies;
   char *const *data_json;       /* setup()'s data as JSON, read on the VU's first iteration
                                    (NULL or *NULL: undefined); the owner sets it before then */
+  const atomic_int *stop;       /* set by any thread: the running script stops at Duktape's next
+                                   interrupt check, even one that never yields (NULL: none) */
 } sb_vu_env;
 
 /* Creates VU number |id| (__VU, 1-based across the whole test): heap, modules, init code.

@@ -6,8 +6,12 @@
 #ifndef SB_DUK_UDATA_H
 #define SB_DUK_UDATA_H
 
+#include <stdatomic.h>
+
 typedef struct sb_duk_udata {
   volatile int interrupt; /* set (by the owning thread's loop) to abort the running script */
+  const atomic_int *stop; /* set by another thread to abort whatever runs (engine abort: the
+                           * owning loop may be stuck in a script that never yields); may be NULL */
 } sb_duk_udata;
 
 /* Called by Duktape with the heap's user data; nonzero aborts the current call. */

@@ -32,7 +32,7 @@ static const char MAIN_JS[] =
     "  inSetup.add(1);\n"
     "  return { a: 1, vu: __VU };\n"
     "};\n"
-    "exports.default = function (data) { seenA.add(data ? data.a : 100); };\n"
+    "exports.default = function (data) { if (mode === 'spiniter') for (;;) { try { k6.check(1, {}); } catch (e) {} } seenA.add(data ? data.a : 100); };\n"
     "exports.teardown = function (data) { torn.add(data.a * 5 + data.vu); };\n";
 
 typedef struct ctx {
@@ -330,8 +330,38 @@ static void test_zero_vu_scenarios_finish(void **state) {
   sb_engine_free(e);
 }
 
+/* An iteration that never yields its worker's loop (a script bug) still stops on abort: the
+ * worker cannot read its command while the VU spins, so the abort also reaches the VU through
+ * Duktape's interrupt check. The agent must stop the load and free its VUs when its controller
+ * is lost, whatever the script does. */
+static void test_abort_stops_spinning_iterations(void **state) {
+  Speedboat__Scenario sc = SPEEDBOAT__SCENARIO__INIT;
+  sc.executor = SPEEDBOAT__EXECUTOR__EXECUTOR_CONSTANT_VUS;
+  sc.vus = 2;
+  sc.duration_ms = 60000;
+  sc.graceful_stop_ms = 60000;
+  Speedboat__Scenario *scs[] = {&sc};
+  sb_engine *e = make("spiniter", scs, 1, 2);
+  assert_int_equal(sb_engine_start(e, 0), 0);
+  struct timespec ts = {0, 300000000};
+  nanosleep(&ts, NULL);
+  int64_t t0 = sb_clock_mono_us();
+  sb_engine_stop(e, 1);
+  assert_true(wait_for(&C.done, 1, 3000));
+  assert_true(sb_clock_mono_us() - t0 < 2000000);
+  sb_engine_free(e);
+  /* freeing the engine while they spin does not hang either */
+  e = make("spiniter", scs, 1, 2);
+  assert_int_equal(sb_engine_start(e, 0), 0);
+  nanosleep(&ts, NULL);
+  t0 = sb_clock_mono_us();
+  sb_engine_free(e);
+  assert_true(sb_clock_mono_us() - t0 < 2000000);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_abort_stops_spinning_iterations),
       cmocka_unit_test(test_setup_data_reaches_iterations),
       cmocka_unit_test(test_setup_absent),
       cmocka_unit_test(test_setup_throws),

@@ -315,7 +315,7 @@ static void test_console_format(void **state) {
 /* The interruption relies on Duktape built with DUK_USE_EXEC_TIMEOUT_CHECK. A duktape.o built
  * without it would make the interrupt tests spin forever: fail them instead, saying why. */
 static int exec_timeout_compiled_in(void) {
-  static sb_duk_udata u = {1};
+  static sb_duk_udata u = {.interrupt = 1};
   duk_context *ctx = duk_create_heap(NULL, NULL, NULL, &u, NULL);
   assert_non_null(ctx);
   int rc = duk_peval_string(ctx, "for (var i = 0; i < 3000000; i++) {}");
