@@ -105,6 +105,14 @@ static const endpoint endpoints[] = {
 };
 #define NENDPOINTS (sizeof(endpoints) / sizeof(endpoints[0]))
 
+/* Endpoint |e|: from the table, then (for a large --series) "/api/r/N" GETs of weight 1, their
+ * url written into |url|. */
+static endpoint endpoint_at(size_t e, char *url, size_t cap) {
+  if (e < NENDPOINTS) return endpoints[e];
+  snprintf(url, cap, "http://127.0.0.1/api/r/%zu", e - NENDPOINTS);
+  return (endpoint){url, "GET", 200, 1};
+}
+
 /* The http metrics recorded per request, in the order the engine's emit() fills them. */
 static const int http_metrics[] = {
     SB_M_HTTP_REQS,     SB_M_HTTP_REQ_FAILED,    SB_M_HTTP_REQ_DURATION,
@@ -118,9 +126,17 @@ static const int http_metrics[] = {
  * beyond the --series budget). */
 typedef struct tmpl_series {
   sb_series *base[NBASE];
-  sb_series *http[NENDPOINTS][NHTTP];
+  sb_series *(*http)[NHTTP]; /* nendpoints rows (malloc'ed) */
+  int *status;             /* status of each endpoint */
+  unsigned *weight;        /* share of each endpoint */
   size_t nendpoints;       /* endpoints with at least one series */
 } tmpl_series;
+
+static void tmpl_series_clear(tmpl_series *ts) {
+  free(ts->http);
+  free(ts->status);
+  free(ts->weight);
+}
 
 static const sb_tagset *endpoint_tags(sb_metrics *m, const endpoint *e) {
   char status[16];
@@ -131,7 +147,8 @@ static const sb_tagset *endpoint_tags(sb_metrics *m, const endpoint *e) {
   return sb_metrics_tags(m, kv, sizeof(kv) / sizeof(kv[0]) / 2);
 }
 
-/* Creates the series of one template, |budget| of them at most (at least the base ones). */
+/* Creates the series of one template, |budget| of them at most (at least the base ones). On
+ * success |ts| owns arrays freed by tmpl_series_clear(). */
 static int tmpl_layout(sb_metrics *m, int budget, tmpl_series *ts) {
   static const int base[NBASE] = {SB_M_ITERATIONS, SB_M_ITERATION_DURATION, SB_M_DATA_SENT,
                                   SB_M_DATA_RECEIVED, SB_M_CHECKS};
@@ -139,15 +156,23 @@ static int tmpl_layout(sb_metrics *m, int budget, tmpl_series *ts) {
   const char *check_kv[] = {"check", "status is 2xx/3xx", "group", "", "scenario", "default"};
   const sb_tagset *plain = sb_metrics_tags(m, plain_kv, 2);
   const sb_tagset *check = sb_metrics_tags(m, check_kv, 3);
+  size_t rows = (size_t)(budget - NBASE + NHTTP - 1) / NHTTP;
   memset(ts, 0, sizeof(*ts));
-  if (!plain || !check) return SB_ENOMEM;
+  ts->http = calloc(rows + 1, sizeof(*ts->http));
+  ts->status = calloc(rows + 1, sizeof(*ts->status));
+  ts->weight = calloc(rows + 1, sizeof(*ts->weight));
+  if (!plain || !check || !ts->http || !ts->status || !ts->weight) return SB_ENOMEM;
   for (int i = 0; i < NBASE; i++)
     if (!(ts->base[i] = sb_metrics_series(m, base[i], base[i] == SB_M_CHECKS ? check : plain)))
       return SB_ENOMEM;
   int left = budget - NBASE;
-  for (size_t e = 0; e < NENDPOINTS && left > 0; e++) {
-    const sb_tagset *t = endpoint_tags(m, &endpoints[e]);
+  for (size_t e = 0; e < rows && left > 0; e++) {
+    char url[64];
+    endpoint ep = endpoint_at(e, url, sizeof(url));
+    const sb_tagset *t = endpoint_tags(m, &ep);
     if (!t) return SB_ENOMEM;
+    ts->status[e] = ep.status;
+    ts->weight[e] = ep.weight;
     for (size_t k = 0; k < NHTTP && left > 0; k++, left--)
       if (!(ts->http[e][k] = sb_metrics_series(m, http_metrics[k], t))) return SB_ENOMEM;
     ts->nendpoints = e + 1;
@@ -161,14 +186,13 @@ static int add(sb_metrics *m, sb_series *s, double v) { return s ? sb_series_add
 /* Records one request of endpoint |e| and its iteration: the samples the engine would add. */
 static int tmpl_request(sb_metrics *m, tmpl_series *ts, size_t e, const double *lat,
                         uint64_t *st) {
-  const endpoint *ep = &endpoints[e];
-  double dur = lat[rnd(st) % SIM_LATENCIES] * (1.0 + (double)e * 0.15);
+  double dur = lat[rnd(st) % SIM_LATENCIES] * (1.0 + (double)(e % NENDPOINTS) * 0.15);
   double sending = 0.005 + (double)(rnd(st) % 40) * 0.001;
   double receiving = 0.01 + (double)(rnd(st) % 150) * 0.001;
   double blocked = rnd(st) % 1000 == 0 ? 0.05 + rnd01(st) : 0;
   double connecting = blocked > 0 ? blocked * 0.8 : 0;
   sb_series **h = ts->http[e];
-  double v[NHTTP] = {1, ep->status >= 400, dur, blocked, connecting, 0, sending,
+  double v[NHTTP] = {1, ts->status[e] >= 400, dur, blocked, connecting, 0, sending,
                      dur - sending - receiving, receiving};
   int rc = 0;
   for (size_t k = 0; k < NHTTP; k++) rc |= add(m, h[k], v[k]);
@@ -176,7 +200,7 @@ static int tmpl_request(sb_metrics *m, tmpl_series *ts, size_t e, const double *
   rc |= add(m, ts->base[1], dur + 0.02 + (double)(rnd(st) % 50) * 0.001);
   rc |= add(m, ts->base[2], 90 + (double)(rnd(st) % 20));
   rc |= add(m, ts->base[3], 800 + (double)(rnd(st) % 200));
-  rc |= add(m, ts->base[4], ep->status < 400);
+  rc |= add(m, ts->base[4], ts->status[e] < 400);
   return rc ? SB_ENOMEM : 0;
 }
 
@@ -194,24 +218,29 @@ static int tmpl_build(sim *s, int i) {
   tmpl_series ts;
   double lat[SIM_LATENCIES];
   uint64_t st = 0x9E3779B97F4A7C15ULL * (uint64_t)(i + 1);
+  int rc = SB_ENOMEM;
   if (sb_metrics_new(&s->tmpl[i])) return SB_ENOMEM;
   sb_metrics *m = s->tmpl[i];
-  if (tmpl_layout(m, s->cfg.series, &ts)) return SB_ENOMEM;
+  if (tmpl_layout(m, s->cfg.series, &ts)) goto out;
   latency_table(lat, &st);
   unsigned total = 0;
-  for (size_t e = 0; e < ts.nendpoints; e++) total += endpoints[e].weight;
+  for (size_t e = 0; e < ts.nendpoints; e++) total += ts.weight[e];
   for (uint64_t r = 0; r < s->cfg.rps; r++) {
     size_t e = 0;
     unsigned w = total ? (unsigned)(rnd(&st) % total) : 0;
-    while (e + 1 < ts.nendpoints && w >= endpoints[e].weight) w -= endpoints[e++].weight;
+    while (e + 1 < ts.nendpoints && w >= ts.weight[e]) w -= ts.weight[e++];
     if (ts.nendpoints == 0) {  /* a budget of base series only: iterations without http */
-      if (add(m, ts.base[0], 1) || add(m, ts.base[1], lat[rnd(&st) % SIM_LATENCIES]))
-        return SB_ENOMEM;
+      double v[NBASE] = {1, lat[rnd(&st) % SIM_LATENCIES], 100, 900, 1};
+      for (int k = 0; k < NBASE; k++)
+        if (add(m, ts.base[k], v[k])) goto out;
       continue;
     }
-    if (tmpl_request(m, &ts, e, lat, &st)) return SB_ENOMEM;
+    if (tmpl_request(m, &ts, e, lat, &st)) goto out;
   }
-  return 0;
+  rc = 0;
+out:
+  tmpl_series_clear(&ts);
+  return rc;
 }
 
 /* --- one connection ------------------------------------------------------------------------- */
