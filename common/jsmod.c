@@ -349,6 +349,10 @@ static void append_frames(char *out, size_t cap, const char *stack) {
     const char *eol = strchr(l, '\n');
     size_t len = eol ? (size_t)(eol - l) : strlen(l);
     const char *u = strstr(l, "://");
+    const char *close = NULL; /* Duktape's frame flags ("strict preventsyield") after ')' go */
+    for (const char *c = l; c < l + len; c++)
+      if (*c == ')') close = c;
+    if (close) len = (size_t)(close + 1 - l);
     if (u && u < l + len) {
       int w = snprintf(out + n, cap - n, "\n%.*s", (int)len, l);
       if (w < 0 || (size_t)w >= cap - n) break;

@@ -48,11 +48,41 @@ typedef struct compiler {
 /* Babel's globals, then a transform helper that never throws: it returns {code, imports} or
  * {error: "name.js:3:7: SyntaxError: Unexpected token\n<code frame>"}. */
 static const char BABEL_PRELUDE[] = "var window = this, self = this, global = this;";
+/* sbKeepLines runs before the ES2015 presets so that every function keeps its source line under
+ * retainLines (errors, stack traces and k6's "file:line" depend on it):
+ *  - `export default function () {}` becomes `export default (function () {})`. An anonymous
+ *    default cannot be named inside its module, so not hoisting it changes nothing; hoisted, the
+ *    CommonJS transform moved it above the named exported functions.
+ *  - `export function f() {}` becomes `function f() {}` plus `export { f }` at the end: the
+ *    CommonJS transform hoists one `exports.f = f` per exported function to the top, and with
+ *    the declaration's own line on it, the first one pushed every line after it down (a setup()
+ *    on line 2 reported its errors on line 8). */
 static const char BABEL_HELPER[] =
     "(function (src, fn) {\n"
+    "  function sbKeepLines(babel) {\n"
+    "    var t = babel.types;\n"
+    "    return {visitor: {\n"
+    "      ExportDefaultDeclaration: function (path) {\n"
+    "        var d = path.node.declaration;\n"
+    "        if (d.type !== 'FunctionDeclaration' || d.id) return;\n"
+    "        var e = t.functionExpression(null, d.params, d.body, d.generator, d.async);\n"
+    "        e.loc = d.loc;\n"
+    "        path.get('declaration').replaceWith(e);\n"
+    "      },\n"
+    "      ExportNamedDeclaration: function (path) {\n"
+    "        var d = path.node.declaration;\n"
+    "        if (!d || d.type !== 'FunctionDeclaration' || !path.parentPath.isProgram()) return;\n"
+    "        var id = t.identifier(d.id.name);\n"
+    "        path.parentPath.pushContainer('body',\n"
+    "          t.exportNamedDeclaration(null, [t.exportSpecifier(id, t.identifier(d.id.name))]));\n"
+    "        path.replaceWith(d);\n"
+    "      }\n"
+    "    }};\n"
+    "  }\n"
     "  var r;\n"
     "  try {\n"
-    "    r = Babel.transform(src, {presets: ['latest'], filename: fn, retainLines: true,\n"
+    "    r = Babel.transform(src, {presets: ['latest'], plugins: [sbKeepLines], filename: fn,\n"
+    "      retainLines: true,\n"
     "      compact: false, sourceMaps: false, ast: false, babelrc: false, highlightCode: false});\n"
     "  } catch (e) {\n"
     "    var m = String(e && e.message), p = fn + ': ', nl;\n"

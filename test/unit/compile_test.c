@@ -304,6 +304,33 @@ static int compile_rel(const char *rel, sb_compile_result *r, sb_err *err) {
   return rc;
 }
 
+/* Line of the first occurrence of |needle| in |s|, 1-based (0 when absent). */
+static int line_of(const char *s, const char *needle) {
+  const char *hit = strstr(s, needle);
+  if (!hit) return 0;
+  int line = 1;
+  for (const char *p = s; p < hit; p++) line += *p == '\n';
+  return line;
+}
+
+/* Regression: an anonymous `export default function` used to be hoisted above the named exported
+ * functions, which retainLines then pushed below their real lines (setup() on line 2 reported its
+ * errors on line 8). Every function stays on its line, and the default keeps working. */
+static void test_exported_functions_keep_their_lines(void **state) {
+  put("lines.js", "import http from 'k6/http';\nexport function setup() {\n  return 1;\n}\n"
+                  "export default function () {\n  const two = 2;\n}\n"
+                  "export function teardown(d) {\n  const three = 3;\n}\n");
+  sb_compile_result r;
+  sb_err err;
+  assert_int_equal(compile_rel("lines.js", &r, &err), 0);
+  const char *s = (const char *)entry(r.archive, 1, "lines.js")->data;
+  assert_int_equal(line_of(s, "return 1"), 3);
+  assert_int_equal(line_of(s, "two = 2"), 6);
+  assert_int_equal(line_of(s, "three = 3"), 9);
+  assert_non_null(strstr(s, "exports.default ="));
+  sb_compile_result_clear(&r);
+}
+
 static void test_syntax_error(void **state) {
   put("bad.js", "import http from 'k6/http';\nconst a = 1;\nlet x = (;\nexport default () => {};\n");
   sb_compile_result r;
@@ -394,6 +421,7 @@ int main(void) {
       cmocka_unit_test(test_k6_archive),
   };
   const struct CMUnitTest bad[] = {
+      cmocka_unit_test_setup_teardown(test_exported_functions_keep_their_lines, setup_dir, teardown_dir),
       cmocka_unit_test_setup_teardown(test_syntax_error, setup_dir, teardown_dir),
       cmocka_unit_test_setup_teardown(test_syntax_error_in_module, setup_dir, teardown_dir),
       cmocka_unit_test_setup_teardown(test_missing_import, setup_dir, teardown_dir),
