@@ -19,7 +19,8 @@
 #include "common/tls.h"
 
 #define HEARTBEAT_US 1000000
-#define REACH_TIMEOUT_MS 3000       /* per target named by the script, at prepare time */
+#define REACH_TIMEOUT_MS 3000
+#define OVERRUN_US 3000000          /* past the test's longest run: abort what still runs */       /* per target named by the script, at prepare time */
 #define HELLO_TIMEOUT_US 10000000   /* a connection must say hello within this */
 
 typedef struct logline {
@@ -44,6 +45,8 @@ typedef struct session {
   struct event *ev_snap, *ev_done, *ev_log, *ev_beat, *ev_call;
   sb_engine *engine;          /* prepared test; kept after DONE until teardown ran */
   int ended;                  /* DONE sent for |engine| */
+  int64_t test_us;            /* the longest the prepared test may run (graceful stops included) */
+  int64_t hard_end_us;        /* monotonic time past which the engine is aborted (0: not started) */
   int64_t setup_timeout_ms, teardown_timeout_ms; /* from Prepare */
   int64_t started_at_us;      /* wall clock the scenarios started at (Done.started_at_unix_us) */
   char call_fn[16];           /* the call in flight: "setup" or "teardown" */
@@ -323,6 +326,23 @@ static uint64_t prepare_max_vus(const Speedboat__Prepare *p) {
   return total;
 }
 
+/* The longest |p| can run: every scenario's start, end and graceful stop. */
+static int64_t max_test_us(const Speedboat__Prepare *p) {
+  int64_t most = 0;
+  for (size_t i = 0; i < p->n_scenarios; i++) {
+    const Speedboat__Scenario *sc = p->scenarios[i];
+    int64_t end = sc->max_duration_ms;
+    if (sc->executor == SPEEDBOAT__EXECUTOR__EXECUTOR_CONSTANT_VUS) end = sc->duration_ms;
+    if (sc->executor == SPEEDBOAT__EXECUTOR__EXECUTOR_RAMPING_VUS) {
+      end = 0;
+      for (size_t k = 0; k < sc->n_stages; k++) end += sc->stages[k]->duration_ms;
+    }
+    int64_t t = (sc->start_time_ms + end + sc->graceful_stop_ms) * 1000;
+    if (t > most) most = t;
+  }
+  return most;
+}
+
 static void on_prepare(session *s, const Speedboat__Prepare *p) {
   sb_err err;
   err.msg[0] = '\0';
@@ -360,6 +380,8 @@ static void on_prepare(session *s, const Speedboat__Prepare *p) {
     return;
   }
   clock_gettime(CLOCK_MONOTONIC, &t1);
+  s->test_us = max_test_us(p);
+  s->hard_end_us = 0;
   s->setup_timeout_ms = p->setup_timeout_ms;
   s->teardown_timeout_ms = p->teardown_timeout_ms;
   s->started_at_us = 0;
@@ -382,6 +404,7 @@ static void on_start(session *s, const Speedboat__Start *st) {
   int64_t now = sb_clock_wall_us();
   s->started_at_us = st->start_at_unix_us > now ? st->start_at_unix_us : now;
   sb_engine_start(s->engine, st->start_at_unix_us);
+  s->hard_end_us = sb_clock_mono_us() + (s->started_at_us - now) + s->test_us + OVERRUN_US;
   int ms = s->o->snapshot_ms > 0 ? s->o->snapshot_ms : 1000;
   struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
   event_add(s->ev_snap, &tv);
@@ -425,6 +448,12 @@ static void on_beat(evutil_socket_t fd, short what, void *arg) {
     return;
   }
   if (!s->hello_ok) return;
+  if (s->engine && !s->ended && s->hard_end_us && sb_clock_mono_us() > s->hard_end_us) {
+    /* A script that never yields keeps its worker from its own gracefulStop timer. */
+    slog(s, "warn", "the test overran its longest duration; interrupting its iterations");
+    s->hard_end_us = 0;
+    sb_engine_stop(s->engine, 1);
+  }
   Speedboat__Heartbeat m = SPEEDBOAT__HEARTBEAT__INIT;
   m.time_us = sb_clock_wall_us();
   sb_frame_send_msg(bufferevent_get_output(s->bev), SPEEDBOAT__ENVELOPE__MSG_HEARTBEAT, &m);

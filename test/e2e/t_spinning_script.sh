@@ -1,0 +1,51 @@
+# A script that never yields (a busy loop that even swallows exceptions) cannot hang a run: the
+# engine interrupts it once the scenario's gracefulStop is over, and a lost controller frees the
+# agent from it too.
+. "$SB_ROOT/test/e2e/lib.sh"
+
+S=$(script spin.js <<'JS'
+export const options = { scenarios: { s: { executor: 'constant-vus', vus: 2, duration: '1s', gracefulStop: '1s' } } };
+export default function () { for (;;) { try { } catch (e) {} } }
+JS
+)
+start=$(date +%s)
+set +e
+timeout 20 "$SB_BIN" run -q "$S" >"$WORK/out" 2>"$WORK/err"
+RC=$?
+set -e
+[ "$RC" -ne 124 ] || fail "the run hung on a spinning script"
+expect_rc 0
+[ $(( $(date +%s) - start )) -le 10 ] || fail "took $(( $(date +%s) - start )) s, expected about 6"
+expect_out "vus_max.*: 2 "
+
+# the same script on an agent whose controller is killed: the agent is free again within 5 s
+"$SB_AGENT" --listen 127.0.0.1:0 2>"$WORK/agent.err" &
+PIDS="$PIDS $!"
+i=0
+while ! grep -q 'msg="listening"' "$WORK/agent.err"; do
+  i=$((i + 1)); [ $i -lt 100 ] || fail "agent did not start"; sleep 0.05
+done
+PORT=$(sed -n '1s/.* addr=[0-9.]*:\([0-9]*\).*/\1/p' "$WORK/agent.err")
+S2=$(script spin2.js <<'JS'
+export const options = { vus: 2, duration: '60s' };
+export default function () { for (;;) { try { } catch (e) {} } }
+JS
+)
+"$SB_BIN" run -q --agents "127.0.0.1:$PORT" "$S2" >/dev/null 2>&1 &
+CTL=$!
+sleep 2
+kill -9 "$CTL"
+i=0
+while ! grep -q 'msg="controller disconnected"' "$WORK/agent.err"; do
+  i=$((i + 1)); [ $i -lt 100 ] || { cat "$WORK/agent.err"; fail "agent still busy 5 s after its controller died"; }
+  sleep 0.05
+done
+grep -q 'controller lost' "$WORK/agent.err" || fail "no 'controller lost' line: $(cat "$WORK/agent.err")"
+S3=$(script ok.js <<'JS'
+export const options = { vus: 1, iterations: 3 };
+export default function () { }
+JS
+)
+run_sb run -q --agents "127.0.0.1:$PORT" "$S3"
+expect_rc 0
+[ "$(metric_value iterations)" = 3 ] || { show; fail "the agent did not run the next test"; }
