@@ -120,9 +120,10 @@ static const int http_metrics[] = {
     SB_M_HTTP_REQ_SENDING, SB_M_HTTP_REQ_WAITING,  SB_M_HTTP_REQ_RECEIVING,
 };
 #define NHTTP (sizeof(http_metrics) / sizeof(http_metrics[0]))
-#define NBASE 5 /* iterations, iteration_duration, data_sent, data_received, checks */
+#define NBASE 7 /* iterations, iteration_duration, data_sent, data_received, checks, vus, vus_max */
+#define NPERITER 5 /* the base series sampled per iteration; vus and vus_max once a second */
 
-/* Series of one template: base[] per iteration, http[e][k] per request of endpoint e (NULL
+/* Series of one template: base[] per iteration (and the two VU gauges), http[e][k] per request of endpoint e (NULL
  * beyond the --series budget). */
 typedef struct tmpl_series {
   sb_series *base[NBASE];
@@ -151,20 +152,22 @@ static const sb_tagset *endpoint_tags(sb_metrics *m, const endpoint *e) {
  * success |ts| owns arrays freed by tmpl_series_clear(). */
 static int tmpl_layout(sb_metrics *m, int budget, tmpl_series *ts) {
   static const int base[NBASE] = {SB_M_ITERATIONS, SB_M_ITERATION_DURATION, SB_M_DATA_SENT,
-                                  SB_M_DATA_RECEIVED, SB_M_CHECKS};
+                                  SB_M_DATA_RECEIVED, SB_M_CHECKS, SB_M_VUS, SB_M_VUS_MAX};
   const char *plain_kv[] = {"group", "", "scenario", "default"};
   const char *check_kv[] = {"check", "status is 2xx/3xx", "group", "", "scenario", "default"};
   const sb_tagset *plain = sb_metrics_tags(m, plain_kv, 2);
   const sb_tagset *check = sb_metrics_tags(m, check_kv, 3);
+  const sb_tagset *none = sb_metrics_tags(m, NULL, 0); /* vus, vus_max: untagged, as the engine's */
   size_t rows = (size_t)(budget - NBASE + NHTTP - 1) / NHTTP;
   memset(ts, 0, sizeof(*ts));
   ts->http = calloc(rows + 1, sizeof(*ts->http));
   ts->status = calloc(rows + 1, sizeof(*ts->status));
   ts->weight = calloc(rows + 1, sizeof(*ts->weight));
-  if (!plain || !check || !ts->http || !ts->status || !ts->weight) return SB_ENOMEM;
-  for (int i = 0; i < NBASE; i++)
-    if (!(ts->base[i] = sb_metrics_series(m, base[i], base[i] == SB_M_CHECKS ? check : plain)))
-      return SB_ENOMEM;
+  if (!plain || !check || !none || !ts->http || !ts->status || !ts->weight) return SB_ENOMEM;
+  for (int i = 0; i < NBASE; i++) {
+    const sb_tagset *t = base[i] == SB_M_CHECKS ? check : i >= NPERITER ? none : plain;
+    if (!(ts->base[i] = sb_metrics_series(m, base[i], t))) return SB_ENOMEM;
+  }
   int left = budget - NBASE;
   for (size_t e = 0; e < rows && left > 0; e++) {
     char url[64];
@@ -230,13 +233,14 @@ static int tmpl_build(sim *s, int i) {
     unsigned w = total ? (unsigned)(rnd(&st) % total) : 0;
     while (e + 1 < ts.nendpoints && w >= ts.weight[e]) w -= ts.weight[e++];
     if (ts.nendpoints == 0) {  /* a budget of base series only: iterations without http */
-      double v[NBASE] = {1, lat[rnd(&st) % SIM_LATENCIES], 100, 900, 1};
-      for (int k = 0; k < NBASE; k++)
+      double v[NPERITER] = {1, lat[rnd(&st) % SIM_LATENCIES], 100, 900, 1};
+      for (int k = 0; k < NPERITER; k++)
         if (add(m, ts.base[k], v[k])) goto out;
       continue;
     }
     if (tmpl_request(m, &ts, e, lat, &st)) goto out;
   }
+  if (add(m, ts.base[5], 100) || add(m, ts.base[6], 100)) goto out;
   rc = 0;
 out:
   tmpl_series_clear(&ts);
@@ -475,8 +479,8 @@ static const char usage[] =
     "Usage: sb-sim-agent [--listen-count N] [--series S] [--rps R]\n"
     "\n"
     "Simulates N Speedboat agents (one 127.0.0.1 port each, printed as 'listening 127.0.0.1:PORT')\n"
-    "that send one realistic snapshot a second of S series (default 40) as if each ran R requests\n"
-    "per second (default 5000). For measuring the controller (make bench).\n";
+    "that send one realistic snapshot a second of S series (default 40, at least 7) as if each ran\n"
+    "R requests per second (default 5000). For measuring the controller (make bench).\n";
 
 static void on_signal(evutil_socket_t fd, short what, void *arg) {
   event_base_loopexit(((sim *)arg)->base, NULL);
