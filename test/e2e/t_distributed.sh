@@ -1,0 +1,242 @@
+# Distributed runs on loopback: one controller, 1 to 5 agent processes on different ports, one
+# merged result. Iterations exactly as configured whatever the split (shared-iterations,
+# per-vu-iterations, constant-vus), the agents block adding up to the summary and to what the
+# target served, weights, __VU numbered across the fleet, setup()/teardown() once with setup's
+# data on every agent, merged p(95) against the exact value from the raw points, thresholds
+# judged over the fleet, abortOnFail stopping every agent.
+. "$SB_ROOT/test/e2e/lib.sh"
+
+start_target
+start_agents 5
+ALL5=$AGENTS
+# first_agents N: the first N of the five addresses, comma-separated
+first_agents() { echo "$ALL5" | cut -d, -f"1-$1"; }
+
+# expect_metric NAME VALUE: the summary's NAME is exactly VALUE
+expect_metric() {
+  [ "$(metric_value "$1")" = "$2" ] || { show; fail "$1 is '$(metric_value "$1")', expected $2"; }
+}
+
+# check_block LIST TOTAL: the agents block lists every agent of LIST as connected, none lost;
+# its per-agent iterations add up to TOTAL, and every agent with VUs did some.
+check_block() {
+  n=$(echo "$1" | tr ',' '\n' | wc -l)
+  expect_out "agents: $n connected, 0 lost"
+  for a in $(echo "$1" | tr ',' ' '); do
+    row=$(agent_row "$a")
+    [ -n "$row" ] || { show; fail "no agents-block line for $a"; }
+    case "$row" in *✓*) ;; *) show; fail "agent $a not marked ok: $row" ;; esac
+    v=$(agent_vus "$a"); it=$(agent_iterations "$a")
+    [ -n "$it" ] || { show; fail "no iterations for $a: $row"; }
+    [ "${v:-0}" -eq 0 ] || [ "$it" -gt 0 ] || { show; fail "agent $a has $v VUs but did no iteration"; }
+  done
+  [ "$(agents_iterations_sum)" = "$2" ] || { show; fail "agents' iterations add up to $(agents_iterations_sum), expected $2"; }
+}
+
+# --- shared-iterations: vus 7, iterations 101, over 1, 2, 3 and 5 agents
+S=$(script shared.js <<JS
+import http from 'k6/http';
+export const options = { vus: 7, iterations: 101 };
+export default function () { http.get('$TARGET/'); }
+JS
+)
+for n in 1 2 3 5; do
+  before=$(target_requests)
+  run_sb run -q --agents "$(first_agents "$n")" "$S"
+  expect_rc 0
+  expect_metric iterations 101
+  expect_metric http_reqs 101
+  [ $(($(target_requests) - before)) -eq 101 ] || fail "$n agents: the target served $(($(target_requests) - before)), expected 101"
+  check_block "$(first_agents "$n")" 101
+  # the VUs are split too: 7 in all
+  vs=0; for a in $(first_agents "$n" | tr ',' ' '); do vs=$((vs + $(agent_vus "$a"))); done
+  [ "$vs" -eq 7 ] || { show; fail "$n agents: their VUs add up to $vs, expected 7"; }
+done
+
+# the same from an --agents-file (comments and blank lines allowed)
+printf '# the fleet\n%s\n\n%s\n%s\n' "$(agent_addr 1)" "$(agent_addr 2)" "$(agent_addr 3)" >"$WORK/agents.txt"
+run_sb run -q --agents-file "$WORK/agents.txt" "$S"
+expect_rc 0
+expect_metric iterations 101
+check_block "$(first_agents 3)" 101
+
+# --- per-vu-iterations: 7 VUs x 13 = 91 over 3 agents; each agent did 13 per VU it had
+S=$(script pervu.js <<JS
+import http from 'k6/http';
+export const options = { scenarios: { p: { executor: 'per-vu-iterations', vus: 7, iterations: 13 } } };
+export default function () { http.get('$TARGET/'); }
+JS
+)
+before=$(target_requests)
+run_sb run -q --agents "$(first_agents 3)" "$S"
+expect_rc 0
+expect_metric iterations 91
+expect_metric http_reqs 91
+[ $(($(target_requests) - before)) -eq 91 ] || fail "per-vu-iterations: the target served $(($(target_requests) - before))"
+check_block "$(first_agents 3)" 91
+for a in $(first_agents 3 | tr ',' ' '); do
+  [ "$(agent_iterations "$a")" -eq $((13 * $(agent_vus "$a"))) ] || { show; fail "agent $a: not 13 iterations per VU"; }
+done
+
+# --- constant-vus for a short duration over 5 agents: counts agree three ways
+S=$(script constant.js <<JS
+import http from 'k6/http';
+import { sleep } from 'k6';
+export const options = { scenarios: { c: { executor: 'constant-vus', vus: 5, duration: '1500ms' } } };
+export default function () { http.get('$TARGET/'); sleep(0.02); }
+JS
+)
+before=$(target_requests)
+run_sb run -q --agents "$ALL5" "$S"
+expect_rc 0
+its=$(metric_value iterations)
+[ "${its:-0}" -gt 20 ] || { show; fail "constant-vus: only ${its:-0} iterations"; }
+expect_metric http_reqs "$its"
+[ $(($(target_requests) - before)) -eq "$its" ] || fail "constant-vus: the target served $(($(target_requests) - before)), summary says $its"
+check_block "$ALL5" "$its"
+for a in $(echo "$ALL5" | tr ',' ' '); do [ "$(agent_vus "$a")" = 1 ] || { show; fail "agent $a: not 1 VU"; }; done
+
+# --- weights: @3 gets three times the VUs (and of shared iterations)
+S=$(script weights.js <<JS
+import http from 'k6/http';
+export const options = { vus: 8, iterations: 100 };
+export default function () { http.get('$TARGET/'); }
+JS
+)
+A1=$(agent_addr 1); A2=$(agent_addr 2)
+run_sb run -q --agents "$A1@3,$A2" "$S"
+expect_rc 0
+expect_metric iterations 100
+[ "$(agent_vus "$A1")" = 6 ] && [ "$(agent_vus "$A2")" = 2 ] ||
+  { show; fail "weights 3:1 of 8 VUs: got $(agent_vus "$A1") and $(agent_vus "$A2"), expected 6 and 2"; }
+[ "$(agent_iterations "$A1")" = 75 ] && [ "$(agent_iterations "$A2")" = 25 ] ||
+  { show; fail "weights 3:1 of 100 iterations: got $(agent_iterations "$A1") and $(agent_iterations "$A2")"; }
+
+# --- __VU numbered across the fleet: 7 VUs over 5 agents log 1..7, each exactly once, and agent
+# 1's VUs come first
+S=$(script vu.js <<'JS'
+export const options = { scenarios: { p: { executor: 'per-vu-iterations', vus: 7, iterations: 3 } } };
+export default function () { if (__ITER === 0) console.log(`vu=${__VU}`); }
+JS
+)
+run_sb run -q --agents "$ALL5" "$S"
+expect_rc 0
+got=$(sed -n 's/.*vu=\([0-9]*\) .*/\1/p' "$WORK/err" | sort -n | tr '\n' ' ')
+[ "$got" = "1 2 3 4 5 6 7 " ] || { show; fail "__VU across the fleet: got '$got', expected 1..7 once each"; }
+grep 'vu=1 ' "$WORK/err" | grep -q "agent=$(agent_addr 1)" || { show; fail "__VU 1 is not on the first agent"; }
+# every line from a VU names its agent, and every agent with VUs logged
+for a in $(echo "$ALL5" | tr ',' ' '); do
+  [ "$(agent_vus "$a")" -eq 0 ] || grep -q "vu=.* agent=$a\$" "$WORK/err" || { show; fail "no VU line from $a"; }
+done
+
+# --- setup() and teardown() once in the fleet; setup's data reaches every VU on every agent
+S=$(script setup.js <<'JS'
+import { Counter } from 'k6/metrics';
+const fromSetup = new Counter('from_setup');
+export const options = { vus: 6, iterations: 60 };
+export function setup() { console.log('setup ran'); return { k: 42 }; }
+export default function (data) {
+  fromSetup.add(data.k);
+  if (__ITER === 0) console.log(`vu=${__VU} k=${data.k}`);
+}
+export function teardown(data) { console.log(`teardown ran k=${data.k}`); }
+JS
+)
+run_sb run -q --agents "$(first_agents 3)" "$S"
+expect_rc 0
+expect_metric from_setup 2520
+[ "$(grep -c 'setup ran' "$WORK/err")" = 1 ] || { show; fail "setup() did not run exactly once"; }
+[ "$(grep -c 'teardown ran k=42' "$WORK/err")" = 1 ] || { show; fail "teardown() did not run exactly once with setup's data"; }
+for a in $(first_agents 3 | tr ',' ' '); do
+  grep -q "k=42 .*agent=$a\$" "$WORK/err" || { show; fail "setup's data did not reach the VUs of $a"; }
+done
+
+# --- merged p(95) within 1% of the exact value (k6: linear interpolation between closest ranks)
+S=$(script trend.js <<'JS'
+import { Trend } from 'k6/metrics';
+const t = new Trend('my_trend');
+export const options = { scenarios: { p: { executor: 'per-vu-iterations', vus: 6, iterations: 50 } } };
+export default function () { t.add(1 + ((__VU * 7919 + __ITER * 104729) % 10007) / 10); }
+JS
+)
+exact=$(awk 'BEGIN { for (vu = 1; vu <= 6; vu++) for (i = 0; i < 50; i++) print 1 + ((vu * 7919 + i * 104729) % 10007) / 10 }' |
+  sort -g | awk '{ v[NR] = $1 } END { p = 0.95 * (NR - 1); lo = int(p); printf "%.6f", v[lo + 1] + (v[lo + 2] - v[lo + 1]) * (p - lo) }')
+run_sb run -q --summary-trend-stats "p(95)" --agents "$(first_agents 3)" "$S"
+expect_rc 0
+expect_metric iterations 300
+got=$(sed -n 's/^ *my_trend\.*: *p(95)=\([0-9.]*\).*/\1/p' "$WORK/out")
+[ -n "$got" ] || { show; fail "no p(95) for my_trend"; }
+awk -v g="$got" -v e="$exact" 'BEGIN { d = (g - e) / e; if (d < 0) d = -d; exit !(d <= 0.01) }' ||
+  { show; fail "merged p(95) $got is not within 1% of the exact $exact"; }
+# and the merge is exact: the same as one process running every VU
+dist=$got
+run_sb run -q --summary-trend-stats "p(95)" "$S"
+expect_rc 0
+[ "$(sed -n 's/^ *my_trend\.*: *p(95)=\([0-9.]*\).*/\1/p' "$WORK/out")" = "$dist" ] ||
+  { show; fail "3 agents give p(95)=$dist, one process another"; }
+
+# --- thresholds over the fleet: 101 requests over 3 agents, none of which did 101 alone
+S=$(script th_pass.js <<JS
+import http from 'k6/http';
+export const options = { vus: 6, iterations: 101, thresholds: { http_reqs: ['count>=101'] } };
+export default function () { http.get('$TARGET/'); }
+JS
+)
+run_sb run -q --agents "$(first_agents 3)" "$S"
+expect_rc 0
+expect_out "✓ http_reqs"
+S=$(script th_fail.js <<JS
+import http from 'k6/http';
+export const options = { vus: 6, iterations: 101, thresholds: { http_reqs: ['count>101'] } };
+export default function () { http.get('$TARGET/'); }
+JS
+)
+run_sb run -q --agents "$(first_agents 3)" "$S"
+expect_rc 99
+expect_out "✗ http_reqs"
+expect_metric http_reqs 101
+# a rate threshold on a check, judged on the merged rate: agent 1's VUs (1 and 2 of 6) fail
+# their check, so the fleet's rate is 2/3 whatever each agent saw alone
+S=$(script th_rate.js <<'JS'
+import { check } from 'k6';
+export const options = { scenarios: { p: { executor: 'per-vu-iterations', vus: 6, iterations: 10 } },
+  thresholds: { checks: ['rate>0.6', 'rate<0.7'] } };
+export default function () { check(__VU, { 'big VU': (v) => v > 2 }); }
+JS
+)
+run_sb run -q --agents "$(first_agents 3)" "$S"
+expect_rc 0
+expect_out "checks.*66\.66%|checks.*66\.67%"
+
+# --- abortOnFail stops every agent: a threshold that fails at once ends a 30 s run quickly
+S=$(script abort.js <<JS
+import http from 'k6/http';
+import { sleep } from 'k6';
+export const options = {
+  scenarios: { c: { executor: 'constant-vus', vus: 3, duration: '30s' } },
+  thresholds: { http_reqs: [{ threshold: 'count<5', abortOnFail: true }] },
+};
+export default function () { http.get('$TARGET/'); sleep(0.01); }
+JS
+)
+t0=$(now_ms)
+run_sb run -q --agents "$(first_agents 3)" "$S"
+took=$(($(now_ms) - t0))
+expect_rc 99
+[ "$took" -lt 8000 ] || fail "abortOnFail: the run took $took ms"
+echo "abortOnFail ended the 30 s run after $took ms"
+expect_out "✗ http_reqs"
+expect_out "agents: 3 connected, 0 lost"
+t1=$(now_ms)
+target_goes_quiet "$t1" 1
+# the agents are free: a new run goes through on all three
+S=$(script after.js <<JS
+import http from 'k6/http';
+export const options = { vus: 3, iterations: 9 };
+export default function () { http.get('$TARGET/'); }
+JS
+)
+run_sb run -q --agents "$(first_agents 3)" "$S"
+expect_rc 0
+expect_metric iterations 9
+echo "ok"
