@@ -114,6 +114,8 @@ struct sb_engine {
   sb_metrics *pending;           /* folded worker metrics, waiting for collect */
   atomic_size_t unfinished;      /* workers with scenarios left */
   atomic_uint_fast64_t vus_live, iterations;
+  atomic_int_fast64_t started_wall_us; /* wall clock when the first scenario timer really fired,
+                                        * less its startTime (0: none yet) */
   atomic_uint_fast64_t vus_peak;  /* most VUs looping at once since the last collect */
   uint64_t vus_max;
   int done_sent;
@@ -289,6 +291,8 @@ static void on_scen_start(evutil_socket_t fd, short what, void *arg) {
   worker *w = ws->w;
   ws->started = 1;
   int64_t now = sb_clock_mono_us(), base = w->t0_us + sc->start_us;
+  int_fast64_t none = 0; /* the first timer to fire says when the test really started */
+  atomic_compare_exchange_strong(&w->e->started_wall_us, &none, sb_clock_wall_us() - sc->start_us);
   struct timeval tv = tv_of(base + sc->end_us - now);
   event_add(ws->ev_end, &tv);
   tv = tv_of(base + sc->end_us + sc->graceful_stop_us - now);
@@ -797,6 +801,9 @@ int sb_engine_collect(sb_engine *e, sb_metrics *into, sb_err *err) {
 
 uint64_t sb_engine_vus(const sb_engine *e) { return atomic_load(&((sb_engine *)e)->vus_live); }
 uint64_t sb_engine_vus_max(const sb_engine *e) { return e->vus_max; }
+int64_t sb_engine_started_at(const sb_engine *e) {
+  return atomic_load(&((sb_engine *)e)->started_wall_us);
+}
 uint64_t sb_engine_iterations(const sb_engine *e) { return atomic_load(&((sb_engine *)e)->iterations); }
 const char *sb_engine_error(const sb_engine *e) { return e->error; }
 

@@ -75,6 +75,9 @@ int sb_engine_set_data(sb_engine *e, const char *data_json);
 
 uint64_t sb_engine_vus(const sb_engine *e);
 uint64_t sb_engine_vus_max(const sb_engine *e);
+/* Wall-clock microseconds at which the test actually started: when the first scenario's start
+ * timer fired (less its startTime), late wake-ups included; 0 before. */
+int64_t sb_engine_started_at(const sb_engine *e);
 /* Complete iterations so far, over all scenarios. */
 uint64_t sb_engine_iterations(const sb_engine *e);
 /* The first fatal error of the run ("" when none), e.g. a missing exported function. */

@@ -173,7 +173,7 @@ static void end_test(session *s) {
   Speedboat__Done m = SPEEDBOAT__DONE__INIT;
   m.error = (char *)sb_engine_error(s->engine);
   m.iterations = sb_engine_iterations(s->engine);
-  m.started_at_unix_us = s->started_at_us;
+  m.started_at_unix_us = sb_engine_started_at(s->engine) ? sb_engine_started_at(s->engine) : s->started_at_us;
   sb_frame_send_msg(bufferevent_get_output(s->bev), SPEEDBOAT__ENVELOPE__MSG_DONE, &m);
   s->ended = 1;
   flush_logs(s);
