@@ -1,20 +1,24 @@
 #!/bin/sh
 # Makes throwaway certificates for the mutual-TLS tests in directory $1 (created if missing):
 #   ca.pem                         the test CA (its key ca.key)
-#   agent.pem, agent.key           the agent's certificate (SAN IP:127.0.0.1, DNS:localhost)
+#   agent.pem, agent.key           the agent's certificate (SAN IP:127.0.0.1, DNS:localhost, plus
+#                                  any extra SANs given after DIR, e.g. IP:10.1.2.3 DNS:agent.test)
 #   controller.pem, controller.key the controller's certificate
 #   other-ca.pem                   an unrelated CA (its key other-ca.key)
 #   other.pem, other.key           signed by other-ca (SAN IP:127.0.0.1, DNS:localhost; server and
 #                                  client use), for "wrong CA" tests on either side
 # EC P-256 keys, valid for two days. Needs only the openssl command-line tool.
 set -eu
-[ $# -eq 1 ] || { echo "usage: gencerts.sh DIR" >&2; exit 2; }
+[ $# -ge 1 ] || { echo "usage: gencerts.sh DIR [EXTRA-AGENT-SAN...]" >&2; exit 2; }
 D=$1
+shift
+AGENT_SAN="IP:127.0.0.1,DNS:localhost"
+for san in "$@"; do AGENT_SAN="$AGENT_SAN,$san"; done
 mkdir -p "$D"
 cd "$D"
 
 # A config of our own: the system's openssl.cnf must not add or clash with extensions.
-cat >ext.cnf <<'CNF'
+cat >ext.cnf <<CNF
 [req]
 distinguished_name = dn
 prompt = no
@@ -28,7 +32,7 @@ subjectKeyIdentifier = hash
 basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature
 extendedKeyUsage = serverAuth
-subjectAltName = IP:127.0.0.1,DNS:localhost
+subjectAltName = $AGENT_SAN
 [client]
 basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature
