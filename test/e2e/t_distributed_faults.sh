@@ -92,6 +92,23 @@ for k in 1 5 3; do
 done
 expect_good_run "$ALL"
 
+# --- Ctrl-C (SIGINT) to the controller: every agent stops, exit 105, everything counted
+before=$(target_requests)
+run_sb_bg run -q --agents "$ALL" -e D=60s "$S"
+wait_target_growing
+sleep 1
+t0=$(now_ms)
+kill -INT "$SB_PID"
+wait_sb
+took=$(($(now_ms) - t0))
+expect_rc 105
+[ "$took" -lt 3000 ] || { show; fail "Ctrl-C: the run ended $took ms later"; }
+target_goes_quiet "$t0" 2
+expect_out "agents: 3 connected, 0 lost"
+[ $(($(target_requests) - before)) = "$(metric_value http_reqs)" ] ||
+  { show; fail "Ctrl-C: the target served $(($(target_requests) - before)), the summary counts $(metric_value http_reqs)"; }
+expect_good_run "$ALL"
+
 # --- wrong or missing token: refused before any load, logged by the agent
 printf 'right-token\n' >"$WORK/right"
 printf 'wrong-token\n' >"$WORK/wrong"
@@ -167,6 +184,14 @@ sent run_sb run -q --agents "$A1,$DEAD" "$S_OK"
 expect_err "ERRO .*$DEAD.*(refused|connect)"
 [ "$SENT" = 0 ] || fail "dead agent address: the target got $SENT requests"
 expect_good_run "$A1"
+
+# --- malformed --agents values: refused with a clear message, no load
+for bad in "127.0.0.1" "127.0.0.1:0" "127.0.0.1:99999" "$A1@0" "$A1@x" ""; do
+  sent run_sb run -q --agents "$bad" "$S_OK"
+  [ "$RC" -ne 0 ] || { show; fail "--agents '$bad' was accepted"; }
+  expect_err "ERRO --agents: "
+  [ "$SENT" = 0 ] || fail "--agents '$bad': the target got $SENT requests"
+done
 
 # --- init code that throws on the agents: a script error before any load
 S_INIT=$(script init.js <<JS
