@@ -92,6 +92,39 @@ for k in 1 5 3; do
 done
 expect_good_run "$ALL"
 
+# --- a controller that goes silent (SIGSTOP: its connections stay open): the agents' heartbeat
+# check stops the load within 5 s (6 s allowed for the polling)
+run_sb_bg run -q --agents "$ALL" -e D=60s "$S"
+wait_target_growing
+sleep 1
+t0=$(now_ms)
+kill -STOP "$SB_PID"
+target_goes_quiet "$t0" 6
+echo "controller stopped: the target's count stopped growing ${QUIET_AFTER_MS} ms later"
+for k in 1 5 3; do wait_file 'controller lost: .*(silent|heartbeat|no message)' "$(agent_log $k)" 2; done
+kill -9 "$SB_PID"; kill -CONT "$SB_PID" 2>/dev/null || true
+wait_sb
+expect_good_run "$ALL"
+
+# --- an agent that goes silent (SIGSTOP) mid-run: the controller declares it lost within ~5 s
+# and the run ends degraded
+run_sb_bg run -q --agents "$ALL" -e D=8s "$S"
+wait_target_growing
+sleep 1
+t0=$(now_ms)
+kill -STOP "$(agent_pid 3)"
+wait_file "WARN.* agent $A3 lost" "$WORK/err" 8
+detect=$(($(now_ms) - t0))
+echo "stopped agent reported lost ${detect} ms after SIGSTOP"
+[ "$detect" -ge 3000 ] && [ "$detect" -le 7000 ] || fail "a silent agent reported lost after $detect ms (expected ~5 s)"
+wait_sb
+kill -CONT "$(agent_pid 3)"
+expect_rc 111
+expect_out "✗ $A3  lost at [0-9.]+s"
+# once running again it sees its controller gone and takes the next test
+wait_file 'controller lost' "$(agent_log 3)" 3
+expect_good_run "$ALL"
+
 # --- Ctrl-C (SIGINT) to the controller: every agent stops, exit 105, everything counted
 before=$(target_requests)
 run_sb_bg run -q --agents "$ALL" -e D=60s "$S"
