@@ -116,7 +116,9 @@ struct sb_engine {
   atomic_uint_fast64_t vus_live, iterations;
   atomic_int_fast64_t started_wall_us; /* wall clock when the first scenario timer really fired,
                                         * less its startTime (0: none yet) */
-  atomic_uint_fast64_t vus_peak;  /* most VUs looping at once since the last collect */
+  atomic_uint_fast64_t vus_seen;  /* VUs looping at the last collect plus those that started
+                                   * looping since: the interval's `vus` (a VU of another worker
+                                   * that finished before this one began still ran in it) */
   uint64_t vus_max;
   int done_sent;
   char error[512];
@@ -205,9 +207,8 @@ static void vu_next(wvu *v) {
     v->looping = 1;
     ws->looping++;
     sb_engine *e = ws->w->e;
-    uint_fast64_t live = atomic_fetch_add(&e->vus_live, 1) + 1;
-    uint_fast64_t peak = atomic_load(&e->vus_peak);
-    while (live > peak && !atomic_compare_exchange_weak(&e->vus_peak, &peak, live)) {}
+    atomic_fetch_add(&e->vus_live, 1);
+    atomic_fetch_add(&e->vus_seen, 1);
   }
   sb_vu_iter it = {.exec = sc->exec, .scenario = sc->name, .iteration = v->iters++};
   sb_err err;
@@ -791,8 +792,9 @@ int sb_engine_collect(sb_engine *e, sb_metrics *into, sb_err *err) {
   if (rc) return rc;
   const sb_tagset *none = sb_metrics_tags(into, NULL, 0);
   if (!none) return SB_ENOMEM;
-  /* The interval's peak, so a test shorter than a snapshot still shows its VUs. */
-  uint64_t peak = atomic_exchange(&e->vus_peak, atomic_load(&e->vus_live));
+  /* Every VU that looped in the interval, so a test shorter than a snapshot still shows its VUs
+   * whatever the timing of its workers. */
+  uint64_t peak = atomic_exchange(&e->vus_seen, atomic_load(&e->vus_live));
   if (sb_metrics_add(into, SB_M_VUS, none, (double)peak) ||
       sb_metrics_add(into, SB_M_VUS_MAX, none, (double)e->vus_max))
     return SB_ENOMEM;

@@ -49,7 +49,7 @@ int sb_engine_start(sb_engine *e, int64_t start_at_us);
 void sb_engine_stop(sb_engine *e, int abort);
 
 /* Moves what the workers measured since the last call into |into| (adding), with the `vus` gauge
- * (the most VUs looping at once since the last call) and `vus_max`. Call from one thread.
+ * (every VU that looped since the last call) and `vus_max`. Call from one thread.
  * Returns 0 or SB_ENOMEM. */
 int sb_engine_collect(sb_engine *e, sb_metrics *into, sb_err *err);
 

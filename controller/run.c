@@ -531,7 +531,11 @@ static size_t hide_vus_gauges(agent *a, Speedboat__Snapshot *s) {
   size_t n = s->n_series, hidden = 0;
   for (size_t i = 0; i < n;) {
     const char *m = s->series[i]->metric;
-    if (m && !strcmp(m, "vus")) a->vus = (uint64_t)s->series[i]->sum; /* the interval's peak */
+    if (m && !strcmp(m, "vus")) { /* the interval's peak: the gauge's max, else its value */
+      const Speedboat__Series *ps = s->series[i];
+      double v = ps->hist && ps->hist->count && ps->hist->max > ps->sum ? ps->hist->max : ps->sum;
+      a->vus = v > 0 ? (uint64_t)v : 0;
+    }
     if (m && (!strcmp(m, "vus") || !strcmp(m, "vus_max"))) {
       Speedboat__Series *t = s->series[i];
       s->series[i] = s->series[n - 1];
@@ -803,10 +807,11 @@ static void print_agents(const run *r, FILE *out, double secs) {
               (unsigned long long)a->requests);
     else
       fprintf(out, "     ✓ %s  clock offset %+.2f ms, rtt %.2f ms, metric stream %.0f B/s, "
-                   "%llu iterations, %llu requests (%llu VUs; %u cores, %.1f GiB)\n",
+                   "%llu iterations, %llu requests (%llu VU%s; %u cores, %.1f GiB)\n",
               a->name, (double)a->offset_us / 1000.0, (double)a->rtt_us / 1000.0, rate,
               (unsigned long long)a->iterations, (unsigned long long)a->requests,
-              (unsigned long long)a->vus_max, a->cores, (double)a->mem_bytes / (1 << 30));
+              (unsigned long long)a->vus_max, a->vus_max == 1 ? "" : "s", a->cores,
+              (double)a->mem_bytes / (1 << 30));
   }
 }
 
