@@ -1,9 +1,11 @@
 # Distributed runs on loopback: one controller, 1 to 5 agent processes on different ports, one
 # merged result. Iterations exactly as configured whatever the split (shared-iterations,
-# per-vu-iterations, constant-vus), the agents block adding up to the summary and to what the
-# target served, weights, __VU numbered across the fleet, setup()/teardown() once with setup's
-# data on every agent, merged p(95) against the exact value from the raw points, thresholds
-# judged over the fleet, abortOnFail stopping every agent.
+# per-vu-iterations, constant-vus, ramping-vus, two scenarios, fewer VUs than agents), the
+# agents block adding up to the summary and to what the target served, start skew and clock
+# offsets, weights, __VU numbered across the fleet, setup()/teardown() once with setup's data on
+# every agent, merged p(95) against the exact value from the raw points, thresholds judged over
+# the fleet, abortOnFail stopping every agent, the metric stream's size following tag sets and
+# not the request rate, the fleet's vus gauges.
 . "$SB_ROOT/test/e2e/lib.sh"
 
 start_target
@@ -51,6 +53,10 @@ for n in 1 2 3 5; do
   # the VUs are split too: 7 in all
   vs=0; for a in $(first_agents "$n" | tr ',' ' '); do vs=$((vs + $(agent_vus "$a"))); done
   [ "$vs" -eq 7 ] || { show; fail "$n agents: their VUs add up to $vs, expected 7"; }
+  # one start instant for the fleet: on loopback the skew is well under 100 ms
+  skew=$(sed -n 's/.*agents: .* start skew \([0-9.]*\) ms.*/\1/p' "$WORK/out")
+  [ "$n" = 1 ] || [ -n "$skew" ] && awk -v s="${skew:-0}" 'BEGIN { exit !(s < 100) }' || { show; fail "$n agents: start skew '$skew' ms"; }
+  [ "$(grep -c 'clock offset [-+][0-9.]* ms, rtt [0-9.]* ms' "$WORK/out")" = "$n" ] || { show; fail "$n agents: no clock offset for each"; }
 done
 
 # the same from an --agents-file (comments and blank lines allowed)
@@ -96,6 +102,48 @@ expect_metric http_reqs "$its"
 [ $(($(target_requests) - before)) -eq "$its" ] || fail "constant-vus: the target served $(($(target_requests) - before)), summary says $its"
 check_block "$ALL5" "$its"
 for a in $(echo "$ALL5" | tr ',' ' '); do [ "$(agent_vus "$a")" = 1 ] || { show; fail "agent $a: not 1 VU"; }; done
+
+# --- fewer VUs than agents: 2 VUs over 5 agents, three agents idle, still exactly 10
+S=$(script few.js <<JS
+import http from 'k6/http';
+export const options = { vus: 2, iterations: 10 };
+export default function () { http.get('$TARGET/'); }
+JS
+)
+before=$(target_requests)
+run_sb run -q --agents "$ALL5" "$S"
+expect_rc 0
+expect_metric iterations 10
+[ $(($(target_requests) - before)) -eq 10 ] || fail "2 VUs over 5 agents: the target served $(($(target_requests) - before))"
+check_block "$ALL5" 10
+idle=0; for a in $(echo "$ALL5" | tr ',' ' '); do [ "$(agent_vus "$a")" != 0 ] || idle=$((idle + 1)); done
+[ "$idle" = 3 ] || { show; fail "2 VUs over 5 agents: $idle idle agents, expected 3"; }
+
+# --- ramping-vus and two scenarios at once over 3 agents: every scenario split, counts exact
+S=$(script multi.js <<JS
+import http from 'k6/http';
+import { sleep } from 'k6';
+import { Counter } from 'k6/metrics';
+const fixedIters = new Counter('fixed_iters');
+export const options = { scenarios: {
+  ramp: { executor: 'ramping-vus', startVUs: 0, stages: [{ duration: '600ms', target: 6 }, { duration: '600ms', target: 6 }, { duration: '300ms', target: 0 }], gracefulRampDown: '0s' },
+  fixed: { executor: 'shared-iterations', vus: 3, iterations: 50, exec: 'fixed' },
+} };
+export default function () { http.get('$TARGET/ramp'); sleep(0.02); }
+export function fixed() { http.get('$TARGET/fixed'); fixedIters.add(1); }
+JS
+)
+before=$(target_requests)
+run_sb run -q --agents "$(first_agents 3)" "$S"
+expect_rc 0
+its=$(metric_value iterations)
+[ "${its:-0}" -gt 60 ] || { show; fail "ramping + shared: only ${its:-0} iterations"; }
+[ $(($(target_requests) - before)) -eq "$its" ] || { show; fail "ramping + shared: the target served $(($(target_requests) - before)), summary $its"; }
+check_block "$(first_agents 3)" "$its"
+expect_out "^ *vus_max\.*: 9 "
+for a in $(first_agents 3 | tr ',' ' '); do [ "$(agent_vus "$a")" = 3 ] || { show; fail "agent $a: not 3 of the 9 VUs"; }; done
+# the shared-iterations scenario alone did exactly its 50, over all the agents
+expect_metric fixed_iters 50
 
 # --- weights: @3 gets three times the VUs (and of shared iterations)
 S=$(script weights.js <<JS
@@ -241,6 +289,33 @@ JS
 run_sb run -q --agents "$(first_agents 3)" "$S"
 expect_rc 0
 expect_metric iterations 9
+
+# --- the metric stream grows with the (metric, tag set) pairs, not with the request rate: at
+# full speed (no sleep, thousands of requests/s) an agent's stream stays within a few times that
+# at ~10 requests/s, while 40 URLs (40 tag sets) at ~100 requests/s cost more than either
+# stream_run SLEEP URLS: a 2 s constant-vus run, 1 VU per agent; sets STREAM (agent 1's B/s) and
+# REQS (its requests)
+stream_run() {
+  S=$(script "stream_$1_$2.js" <<JS
+import http from 'k6/http';
+import { sleep } from 'k6';
+export const options = { scenarios: { c: { executor: 'constant-vus', vus: 3, duration: '2s' } } };
+export default function () { http.get('$TARGET/u' + (__ITER % $2)); if ($1 > 0) sleep($1); }
+JS
+)
+  run_sb run -q --agents "$(first_agents 3)" "$S"
+  expect_rc 0
+  STREAM=$(agent_row "$(agent_addr 1)" | sed -n 's/.*metric stream \([0-9]*\) B\/s.*/\1/p')
+  REQS=$(agent_requests "$(agent_addr 1)")
+  [ -n "$STREAM" ] && [ "$STREAM" -gt 0 ] || { show; fail "no metric stream rate for agent 1"; }
+}
+stream_run 0.1 1; low=$STREAM; low_reqs=$REQS
+stream_run 0 1; high=$STREAM; high_reqs=$REQS
+stream_run 0.01 40; many=$STREAM
+echo "metric stream per agent: $low B/s at $low_reqs requests, $high B/s at $high_reqs, $many B/s for 40 URLs"
+[ "$high_reqs" -gt $((20 * low_reqs)) ] || fail "the full-speed run was not fast enough to compare ($high_reqs vs $low_reqs requests)"
+[ "$high" -lt $((8 * low)) ] || fail "the metric stream grew with the rate: $low B/s -> $high B/s for $low_reqs -> $high_reqs requests"
+[ "$many" -gt $((2 * low)) ] || fail "40 tag sets did not grow the stream: $low B/s -> $many B/s"
 
 # --- the fleet's vus gauges: all 7 VUs of the quick per-vu-iterations run over 3 agents ran at
 # once, as one process running them would report (bugs.md: the merged max fell to 3..5)
