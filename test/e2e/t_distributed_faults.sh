@@ -181,6 +181,14 @@ wait_file "protocol error: frame of [0-9]+ bytes exceeds" "$L1"
 garble '\200\000\000\020garbage-not-zstd'                       # a "compressed" frame
 wait_file "protocol error: a 16-byte compressed frame is not valid zstd" "$L1"
 [ "$(grep -c 'protocol error' "$L1")" -ge $((n0 + 3)) ] || fail "agent 1 did not log each protocol error: $(cat "$L1")"
+# a well-formed Hello from a controller of another protocol version (99): refused with a clear
+# reason, sent back to it too; a first message that is not a Hello (a Heartbeat): refused
+bash -c "exec 3<>/dev/tcp/127.0.0.1/$P1 && printf '\000\000\000\004\012\002\010\143' >&3 && timeout 2 cat <&3" \
+  >"$WORK/reply" 2>/dev/null || true
+wait_file "protocol version mismatch: controller speaks 99, agent [0-9]+" "$L1"
+grep -aq "protocol version mismatch" "$WORK/reply" || fail "the agent did not tell the old controller why: $(od -c "$WORK/reply" | head)"
+garble '\000\000\000\002\122\000'
+wait_file "protocol error: the first message was not hello" "$L1"
 head -c 8192 /dev/urandom >"$WORK/noise"
 bash -c "exec 3<>/dev/tcp/127.0.0.1/$P1 && cat '$WORK/noise' >&3 && sleep 0.3" 2>/dev/null || true
 kill -0 "$(agent_pid 1)" 2>/dev/null || fail "agent 1 died of garbled bytes: $(tail "$L1")"
