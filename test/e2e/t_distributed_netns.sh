@@ -4,6 +4,7 @@
 # - an agent on a non-loopback address refuses to start unprotected; with a token and mutual TLS
 #   (a certificate naming its 10.x address) it serves the controller, and a controller without
 #   the certificate or the token is refused before any load;
+# - a URL the agents' host cannot reach (the controller's 127.0.0.1) is refused before any load;
 # - an agent cut off mid-run (its link brought down) is detected within ~5 s and the run ends
 #   degraded (exit 111) with the other agent running to the end; the cut-off agent notices its
 #   controller is gone and takes the next test once the link is back.
@@ -22,7 +23,8 @@ netns_cleanup() {
   ip link del "$VA" 2>/dev/null || true
   ip link del "$VB" 2>/dev/null || true
 }
-trap netns_cleanup EXIT INT TERM
+trap netns_cleanup EXIT
+trap "exit 1" INT TERM
 
 command -v ip >/dev/null || fail "ip(8) is missing (iproute2): network namespaces cannot be made"
 # pair NS ROOT-END ROOT-ADDR NS-ADDR: a namespace joined to the root namespace by a veth pair
@@ -105,6 +107,28 @@ run_sb run -q --agents "$AGENT_ADDR" --agent-token-file "$WORK/token" --agent-tl
 [ "$RC" -ne 0 ] || { show; fail "a certificate without $IA was accepted for $AGENT_ADDR"; }
 expect_err "ERRO .*$AGENT_ADDR.*(certificate|verify)"
 kill "$AGENT_PID"
+
+# --- a target the agents' host may not reach: 127.0.0.1 of the root namespace is not the agent's
+# 127.0.0.1. The prepare-time check says so, naming the agent, before any load
+"$SB_TARGET" --listen 127.0.0.1:0 >"$WORK/lo.out" 2>"$WORK/lo.err" &
+PIDS="$PIDS $!"
+wait_file '^listening' "$WORK/lo.out"
+LO_PORT=$(sed -n 's/^listening .*:\([0-9]*\)$/\1/p' "$WORK/lo.out" | head -1)
+S_LO=$(script lo.js <<JS
+import http from 'k6/http';
+export const options = { vus: 2, iterations: 10 };
+export default function () { http.get('$TARGET/'); http.get('http://127.0.0.1:$LO_PORT/'); }
+JS
+)
+before=$(target_requests)
+# shellcheck disable=SC2086
+run_sb run -q --agents "$AA,$AB" --agent-token-file "$WORK/token" $CTL_TLS "$S_LO"
+[ "$RC" -ne 0 ] || { show; fail "agents in namespaces claimed to reach the root namespace's 127.0.0.1"; }
+expect_err "ERRO agent ($IA|$IB):[0-9]+: cannot reach 127\.0\.0\.1:$LO_PORT"
+[ "$(target_requests)" = "$before" ] || fail "load was sent to $TARGET despite the unreachable target"
+[ "$(curl -s "http://127.0.0.1:$LO_PORT/stats" | sed -n 's/.*"requests": *\([0-9]*\).*/\1/p')" = 0 ] ||
+  fail "the loopback target got requests"
+cat "$WORK/nsa.err" "$WORK/nsb.err" | grep -q "cannot reach 127.0.0.1:$LO_PORT" || fail "no agent logged the unreachable target"
 
 # --- agent B cut off mid-run: detected within ~5 s, the run ends degraded, A runs to the end
 S=$(script long.js <<JS
