@@ -103,7 +103,7 @@ agent_row() { grep -F " $1  " "$WORK/out" | grep -E '^ *[✓✗] ' | head -1; }
 # agent_iterations ADDR / agent_requests ADDR / agent_vus ADDR: numbers from that line.
 agent_iterations() { agent_row "$1" | sed -n 's/.* \([0-9][0-9]*\) iterations.*/\1/p'; }
 agent_requests() { agent_row "$1" | sed -n 's/.* \([0-9][0-9]*\) requests.*/\1/p'; }
-agent_vus() { agent_row "$1" | sed -n 's/.*(\([0-9][0-9]*\) VUs.*/\1/p'; }
+agent_vus() { agent_row "$1" | sed -n 's/.*(\([0-9][0-9]*\) VUs\{0,1\}[;)].*/\1/p'; }
 # agents_iterations_sum: the per-agent iterations of the agents block added up.
 agents_iterations_sum() {
   grep -E '^ *[✓✗] [^ ]+  ' "$WORK/out" | sed -n 's/.* \([0-9][0-9]*\) iterations.*/\1/p' |
