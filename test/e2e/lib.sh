@@ -143,8 +143,8 @@ wait_target_growing() {
   done
 }
 
-# target_goes_quiet SINCE_MS LIMIT_S: polls the target's request count until it has not grown
-# for 2 s; fails if it still grew more than LIMIT_S seconds after SINCE_MS (a now_ms value).
+# target_goes_quiet SINCE_MS LIMIT_MS: polls the target's request count until it has not grown
+# for 2 s; fails if it still grew more than LIMIT_MS ms after SINCE_MS (a now_ms value).
 # Sets QUIET_AFTER_MS (ms from SINCE_MS to the last growth seen).
 target_goes_quiet() {
   _tq_last=$(target_requests); _tq_change=$(now_ms)
@@ -153,8 +153,8 @@ target_goes_quiet() {
     _tq_n=$(target_requests); _tq_now=$(now_ms)
     if [ "$_tq_n" != "$_tq_last" ]; then _tq_last=$_tq_n; _tq_change=$_tq_now; fi
     QUIET_AFTER_MS=$((_tq_change - $1))
-    [ $QUIET_AFTER_MS -le $(($2 * 1000)) ] ||
-      fail "the target still got requests ${QUIET_AFTER_MS} ms later (limit $2 s): $_tq_n served"
+    [ $QUIET_AFTER_MS -le "$2" ] ||
+      fail "the target still got requests ${QUIET_AFTER_MS} ms later (limit $2 ms): $_tq_n served"
     [ $((_tq_now - _tq_change)) -lt 2000 ] || break
   done
 }

@@ -278,7 +278,7 @@ echo "abortOnFail ended the 30 s run after $took ms"
 expect_out "✗ http_reqs"
 expect_out "agents: 3 connected, 0 lost"
 t1=$(now_ms)
-target_goes_quiet "$t1" 1
+target_goes_quiet "$t1" 1000
 # the agents are free: a new run goes through on all three
 S=$(script after.js <<JS
 import http from 'k6/http';

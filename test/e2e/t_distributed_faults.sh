@@ -71,7 +71,7 @@ expect_rc 111
 echo "--on-agent-loss=abort: the run ended $took ms after kill -9"
 expect_out "✗ $A2  lost"
 expect_err "agent $A2 lost.*--on-agent-loss=abort"
-target_goes_quiet "$(now_ms)" 1
+target_goes_quiet "$(now_ms)" 1000
 start_agents 1
 A2=$AGENTS; ALL="$A1,$A2,$A3"
 expect_good_run "$ALL"
@@ -84,7 +84,7 @@ sleep 1
 t0=$(now_ms)
 kill -9 "$SB_PID"
 wait_sb
-target_goes_quiet "$t0" 6
+target_goes_quiet "$t0" 6000
 echo "controller killed: the target's count stopped growing ${QUIET_AFTER_MS} ms later"
 for k in 1 5 3; do
   kill -0 "$(agent_pid $k)" 2>/dev/null || fail "agent $k died with its controller: $(cat "$(agent_log $k)")"
@@ -93,13 +93,14 @@ done
 expect_good_run "$ALL"
 
 # --- a controller that goes silent (SIGSTOP: its connections stay open): the agents' heartbeat
-# check stops the load within 5 s (6 s allowed for the polling)
+# check stops the load. The agents give up after 5 s of silence, checked once a second, so the
+# load stops 5-6 s after the last message (measured: 5.8 s); 6.5 s allowed for a loaded machine
 run_sb_bg run -q --agents "$ALL" -e D=60s "$S"
 wait_target_growing
 sleep 1
 t0=$(now_ms)
 kill -STOP "$SB_PID"
-target_goes_quiet "$t0" 6
+target_goes_quiet "$t0" 6500
 echo "controller stopped: the target's count stopped growing ${QUIET_AFTER_MS} ms later"
 for k in 1 5 3; do wait_file 'controller lost: .*(silent|heartbeat|no message)' "$(agent_log $k)" 2; done
 kill -9 "$SB_PID"; kill -CONT "$SB_PID" 2>/dev/null || true
@@ -136,7 +137,7 @@ wait_sb
 took=$(($(now_ms) - t0))
 expect_rc 105
 [ "$took" -lt 3000 ] || { show; fail "Ctrl-C: the run ended $took ms later"; }
-target_goes_quiet "$t0" 2
+target_goes_quiet "$t0" 2000
 expect_out "agents: 3 connected, 0 lost"
 [ $(($(target_requests) - before)) = "$(metric_value http_reqs)" ] ||
   { show; fail "Ctrl-C: the target served $(($(target_requests) - before)), the summary counts $(metric_value http_reqs)"; }

@@ -168,7 +168,7 @@ ip link set "$VB" up
 ip netns exec "$NS_B" ip route replace default via "$RB"
 # a request B had in flight when its link went down is still in its kernel's send queue and
 # reaches the target once the link is back (TCP retransmission): let it land before counting
-target_goes_quiet "$(now_ms)" 4
+target_goes_quiet "$(now_ms)" 4000
 before=$(target_requests)
 S=$(script again.js <<JS
 import http from 'k6/http';
