@@ -18,7 +18,9 @@
 #include "common/snapshot.h"
 #include "common/tls.h"
 
-#define HEARTBEAT_US 1000000
+#define HEARTBEAT_US 500000       /* our heartbeat, and the check that the controller speaks */
+#define LOST_US 4000000            /* silence that means the controller is gone: with the check
+                                    * period and the last message's age, gone is seen in 5 s */
 #define REACH_TIMEOUT_MS 3000
 #define OVERRUN_US 3000000          /* past the test's longest run: abort what still runs */       /* per target named by the script, at prepare time */
 #define HELLO_TIMEOUT_US 10000000   /* a connection must say hello within this */
@@ -431,11 +433,11 @@ static void controller_lost(session *s, const char *why) {
   event_base_loopbreak(s->base);
 }
 
-/* Once a second: our heartbeat, and the check that the controller still speaks. */
+/* Twice a second: our heartbeat, and the check that the controller still speaks. */
 static void on_beat(evutil_socket_t fd, short what, void *arg) {
   session *s = arg;
   int64_t silent = sb_clock_mono_us() - s->last_rx_us;
-  int64_t lost = s->o->lost_ms > 0 ? (int64_t)s->o->lost_ms * 1000 : 5000000;
+  int64_t lost = s->o->lost_ms > 0 ? (int64_t)s->o->lost_ms * 1000 : LOST_US;
   if (!s->hello_ok && silent > HELLO_TIMEOUT_US) {
     slog(s, "warn", "no hello within %d s; closing", HELLO_TIMEOUT_US / 1000000);
     event_base_loopbreak(s->base);

@@ -21,7 +21,7 @@ typedef struct sb_session_opts {
   atomic_int *busy;         /* shared by the daemon's sessions: one test at a time. A session
                              * takes it (0 -> 1) after a valid hello and gives it back when it
                              * ends; a session that cannot take it answers "busy". NULL = none */
-  int lost_ms;              /* controller silent this long = gone (stop the load); 0 = 5000 */
+  int lost_ms;              /* controller silent this long = gone (stop the load); 0 = 4000 */
   const char *peer;         /* the controller's address, for the agent's log lines */
 } sb_session_opts;
 

@@ -42,7 +42,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
-#define BEAT_US 1000000           /* heartbeat period */
+#define BEAT_US 500000            /* heartbeat period, and of the check that agents speak */
+#define LOST_MS 4000              /* an agent silent this long is lost: seen within 5 s */
 #define CONNECT_TIMEOUT_US 10000000
 #define SYNC_PINGS 3              /* clock samples before prepare */
 
@@ -692,12 +693,12 @@ static void on_agent_event(struct bufferevent *bev, short what, void *arg) {
   agent_lost(r, a, why);
 }
 
-/* Once a second: heartbeats to every agent, and the check that each still speaks. An agent busy
+/* Twice a second: heartbeats to every agent, and the check that each still speaks. An agent busy
  * creating its VUs (prepare) is not expected to answer until it is ready. */
 static void on_beat(evutil_socket_t fd, short what, void *arg) {
   run *r = arg;
   int64_t now = sb_clock_mono_us();
-  int64_t lost_us = (r->cfg->agent_lost_ms > 0 ? r->cfg->agent_lost_ms : 5000) * (int64_t)1000;
+  int64_t lost_us = (r->cfg->agent_lost_ms > 0 ? r->cfg->agent_lost_ms : LOST_MS) * (int64_t)1000;
   for (size_t i = 0; i < r->nagents && r->phase != P_END; i++) {
     agent *a = &r->agents[i];
     if (!a->bev || a->state == A_LOST || a->state == A_FAILED) continue;

@@ -35,7 +35,7 @@ typedef struct sb_run_config {
   const char *agent_token_file; /* --agent-token-file; else $SPEEDBOAT_AGENT_TOKEN */
   const char *agent_tls_cert, *agent_tls_key, *agent_tls_ca; /* all three or none */
   int abort_on_agent_loss;     /* --on-agent-loss=abort */
-  int agent_lost_ms;           /* silence that means an agent is lost; 0 = 5000 */
+  int agent_lost_ms;           /* silence that means an agent is lost; 0 = 4000 */
   int no_target_check;         /* --no-target-check: agents do not check the script's targets */
 } sb_run_config;
 
