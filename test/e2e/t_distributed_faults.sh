@@ -31,11 +31,14 @@ S=$(script long.js <<JS
 import http from 'k6/http';
 import { sleep } from 'k6';
 export const options = { scenarios: { c: { executor: 'constant-vus', vus: 3, duration: __ENV.D || '6s' } } };
+export function setup() { console.log('setup ran'); return { k: 7 }; }
 export default function () { http.get('$TARGET/'); sleep(0.01); }
+export function teardown(data) { console.log(\`teardown ran k=\${data.k}\`); }
 JS
 )
 t0=$(now_ms)
-run_sb_bg run -q --agents "$ALL" "$S"
+# A2 first: the agent that runs setup() is the one lost; teardown() must still run, elsewhere
+run_sb_bg run -q --agents "$A2,$A1,$A3" "$S"
 wait_target_growing
 sleep 1.5
 kill -9 "$(agent_pid 2)"
@@ -52,6 +55,9 @@ expect_err "WARN\[[0-9]+\] agent $A2 lost"
 lost=$(agent_iterations "$A2")
 [ "$(agent_iterations "$A1")" -gt $((2 * lost)) ] && [ "$(agent_iterations "$A3")" -gt $((2 * lost)) ] ||
   { show; fail "the surviving agents did not run on"; }
+[ "$(grep -c 'setup ran' "$WORK/err")" = 1 ] || { show; fail "setup() did not run exactly once"; }
+[ "$(grep -c 'teardown ran k=7' "$WORK/err")" = 1 ] || { show; fail "teardown() did not run exactly once, with setup's data, after the loss"; }
+! grep 'teardown ran' "$WORK/err" | grep -q "agent=$A2\$" || { show; fail "teardown() ran on the lost agent"; }
 # what the summary counts is what the agents reported, lost one included
 [ "$(metric_value iterations)" = "$(agents_iterations_sum)" ] ||
   { show; fail "summary iterations $(metric_value iterations), agents block adds up to $(agents_iterations_sum)"; }
