@@ -82,15 +82,15 @@ start_agents 1
 A2=$AGENTS; ALL="$A1,$A2,$A3"
 expect_good_run "$ALL"
 
-# --- kill -9 of the controller mid-run: the agents stop the load within 5 s (6 s allowed for the
-# polling), log it, stay alive and take the next test
+# --- kill -9 of the controller mid-run: the agents stop the load within 5 s (checked at the
+# target), log it, stay alive and take the next test
 run_sb_bg run -q --agents "$ALL" -e D=60s "$S"
 wait_target_growing
 sleep 1
 t0=$(now_ms)
 kill -9 "$SB_PID"
 wait_sb
-target_goes_quiet "$t0" 6000
+target_goes_quiet "$t0" 5000
 echo "controller killed: the target's count stopped growing ${QUIET_AFTER_MS} ms later"
 for k in 1 5 3; do
   kill -0 "$(agent_pid $k)" 2>/dev/null || fail "agent $k died with its controller: $(cat "$(agent_log $k)")"
@@ -99,21 +99,20 @@ done
 expect_good_run "$ALL"
 
 # --- a controller that goes silent (SIGSTOP: its connections stay open): the agents' heartbeat
-# check stops the load. The agents give up after 5 s of silence, checked once a second, so the
-# load stops 5-6 s after the last message (measured: 5.8 s); 6.5 s allowed for a loaded machine
+# check stops the load within 5 s (4 s of silence, heartbeats twice a second: measured ~4 s)
 run_sb_bg run -q --agents "$ALL" -e D=60s "$S"
 wait_target_growing
 sleep 1
 t0=$(now_ms)
 kill -STOP "$SB_PID"
-target_goes_quiet "$t0" 6500
+target_goes_quiet "$t0" 5000
 echo "controller stopped: the target's count stopped growing ${QUIET_AFTER_MS} ms later"
 for k in 1 5 3; do wait_file 'controller lost: .*(silent|heartbeat|no message)' "$(agent_log $k)" 2; done
 kill -9 "$SB_PID"; kill -CONT "$SB_PID" 2>/dev/null || true
 wait_sb
 expect_good_run "$ALL"
 
-# --- an agent that goes silent (SIGSTOP) mid-run: the controller declares it lost within ~5 s
+# --- an agent that goes silent (SIGSTOP) mid-run: the controller declares it lost within 5 s
 # and the run ends degraded
 run_sb_bg run -q --agents "$ALL" -e D=8s "$S"
 wait_target_growing
@@ -123,7 +122,7 @@ kill -STOP "$(agent_pid 3)"
 wait_file "WARN.* agent $A3 lost" "$WORK/err" 8
 detect=$(($(now_ms) - t0))
 echo "stopped agent reported lost ${detect} ms after SIGSTOP"
-[ "$detect" -ge 3000 ] && [ "$detect" -le 7000 ] || fail "a silent agent reported lost after $detect ms (expected ~5 s)"
+[ "$detect" -ge 2500 ] && [ "$detect" -le 5000 ] || fail "a silent agent reported lost after $detect ms (expected within 5 s)"
 wait_sb
 kill -CONT "$(agent_pid 3)"
 expect_rc 111

@@ -5,7 +5,7 @@
 #   (a certificate naming its 10.x address) it serves the controller, and a controller without
 #   the certificate or the token is refused before any load;
 # - a URL the agents' host cannot reach (the controller's 127.0.0.1) is refused before any load;
-# - an agent cut off mid-run (its link brought down) is detected within ~5 s and the run ends
+# - an agent cut off mid-run (its link brought down) is detected within 5 s and the run ends
 #   degraded (exit 111) with the other agent running to the end; the cut-off agent notices its
 #   controller is gone and takes the next test once the link is back.
 # Needs root (CAP_NET_ADMIN) and ip(8): without them this test fails, it does not skip.
@@ -130,11 +130,11 @@ expect_err "ERRO agent ($IA|$IB):[0-9]+: cannot reach 127\.0\.0\.1:$LO_PORT"
   fail "the loopback target got requests"
 cat "$WORK/nsa.err" "$WORK/nsb.err" | grep -q "cannot reach 127.0.0.1:$LO_PORT" || fail "no agent logged the unreachable target"
 
-# --- agent B cut off mid-run: detected within ~5 s, the run ends degraded, A runs to the end
+# --- agent B cut off mid-run: detected within 5 s, the run ends degraded, A runs to the end
 S=$(script long.js <<JS
 import http from 'k6/http';
 import { sleep } from 'k6';
-export const options = { scenarios: { c: { executor: 'constant-vus', vus: 2, duration: '12s' } } };
+export const options = { scenarios: { c: { executor: 'constant-vus', vus: 2, duration: '9s' } } };
 export default function () { http.get('$TARGET/'); sleep(0.01); }
 JS
 )
@@ -148,12 +148,12 @@ ip link set "$VB" down
 wait_file "WARN.* agent $AB lost" "$WORK/err" 9
 detect=$(($(now_ms) - tcut))
 echo "cut-off agent reported lost ${detect} ms after its link went down"
-[ "$detect" -le 7000 ] || fail "the cut-off agent was reported lost only after $detect ms"
+[ "$detect" -le 5000 ] || fail "the cut-off agent was reported lost only after $detect ms (limit 5 s)"
 kill -0 "$SB_PID" 2>/dev/null || { show; fail "the run ended at the loss (default is to continue)"; }
 wait_sb
 took=$(($(now_ms) - t0))
 expect_rc 111
-[ "$took" -ge 11500 ] || { show; fail "the degraded run ended after $took ms, before its 12 s"; }
+[ "$took" -ge 8500 ] || { show; fail "the degraded run ended after $took ms, before its 9 s"; }
 expect_out "agents: 2 connected, 1 lost"
 expect_out "✗ $AB  lost at [0-9.]+s .*had reported [0-9]+ iterations"
 expect_out "✓ $AA  "
