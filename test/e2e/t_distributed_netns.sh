@@ -29,6 +29,9 @@ trap "exit 1" INT TERM
 command -v ip >/dev/null || fail "ip(8) is missing (iproute2): network namespaces cannot be made"
 # pair NS ROOT-END ROOT-ADDR NS-ADDR: a namespace joined to the root namespace by a veth pair
 pair() {
+  # leftovers of a killed run whose pid was the same (names are per pid, so never another live test)
+  ip netns del "$1" 2>/dev/null || true
+  ip link del "$2" 2>/dev/null || true
   ip netns add "$1" || fail "cannot create network namespace $1 (needs root / CAP_NET_ADMIN)"
   ip link add "$2" type veth peer name "${2%r}n" netns "$1" || fail "cannot create veth pair $2"
   ip addr add "$3/30" dev "$2"
