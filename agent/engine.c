@@ -34,6 +34,7 @@
 
 #define FLUSH_INTERVAL_US 250000
 #define RAMP_TICK_US 20000
+#define PRECISE_START_MAX_US 1000000
 
 typedef struct scen {            /* one scenario, shared read-only by the workers (+ atomics) */
   char *name, *exec;
@@ -349,12 +350,23 @@ static void stop_all(worker *w, int abort) {
   }
 }
 
+/* Sleeps this worker until |t0_us| (monotonic) when that is less than a second away. Its VUs are
+ * idle until then, and libevent's epoll timers round up to whole milliseconds: sleeping to the
+ * microsecond is what lets agents on several machines start together (start skew). */
+static void precise_wait(int64_t t0_us) {
+  int64_t d = t0_us - sb_clock_mono_us();
+  if (d <= 0 || d > PRECISE_START_MAX_US) return;
+  struct timespec ts = {.tv_sec = t0_us / 1000000, .tv_nsec = (t0_us % 1000000) * 1000};
+  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {}
+}
+
 static void on_cmd(evutil_socket_t fd, short what, void *arg) {
   worker *w = arg;
   int cmd = atomic_exchange(&w->cmd, CMD_NONE);
   switch (cmd) {
   case CMD_START:
     w->started = 1;
+    precise_wait(w->t0_us);
     for (size_t i = 0; i < w->e->nsc; i++) {
       wscen *ws = &w->ws[i];
       if (ws->nvus == 0) { /* nothing to run here: finished at once */
