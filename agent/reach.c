@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -23,7 +24,8 @@ int sb_reach_check(const char *hostport, int timeout_ms, sb_err *err) {
     h++;
   }
   struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai;
-  int rc = getaddrinfo(h, colon + 1, &hints, &ai);
+  /* "localhost" is loopback without asking anyone (RFC 6761), as in the HTTP client */
+  int rc = getaddrinfo(strcasecmp(h, "localhost") ? h : "127.0.0.1", colon + 1, &hints, &ai);
   if (rc) return sb_err_set(err, SB_ENOTFOUND, "cannot resolve %s: %s", hostport, gai_strerror(rc));
   int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {

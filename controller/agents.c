@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/buf.h"
 
@@ -63,7 +64,9 @@ static int add_one(sb_agent_list *l, const char *e, const char *where, sb_err *e
     return sb_err_set(err, SB_EINVAL, "%s: '%s': expected HOST:PORT[@WEIGHT] (IPv6 as [ADDR]:PORT)",
                       where, e);
   struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC}, *ai, *p;
-  int rc = getaddrinfo(host, port, &hints, &ai);
+  /* "localhost" is loopback without asking anyone (RFC 6761): a machine without /etc/hosts
+   * entries (a minimal container) still finds it. */
+  int rc = getaddrinfo(strcasecmp(host, "localhost") ? host : "127.0.0.1", port, &hints, &ai);
   if (rc)
     return sb_err_set(err, SB_ENOTFOUND, "%s: '%s': cannot resolve %s: %s", where, e, host,
                       gai_strerror(rc));
