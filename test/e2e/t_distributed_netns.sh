@@ -52,12 +52,12 @@ wait_file '^listening' "$WORK/target.out"
 TARGET_PORT=$(sed -n 's/^listening .*:\([0-9]*\)$/\1/p' "$WORK/target.out" | head -1)
 TARGET="http://$RA:$TARGET_PORT"
 for ns in "$NS_A" "$NS_B"; do
-  ip netns exec "$ns" curl -s -m 3 "$TARGET/stats" | grep -q requests || fail "namespace $ns cannot reach $TARGET"
+  nsenter --net="/run/netns/$ns" curl -s -m 3 "$TARGET/stats" | grep -q requests || fail "namespace $ns cannot reach $TARGET"
 done
 
 # --- unprotected on a non-loopback address: refused at start
 set +e
-ip netns exec "$NS_A" "$SB_AGENT" --listen "$IA:0" >"$WORK/out" 2>"$WORK/err"
+nsenter --net="/run/netns/$NS_A" "$SB_AGENT" --listen "$IA:0" >"$WORK/out" 2>"$WORK/err"
 RC=$?
 set -e
 [ "$RC" -ne 0 ] || fail "an unprotected agent started on $IA"
@@ -70,10 +70,10 @@ printf 'netns-token\n' >"$WORK/token"
 AGENT_TLS="--tls-cert $C/agent.pem --tls-key $C/agent.key --tls-ca $C/ca.pem"
 CTL_TLS="--agent-tls-cert $C/controller.pem --agent-tls-key $C/controller.key --agent-tls-ca $C/ca.pem"
 # shellcheck disable=SC2086
-spawn_agent nsa ip netns exec "$NS_A" "$SB_AGENT" --listen "$IA:0" --token-file "$WORK/token" $AGENT_TLS
+spawn_agent nsa nsenter --net="/run/netns/$NS_A" "$SB_AGENT" --listen "$IA:0" --token-file "$WORK/token" $AGENT_TLS
 PA=$AGENT_PID; AA=$AGENT_ADDR
 # shellcheck disable=SC2086
-spawn_agent nsb ip netns exec "$NS_B" "$SB_AGENT" --listen "$IB:0" --token-file "$WORK/token" $AGENT_TLS
+spawn_agent nsb nsenter --net="/run/netns/$NS_B" "$SB_AGENT" --listen "$IB:0" --token-file "$WORK/token" $AGENT_TLS
 PB=$AGENT_PID; AB=$AGENT_ADDR
 case "$AA$AB" in "$IA:"*"$IB:"*) ;; *) fail "agents bound $AA and $AB" ;; esac
 grep -q 'tls=on token=on' "$WORK/nsa.err" || fail "agent A not protected: $(head -1 "$WORK/nsa.err")"
@@ -103,7 +103,7 @@ expect_err "ERRO .*$AA.*authentication failed"
 [ "$(target_requests)" = 40 ] || fail "a refused controller sent load: $(target_requests)"
 # the agent's certificate must name the address dialled: a certificate for 127.0.0.1 only fails
 sh "$SB_ROOT/test/e2e/gencerts.sh" "$WORK/certs2"
-spawn_agent nsa2 ip netns exec "$NS_A" "$SB_AGENT" --listen "$IA:0" --token-file "$WORK/token" \
+spawn_agent nsa2 nsenter --net="/run/netns/$NS_A" "$SB_AGENT" --listen "$IA:0" --token-file "$WORK/token" \
   --tls-cert "$WORK/certs2/agent.pem" --tls-key "$WORK/certs2/agent.key" --tls-ca "$WORK/certs2/ca.pem"
 run_sb run -q --agents "$AGENT_ADDR" --agent-token-file "$WORK/token" --agent-tls-cert "$WORK/certs2/controller.pem" \
   --agent-tls-key "$WORK/certs2/controller.key" --agent-tls-ca "$WORK/certs2/ca.pem" "$S"
@@ -168,7 +168,7 @@ wait_file 'controller lost' "$WORK/nsb.err" 8
 kill -0 "$PB" 2>/dev/null || fail "agent B died: $(tail -5 "$WORK/nsb.err")"
 # the link back: B takes the next test
 ip link set "$VB" up
-ip netns exec "$NS_B" ip route replace default via "$RB"
+ip -n "$NS_B" route replace default via "$RB"
 # a request B had in flight when its link went down is still in its kernel's send queue and
 # reaches the target once the link is back (TCP retransmission): let it land before counting
 target_goes_quiet "$(now_ms)" 4000
