@@ -36,11 +36,11 @@ pair() {
   ip link add "$2" type veth peer name "${2%r}n" netns "$1" || fail "cannot create veth pair $2"
   ip addr add "$3/30" dev "$2"
   ip link set "$2" up
-  ip -n "$1" addr add "$4/30" dev "${2%r}n"
-  ip -n "$1" link set "${2%r}n" up
-  ip -n "$1" link set lo up
+  nsenter --net="/run/netns/$1" ip addr add "$4/30" dev "${2%r}n"
+  nsenter --net="/run/netns/$1" ip link set "${2%r}n" up
+  nsenter --net="/run/netns/$1" ip link set lo up
   # the target lives on pair A's root-side address: reach it through the root namespace
-  ip -n "$1" route add default via "$3"
+  nsenter --net="/run/netns/$1" ip route add default via "$3"
 }
 pair "$NS_A" "$VA" "$RA" "$IA"
 pair "$NS_B" "$VB" "$RB" "$IB"
@@ -168,7 +168,7 @@ wait_file 'controller lost' "$WORK/nsb.err" 8
 kill -0 "$PB" 2>/dev/null || fail "agent B died: $(tail -5 "$WORK/nsb.err")"
 # the link back: B takes the next test
 ip link set "$VB" up
-ip -n "$NS_B" route replace default via "$RB"
+nsenter --net="/run/netns/$NS_B" ip route replace default via "$RB"
 # a request B had in flight when its link went down is still in its kernel's send queue and
 # reaches the target once the link is back (TCP retransmission): let it land before counting
 target_goes_quiet "$(now_ms)" 4000
