@@ -16,12 +16,18 @@ VA="sb$$ar"; VB="sb$$br"                 # root-side ends; the namespace ends ar
 NET="10.213.$(($$ % 200 + 20))"
 RA="$NET.1"; IA="$NET.2"                 # pair A: /30 .0-.3
 RB="$NET.5"; IB="$NET.6"                 # pair B: /30 .4-.7
+# ip(8) mounts /run/netns the first time a namespace is added; leave the machine as it was found
+RUN_NETNS_WAS_MOUNTED=0
+mountpoint -q /run/netns 2>/dev/null && RUN_NETNS_WAS_MOUNTED=1
 netns_cleanup() {
   cleanup
   ip netns del "$NS_A" 2>/dev/null || true
   ip netns del "$NS_B" 2>/dev/null || true
   ip link del "$VA" 2>/dev/null || true
   ip link del "$VB" 2>/dev/null || true
+  if [ "$RUN_NETNS_WAS_MOUNTED" = 0 ] && [ -z "$(ls -A /run/netns 2>/dev/null)" ]; then
+    umount /run/netns 2>/dev/null || true
+  fi
 }
 trap netns_cleanup EXIT
 trap "exit 1" INT TERM
