@@ -130,11 +130,11 @@ $(BUILD)/sb-sim-agent: $(BUILD)/test/tools/sim_agent.o $(LIBS_A)
 unit: $(UNIT_BIN) all
 	@test/run-unit.sh $(UNIT_BIN)
 
-e2e: all
+e2e: all $(BUILD)/sb-sim-agent
 	@test/e2e/run.sh $(BUILD)
 
 test: deps
-	@$(MAKE) --no-print-directory all $(UNIT_BIN)
+	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(BUILD)/sb-sim-agent
 	@test/run-unit.sh $(UNIT_BIN)
 	@test/e2e/run.sh $(BUILD)
 

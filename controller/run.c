@@ -413,6 +413,15 @@ static void on_welcome(run *r, agent *a, const Speedboat__Welcome *w) {
     fail_run(r, SB_EXIT_ENGINE, "protocol error: unexpected welcome");
     return;
   }
+  if (w->protocol_version != SPEEDBOAT__PROTOCOL_VERSION__PROTOCOL_VERSION_CURRENT) {
+    char msg[SB_ERR_MAX];
+    snprintf(msg, sizeof(msg), "agent %s speaks protocol %u (speedboat %.40s), this controller "
+             "protocol %d (speedboat %s): run the same version on both", a->name,
+             w->protocol_version, w->version ? w->version : "?",
+             SPEEDBOAT__PROTOCOL_VERSION__PROTOCOL_VERSION_CURRENT, SB_VERSION);
+    fail_run(r, SB_EXIT_ENGINE, msg);
+    return;
+  }
   if (w->max_vus && agent_max_vus(r, a->idx) > w->max_vus) {
     char msg[SB_ERR_MAX];
     snprintf(msg, sizeof(msg), "agent %s: its share of the test needs %llu VUs, more than its "

@@ -4,7 +4,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 BUILD=${1:-build}
-export SB_BIN="$PWD/$BUILD/speedboat" SB_AGENT="$PWD/$BUILD/speedboat-agent" SB_TARGET="$PWD/$BUILD/sb-target"
+export SB_BIN="$PWD/$BUILD/speedboat" SB_AGENT="$PWD/$BUILD/speedboat-agent" SB_TARGET="$PWD/$BUILD/sb-target" SB_SIM="$PWD/$BUILD/sb-sim-agent"
 export SB_ROOT="$PWD"
 pass=0; fail=0; failed=""
 for t in test/e2e/t_*.sh; do

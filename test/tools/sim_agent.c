@@ -42,6 +42,10 @@ typedef struct sim_config {
   int listen_count;        /* simulated agents (ports) */
   int series;              /* series per snapshot */
   uint64_t rps;            /* simulated requests (= iterations) per second per agent */
+  const char *misbehave;   /* NULL, or how to break the protocol (for the controller's tests):
+                            * "mute" never answers hello, "version" welcomes with another
+                            * protocol version, "garbage" answers hello with bytes that are not
+                            * a frame, "bad-snapshot" sends an inconsistent histogram after start */
 } sim_config;
 
 typedef struct sim sim;
@@ -274,8 +278,31 @@ static void conn_free(sim_conn *c) {
 }
 
 /* Sends the next simulated second as a Snapshot. */
+/* A snapshot whose trend says it holds 5 values but has no bucket: the controller must refuse it. */
+static void send_bad_snapshot(sim_conn *c) {
+  Speedboat__Histogram h = SPEEDBOAT__HISTOGRAM__INIT;
+  h.count = 5;
+  h.sum = 10;
+  h.min = 1;
+  h.max = 3;
+  Speedboat__Series se = SPEEDBOAT__SERIES__INIT, *sp = &se;
+  se.metric = "http_req_duration";
+  se.type = SPEEDBOAT__METRIC_TYPE__METRIC_TYPE_TREND;
+  se.contains = SPEEDBOAT__VALUE_TYPE__VALUE_TYPE_TIME;
+  se.hist = &h;
+  Speedboat__Snapshot m = SPEEDBOAT__SNAPSHOT__INIT;
+  m.seq = ++c->seq;
+  m.n_series = 1;
+  m.series = &sp;
+  send_msg(c, SPEEDBOAT__ENVELOPE__MSG_SNAPSHOT, &m);
+}
+
 static void send_snapshot(sim_conn *c) {
   sim *s = c->sim;
+  if (c->sim->cfg.misbehave && !strcmp(c->sim->cfg.misbehave, "bad-snapshot")) {
+    send_bad_snapshot(c);
+    return;
+  }
   uint8_t *buf;
   size_t len;
   const sb_metrics *m = s->tmpl[c->seq % SIM_TEMPLATES];
@@ -322,16 +349,26 @@ static void on_beat(evutil_socket_t fd, short what, void *arg) {
   send_msg(c, SPEEDBOAT__ENVELOPE__MSG_HEARTBEAT, &m);
 }
 
+static int misbehaving(const sim_conn *c, const char *mode) {
+  return c->sim->cfg.misbehave && !strcmp(c->sim->cfg.misbehave, mode);
+}
+
 static int on_hello(sim_conn *c, const Speedboat__Hello *h) {
   if (h->protocol_version != SPEEDBOAT__PROTOCOL_VERSION__PROTOCOL_VERSION_CURRENT) {
     send_error(c, "protocol version mismatch", "version");
     return -1;
   }
+  if (misbehaving(c, "mute")) return 0;
+  if (misbehaving(c, "garbage")) {
+    static const uint8_t junk[] = {0x00, 0x00, 0x00, 0x08, 0xde, 0xad, 0xbe, 0xef, 0xff, 0xff, 0xff, 0xff};
+    bufferevent_write(c->bev, junk, sizeof(junk));
+    return 0;
+  }
   char id[32];
   snprintf(id, sizeof(id), "sim-%d", c->index);
   Speedboat__Welcome m = SPEEDBOAT__WELCOME__INIT;
-  m.protocol_version = SPEEDBOAT__PROTOCOL_VERSION__PROTOCOL_VERSION_CURRENT;
-  m.version = SB_VERSION;
+  m.protocol_version = misbehaving(c, "version") ? 99 : SPEEDBOAT__PROTOCOL_VERSION__PROTOCOL_VERSION_CURRENT;
+  m.version = misbehaving(c, "version") ? "99.0.0-future" : SB_VERSION;
   m.agent_id = id;
   m.cores = 1;
   m.mem_bytes = 1ULL << 30;
@@ -476,11 +513,13 @@ fail:
 /* --- the process ---------------------------------------------------------------------------- */
 
 static const char usage[] =
-    "Usage: sb-sim-agent [--listen-count N] [--series S] [--rps R]\n"
+    "Usage: sb-sim-agent [--listen-count N] [--series S] [--rps R] [--misbehave MODE]\n"
     "\n"
     "Simulates N Speedboat agents (one 127.0.0.1 port each, printed as 'listening 127.0.0.1:PORT')\n"
     "that send one realistic snapshot a second of S series (default 40, at least 7) as if each ran\n"
-    "R requests per second (default 5000). For measuring the controller (make bench).\n";
+    "R requests per second (default 5000). For measuring the controller (make bench).\n"
+    "--misbehave mute|version|garbage|bad-snapshot breaks the protocol on purpose, for the\n"
+    "controller's tests.\n";
 
 static void on_signal(evutil_socket_t fd, short what, void *arg) {
   event_base_loopexit(((sim *)arg)->base, NULL);
@@ -522,6 +561,7 @@ static int parse_args(int argc, char **argv, sim_config *cfg) {
   static const struct option longopts[] = {{"listen-count", required_argument, 0, 'n'},
                                            {"series", required_argument, 0, 's'},
                                            {"rps", required_argument, 0, 'r'},
+                                           {"misbehave", required_argument, 0, 'm'},
                                            {"help", no_argument, 0, 'h'},
                                            {0, 0, 0, 0}};
   int c;
@@ -531,6 +571,7 @@ static int parse_args(int argc, char **argv, sim_config *cfg) {
     case 'n': cfg->listen_count = atoi(optarg); break;
     case 's': cfg->series = atoi(optarg); break;
     case 'r': cfg->rps = strtoull(optarg, NULL, 10); break;
+    case 'm': cfg->misbehave = optarg; break;
     case 'h': fputs(usage, stdout); exit(0);
     default: fputs(usage, stderr); return -1;
     }
