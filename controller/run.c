@@ -95,6 +95,7 @@ typedef struct run {
   int phase;                  /* P_* */
   char *setup_data;           /* JSON from setup(), NULL = undefined */
   int setup_ran;              /* setup finished without error: teardown is due */
+  struct agent *call_agent;   /* where setup() or teardown() runs now */
   sb_metrics *metrics;        /* merged over the whole run */
   int64_t start_mono_us, end_mono_us;
   int interrupted;            /* Ctrl-C count */
@@ -240,7 +241,8 @@ static void check_all_done(run *r) {
 /* |a| died or fell silent. Before the start that fails the run (no load was sent); during it the
  * run goes on without it, or stops with --on-agent-loss=abort. */
 static void agent_lost(run *r, agent *a, const char *why) {
-  if (a->state >= A_DONE && !(r->phase == P_TEARDOWN && a->state == A_DONE && a->bev)) {
+  int was_teardown = r->phase == P_TEARDOWN && a == r->call_agent && a->state == A_DONE;
+  if (a->state >= A_DONE && !was_teardown) { /* finished its share: nothing is lost */
     drop_conn(a);
     return;
   }
@@ -252,7 +254,6 @@ static void agent_lost(run *r, agent *a, const char *why) {
     fail_run(r, SB_EXIT_ENGINE, msg);
     return;
   }
-  int was_teardown = r->phase == P_TEARDOWN && a->state == A_DONE;
   a->lost_at_s = r->start_mono_us ? (double)(sb_clock_mono_us() - r->start_mono_us) / 1e6 : 0;
   snprintf(a->lost_why, sizeof(a->lost_why), "%s", why);
   if (a->state < A_DONE) r->lost++;
@@ -465,6 +466,7 @@ static agent *first_alive(run *r, int state) {
 }
 
 static void send_call(agent *a, const char *fn, const char *data) {
+  a->run->call_agent = a;
   Speedboat__Call c = SPEEDBOAT__CALL__INIT;
   c.function = (char *)fn;
   c.data = (char *)(data ? data : "");
@@ -692,11 +694,11 @@ static void on_agent_event(struct bufferevent *bev, short what, void *arg) {
     snprintf(why, sizeof(why), "connection closed");
   else
     snprintf(why, sizeof(why), "connection error: %s", sock);
-  if (!r->distributed) {
-    char msg[400];
-    snprintf(msg, sizeof(msg), "the local agent closed the connection before the test ended");
+  if (!r->distributed) { /* the in-process agent never closes first unless something broke */
+    int early = a->state < A_DONE || r->phase == P_TEARDOWN;
     set_state(a, A_FAILED);
-    if (a->state < A_DONE || r->phase == P_TEARDOWN) fail_run(r, SB_EXIT_ENGINE, msg);
+    drop_conn(a);
+    if (early) fail_run(r, SB_EXIT_ENGINE, "the local agent closed the connection before the test ended");
     return;
   }
   agent_lost(r, a, why);
