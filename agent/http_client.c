@@ -30,6 +30,7 @@
 #include <http_parser.h>
 
 #include "common/err.h"
+#include "common/hostport.h"
 
 #define USER_AGENT "speedboat/0.1"
 #define MAX_IDLE 8
@@ -478,13 +479,10 @@ static int resolve(sb_http_client *c) {
   for (size_t i = 0; i < c->ndns; i++)
     if (strcmp(c->dns[i].host, c->host) == 0) d = &c->dns[i];
   if (!d) {
-    /* "localhost" is loopback without asking anyone (RFC 6761), so a machine without an
-     * /etc/hosts entry, or with ::1 listed first, still reaches a server on 127.0.0.1. */
-    const char *host = strcasecmp(c->host, "localhost") == 0 ? "127.0.0.1" : c->host;
     struct addrinfo hints = {0}, *ai = NULL, *pick;
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
-    if (getaddrinfo(host, NULL, &hints, &ai) != 0 || !ai) return -1;
+    if (sb_hostport_lookup(c->host, NULL, &hints, &ai) != 0 || !ai) return -1;
     for (pick = ai; pick && pick->ai_family != AF_INET; pick = pick->ai_next) {}
     if (!pick) pick = ai; /* IPv4 first, as most targets listen there; else what there is */
     d = &c->dns[c->dns_next];

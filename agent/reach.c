@@ -7,25 +7,18 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/hostport.h"
+
 int sb_reach_check(const char *hostport, int timeout_ms, sb_err *err) {
   char host[300];
-  const char *colon = strrchr(hostport, ':');
-  if (!colon || colon == hostport || (size_t)(colon - hostport) >= sizeof(host))
+  const char *port;
+  if (sb_hostport_split(hostport, host, sizeof(host), &port) || !*port)
     return sb_err_set(err, SB_EINVAL, "target '%s': expected HOST:PORT", hostport);
-  memcpy(host, hostport, (size_t)(colon - hostport));
-  host[colon - hostport] = '\0';
-  char *h = host;
-  if (h[0] == '[' && h[strlen(h) - 1] == ']') {
-    h[strlen(h) - 1] = '\0';
-    h++;
-  }
   struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai;
-  /* "localhost" is loopback without asking anyone (RFC 6761), as in the HTTP client */
-  int rc = getaddrinfo(strcasecmp(h, "localhost") ? h : "127.0.0.1", colon + 1, &hints, &ai);
+  int rc = sb_hostport_lookup(host, port, &hints, &ai);
   if (rc) return sb_err_set(err, SB_ENOTFOUND, "cannot resolve %s: %s", hostport, gai_strerror(rc));
   int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {

@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "common/buf.h"
+#include "common/hostport.h"
 
 static int push(sb_agent_list *l, const sb_agent_addr *a) {
   for (size_t i = 0; i < l->n; i++) /* the same address twice would run its share twice */
@@ -35,25 +35,11 @@ static int split_entry(const char *e, char *host, size_t hcap, char *port, size_
     *weight = (uint32_t)w;
     *at = '\0';
   }
-  char *colon = strrchr(buf, ':');
-  if (!colon || colon == buf || !colon[1]) return SB_EINVAL;
-  *colon = '\0';
-  char *h = buf;
-  if (h[0] == '[') {
-    size_t hl = strlen(h);
-    if (h[hl - 1] != ']') return SB_EINVAL;
-    h[hl - 1] = '\0';
-    h++;
-  } else if (strchr(h, ':')) {
-    return SB_EINVAL; /* a bare IPv6 address needs brackets */
-  }
-  for (const char *p = colon + 1; *p; p++)
-    if (*p < '0' || *p > '9') return SB_EINVAL;
-  if (!*h || strlen(h) >= hcap || strlen(colon + 1) >= pcap || atoi(colon + 1) > 65535 ||
-      atoi(colon + 1) == 0)
+  const char *p;
+  if (sb_hostport_split(buf, host, hcap, &p) || !*p || strspn(p, "0123456789") != strlen(p) ||
+      strlen(p) >= pcap || atoi(p) > 65535 || atoi(p) == 0)
     return SB_EINVAL;
-  strcpy(host, h);
-  strcpy(port, colon + 1);
+  strcpy(port, p);
   return 0;
 }
 
@@ -64,9 +50,7 @@ static int add_one(sb_agent_list *l, const char *e, const char *where, sb_err *e
     return sb_err_set(err, SB_EINVAL, "%s: '%s': expected HOST:PORT[@WEIGHT] (IPv6 as [ADDR]:PORT)",
                       where, e);
   struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC}, *ai, *p;
-  /* "localhost" is loopback without asking anyone (RFC 6761): a machine without /etc/hosts
-   * entries (a minimal container) still finds it. */
-  int rc = getaddrinfo(strcasecmp(host, "localhost") ? host : "127.0.0.1", port, &hints, &ai);
+  int rc = sb_hostport_lookup(host, port, &hints, &ai);
   if (rc)
     return sb_err_set(err, SB_ENOTFOUND, "%s: '%s': cannot resolve %s: %s", where, e, host,
                       gai_strerror(rc));
