@@ -68,6 +68,21 @@ char *sb_buf_steal(sb_buf *b, size_t *len) {
   return p;
 }
 
+int sb_read_secret_file(const char *path, char **out, sb_err *err) {
+  sb_buf b;
+  sb_buf_init(&b);
+  int rc = sb_buf_read_file(&b, path, err);
+  while (!rc && b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r'))
+    b.data[--b.len] = '\0';
+  if (!rc && !b.len) rc = sb_err_set(err, SB_EINVAL, "%s: the file is empty", path);
+  if (rc) {
+    sb_buf_clear(&b);
+    return rc;
+  }
+  *out = sb_buf_steal(&b, NULL);
+  return 0;
+}
+
 int sb_buf_read_file(sb_buf *b, const char *path, sb_err *err) {
   FILE *f = fopen(path, "rb");
   if (!f)

@@ -33,6 +33,10 @@ struct sb_err;
 /* Appends the whole file at |path|. Returns 0, SB_ENOTFOUND, SB_EIO or SB_ENOMEM; |err| names
  * the file and the reason. */
 int sb_buf_read_file(sb_buf *b, const char *path, struct sb_err *err);
+/* Reads a one-line secret (a shared token) from |path| into |*out| (free() it), trailing newlines
+ * dropped. Returns 0, or SB_ENOTFOUND / SB_EIO / SB_ENOMEM, or SB_EINVAL for an empty file, with
+ * |err| naming the file. */
+int sb_read_secret_file(const char *path, char **out, struct sb_err *err);
 /* Writes |len| bytes to |path| (created or truncated). Returns 0 or SB_EIO. */
 int sb_write_file(const char *path, const void *data, size_t len, struct sb_err *err);
 

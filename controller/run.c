@@ -889,17 +889,8 @@ static int load_fleet(run *r) {
   }
   const char *tok_env = getenv("SPEEDBOAT_AGENT_TOKEN");
   if (cfg->agent_token_file) {
-    sb_buf b;
-    sb_buf_init(&b);
-    if (sb_buf_read_file(&b, cfg->agent_token_file, &err)) {
+    if (sb_read_secret_file(cfg->agent_token_file, &r->token, &err)) {
       fprintf(stderr, "ERRO --agent-token-file: %s\n", err.msg);
-      sb_buf_clear(&b);
-      return SB_EXIT_USAGE;
-    }
-    while (b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r')) b.data[--b.len] = 0;
-    r->token = sb_buf_steal(&b, NULL);
-    if (!r->token || !*r->token) {
-      fprintf(stderr, "ERRO --agent-token-file %s: the file is empty\n", cfg->agent_token_file);
       return SB_EXIT_USAGE;
     }
   } else if (tok_env && *tok_env) {
