@@ -17,19 +17,19 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "agent/engine.h"
 #include "agent/session.h"
 #include "common/buf.h"
+#include "common/hostport.h"
+#include "common/logfmt.h"
 #include "common/clock.h"
 #include "common/tls.h"
 
@@ -78,25 +78,6 @@ typedef struct conn {
 static atomic_int busy;   /* shared by all sessions: one test at a time */
 static atomic_int active; /* connections being served */
 
-/* Writes one logfmt line: time=... level=|level| followed by |fmt| ("msg=\"...\" key=value"). */
-static void alog(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void alog(const char *level, const char *fmt, ...) {
-  char line[1024], ts[32];
-  int64_t now = sb_clock_wall_us();
-  time_t secs = (time_t)(now / 1000000);
-  struct tm tm;
-  gmtime_r(&secs, &tm);
-  strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-  int n = snprintf(line, sizeof(line), "time=%s.%03dZ level=%s ", ts, (int)(now / 1000 % 1000),
-                   level);
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
-  va_end(ap);
-  strcat(line, "\n");
-  fputs(line, stderr); /* one call per line: threads' lines do not interleave */
-}
-
 /* "127.0.0.1:6566" or "[::1]:6566" for |sa| into |buf|. */
 static const char *addr_str(const struct sockaddr *sa, socklen_t len, char *buf, size_t size) {
   char host[INET6_ADDRSTRLEN], port[16];
@@ -121,26 +102,19 @@ static int is_loopback(const struct sockaddr *sa) {
  * Returns 0 or -1 after printing why. */
 static int resolve(const char *spec, struct addrinfo **out) {
   char host[256];
-  const char *colon = strrchr(spec, ':');
-  if (!colon || colon == spec || !colon[1] || (size_t)(colon - spec) >= sizeof(host)) {
-    fprintf(stderr, "speedboat-agent: --listen '%s': expected ADDR:PORT\n", spec);
+  const char *p;
+  if (sb_hostport_split(spec, host, sizeof(host), &p) || !*p) {
+    fprintf(stderr, "speedboat-agent: --listen '%s': expected ADDR:PORT ([ADDR]:PORT for IPv6)\n", spec);
     return -1;
   }
-  memcpy(host, spec, (size_t)(colon - spec));
-  host[colon - spec] = '\0';
-  char *h = host;
-  if (h[0] == '[' && h[strlen(h) - 1] == ']') {
-    h[strlen(h) - 1] = '\0';
-    h++;
-  }
   char *end;
-  long port = strtol(colon + 1, &end, 10);
+  long port = strtol(p, &end, 10);
   if (*end || port < 0 || port > 65535) {
     fprintf(stderr, "speedboat-agent: --listen '%s': the port must be 0..65535\n", spec);
     return -1;
   }
   struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
-  int rc = getaddrinfo(h, colon + 1, &hints, out);
+  int rc = sb_hostport_lookup(host, p, &hints, out);
   if (rc) {
     fprintf(stderr, "speedboat-agent: --listen '%s': %s\n", spec, gai_strerror(rc));
     return -1;
@@ -161,22 +135,10 @@ static int listen_on(const char *spec, const struct addrinfo *ai) {
 }
 
 static int read_token(const char *path, char **out) {
-  sb_buf b;
   sb_err err;
-  sb_buf_init(&b);
-  if (sb_buf_read_file(&b, path, &err)) {
-    fprintf(stderr, "speedboat-agent: --token-file: %s\n", err.msg);
-    sb_buf_clear(&b);
-    return -1;
-  }
-  while (b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r')) b.data[--b.len] = 0;
-  if (!b.len) {
-    fprintf(stderr, "speedboat-agent: --token-file %s: the file is empty\n", path);
-    sb_buf_clear(&b);
-    return -1;
-  }
-  *out = sb_buf_steal(&b, NULL);
-  return 0;
+  if (sb_read_secret_file(path, out, &err) == 0) return 0;
+  fprintf(stderr, "speedboat-agent: --token-file: %s\n", err.msg);
+  return -1;
 }
 
 /* Loads the --tls-* files into |*out| (NULL when none was given). Returns 0 or -1 after printing
@@ -260,15 +222,15 @@ static int parse_args(int argc, char **argv, config *c) {
 /* Serves one connection on its own thread, then logs how it ended. */
 static void *serve(void *arg) {
   conn *k = arg;
-  alog("info", "msg=\"controller connected\" peer=%s", k->peer);
+  sb_logfmt("info", "msg=\"controller connected\" peer=%s", k->peer);
   sb_err why;
   why.msg[0] = '\0';
   int rc = sb_session_serve_fd(k->fd, &k->o, &why);
   if (rc)
-    alog("info", "msg=\"controller disconnected\" peer=%s status=error error=\"%s\"", k->peer,
+    sb_logfmt("info", "msg=\"controller disconnected\" peer=%s status=error error=\"%s\"", k->peer,
          why.msg[0] ? why.msg : sb_strerror(rc));
   else
-    alog("info", "msg=\"controller disconnected\" peer=%s status=ok", k->peer);
+    sb_logfmt("info", "msg=\"controller disconnected\" peer=%s status=ok", k->peer);
   free(k);
   atomic_fetch_sub(&active, 1);
   return NULL;
@@ -281,7 +243,7 @@ static void dispatch(int fd, const struct sockaddr *sa, socklen_t len, const sb_
   addr_str(sa, len, peer, sizeof(peer));
   if (atomic_fetch_add(&active, 1) >= MAX_CONNS) {
     atomic_fetch_sub(&active, 1);
-    alog("warn", "msg=\"too many connections, closing\" peer=%s limit=%d", peer, MAX_CONNS);
+    sb_logfmt("warn", "msg=\"too many connections, closing\" peer=%s limit=%d", peer, MAX_CONNS);
     close(fd);
     return;
   }
@@ -303,7 +265,7 @@ static void dispatch(int fd, const struct sockaddr *sa, socklen_t len, const sb_
     free(k);
   }
   atomic_fetch_sub(&active, 1);
-  alog("error", "msg=\"cannot serve connection, closing\" peer=%s error=\"%s\"", peer,
+  sb_logfmt("error", "msg=\"cannot serve connection, closing\" peer=%s error=\"%s\"", peer,
        k ? "cannot create a thread" : "out of memory");
   close(fd);
 }
@@ -314,13 +276,13 @@ static int accept_loop(int lfd, int sfd, const sb_session_opts *o) {
   for (;;) {
     if (poll(pfd, 2, -1) < 0) {
       if (errno == EINTR) continue;
-      alog("error", "msg=\"poll failed\" error=\"%s\"", strerror(errno));
+      sb_logfmt("error", "msg=\"poll failed\" error=\"%s\"", strerror(errno));
       return 1;
     }
     if (pfd[1].revents) {
       struct signalfd_siginfo si;
       if (read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si)) continue;
-      alog("info", "msg=\"shutting down\" signal=%s active=%d",
+      sb_logfmt("info", "msg=\"shutting down\" signal=%s active=%d",
            si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM", atomic_load(&active));
       return 0;
     }
@@ -330,7 +292,7 @@ static int accept_loop(int lfd, int sfd, const sb_session_opts *o) {
     int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR || errno == EAGAIN || errno == ECONNABORTED) continue;
-      alog("error", "msg=\"accept failed\" error=\"%s\"", strerror(errno));
+      sb_logfmt("error", "msg=\"accept failed\" error=\"%s\"", strerror(errno));
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
         usleep(100 * 1000); /* out of descriptors: let sessions end rather than spin */
         continue;
@@ -378,7 +340,7 @@ static int run(const config *c, sb_session_opts *o, int secured, int sfd) {
     snprintf(id, sizeof(id), "%s:%s", host, strrchr(addr, ':') + 1);
   }
   o->agent_id = c->id ? c->id : id;
-  alog("info", "msg=\"listening\" addr=%s id=\"%s\" tls=%s token=%s max_vus=%llu", addr,
+  sb_logfmt("info", "msg=\"listening\" addr=%s id=\"%s\" tls=%s token=%s max_vus=%llu", addr,
        o->agent_id, o->tls ? "on" : "off", o->token ? "on" : "off",
        (unsigned long long)o->max_vus);
   int rc = accept_loop(lfd, sfd, o);

@@ -15,6 +15,7 @@
 #include "agent/reach.h"
 #include "common/clock.h"
 #include "common/frame.h"
+#include "common/logfmt.h"
 #include "common/snapshot.h"
 #include "common/tls.h"
 
@@ -69,20 +70,14 @@ static void slog(const session *s, const char *level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void slog(const session *s, const char *level, const char *fmt, ...) {
   if (!s->o->peer) return; /* the in-process agent of a local run keeps quiet */
-  char msg[600], ts[32];
+  char msg[600];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(msg, sizeof(msg), fmt, ap);
   va_end(ap);
-  int64_t now = sb_clock_wall_us();
-  time_t secs = (time_t)(now / 1000000);
-  struct tm tm;
-  gmtime_r(&secs, &tm);
-  strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
   for (char *p = msg; *p; p++)
     if (*p == '"') *p = '\'';
-  fprintf(stderr, "time=%s.%03dZ level=%s msg=\"%s\" peer=%s\n", ts, (int)(now / 1000 % 1000), level,
-          msg, s->o->peer);
+  sb_logfmt(level, "msg=\"%s\" peer=%s", msg, s->o->peer);
 }
 
 static void send_error_code(session *s, const char *code, const char *msg) {
