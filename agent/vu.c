@@ -491,6 +491,17 @@ static int cache_exec(sb_vu *vu, const char *name, sb_err *err) {
   return 0;
 }
 
+/* Runs |job| on the VU's coroutine up to its first wait; a job that finished at once reports
+ * from the loop (the "done" event), never from inside the caller. */
+static void start_job(sb_vu *vu, int job) {
+  vu->busy = 1;
+  vu->job = job;
+  vu->job_done = 0;
+  vu->t0_ms = now_ms();
+  step(vu);
+  if (vu->job_done) event_active(&vu->ev_done, EV_TIMEOUT, 1);
+}
+
 int sb_vu_start_iteration(sb_vu *vu, const sb_vu_iter *it, sb_vu_iter_cb cb, void *ud, sb_err *err) {
   if (vu->busy)
     return sb_err_set(err, SB_EINVAL, "VU %llu is already running an iteration",
@@ -500,12 +511,7 @@ int sb_vu_start_iteration(sb_vu *vu, const sb_vu_iter *it, sb_vu_iter_cb cb, voi
   vu->it = *it;
   vu->cb = cb;
   vu->cb_ud = ud;
-  vu->busy = 1;
-  vu->job = JOB_ITER;
-  vu->job_done = 0;
-  vu->t0_ms = now_ms();
-  step(vu);
-  if (vu->job_done) event_active(&vu->ev_done, EV_TIMEOUT, 1);
+  start_job(vu, JOB_ITER);
   return 0;
 }
 
@@ -533,12 +539,7 @@ int sb_vu_call(sb_vu *vu, const char *fn, const char *arg_json, sb_vu_call_cb cb
   vu->it = (sb_vu_iter){.exec = NULL, .scenario = NULL, .iteration = 0};
   vu->call_cb = cb;
   vu->cb_ud = ud;
-  vu->busy = 1;
-  vu->job = JOB_CALL;
-  vu->job_done = 0;
-  vu->t0_ms = now_ms();
-  step(vu);
-  if (vu->job_done) event_active(&vu->ev_done, EV_TIMEOUT, 1);
+  start_job(vu, JOB_CALL);
   return 0;
 }
 
