@@ -796,24 +796,18 @@ void sb_engine_stop(sb_engine *e, int abort) {
   }
 }
 
-int sb_engine_collect(sb_engine *e, sb_metrics *into, sb_err *err) {
+int sb_engine_collect(sb_engine *e, sb_metrics *into, uint64_t *vus, sb_err *err) {
   pthread_mutex_lock(&e->mu);
   int rc = sb_metrics_merge(into, e->pending, err);
   sb_metrics_reset(e->pending);
   pthread_mutex_unlock(&e->mu);
   if (rc) return rc;
-  const sb_tagset *none = sb_metrics_tags(into, NULL, 0);
-  if (!none) return SB_ENOMEM;
   /* Every VU that looped in the interval, so a test shorter than a snapshot still shows its VUs
    * whatever the timing of its workers. */
-  uint64_t peak = atomic_exchange(&e->vus_seen, atomic_load(&e->vus_live));
-  if (sb_metrics_add(into, SB_M_VUS, none, (double)peak) ||
-      sb_metrics_add(into, SB_M_VUS_MAX, none, (double)e->vus_max))
-    return SB_ENOMEM;
+  *vus = atomic_exchange(&e->vus_seen, atomic_load(&e->vus_live));
   return 0;
 }
 
-uint64_t sb_engine_vus(const sb_engine *e) { return atomic_load(&((sb_engine *)e)->vus_live); }
 uint64_t sb_engine_vus_max(const sb_engine *e) { return e->vus_max; }
 int64_t sb_engine_started_at(const sb_engine *e) {
   return atomic_load(&((sb_engine *)e)->started_wall_us);

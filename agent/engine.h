@@ -48,10 +48,10 @@ int sb_engine_start(sb_engine *e, int64_t start_at_us);
  * their gracefulStop; |abort| = 1 interrupts them at once. The done callback follows. */
 void sb_engine_stop(sb_engine *e, int abort);
 
-/* Moves what the workers measured since the last call into |into| (adding), with the `vus` gauge
- * (every VU that looped since the last call) and `vus_max`. Call from one thread.
- * Returns 0 or SB_ENOMEM. */
-int sb_engine_collect(sb_engine *e, sb_metrics *into, sb_err *err);
+/* Moves what the workers measured since the last call into |into| (adding), and sets |*vus| to
+ * the VUs that looped since the last call (the controller makes the `vus` metric of the whole
+ * fleet from every agent's figure). Call from one thread. Returns 0 or SB_ENOMEM. */
+int sb_engine_collect(sb_engine *e, sb_metrics *into, uint64_t *vus, sb_err *err);
 
 /* setup() and teardown() (k6 semantics): the result of sb_engine_call(), from a worker thread.
  * |present| = 0: the script does not export the function (nothing ran). |json|: what setup
@@ -73,7 +73,6 @@ int sb_engine_call(sb_engine *e, const char *fn, const char *data_json, int64_t 
  * parses it once, on its first iteration. Call before sb_engine_start(). Returns 0 or SB_ENOMEM. */
 int sb_engine_set_data(sb_engine *e, const char *data_json);
 
-uint64_t sb_engine_vus(const sb_engine *e);
 uint64_t sb_engine_vus_max(const sb_engine *e);
 /* Wall-clock microseconds at which the test actually started: when the first scenario's start
  * timer fired (less its startTime), late wake-ups included; 0 before. */

@@ -92,14 +92,15 @@ static void send_error(session *s, const char *msg) { send_error_code(s, "", msg
 /* Sends what the engine measured since the last snapshot. */
 static void send_snapshot(session *s) {
   sb_err err;
+  uint64_t vus = 0;
   if (!s->engine) return;
-  if (sb_engine_collect(s->engine, s->snap, &err)) {
+  if (sb_engine_collect(s->engine, s->snap, &vus, &err)) {
     fprintf(stderr, "speedboat-agent: collecting metrics: %s\n", err.msg);
     return;
   }
   uint8_t *buf;
   size_t len;
-  if (sb_snapshot_encode(s->snap, ++s->seq, sb_clock_wall_us(), sb_engine_vus(s->engine),
+  if (sb_snapshot_encode(s->snap, ++s->seq, sb_clock_wall_us(), vus,
                          sb_engine_vus_max(s->engine), &buf, &len) == 0) {
     sb_frame_send_packed_z(bufferevent_get_output(s->bev), buf, len);
     free(buf);

@@ -62,7 +62,7 @@ typedef struct agent {
   int nsync;                  /* clock samples taken */
   int64_t rtt_us, offset_us;  /* best round trip; its clock minus ours */
   uint64_t vu_offset;         /* __VU of its first VU, minus 1 */
-  uint64_t vus, vus_max;      /* from its latest snapshot */
+  uint64_t vus, vus_max;      /* VUs that looped in its latest interval; its VUs (ready) */
   uint64_t iterations, requests; /* what it reported, added up */
   uint64_t snap_bytes;        /* metric stream bytes received */
   uint64_t nsnap;             /* snapshots received since the start */
@@ -233,7 +233,7 @@ static void check_all_done(run *r) {
   if (r->phase != P_RUNNING) return;
   for (size_t i = 0; i < r->nagents; i++)
     if (r->agents[i].state < A_DONE) return;
-  if (r->distributed) record_fleet_vus(r); /* with every agent's last interval */
+  record_fleet_vus(r); /* with every agent's last interval */
   r->end_mono_us = sb_clock_mono_us();
   maybe_teardown(r);
 }
@@ -536,50 +536,23 @@ static void count_reported(agent *a, const Speedboat__Snapshot *s) {
   }
 }
 
-/* Moves the agent's own `vus` and `vus_max` gauges out of the way (to the end of the series
- * array, hidden by n_series): in a fleet they are sums over the agents, which the controller
- * records itself. Returns how many were hidden; restore n_series before freeing. */
-static size_t hide_vus_gauges(agent *a, Speedboat__Snapshot *s) {
-  size_t n = s->n_series, hidden = 0;
-  for (size_t i = 0; i < n;) {
-    const char *m = s->series[i]->metric;
-    if (m && !strcmp(m, "vus")) { /* the interval's peak: the gauge's max, else its value */
-      const Speedboat__Series *ps = s->series[i];
-      double v = ps->hist && ps->hist->count && ps->hist->max > ps->sum ? ps->hist->max : ps->sum;
-      a->vus = v > 0 ? (uint64_t)v : 0;
-    }
-    if (m && (!strcmp(m, "vus") || !strcmp(m, "vus_max"))) {
-      Speedboat__Series *t = s->series[i];
-      s->series[i] = s->series[n - 1];
-      s->series[n - 1] = t;
-      n--;
-      hidden++;
-    } else {
-      i++;
-    }
-  }
-  s->n_series = n;
-  return hidden;
-}
-
+/* The `vus` and `vus_max` metrics: sums over the agents of what each reported last (every agent
+ * counts the VUs that looped in its interval, see Snapshot.vus). */
 static void record_fleet_vus(run *r) {
   sb_metrics_add(r->metrics, SB_M_VUS, sb_metrics_tags(r->metrics, NULL, 0), (double)sum_vus(r, 0));
   sb_metrics_add(r->metrics, SB_M_VUS_MAX, sb_metrics_tags(r->metrics, NULL, 0), (double)sum_vus(r, 1));
 }
 
-static void on_snapshot(run *r, agent *a, Speedboat__Snapshot *s) {
+static void on_snapshot(run *r, agent *a, const Speedboat__Snapshot *s) {
   sb_err err;
-  size_t hidden = r->distributed ? hide_vus_gauges(a, s) : 0;
-  int rc = sb_snapshot_apply(r->metrics, s, &err);
-  s->n_series += hidden;
-  if (rc) {
+  if (sb_snapshot_apply(r->metrics, s, &err)) {
     char msg[SB_ERR_MAX + 128];
     snprintf(msg, sizeof(msg), "agent %s sent a bad snapshot: %.700s", a->name, err.msg);
     fail_run(r, SB_EXIT_ENGINE, msg);
     return;
   }
   count_reported(a, s);
-  if (!r->distributed) a->vus = s->vus;
+  a->vus = s->vus;
   if (s->vus_max > a->vus_max) a->vus_max = s->vus_max;
 
   if (r->phase != P_RUNNING) return;
@@ -600,7 +573,6 @@ static void on_done(run *r, agent *a, const Speedboat__Done *d) {
   }
   set_state(a, A_DONE);
   a->started_at_us = d->started_at_unix_us;
-  if (!r->distributed) a->vus = 0;
   if (d->error && *d->error && !r->failed) {
     r->failed = SB_EXIT_SCRIPT_EXCEPTION;
     snprintf(r->error, sizeof(r->error), "%s", d->error);
@@ -621,7 +593,7 @@ static void on_agent_error(run *r, agent *a, const Speedboat__Error *e) {
   fail_run(r, code, msg);
 }
 
-static void dispatch(run *r, agent *a, Speedboat__Envelope *env) {
+static void dispatch(run *r, agent *a, const Speedboat__Envelope *env) {
   switch (env->msg_case) {
   case SPEEDBOAT__ENVELOPE__MSG_WELCOME: on_welcome(r, a, env->welcome); break;
   case SPEEDBOAT__ENVELOPE__MSG_READY: on_ready(r, a, env->ready); break;
@@ -725,7 +697,7 @@ static void on_beat(evutil_socket_t fd, short what, void *arg) {
     }
     if (a->state >= A_SYNC) send_ping(a);
   }
-  if (r->distributed && r->phase == P_RUNNING) {
+  if (r->phase == P_RUNNING) {
     for (size_t i = 0; i < r->nagents; i++) /* sample once every agent has reported */
       if (r->agents[i].state == A_RUNNING && !r->agents[i].nsnap) return;
     record_fleet_vus(r);

@@ -124,8 +124,8 @@ static const int http_metrics[] = {
     SB_M_HTTP_REQ_SENDING, SB_M_HTTP_REQ_WAITING,  SB_M_HTTP_REQ_RECEIVING,
 };
 #define NHTTP (sizeof(http_metrics) / sizeof(http_metrics[0]))
-#define NBASE 7 /* iterations, iteration_duration, data_sent, data_received, checks, vus, vus_max */
-#define NPERITER 5 /* the base series sampled per iteration; vus and vus_max once a second */
+#define NBASE 5 /* iterations, iteration_duration, data_sent, data_received, checks */
+#define NPERITER 5 /* the base series sampled per iteration (vus travel in Snapshot.vus) */
 
 /* Series of one template: base[] per iteration (and the two VU gauges), http[e][k] per request of endpoint e (NULL
  * beyond the --series budget). */
@@ -156,20 +156,19 @@ static const sb_tagset *endpoint_tags(sb_metrics *m, const endpoint *e) {
  * success |ts| owns arrays freed by tmpl_series_clear(). */
 static int tmpl_layout(sb_metrics *m, int budget, tmpl_series *ts) {
   static const int base[NBASE] = {SB_M_ITERATIONS, SB_M_ITERATION_DURATION, SB_M_DATA_SENT,
-                                  SB_M_DATA_RECEIVED, SB_M_CHECKS, SB_M_VUS, SB_M_VUS_MAX};
+                                  SB_M_DATA_RECEIVED, SB_M_CHECKS};
   const char *plain_kv[] = {"group", "", "scenario", "default"};
   const char *check_kv[] = {"check", "status is 2xx/3xx", "group", "", "scenario", "default"};
   const sb_tagset *plain = sb_metrics_tags(m, plain_kv, 2);
   const sb_tagset *check = sb_metrics_tags(m, check_kv, 3);
-  const sb_tagset *none = sb_metrics_tags(m, NULL, 0); /* vus, vus_max: untagged, as the engine's */
   size_t rows = (size_t)(budget - NBASE + NHTTP - 1) / NHTTP;
   memset(ts, 0, sizeof(*ts));
   ts->http = calloc(rows + 1, sizeof(*ts->http));
   ts->status = calloc(rows + 1, sizeof(*ts->status));
   ts->weight = calloc(rows + 1, sizeof(*ts->weight));
-  if (!plain || !check || !none || !ts->http || !ts->status || !ts->weight) return SB_ENOMEM;
+  if (!plain || !check || !ts->http || !ts->status || !ts->weight) return SB_ENOMEM;
   for (int i = 0; i < NBASE; i++) {
-    const sb_tagset *t = base[i] == SB_M_CHECKS ? check : i >= NPERITER ? none : plain;
+    const sb_tagset *t = base[i] == SB_M_CHECKS ? check : plain;
     if (!(ts->base[i] = sb_metrics_series(m, base[i], t))) return SB_ENOMEM;
   }
   int left = budget - NBASE;
@@ -244,7 +243,6 @@ static int tmpl_build(sim *s, int i) {
     }
     if (tmpl_request(m, &ts, e, lat, &st)) goto out;
   }
-  if (add(m, ts.base[5], 100) || add(m, ts.base[6], 100)) goto out;
   rc = 0;
 out:
   tmpl_series_clear(&ts);

@@ -45,6 +45,7 @@ typedef struct ctx {
 } ctx;
 
 static ctx C;
+static uint64_t vus_seen; /* what sb_engine_collect() says looped */
 
 static void on_done(void *ud) {
   ctx *c = ud;
@@ -168,7 +169,7 @@ static void test_setup_data_reaches_iterations(void **state) {
   assert_false(C.timed_out);
   assert_string_equal(C.json, "{\"a\":1,\"vu\":0}");
   /* Setup's samples are in the very next collect, tagged with its group; no iteration. */
-  assert_int_equal(sb_engine_collect(e, m, &err), 0);
+  assert_int_equal(sb_engine_collect(e, m, &vus_seen, &err), 0);
   assert_true(counter(m, "in_setup", "group", "::setup") == 1);
   assert_true(counter(m, "in_setup", "scenario", "default") == 0);
   assert_true(counter(m, "iterations", NULL, NULL) == 0);
@@ -177,7 +178,7 @@ static void test_setup_data_reaches_iterations(void **state) {
   assert_int_equal(sb_engine_start(e, 0), 0);
   assert_true(wait_for(&C.done, 1, 5000));
   assert_int_equal(sb_engine_iterations(e), 12);
-  assert_int_equal(sb_engine_collect(e, m, &err), 0);
+  assert_int_equal(sb_engine_collect(e, m, &vus_seen, &err), 0);
   assert_true(counter(m, "seen_a", NULL, NULL) == 12); /* data.a === 1, twelve times */
   /* Teardown after done, with the data. */
   call(e, "teardown", "{\"a\":1,\"vu\":0}", 0);
@@ -185,7 +186,7 @@ static void test_setup_data_reaches_iterations(void **state) {
   assert_true(C.error_null);
   assert_true(C.json_null);
   sb_metrics_reset(m);
-  assert_int_equal(sb_engine_collect(e, m, &err), 0);
+  assert_int_equal(sb_engine_collect(e, m, &vus_seen, &err), 0);
   assert_true(counter(m, "torn", "group", "::teardown") == 5);
   assert_true(counter(m, "iterations", NULL, NULL) == 0);
   sb_metrics_free(m);
@@ -206,7 +207,7 @@ static void test_setup_absent(void **state) {
   sb_metrics *m;
   sb_err err = {{0}};
   assert_int_equal(sb_metrics_new(&m), 0);
-  assert_int_equal(sb_engine_collect(e, m, &err), 0);
+  assert_int_equal(sb_engine_collect(e, m, &vus_seen, &err), 0);
   assert_true(counter(m, "seen_a", NULL, NULL) == 200);
   sb_metrics_free(m);
   sb_engine_free(e);
