@@ -4,23 +4,10 @@
 # resolver and /etc/hosts are never touched.
 . "$SB_ROOT/test/e2e/lib.sh"
 
-# agent_on ADDR:PORT NAME: starts an agent, waits for its listening line, sets AGENT_PORT.
-agent_on() {
-  "$SB_AGENT" --listen "$1" 2>"$WORK/$2.err" &
-  PIDS="$PIDS $!"
-  i=0
-  while ! grep -q 'msg="listening"' "$WORK/$2.err" 2>/dev/null; do
-    i=$((i + 1)); [ $i -lt 100 ] || fail "agent $2 did not start: $(cat "$WORK/$2.err")"
-    sleep 0.05
-  done
-  AGENT_PORT=$(sed -n '1s/.* addr=[0-9.]*:\([0-9]*\).*/\1/p' "$WORK/$2.err")
-}
-
 start_target
-agent_on 127.0.0.2:0 a
-PORT=$AGENT_PORT
-[ -n "$PORT" ] || fail "no port for agent a"
-agent_on "127.0.0.3:$PORT" b
+spawn_agent a "$SB_AGENT" --listen 127.0.0.2:0
+PORT=${AGENT_ADDR##*:}
+spawn_agent b "$SB_AGENT" --listen "127.0.0.3:$PORT"
 printf '127.0.0.1 localhost\n127.0.0.2 fleet.test\n127.0.0.3 fleet.test\n' >"$WORK/hosts"
 S=$(script dns.js <<JS
 import http from 'k6/http';

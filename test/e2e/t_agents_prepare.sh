@@ -3,21 +3,9 @@
 # each a clear error naming the agent, with no request sent.
 . "$SB_ROOT/test/e2e/lib.sh"
 
-agent_on() { # agent_on NAME ARGS...: starts an agent on 127.0.0.1:0; sets AGENT_PORT
-  n=$1; shift
-  "$SB_AGENT" --listen 127.0.0.1:0 "$@" 2>"$WORK/$n.err" &
-  PIDS="$PIDS $!"
-  i=0
-  while ! grep -q 'msg="listening"' "$WORK/$n.err" 2>/dev/null; do
-    i=$((i + 1)); [ $i -lt 100 ] || fail "agent $n did not start: $(cat "$WORK/$n.err")"
-    sleep 0.05
-  done
-  AGENT_PORT=$(sed -n '1s/.* addr=[0-9.]*:\([0-9]*\).*/\1/p' "$WORK/$n.err")
-}
-
 start_target
-agent_on a; A=127.0.0.1:$AGENT_PORT
-agent_on b --max-vus 3; B=127.0.0.1:$AGENT_PORT
+spawn_agent a "$SB_AGENT" --listen 127.0.0.1:0; A=$AGENT_ADDR
+spawn_agent b "$SB_AGENT" --listen 127.0.0.1:0 --max-vus 3; B=$AGENT_ADDR
 # a port nothing listens on (tcpmux, never served on a test machine)
 DEAD=1
 

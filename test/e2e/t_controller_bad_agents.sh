@@ -24,13 +24,8 @@ export default function () { http.get('$TARGET/'); }
 JS
 )
 # a healthy real agent beside the bad one: it must not be sent any load either
-"$SB_AGENT" --listen 127.0.0.1:0 2>"$WORK/agent.err" &
-PIDS="$PIDS $!"
-i=0
-while ! grep -q 'msg="listening"' "$WORK/agent.err"; do
-  i=$((i + 1)); [ $i -lt 100 ] || fail "agent did not start"; sleep 0.05
-done
-GOOD=127.0.0.1:$(sed -n '1s/.* addr=[0-9.]*:\([0-9]*\).*/\1/p' "$WORK/agent.err")
+spawn_agent good "$SB_AGENT" --listen 127.0.0.1:0
+GOOD=$AGENT_ADDR
 
 sim version
 run_sb run -q --agents "$GOOD,$SIM" "$S"

@@ -20,12 +20,15 @@ run_bg() {
   "$SB_BIN" run -q --agents "$AGENTS" "$S" >"$WORK/out" 2>"$WORK/err" &
   CTL=$!
 }
+wait_teardown() { # until the controller's log shows teardown() started (10 s at most)
+  i=0
+  while ! grep -q 'teardown ran' "$WORK/err"; do
+    i=$((i + 1)); [ $i -lt 200 ] || { show; fail "teardown never started"; }
+    sleep 0.05
+  done
+}
 run_bg
-i=0
-while ! grep -q 'teardown ran' "$WORK/err"; do
-  i=$((i + 1)); [ $i -lt 200 ] || { show; fail "teardown never started"; }
-  sleep 0.05
-done
+wait_teardown
 kill -9 "$(agent_pid 3)"
 set +e; wait "$CTL"; RC=$?; set -e
 expect_rc 0
@@ -37,11 +40,7 @@ expect_rc 0
 # runs again on another agent, once, and the run still ends
 start_agents 2
 run_bg
-i=0
-while ! grep -q 'teardown ran' "$WORK/err"; do
-  i=$((i + 1)); [ $i -lt 200 ] || { show; fail "teardown never started"; }
-  sleep 0.05
-done
+wait_teardown
 first=$(sed -n 's/.*teardown ran with 7 .*agent=\([^ ]*\).*/\1/p' "$WORK/err" | head -1)
 [ "$first" = "$(agent_addr 4)" ] || { show; fail "teardown started on $first, expected $(agent_addr 4)"; }
 kill -9 "$(agent_pid 4)"

@@ -19,19 +19,13 @@ expect_rc 0
 expect_out "vus_max.*: 2 "
 
 # the same script on an agent whose controller is killed: the agent is free again within 5 s
-"$SB_AGENT" --listen 127.0.0.1:0 2>"$WORK/agent.err" &
-PIDS="$PIDS $!"
-i=0
-while ! grep -q 'msg="listening"' "$WORK/agent.err"; do
-  i=$((i + 1)); [ $i -lt 100 ] || fail "agent did not start"; sleep 0.05
-done
-PORT=$(sed -n '1s/.* addr=[0-9.]*:\([0-9]*\).*/\1/p' "$WORK/agent.err")
+spawn_agent agent "$SB_AGENT" --listen 127.0.0.1:0
 S2=$(script spin2.js <<'JS'
 export const options = { vus: 2, duration: '60s' };
 export default function () { for (;;) { try { } catch (e) {} } }
 JS
 )
-"$SB_BIN" run -q --agents "127.0.0.1:$PORT" "$S2" >/dev/null 2>&1 &
+"$SB_BIN" run -q --agents "$AGENT_ADDR" "$S2" >/dev/null 2>&1 &
 CTL=$!
 sleep 2
 kill -9 "$CTL"
@@ -46,6 +40,6 @@ export const options = { vus: 1, iterations: 3 };
 export default function () { }
 JS
 )
-run_sb run -q --agents "127.0.0.1:$PORT" "$S3"
+run_sb run -q --agents "$AGENT_ADDR" "$S3"
 expect_rc 0
 [ "$(metric_value iterations)" = 3 ] || { show; fail "the agent did not run the next test"; }
