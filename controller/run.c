@@ -62,6 +62,7 @@ typedef struct agent {
   int nsync;                  /* clock samples taken */
   int64_t rtt_us, offset_us;  /* best round trip; its clock minus ours */
   uint64_t vu_offset;         /* __VU of its first VU, minus 1 */
+  uint64_t share_vus;         /* the most VUs its segment of the test runs at once */
   uint64_t vus, vus_max;      /* VUs that looped in its latest interval; its VUs (ready) */
   uint64_t iterations, requests; /* what it reported, added up */
   uint64_t snap_bytes;        /* metric stream bytes received */
@@ -423,10 +424,10 @@ static void on_welcome(run *r, agent *a, const Speedboat__Welcome *w) {
     fail_run(r, SB_EXIT_ENGINE, msg);
     return;
   }
-  if (w->max_vus && agent_max_vus(r, a->idx) > w->max_vus) {
+  if (w->max_vus && a->share_vus > w->max_vus) {
     char msg[SB_ERR_MAX];
     snprintf(msg, sizeof(msg), "agent %s: its share of the test needs %llu VUs, more than its "
-             "--max-vus %llu", a->name, (unsigned long long)agent_max_vus(r, a->idx),
+             "--max-vus %llu", a->name, (unsigned long long)a->share_vus,
              (unsigned long long)w->max_vus);
     fail_run(r, SB_EXIT_INVALID_CONFIG, msg);
     return;
@@ -896,7 +897,8 @@ static int start_agents(run *r) {
   uint64_t offset = 0;
   for (size_t i = 0; i < n; i++) {
     r->agents[i].vu_offset = offset;
-    offset += agent_max_vus(r, i);
+    r->agents[i].share_vus = agent_max_vus(r, i);
+    offset += r->agents[i].share_vus;
   }
   for (size_t i = 0; i < n; i++) {
     agent *a = &r->agents[i];
