@@ -28,6 +28,24 @@ static const char usage[] =
     "      --workers N                worker threads (default: one per core)\n"
     "  -q, --quiet                    no banner and no progress line\n"
     "\n"
+    "HTTP options (override the script's options of the same name, as in k6):\n"
+    "      --insecure-skip-tls-verify skip verification of TLS certificates\n"
+    "      --tls-ca-file FILE         also trust the CA certificates of this PEM file (read by\n"
+    "                                 the controller, sent to the agents; default: the\n"
+    "                                 SSL_CERT_FILE environment variable, if set)\n"
+    "      --user-agent UA            User-Agent header (default \"speedboat/" SB_VERSION "\";\n"
+    "                                 \"\" sends none)\n"
+    "      --max-redirects N          follow at most N redirects (default 10)\n"
+    "      --no-connection-reuse      a new connection for every request\n"
+    "      --no-vu-connection-reuse   do not keep connections across iterations\n"
+    "      --batch N                  max parallel requests of one http.batch() (default 20)\n"
+    "      --batch-per-host N         ... of them to one host (default 6, 0 = no limit)\n"
+    "      --dns SPEC                 DNS resolution, e.g. \"ttl=1m,select=first,policy=any\"\n"
+    "                                 (ttl: duration, inf or 0; select: first, random,\n"
+    "                                 roundRobin; policy: preferIPv4, preferIPv6, onlyIPv4,\n"
+    "                                 onlyIPv6, any; default ttl=5m,select=random,\n"
+    "                                 policy=preferIPv4)\n"
+    "\n"
     "Distributed runs (without --agents the test runs in-process on this machine):\n"
     "      --agents LIST              speedboat-agent daemons, HOST:PORT[@WEIGHT],... ([ADDR]:PORT\n"
     "                                 for IPv6); a name with several addresses is one agent each;\n"
@@ -126,8 +144,29 @@ static int parse_trend_stats(sb_cli_overrides *cli, const char *s) {
 
 enum {
   OPT_NO_THRESHOLDS = 256, OPT_NO_SUMMARY, OPT_TREND_STATS, OPT_WORKERS, OPT_AGENTS, OPT_AGENTS_FILE,
-  OPT_AGENT_TOKEN_FILE, OPT_AGENT_TLS_CERT, OPT_AGENT_TLS_KEY, OPT_AGENT_TLS_CA, OPT_ON_AGENT_LOSS, OPT_NO_TARGET_CHECK
+  OPT_AGENT_TOKEN_FILE, OPT_AGENT_TLS_CERT, OPT_AGENT_TLS_KEY, OPT_AGENT_TLS_CA, OPT_ON_AGENT_LOSS, OPT_NO_TARGET_CHECK,
+  OPT_INSECURE, OPT_TLS_CA_FILE, OPT_USER_AGENT, OPT_MAX_REDIRECTS, OPT_NO_CONN_REUSE,
+  OPT_NO_VU_CONN_REUSE, OPT_BATCH, OPT_BATCH_PER_HOST, OPT_DNS
 };
+
+/* The HTTP flags (k6's); values are checked again, with the script's, by sb_options_parse. */
+static int parse_http_flag(sb_cli_overrides *cli, int c, const char *arg) {
+  char **str = NULL;
+  switch (c) {
+  case OPT_INSECURE: cli->insecure_skip_tls_verify = 1; return 0;
+  case OPT_NO_CONN_REUSE: cli->no_connection_reuse = 1; return 0;
+  case OPT_NO_VU_CONN_REUSE: cli->no_vu_connection_reuse = 1; return 0;
+  case OPT_MAX_REDIRECTS: return parse_count("--max-redirects", arg, &cli->max_redirects);
+  case OPT_BATCH: return parse_count("--batch", arg, &cli->batch);
+  case OPT_BATCH_PER_HOST: return parse_count("--batch-per-host", arg, &cli->batch_per_host);
+  case OPT_USER_AGENT: str = &cli->user_agent; break;
+  case OPT_DNS: str = &cli->dns; break;
+  case OPT_TLS_CA_FILE: str = &cli->tls_ca_file; break;
+  default: return -1;
+  }
+  free(*str);
+  return (*str = strdup(arg)) ? 0 : -1;
+}
 
 static int cmd_run(int argc, char **argv, int archive_only) {
   static const struct option longopts[] = {
@@ -146,6 +185,15 @@ static int cmd_run(int argc, char **argv, int archive_only) {
       {"agent-tls-ca", required_argument, 0, OPT_AGENT_TLS_CA},
       {"on-agent-loss", required_argument, 0, OPT_ON_AGENT_LOSS},
       {"no-target-check", no_argument, 0, OPT_NO_TARGET_CHECK},
+      {"insecure-skip-tls-verify", no_argument, 0, OPT_INSECURE},
+      {"tls-ca-file", required_argument, 0, OPT_TLS_CA_FILE},
+      {"user-agent", required_argument, 0, OPT_USER_AGENT},
+      {"max-redirects", required_argument, 0, OPT_MAX_REDIRECTS},
+      {"no-connection-reuse", no_argument, 0, OPT_NO_CONN_REUSE},
+      {"no-vu-connection-reuse", no_argument, 0, OPT_NO_VU_CONN_REUSE},
+      {"batch", required_argument, 0, OPT_BATCH},
+      {"batch-per-host", required_argument, 0, OPT_BATCH_PER_HOST},
+      {"dns", required_argument, 0, OPT_DNS},
       {0, 0, 0, 0}};
   sb_run_config cfg;
   memset(&cfg, 0, sizeof(cfg));
@@ -192,7 +240,16 @@ static int cmd_run(int argc, char **argv, int archive_only) {
         bad = 1;
       }
       break;
-    case 'h': fputs(usage, stdout); return 0;
+    case 'h':
+      fputs(usage, stdout);
+      sb_cli_overrides_clear(&cfg.cli);
+      env_free(&env);
+      return 0;
+    case OPT_INSECURE: case OPT_TLS_CA_FILE: case OPT_USER_AGENT: case OPT_MAX_REDIRECTS:
+    case OPT_NO_CONN_REUSE: case OPT_NO_VU_CONN_REUSE: case OPT_BATCH: case OPT_BATCH_PER_HOST:
+    case OPT_DNS:
+      bad = parse_http_flag(&cfg.cli, c, optarg);
+      break;
     default: bad = 1; break;
     }
   }

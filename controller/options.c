@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "common/duration.h"
+#include "controller/options_http.h"
 
 #define MS_10M (10 * 60 * 1000)
 #define MS_30S (30 * 1000)
@@ -29,6 +30,7 @@ typedef struct shortcuts {
 void sb_cli_overrides_init(sb_cli_overrides *o) {
   memset(o, 0, sizeof(*o));
   o->vus = o->iterations = o->duration_ms = -1;
+  o->max_redirects = o->batch = o->batch_per_host = -1;
 }
 
 void sb_cli_overrides_clear(sb_cli_overrides *o) {
@@ -36,6 +38,9 @@ void sb_cli_overrides_clear(sb_cli_overrides *o) {
   for (size_t i = 0; i < o->nsummary_trend_stats; i++)
     free(o->summary_trend_stats[i]);
   free(o->summary_trend_stats);
+  free(o->user_agent);
+  free(o->dns);
+  free(o->tls_ca_file);
   sb_cli_overrides_init(o);
 }
 
@@ -599,12 +604,15 @@ int sb_options_parse(sb_options **out, const char *json, const sb_cli_overrides 
     rc = sb_err_set(err, SB_ENOMEM, "options: out of memory");
     goto fail_alloc;
   }
+  sb_http_config_defaults(&o->http);
   if ((rc = parse_execution(o, root, cli, err))) goto fail_parse;
   if ((th = json_object_get(root, "thresholds")) && !json_is_null(th) &&
       (rc = parse_thresholds(o, th, err)))
     goto fail_parse;
   if ((rc = parse_trend_stats(o, root, cli, err))) goto fail_parse;
   if ((rc = parse_flags(o, root, cli, err))) goto fail_parse;
+  if ((rc = sb_options_http_parse(&o->http, root, cli, err))) goto fail_parse;
+  o->http.discard_response_bodies = o->discard_response_bodies;
   json_decref(root);
   *out = o;
   return 0;
@@ -629,6 +637,7 @@ void sb_options_free(sb_options *o) {
   for (size_t i = 0; i < o->nsummary_trend_stats; i++)
     free(o->summary_trend_stats[i]);
   free(o->summary_trend_stats);
+  sb_http_config_clear(&o->http);
   free(o);
 }
 

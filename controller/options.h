@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agent/http_config.h"
 #include "common/err.h"
 
 typedef enum sb_executor {
@@ -65,6 +66,7 @@ typedef struct sb_options {
   int no_thresholds;          /* --no-thresholds */
   int64_t setup_timeout_ms;   /* setupTimeout; 0 = the default, 60 s */
   int64_t teardown_timeout_ms; /* teardownTimeout; 0 = 60 s */
+  sb_http_config http;        /* HTTP/TLS/DNS options, as Prepare ships them (options_http.h) */
 } sb_options;
 
 /* What the command line set (0 / NULL / -1 = not given). */
@@ -78,6 +80,16 @@ typedef struct sb_cli_overrides {
   int no_summary;
   char **summary_trend_stats; /* --summary-trend-stats avg,p(99) */
   size_t nsummary_trend_stats;
+  /* HTTP/TLS/DNS flags (k6's names); the strings are owned (free()d by the clear) */
+  int insecure_skip_tls_verify; /* --insecure-skip-tls-verify */
+  int no_connection_reuse;    /* --no-connection-reuse */
+  int no_vu_connection_reuse; /* --no-vu-connection-reuse */
+  int64_t max_redirects;      /* --max-redirects; -1 */
+  int64_t batch;              /* --batch; -1 */
+  int64_t batch_per_host;     /* --batch-per-host; -1 */
+  char *user_agent;           /* --user-agent ("" = send none); NULL = not given */
+  char *dns;                  /* --dns "ttl=1m,select=first,policy=any" (any subset) */
+  char *tls_ca_file;          /* --tls-ca-file: read by the run (sb_options_http_load_ca) */
 } sb_cli_overrides;
 
 void sb_cli_overrides_init(sb_cli_overrides *o);

@@ -36,6 +36,7 @@
 #include "controller/agents.h"
 #include "controller/compile.h"
 #include "controller/judge.h"
+#include "controller/options_http.h"
 #include "controller/segment.h"
 #include "controller/targets.h"
 
@@ -382,7 +383,14 @@ static void send_prepare(run *r, agent *a) {
   p.agent_name = a->name;
   p.n_targets = r->targets.n;
   p.targets = r->targets.v;
+  Speedboat__HttpConfig http; /* points into o->http */
+  if (sb_http_config_to_proto(&o->http, &http)) {
+    fail_run(r, SB_EXIT_ENGINE, "out of memory");
+    goto out;
+  }
+  p.http = &http;
   send_to(a, SPEEDBOAT__ENVELOPE__MSG_PREPARE, &p);
+  sb_http_config_proto_release(&http);
   set_state(a, A_PREPARING);
 out:
   prep_bufs_free(&b);
@@ -812,6 +820,17 @@ static int is_archive_file(const char *path) {
   return n >= 262 && memcmp(m + 257, "ustar", 5) == 0;
 }
 
+/* --tls-ca-file, else $SSL_CERT_FILE: extra CAs the agents trust, read here so that agents never
+ * touch files. A bad --tls-ca-file is an options error; a bad SSL_CERT_FILE (often set for other
+ * programs) only a warning. */
+static int load_ca(run *r, sb_err *err) {
+  const char *file = r->cfg->cli.tls_ca_file, *env = getenv("SSL_CERT_FILE");
+  if (file) return sb_options_http_load_ca(&r->opts->http, file, "--tls-ca-file", err);
+  if (env && *env && sb_options_http_load_ca(&r->opts->http, env, "SSL_CERT_FILE", err))
+    fprintf(stderr, "WARN %s: the file is ignored\n", err->msg);
+  return 0;
+}
+
 /* Compiles the script (or reads the archive) and parses the options. Returns an exit code. */
 static int prepare_test(run *r, sb_compile_result *cr) {
   sb_err err;
@@ -831,7 +850,13 @@ static int prepare_test(run *r, sb_compile_result *cr) {
     fprintf(stderr, "ERRO invalid thresholds: %s\n", err.msg);
     return SB_EXIT_INVALID_CONFIG;
   }
-  if (r->distributed && !cfg->no_target_check && sb_targets_collect(&r->targets, cr->archive, cfg->env)) {
+  if (load_ca(r, &err)) {
+    fprintf(stderr, "ERRO invalid options: %s\n", err.msg);
+    return SB_EXIT_INVALID_CONFIG;
+  }
+  if (r->distributed && !cfg->no_target_check &&
+      (sb_targets_collect(&r->targets, cr->archive, cfg->env) ||
+       sb_targets_apply_hosts(&r->targets, &r->opts->http))) {
     fprintf(stderr, "ERRO out of memory\n");
     return SB_EXIT_ENGINE;
   }

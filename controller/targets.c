@@ -75,3 +75,24 @@ void sb_targets_clear(sb_targets *t) {
   for (size_t i = 0; i < t->n; i++) free(t->v[i]);
   t->n = 0;
 }
+
+int sb_targets_apply_hosts(sb_targets *t, const sb_http_config *c) {
+  char host[300], buf[320];
+  for (size_t i = 0; c->nhosts && i < t->n; i++) {
+    const char *colon = strrchr(t->v[i], ':');
+    size_t hlen = colon ? (size_t)(colon - t->v[i]) : 0;
+    if (!hlen || hlen >= sizeof(host) || t->v[i][0] == '[') continue; /* overrides name hosts */
+    memcpy(host, t->v[i], hlen);
+    host[hlen] = '\0';
+    int port = atoi(colon + 1);
+    const sb_host_override *h = sb_http_config_match_host(c, host, port);
+    if (!h) continue;
+    snprintf(buf, sizeof(buf), strchr(h->ip, ':') ? "[%s]:%d" : "%s:%d", h->ip,
+             h->to_port ? h->to_port : port);
+    char *v = strdup(buf);
+    if (!v) return SB_ENOMEM;
+    free(t->v[i]);
+    t->v[i] = v;
+  }
+  return 0;
+}

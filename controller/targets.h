@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 
+#include "agent/http_config.h"
 #include "common/archive.h"
 
 #define SB_TARGETS_MAX 32
@@ -25,6 +26,9 @@ int sb_targets_scan(sb_targets *t, const char *text, size_t len);
 /* Adds the targets of every compiled module of |ar| (es5/...) and of the URL values in |env|
  * (key, value, ..., NULL; may be NULL). */
 int sb_targets_collect(sb_targets *t, const sb_archive *ar, const char *const *env);
+/* Rewrites every target that an entry of k6's `hosts` option covers into the address (and
+ * port) the VUs will really connect to, so the check tests that. Returns 0 or SB_ENOMEM. */
+int sb_targets_apply_hosts(sb_targets *t, const sb_http_config *c);
 void sb_targets_clear(sb_targets *t);
 
 #endif
