@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/http_client.h"
 #include "agent/vu.h"
 #include "common/archive.h"
 #include "common/clock.h"
@@ -92,6 +93,7 @@ typedef struct worker {
   sb_err init_err;
   int started;                   /* CMD_START arrived: may report being finished */
   sb_vu_env env;                 /* what this worker's VUs borrow */
+  sb_http_shared *http;          /* TLS contexts, resolver: shared by this worker's VUs */
   sb_vu *call_vu;                /* worker 0: the VU of setup()/teardown(), made on first use */
   struct event *ev_call, *ev_call_timeout;
   atomic_int call_timed_out;     /* set by the loop timer or the watchdog */
@@ -124,6 +126,7 @@ struct sb_engine {
   int done_sent;
   char error[512];
   int discard_bodies;
+  sb_http_config http;           /* HTTP/TLS/DNS options (Prepare.http), read-only */
   char *data_json;               /* setup()'s data for every iteration; NULL: undefined */
   atomic_int call_busy;          /* a setup/teardown call is in flight */
   char *call_fn, *call_data;     /* the call in flight: function and argument (JSON) */
@@ -540,7 +543,8 @@ static int worker_init(worker *w) {
   w->ev_flush = event_new(w->base, -1, EV_PERSIST, on_flush, w);
   w->ws = calloc(e->nsc ? e->nsc : 1, sizeof(*w->ws));
   if (!w->ev_cmd || !w->ev_flush || !w->ws) return sb_err_set(&w->init_err, SB_ENOMEM, "out of memory");
-  w->env = (sb_vu_env){.base = w->base, .metrics = w->m, .prog = e->prog,
+  if (sb_http_shared_new(&w->http, w->base, &e->http, &w->init_err) < 0) return SB_EINVAL;
+  w->env = (sb_vu_env){.base = w->base, .metrics = w->m, .prog = e->prog, .http = w->http,
                        .env = (const char *const *)e->env, .log = vu_log, .log_ud = w,
                        .discard_response_bodies = e->discard_bodies, .data_json = &e->data_json,
                        .stop = &w->stop};
@@ -590,6 +594,7 @@ static void worker_cleanup(worker *w) {
   if (w->ev_call_timeout) event_free(w->ev_call_timeout);
   for (size_t i = 0; i < w->nvus; i++) sb_vu_free(w->vus[i].vu);
   free(w->vus);
+  sb_http_shared_free(w->http); /* after the VUs: their clients borrow it */
   if (w->ws) {
     for (size_t s = 0; s < w->e->nsc; s++) {
       wscen *ws = &w->ws[s];
@@ -752,7 +757,10 @@ int sb_engine_new(sb_engine **out, const Speedboat__Prepare *p, const sb_engine_
   pthread_cond_init(&e->cond, NULL);
   if (cbs) e->cbs = *cbs;
   e->discard_bodies = p->discard_response_bodies;
-  int rc = sb_metrics_new(&e->pending);
+  int rc = sb_http_config_from_proto(&e->http, p->http, err);
+  if (rc < 0) goto fail;
+  if (e->http.discard_response_bodies) e->discard_bodies = 1;
+  rc = sb_metrics_new(&e->pending);
   if (rc || copy_env(e, p)) {
     rc = sb_err_set(err, SB_ENOMEM, "out of memory");
     goto fail;
@@ -844,6 +852,7 @@ void sb_engine_free(sb_engine *e) {
   free(e->data_json);
   free(e->call_fn);
   free(e->call_data);
+  sb_http_config_clear(&e->http);
   pthread_mutex_destroy(&e->mu);
   pthread_cond_destroy(&e->cond);
   free(e);

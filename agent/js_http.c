@@ -1,37 +1,92 @@
-/* The "k6/http" module: get, head, post, put, patch, del, options, request.
+/* The "k6/http" module: get, head, post, put, patch, del, options, request, batch, the response
+ * callback (setResponseCallback, expectedStatuses), the TLS/OCSP constants, and — through their
+ * own files — cookie jars (js_http_cookies.c), bodies/file/url (js_http_body.c) and the Response
+ * (js_http_res.c).
  *
- * A request suspends the VU's coroutine until the client's callback wakes it; the response lands
- * in a per-VU sb_http_res kept behind the heap stash (allocated once, freed by a finalizer when the
- * heap goes), so a steady request loop allocates only the JS objects it returns. Headers and tags
- * are gathered in stack arrays pointing at strings on the Duktape value stack, which stays put
- * while the coroutine sleeps. Samples follow k6: http_reqs, http_req_* trends and http_req_failed
- * tagged {expected_response, group, method, name, proto, scenario, status, url[, error,
- * error_code]} plus the user's tags; data_sent/data_received with the VU's plain tags. */
+ * Every call is a set of jobs (one for get, several for batch). A job runs hop after hop on the
+ * VU's HTTP client — a redirect or a digest challenge is another hop — and each hop is measured
+ * as k6 measures it (http_reqs, http_req_*, data_sent/received). The VU's coroutine sleeps while
+ * requests fly; the client's callback only marks the job and wakes the VU, and everything that
+ * touches JavaScript (cookies, the next hop, the responses) runs back on the VU's coroutine. Jobs
+ * and their buffers live in a per-VU pool behind the heap stash (allocated once, freed by a
+ * finalizer when the heap goes), so a steady request loop allocates only the JS objects it
+ * returns. Strings borrowed from the script (headers, tags) stay on the Duktape value stack, which
+ * stays put while the coroutine sleeps. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
-#include <http_parser.h>
-
+#include "agent/http_auth.h"
 #include "agent/http_client.h"
+#include "agent/http_url.h"
+#include "agent/js_http.h"
+#include "agent/js_http_body.h"
+#include "agent/js_http_cookies.h"
 #include "agent/vu.h"
+#include "common/codec.h"
 
 #define MAX_USER_TAGS 32
-#define MAX_URL 2048
-#define MAX_REDIRECTS 10            /* k6's maxRedirects default */
+#define MAX_HEADERS 128
+#define MAX_RANGES 32
 #define STATE_KEY "\377sbHttpState" /* hidden (0xFF-prefixed) keys */
-#define PROTO_KEY "\377sbHttpResProto"
 #define PTR_KEY "\377p"
-#define RAW_KEY "\377r"      /* a response's lazy fields, raw (see push_raw()) */
-#define REQ_BODY_KEY "\377b" /* the request body, for response.request.body */
+#define RANGES_KEY "\377sbRanges"   /* an expectedStatuses() object's ranges */
+
+typedef struct expect {
+  int on;                   /* 0: no response callback (no expected_response, no failed rate) */
+  size_t n;
+  int min[MAX_RANGES], max[MAX_RANGES];
+} expect;
+
+enum { AUTH_NONE, AUTH_BASIC, AUTH_DIGEST };
+
+/* What params said. Strings point at values on the value stack (kept until the call returns). */
+typedef struct params {
+  sb_http_header headers[MAX_HEADERS];
+  size_t nheaders;
+  const char *tags[2 * MAX_USER_TAGS];
+  size_t ntags;
+  const char *name;         /* tags.name */
+  double timeout_ms;
+  int redirects;            /* hops to follow */
+  int discard, binary;      /* responseType */
+  int has_ctype, has_authz;
+  int auth;                 /* AUTH_* */
+  const char *compression;  /* "gzip", "gzip, br", ... */
+  duk_idx_t cookies_idx;    /* params.cookies, or -1 */
+  duk_idx_t headers_idx;    /* params.headers, or -1 */
+  sb_cookiejar *jar;
+  int has_expect;
+  expect ex;
+} params;
+
+typedef struct job {
+  struct http_state *st;
+  const char *method;       /* static (METHODS) */
+  const char *name_tpl;     /* http.url template, or NULL */
+  duk_idx_t body_idx;
+  params p;
+  sb_buf url;               /* this hop's URL as the script or Location gave it */
+  sb_buf url_req;           /* without userinfo: what the client gets */
+  sb_buf url_shown;         /* userinfo masked: res.url and the url tag */
+  sb_buf body, ctype, tmp, cookie, authz, user, pass;
+  sb_http_header hdrs[MAX_HEADERS + 5];
+  sb_http_req req;
+  sb_http_res res;
+  int hop, digest_tried, started, inflight, done, finished;
+  uint32_t nc;
+} job;
 
 /* Per-VU state behind the heap stash. */
 typedef struct http_state {
-  sb_http_res res; /* reused by every request of the VU */
-  sb_buf form;     /* form-encoded body of an object passed as body */
-  int done;        /* set by the client's callback */
-  sb_vu *vu;       /* to wake */
+  sb_vu *vu;
+  job **jobs;               /* the pool: jobs[0..cap) */
+  size_t cap;
+  int any_done;             /* a callback fired since the VU last looked */
+  int waiting;
+  expect ex;                /* setResponseCallback(); default expectedStatuses({200..399}) */
 } http_state;
 
 static const char *const METHODS[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
@@ -39,12 +94,22 @@ enum { M_GET, M_HEAD, M_POST, M_PUT, M_PATCH, M_DELETE, M_OPTIONS };
 
 /* --- per-VU state ------------------------------------------------------------------------ */
 
+static void job_free(job *j) {
+  sb_buf *bufs[] = {&j->url, &j->url_req, &j->url_shown, &j->body, &j->ctype, &j->tmp,
+                    &j->cookie, &j->authz, &j->user, &j->pass};
+  for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
+    sb_buf_clear(bufs[i]);
+  sb_http_res_clear(&j->res);
+  free(j);
+}
+
 static duk_ret_t state_finalize(duk_context *ctx) {
   duk_get_prop_literal(ctx, 0, PTR_KEY);
   http_state *st = duk_get_pointer(ctx, -1);
   if (st) {
-    sb_http_res_clear(&st->res);
-    sb_buf_clear(&st->form);
+    for (size_t i = 0; i < st->cap; i++)
+      if (st->jobs[i]) job_free(st->jobs[i]);
+    free(st->jobs);
     free(st);
     duk_push_pointer(ctx, NULL); /* a finalizer may run again if the holder is rescued */
     duk_put_prop_literal(ctx, 0, PTR_KEY);
@@ -63,13 +128,14 @@ static http_state *state_get(duk_context *ctx) {
     return st;
   }
   duk_pop(ctx);
-  st = calloc(1, sizeof(*st));
-  if (!st) {
+  if (!(st = calloc(1, sizeof(*st)))) {
     duk_pop(ctx);
     return NULL;
   }
-  sb_http_res_init(&st->res);
-  sb_buf_init(&st->form);
+  st->ex.on = 1;
+  st->ex.n = 1;
+  st->ex.min[0] = 200;
+  st->ex.max[0] = 399;
   duk_push_object(ctx); /* -> [ stash holder ] */
   duk_push_pointer(ctx, st);
   duk_put_prop_literal(ctx, -2, PTR_KEY);
@@ -80,51 +146,35 @@ static http_state *state_get(duk_context *ctx) {
   return st;
 }
 
-/* --- the response prototype -------------------------------------------------------------- */
-
-static duk_ret_t json_decode(duk_context *ctx, void *udata) {
-  duk_json_decode(ctx, -1);
-  return 1;
-}
-
-/* res.json([selector]): JSON.parse of the body; throws naming the problem when it is not JSON. */
-static duk_ret_t res_json(duk_context *ctx) {
-  if (!duk_is_undefined(ctx, 0))
-    return duk_error(ctx, DUK_ERR_ERROR, "json(selector): selectors are not supported yet");
-  duk_push_this(ctx);
-  duk_get_prop_literal(ctx, -1, "body"); /* -> [ sel this body ] */
-  if (!duk_is_string(ctx, -1))
-    return duk_error(ctx, DUK_ERR_ERROR,
-                     "json(): the response has no body (responseType 'none' or a failed request)");
-  if (duk_safe_call(ctx, json_decode, NULL, 1, 1) != DUK_EXEC_SUCCESS)
-    return duk_error(ctx, DUK_ERR_SYNTAX_ERROR, "json(): the response body is not JSON: %s",
-                     duk_safe_to_string(ctx, -1));
-  return 1;
-}
-
-static duk_ret_t res_lazy_get(duk_context *ctx);
-#define LAZY_COUNT 6
-static const char *const lazy_names[LAZY_COUNT];
-
-/* Pushes the shared Response prototype (created once per heap). */
-static void push_proto(duk_context *ctx) {
-  duk_push_heap_stash(ctx);
-  if (!duk_get_prop_literal(ctx, -1, PROTO_KEY)) { /* -> [ stash undefined ] */
-    duk_pop(ctx);
-    duk_push_object(ctx);
-    duk_push_c_function(ctx, res_json, 1);
-    duk_put_prop_literal(ctx, -2, "json");
-    for (int i = 0; i < LAZY_COUNT; i++) {
-      duk_push_string(ctx, lazy_names[i]);
-      duk_push_c_function(ctx, res_lazy_get, 0); /* -> [ stash proto name getter ] */
-      duk_set_magic(ctx, -1, i);
-      duk_def_prop(ctx, -3, DUK_DEFPROP_HAVE_GETTER | DUK_DEFPROP_SET_CONFIGURABLE |
-                                DUK_DEFPROP_SET_ENUMERABLE);
-    }
-    duk_dup_top(ctx);
-    duk_put_prop_literal(ctx, -3, PROTO_KEY);
+/* Job |i| of the pool, made on first use (memory kept for later calls). */
+static job *job_at(duk_context *ctx, http_state *st, size_t i) {
+  if (i >= st->cap) {
+    size_t cap = st->cap ? st->cap * 2 : 4;
+    while (cap <= i)
+      cap *= 2;
+    job **n = realloc(st->jobs, cap * sizeof(*n));
+    if (!n) return NULL;
+    memset(n + st->cap, 0, (cap - st->cap) * sizeof(*n));
+    st->jobs = n;
+    st->cap = cap;
   }
-  duk_remove(ctx, -2); /* -> [ proto ] */
+  if (!st->jobs[i]) {
+    job *j = calloc(1, sizeof(*j));
+    if (!j) return NULL;
+    sb_http_res_init(&j->res);
+    st->jobs[i] = j; /* the sb_bufs are zero: initialized */
+  }
+  st->jobs[i]->st = st;
+  return st->jobs[i];
+}
+
+void sb_js_http_iteration_start(sb_vu *vu) {
+  duk_context *ctx = sb_vu_ctx(vu);
+  const sb_vu_env *env = sb_vu_get_env(vu);
+  sb_js_cookies_reset(ctx);
+  sb_http_client *c = sb_vu_http_if_any(vu);
+  if (c && env->http && sb_http_shared_config(env->http)->no_vu_connection_reuse)
+    sb_http_client_close_idle(c);
 }
 
 /* --- arguments --------------------------------------------------------------------------- */
@@ -143,10 +193,8 @@ static double parse_duration(const char *s) {
     s = end;
     if (!strncmp(s, "ms", 2))
       total += v, s += 2;
-    else if (!strncmp(s, "us", 2))
-      total += v / 1000, s += 2;
-    else if (!strncmp(s, "\xc2\xb5s", 3))
-      total += v / 1000, s += 3;
+    else if (!strncmp(s, "us", 2) || !strncmp(s, "\xc2\xb5s", 3))
+      total += v / 1000, s += s[0] == 'u' ? 2 : 3;
     else if (!strncmp(s, "ns", 2))
       total += v / 1e6, s += 2;
     else if (*s == 'h')
@@ -161,86 +209,123 @@ static double parse_duration(const char *s) {
   return total;
 }
 
-/* Appends |s| percent-encoded as in application/x-www-form-urlencoded. */
-static int form_escape(sb_buf *b, const char *s) {
-  static const char hex[] = "0123456789ABCDEF";
-  for (; *s; s++) {
-    unsigned char ch = (unsigned char)*s;
-    char e[3];
-    if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-        ch == '-' || ch == '_' || ch == '.' || ch == '~') {
-      if (sb_buf_append(b, s, 1) < 0) return -1;
-    } else if (ch == ' ') {
-      if (sb_buf_append(b, "+", 1) < 0) return -1;
-    } else {
-      e[0] = '%', e[1] = hex[ch >> 4], e[2] = hex[ch & 15];
-      if (sb_buf_append(b, e, 3) < 0) return -1;
+static int is_token_char(unsigned char ch) {
+  return ch > 32 && ch < 127 && !strchr("()<>@,;:\\\"/[]?={}", ch);
+}
+
+/* Throws unless |h| is a header HTTP can carry (a token name, no CR/LF/NUL in the value). */
+static void check_header(duk_context *ctx, const sb_http_header *h) {
+  if (h->name_len == 0) (void)duk_error(ctx, DUK_ERR_TYPE_ERROR, "params.headers: empty header name");
+  for (size_t i = 0; i < h->name_len; i++)
+    if (!is_token_char((unsigned char)h->name[i]))
+      (void)duk_error(ctx, DUK_ERR_TYPE_ERROR, "params.headers: invalid header name '%.*s'",
+                      (int)h->name_len, h->name);
+  for (size_t i = 0; i < h->value_len; i++)
+    if (h->value[i] == '\r' || h->value[i] == '\n' || h->value[i] == '\0')
+      (void)duk_error(ctx, DUK_ERR_TYPE_ERROR,
+                      "params.headers: the value of '%.*s' contains a CR, LF or NUL character",
+                      (int)h->name_len, h->name);
+}
+
+static void read_headers(duk_context *ctx, params *p) {
+  p->headers_idx = duk_get_top_index(ctx);
+  duk_enum(ctx, -1, DUK_ENUM_OWN_PROPERTIES_ONLY);
+  duk_idx_t e = duk_get_top_index(ctx);
+  while (duk_next(ctx, e, 1)) { /* [ h e .. k v ] */
+    if (duk_is_undefined(ctx, -1) || duk_is_null(ctx, -1)) {
+      duk_pop_2(ctx);
+      continue;
     }
+    if (p->nheaders == MAX_HEADERS)
+      (void)duk_error(ctx, DUK_ERR_RANGE_ERROR, "params.headers: more than %d headers", MAX_HEADERS);
+    sb_http_header *h = &p->headers[p->nheaders++];
+    duk_size_t n;
+    h->name = duk_to_lstring(ctx, -2, &n);
+    h->name_len = n;
+    h->value = duk_to_lstring(ctx, -1, &n);
+    h->value_len = n;
+    check_header(ctx, h);
+    if (h->name_len == 12 && strncasecmp(h->name, "Content-Type", 12) == 0) p->has_ctype = 1;
+    if (h->name_len == 13 && strncasecmp(h->name, "Authorization", 13) == 0) p->has_authz = 1;
   }
-  return 0;
 }
 
-/* Form-encodes the object at |idx| into st->form (k6 sends objects that way). */
-static int form_encode(duk_context *ctx, duk_idx_t idx, sb_buf *b) {
-  sb_buf_reset(b);
-  duk_enum(ctx, idx, DUK_ENUM_OWN_PROPERTIES_ONLY | DUK_ENUM_SORT_ARRAY_INDICES);
-  int r = 0;
-  while (r == 0 && duk_next(ctx, -1, 1)) { /* -> [ ... enum key value ] */
-    if (b->len) r |= sb_buf_append(b, "&", 1);
-    r |= form_escape(b, duk_to_string(ctx, -2));
-    r |= sb_buf_append(b, "=", 1);
-    r |= form_escape(b, duk_to_string(ctx, -1));
-    duk_pop_2(ctx);
+static void read_tags(duk_context *ctx, params *p) {
+  duk_enum(ctx, -1, DUK_ENUM_OWN_PROPERTIES_ONLY);
+  duk_idx_t e = duk_get_top_index(ctx);
+  while (p->ntags < 2 * MAX_USER_TAGS && duk_next(ctx, e, 1)) { /* [ t e .. k v ] */
+    const char *k = duk_to_string(ctx, -2), *v = duk_to_string(ctx, -1);
+    if (strcmp(k, "name") == 0) p->name = v;
+    p->tags[p->ntags++] = k;
+    p->tags[p->ntags++] = v;
   }
+}
+
+/* Reads an expectedStatuses() object at |idx| into |ex|; null -> no callback. Throws otherwise. */
+static void read_expect(duk_context *ctx, duk_idx_t idx, expect *ex, const char *what) {
+  if (duk_is_null(ctx, idx) || duk_is_undefined(ctx, idx)) {
+    ex->on = 0;
+    return;
+  }
+  duk_size_t len = 0;
+  if (!duk_is_object(ctx, idx) || !duk_get_prop_literal(ctx, idx, RANGES_KEY) ||
+      !duk_get_buffer_data(ctx, -1, &len) || len != sizeof(*ex))
+    (void)duk_error(ctx, DUK_ERR_TYPE_ERROR,
+                    "%s: only http.expectedStatuses(...) or null is supported", what);
+  memcpy(ex, duk_get_buffer_data(ctx, -1, NULL), sizeof(*ex));
   duk_pop(ctx);
-  return r ? SB_ENOMEM : 0;
 }
 
-/* What params said. Strings point at values on the value stack (kept until the call returns). */
-typedef struct params {
-  sb_http_header headers[SB_HTTP_MAX_HEADERS];
-  size_t nheaders;
-  const char *tags[2 * MAX_USER_TAGS];
-  size_t ntags;
-  const char *name; /* tags.name */
-  double timeout_ms;
-  int redirects; /* hops to follow */
-  int discard;   /* responseType "none" */
-  int has_ctype;
-} params;
+static void read_misc(duk_context *ctx, duk_idx_t idx, params *p) {
+  if (duk_get_prop_literal(ctx, idx, "redirects") && !duk_is_undefined(ctx, -1))
+    p->redirects = duk_to_int(ctx, -1) < 0 ? 0 : duk_to_int(ctx, -1);
+  if (duk_get_prop_literal(ctx, idx, "responseType") && duk_is_string(ctx, -1)) {
+    const char *rt = duk_get_string(ctx, -1);
+    p->discard = !strcmp(rt, "none");
+    p->binary = !strcmp(rt, "binary");
+    if (!p->discard && !p->binary && strcmp(rt, "text") != 0)
+      (void)duk_error(ctx, DUK_ERR_TYPE_ERROR,
+                      "params.responseType: '%s' is not one of 'text', 'binary', 'none'", rt);
+  }
+  if (duk_get_prop_literal(ctx, idx, "auth") && duk_is_string(ctx, -1)) {
+    const char *a = duk_get_string(ctx, -1);
+    if (!strcmp(a, "digest"))
+      p->auth = AUTH_DIGEST;
+    else if (!strcmp(a, "basic"))
+      p->auth = AUTH_BASIC;
+    else
+      (void)duk_error(ctx, DUK_ERR_TYPE_ERROR,
+                      "params.auth: '%s' is not supported (use 'basic' or 'digest')", a);
+  }
+  if (duk_get_prop_literal(ctx, idx, "compression") && duk_is_string(ctx, -1) &&
+      *duk_get_string(ctx, -1))
+    p->compression = duk_get_string(ctx, -1);
+  if (duk_get_prop_literal(ctx, idx, "cookies") && duk_is_object(ctx, -1))
+    p->cookies_idx = duk_get_top_index(ctx);
+  if (duk_get_prop_literal(ctx, idx, "jar") && !duk_is_undefined(ctx, -1) && !duk_is_null(ctx, -1)) {
+    p->jar = sb_js_cookies_jar_at(ctx, -1);
+    if (!p->jar) (void)duk_error(ctx, DUK_ERR_TYPE_ERROR, "params.jar: not an http.CookieJar");
+  }
+  if (duk_has_prop_literal(ctx, idx, "responseCallback")) {
+    duk_get_prop_literal(ctx, idx, "responseCallback");
+    read_expect(ctx, duk_get_top_index(ctx), &p->ex, "params.responseCallback");
+    p->has_expect = 1;
+  }
+}
 
 /* Reads params at |idx| (object or undefined). Coerced strings are left on the stack above it. */
 static void read_params(duk_context *ctx, duk_idx_t idx, params *p, sb_vu *vu) {
   const sb_vu_env *env = sb_vu_get_env(vu);
+  const sb_http_config *cfg = env->http ? sb_http_shared_config(env->http) : NULL;
   memset(p, 0, sizeof(*p));
-  p->redirects = MAX_REDIRECTS;
-  p->discard = env && env->discard_response_bodies;
+  p->redirects = cfg ? cfg->max_redirects : 10;
+  p->discard = env->discard_response_bodies;
+  p->cookies_idx = p->headers_idx = -1;
   if (!duk_is_object(ctx, idx)) return;
-  duk_require_stack(ctx, 2 * (SB_HTTP_MAX_HEADERS + MAX_USER_TAGS) + 16);
-  if (duk_get_prop_literal(ctx, idx, "headers") && duk_is_object(ctx, -1)) {
-    duk_enum(ctx, -1, DUK_ENUM_OWN_PROPERTIES_ONLY);
-    duk_idx_t e = duk_get_top_index(ctx);
-    while (p->nheaders < SB_HTTP_MAX_HEADERS && duk_next(ctx, e, 1)) { /* [ h e .. k v ] */
-      sb_http_header *h = &p->headers[p->nheaders++];
-      duk_size_t n;
-      h->name = duk_to_lstring(ctx, -2, &n);
-      h->name_len = n;
-      h->value = duk_to_lstring(ctx, -1, &n);
-      h->value_len = n;
-      if (h->name_len == 12 && strncasecmp(h->name, "Content-Type", 12) == 0) p->has_ctype = 1;
-    }
-  }
-  if (duk_get_prop_literal(ctx, idx, "tags") && duk_is_object(ctx, -1)) {
-    duk_enum(ctx, -1, DUK_ENUM_OWN_PROPERTIES_ONLY);
-    duk_idx_t e = duk_get_top_index(ctx);
-    while (p->ntags < 2 * MAX_USER_TAGS && duk_next(ctx, e, 1)) { /* [ t e .. k v ] */
-      const char *k = duk_to_string(ctx, -2), *v = duk_to_string(ctx, -1);
-      if (strcmp(k, "name") == 0) p->name = v;
-      p->tags[p->ntags++] = k;
-      p->tags[p->ntags++] = v;
-    }
-  }
-  if (duk_get_prop_literal(ctx, idx, "timeout")) {
+  duk_require_stack(ctx, 2 * (MAX_HEADERS + MAX_USER_TAGS) + 32);
+  if (duk_get_prop_literal(ctx, idx, "headers") && duk_is_object(ctx, -1)) read_headers(ctx, p);
+  if (duk_get_prop_literal(ctx, idx, "tags") && duk_is_object(ctx, -1)) read_tags(ctx, p);
+  if (duk_get_prop_literal(ctx, idx, "timeout") && !duk_is_undefined(ctx, -1)) {
     if (duk_is_number(ctx, -1))
       p->timeout_ms = duk_get_number(ctx, -1);
     else if (duk_is_string(ctx, -1))
@@ -249,58 +334,57 @@ static void read_params(duk_context *ctx, duk_idx_t idx, params *p, sb_vu *vu) {
       (void)duk_error(ctx, DUK_ERR_TYPE_ERROR, "params.timeout: '%s' is not a duration",
                       duk_safe_to_string(ctx, -1));
   }
-  if (duk_get_prop_literal(ctx, idx, "redirects") && duk_is_number(ctx, -1))
-    p->redirects = duk_get_int(ctx, -1) < 0 ? 0 : duk_get_int(ctx, -1);
-  if (duk_get_prop_literal(ctx, idx, "responseType") && duk_is_string(ctx, -1)) {
-    const char *rt = duk_get_string(ctx, -1);
-    if (strcmp(rt, "none") == 0)
-      p->discard = 1;
-    else if (strcmp(rt, "text") == 0)
-      p->discard = 0;
-    else
-      (void)duk_error(ctx, DUK_ERR_TYPE_ERROR,
-                      "params.responseType: '%s' is not supported (use 'text' or 'none')", rt);
-  }
+  read_misc(ctx, idx, p);
 }
 
 /* --- metrics ----------------------------------------------------------------------------- */
 
-/* Records k6's http_* samples and data_sent/data_received for the finished request. */
-static void emit(sb_vu *vu, const char *method, const char *url, const params *p,
-                 const sb_http_res *res) {
+static int expected(const expect *ex, int status) {
+  for (size_t i = 0; i < ex->n; i++)
+    if (status >= ex->min[i] && status <= ex->max[i]) return 1;
+  return 0;
+}
+
+/* Records k6's http_* samples and data_sent/data_received for one finished hop of |j|. */
+static void emit(sb_vu *vu, const job *j) {
   sb_metrics *m = sb_vu_metrics(vu);
+  const sb_http_res *res = &j->res;
+  const params *p = &j->p;
+  const expect *ex = p->has_expect ? &p->ex : &j->st->ex;
   if (!m) return;
-  const char *kv[2 * (10 + MAX_USER_TAGS)];
+  const char *kv[2 * (12 + MAX_USER_TAGS)];
   char status[16], code[16];
   size_t n = 0;
-  int expected = res->status >= 200 && res->status < 400;
+  int ok = ex->on && expected(ex, res->status);
+  const char *url = j->url_shown.data;
   snprintf(status, sizeof(status), "%d", res->status);
-  kv[n++] = "expected_response", kv[n++] = expected ? "true" : "false";
+  if (ex->on) kv[n++] = "expected_response", kv[n++] = ok ? "true" : "false";
   kv[n++] = "group", kv[n++] = sb_vu_group(vu);
-  kv[n++] = "method", kv[n++] = method;
-  kv[n++] = "name", kv[n++] = p->name ? p->name : url;
-  kv[n++] = "proto", kv[n++] = res->proto ? res->proto : "HTTP/1.1";
+  kv[n++] = "method", kv[n++] = j->req.method;
+  kv[n++] = "name", kv[n++] = j->hop == 0 && j->name_tpl ? j->name_tpl : url;
+  kv[n++] = "proto", kv[n++] = res->status && res->proto ? res->proto : "";
   kv[n++] = "scenario", kv[n++] = sb_vu_scenario(vu);
   kv[n++] = "status", kv[n++] = status;
-  kv[n++] = "url", kv[n++] = url;
+  if (res->tls_version && *res->tls_version) kv[n++] = "tls_version", kv[n++] = res->tls_version;
+  kv[n++] = "url", kv[n++] = j->hop == 0 && j->name_tpl ? j->name_tpl : url;
   if (res->error_code) {
     snprintf(code, sizeof(code), "%d", res->error_code);
     kv[n++] = "error_code", kv[n++] = code;
     kv[n++] = "error", kv[n++] = res->error ? res->error : "";
   }
   for (size_t i = 0; i < p->ntags; i += 2) { /* the user's tag wins over ours, as in k6 */
-    size_t j = 0;
-    while (j < n && strcmp(kv[j], p->tags[i]) != 0)
-      j += 2;
-    if (j == n) n += 2;
-    kv[j] = p->tags[i];
-    kv[j + 1] = p->tags[i + 1];
+    size_t k = 0;
+    while (k < n && strcmp(kv[k], p->tags[i]) != 0)
+      k += 2;
+    if (k == n) n += 2;
+    kv[k] = p->tags[i];
+    kv[k + 1] = p->tags[i + 1];
   }
   const sb_tagset *t = sb_metrics_tags(m, kv, n / 2);
   if (t) {
     const sb_http_timings *tm = &res->timings;
     sb_metrics_add(m, SB_M_HTTP_REQS, t, 1);
-    sb_metrics_add(m, SB_M_HTTP_REQ_FAILED, t, expected ? 0 : 1);
+    if (ex->on) sb_metrics_add(m, SB_M_HTTP_REQ_FAILED, t, ok ? 0 : 1);
     sb_metrics_add(m, SB_M_HTTP_REQ_DURATION, t, tm->duration);
     sb_metrics_add(m, SB_M_HTTP_REQ_BLOCKED, t, tm->blocked);
     sb_metrics_add(m, SB_M_HTTP_REQ_CONNECTING, t, tm->connecting);
@@ -316,330 +400,284 @@ static void emit(sb_vu *vu, const char *method, const char *url, const params *p
   }
 }
 
-/* --- the Response object ----------------------------------------------------------------- */
+/* --- one hop ----------------------------------------------------------------------------- */
 
-/* Pushes |name| in Go's canonical form ("content-type" -> "Content-Type"). */
-static void push_canonical(duk_context *ctx, const char *name, size_t len) {
-  char buf[128];
-  if (len >= sizeof(buf)) {
-    duk_push_lstring(ctx, name, len);
-    return;
-  }
-  int upper = 1;
-  for (size_t i = 0; i < len; i++) {
-    char ch = name[i];
-    if (ch == ' ' || ch == '\t' || ch == ':') { /* not a token: Go leaves it alone */
-      duk_push_lstring(ctx, name, len);
-      return;
+static sb_cookiejar *job_jar(duk_context *ctx, job *j) {
+  return j->p.jar ? j->p.jar : sb_js_cookies_vu_jar(ctx);
+}
+
+/* Sets j->url_req / url_shown / user / pass from j->url. Throws on an invalid URL. */
+static void job_set_url(duk_context *ctx, job *j) {
+  sb_url u;
+  sb_err err;
+  if (sb_url_parse(&u, j->url.data, j->url.len, &err) < 0)
+    (void)duk_error(ctx, DUK_ERR_TYPE_ERROR, "%s %s: %s", j->method, j->url.data, err.msg);
+  sb_buf_reset(&j->url_req);
+  sb_buf_reset(&j->url_shown);
+  sb_buf_reset(&j->user);
+  sb_buf_reset(&j->pass);
+  if (sb_url_write_stripped(&u, &j->url_req) < 0 || sb_url_write_clean(&u, &j->url_shown) < 0 ||
+      (u.user && sb_url_userinfo(&u, &j->user, &j->pass) < 0))
+    (void)duk_error(ctx, DUK_ERR_ERROR, "k6/http: out of memory");
+  if (!j->url_req.data) sb_buf_append(&j->url_req, "", 0);
+}
+
+/* Builds j->req for the next hop: headers (the script's, then what the body, compression,
+ * cookies and auth imply) and body. */
+static void job_build(duk_context *ctx, job *j, const sb_http_config *cfg) {
+  params *p = &j->p;
+  size_t n = 0;
+  sb_buf_reset(&j->cookie);
+  for (size_t i = 0; i < p->nheaders; i++) {
+    const sb_http_header *h = &p->headers[i];
+    if (h->name_len == 6 && strncasecmp(h->name, "Cookie", 6) == 0) {
+      sb_buf_append(&j->cookie, h->value, h->value_len); /* the jar's cookies join it (Go) */
+      continue;
     }
-    if (upper && ch >= 'a' && ch <= 'z')
-      ch -= 32;
-    else if (!upper && ch >= 'A' && ch <= 'Z')
-      ch += 32;
-    buf[i] = ch;
-    upper = ch == '-';
+    if (!(p->has_authz && j->hop > 0 && !j->authz.len && h->name_len == 13 &&
+          strncasecmp(h->name, "Authorization", 13) == 0))
+      j->hdrs[n++] = *h;
   }
-  duk_push_lstring(ctx, buf, len);
+  if (j->ctype.len && !p->has_ctype)
+    j->hdrs[n++] = (sb_http_header){"Content-Type", 12, j->ctype.data, j->ctype.len};
+  if (p->compression && j->body.len)
+    j->hdrs[n++] = (sb_http_header){"Content-Encoding", 16, p->compression, strlen(p->compression)};
+  if (sb_js_cookies_request_header(ctx, p->cookies_idx, job_jar(ctx, j), j->url_req.data,
+                                   &j->cookie) > 0 || j->cookie.len)
+    j->hdrs[n++] = (sb_http_header){"Cookie", 6, j->cookie.data, j->cookie.len};
+  if (j->authz.len && !p->has_authz)
+    j->hdrs[n++] = (sb_http_header){"Authorization", 13, j->authz.data, j->authz.len};
+  j->req = (sb_http_req){.method = j->method, .url = j->url_req.data, .headers = j->hdrs,
+                         .nheaders = n, .body = j->body.data, .body_len = j->body.len,
+                         .timeout_ms = p->timeout_ms, .discard_body = p->discard,
+                         .no_reuse = cfg && cfg->no_connection_reuse};
 }
 
-/* Sets a number property; |key| must be a string literal (Duktape caches literal keys, so a
- * response's fixed keys are not interned again on every request). */
-#define put_num(ctx, key, v) (duk_push_number((ctx), (v)), duk_put_prop_literal((ctx), -2, key))
-
-/* Adds one header to the headers object at the top: [ ... headers ] -> [ ... headers ]. */
-static void add_header(duk_context *ctx, const char *name, size_t nlen, const char *value,
-                       size_t vlen) {
-  push_canonical(ctx, name, nlen); /* -> [ ... headers name ] */
-  duk_dup_top(ctx);
-  if (duk_get_prop(ctx, -3)) { /* repeated header: "a, b" as Go's Header.Get joins them */
-    duk_push_literal(ctx, ", ");
-    duk_push_lstring(ctx, value, vlen);
-    duk_concat(ctx, 3);
-  } else {
-    duk_pop(ctx);
-    duk_push_lstring(ctx, value, vlen);
-  }
-  duk_put_prop(ctx, -3);
+static void on_done(sb_http_res *res, void *ud) {
+  job *j = ud;
+  j->done = 1;
+  j->st->any_done = 1;
+  if (j->st->waiting) sb_vu_wake(j->st->vu);
 }
 
-/* Lazy fields. Most scripts read a response's status and maybe its body, rarely its headers,
- * timings or request; building those as JS objects (a dozen interned strings, three objects) was
- * the largest cost of a request in the VU. So a response keeps them raw — one plain buffer, one
- * allocation and a memcpy: a fixed head, then the headers as [u16 name length][name][u32 value
- * length][value]... — and getters on the shared prototype build each field on first read, then
- * cache it as an own property (so the second read is a plain property read). */
-typedef struct raw_head {
-  double timings[7];  /* blocked, connecting, tls_handshaking, sending, waiting, receiving, duration */
-  int32_t status, remote_port;
-  char method[16];
-  char ip[46];
-} raw_head;
-
-enum { LAZY_HEADERS, LAZY_TIMINGS, LAZY_REQUEST, LAZY_STATUS_TEXT, LAZY_REMOTE_IP, LAZY_REMOTE_PORT };
-static const char *const lazy_names[LAZY_COUNT] = {"headers",     "timings",   "request",
-                                         "status_text", "remote_ip", "remote_port"};
-
-static void push_raw(duk_context *ctx, const char *method, const sb_http_res *res) {
-  size_t need = sizeof(raw_head);
-  for (size_t i = 0; i < res->nheaders; i++)
-    need += 6 + res->headers[i].name_len + res->headers[i].value_len;
-  uint8_t *p = duk_push_fixed_buffer(ctx, need); /* -> [ ... buf ] (zeroed) */
-  raw_head *h = (raw_head *)p;
-  const sb_http_timings *t = &res->timings;
-  double tv[7] = {t->blocked, t->connecting, t->tls_handshaking, t->sending,
-                  t->waiting, t->receiving,  t->duration};
-  memcpy(h->timings, tv, sizeof(tv));
-  h->status = res->status;
-  h->remote_port = res->remote_port;
-  snprintf(h->method, sizeof(h->method), "%s", method);
-  snprintf(h->ip, sizeof(h->ip), "%s", res->remote_ip);
-  p += sizeof(raw_head);
-  for (size_t i = 0; i < res->nheaders; i++) {
-    const sb_http_header *hd = &res->headers[i];
-    uint16_t nl = (uint16_t)(hd->name_len > 0xffff ? 0xffff : hd->name_len);
-    uint32_t vl = (uint32_t)hd->value_len;
-    memcpy(p, &nl, 2);
-    memcpy(p + 2, hd->name, nl);
-    p += 2 + nl;
-    memcpy(p, &vl, 4);
-    memcpy(p + 4, hd->value, vl);
-    p += 4 + vl;
+static void job_start(duk_context *ctx, job *j, const sb_http_config *cfg) {
+  sb_http_client *client = sb_vu_http(j->st->vu);
+  if (!client) (void)duk_error(ctx, DUK_ERR_ERROR, "k6/http: out of memory");
+  job_build(ctx, j, cfg);
+  j->started = j->inflight = 1;
+  j->done = 0;
+  int rc = sb_http_client_request(client, &j->req, &j->res, on_done, j);
+  if (rc == SB_ENOMEM) (void)duk_error(ctx, DUK_ERR_ERROR, "k6/http: out of memory");
+  if (rc < 0) { /* refused before anything was sent (another scheme): a failed response */
+    j->res.timings = (sb_http_timings){0};
+    j->done = 1;
+    j->st->any_done = 1;
   }
 }
 
-static void push_lazy_headers(duk_context *ctx, const uint8_t *p, const uint8_t *end) {
-  duk_push_object(ctx);
-  while (p + 6 <= end) {
-    uint16_t nl;
-    uint32_t vl;
-    memcpy(&nl, p, 2);
-    memcpy(&vl, p + 2 + nl, 4);
-    add_header(ctx, (const char *)p + 2, nl, (const char *)p + 6 + nl, vl);
-    p += 6 + nl + vl;
+/* Answers a digest challenge in j->res: fills j->authz. Returns 1 to send again. */
+static int digest_answer(job *j) {
+  size_t len;
+  const char *v = sb_http_res_header(&j->res, "WWW-Authenticate", &len);
+  sb_digest_challenge ch;
+  char cnonce[17];
+  if (!v || sb_digest_parse(&ch, v, len, NULL) < 0) return 0;
+  snprintf(cnonce, sizeof(cnonce), "%08x%08x", (unsigned)rand(), (unsigned)time(NULL));
+  sb_url u;
+  sb_buf target;
+  sb_buf_init(&target);
+  if (sb_url_parse(&u, j->url_req.data, j->url_req.len, NULL) < 0 ||
+      sb_url_write_target(&u, &target) < 0) {
+    sb_buf_clear(&target);
+    return 0;
   }
+  sb_digest_request r = {.method = j->method, .uri = target.data, .user = j->user.data ? j->user.data : "",
+                         .user_len = j->user.len, .pass = j->pass.data ? j->pass.data : "",
+                         .pass_len = j->pass.len, .nc = ++j->nc, .cnonce = cnonce,
+                         .body = j->body.data, .body_len = j->body.len};
+  sb_buf_reset(&j->authz);
+  int rc = sb_digest_authorization(&j->authz, &ch, &r);
+  sb_buf_clear(&target);
+  return rc == 0;
 }
 
-static void push_lazy_timings(duk_context *ctx, const raw_head *h) {
-  duk_push_object(ctx);
-  put_num(ctx, "blocked", h->timings[0]);
-  put_num(ctx, "connecting", h->timings[1]);
-  put_num(ctx, "tls_handshaking", h->timings[2]);
-  put_num(ctx, "sending", h->timings[3]);
-  put_num(ctx, "waiting", h->timings[4]);
-  put_num(ctx, "receiving", h->timings[5]);
-  put_num(ctx, "duration", h->timings[6]);
-}
-
-/* this.request: [ this buf ] -> [ this buf request ] */
-static void push_lazy_request(duk_context *ctx, const raw_head *h) {
-  duk_push_object(ctx);
-  duk_push_string(ctx, h->method);
-  duk_put_prop_literal(ctx, -2, "method");
-  duk_get_prop_literal(ctx, -3, "url");
-  duk_put_prop_literal(ctx, -2, "url");
-  if (duk_get_prop_literal(ctx, -3, REQ_BODY_KEY))
-    duk_put_prop_literal(ctx, -2, "body");
-  else
-    duk_pop(ctx);
-}
-
-static duk_ret_t res_lazy_get(duk_context *ctx) {
-  int which = duk_get_current_magic(ctx);
-  duk_push_this(ctx);                         /* -> [ this ] */
-  duk_get_prop_literal(ctx, -1, RAW_KEY);     /* -> [ this buf ] */
-  duk_size_t len = 0;
-  const uint8_t *p = duk_get_buffer_data(ctx, -1, &len);
-  if (!p || len < sizeof(raw_head)) return 0; /* not a response: undefined */
-  const raw_head *h = (const raw_head *)p;
-  switch (which) {
-  case LAZY_HEADERS: push_lazy_headers(ctx, p + sizeof(raw_head), p + len); break;
-  case LAZY_TIMINGS: push_lazy_timings(ctx, h); break;
-  case LAZY_REQUEST: push_lazy_request(ctx, h); break;
-  case LAZY_STATUS_TEXT:
-    if (h->status)
-      duk_push_sprintf(ctx, "%d %s", (int)h->status, http_status_str(h->status));
-    else
-      duk_push_literal(ctx, "");
-    break;
-  case LAZY_REMOTE_IP: duk_push_string(ctx, h->ip); break;
-  default: duk_push_int(ctx, h->remote_port); break;
+/* Follows a redirect in j->res: j->url becomes the next hop. Returns 1 to go on. */
+static int redirect(duk_context *ctx, job *j) {
+  int s = j->res.status;
+  size_t len;
+  const char *loc;
+  if (s != 301 && s != 302 && s != 303 && s != 307 && s != 308) return 0;
+  if (j->hop >= j->p.redirects || !(loc = sb_http_res_header(&j->res, "Location", &len))) return 0;
+  sb_buf_reset(&j->tmp);
+  if (sb_url_resolve(j->url_req.data, loc, len, &j->tmp) < 0) return 0;
+  sb_url from, to;
+  if (sb_url_parse(&to, j->tmp.data, j->tmp.len, NULL) < 0 || !to.port) return 0;
+  sb_url_parse(&from, j->url_req.data, j->url_req.len, NULL);
+  if (!sb_url_auth_may_follow(&from, &to)) { /* no credentials for another host */
+    sb_buf_reset(&j->authz);
+    j->p.has_authz = 0;
+    j->user.len = j->pass.len = 0;
   }
-  /* -> [ this buf value ]: cache as an own data property, later reads skip the getter */
-  duk_push_string(ctx, lazy_names[which]);
-  duk_dup(ctx, -2);
-  duk_def_prop(ctx, -5, DUK_DEFPROP_HAVE_VALUE | DUK_DEFPROP_SET_WRITABLE |
-                            DUK_DEFPROP_SET_ENUMERABLE | DUK_DEFPROP_SET_CONFIGURABLE);
+  sb_buf swap = j->url;
+  j->url = j->tmp;
+  j->tmp = swap;
+  job_set_url(ctx, j);
+  if (s <= 303 && strcmp(j->method, "HEAD") != 0) {
+    j->method = "GET";
+    sb_buf_reset(&j->body);
+    sb_buf_reset(&j->ctype);
+  }
   return 1;
 }
 
-/* Pushes the Response for |res|: status, body, error, error_code, url and proto now, the rest
- * lazily (see push_raw()). */
-static void push_response(duk_context *ctx, const char *method, const char *url, duk_idx_t body_idx,
-                          const params *p, const sb_http_res *res) {
-  duk_push_object(ctx); /* -> [ ... res ] */
-  push_proto(ctx);
-  duk_set_prototype(ctx, -2);
-  put_num(ctx, "status", res->status);
-  if (p->discard || res->status == 0)
-    duk_push_null(ctx);
-  else
-    duk_push_lstring(ctx, res->body.data ? res->body.data : "", res->body.len);
-  duk_put_prop_literal(ctx, -2, "body");
-  if (res->error)
-    duk_push_string(ctx, res->error);
-  else
-    duk_push_literal(ctx, "");
-  duk_put_prop_literal(ctx, -2, "error");
-  put_num(ctx, "error_code", res->error_code);
-  duk_push_string(ctx, url);
-  duk_put_prop_literal(ctx, -2, "url");
-  if (res->status && res->proto)
-    duk_push_string(ctx, res->proto);
-  else
-    duk_push_literal(ctx, "");
-  duk_put_prop_literal(ctx, -2, "proto");
-  push_raw(ctx, method, res);
-  duk_put_prop_literal(ctx, -2, RAW_KEY);
-  if (body_idx >= 0 && !duk_is_undefined(ctx, body_idx) && !duk_is_null(ctx, body_idx)) {
-    duk_dup(ctx, body_idx);
-    duk_put_prop_literal(ctx, -2, REQ_BODY_KEY);
+/* A hop of |j| ended: measure it, keep its cookies, and start the next hop if there is one.
+ * Returns 1 when the job is finished. */
+static int job_hop_done(duk_context *ctx, job *j, const sb_http_config *cfg) {
+  sb_vu *vu = j->st->vu;
+  j->inflight = 0;
+  emit(vu, j);
+  if (j->res.nheaders)
+    sb_js_cookies_store_response(job_jar(ctx, j), j->url_req.data, j->res.headers, j->res.nheaders);
+  if (j->res.status == 401 && j->p.auth == AUTH_DIGEST && !j->digest_tried) {
+    j->digest_tried = 1;
+    if (digest_answer(j)) {
+      job_start(ctx, j, cfg);
+      return 0;
+    }
   }
+  if (redirect(ctx, j)) {
+    j->hop++;
+    job_start(ctx, j, cfg);
+    return 0;
+  }
+  j->finished = 1;
+  return 1;
 }
 
-/* --- requests ---------------------------------------------------------------------------- */
-
-/* From the loop: no Duktape calls here, the VU's coroutine is suspended. */
-static void on_done(sb_http_res *res, void *ud) {
-  http_state *st = ud;
-  st->done = 1;
-  sb_vu_wake(st->vu);
-}
+/* --- running jobs ------------------------------------------------------------------------ */
 
 static void on_cancel(void *ud) {
   sb_http_client_cancel(ud);
 }
 
-/* Resolves the body at |idx| into |*body|/|*len| (string, buffer, or object form-encoded).
- * Returns 1 when the body is a form (needs a Content-Type), 0 otherwise. */
-static int get_body(duk_context *ctx, duk_idx_t idx, http_state *st, const char **body,
-                    size_t *len) {
-  *body = NULL;
-  *len = 0;
-  if (idx < 0 || duk_is_undefined(ctx, idx) || duk_is_null(ctx, idx)) return 0;
-  if (duk_is_buffer_data(ctx, idx)) {
-    duk_size_t n;
-    *body = duk_get_buffer_data(ctx, idx, &n);
-    *len = n;
-    if (!*body) *body = "";
-    return 0;
+static size_t host_inflight(http_state *st, size_t n, const job *j) {
+  size_t k = 0;
+  const char *h = strstr(j->url_req.data, "://");
+  size_t hl = h ? strcspn(h + 3, "/?#") : 0;
+  for (size_t i = 0; i < n; i++) {
+    const job *o = st->jobs[i];
+    const char *oh = o->inflight ? strstr(o->url_req.data, "://") : NULL;
+    if (oh && h && strcspn(oh + 3, "/?#") == hl && strncmp(oh + 3, h + 3, hl) == 0) k++;
   }
-  if (duk_is_object(ctx, idx) && !duk_is_function(ctx, idx)) {
-    if (form_encode(ctx, idx, &st->form) < 0)
-      (void)duk_error(ctx, DUK_ERR_ERROR, "k6/http: out of memory encoding the body");
-    *body = st->form.data ? st->form.data : "";
-    *len = st->form.len;
-    return 1;
+  return k;
+}
+
+/* Runs jobs[0..n) to the end, at most |par| at once and |per_host| per host (0: no limit).
+ * Returns 0, or -1 when the VU was interrupted (the caller returns to JS at once). */
+static int run_jobs(duk_context *ctx, http_state *st, size_t n, size_t par, size_t per_host) {
+  sb_vu *vu = st->vu;
+  const sb_vu_env *env = sb_vu_get_env(vu);
+  const sb_http_config *cfg = env->http ? sb_http_shared_config(env->http) : NULL;
+  size_t finished = 0, inflight = 0;
+  while (finished < n) {
+    for (size_t i = 0; i < n && inflight < par; i++) {
+      job *j = st->jobs[i];
+      if (j->started || (per_host && host_inflight(st, n, j) >= per_host)) continue;
+      job_start(ctx, j, cfg);
+      inflight++;
+    }
+    if (!st->any_done) {
+      sb_vu_set_cancel(vu, on_cancel, sb_vu_http(vu));
+      st->waiting = 1;
+      int rc = sb_vu_wait(vu);
+      st->waiting = 0;
+      sb_vu_set_cancel(vu, NULL, NULL);
+      if (rc == SB_ECANCELED || !st->any_done) {
+        sb_http_client_cancel(sb_vu_http(vu)); /* no-op when the VU already did */
+        for (size_t i = 0; i < n; i++)
+          st->jobs[i]->inflight = 0;
+        return -1; /* the VU throws the interruption */
+      }
+    }
+    st->any_done = 0;
+    for (size_t i = 0; i < n; i++) {
+      job *j = st->jobs[i];
+      if (!j->done) continue;
+      j->done = 0;
+      if (job_hop_done(ctx, j, cfg)) finished++, inflight--;
+    }
   }
-  duk_size_t n;
-  *body = duk_to_lstring(ctx, idx, &n);
-  *len = n;
   return 0;
 }
 
-/* Writes into |out| the http:// URL that |loc| (a Location value) names relative to |base|.
- * Returns 0, or -1 for what the client cannot follow (https, too long). */
-static int resolve_location(const char *base, const char *loc, size_t loc_len, char *out) {
-  if (loc_len >= 7 && strncasecmp(loc, "http://", 7) == 0) {
-    if (loc_len >= MAX_URL) return -1;
-    memcpy(out, loc, loc_len);
-    out[loc_len] = '\0';
-    return 0;
+/* Prepares job |j| from the arguments at the given stack indices (body_idx < 0: no body). */
+static void job_init(duk_context *ctx, job *j, const char *method, duk_idx_t url_idx,
+                     duk_idx_t body_idx, duk_idx_t params_idx) {
+  sb_vu *vu = j->st->vu;
+  const char *url = NULL;
+  sb_err err;
+  j->method = method;
+  j->name_tpl = NULL;
+  j->hop = j->digest_tried = j->started = j->inflight = j->done = j->finished = 0;
+  j->nc = 0;
+  j->body_idx = body_idx;
+  if (sb_js_http_url_arg(ctx, url_idx, &url, &j->name_tpl) < 0) {
+    url = duk_to_string(ctx, url_idx);
+    j->name_tpl = NULL;
   }
-  for (size_t i = 0; i < loc_len && !strchr("/?#", loc[i]); i++)
-    if (loc[i] == ':') return -1; /* another scheme (https:, ...) */
-  const char *host = strstr(base, "://");
-  if (!host) return -1;
-  host += 3;
-  size_t keep;
-  if (loc_len >= 2 && loc[0] == '/' && loc[1] == '/') {
-    keep = (size_t)(host - base) - 2; /* "http:" */
-  } else if (loc_len && loc[0] == '/') {
-    keep = (size_t)(host - base) + strcspn(host, "/?#");
-  } else {
-    size_t pathend = (size_t)(host - base) + strcspn(host, "?#");
-    keep = pathend;
-    while (keep > (size_t)(host - base) && base[keep - 1] != '/')
-      keep--;
-    if (keep == (size_t)(host - base)) { /* no path: relative to "/" */
-      int n = snprintf(out, MAX_URL, "%.*s/%.*s", (int)pathend, base, (int)loc_len, loc);
-      return n > 0 && n < MAX_URL ? 0 : -1;
-    }
+  read_params(ctx, params_idx, &j->p, vu);
+  sb_buf_reset(&j->url);
+  if (sb_buf_puts(&j->url, url) < 0) (void)duk_error(ctx, DUK_ERR_ERROR, "k6/http: out of memory");
+  job_set_url(ctx, j);
+  int rc = body_idx >= 0 ? sb_js_http_body_encode(ctx, body_idx, &j->body, &j->ctype, &err) : 0;
+  if (body_idx < 0) sb_buf_reset(&j->body), sb_buf_reset(&j->ctype);
+  if (rc < 0) (void)duk_error(ctx, DUK_ERR_TYPE_ERROR, "%s %s: body: %s", method, url, err.msg);
+  if (j->p.compression && j->body.len) {
+    sb_buf_reset(&j->tmp);
+    sb_buf scratch;
+    sb_buf_init(&scratch);
+    rc = sb_codec_encode_chain(j->p.compression, strlen(j->p.compression), j->body.data,
+                               j->body.len, &j->tmp, &scratch, &err);
+    sb_buf_clear(&scratch);
+    if (rc < 0) (void)duk_error(ctx, DUK_ERR_TYPE_ERROR, "params.compression: %s", err.msg);
+    sb_buf swap = j->body;
+    j->body = j->tmp;
+    j->tmp = swap;
   }
-  int n = snprintf(out, MAX_URL, "%.*s%.*s", (int)keep, base, (int)loc_len, loc);
-  return n > 0 && n < MAX_URL ? 0 : -1;
+  sb_buf_reset(&j->authz);
+  if (j->user.len && j->p.auth != AUTH_DIGEST && !j->p.has_authz &&
+      sb_http_auth_basic(&j->authz, j->user.data, j->user.len, j->pass.data ? j->pass.data : "",
+                         j->pass.len) < 0)
+    (void)duk_error(ctx, DUK_ERR_ERROR, "k6/http: out of memory");
 }
 
-/* After a redirect response, points |req| at the next hop (URL written into |buf|), as Go's
- * client does: 301/302/303 turn into a GET without body (HEAD stays HEAD), 307/308 keep method
- * and body. Returns 0, or -1 when |res| is not a redirect to follow. */
-static int next_hop(sb_http_req *req, const sb_http_res *res, char *buf) {
-  int s = res->status;
-  if (s != 301 && s != 302 && s != 303 && s != 307 && s != 308) return -1;
-  for (size_t i = 0; i < res->nheaders; i++) {
-    const sb_http_header *h = &res->headers[i];
-    if (h->name_len != 8 || strncasecmp(h->name, "Location", 8) != 0) continue;
-    if (resolve_location(req->url, h->value, h->value_len, buf) < 0) return -1;
-    req->url = buf;
-    if (s <= 303 && strcmp(req->method, "HEAD") != 0) {
-      req->method = "GET";
-      req->body = NULL;
-      req->body_len = 0;
-    }
-    return 0;
-  }
-  return -1;
+static void push_job_response(duk_context *ctx, job *j) {
+  sb_js_http_resinfo ri = {.method = j->method, .url = j->url.data ? j->url.data : "",
+                           .body_idx = j->body_idx, .headers_idx = j->p.headers_idx,
+                           .discard = j->p.discard, .binary = j->p.binary};
+  sb_js_http_push_response(ctx, &ri, &j->res);
+}
+
+static http_state *begin(duk_context *ctx) {
+  sb_vu *vu = sb_vu_from_ctx(ctx);
+  if (!vu || !sb_vu_busy(vu))
+    (void)duk_error(ctx, DUK_ERR_ERROR, "Making http requests in the init context is not supported");
+  http_state *st = state_get(ctx);
+  if (!st) (void)duk_error(ctx, DUK_ERR_ERROR, "k6/http: out of memory");
+  st->vu = vu;
+  st->any_done = 0;
+  return st;
 }
 
 /* Runs one request for the VU of |ctx| and pushes its Response. |body_idx| < 0: no body. */
 static duk_ret_t do_request(duk_context *ctx, const char *method, duk_idx_t url_idx,
                             duk_idx_t body_idx, duk_idx_t params_idx) {
-  sb_vu *vu = sb_vu_from_ctx(ctx);
-  if (!vu || !sb_vu_busy(vu))
-    return duk_error(ctx, DUK_ERR_ERROR,
-                     "Making http requests in the init context is not supported");
-  sb_http_client *client = sb_vu_http(vu);
-  http_state *st = state_get(ctx);
-  if (!client || !st) return duk_error(ctx, DUK_ERR_ERROR, "k6/http: out of memory");
-  const char *url = duk_to_string(ctx, url_idx);
-  char hops[2][MAX_URL];
-  params p;
-  read_params(ctx, params_idx, &p, vu);
-  sb_http_req req = {.method = method, .url = url, .timeout_ms = p.timeout_ms};
-  if (get_body(ctx, body_idx, st, &req.body, &req.body_len) && !p.has_ctype &&
-      p.nheaders < SB_HTTP_MAX_HEADERS)
-    p.headers[p.nheaders++] =
-        (sb_http_header){"Content-Type", 12, "application/x-www-form-urlencoded", 33};
-  req.headers = p.headers;
-  req.nheaders = p.nheaders;
-  for (int hop = 0;; hop++) {
-    st->done = 0;
-    st->vu = vu;
-    int rc = sb_http_client_request(client, &req, &st->res, on_done, st);
-    if (rc == SB_EINVAL)
-      return duk_error(ctx, DUK_ERR_TYPE_ERROR, "%s %s: %s", req.method, req.url,
-                       st->res.error ? st->res.error : "invalid request");
-    if (rc < 0) return duk_error(ctx, DUK_ERR_ERROR, "k6/http: out of memory");
-    sb_vu_set_cancel(vu, on_cancel, client);
-    rc = sb_vu_wait(vu);
-    sb_vu_set_cancel(vu, NULL, NULL);
-    if (rc == SB_ECANCELED || !st->done) {
-      sb_http_client_cancel(client); /* no-op when the VU already did */
-      return 0;                      /* the VU throws the interruption */
-    }
-    emit(vu, req.method, req.url, &p, &st->res);
-    if (hop >= p.redirects || next_hop(&req, &st->res, hops[hop & 1]) < 0) break;
-  }
-  push_response(ctx, req.method, req.url, body_idx, &p, &st->res);
+  http_state *st = begin(ctx);
+  job *j = job_at(ctx, st, 0);
+  if (!j) return duk_error(ctx, DUK_ERR_ERROR, "k6/http: out of memory");
+  job_init(ctx, j, method, url_idx, body_idx, params_idx);
+  if (run_jobs(ctx, st, 1, 1, 0) < 0) return 0;
+  push_job_response(ctx, j);
   return 1;
 }
 
@@ -655,18 +693,149 @@ static duk_ret_t http_body(duk_context *ctx) {
   return do_request(ctx, METHODS[duk_get_current_magic(ctx)], 0, 1, 2);
 }
 
+/* The static name of |m| (any case), or NULL. */
+static const char *method_of(const char *m) {
+  char up[16];
+  snprintf(up, sizeof(up), "%s", m);
+  for (char *s = up; *s; s++)
+    if (*s >= 'a' && *s <= 'z') *s -= 32;
+  for (size_t i = 0; i < sizeof(METHODS) / sizeof(METHODS[0]); i++)
+    if (strcmp(up, METHODS[i]) == 0) return METHODS[i];
+  return NULL;
+}
+
 /* request(method, url, body, params) */
 static duk_ret_t http_request(duk_context *ctx) {
   duk_set_top(ctx, 4);
-  duk_to_string(ctx, 0);
-  char method[16];
-  snprintf(method, sizeof(method), "%s", duk_get_string(ctx, 0));
-  for (char *s = method; *s; s++)
-    if (*s >= 'a' && *s <= 'z') *s -= 32;
-  for (size_t i = 0; i < sizeof(METHODS) / sizeof(METHODS[0]); i++)
-    if (strcmp(method, METHODS[i]) == 0)
-      return do_request(ctx, METHODS[i], 1, 2, 3); /* static string: survives the wait */
-  return duk_error(ctx, DUK_ERR_TYPE_ERROR, "request(): unsupported method '%s'", method);
+  const char *m = method_of(duk_to_string(ctx, 0));
+  if (!m)
+    return duk_error(ctx, DUK_ERR_TYPE_ERROR, "request(): unsupported method '%s'",
+                     duk_get_string(ctx, 0));
+  return do_request(ctx, m, 1, 2, 3);
+}
+
+/* --- batch ------------------------------------------------------------------------------- */
+
+/* One batch entry at |idx| (a URL string, [method, url, body, params] or {method, url, body,
+ * params}) becomes job |i|. */
+static void batch_entry(duk_context *ctx, http_state *st, size_t i, duk_idx_t idx) {
+  job *j = job_at(ctx, st, i);
+  if (!j) (void)duk_error(ctx, DUK_ERR_ERROR, "k6/http: out of memory");
+  if (duk_is_string(ctx, idx) || sb_js_http_url_arg(ctx, idx, &(const char *){0}, &(const char *){0}) == 0) {
+    duk_push_undefined(ctx);
+    job_init(ctx, j, "GET", idx, -1, duk_get_top_index(ctx));
+    return;
+  }
+  if (!duk_is_object(ctx, idx))
+    (void)duk_error(ctx, DUK_ERR_TYPE_ERROR, "batch(): request %zu is not a URL, an array or an object", i);
+  int arr = duk_is_array(ctx, idx);
+  duk_idx_t base = duk_get_top(ctx);
+  if (arr) {
+    for (int k = 0; k < 4; k++)
+      duk_get_prop_index(ctx, idx, (duk_uarridx_t)k);
+  } else {
+    duk_get_prop_literal(ctx, idx, "method");
+    duk_get_prop_literal(ctx, idx, "url");
+    duk_get_prop_literal(ctx, idx, "body");
+    duk_get_prop_literal(ctx, idx, "params");
+  }
+  const char *m = duk_is_undefined(ctx, base) ? "GET" : method_of(duk_to_string(ctx, base));
+  if (!m) (void)duk_error(ctx, DUK_ERR_TYPE_ERROR, "batch(): request %zu: unsupported method", i);
+  if (duk_is_undefined(ctx, base + 1))
+    (void)duk_error(ctx, DUK_ERR_TYPE_ERROR, "batch(): request %zu has no url", i);
+  job_init(ctx, j, m, base + 1, base + 2, base + 3);
+}
+
+/* batch(requests): runs them concurrently (batch / batchPerHost limits) and returns their
+ * responses in the same shape (array or object). */
+static duk_ret_t http_batch(duk_context *ctx) {
+  duk_set_top(ctx, 1);
+  http_state *st = begin(ctx);
+  const sb_vu_env *env = sb_vu_get_env(st->vu);
+  const sb_http_config *cfg = env->http ? sb_http_shared_config(env->http) : NULL;
+  if (!duk_is_object(ctx, 0))
+    return duk_error(ctx, DUK_ERR_TYPE_ERROR, "batch(): expects an array or an object of requests");
+  int arr = duk_is_array(ctx, 0);
+  duk_idx_t keys = -1;
+  size_t n = 0;
+  if (arr) {
+    n = duk_get_length(ctx, 0);
+  } else {
+    duk_push_array(ctx);
+    keys = duk_get_top_index(ctx);
+    duk_enum(ctx, 0, DUK_ENUM_OWN_PROPERTIES_ONLY);
+    while (duk_next(ctx, -1, 0)) /* [ reqs keys enum key ] */
+      duk_put_prop_index(ctx, keys, (duk_uarridx_t)n++);
+    duk_pop(ctx);
+  }
+  duk_require_stack(ctx, (duk_idx_t)(n * 8 + 16));
+  for (size_t i = 0; i < n; i++) {
+    if (arr) {
+      duk_get_prop_index(ctx, 0, (duk_uarridx_t)i);
+    } else {
+      duk_get_prop_index(ctx, keys, (duk_uarridx_t)i);
+      duk_get_prop(ctx, 0);
+    }
+    batch_entry(ctx, st, i, duk_get_top_index(ctx));
+  }
+  size_t par = cfg && cfg->batch > 0 ? (size_t)cfg->batch : 20;
+  size_t per_host = cfg ? (size_t)cfg->batch_per_host : 6;
+  if (n && run_jobs(ctx, st, n, par, per_host) < 0) return 0;
+  if (arr) duk_push_array(ctx);
+  else duk_push_object(ctx);
+  for (size_t i = 0; i < n; i++) {
+    push_job_response(ctx, st->jobs[i]);
+    if (arr) {
+      duk_put_prop_index(ctx, -2, (duk_uarridx_t)i);
+    } else {
+      duk_get_prop_index(ctx, keys, (duk_uarridx_t)i);
+      duk_swap_top(ctx, -2);
+      duk_put_prop(ctx, -3);
+    }
+  }
+  return 1;
+}
+
+/* --- response callbacks ------------------------------------------------------------------ */
+
+/* expectedStatuses(200, {min: 300, max: 399}, ...) */
+static duk_ret_t http_expected_statuses(duk_context *ctx) {
+  duk_idx_t n = duk_get_top(ctx);
+  expect ex = {.on = 1};
+  if (n > MAX_RANGES) return duk_error(ctx, DUK_ERR_RANGE_ERROR, "expectedStatuses(): too many arguments");
+  for (duk_idx_t i = 0; i < n; i++) {
+    if (duk_is_number(ctx, i) && duk_get_number(ctx, i) == (double)duk_get_int(ctx, i)) {
+      ex.min[ex.n] = ex.max[ex.n] = duk_get_int(ctx, i);
+    } else if (duk_is_object(ctx, i) && duk_get_prop_literal(ctx, i, "min") &&
+               duk_get_prop_literal(ctx, i, "max") && duk_is_number(ctx, -1) &&
+               duk_is_number(ctx, -2)) {
+      ex.min[ex.n] = duk_get_int(ctx, -2);
+      ex.max[ex.n] = duk_get_int(ctx, -1);
+    } else {
+      return duk_error(ctx, DUK_ERR_TYPE_ERROR,
+                       "expectedStatuses(): argument %d must be an integer or {min, max}", (int)i + 1);
+    }
+    ex.n++;
+  }
+  duk_push_object(ctx);
+  void *b = duk_push_fixed_buffer(ctx, sizeof(ex));
+  memcpy(b, &ex, sizeof(ex));
+  duk_put_prop_literal(ctx, -2, RANGES_KEY);
+  return 1;
+}
+
+/* setResponseCallback(expectedStatuses(...) | null) */
+static duk_ret_t http_set_response_callback(duk_context *ctx) {
+  duk_set_top(ctx, 1);
+  http_state *st = state_get(ctx);
+  if (!st) return duk_error(ctx, DUK_ERR_ERROR, "k6/http: out of memory");
+  read_expect(ctx, 0, &st->ex, "setResponseCallback()");
+  return 0;
+}
+
+static duk_ret_t http_async_request(duk_context *ctx) {
+  return duk_error(ctx, DUK_ERR_ERROR,
+                   "asyncRequest(): Promises are not available in this version; use http.request()");
 }
 
 static const struct {
@@ -679,6 +848,26 @@ static const struct {
     {"post", http_body, 3, M_POST},       {"put", http_body, 3, M_PUT},
     {"patch", http_body, 3, M_PATCH},     {"del", http_body, 3, M_DELETE},
     {"options", http_body, 3, M_OPTIONS}, {"request", http_request, 4, 0},
+    {"batch", http_batch, 1, 0},          {"asyncRequest", http_async_request, DUK_VARARGS, 0},
+    {"expectedStatuses", http_expected_statuses, DUK_VARARGS, 0},
+    {"setResponseCallback", http_set_response_callback, 1, 0},
+};
+
+static const char *const CONSTS[][2] = {
+    {"SSL_3_0", "ssl3.0"},          {"TLS_1_0", "tls1.0"},
+    {"TLS_1_1", "tls1.1"},          {"TLS_1_2", "tls1.2"},
+    {"TLS_1_3", "tls1.3"},          {"OCSP_STATUS_GOOD", "good"},
+    {"OCSP_STATUS_REVOKED", "revoked"}, {"OCSP_STATUS_UNKNOWN", "unknown"},
+    {"OCSP_REASON_UNSPECIFIED", "unspecified"},
+    {"OCSP_REASON_KEY_COMPROMISE", "key_compromise"},
+    {"OCSP_REASON_CA_COMPROMISE", "ca_compromise"},
+    {"OCSP_REASON_AFFILIATION_CHANGED", "affiliation_changed"},
+    {"OCSP_REASON_SUPERSEDED", "superseded"},
+    {"OCSP_REASON_CESSATION_OF_OPERATION", "cessation_of_operation"},
+    {"OCSP_REASON_CERTIFICATE_HOLD", "certificate_hold"},
+    {"OCSP_REASON_REMOVE_FROM_CRL", "remove_from_crl"},
+    {"OCSP_REASON_PRIVILEGE_WITHDRAWN", "privilege_withdrawn"},
+    {"OCSP_REASON_AA_COMPROMISE", "aa_compromise"},
 };
 
 void sb_js_http_push(duk_context *ctx) {
@@ -688,4 +877,10 @@ void sb_js_http_push(duk_context *ctx) {
     duk_set_magic(ctx, -1, FUNCS[i].magic);
     duk_put_prop_string(ctx, -2, FUNCS[i].name);
   }
+  for (size_t i = 0; i < sizeof(CONSTS) / sizeof(CONSTS[0]); i++) {
+    duk_push_string(ctx, CONSTS[i][1]);
+    duk_put_prop_string(ctx, -2, CONSTS[i][0]);
+  }
+  sb_js_cookies_push_api(ctx);
+  sb_js_http_body_push_api(ctx);
 }

@@ -511,6 +511,7 @@ int sb_vu_start_iteration(sb_vu *vu, const sb_vu_iter *it, sb_vu_iter_cb cb, voi
   vu->it = *it;
   vu->cb = cb;
   vu->cb_ud = ud;
+  sb_js_http_iteration_start(vu); /* k6: a fresh cookie jar; noVUConnectionReuse */
   start_job(vu, JOB_ITER);
   return 0;
 }
@@ -650,7 +651,9 @@ sb_vu *sb_vu_from_ctx(duk_context *ctx) {
   return mf.alloc_func == vu_alloc ? mf.udata : NULL;
 }
 
+sb_http_client *sb_vu_http_if_any(sb_vu *vu) { return vu->http; }
+
 sb_http_client *sb_vu_http(sb_vu *vu) {
-  if (!vu->http && sb_http_client_new(&vu->http, vu->env.base) != 0) vu->http = NULL;
+  if (!vu->http && sb_http_client_new(&vu->http, vu->env.base, vu->env.http) != 0) vu->http = NULL;
   return vu->http;
 }

@@ -37,6 +37,8 @@ typedef struct sb_vu_env {
   void *log_ud;
   size_t heap_limit;            /* bytes per VU heap; 0 = no cap */
   int discard_response_bodies;
+  struct sb_http_shared *http;  /* the worker's HTTP state: options, TLS, resolver (NULL: the
+                                   VU's client makes its own with k6's defaults) */
   char *const *data_json;       /* setup()'s data as JSON, read on the VU's first iteration
                                    (NULL or *NULL: undefined); the owner sets it before then */
   const atomic_int *stop;       /* set by any thread: the running script stops at Duktape's next
@@ -145,5 +147,10 @@ void sb_js_k6_push(duk_context *ctx);        /* "k6": sleep, check, group, fail 
 void sb_js_k6_metrics_push(duk_context *ctx); /* "k6/metrics": Counter, Gauge, Rate, Trend */
 void sb_js_http_push(duk_context *ctx);      /* "k6/http": get, post, put, del, patch, head, request */
 void sb_js_console_register(duk_context *ctx); /* global console */
+/* Called before each iteration: k6 gives every iteration a fresh cookie jar, and
+ * noVUConnectionReuse closes the VU's connections. */
+void sb_js_http_iteration_start(sb_vu *vu);
+/* The VU's HTTP client if it has made one (NULL otherwise). */
+sb_http_client *sb_vu_http_if_any(sb_vu *vu);
 
 #endif

@@ -1,0 +1,249 @@
+/* HTTP/1.1 on one connection, with Debian's http-parser: one exchange at a time (no pipelining,
+ * as Go's transport), keep-alive unless either side says close, chunked bodies both ways, 1xx
+ * interim responses skipped, HTTP/1.0 replies reported as such.
+ *
+ * The connection's protocol state is simply the exchange it carries (k->ps), so the protocol
+ * allocates nothing of its own. The request bytes are built once into x->out, so a request that
+ * dies on a reused connection before any response byte can be replayed on a fresh one, as Go's
+ * transport does for idempotent methods. */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+
+#include "agent/http_internal.h"
+
+#ifndef SB_VERSION
+#define SB_VERSION "dev"
+#endif
+#define DEFAULT_USER_AGENT "speedboat/" SB_VERSION
+
+static int h_attach(sb_conn *k) {
+  k->ps = NULL;
+  return 0;
+}
+
+static void h_detach(sb_conn *k) {
+  k->ps = NULL;
+}
+
+static int h_can_take(const sb_conn *k) {
+  return k->nactive == 0 && k->reusable && !k->ps;
+}
+
+/* The value of the caller's header |name| in |x|, or NULL. */
+static const char *req_header(const sb_xfer *x, const char *name) {
+  const char *p = x->hdr.data;
+  for (size_t i = 0; i < x->nhdr; i++) {
+    const char *v = p + strlen(p) + 1;
+    if (strcasecmp(p, name) == 0) return v;
+    p = v + strlen(v) + 1;
+  }
+  return NULL;
+}
+
+/* Writes the request line, headers and body into x->out. Returns 0 or SB_ENOMEM. */
+static int build(sb_xfer *x) {
+  sb_buf *b = &x->out;
+  const sb_http_config *cfg = sb_http_shared_config(sb_http_client_shared(x->c));
+  const char *te = req_header(x, "Transfer-Encoding");
+  int chunked = te && strcasecmp(te, "chunked") == 0;
+  int r = 0;
+  sb_buf_reset(b);
+  r |= sb_buf_printf(b, "%s %s HTTP/1.1\r\n", x->method, x->target.data);
+  if (!req_header(x, "Host")) {
+    r |= sb_buf_printf(b, x->v6 ? "Host: [%s]" : "Host: %s", x->host);
+    r |= x->port != (x->tls ? 443 : 80) ? sb_buf_printf(b, ":%d\r\n", x->port)
+                                        : sb_buf_puts(b, "\r\n");
+  }
+  if (!req_header(x, "User-Agent")) {
+    const char *ua = cfg->user_agent ? cfg->user_agent : DEFAULT_USER_AGENT;
+    if (*ua) r |= sb_buf_printf(b, "User-Agent: %s\r\n", ua);
+  }
+  const char *p = x->hdr.data;
+  for (size_t i = 0; i < x->nhdr; i++) {
+    const char *v = p + strlen(p) + 1;
+    r |= sb_buf_printf(b, "%s: %s\r\n", p, v);
+    p = v + strlen(v) + 1;
+  }
+  int want_len = x->body.len || !strcmp(x->method, "POST") || !strcmp(x->method, "PUT") ||
+                 !strcmp(x->method, "PATCH");
+  if (want_len && !chunked && !req_header(x, "Content-Length"))
+    r |= sb_buf_printf(b, "Content-Length: %zu\r\n", x->body.len);
+  if (x->no_reuse && !req_header(x, "Connection")) r |= sb_buf_puts(b, "Connection: close\r\n");
+  r |= sb_buf_puts(b, "\r\n");
+  if (chunked) {
+    if (x->body.len) r |= sb_buf_printf(b, "%zx\r\n", x->body.len);
+    if (x->body.len) r |= sb_buf_append(b, x->body.data, x->body.len);
+    r |= sb_buf_puts(b, x->body.len ? "\r\n0\r\n\r\n" : "0\r\n\r\n");
+  } else if (x->body.len) {
+    r |= sb_buf_append(b, x->body.data, x->body.len);
+  }
+  return r ? SB_ENOMEM : 0;
+}
+
+/* --- response parsing -------------------------------------------------------------------- */
+
+static int on_message_begin(http_parser *p) {
+  sb_xfer *x = p->data;
+  x->hstate = 0;
+  x->res->nheaders = 0;
+  sb_buf_reset(&x->res->head);
+  sb_buf_reset(&x->res->hdrs);
+  sb_buf_reset(&x->res->body);
+  if (x->interim) sb_xfer_first_byte(x); /* the final response after a 1xx starts waiting's end */
+  return 0;
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t len) {
+  sb_xfer *x = p->data;
+  return sb_res_header_piece(x->res, &x->hstate, 1, at, len) < 0 ? -1 : 0;
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t len) {
+  sb_xfer *x = p->data;
+  return sb_res_header_piece(x->res, &x->hstate, 2, at, len) < 0 ? -1 : 0;
+}
+
+static int on_headers_complete(http_parser *p) {
+  sb_xfer *x = p->data;
+  sb_res_headers_done(x->res, x->hstate);
+  x->hstate = 3;
+  x->res->status = p->status_code;
+  x->res->proto = p->http_major == 1 && p->http_minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
+  return x->head ? 1 : 0; /* HEAD: no body follows */
+}
+
+static int on_body(http_parser *p, const char *at, size_t len) {
+  sb_xfer *x = p->data;
+  if (x->discard) return 0;
+  return sb_buf_append(&x->res->body, at, len) < 0 ? -1 : 0;
+}
+
+/* A 1xx interim response (not 101) is skipped: the final response follows on the same stream,
+ * and k6's waiting runs to its first byte, so the interim one does not shorten it. */
+static int on_message_complete(http_parser *p) {
+  sb_xfer *x = p->data;
+  if (p->status_code / 100 == 1 && p->status_code != 101) {
+    x->interim = 1;
+    x->t_first = 0;
+    x->got_byte = 0;
+    return 0;
+  }
+  x->done = 1;
+  http_parser_pause(p, 1);
+  return 0;
+}
+
+static const http_parser_settings settings = {
+    .on_message_begin = on_message_begin,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+/* Feeds |len| bytes (0 = EOF) to the parser. Returns 0 to go on, 1 when the response is done,
+ * -1 on a parse error. */
+static int feed(sb_xfer *x, const char *data, size_t len) {
+  size_t n = http_parser_execute(&x->parser, &settings, data, len);
+  if (x->done) {
+    x->leftover = n < len;
+    return 1;
+  }
+  if (HTTP_PARSER_ERRNO(&x->parser) != HPE_OK || n != len) return -1;
+  return 0;
+}
+
+/* --- the protocol ------------------------------------------------------------------------ */
+
+static int h_submit(sb_conn *k, sb_xfer *x) {
+  if (build(x) < 0) return SB_ENOMEM;
+  k->ps = x;
+  http_parser_init(&x->parser, HTTP_RESPONSE);
+  x->parser.data = x;
+  x->hstate = 0;
+  x->res->bytes_sent = x->out.len;
+  int r = sb_conn_write(k, x->out.data, x->out.len);
+  if (r < 0) {
+    k->ps = NULL;
+    return SB_ENOMEM;
+  }
+  if (r == 1) sb_xfer_sent(x);
+  return 0;
+}
+
+static void h_on_write(sb_conn *k) {
+  sb_xfer *x = k->ps;
+  if (x && evbuffer_get_length(bufferevent_get_output(k->bev)) == 0) sb_xfer_sent(x);
+}
+
+static void h_on_read(sb_conn *k) {
+  sb_xfer *x = k->ps;
+  struct evbuffer *in = bufferevent_get_input(k->bev);
+  if (!x) { /* bytes on an idle connection: the stream is out of step */
+    sb_conn_free(k);
+    return;
+  }
+  sb_xfer_first_byte(x);
+  int r = 0;
+  while (evbuffer_get_length(in) > 0 && r == 0) {
+    struct evbuffer_iovec v;
+    if (evbuffer_peek(in, -1, NULL, &v, 1) < 1) break;
+    x->res->bytes_received += v.iov_len;
+    r = feed(x, v.iov_base, v.iov_len);
+    evbuffer_drain(in, v.iov_len);
+  }
+  if (r == 0) return;
+  k->ps = NULL;
+  if (r == 1) {
+    if (x->leftover || evbuffer_get_length(in) > 0 || !http_should_keep_alive(&x->parser))
+      sb_conn_not_reusable(k);
+    sb_xfer_finish(x, 0, NULL);
+  } else {
+    sb_conn_not_reusable(k);
+    sb_xfer_finish(x, SB_HTTP_ERR_PROTOCOL, "malformed HTTP response");
+  }
+}
+
+/* The connection hit EOF (|code| == 0) or failed with k6's |code| and |msg|: completes a read-until-close response,
+ * replays the request once, or fails it. */
+static void h_on_close(sb_conn *k, int code, const char *msg) {
+  sb_xfer *x = k->ps;
+  sb_conn_not_reusable(k);
+  if (!x) return;
+  if (!x->got_byte && sb_xfer_retry(x)) {
+    k->ps = NULL;
+    return;
+  }
+  k->ps = NULL;
+  if (code == 0) {
+    if (x->got_byte && feed(x, NULL, 0) == 1) {
+      sb_xfer_finish(x, 0, NULL);
+      return;
+    }
+    code = SB_HTTP_ERR_EOF;
+    msg = x->got_byte ? "unexpected EOF" : "EOF";
+  }
+  sb_xfer_finish(x, code, msg);
+}
+
+static void h_cancel(sb_conn *k, sb_xfer *x) {
+  if (k->ps == x) k->ps = NULL;
+  sb_conn_not_reusable(k);
+}
+
+const sb_http_proto sb_http_h1 = {
+    .name = "HTTP/1.1",
+    .attach = h_attach,
+    .detach = h_detach,
+    .can_take = h_can_take,
+    .submit = h_submit,
+    .on_read = h_on_read,
+    .on_write = h_on_write,
+    .on_close = h_on_close,
+    .cancel = h_cancel,
+};
