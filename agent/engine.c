@@ -595,6 +595,8 @@ static void worker_cleanup(worker *w) {
   for (size_t i = 0; i < w->nvus; i++) sb_vu_free(w->vus[i].vu);
   free(w->vus);
   sb_http_shared_free(w->http); /* after the VUs: their clients borrow it */
+  w->http = NULL;
+  if (w->base) event_base_loop(w->base, EVLOOP_NONBLOCK); /* evdns ends its orphaned queries */
   if (w->ws) {
     for (size_t s = 0; s < w->e->nsc; s++) {
       wscen *ws = &w->ws[s];
