@@ -34,6 +34,11 @@ static double now_ms(void) {
 
 static void really_free(sb_conn *k) {
   if (k->connect_armed) event_del(&k->connect_ev);
+  /* A connection closed without a TLS shutdown makes OpenSSL drop its session as bad; one that
+   * ends in good order (idle, or done with) keeps it for the VU's next connection (resumption,
+   * as Go does). No close_notify is sent: the socket closes right after. */
+  if (k->bev && k->tls && k->state == CONN_READY && !k->broken)
+    SSL_set_shutdown(bufferevent_openssl_get_ssl(k->bev), SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
   if (k->proto) k->proto->detach(k);
   if (k->bev)
     bufferevent_free(k->bev); /* closes the socket and frees the SSL */
@@ -129,6 +134,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg) {
   }
   int e = (what & BEV_EVENT_EOF) ? 0 : EVUTIL_SOCKET_ERROR();
   int code = 0;
+  if (what & BEV_EVENT_ERROR) k->broken = 1;
   const char *msg = NULL;
   if (k->tls && sb_tls_error(k, &code, &msg)) {
     /* OpenSSL's own account: a verification failure, an alert */

@@ -63,6 +63,8 @@ struct sb_conn {
   int in_cb;                  /* inside one of its callbacks: freeing waits for the end */
   int dead;                   /* freed while in a callback: the callback's end frees it */
   int conn_err;               /* an immediate connect() failure, reported from the loop */
+  int broken;                 /* a socket or TLS error: no orderly TLS shutdown */
+  int resumed;                /* the TLS handshake resumed a session of the VU */
   double t_connect, t_connected, t_ready;
   const char *tls_version;
   char tls_cipher[64];

@@ -262,6 +262,7 @@ int sb_tls_handshake_done(sb_conn *k) {
   const char *name = ci ? SSL_CIPHER_standard_name(ci) : NULL;
   snprintf(k->tls_cipher, sizeof(k->tls_cipher), "%s", name ? name : "");
   read_ocsp(ssl, &k->ocsp);
+  k->resumed = SSL_session_reused(ssl);
   SSL_get0_alpn_selected(ssl, &alpn, &alen);
   return alen == 2 && memcmp(alpn, "h2", 2) == 0;
 }

@@ -1,0 +1,43 @@
+# TLS session resumption across a VU's connections (k6 keeps a session cache per VU): with
+# noConnectionReuse every request dials anew, and every handshake after the first resumes the VU's
+# session — openssl s_server counts the hits itself, for TLS 1.2 (session IDs) and TLS 1.3
+# (tickets). Regression: sessions were dropped as "bad" because connections closed without a TLS
+# shutdown.
+. "$SB_ROOT/test/e2e/lib.sh"
+sh "$SB_ROOT/test/e2e/gencerts_http.sh" "$WORK/certs" >/dev/null 2>&1
+s=$(script resume.js <<'JS'
+import http from 'k6/http';
+export const options = { noConnectionReuse: true, vus: 1, iterations: 1 };
+export default function () {
+  let first = 0, later = 0;
+  for (let i = 0; i < 5; i++) {
+    const r = http.get(__ENV.U);
+    if (r.status !== 200) console.error('status ' + r.status + ' ' + r.error);
+    if (i === 0) first = r.timings.tls_handshaking; else later = Math.max(later, r.timings.tls_handshaking);
+  }
+  const r = http.get(__ENV.U);
+  console.log('hits=' + (r.body.match(/(\d+) session cache hits/) || [0, 'none'])[1] + ' reused=' + /Reused, TLS/.test(r.body) + ' first=' + first + ' later=' + later);
+}
+JS
+)
+for v in tls1_2 tls1_3; do
+  port=$((20000 + $(od -An -N2 -tu2 /dev/urandom) % 30000))
+  openssl s_server -accept "127.0.0.1:$port" -cert "$WORK/certs/server.pem" -key "$WORK/certs/server.key" \
+    -www "-$v" -num_tickets 2 >"$WORK/s_server.$v" 2>&1 &
+  PIDS="$PIDS $!"
+  i=0
+  until grep -q ACCEPT "$WORK/s_server.$v" 2>/dev/null; do
+    i=$((i + 1)); [ $i -lt 100 ] || fail "s_server ($v) did not start: $(cat "$WORK/s_server.$v")"; sleep 0.05
+  done
+  run_sb run -q --no-summary --tls-ca-file "$WORK/certs/ca.pem" -e "U=https://127.0.0.1:$port/" "$s"
+  expect_rc 0
+  if grep -q 'ERRO' "$WORK/err"; then show; fail "$v: a request failed"; fi
+  hits=$(sed -n 's/.*hits=\([0-9a-z]*\).*/\1/p' "$WORK/err")
+  [ "$v" = tls1_3 ] || [ "$hits" = 5 ] || { show; fail "$v: $hits session cache hits, expected 5"; }
+  # TLS 1.3 resumes by ticket (stateless): s_server counts no cache hit, but says "Reused"
+  grep -q 'reused=true' "$WORK/err" || { show; fail "$v: the last connection did not resume"; }
+  first=$(sed -n 's/.*first=\([0-9.e-]*\).*/\1/p' "$WORK/err")
+  later=$(sed -n 's/.*later=\([0-9.e-]*\).*/\1/p' "$WORK/err")
+  awk -v f="$first" -v l="$later" 'BEGIN { exit !(l < f) }' || { show; fail "$v: resumed handshakes ($later ms) not shorter than the first ($first ms)"; }
+done
+echo ok
