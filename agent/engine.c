@@ -106,6 +106,7 @@ typedef struct worker {
 struct sb_engine {
   sb_engine_cbs cbs;
   sb_program *prog;
+  sb_archive *ar;                /* the test's archive (open() reads it), read-only */
   char **env;                    /* key, value, ..., NULL */
   scen *sc;
   size_t nsc;
@@ -545,6 +546,7 @@ static int worker_init(worker *w) {
   if (!w->ev_cmd || !w->ev_flush || !w->ws) return sb_err_set(&w->init_err, SB_ENOMEM, "out of memory");
   if (sb_http_shared_new(&w->http, w->base, &e->http, &w->init_err) < 0) return SB_EINVAL;
   w->env = (sb_vu_env){.base = w->base, .metrics = w->m, .prog = e->prog, .http = w->http,
+                       .files = e->ar,
                        .env = (const char *const *)e->env, .log = vu_log, .log_ud = w,
                        .discard_response_bodies = e->discard_bodies, .data_json = &e->data_json,
                        .stop = &w->stop};
@@ -692,7 +694,7 @@ static int load_program(sb_engine *e, const Speedboat__Prepare *p, sb_err *err) 
     return rc;
   }
   rc = sb_program_new(&e->prog, ar, err);
-  sb_archive_free(ar);
+  e->ar = ar; /* kept: open() in the VUs' init code reads its files */
   return rc;
 }
 
@@ -850,6 +852,7 @@ void sb_engine_free(sb_engine *e) {
     for (size_t i = 0; e->env[i]; i++) free(e->env[i]);
   free(e->env);
   sb_program_free(e->prog);
+  sb_archive_free(e->ar);
   sb_metrics_free(e->pending);
   free(e->data_json);
   free(e->call_fn);

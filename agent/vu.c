@@ -30,6 +30,7 @@
 #include "agent/coro.h"
 #include "agent/http_client.h"
 #include "common/duk_udata.h"
+#include "common/modpath.h"
 
 /* Reserved, not committed: a plain iteration touches a few pages. The size is set by the deepest
  * recursion a script can force before Duktape's own limits throw (native calls 1000, regexp
@@ -155,6 +156,37 @@ static int builtin(duk_context *ctx, const char *name, void *ud) {
   return 0;
 }
 
+/* open(path[, "b"]) in the init context: a file the controller put in the archive (k6 reads it
+ * from disk; here nothing after compile touches the file system), as a string or (mode "b") an
+ * ArrayBuffer. Each VU gets its own copy, as in k6. */
+static duk_ret_t js_open(duk_context *ctx) {
+  sb_vu *vu = sb_vu_from_ctx(ctx);
+  const char *arg = duk_require_string(ctx, 0);
+  const char *mode = duk_get_string_default(ctx, 1, "");
+  char base[4096], url[4096], name[4200];
+  sb_err err;
+  err.msg[0] = '\0';
+  if (!vu || vu->busy)
+    return duk_error(ctx, DUK_ERR_ERROR, "open() can only be called in the init context");
+  sb_jsmod_caller_url(ctx, base, sizeof(base), sb_program_entry(vu->env.prog));
+  if (sb_jsmod_open_url(base, arg, url, sizeof(url), &err) != 0)
+    return duk_error(ctx, DUK_ERR_ERROR, "open(\"%s\"): %s", arg, err.msg);
+  const sb_archive_file *f = NULL;
+  if (vu->env.files && sb_modpath_to_archive(url, 0, name, sizeof(name)) == 0)
+    f = sb_archive_get(vu->env.files, name);
+  if (!f)
+    return duk_error(ctx, DUK_ERR_ERROR, "open(\"%s\"): %s is not in the test's archive", arg,
+                     sb_modpath_file_path(url) ? sb_modpath_file_path(url) : url);
+  if (strchr(mode, 'b')) {
+    void *p = duk_push_fixed_buffer(ctx, f->len);
+    if (f->len) memcpy(p, f->data, f->len);
+    duk_push_buffer_object(ctx, -1, 0, f->len, DUK_BUFOBJ_ARRAYBUFFER);
+  } else {
+    duk_push_lstring(ctx, (const char *)f->data, f->len);
+  }
+  return 1;
+}
+
 /* duk_safe_call body: the sandboxed globals and the module loader. [ ] -> [ ] */
 static duk_ret_t setup_safe(duk_context *ctx, void *udata) {
   sb_vu *vu = udata;
@@ -171,6 +203,8 @@ static duk_ret_t setup_safe(duk_context *ctx, void *udata) {
   duk_put_prop_string(ctx, -2, "__VU");
   duk_push_number(ctx, 0);
   duk_put_prop_string(ctx, -2, "__ITER");
+  duk_push_c_function(ctx, js_open, DUK_VARARGS);
+  duk_put_prop_string(ctx, -2, "open");
   duk_pop(ctx);
   sb_js_console_register(ctx);
   if (sb_jsmod_install(ctx, vu->env.prog, builtin, vu) != 0)

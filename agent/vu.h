@@ -32,6 +32,7 @@ typedef struct sb_vu_env {
   struct event_base *base;
   sb_metrics *metrics;          /* the worker's aggregate (same thread) */
   const sb_program *prog;
+  const sb_archive *files;      /* the test's archive: what open() reads (NULL: nothing) */
   const char *const *env;       /* __ENV as key, value, key, value ...; NULL-terminated */
   sb_vu_log_cb log;
   void *log_ud;

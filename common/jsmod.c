@@ -394,3 +394,38 @@ void sb_jsmod_format_error(duk_context *ctx, duk_idx_t idx, sb_err *err) {
   append_frames(err->msg, sizeof(err->msg), stack);
   duk_pop_n(ctx, 5);
 }
+
+/* The file open(|arg|) names: absolute, or relative to the directory of module |base| (k6: the
+ * module that calls open()). */
+int sb_jsmod_open_url(const char *base, const char *arg, char *out, size_t cap, sb_err *err) {
+  char spec[4096];
+  int relative = arg[0] != '/' && strncmp(arg, "./", 2) != 0 && strncmp(arg, "../", 3) != 0 &&
+                 !strstr(arg, "://");
+  if (!*arg) return sb_err_set(err, SB_EINVAL, "an empty file name");
+  if ((size_t)snprintf(spec, sizeof(spec), "%s%s", relative ? "./" : "", arg) >= sizeof(spec))
+    return sb_err_set(err, SB_EINVAL, "path too long");
+  int rc = sb_modpath_resolve(base, spec, out, cap, err);
+  if (rc == 0 && !sb_modpath_file_path(out))
+    return sb_err_set(err, SB_EINVAL, "only local files can be opened");
+  return rc;
+}
+
+/* The URL of the module whose code called the running C function (its functions carry the
+ * module URL as fileName), or |dflt|. Leaves the stack as it was. */
+const char *sb_jsmod_caller_url(duk_context *ctx, char *out, size_t cap, const char *dflt) {
+  snprintf(out, cap, "%s", dflt);
+  duk_inspect_callstack_entry(ctx, -2);              /* -> [ ... entry|undefined ] */
+  if (duk_is_object(ctx, -1)) {
+    duk_get_prop_string(ctx, -1, "function");
+    if (duk_is_function(ctx, -1)) {
+      duk_get_prop_string(ctx, -1, "fileName");
+      const char *fn = duk_get_string(ctx, -1);
+      if (fn && strstr(fn, "://")) snprintf(out, cap, "%s", fn);
+      duk_pop(ctx);
+    }
+    duk_pop(ctx);
+  }
+  duk_pop(ctx);
+  return out;
+}
+

@@ -42,4 +42,11 @@ int sb_jsmod_run_entry(duk_context *ctx, sb_err *err);
  * "<file>:<line>: <name>: <message>" plus the stack, without popping it. */
 void sb_jsmod_format_error(duk_context *ctx, duk_idx_t idx, sb_err *err);
 
+/* The file URL open(|arg|) names: absolute, or relative to the directory of module |base| (k6:
+ * the module that calls open()). Returns 0, or SB_EINVAL with |err| (not a local file, too long). */
+int sb_jsmod_open_url(const char *base, const char *arg, char *out, size_t cap, sb_err *err);
+/* The URL of the module whose code called the running C function (its functions carry the module
+ * URL as fileName), or |dflt|; written into |out|. Leaves the stack as it was. */
+const char *sb_jsmod_caller_url(duk_context *ctx, char *out, size_t cap, const char *dflt);
+
 #endif

@@ -360,26 +360,11 @@ static int init_builtin(duk_context *ctx, const char *name, void *ud) {
   return 1;
 }
 
-/* The file open(|arg|) names: absolute, or relative to the directory of module |base| (k6: the
- * module that calls open()). */
-static int open_url(const char *base, const char *arg, char *out, size_t cap, sb_err *err) {
-  char spec[URL_MAX];
-  int relative = arg[0] != '/' && strncmp(arg, "./", 2) != 0 && strncmp(arg, "../", 3) != 0 &&
-                 !strstr(arg, "://");
-  if (!*arg) return sb_err_set(err, SB_EINVAL, "an empty file name");
-  if ((size_t)snprintf(spec, sizeof(spec), "%s%s", relative ? "./" : "", arg) >= sizeof(spec))
-    return sb_err_set(err, SB_EINVAL, "path too long");
-  int rc = sb_modpath_resolve(base, spec, out, cap, err);
-  if (rc == 0 && !sb_modpath_file_path(out))
-    return sb_err_set(err, SB_EINVAL, "only local files can be opened");
-  return rc;
-}
-
 /* Finds or reads the file for open() and archives it. Returns the archived entry or NULL. */
 static const sb_archive_file *open_file(compiler *c, const char *base, const char *arg,
                                         sb_err *err) {
   char url[URL_MAX], name[NAME_MAX_];
-  if (open_url(base, arg, url, sizeof(url), err)) return NULL;
+  if (sb_jsmod_open_url(base, arg, url, sizeof(url), err)) return NULL;
   if (sb_modpath_to_archive(url, 0, name, sizeof(name))) {
     sb_err_set(err, SB_EINVAL, "cannot archive %s", url);
     return NULL;
@@ -407,25 +392,6 @@ nomem:
   return NULL;
 }
 
-/* The URL of the module whose code called the running C function (its functions carry the
- * module URL as fileName), or |dflt|. Leaves the stack as it was. */
-static const char *caller_url(duk_context *ctx, char *out, size_t cap, const char *dflt) {
-  snprintf(out, cap, "%s", dflt);
-  duk_inspect_callstack_entry(ctx, -2);              /* -> [ ... entry|undefined ] */
-  if (duk_is_object(ctx, -1)) {
-    duk_get_prop_string(ctx, -1, "function");
-    if (duk_is_function(ctx, -1)) {
-      duk_get_prop_string(ctx, -1, "fileName");
-      const char *fn = duk_get_string(ctx, -1);
-      if (fn && strstr(fn, "://")) snprintf(out, cap, "%s", fn);
-      duk_pop(ctx);
-    }
-    duk_pop(ctx);
-  }
-  duk_pop(ctx);
-  return out;
-}
-
 /* open(path[, "b"]): the file's content, a string or (mode "b") an ArrayBuffer. */
 static duk_ret_t js_open(duk_context *ctx) {
   const char *arg = duk_require_string(ctx, 0);
@@ -436,7 +402,7 @@ static duk_ret_t js_open(duk_context *ctx) {
   char base[URL_MAX];
   sb_err err;
   err.msg[0] = '\0';
-  caller_url(ctx, base, sizeof(base), c->entry_url);
+  sb_jsmod_caller_url(ctx, base, sizeof(base), c->entry_url);
   const sb_archive_file *f = open_file(c, base, arg, &err);
   if (!f) return duk_error(ctx, DUK_ERR_ERROR, "open(\"%s\"): %s", arg, err.msg);
   if (strchr(mode, 'b')) {
