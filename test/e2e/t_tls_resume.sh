@@ -9,14 +9,12 @@ s=$(script resume.js <<'JS'
 import http from 'k6/http';
 export const options = { noConnectionReuse: true, vus: 1, iterations: 1 };
 export default function () {
-  let first = 0, later = 0;
   for (let i = 0; i < 5; i++) {
     const r = http.get(__ENV.U);
     if (r.status !== 200) console.error('status ' + r.status + ' ' + r.error);
-    if (i === 0) first = r.timings.tls_handshaking; else later = Math.max(later, r.timings.tls_handshaking);
   }
   const r = http.get(__ENV.U);
-  console.log('hits=' + (r.body.match(/(\d+) session cache hits/) || [0, 'none'])[1] + ' reused=' + /Reused, TLS/.test(r.body) + ' first=' + first + ' later=' + later);
+  console.log('hits=' + (r.body.match(/(\d+) session cache hits/) || [0, 'none'])[1] + ' reused=' + /Reused, TLS/.test(r.body));
 }
 JS
 )
@@ -36,8 +34,5 @@ for v in tls1_2 tls1_3; do
   [ "$v" = tls1_3 ] || [ "$hits" = 5 ] || { show; fail "$v: $hits session cache hits, expected 5"; }
   # TLS 1.3 resumes by ticket (stateless): s_server counts no cache hit, but says "Reused"
   grep -q 'reused=true' "$WORK/err" || { show; fail "$v: the last connection did not resume"; }
-  first=$(sed -n 's/.*first=\([0-9.e-]*\).*/\1/p' "$WORK/err")
-  later=$(sed -n 's/.*later=\([0-9.e-]*\).*/\1/p' "$WORK/err")
-  awk -v f="$first" -v l="$later" 'BEGIN { exit !(l < f) }' || { show; fail "$v: resumed handshakes ($later ms) not shorter than the first ($first ms)"; }
 done
 echo ok
