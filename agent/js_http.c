@@ -70,6 +70,9 @@ typedef struct job {
   params p;
   sb_buf url;               /* this hop's URL as the script or Location gave it */
   sb_buf url_req;           /* without userinfo: what the client gets */
+  sb_buf url0;              /* the first hop's url_req: where the script's credentials belong */
+  int foreign;              /* redirected away from url0's host (and its subdomains): the
+                               script's Authorization and Cookie headers stay behind (Go) */
   sb_buf url_shown;         /* userinfo masked: res.url and the url tag */
   sb_buf body, ctype, tmp, cookie, authz, user, pass;
   sb_http_header hdrs[MAX_HEADERS + 5];
@@ -95,7 +98,7 @@ enum { M_GET, M_HEAD, M_POST, M_PUT, M_PATCH, M_DELETE, M_OPTIONS };
 /* --- per-VU state ------------------------------------------------------------------------ */
 
 static void job_free(job *j) {
-  sb_buf *bufs[] = {&j->url, &j->url_req, &j->url_shown, &j->body, &j->ctype, &j->tmp,
+  sb_buf *bufs[] = {&j->url, &j->url_req, &j->url0, &j->url_shown, &j->body, &j->ctype, &j->tmp,
                     &j->cookie, &j->authz, &j->user, &j->pass};
   for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
     sb_buf_clear(bufs[i]);
@@ -431,12 +434,12 @@ static void job_build(duk_context *ctx, job *j, const sb_http_config *cfg) {
   for (size_t i = 0; i < p->nheaders; i++) {
     const sb_http_header *h = &p->headers[i];
     if (h->name_len == 6 && strncasecmp(h->name, "Cookie", 6) == 0) {
-      sb_buf_append(&j->cookie, h->value, h->value_len); /* the jar's cookies join it (Go) */
+      if (!j->foreign) sb_buf_append(&j->cookie, h->value, h->value_len); /* the jar joins it */
       continue;
     }
-    if (!(p->has_authz && j->hop > 0 && !j->authz.len && h->name_len == 13 &&
-          strncasecmp(h->name, "Authorization", 13) == 0))
-      j->hdrs[n++] = *h;
+    if (j->foreign && h->name_len == 13 && strncasecmp(h->name, "Authorization", 13) == 0)
+      continue;
+    j->hdrs[n++] = *h;
   }
   if (j->ctype.len && !p->has_ctype)
     j->hdrs[n++] = (sb_http_header){"Content-Type", 12, j->ctype.data, j->ctype.len};
@@ -445,7 +448,7 @@ static void job_build(duk_context *ctx, job *j, const sb_http_config *cfg) {
   if (sb_js_cookies_request_header(ctx, p->cookies_idx, job_jar(ctx, j), j->url_req.data,
                                    &j->cookie) > 0 || j->cookie.len)
     j->hdrs[n++] = (sb_http_header){"Cookie", 6, j->cookie.data, j->cookie.len};
-  if (j->authz.len && !p->has_authz)
+  if (j->authz.len && (!p->has_authz || j->foreign))
     j->hdrs[n++] = (sb_http_header){"Authorization", 13, j->authz.data, j->authz.len};
   j->req = (sb_http_req){.method = j->method, .url = j->url_req.data, .headers = j->hdrs,
                          .nheaders = n, .body = j->body.data, .body_len = j->body.len,
@@ -512,12 +515,9 @@ static int redirect(duk_context *ctx, job *j) {
   if (sb_url_resolve(j->url_req.data, loc, len, &j->tmp) < 0) return 0;
   sb_url from, to;
   if (sb_url_parse(&to, j->tmp.data, j->tmp.len, NULL) < 0 || !to.port) return 0;
-  sb_url_parse(&from, j->url_req.data, j->url_req.len, NULL);
-  if (!sb_url_auth_may_follow(&from, &to)) { /* no credentials for another host */
-    sb_buf_reset(&j->authz);
-    j->p.has_authz = 0;
-    j->user.len = j->pass.len = 0;
-  }
+  sb_url_parse(&from, j->url0.data, j->url0.len, NULL);
+  j->foreign = !sb_url_auth_may_follow(&from, &to); /* Go compares with the first request */
+  sb_buf_reset(&j->authz); /* credentials from the URL went with that URL only (Go) */
   sb_buf swap = j->url;
   j->url = j->tmp;
   j->tmp = swap;
@@ -629,6 +629,10 @@ static void job_init(duk_context *ctx, job *j, const char *method, duk_idx_t url
   sb_buf_reset(&j->url);
   if (sb_buf_puts(&j->url, url) < 0) (void)duk_error(ctx, DUK_ERR_ERROR, "k6/http: out of memory");
   job_set_url(ctx, j);
+  j->foreign = 0;
+  sb_buf_reset(&j->url0);
+  if (sb_buf_append(&j->url0, j->url_req.data, j->url_req.len) < 0)
+    (void)duk_error(ctx, DUK_ERR_ERROR, "k6/http: out of memory");
   int rc = body_idx >= 0 ? sb_js_http_body_encode(ctx, body_idx, &j->body, &j->ctype, &err) : 0;
   if (body_idx < 0) sb_buf_reset(&j->body), sb_buf_reset(&j->ctype);
   if (rc < 0) (void)duk_error(ctx, DUK_ERR_TYPE_ERROR, "%s %s: body: %s", method, url, err.msg);

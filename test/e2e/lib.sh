@@ -14,6 +14,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 
 # start_target: starts sb-target on 127.0.0.1:<free port>; sets TARGET_PORT and TARGET (base URL).
 start_target() {
+  rm -f "$WORK/target.out" # a second target must not read the first one's line
   "$SB_TARGET" --listen 127.0.0.1:0 >"$WORK/target.out" 2>"$WORK/target.err" &
   PIDS="$PIDS $!"
   i=0
