@@ -1,17 +1,23 @@
 #!/bin/bash
-# make bench: Speedboat against wrk on the same local nginx (docs/PERFORMANCE.md).
+# make bench: Speedboat against wrk and h2load on the same local nginx (docs/PERFORMANCE.md).
 #
 # nginx (Debian's) serves a small static file on loopback, pinned to core 0; the generators are
 # pinned to core 1 and run one after the other, interleaved, REPS times each, for DUR seconds with
 # CONNS connections/VUs. Reported: requests per generator CPU-second (user+sys of the generator
-# process, from GNU time) and the Speedboat/wrk ratio; then the resident memory per VU of 1,000
-# VUs that sleep(1) between requests. Load goes only to 127.0.0.1.
+# process, from GNU time) and the Speedboat/peer ratio, for three paths on the same nginx:
+#   h1 plain  HTTP/1.1 over TCP            peer: wrk
+#   h1 TLS    HTTP/1.1 over TLS 1.3        peer: wrk over https (a server without http2)
+#   h2 TLS    HTTP/2 over TLS 1.3 (ALPN)   peer: h2load -m1 (one stream per connection)
+# then the resident memory per VU of VUS_MEM VUs that sleep(1) between requests (on each path),
+# and a perf profile of Speedboat at full speed on h1 plain and h2 TLS (PERF=0 skips it). The
+# certificates are made here with openssl, in the bench's temp dir. Load goes only to 127.0.0.1.
 #
 # Then distributed runs (issue #3; docs/PERFORMANCE.md "Distributed runs"): the controller's CPU
 # while it merges the snapshots of 50 and 100 simulated agents (sb-sim-agent, DIST_DUR seconds),
 # the metric-stream bytes per second of 2 real agents at full load on nginx, and the start skew of
 # 3 real agents, read from the agents block the controller prints after the summary.
-# DIST_ONLY=1 skips the local part; DIST=0 skips the distributed one.
+# DIST_ONLY=1 skips the local part; DIST=0 skips the distributed one; TLS=0 skips the two TLS
+# paths (and h2load, which then need not be installed).
 set -euo pipefail
 BUILD=${1:-build}
 DUR=${DUR:-5}
@@ -21,6 +27,8 @@ VUS_MEM=${VUS_MEM:-1000}
 DIST=${DIST:-1}
 DIST_ONLY=${DIST_ONLY:-0}
 DIST_DUR=${DIST_DUR:-20}
+TLS=${TLS:-1}
+PERF=${PERF:-1}
 case "$BUILD" in /*) ;; *) BUILD="$PWD/$BUILD" ;; esac
 SB="$BUILD/speedboat"
 work=$(mktemp -d)
@@ -34,10 +42,36 @@ cleanup() {
 trap cleanup EXIT
 pin_srv="taskset -c 0"; pin_gen="taskset -c 1"
 [ "$(nproc)" -ge 2 ] || { pin_srv=""; pin_gen=""; }
+if [ "$TLS" = 1 ] && ! command -v h2load >/dev/null 2>&1; then
+  echo "bench: h2load not found (Debian package nghttp2-client): the TLS paths are skipped" >&2
+  TLS=0
+fi
+
+# A throw-away CA and a P-256 server certificate for 127.0.0.1, valid for two days.
+make_certs() {
+  local d="$work"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -keyout "$d/ca.key" -out "$d/ca.pem" -subj /CN=speedboat-bench-ca 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -keyout "$d/srv.key" -out "$d/srv.csr" -subj /CN=127.0.0.1 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$d/srv.ext"
+  openssl x509 -req -in "$d/srv.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
+    -days 2 -extfile "$d/srv.ext" -out "$d/srv.pem" 2>/dev/null
+}
 
 port=$((20000 + RANDOM % 20000))
+port_h1s=$((port + 1)); port_h2s=$((port + 2))
 mkdir -p "$work/www" "$work/tmp"
 head -c 612 /dev/zero | tr '\0' 'x' >"$work/www/index.html"
+tls_servers=""
+if [ "$TLS" = 1 ]; then
+  make_certs
+  # TLS 1.3 with one cipher suite, so that every client pays for the same cipher.
+  tls_servers="ssl_certificate $work/srv.pem; ssl_certificate_key $work/srv.key;
+  ssl_protocols TLSv1.3; ssl_conf_command Ciphersuites TLS_AES_128_GCM_SHA256;
+  server { listen 127.0.0.1:$port_h1s ssl; root $work/www; }
+  server { listen 127.0.0.1:$port_h2s ssl http2; root $work/www; }"
+fi
 cat >"$work/nginx.conf" <<CONF
 worker_processes 1;
 daemon on;
@@ -50,11 +84,14 @@ http {
   uwsgi_temp_path $work/tmp; scgi_temp_path $work/tmp;
   keepalive_requests 1000000;
   server { listen 127.0.0.1:$port; root $work/www; }
+  $tls_servers
 }
 CONF
 $pin_srv nginx -c "$work/nginx.conf" -p "$work"
 sleep 0.3
 url="http://127.0.0.1:$port/index.html"
+url_h1s="https://127.0.0.1:$port_h1s/index.html"
+url_h2s="https://127.0.0.1:$port_h2s/index.html"
 curl -sf "$url" >/dev/null || { echo "bench: nginx does not serve $url:" >&2; cat "$work/error.log" >&2; exit 1; }
 
 cat >"$work/bench.js" <<'JS'
@@ -70,40 +107,79 @@ import http from 'k6/http';
 import { sleep } from 'k6';
 export default function () { http.get(__ENV.URL); sleep(1); }
 JS
+cat >"$work/proto.js" <<'JS'
+import http from 'k6/http';
+export const options = { vus: 1, iterations: 1 };
+export default function () {
+  const r = http.get(__ENV.URL);
+  console.log('bench-probe ' + r.status + ' ' + r.proto + ' ' + (r.tls_version || 'plain') + ' ' +
+    (r.tls_cipher_suite || ''));
+}
+JS
 
 # Compile once: runs take the archive, so Babel's start-up is not counted as generator CPU.
 "$SB" archive -O "$work/bench.tar.zst" "$work/bench.js" >/dev/null
 "$SB" archive -O "$work/mem.tar.zst" "$work/mem.js" >/dev/null
+# Speedboat verifies nginx's certificate against the bench's CA (k6's default, verification on).
+sb_tls=(--tls-ca-file "$work/ca.pem")
 
 cpu_of() { awk '{ print $1 + $2 }' "$1"; }
 
-run_wrk() {
-  /usr/bin/time -f "%U %S" -o "$work/t" $pin_gen wrk -t1 -c"$CONNS" -d"${DUR}s" "$url" >"$work/wrk.out"
+run_wrk() {  # URL
+  /usr/bin/time -f "%U %S" -o "$work/t" $pin_gen wrk -t1 -c"$CONNS" -d"${DUR}s" "$1" >"$work/wrk.out"
   local reqs; reqs=$(awk '/requests in/ { print $1 }' "$work/wrk.out")
   echo "$reqs $(cpu_of "$work/t")"
 }
 
-run_sb() {
-  /usr/bin/time -f "%U %S" -o "$work/t" $pin_gen "$SB" run -q --workers 1 -u "$CONNS" -d "${DUR}s" \
-    -e URL="$url" "$work/bench.tar.zst" >"$work/sb.out" 2>"$work/sb.err"
-  local reqs; reqs=$(sed -n 's/^ *http_reqs\.*: *\([0-9]*\).*/\1/p' "$work/sb.out")
-  echo "$reqs $(cpu_of "$work/t")"
+# h2load counts the requests that succeeded (2xx/3xx) within -D seconds.
+run_h2load() {  # URL
+  /usr/bin/time -f "%U %S" -o "$work/t" $pin_gen h2load -m1 -c"$CONNS" -t1 -D"$DUR" "$1" \
+    >"$work/h2load.out" 2>&1
+  local reqs; reqs=$(sed -n 's/^requests: .* \([0-9]*\) succeeded.*/\1/p' "$work/h2load.out")
+  echo "${reqs:-0} $(cpu_of "$work/t")"
 }
 
-local_bench() {
-printf '%-10s %4s %10s %8s %12s\n' tool rep requests cpu_s req/cpu_s
-tw=0; ts=0
-for rep in $(seq 1 "$REPS"); do
-  read -r r c < <(run_wrk); x=$(awk -v r="$r" -v c="$c" 'BEGIN { printf "%.0f", r / c }')
-  printf '%-10s %4d %10d %8.2f %12d\n' wrk "$rep" "$r" "$c" "$x"; tw=$((tw + x))
-  read -r r c < <(run_sb); x=$(awk -v r="$r" -v c="$c" 'BEGIN { printf "%.0f", r / c }')
-  printf '%-10s %4d %10d %8.2f %12d\n' speedboat "$rep" "$r" "$c" "$x"; ts=$((ts + x))
-done
-awk -v w="$tw" -v s="$ts" -v n="$REPS" 'BEGIN { printf "\nmean req/cpu_s: wrk %.0f, speedboat %.0f, ratio speedboat/wrk = %.2f\n", w / n, s / n, s / w }'
+run_sb() {  # URL [speedboat flags]
+  local u=$1; shift
+  /usr/bin/time -f "%U %S" -o "$work/t" $pin_gen "$SB" run -q --workers 1 -u "$CONNS" -d "${DUR}s" \
+    "$@" -e URL="$u" "$work/bench.tar.zst" >"$work/sb.out" 2>"$work/sb.err"
+  local reqs; reqs=$(sed -n 's/^ *http_reqs\.*: *\([0-9]*\).*/\1/p' "$work/sb.out")
+  local bad; bad=$(sed -n 's/^ *checks\.*:.*✗ *\([0-9]*\).*/\1/p' "$work/sb.out")
+  [ "${bad:-0}" = 0 ] || echo "bench: speedboat: $bad failed checks on $u" >&2
+  echo "${reqs:-0} $(cpu_of "$work/t")"
+}
 
-# Memory: peak RSS of VUS_MEM sleeping VUs, against 1 VU, over the same time.
+# What Speedboat negotiates with URL: "status proto tls-version cipher".
+probe() {  # URL [speedboat flags]
+  local u=$1; shift
+  "$SB" run "$@" -e URL="$u" "$work/proto.js" 2>&1 |
+    sed -n 's/.*bench-probe \(.*\) source=.*/\1/p' | sed 's/ *$//' | head -1
+}
+
+# LABEL PEER "PEER_CMD" URL [speedboat flags]: REPS interleaved runs of the peer (a command that
+# prints "requests cpu_s") and of Speedboat; one line per run, the means and the ratio, which is
+# also added to $work/summary.txt.
+duel() {
+  local label=$1 peer=$2 peer_cmd=$3 u=$4; shift 4
+  local tp=0 ts=0 r c x rep
+  echo "$label: $u"
+  printf '  %-10s %4s %10s %8s %12s\n' tool rep requests cpu_s req/cpu_s
+  for rep in $(seq 1 "$REPS"); do
+    read -r r c < <($peer_cmd); x=$(awk -v r="$r" -v c="$c" 'BEGIN { printf "%.0f", r / c }')
+    printf '  %-10s %4d %10d %8.2f %12d\n' "$peer" "$rep" "$r" "$c" "$x"; tp=$((tp + x))
+    read -r r c < <(run_sb "$u" "$@"); x=$(awk -v r="$r" -v c="$c" 'BEGIN { printf "%.0f", r / c }')
+    printf '  %-10s %4d %10d %8.2f %12d\n' speedboat "$rep" "$r" "$c" "$x"; ts=$((ts + x))
+  done
+  awk -v l="$label" -v p="$peer" -v w="$tp" -v s="$ts" -v n="$REPS" 'BEGIN {
+    printf "  mean req/cpu_s: %s %.0f, speedboat %.0f, ratio speedboat/%s = %.2f\n\n",
+      p, w / n, s / n, p, s / w
+    printf "%-9s %-7s %12.0f %12.0f %6.2f\n", l, p, w / n, s / n, s / w >>"'"$work/summary.txt"'" }'
+}
+
+# Peak RSS of a run of $1 VUs of mem.js on URL $2 (more speedboat flags after).
 peak_rss() {
-  "$SB" run -q -u "$1" -d 4s -e URL="$url" "$work/mem.tar.zst" >/dev/null 2>&1 &
+  local n=$1 u=$2; shift 2
+  "$SB" run -q -u "$n" -d 4s "$@" -e URL="$u" "$work/mem.tar.zst" >/dev/null 2>&1 &
   local pid=$! peak=0 r
   while kill -0 "$pid" 2>/dev/null; do
     r=$(awk '/VmRSS/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)
@@ -113,8 +189,63 @@ peak_rss() {
   wait "$pid" || true
   echo "$peak"
 }
-one=$(peak_rss 1); many=$(peak_rss "$VUS_MEM")
-awk -v a="$one" -v b="$many" -v n="$VUS_MEM" 'BEGIN { printf "memory: 1 VU %d KiB, %d VUs %d KiB -> %.0f KiB per VU\n", a, n, b, (b - a) / (n - 1) }'
+mem_per_vu() {  # LABEL URL [speedboat flags]
+  local label=$1 u=$2 one many; shift 2
+  one=$(peak_rss 1 "$u" "$@"); many=$(peak_rss "$VUS_MEM" "$u" "$@")
+  awk -v l="$label" -v a="$one" -v b="$many" -v n="$VUS_MEM" 'BEGIN {
+    printf "memory %s: 1 VU %d KiB, %d VUs %d KiB -> %.0f KiB per VU\n", l, a, n, b, (b - a) / (n - 1) }'
+}
+
+# perf of Speedboat at full speed on URL (not timed: perf's sampling costs CPU): the share of
+# each object (the kernel's included), then the user-space symbols at 1% of all samples or more.
+profile() {  # LABEL URL [speedboat flags]
+  local label=$1 u=$2; shift 2
+  if ! perf record -q -F 1999 -o "$work/perf.data" -- $pin_gen "$SB" run -q --workers 1 -u "$CONNS" \
+      -d "${DUR}s" "$@" -e URL="$u" "$work/bench.tar.zst" >/dev/null 2>"$work/perf.err"; then
+    echo "perf $label: perf record failed:"; sed 's/^/  /' "$work/perf.err" | tail -3; return 0
+  fi
+  echo "perf $label (speedboat at full speed, self %: by object, then user-space symbols >= 1%):"
+  perf report -i "$work/perf.data" --no-children --sort dso --stdio -q 2>/dev/null |
+    awk 'NF { printf "  %s", $0 "\n" }' | head -6
+  perf report -i "$work/perf.data" --no-children --sort dso,sym --stdio -q \
+    --percent-limit 1 2>/dev/null | grep -F '[.]' | head -"${PERF_TOP:-20}" | sed 's/^ */    /'
+}
+
+local_bench() {
+  : >"$work/summary.txt"
+  duel "h1 plain" wrk "run_wrk $url" "$url"
+  if [ "$TLS" = 1 ]; then
+    local p1 p2
+    p1=$(probe "$url_h1s" "${sb_tls[@]}"); p2=$(probe "$url_h2s" "${sb_tls[@]}")
+    echo "speedboat negotiates: h1 TLS: ${p1:-?}; h2 TLS: ${p2:-?}"
+    case "$p2" in
+      "200 HTTP/2.0 "*) ;;
+      *) echo "bench: speedboat did not get HTTP/2 from $url_h2s" >&2 ;;
+    esac
+    echo "h2load negotiates: $(h2load -n1 -c1 "$url_h2s" 2>/dev/null |
+      awk '/^TLS Protocol|^Cipher|^Application protocol/ { printf "%s ", $0 }')"
+    echo
+    duel "h1 TLS" wrk "run_wrk $url_h1s" "$url_h1s" "${sb_tls[@]}"
+    duel "h2 TLS" h2load "run_h2load $url_h2s" "$url_h2s" "${sb_tls[@]}"
+  fi
+  echo "summary (mean requests per generator CPU-second over $REPS runs of ${DUR}s, $CONNS connections):"
+  printf '  %-9s %-7s %12s %12s %6s\n' path peer peer speedboat ratio
+  sed 's/^/  /' "$work/summary.txt"
+  echo
+  # Memory: peak RSS of VUS_MEM sleeping VUs, against 1 VU, over the same time.
+  mem_per_vu "h1 plain" "$url"
+  if [ "$TLS" = 1 ]; then
+    mem_per_vu "h1 TLS" "$url_h1s" "${sb_tls[@]}"
+    mem_per_vu "h2 TLS" "$url_h2s" "${sb_tls[@]}"
+  fi
+  if [ "$PERF" = 1 ] && command -v perf >/dev/null 2>&1; then
+    echo
+    profile "h1 plain" "$url"
+    [ "$TLS" = 1 ] && profile "h2 TLS" "$url_h2s" "${sb_tls[@]}"
+  elif [ "$PERF" = 1 ]; then
+    echo; echo "perf: not installed (Debian package linux-perf): no profile"
+  fi
+  return 0
 }
 
 [ "$DIST_ONLY" = 1 ] || local_bench
