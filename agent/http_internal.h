@@ -122,6 +122,7 @@ struct sb_http_shared {
   const sb_http_config *cfg;
   sb_http_config defaults;    /* |cfg| points here when none was given */
   SSL_CTX *ctx;               /* verification, versions, ciphers, ALPN */
+  int trust_loaded;           /* the CA store is filled (on the first TLS connection) */
   sb_tls_cred *creds;         /* one per cfg->tls_auth entry */
   sb_dns *dns;
   unsigned rnd;               /* digest cnonces and the like */

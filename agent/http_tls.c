@@ -71,6 +71,23 @@ static int load_ca_pem(SSL_CTX *ctx, const char *pem, sb_err *err) {
   return 0;
 }
 
+/* Fails unless |pem| holds at least one certificate (the store is filled on first use). */
+static int check_ca_pem(const char *pem, sb_err *err) {
+  if (!strstr(pem, "-----BEGIN CERTIFICATE-----"))
+    return sb_err_set(err, SB_EINVAL, "tls CA file: no PEM certificate in it");
+  return 0;
+}
+
+/* The trust store is filled on the first TLS connection of the worker, not before: the system
+ * bundle and --tls-ca-file hold hundreds of certificates, and a plain-HTTP test needs none. */
+static void load_trust(sb_http_shared *s) {
+  if (s->trust_loaded) return;
+  s->trust_loaded = 1;
+  SSL_CTX_set_default_verify_paths(s->ctx);
+  if (s->cfg->ca_pem) load_ca_pem(s->ctx, s->cfg->ca_pem, NULL);
+  ERR_clear_error();
+}
+
 static int pem_password(char *buf, int size, int rw, void *ud) {
   const char *pw = ud;
   int n = pw ? (int)strlen(pw) : 0;
@@ -124,8 +141,7 @@ int sb_tls_shared_init(sb_http_shared *s, sb_err *err) {
   if (cfg->tls_max_version) SSL_CTX_set_max_proto_version(s->ctx, cfg->tls_max_version);
   if (cfg->tls_min_version && cfg->tls_min_version < TLS1_2_VERSION)
     SSL_CTX_set_security_level(s->ctx, 0); /* OpenSSL refuses TLS 1.0/1.1 at level 1 */
-  SSL_CTX_set_default_verify_paths(s->ctx);
-  if (cfg->ca_pem && (r = load_ca_pem(s->ctx, cfg->ca_pem, err)) < 0) goto fail;
+  if (cfg->ca_pem && (r = check_ca_pem(cfg->ca_pem, err)) < 0) goto fail;
   SSL_CTX_set_verify(s->ctx, cfg->insecure_skip_tls_verify ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, NULL);
   if (cfg->tls_ciphers && *cfg->tls_ciphers && SSL_CTX_set_cipher_list(s->ctx, cfg->tls_ciphers) != 1) {
     sb_err_set(err, SB_EINVAL, "tlsCipherSuites: OpenSSL accepts none of '%s'", cfg->tls_ciphers);
@@ -174,8 +190,9 @@ static const sb_tls_cred *cred_for(const sb_http_shared *s, const char *host) {
 
 SSL *sb_tls_new_ssl(sb_conn *k) {
   sb_http_shared *s = k->c->shared;
-  SSL *ssl = SSL_new(s->ctx);
   unsigned char ip[16];
+  if (!s->cfg->insecure_skip_tls_verify) load_trust(s);
+  SSL *ssl = SSL_new(s->ctx);
   if (!ssl) return NULL;
   int is_ip = inet_pton(AF_INET, k->host, ip) == 1 || inet_pton(AF_INET6, k->host, ip) == 1;
   if (!is_ip) SSL_set_tlsext_host_name(ssl, k->host);

@@ -90,6 +90,7 @@ typedef struct http_state {
   int any_done;             /* a callback fired since the VU last looked */
   int waiting;
   expect ex;                /* setResponseCallback(); default expectedStatuses({200..399}) */
+  sb_cookiejar *jar;        /* the VU's jar (http.cookieJar()), kept by the heap stash */
 } http_state;
 
 static const char *const METHODS[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
@@ -120,14 +121,19 @@ static duk_ret_t state_finalize(duk_context *ctx) {
   return 0;
 }
 
-/* The VU's state, created on first use. NULL on SB_ENOMEM. */
+/* The VU's state, created on first use (found through the VU's slot afterwards). NULL on
+ * SB_ENOMEM. */
 static http_state *state_get(duk_context *ctx) {
   http_state *st;
+  sb_vu *vu = sb_vu_from_ctx(ctx);
+  void **slot = vu ? sb_vu_http_state(vu) : NULL;
+  if (slot && *slot) return *slot;
   duk_push_heap_stash(ctx);
   if (duk_get_prop_literal(ctx, -1, STATE_KEY)) { /* -> [ stash holder ] */
     duk_get_prop_literal(ctx, -1, PTR_KEY);
     st = duk_get_pointer(ctx, -1);
     duk_pop_3(ctx);
+    if (slot) *slot = st;
     return st;
   }
   duk_pop(ctx);
@@ -146,6 +152,8 @@ static http_state *state_get(duk_context *ctx) {
   duk_set_finalizer(ctx, -2);
   duk_put_prop_literal(ctx, -2, STATE_KEY);
   duk_pop(ctx);
+  if (slot) *slot = st;
+  st->jar = sb_js_cookies_vu_jar(ctx);
   return st;
 }
 
@@ -172,9 +180,9 @@ static job *job_at(duk_context *ctx, http_state *st, size_t i) {
 }
 
 void sb_js_http_iteration_start(sb_vu *vu) {
-  duk_context *ctx = sb_vu_ctx(vu);
   const sb_vu_env *env = sb_vu_get_env(vu);
-  sb_js_cookies_reset(ctx);
+  http_state *st = *sb_vu_http_state(vu);
+  if (st && st->jar && sb_cookiejar_count(st->jar)) sb_cookiejar_clear_all(st->jar);
   sb_http_client *c = sb_vu_http_if_any(vu);
   if (c && env->http && sb_http_shared_config(env->http)->no_vu_connection_reuse)
     sb_http_client_close_idle(c);
@@ -320,7 +328,12 @@ static void read_misc(duk_context *ctx, duk_idx_t idx, params *p) {
 static void read_params(duk_context *ctx, duk_idx_t idx, params *p, sb_vu *vu) {
   const sb_vu_env *env = sb_vu_get_env(vu);
   const sb_http_config *cfg = env->http ? sb_http_shared_config(env->http) : NULL;
-  memset(p, 0, sizeof(*p));
+  /* field by field: the header and tag arrays (4 KB) need no clearing, only their counts */
+  p->nheaders = p->ntags = 0;
+  p->name = p->compression = NULL;
+  p->timeout_ms = 0;
+  p->binary = p->has_ctype = p->has_authz = p->auth = p->has_expect = 0;
+  p->jar = NULL;
   p->redirects = cfg ? cfg->max_redirects : 10;
   p->discard = env->discard_response_bodies;
   p->cookies_idx = p->headers_idx = -1;
@@ -406,7 +419,7 @@ static void emit(sb_vu *vu, const job *j) {
 /* --- one hop ----------------------------------------------------------------------------- */
 
 static sb_cookiejar *job_jar(duk_context *ctx, job *j) {
-  return j->p.jar ? j->p.jar : sb_js_cookies_vu_jar(ctx);
+  return j->p.jar ? j->p.jar : j->st->jar;
 }
 
 /* Sets j->url_req / url_shown / user / pass from j->url. Throws on an invalid URL. */
@@ -445,8 +458,12 @@ static void job_build(duk_context *ctx, job *j, const sb_http_config *cfg) {
     j->hdrs[n++] = (sb_http_header){"Content-Type", 12, j->ctype.data, j->ctype.len};
   if (p->compression && j->body.len)
     j->hdrs[n++] = (sb_http_header){"Content-Encoding", 16, p->compression, strlen(p->compression)};
-  if (sb_js_cookies_request_header(ctx, p->cookies_idx, job_jar(ctx, j), j->url_req.data,
-                                   &j->cookie) > 0 || j->cookie.len)
+  sb_cookiejar *jar = job_jar(ctx, j);
+  int has_jar_cookies = jar && sb_cookiejar_count(jar);
+  if (((p->cookies_idx >= 0 || has_jar_cookies) &&
+       sb_js_cookies_request_header(ctx, p->cookies_idx, has_jar_cookies ? jar : NULL,
+                                    j->url_req.data, &j->cookie) > 0) ||
+      j->cookie.len)
     j->hdrs[n++] = (sb_http_header){"Cookie", 6, j->cookie.data, j->cookie.len};
   if (j->authz.len && (!p->has_authz || j->foreign))
     j->hdrs[n++] = (sb_http_header){"Authorization", 13, j->authz.data, j->authz.len};
@@ -536,7 +553,7 @@ static int job_hop_done(duk_context *ctx, job *j, const sb_http_config *cfg) {
   sb_vu *vu = j->st->vu;
   j->inflight = 0;
   emit(vu, j);
-  if (j->res.nheaders)
+  if (j->res.nheaders && sb_http_res_header(&j->res, "Set-Cookie", NULL) && job_jar(ctx, j))
     sb_js_cookies_store_response(job_jar(ctx, j), j->url_req.data, j->res.headers, j->res.nheaders);
   if (j->res.status == 401 && j->p.auth == AUTH_DIGEST && !j->digest_tried) {
     j->digest_tried = 1;

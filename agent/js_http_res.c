@@ -26,6 +26,7 @@ typedef struct raw_head {
   sb_http_ocsp ocsp;  /* static strings only */
   int32_t status, remote_port;
   uint32_t nheaders;
+  uint32_t body_len;  /* the text body follows the headers (lazy `body`); 0 with no body */
   char method[16];
   char ip[46];
   char tls_version[8];
@@ -34,11 +35,11 @@ typedef struct raw_head {
 
 enum {
   LAZY_HEADERS, LAZY_TIMINGS, LAZY_REQUEST, LAZY_STATUS_TEXT, LAZY_REMOTE_IP, LAZY_REMOTE_PORT,
-  LAZY_TLS_VERSION, LAZY_TLS_CIPHER, LAZY_OCSP, LAZY_COOKIES, LAZY_COUNT
+  LAZY_TLS_VERSION, LAZY_TLS_CIPHER, LAZY_OCSP, LAZY_COOKIES, LAZY_BODY, LAZY_COUNT
 };
 static const char *const lazy_names[LAZY_COUNT] = {
     "headers",     "timings",          "request", "status_text", "remote_ip", "remote_port",
-    "tls_version", "tls_cipher_suite", "ocsp",    "cookies"};
+    "tls_version", "tls_cipher_suite", "ocsp",    "cookies",     "body"};
 
 /* Sets a number property; |key| must be a string literal (Duktape caches literal keys). */
 #define put_num(ctx, key, v) (duk_push_number((ctx), (v)), duk_put_prop_literal((ctx), -2, key))
@@ -86,10 +87,12 @@ static duk_ret_t res_html(duk_context *ctx) {
 
 /* --- lazy fields ------------------------------------------------------------------------- */
 
-static void push_raw(duk_context *ctx, const char *method, const sb_http_res *res) {
-  size_t need = sizeof(raw_head);
+/* |text|: the body goes in too, for the lazy `body` getter. */
+static void push_raw(duk_context *ctx, const char *method, const sb_http_res *res, int text) {
+  size_t need = sizeof(raw_head), hdr_bytes = 0;
   for (size_t i = 0; i < res->nheaders; i++)
-    need += 6 + res->headers[i].name_len + res->headers[i].value_len;
+    hdr_bytes += 6 + res->headers[i].name_len + res->headers[i].value_len;
+  need += hdr_bytes + (text ? res->body.len : 0);
   uint8_t *p = duk_push_fixed_buffer(ctx, need); /* -> [ ... buf ] (zeroed) */
   raw_head *h = (raw_head *)p;
   const sb_http_timings *t = &res->timings;
@@ -105,6 +108,10 @@ static void push_raw(duk_context *ctx, const char *method, const sb_http_res *re
   snprintf(h->tls_version, sizeof(h->tls_version), "%s", res->tls_version ? res->tls_version : "");
   snprintf(h->tls_cipher, sizeof(h->tls_cipher), "%s", res->tls_cipher_suite);
   p += sizeof(raw_head);
+  if (text && res->body.len) {
+    h->body_len = (uint32_t)res->body.len;
+    memcpy(p + hdr_bytes, res->body.data, res->body.len);
+  }
   for (size_t i = 0; i < res->nheaders; i++) {
     const sb_http_header *hd = &res->headers[i];
     uint16_t nl = (uint16_t)(hd->name_len > 0xffff ? 0xffff : hd->name_len);
@@ -242,8 +249,9 @@ static duk_ret_t res_lazy_get(duk_context *ctx) {
   const uint8_t *p = duk_get_buffer_data(ctx, -1, &len);
   if (!p || len < sizeof(raw_head)) return 0; /* not a response: undefined */
   const raw_head *h = (const raw_head *)p;
+  const uint8_t *hend = p + len - h->body_len; /* the headers end where the body begins */
   switch (which) {
-  case LAZY_HEADERS: push_lazy_headers(ctx, p + sizeof(raw_head), p + len); break;
+  case LAZY_HEADERS: push_lazy_headers(ctx, p + sizeof(raw_head), hend); break;
   case LAZY_TIMINGS: push_lazy_timings(ctx, h); break;
   case LAZY_REQUEST: push_lazy_request(ctx, h); break;
   case LAZY_STATUS_TEXT:
@@ -257,7 +265,8 @@ static duk_ret_t res_lazy_get(duk_context *ctx) {
   case LAZY_TLS_VERSION: duk_push_string(ctx, h->tls_version); break;
   case LAZY_TLS_CIPHER: duk_push_string(ctx, h->tls_cipher); break;
   case LAZY_OCSP: push_lazy_ocsp(ctx, h); break;
-  default: push_lazy_cookies(ctx, h, p + sizeof(raw_head), p + len); break;
+  case LAZY_COOKIES: push_lazy_cookies(ctx, h, p + sizeof(raw_head), hend); break;
+  default: duk_push_lstring(ctx, (const char *)hend, h->body_len); break;
   }
   /* -> [ this buf value ]: cache as an own data property, later reads skip the getter */
   duk_push_string(ctx, lazy_names[which]);
@@ -265,6 +274,33 @@ static duk_ret_t res_lazy_get(duk_context *ctx) {
   duk_def_prop(ctx, -5, DUK_DEFPROP_HAVE_VALUE | DUK_DEFPROP_SET_WRITABLE |
                             DUK_DEFPROP_SET_ENUMERABLE | DUK_DEFPROP_SET_CONFIGURABLE);
   return 1;
+}
+
+/* JSON.stringify(res): every field, the lazy ones built now (they live on the prototype, which
+ * JSON does not walk). */
+static duk_ret_t res_to_json(duk_context *ctx) {
+  static const char *const eager[] = {"status", "error", "error_code", "url", "proto"};
+  duk_push_this(ctx);
+  duk_push_object(ctx); /* -> [ this out ] */
+  for (size_t i = 0; i < sizeof(eager) / sizeof(eager[0]); i++) {
+    duk_get_prop_string(ctx, -2, eager[i]);
+    duk_put_prop_string(ctx, -2, eager[i]);
+  }
+  for (int i = 0; i < LAZY_COUNT; i++) {
+    duk_get_prop_string(ctx, -2, lazy_names[i]);
+    duk_put_prop_string(ctx, -2, lazy_names[i]);
+  }
+  return 1;
+}
+
+/* Assigning a lazy field replaces it with a plain own property, as for any object. */
+static duk_ret_t res_lazy_set(duk_context *ctx) {
+  duk_push_this(ctx);
+  duk_push_string(ctx, lazy_names[duk_get_current_magic(ctx)]);
+  duk_dup(ctx, 0); /* -> [ v this name v ] */
+  duk_def_prop(ctx, -3, DUK_DEFPROP_HAVE_VALUE | DUK_DEFPROP_SET_WRITABLE |
+                            DUK_DEFPROP_SET_ENUMERABLE | DUK_DEFPROP_SET_CONFIGURABLE);
+  return 0;
 }
 
 /* Pushes the shared Response prototype (created once per heap). */
@@ -277,12 +313,16 @@ static void push_proto(duk_context *ctx) {
     duk_put_prop_literal(ctx, -2, "json");
     duk_push_c_function(ctx, res_html, 1);
     duk_put_prop_literal(ctx, -2, "html");
+    duk_push_c_function(ctx, res_to_json, 1);
+    duk_put_prop_literal(ctx, -2, "toJSON");
     for (int i = 0; i < LAZY_COUNT; i++) {
       duk_push_string(ctx, lazy_names[i]);
       duk_push_c_function(ctx, res_lazy_get, 0); /* -> [ stash proto name getter ] */
       duk_set_magic(ctx, -1, i);
-      duk_def_prop(ctx, -3, DUK_DEFPROP_HAVE_GETTER | DUK_DEFPROP_SET_CONFIGURABLE |
-                                DUK_DEFPROP_SET_ENUMERABLE);
+      duk_push_c_function(ctx, res_lazy_set, 1);
+      duk_set_magic(ctx, -1, i);
+      duk_def_prop(ctx, -4, DUK_DEFPROP_HAVE_GETTER | DUK_DEFPROP_HAVE_SETTER |
+                                DUK_DEFPROP_SET_CONFIGURABLE | DUK_DEFPROP_SET_ENUMERABLE);
     }
     duk_dup_top(ctx);
     duk_put_prop_literal(ctx, -3, PROTO_KEY);
@@ -296,17 +336,18 @@ void sb_js_http_push_response(duk_context *ctx, const sb_js_http_resinfo *ri,
   push_proto(ctx);
   duk_set_prototype(ctx, -2);
   put_num(ctx, "status", res->status);
-  if (ri->discard || res->status == 0) {
-    duk_push_null(ctx);
-  } else if (ri->binary) {
-    void *b = duk_push_fixed_buffer(ctx, res->body.len);
-    if (res->body.len) memcpy(b, res->body.data, res->body.len);
-    duk_push_buffer_object(ctx, -1, 0, res->body.len, DUK_BUFOBJ_ARRAYBUFFER);
-    duk_remove(ctx, -2);
-  } else {
-    duk_push_lstring(ctx, res->body.data ? res->body.data : "", res->body.len);
+  int text = !(ri->discard || res->status == 0 || ri->binary);
+  if (!text) { /* a text body is built on first read (most scripts look at status only) */
+    if (ri->binary) {
+      void *b = duk_push_fixed_buffer(ctx, res->body.len);
+      if (res->body.len) memcpy(b, res->body.data, res->body.len);
+      duk_push_buffer_object(ctx, -1, 0, res->body.len, DUK_BUFOBJ_ARRAYBUFFER);
+      duk_remove(ctx, -2);
+    } else {
+      duk_push_null(ctx);
+    }
+    duk_put_prop_literal(ctx, -2, "body");
   }
-  duk_put_prop_literal(ctx, -2, "body");
   if (res->error)
     duk_push_string(ctx, res->error);
   else
@@ -320,7 +361,7 @@ void sb_js_http_push_response(duk_context *ctx, const sb_js_http_resinfo *ri,
   else
     duk_push_literal(ctx, "");
   duk_put_prop_literal(ctx, -2, "proto");
-  push_raw(ctx, ri->method, res);
+  push_raw(ctx, ri->method, res, text);
   duk_put_prop_literal(ctx, -2, RAW_KEY);
   if (ri->body_idx >= 0 && !duk_is_undefined(ctx, ri->body_idx) && !duk_is_null(ctx, ri->body_idx)) {
     duk_dup(ctx, ri->body_idx);

@@ -77,6 +77,7 @@ struct sb_vu {
   sb_vu_cancel_fn cancel;      /* the operation sb_vu_wait() waits for */
   void *cancel_ud;
   sb_http_client *http;        /* created on first use */
+  void *http_state;            /* k6/http's per-VU state (js_http.c owns it) */
   char *group;                 /* "" or "::a::b" */
   size_t group_len, group_cap;
   const sb_tagset *tags;       /* {group, scenario}, NULL when stale */
@@ -686,6 +687,7 @@ sb_vu *sb_vu_from_ctx(duk_context *ctx) {
 }
 
 sb_http_client *sb_vu_http_if_any(sb_vu *vu) { return vu->http; }
+void **sb_vu_http_state(sb_vu *vu) { return &vu->http_state; }
 
 sb_http_client *sb_vu_http(sb_vu *vu) {
   if (!vu->http && sb_http_client_new(&vu->http, vu->env.base, vu->env.http) != 0) vu->http = NULL;

@@ -151,6 +151,9 @@ void sb_js_console_register(duk_context *ctx); /* global console */
 /* Called before each iteration: k6 gives every iteration a fresh cookie jar, and
  * noVUConnectionReuse closes the VU's connections. */
 void sb_js_http_iteration_start(sb_vu *vu);
+/* A slot for k6/http's per-VU state, so a request finds it without a heap lookup (js_http.c
+ * owns what it points to; the heap's finalizer frees it). */
+void **sb_vu_http_state(sb_vu *vu);
 /* The VU's HTTP client if it has made one (NULL otherwise). */
 sb_http_client *sb_vu_http_if_any(sb_vu *vu);
 
