@@ -674,8 +674,9 @@ void sb_http_client_free(sb_http_client *c) {
     xfer_free(x);
   }
   sb_buf_clear(&c->scratch);
-  for (size_t i = 0; i < SB_TLS_SESSIONS; i++)
+  for (size_t i = 0; c->sessions && i < SB_TLS_SESSIONS; i++)
     if (c->sessions[i].sess) SSL_SESSION_free(c->sessions[i].sess);
+  free(c->sessions);
   sb_http_shared_free(c->own);
   free(c);
 }

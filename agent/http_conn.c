@@ -21,6 +21,8 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
+#include <limits.h>
+#include <openssl/err.h>
 
 #include "agent/http_internal.h"
 
@@ -74,17 +76,32 @@ static int cb_end(sb_conn *k) {
   return 0;
 }
 
+/* Writes what it can of |data| straight to the socket (plain) or through SSL_write (TLS, a ready
+ * connection only). Returns the bytes taken, 0 when none. A TLS write the socket refused is
+ * retried by the bufferevent with the same bytes first, as OpenSSL requires. */
+static size_t write_now(sb_conn *k, const void *data, size_t len) {
+  if (!k->tls) {
+    ssize_t n = send(k->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    return n > 0 ? (size_t)n : 0;
+  }
+  if (k->state != CONN_READY || k->broken || len > INT_MAX) return 0;
+  SSL *ssl = bufferevent_openssl_get_ssl(k->bev);
+  ERR_clear_error();
+  int n = SSL_write(ssl, data, (int)len);
+  if (n <= 0) ERR_clear_error(); /* the bufferevent's own write will meet the error again */
+  return n > 0 ? (size_t)n : 0;
+}
+
 int sb_conn_write(sb_conn *k, const void *data, size_t len) {
   struct evbuffer *out = bufferevent_get_output(k->bev);
-  if (!k->tls && evbuffer_get_length(out) == 0) {
-    /* A request nearly always fits the socket buffer: writing it now spares arming the write
-     * event and a loop round; what does not fit goes through the bufferevent as usual. */
-    ssize_t n = send(k->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n == (ssize_t)len) return 1;
-    if (n > 0) {
-      data = (const char *)data + n;
-      len -= (size_t)n;
-    }
+  if (evbuffer_get_length(out) == 0) {
+    /* A request nearly always fits the socket buffer: writing it now spares arming and
+     * disarming the write event (two epoll_ctl calls) and a loop round; what does not fit goes
+     * through the bufferevent as usual. */
+    size_t n = write_now(k, data, len);
+    if (n == len) return 1;
+    data = (const char *)data + n;
+    len -= n;
   }
   return evbuffer_add(out, data, len) < 0 ? -1 : 0;
 }

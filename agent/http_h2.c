@@ -150,7 +150,7 @@ static int flush(h2 *h) {
     ssize_t n = nghttp2_session_mem_send(h->s, &data);
     if (n < 0) return -1;
     if (n == 0) return 0;
-    if (bufferevent_write(h->k->bev, data, (size_t)n) < 0) return -1;
+    if (sb_conn_write(h->k, data, (size_t)n) < 0) return -1;
   }
 }
 

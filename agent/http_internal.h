@@ -143,7 +143,7 @@ struct sb_http_client {
   sb_conn *conns;
   sb_xfer *free_xfers;        /* finished exchanges, memory kept */
   sb_xfer *inflight;          /* exchanges in flight, through |inext| */
-  sb_tls_session sessions[SB_TLS_SESSIONS];
+  sb_tls_session *sessions;   /* SB_TLS_SESSIONS slots, made by the first TLS session */
   sb_buf scratch;             /* decoding a chain of content codings */
   size_t next_session;
 };

@@ -23,6 +23,10 @@ static const unsigned char ALPN[] = "\x02h2\x08http/1.1";
 
 void sb_tls_session_store(sb_http_client *c, const char *host, int port, SSL_SESSION *s) {
   sb_tls_session *slot = NULL;
+  if (!c->sessions && !(c->sessions = calloc(SB_TLS_SESSIONS, sizeof(*c->sessions)))) {
+    SSL_SESSION_free(s);
+    return;
+  }
   for (size_t i = 0; i < SB_TLS_SESSIONS && !slot; i++)
     if (c->sessions[i].sess && c->sessions[i].port == port && !strcmp(c->sessions[i].host, host))
       slot = &c->sessions[i];
@@ -37,6 +41,7 @@ void sb_tls_session_store(sb_http_client *c, const char *host, int port, SSL_SES
 }
 
 SSL_SESSION *sb_tls_session_find(sb_http_client *c, const char *host, int port) {
+  if (!c->sessions) return NULL;
   for (size_t i = 0; i < SB_TLS_SESSIONS; i++)
     if (c->sessions[i].sess && c->sessions[i].port == port && !strcmp(c->sessions[i].host, host))
       return c->sessions[i].sess;

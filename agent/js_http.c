@@ -28,7 +28,7 @@
 #include "common/codec.h"
 
 #define MAX_USER_TAGS 32
-#define MAX_HEADERS 128
+#define MAX_HEADERS 64 /* request headers a script sets; more is a clear error */
 #define MAX_RANGES 32
 #define STATE_KEY "\377sbHttpState" /* hidden (0xFF-prefixed) keys */
 #define PTR_KEY "\377p"
