@@ -3,7 +3,7 @@
 #   make deps       install what the build and the tests need (Debian packages, npm lock file)
 #   make test       deps + build + unit tests + end-to-end tests
 #   make test-asan  the same tests under ASan/UBSan (separate build tree)
-#   make bench      speed and memory against wrk on a local nginx (docs/PERFORMANCE.md)
+#   make bench      speed and memory against wrk and h2load on a local nginx (docs/PERFORMANCE.md)
 #   make demo       a real load test against a local target (the README's first command)
 # V=1 prints full commands; SANITIZE=1 builds with ASan/UBSan.
 
