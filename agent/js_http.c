@@ -382,7 +382,7 @@ static void emit(sb_vu *vu, const job *j) {
   kv[n++] = "scenario", kv[n++] = sb_vu_scenario(vu);
   kv[n++] = "status", kv[n++] = status;
   if (res->tls_version && *res->tls_version) kv[n++] = "tls_version", kv[n++] = res->tls_version;
-  kv[n++] = "url", kv[n++] = j->hop == 0 && j->name_tpl ? j->name_tpl : url;
+  kv[n++] = "url", kv[n++] = url; /* k6: the real URL; http.url's template is the name only */
   if (res->error_code) {
     snprintf(code, sizeof(code), "%d", res->error_code);
     kv[n++] = "error_code", kv[n++] = code;
