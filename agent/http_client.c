@@ -517,6 +517,26 @@ int sb_xfer_retry(sb_xfer *x) {
   return 1;
 }
 
+int sb_xfer_requeue(sb_xfer *x) {
+  sb_http_res *res = x->res;
+  if (x->retried >= 3) return 0; /* refused again and again: give up (the caller fails it) */
+  x->retried++;
+  detach(x);
+  x->t_write = x->t_sent = x->t_first = 0;
+  x->sent = x->got_byte = 0;
+  x->hstate = 0;
+  x->stream_id = -1;
+  res->status = 0;
+  res->nheaders = 0;
+  res->headers = NULL;
+  res->bytes_sent = res->bytes_received = 0;
+  sb_buf_reset(&res->head);
+  sb_buf_reset(&res->hdrs);
+  sb_buf_reset(&res->body);
+  dispatch(x);
+  return 1;
+}
+
 /* --- starting a request ------------------------------------------------------------------ */
 
 static int is_idempotent(const char *m) {

@@ -23,6 +23,7 @@
 #define DEFAULT_USER_AGENT "speedboat/" SB_VERSION
 #define STREAM_WINDOW (16 << 20)
 #define CONN_WINDOW (1 << 30)
+#define REFUSED (-1) /* a done exchange the server refused unprocessed */
 
 typedef struct h2 {
   nghttp2_session *s;
@@ -122,8 +123,8 @@ static int on_stream_close(nghttp2_session *s, int32_t id, uint32_t err, void *u
   nghttp2_session_set_stream_user_data(s, id, NULL);
   x->stream_id = -1;
   int code = 0;
-  if (err == NGHTTP2_REFUSED_STREAM && h->goaway)
-    code = SB_HTTP_ERR_H2_GOAWAY + 1 + (int)(h->goaway_code <= 13 ? h->goaway_code : 0);
+  if (err == NGHTTP2_REFUSED_STREAM && x->hstate == 0)
+    code = REFUSED; /* never processed: sent again on a fresh connection after mem_recv */
   else if (err != NGHTTP2_NO_ERROR || x->hstate != 3)
     code = SB_HTTP_ERR_H2_STREAM + 1 + (int)(err <= 13 ? err : 0);
   push_done(h, x, code);
@@ -161,6 +162,11 @@ static void finish_done(h2 *h) {
     h->done = x->next;
     x->next = NULL;
     int code = x->err_code;
+    if (code == REFUSED) {
+      if (sb_xfer_requeue(x)) continue;
+      code = h->goaway ? SB_HTTP_ERR_H2_GOAWAY + 1 + (int)(h->goaway_code <= 13 ? h->goaway_code : 0)
+                       : SB_HTTP_ERR_H2_STREAM + 1 + NGHTTP2_REFUSED_STREAM;
+    }
     if (code >= SB_HTTP_ERR_H2_GOAWAY && code < SB_HTTP_ERR_H2_STREAM)
       snprintf(x->res->errbuf, sizeof(x->res->errbuf), "http2: received GoAway with http2 ErrCode %s",
                nghttp2_http2_strerror((uint32_t)(code - SB_HTTP_ERR_H2_GOAWAY - 1)));

@@ -166,6 +166,10 @@ void sb_conn_not_reusable(sb_conn *k);
 /* Replays |x| on a fresh connection after its reused one died before any response byte. Returns 1
  * when it did (|x| detached from its old connection), 0 when |x| must fail instead. */
 int sb_xfer_retry(sb_xfer *x);
+/* Sends |x| again on another connection because the server refused it unprocessed (an HTTP/2
+ * stream above a GOAWAY's last stream, or REFUSED_STREAM): safe for any method, as Go's
+ * transport does. Returns 1 when it did, 0 when |x| was refused too often and must fail. */
+int sb_xfer_requeue(sb_xfer *x);
 /* Maps an errno to k6's code and message. |dialing|: the connection was never established. */
 void sb_http_errno(int e, int dialing, int *code, const char **msg);
 
