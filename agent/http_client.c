@@ -55,6 +55,7 @@ void sb_http_res_clear(sb_http_res *res) {
 
 static void res_reset(sb_http_res *res) {
   res->status = 0;
+  res->reason[0] = '\0';
   res->proto = "HTTP/1.1";
   res->error = NULL;
   res->error_code = 0;

@@ -92,6 +92,7 @@ typedef struct sb_http_ocsp {
 
 typedef struct sb_http_res {
   int status;                /* 0 when the request failed */
+  char reason[64];           /* the status line's reason phrase (HTTP/1), "" when none */
   const char *proto;         /* "HTTP/1.1", "HTTP/1.0", "HTTP/2.0" (static) */
   const char *error;         /* message, NULL on success; static or in |errbuf| */
   int error_code;            /* SB_HTTP_ERR_* */

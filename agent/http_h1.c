@@ -90,10 +90,21 @@ static int on_message_begin(http_parser *p) {
   sb_xfer *x = p->data;
   x->hstate = 0;
   x->res->nheaders = 0;
+  x->res->reason[0] = '\0';
   sb_buf_reset(&x->res->head);
   sb_buf_reset(&x->res->hdrs);
   sb_buf_reset(&x->res->body);
   if (x->interim) sb_xfer_first_byte(x); /* the final response after a 1xx starts waiting's end */
+  return 0;
+}
+
+/* The reason phrase, as Go keeps it for k6's status_text (pieces are appended, bounded). */
+static int on_status(http_parser *p, const char *at, size_t len) {
+  sb_xfer *x = p->data;
+  size_t have = strlen(x->res->reason), room = sizeof(x->res->reason) - 1 - have;
+  if (len > room) len = room;
+  memcpy(x->res->reason + have, at, len);
+  x->res->reason[have + len] = '\0';
   return 0;
 }
 
@@ -139,6 +150,7 @@ static int on_message_complete(http_parser *p) {
 
 static const http_parser_settings settings = {
     .on_message_begin = on_message_begin,
+    .on_status = on_status,
     .on_header_field = on_header_field,
     .on_header_value = on_header_value,
     .on_headers_complete = on_headers_complete,

@@ -31,6 +31,7 @@ typedef struct raw_head {
   char ip[46];
   char tls_version[8];
   char tls_cipher[64];
+  char reason[64];
 } raw_head;
 
 enum {
@@ -87,6 +88,21 @@ static duk_ret_t res_html(duk_context *ctx) {
 
 /* --- lazy fields ------------------------------------------------------------------------- */
 
+/* Go's http.StatusText for what http-parser's table lacks (HTTP/2 has no reason phrase). */
+static const char *status_text(int code) {
+  switch (code) {
+  case 103: return "Early Hints";
+  case 418: return "I'm a teapot";
+  case 421: return "Misdirected Request";
+  case 425: return "Too Early";
+  case 451: return "Unavailable For Legal Reasons";
+  default: {
+    const char *s = http_status_str((enum http_status)code);
+    return strcmp(s, "<unknown>") == 0 ? "" : s;
+  }
+  }
+}
+
 /* |text|: the body goes in too, for the lazy `body` getter. */
 static void push_raw(duk_context *ctx, const char *method, const sb_http_res *res, int text) {
   size_t need = sizeof(raw_head), hdr_bytes = 0;
@@ -107,6 +123,7 @@ static void push_raw(duk_context *ctx, const char *method, const sb_http_res *re
   snprintf(h->ip, sizeof(h->ip), "%s", res->remote_ip);
   snprintf(h->tls_version, sizeof(h->tls_version), "%s", res->tls_version ? res->tls_version : "");
   snprintf(h->tls_cipher, sizeof(h->tls_cipher), "%s", res->tls_cipher_suite);
+  snprintf(h->reason, sizeof(h->reason), "%s", res->reason);
   p += sizeof(raw_head);
   if (text && res->body.len) {
     h->body_len = (uint32_t)res->body.len;
@@ -254,9 +271,9 @@ static duk_ret_t res_lazy_get(duk_context *ctx) {
   case LAZY_HEADERS: push_lazy_headers(ctx, p + sizeof(raw_head), hend); break;
   case LAZY_TIMINGS: push_lazy_timings(ctx, h); break;
   case LAZY_REQUEST: push_lazy_request(ctx, h); break;
-  case LAZY_STATUS_TEXT:
+  case LAZY_STATUS_TEXT: /* Go's Response.Status: the server's reason phrase, else Go's text */
     if (h->status)
-      duk_push_sprintf(ctx, "%d %s", (int)h->status, http_status_str(h->status));
+      duk_push_sprintf(ctx, "%d %s", (int)h->status, h->reason[0] ? h->reason : status_text(h->status));
     else
       duk_push_literal(ctx, "");
     break;

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 PKGS="build-essential pkg-config git ca-certificates
   duktape-dev libevent-dev libssl-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler
   libzstd-dev zstd zlib1g-dev libbrotli-dev libhttp-parser-dev libcmocka-dev libjansson-dev openssl
-  nginx-light wrk nghttp2-client nghttp2-server curl procps iproute2 tar time util-linux
+  nginx-light wrk nghttp2-client nghttp2-server python3-httpbin curl procps iproute2 tar time util-linux
   libnss-wrapper"
 
 # Node.js and npm only fetch babel-standalone at build time; a machine that has them from
