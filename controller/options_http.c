@@ -103,12 +103,15 @@ static int add_cipher(sb_buf *l12, sb_buf *l13, json_t *e, size_t i, sb_err *err
   if (!ossl)
     return sb_err_set(err, SB_EINVAL, "options.tlsCipherSuites[%zu]: unknown cipher suite '%s'", i,
                       name);
-  if ((rc = sb_tls_cipher_available(ossl, tls13)) <= 0)
-    return rc < 0 ? sb_err_set(err, SB_ENOMEM, "options.tlsCipherSuites: out of memory")
-                  : sb_err_set(err, SB_EINVAL,
-                               "options.tlsCipherSuites[%zu]: %s (OpenSSL's %s) is not available "
-                               "in this build of OpenSSL",
-                               i, name, ossl);
+  if ((rc = sb_tls_cipher_available(ossl, tls13)) < 0)
+    return sb_err_set(err, SB_ENOMEM, "options.tlsCipherSuites: out of memory");
+  if (rc == 0) { /* k6's examples list RC4 beside modern suites: skip it, say so */
+    fprintf(stderr,
+            "WARN[0000] options.tlsCipherSuites[%zu]: %s (OpenSSL's %s) is not available in this "
+            "build of OpenSSL; skipped\n",
+            i, name, ossl);
+    return 1;
+  }
   sb_buf *l = tls13 ? l13 : l12;
   if ((l->len && sb_buf_puts(l, ":")) || sb_buf_puts(l, ossl))
     return sb_err_set(err, SB_ENOMEM, "options.tlsCipherSuites: out of memory");
@@ -124,8 +127,14 @@ static int parse_ciphers(sb_http_config *c, json_t *v, sb_err *err) {
                       "names such as \"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256\"");
   sb_buf_init(&l12);
   sb_buf_init(&l13);
-  for (size_t i = 0; !rc && i < json_array_size(v); i++)
-    rc = add_cipher(&l12, &l13, json_array_get(v, i), i, err);
+  size_t skipped = 0;
+  for (size_t i = 0; rc >= 0 && i < json_array_size(v); i++)
+    if ((rc = add_cipher(&l12, &l13, json_array_get(v, i), i, err)) == 1) skipped++, rc = 0;
+  if (!rc && skipped && skipped == json_array_size(v))
+    rc = sb_err_set(err, SB_EINVAL,
+                    "options.tlsCipherSuites: none of the %zu suites is available in this build "
+                    "of OpenSSL",
+                    skipped);
   if (!rc) {
     free(c->tls_ciphers);
     free(c->tls_ciphersuites);
