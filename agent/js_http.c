@@ -27,6 +27,11 @@
 #include "agent/vu.h"
 #include "common/codec.h"
 
+#ifdef SB_VERSION
+#define SB_VERSION_STR SB_VERSION
+#else
+#define SB_VERSION_STR "dev"
+#endif
 #define MAX_USER_TAGS 32
 #define MAX_HEADERS 64 /* request headers a script sets; more is a clear error */
 #define MAX_RANGES 32
@@ -56,7 +61,6 @@ typedef struct params {
   int auth;                 /* AUTH_* */
   const char *compression;  /* "gzip", "gzip, br", ... */
   duk_idx_t cookies_idx;    /* params.cookies, or -1 */
-  duk_idx_t headers_idx;    /* params.headers, or -1 */
   sb_cookiejar *jar;
   int has_expect;
   expect ex;
@@ -239,7 +243,6 @@ static void check_header(duk_context *ctx, const sb_http_header *h) {
 }
 
 static void read_headers(duk_context *ctx, params *p) {
-  p->headers_idx = duk_get_top_index(ctx);
   duk_enum(ctx, -1, DUK_ENUM_OWN_PROPERTIES_ONLY);
   duk_idx_t e = duk_get_top_index(ctx);
   while (duk_next(ctx, e, 1)) { /* [ h e .. k v ] */
@@ -336,7 +339,7 @@ static void read_params(duk_context *ctx, duk_idx_t idx, params *p, sb_vu *vu) {
   p->jar = NULL;
   p->redirects = cfg ? cfg->max_redirects : 10;
   p->discard = env->discard_response_bodies;
-  p->cookies_idx = p->headers_idx = -1;
+  p->cookies_idx = -1;
   if (!duk_is_object(ctx, idx)) return;
   duk_require_stack(ctx, 2 * (MAX_HEADERS + MAX_USER_TAGS) + 32);
   if (duk_get_prop_literal(ctx, idx, "headers") && duk_is_object(ctx, -1)) read_headers(ctx, p);
@@ -675,8 +678,20 @@ static void job_init(duk_context *ctx, job *j, const char *method, duk_idx_t url
 }
 
 static void push_job_response(duk_context *ctx, job *j) {
+  /* res.request.headers shows what went out, the client's default User-Agent included (k6) */
+  size_t n = j->req.nheaders;
+  int has_ua = 0;
+  for (size_t i = 0; i < n; i++)
+    if (j->hdrs[i].name_len == 10 && strncasecmp(j->hdrs[i].name, "User-Agent", 10) == 0) has_ua = 1;
+  const sb_vu_env *env = sb_vu_get_env(j->st->vu);
+  const sb_http_config *cfg = env->http ? sb_http_shared_config(env->http) : NULL;
+  const char *ua = cfg && cfg->user_agent ? cfg->user_agent : "speedboat/" SB_VERSION_STR;
+  if (!has_ua && *ua && n < sizeof(j->hdrs) / sizeof(j->hdrs[0]))
+    j->hdrs[n++] = (sb_http_header){"User-Agent", 10, ua, strlen(ua)};
   sb_js_http_resinfo ri = {.method = j->method, .url = j->url.data ? j->url.data : "",
-                           .body_idx = j->body_idx, .headers_idx = j->p.headers_idx,
+                           .body_idx = j->body_idx, .req_headers = j->hdrs, .nreq_headers = n,
+                           .sent_body = j->p.compression ? NULL : j->body.data,
+                           .sent_body_len = j->body.len,
                            .discard = j->p.discard, .binary = j->p.binary};
   sb_js_http_push_response(ctx, &ri, &j->res);
 }

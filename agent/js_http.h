@@ -13,7 +13,10 @@ typedef struct sb_js_http_resinfo {
   const char *method;
   const char *url;          /* as k6 shows it (userinfo masked) */
   duk_idx_t body_idx;       /* the request body argument, or < 0 */
-  duk_idx_t headers_idx;    /* params.headers, or < 0 */
+  const char *sent_body;    /* the encoded body (forms, multipart) before compression, or NULL */
+  size_t sent_body_len;
+  const sb_http_header *req_headers; /* the headers sent (the last hop's), for res.request */
+  size_t nreq_headers;
   int discard;              /* responseType "none" */
   int binary;               /* responseType "binary": body is an ArrayBuffer */
 } sb_js_http_resinfo;

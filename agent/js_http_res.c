@@ -19,7 +19,6 @@
 #define PROTO_KEY "\377sbHttpResProto"
 #define RAW_KEY "\377r"      /* a response's lazy fields, raw (see push_raw()) */
 #define REQ_BODY_KEY "\377b" /* the request body, for response.request.body */
-#define REQ_HDRS_KEY "\377h" /* the request headers object, for response.request.headers */
 
 typedef struct raw_head {
   double timings[7]; /* blocked, connecting, tls_handshaking, sending, waiting, receiving, duration */
@@ -27,6 +26,7 @@ typedef struct raw_head {
   int32_t status, remote_port;
   uint32_t nheaders;
   uint32_t body_len;  /* the text body follows the headers (lazy `body`); 0 with no body */
+  uint32_t req_len;   /* then the request's headers, in the same form (res.request) */
   char method[16];
   char ip[46];
   char tls_version[8];
@@ -103,12 +103,35 @@ static const char *status_text(int code) {
   }
 }
 
-/* |text|: the body goes in too, for the lazy `body` getter. */
-static void push_raw(duk_context *ctx, const char *method, const sb_http_res *res, int text) {
-  size_t need = sizeof(raw_head), hdr_bytes = 0;
-  for (size_t i = 0; i < res->nheaders; i++)
-    hdr_bytes += 6 + res->headers[i].name_len + res->headers[i].value_len;
-  need += hdr_bytes + (text ? res->body.len : 0);
+static size_t headers_bytes(const sb_http_header *hs, size_t n) {
+  size_t b = 0;
+  for (size_t i = 0; i < n; i++)
+    b += 6 + (hs[i].name_len > 0xffff ? 0xffff : hs[i].name_len) + hs[i].value_len;
+  return b;
+}
+
+/* Writes |hs| as [u16 name length][name][u32 value length][value]...; returns the end. */
+static uint8_t *put_headers(uint8_t *p, const sb_http_header *hs, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    uint16_t nl = (uint16_t)(hs[i].name_len > 0xffff ? 0xffff : hs[i].name_len);
+    uint32_t vl = (uint32_t)hs[i].value_len;
+    memcpy(p, &nl, 2);
+    memcpy(p + 2, hs[i].name, nl);
+    p += 2 + nl;
+    memcpy(p, &vl, 4);
+    memcpy(p + 4, hs[i].value, vl);
+    p += 4 + vl;
+  }
+  return p;
+}
+
+/* |text|: the body goes in too, for the lazy `body` getter; then the request's headers. */
+static void push_raw(duk_context *ctx, const sb_js_http_resinfo *ri, const sb_http_res *res,
+                     int text) {
+  const char *method = ri->method;
+  size_t need = sizeof(raw_head), hdr_bytes = headers_bytes(res->headers, res->nheaders);
+  size_t req_bytes = headers_bytes(ri->req_headers, ri->nreq_headers);
+  need += hdr_bytes + (text ? res->body.len : 0) + req_bytes;
   uint8_t *p = duk_push_fixed_buffer(ctx, need); /* -> [ ... buf ] (zeroed) */
   raw_head *h = (raw_head *)p;
   const sb_http_timings *t = &res->timings;
@@ -125,21 +148,14 @@ static void push_raw(duk_context *ctx, const char *method, const sb_http_res *re
   snprintf(h->tls_cipher, sizeof(h->tls_cipher), "%s", res->tls_cipher_suite);
   snprintf(h->reason, sizeof(h->reason), "%s", res->reason);
   p += sizeof(raw_head);
+  p = put_headers(p, res->headers, res->nheaders);
   if (text && res->body.len) {
     h->body_len = (uint32_t)res->body.len;
-    memcpy(p + hdr_bytes, res->body.data, res->body.len);
+    memcpy(p, res->body.data, res->body.len);
+    p += res->body.len;
   }
-  for (size_t i = 0; i < res->nheaders; i++) {
-    const sb_http_header *hd = &res->headers[i];
-    uint16_t nl = (uint16_t)(hd->name_len > 0xffff ? 0xffff : hd->name_len);
-    uint32_t vl = (uint32_t)hd->value_len;
-    memcpy(p, &nl, 2);
-    memcpy(p + 2, hd->name, nl);
-    p += 2 + nl;
-    memcpy(p, &vl, 4);
-    memcpy(p + 4, hd->value, vl);
-    p += 4 + vl;
-  }
+  h->req_len = (uint32_t)req_bytes;
+  put_headers(p, ri->req_headers, ri->nreq_headers);
 }
 
 /* Pushes |name| in Go's canonical form ("content-type" -> "Content-Type"). */
@@ -240,8 +256,39 @@ static void push_lazy_ocsp(duk_context *ctx, const raw_head *h) {
   put_str(ctx, "status", h->ocsp.status ? h->ocsp.status : (h->tls_version[0] ? "unknown" : ""));
 }
 
-/* this.request: [ this buf ] -> [ this buf request ] */
-static void push_lazy_request(duk_context *ctx, const raw_head *h) {
+/* Pushes k6's request.cookies from Cookie header values: { name: [{name, value, replace}] }. */
+static void add_request_cookies(duk_context *ctx, const char *v, size_t len) {
+  const char *end = v + len;
+  while (v < end) {
+    const char *semi = memchr(v, ';', (size_t)(end - v)), *e = semi ? semi : end;
+    while (v < e && *v == ' ')
+      v++;
+    const char *eq = memchr(v, '=', (size_t)(e - v));
+    if (eq && eq > v) { /* -> [ ... cookies ] */
+      duk_push_lstring(ctx, v, (size_t)(eq - v));
+      duk_dup_top(ctx);
+      if (!duk_get_prop(ctx, -3)) { /* -> [ ... cookies name list|undefined ] */
+        duk_pop(ctx);
+        duk_push_array(ctx);
+      }
+      duk_push_object(ctx);
+      duk_push_lstring(ctx, v, (size_t)(eq - v));
+      duk_put_prop_literal(ctx, -2, "name");
+      duk_push_lstring(ctx, eq + 1, (size_t)(e - eq - 1));
+      duk_put_prop_literal(ctx, -2, "value");
+      duk_push_false(ctx);
+      duk_put_prop_literal(ctx, -2, "replace");
+      duk_put_prop_index(ctx, -2, (duk_uarridx_t)duk_get_length(ctx, -2));
+      duk_put_prop(ctx, -3);
+    }
+    v = e + 1;
+  }
+}
+
+/* this.request: [ this buf ] -> [ this buf request ]: method, url, body, and the headers sent
+ * as k6 shows them ({Name: [values]}), with the cookies they carried. */
+static void push_lazy_request(duk_context *ctx, const raw_head *h, const uint8_t *p,
+                              const uint8_t *end) {
   duk_push_object(ctx);
   duk_push_string(ctx, h->method);
   duk_put_prop_literal(ctx, -2, "method");
@@ -251,10 +298,27 @@ static void push_lazy_request(duk_context *ctx, const raw_head *h) {
     duk_put_prop_literal(ctx, -2, "body");
   else
     duk_pop(ctx);
-  if (!duk_get_prop_literal(ctx, -3, REQ_HDRS_KEY)) {
-    duk_pop(ctx);
-    duk_push_object(ctx);
+  duk_push_object(ctx); /* -> [ this buf request headers ] */
+  duk_push_object(ctx); /* -> [ this buf request headers cookies ] */
+  while (p + 6 <= end) {
+    uint16_t nl;
+    uint32_t vl;
+    memcpy(&nl, p, 2);
+    memcpy(&vl, p + 2 + nl, 4);
+    const char *name = (const char *)p + 2, *value = (const char *)p + 6 + nl;
+    if (nl == 6 && strncasecmp(name, "Cookie", 6) == 0) add_request_cookies(ctx, value, vl);
+    push_canonical(ctx, name, nl); /* -> [ ... headers cookies name ] */
+    duk_dup_top(ctx);
+    if (!duk_get_prop(ctx, -4)) {
+      duk_pop(ctx);
+      duk_push_array(ctx);
+    }
+    duk_push_lstring(ctx, value, vl);
+    duk_put_prop_index(ctx, -2, (duk_uarridx_t)duk_get_length(ctx, -2));
+    duk_put_prop(ctx, -4);
+    p += 6 + nl + vl;
   }
+  duk_put_prop_literal(ctx, -3, "cookies");
   duk_put_prop_literal(ctx, -2, "headers");
 }
 
@@ -266,11 +330,12 @@ static duk_ret_t res_lazy_get(duk_context *ctx) {
   const uint8_t *p = duk_get_buffer_data(ctx, -1, &len);
   if (!p || len < sizeof(raw_head)) return 0; /* not a response: undefined */
   const raw_head *h = (const raw_head *)p;
-  const uint8_t *hend = p + len - h->body_len; /* the headers end where the body begins */
+  const uint8_t *rend = p + len - h->req_len;  /* the request's headers close the buffer */
+  const uint8_t *hend = rend - h->body_len;     /* the headers end where the body begins */
   switch (which) {
   case LAZY_HEADERS: push_lazy_headers(ctx, p + sizeof(raw_head), hend); break;
   case LAZY_TIMINGS: push_lazy_timings(ctx, h); break;
-  case LAZY_REQUEST: push_lazy_request(ctx, h); break;
+  case LAZY_REQUEST: push_lazy_request(ctx, h, rend, p + len); break;
   case LAZY_STATUS_TEXT: /* Go's Response.Status: the server's reason phrase, else Go's text */
     if (h->status)
       duk_push_sprintf(ctx, "%d %s", (int)h->status, h->reason[0] ? h->reason : status_text(h->status));
@@ -378,14 +443,14 @@ void sb_js_http_push_response(duk_context *ctx, const sb_js_http_resinfo *ri,
   else
     duk_push_literal(ctx, "");
   duk_put_prop_literal(ctx, -2, "proto");
-  push_raw(ctx, ri->method, res, text);
+  push_raw(ctx, ri, res, text);
   duk_put_prop_literal(ctx, -2, RAW_KEY);
   if (ri->body_idx >= 0 && !duk_is_undefined(ctx, ri->body_idx) && !duk_is_null(ctx, ri->body_idx)) {
-    duk_dup(ctx, ri->body_idx);
+    /* k6: the body as sent, before compression (a form object shows as "a=1&b=2") */
+    if (ri->sent_body && !duk_is_string(ctx, ri->body_idx))
+      duk_push_lstring(ctx, ri->sent_body, ri->sent_body_len);
+    else
+      duk_dup(ctx, ri->body_idx);
     duk_put_prop_literal(ctx, -2, REQ_BODY_KEY);
-  }
-  if (ri->headers_idx >= 0 && duk_is_object(ctx, ri->headers_idx)) {
-    duk_dup(ctx, ri->headers_idx);
-    duk_put_prop_literal(ctx, -2, REQ_HDRS_KEY);
   }
 }

@@ -83,6 +83,23 @@ run_sb run -q --no-summary -e B="$B" -e DISCARD=1 "$s"
 expect_rc 0
 expect_err 'discarded 200 true'
 
+# --- res.request as k6 shows it: the headers sent ({Name: [values]}, the default User-Agent
+# included), the cookies they carried, the body as sent (a form encoded)
+s=$(script request.js <<'JS'
+import http from 'k6/http';
+export const options = { iterations: 1 };
+export default function () {
+  http.cookieJar().set(`${__ENV.B}/echo`, 'jar', '1');
+  const q = http.post(`${__ENV.B}/echo`, { a: 'b c' }, { headers: { 'x-one': 'x' }, cookies: { mine: '2' } }).request;
+  console.log(`req ${q.method} ${q.body} ${q.headers['X-One'][0]} ${q.headers['Content-Type'][0]}` +
+    ` ${q.headers['User-Agent'][0].indexOf('speedboat/') === 0} ${q.cookies.mine[0].value} ${q.cookies.jar[0].value}`);
+}
+JS
+)
+run_sb run -q --no-summary -e B="$B" "$s"
+expect_rc 0
+expect_err 'req POST a=b\+c x application/x-www-form-urlencoded true 2 1'
+
 # --- IPv6: a literal [::1]:port, and the dns policy sending localhost to ::1
 "$SB_TARGET" --listen '[::1]:0' >"$WORK/target6.out" 2>&1 &
 PIDS="$PIDS $!"
