@@ -8,6 +8,54 @@
 #include "agent/http_client.h"
 #include "duktape.h"
 
+#define MAX_USER_TAGS 32
+#define MAX_HEADERS 64 /* request headers a script sets; more is a clear error */
+#define MAX_RANGES 32
+#define RANGES_KEY "\377sbRanges" /* an expectedStatuses() object's ranges */
+
+struct sb_cookiejar;
+struct sb_vu;
+
+/* A response callback (k6's expectedStatuses): which statuses count as expected. */
+typedef struct sb_js_expect {
+  int on;                   /* 0: no response callback (no expected_response, no failed rate) */
+  size_t n;
+  int min[MAX_RANGES], max[MAX_RANGES];
+} sb_js_expect;
+
+enum { AUTH_NONE, AUTH_BASIC, AUTH_DIGEST };
+
+/* What params said. Strings point at values on the value stack (kept until the call returns). */
+typedef struct sb_js_params {
+  sb_http_header headers[MAX_HEADERS];
+  size_t nheaders;
+  const char *tags[2 * MAX_USER_TAGS];
+  size_t ntags;
+  const char *name;         /* tags.name */
+  double timeout_ms;
+  int redirects;            /* hops to follow */
+  int discard, binary;      /* responseType */
+  int has_ctype, has_authz;
+  int auth;                 /* AUTH_* */
+  const char *compression;  /* "gzip", "gzip, br", ... */
+  duk_idx_t cookies_idx;    /* params.cookies, or -1 */
+  struct sb_cookiejar *jar;
+  int has_expect;
+  sb_js_expect ex;
+} sb_js_params;
+
+
+/* Reads params at |idx| (object or undefined) into |p|; throws a TypeError naming the field at
+ * fault. Coerced strings are left on the stack above |idx| (kept until the call returns). */
+void sb_js_http_read_params(duk_context *ctx, duk_idx_t idx, sb_js_params *p, struct sb_vu *vu);
+/* Reads an expectedStatuses() object (or null: no callback) at |idx| into |ex|; throws
+ * otherwise, naming |what|. */
+void sb_js_http_read_expect(duk_context *ctx, duk_idx_t idx, sb_js_expect *ex, const char *what);
+/* 1 when |status| is one |ex| expects. */
+int sb_js_http_expected(const sb_js_expect *ex, int status);
+/* http.expectedStatuses(200, {min: 300, max: 399}, ...) */
+duk_ret_t sb_js_http_expected_statuses(duk_context *ctx);
+
 /* What a Response needs besides the client's result. Strings borrowed for the call. */
 typedef struct sb_js_http_resinfo {
   const char *method;
