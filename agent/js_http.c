@@ -37,7 +37,7 @@
 
 typedef struct job {
   struct http_state *st;
-  const char *method;       /* static (METHODS) */
+  const char *method;       /* static (METHODS), or a custom one on the value stack */
   const char *name_tpl;     /* http.url template, or NULL */
   duk_idx_t body_idx;
   sb_js_params p;
@@ -530,15 +530,20 @@ static duk_ret_t http_body(duk_context *ctx) {
   return do_request(ctx, METHODS[duk_get_current_magic(ctx)], 0, 1, 2);
 }
 
-/* The static name of |m| (any case), or NULL. */
+/* The method to send for |m|: a standard one (any case) as its static upper-case name; any other
+ * token (TRACE, PROPFIND, ...) as given — |m| lives on the value stack for the whole call; NULL
+ * for what is not a method. */
 static const char *method_of(const char *m) {
-  char up[16];
-  snprintf(up, sizeof(up), "%s", m);
-  for (char *s = up; *s; s++)
-    if (*s >= 'a' && *s <= 'z') *s -= 32;
+  static const char *const OTHERS[] = {"TRACE", "CONNECT"};
+  size_t n = strlen(m);
   for (size_t i = 0; i < sizeof(METHODS) / sizeof(METHODS[0]); i++)
-    if (strcmp(up, METHODS[i]) == 0) return METHODS[i];
-  return NULL;
+    if (strcasecmp(m, METHODS[i]) == 0) return METHODS[i];
+  for (size_t i = 0; i < sizeof(OTHERS) / sizeof(OTHERS[0]); i++)
+    if (strcasecmp(m, OTHERS[i]) == 0) return OTHERS[i];
+  if (n == 0 || n > 20) return NULL;
+  for (size_t i = 0; i < n; i++)
+    if (m[i] <= 32 || m[i] >= 127 || strchr("()<>@,;:\\\"/[]?={}", m[i])) return NULL;
+  return m;
 }
 
 /* request(method, url, body, params) */

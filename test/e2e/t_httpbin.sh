@@ -73,6 +73,8 @@ export default function () {
     check(http.put(`${H}/put`, JSON.stringify({ verb: 'put' }), json), { put: (r) => r.json().json.verb === 'put' });
     check(http.patch(`${H}/patch`, JSON.stringify({ verb: 'patch' }), json), { patch: (r) => r.json().json.verb === 'patch' });
     check(http.del(`${H}/delete?verb=delete`), { del: (r) => r.json().args.verb === 'delete' });
+    check(http.request('TRACE', `${H}/anything`), { 'any method through request()': (r) => r.json().method === 'TRACE' });
+    check(http.request('PROPFIND', `${H}/anything`), { 'a custom method reaches the server': (r) => r.status === 405 });
     check(http.post(`${H}/post`, { f: http.file('file body', 'a.txt', 'text/plain'), k: 'v' }), {
       multipart: (r) => r.json().files.f === 'file body' && r.json().form.k === 'v',
     });
