@@ -173,6 +173,7 @@ static int scalars_from_proto(sb_http_config *c, const Speedboat__HttpConfig *m,
   c->max_redirects = (int)m->max_redirects;
   c->no_connection_reuse = !!m->no_connection_reuse;
   c->no_vu_connection_reuse = !!m->no_vu_connection_reuse;
+  c->throw_errors = !!m->throw_errors;
   c->batch = (int)m->batch;
   c->batch_per_host = (int)m->batch_per_host;
   c->discard_response_bodies = !!m->discard_response_bodies;
@@ -266,6 +267,7 @@ int sb_http_config_to_proto(const sb_http_config *c, Speedboat__HttpConfig *m) {
   m->max_redirects = (uint32_t)c->max_redirects;
   m->no_connection_reuse = !!c->no_connection_reuse;
   m->no_vu_connection_reuse = !!c->no_vu_connection_reuse;
+  m->throw_errors = !!c->throw_errors;
   m->user_agent_set = c->user_agent != NULL;
   if (c->user_agent) m->user_agent = c->user_agent;
   m->batch = (uint32_t)c->batch;

@@ -76,6 +76,8 @@ typedef struct sb_http_config {
   int batch;            /* max parallel requests of one http.batch() call; default 20 */
   int batch_per_host;   /* max parallel requests per host in one batch; default 6; 0 = no limit */
   int discard_response_bodies;
+  int throw_errors;     /* k6's `throw`: a failed request throws (else a "Request Failed"
+                           warning and a response with error/error_code) */
 } sb_http_config;
 
 /* Fills |c| with k6's defaults (nothing allocated). */

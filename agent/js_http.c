@@ -495,6 +495,19 @@ static void push_job_response(duk_context *ctx, job *j) {
   sb_js_http_push_response(ctx, &ri, &j->res);
 }
 
+/* k6: a failed request logs a "Request Failed" warning, or throws with the `throw` option. */
+static void report_failure(duk_context *ctx, job *j) {
+  const sb_vu_env *env = sb_vu_get_env(j->st->vu);
+  const sb_http_config *cfg = env->http ? sb_http_shared_config(env->http) : NULL;
+  const char *e = j->res.error ? j->res.error : "";
+  const char *u = j->url_shown.data ? j->url_shown.data : "";
+  if (cfg && cfg->throw_errors) (void)duk_error(ctx, DUK_ERR_ERROR, "%s %s: %s", j->method, u, e);
+  if (!env->log) return;
+  char line[600];
+  int n = snprintf(line, sizeof(line), "Request Failed  error=\"%s \\\"%s\\\": %s\"", j->method, u, e);
+  if (n > 0) env->log("warn@http", line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1, env->log_ud);
+}
+
 static http_state *begin(duk_context *ctx) {
   sb_vu *vu = sb_vu_from_ctx(ctx);
   if (!vu || !sb_vu_busy(vu))
@@ -514,6 +527,7 @@ static duk_ret_t do_request(duk_context *ctx, const char *method, duk_idx_t url_
   if (!j) return duk_error(ctx, DUK_ERR_ERROR, "k6/http: out of memory");
   job_init(ctx, j, method, url_idx, body_idx, params_idx);
   if (run_jobs(ctx, st, 1, 1, 0) < 0) return 0;
+  if (j->res.error_code) report_failure(ctx, j);
   push_job_response(ctx, j);
   return 1;
 }
@@ -623,6 +637,8 @@ static duk_ret_t http_batch(duk_context *ctx) {
   size_t par = cfg && cfg->batch > 0 ? (size_t)cfg->batch : 20;
   size_t per_host = cfg ? (size_t)cfg->batch_per_host : 6;
   if (n && run_jobs(ctx, st, n, par, per_host) < 0) return 0;
+  for (size_t i = 0; i < n; i++)
+    if (st->jobs[i]->res.error_code) report_failure(ctx, st->jobs[i]);
   if (arr) duk_push_array(ctx);
   else duk_push_object(ctx);
   for (size_t i = 0; i < n; i++) {

@@ -29,6 +29,7 @@
 typedef struct logline {
   struct logline *next;
   char level[8];
+  char source[16];     /* "console", or what the level said after '@' ("http") */
   int64_t time_us;
   size_t len;
   char text[];
@@ -122,7 +123,7 @@ static void flush_logs(session *s) {
     m.level = l->level;
     m.text = l->text;
     m.time_us = l->time_us;
-    m.source = "console";
+    m.source = l->source;
     sb_frame_send_msg(bufferevent_get_output(s->bev), SPEEDBOAT__ENVELOPE__MSG_LOG, &m);
     free(l);
     l = next;
@@ -137,7 +138,10 @@ static void engine_log(const char *level, const char *text, size_t len, void *ud
   logline *l = malloc(sizeof(*l) + len + 1);
   if (!l) return;
   l->next = NULL;
-  snprintf(l->level, sizeof(l->level), "%s", level);
+  /* "warn@http": a line of the engine's own (k6's "Request Failed"), not the script's console */
+  const char *at = strchr(level, '@');
+  snprintf(l->level, sizeof(l->level), "%.*s", at ? (int)(at - level) : (int)strlen(level), level);
+  snprintf(l->source, sizeof(l->source), "%s", at ? at + 1 : "console");
   l->time_us = sb_clock_wall_us();
   l->len = len;
   memcpy(l->text, text, len);

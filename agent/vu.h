@@ -24,7 +24,8 @@ struct event_base;
 typedef struct sb_vu sb_vu;
 typedef struct sb_http_client sb_http_client;
 
-/* Log lines from console.* and from script errors. |level| is "debug", "info", "warn", "error". */
+/* Log lines from console.* and from script errors. |level| is "debug", "info", "warn", "error",
+ * with "@http" appended for the engine's own lines about requests (k6's "Request Failed"). */
 typedef void (*sb_vu_log_cb)(const char *level, const char *text, size_t len, void *ud);
 
 /* What a VU borrows from its worker; everything must outlive the VU. */

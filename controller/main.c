@@ -38,6 +38,8 @@ static const char usage[] =
     "      --max-redirects N          follow at most N redirects (default 10)\n"
     "      --no-connection-reuse      a new connection for every request\n"
     "      --no-vu-connection-reuse   do not keep connections across iterations\n"
+    "  -w, --throw                    a failed request throws an exception (default: a\n"
+    "                                 warning, and the response carries error and error_code)\n"
     "      --batch N                  max parallel requests of one http.batch() (default 20)\n"
     "      --batch-per-host N         ... of them to one host (default 6, 0 = no limit)\n"
     "      --dns SPEC                 DNS resolution, e.g. \"ttl=1m,select=first,policy=any\"\n"
@@ -146,7 +148,7 @@ enum {
   OPT_NO_THRESHOLDS = 256, OPT_NO_SUMMARY, OPT_TREND_STATS, OPT_WORKERS, OPT_AGENTS, OPT_AGENTS_FILE,
   OPT_AGENT_TOKEN_FILE, OPT_AGENT_TLS_CERT, OPT_AGENT_TLS_KEY, OPT_AGENT_TLS_CA, OPT_ON_AGENT_LOSS, OPT_NO_TARGET_CHECK,
   OPT_INSECURE, OPT_TLS_CA_FILE, OPT_USER_AGENT, OPT_MAX_REDIRECTS, OPT_NO_CONN_REUSE,
-  OPT_NO_VU_CONN_REUSE, OPT_BATCH, OPT_BATCH_PER_HOST, OPT_DNS
+  OPT_NO_VU_CONN_REUSE, OPT_BATCH, OPT_BATCH_PER_HOST, OPT_DNS, OPT_THROW
 };
 
 /* The HTTP flags (k6's); values are checked again, with the script's, by sb_options_parse. */
@@ -156,6 +158,7 @@ static int parse_http_flag(sb_cli_overrides *cli, int c, const char *arg) {
   case OPT_INSECURE: cli->insecure_skip_tls_verify = 1; return 0;
   case OPT_NO_CONN_REUSE: cli->no_connection_reuse = 1; return 0;
   case OPT_NO_VU_CONN_REUSE: cli->no_vu_connection_reuse = 1; return 0;
+  case OPT_THROW: cli->throw_errors = 1; return 0;
   case OPT_MAX_REDIRECTS: return parse_count("--max-redirects", arg, &cli->max_redirects);
   case OPT_BATCH: return parse_count("--batch", arg, &cli->batch);
   case OPT_BATCH_PER_HOST: return parse_count("--batch-per-host", arg, &cli->batch_per_host);
@@ -191,6 +194,7 @@ static int cmd_run(int argc, char **argv, int archive_only) {
       {"max-redirects", required_argument, 0, OPT_MAX_REDIRECTS},
       {"no-connection-reuse", no_argument, 0, OPT_NO_CONN_REUSE},
       {"no-vu-connection-reuse", no_argument, 0, OPT_NO_VU_CONN_REUSE},
+      {"throw", no_argument, 0, OPT_THROW},
       {"batch", required_argument, 0, OPT_BATCH},
       {"batch-per-host", required_argument, 0, OPT_BATCH_PER_HOST},
       {"dns", required_argument, 0, OPT_DNS},
@@ -203,7 +207,7 @@ static int cmd_run(int argc, char **argv, int archive_only) {
   int c, bad = 0;
   int64_t v;
   optind = 1;
-  while (!bad && (c = getopt_long(argc, argv, "u:d:i:s:e:qO:h", longopts, NULL)) != -1) {
+  while (!bad && (c = getopt_long(argc, argv, "u:d:i:s:e:qO:hw", longopts, NULL)) != -1) {
     switch (c) {
     case 'u': bad = parse_count("--vus", optarg, &cfg.cli.vus); break;
     case 'i': bad = parse_count("--iterations", optarg, &cfg.cli.iterations); break;
@@ -245,7 +249,11 @@ static int cmd_run(int argc, char **argv, int archive_only) {
       sb_cli_overrides_clear(&cfg.cli);
       env_free(&env);
       return 0;
+    case 'w':
+      bad = parse_http_flag(&cfg.cli, OPT_THROW, optarg);
+      break;
     case OPT_INSECURE: case OPT_TLS_CA_FILE: case OPT_USER_AGENT: case OPT_MAX_REDIRECTS:
+    case OPT_THROW:
     case OPT_NO_CONN_REUSE: case OPT_NO_VU_CONN_REUSE: case OPT_BATCH: case OPT_BATCH_PER_HOST:
     case OPT_DNS:
       bad = parse_http_flag(&cfg.cli, c, optarg);

@@ -84,6 +84,7 @@ typedef struct sb_cli_overrides {
   int insecure_skip_tls_verify; /* --insecure-skip-tls-verify */
   int no_connection_reuse;    /* --no-connection-reuse */
   int no_vu_connection_reuse; /* --no-vu-connection-reuse */
+  int throw_errors;           /* -w, --throw */
   int64_t max_redirects;      /* --max-redirects; -1 */
   int64_t batch;              /* --batch; -1 */
   int64_t batch_per_host;     /* --batch-per-host; -1 */

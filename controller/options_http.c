@@ -452,6 +452,7 @@ static int apply_http_cli(sb_http_config *c, const sb_cli_overrides *cli, sb_err
   if (cli->insecure_skip_tls_verify) c->insecure_skip_tls_verify = 1;
   if (cli->no_connection_reuse) c->no_connection_reuse = 1;
   if (cli->no_vu_connection_reuse) c->no_vu_connection_reuse = 1;
+  if (cli->throw_errors) c->throw_errors = 1;
   if (cli->max_redirects > INT_MAX || cli->batch > INT_MAX || cli->batch_per_host > INT_MAX)
     return sb_err_set(err, SB_EINVAL, "--max-redirects, --batch, --batch-per-host: too large");
   if (cli->max_redirects >= 0) c->max_redirects = (int)cli->max_redirects;
@@ -480,6 +481,7 @@ int sb_options_http_parse(sb_http_config *c, json_t *root, const sb_cli_override
        (rc = opt_int(v, "options.maxRedirects", 0, &c->max_redirects, err))) ||
       (OPT("noConnectionReuse") &&
        (rc = opt_bool(v, "options.noConnectionReuse", &c->no_connection_reuse, err))) ||
+      (OPT("throw") && (rc = opt_bool(v, "options.throw", &c->throw_errors, err))) ||
       (OPT("noVUConnectionReuse") &&
        (rc = opt_bool(v, "options.noVUConnectionReuse", &c->no_vu_connection_reuse, err))) ||
       (OPT("batch") && (rc = opt_int(v, "options.batch", 1, &c->batch, err))) ||

@@ -156,6 +156,13 @@ static void print_log(const run *r, const agent *a, const Speedboat__Log *l) {
   else if (l->level && !strcmp(l->level, "error")) lv = "ERRO";
   else if (l->level && !strcmp(l->level, "debug")) lv = "DEBU";
   const char *src = l->source && *l->source ? l->source : "console";
+  if (strcmp(src, "http") == 0) { /* k6's own lines carry their fields in the text */
+    if (r->distributed)
+      fprintf(stderr, "%s[%04lld] %s agent=%s\n", lv, elapsed_s(r), l->text, a->name);
+    else
+      fprintf(stderr, "%s[%04lld] %s\n", lv, elapsed_s(r), l->text);
+    return;
+  }
   if (r->distributed)
     fprintf(stderr, "%s[%04lld] %s  source=%s agent=%s\n", lv, elapsed_s(r), l->text, src, a->name);
   else

@@ -100,6 +100,34 @@ run_sb run -q --no-summary -e B="$B" "$s"
 expect_rc 0
 expect_err 'req POST a=b\+c x application/x-www-form-urlencoded true 2 1'
 
+# --- a failed request: k6's "Request Failed" warning and a response; with throw (the option or
+# -w/--throw) an exception instead
+dead=$((20000 + $(od -An -N2 -tu2 /dev/urandom) % 30000))
+s=$(script throw.js <<'JS'
+import http from 'k6/http';
+export const options = { iterations: 1, throw: __ENV.THROW === '1' };
+export default function () {
+  try {
+    const r = http.get(`http://127.0.0.1:${__ENV.DEAD}/x`);
+    console.log(`returned ${r.status} ${r.error_code}`);
+  } catch (e) {
+    console.log(`threw ${e.message}`);
+  }
+}
+JS
+)
+run_sb run -q --no-summary -e DEAD="$dead" -e THROW=0 "$s"
+expect_rc 0
+expect_err "^WARN\[[0-9]+\] Request Failed  error=\"GET .*127\.0\.0\.1:$dead/x.*: dial: connection refused\"\$"
+expect_err 'returned 0 1212'
+run_sb run -q --no-summary -e DEAD="$dead" -e THROW=1 "$s"
+expect_rc 0
+expect_err "threw GET http://127\.0\.0\.1:$dead/x: dial: connection refused"
+if grep -q 'Request Failed' "$WORK/err"; then show; fail "throw: no warning expected"; fi
+run_sb run -q --no-summary -w -e DEAD="$dead" -e THROW=0 "$s"
+expect_rc 0
+expect_err "threw GET"
+
 # --- IPv6: a literal [::1]:port, and the dns policy sending localhost to ::1
 "$SB_TARGET" --listen '[::1]:0' >"$WORK/target6.out" 2>&1 &
 PIDS="$PIDS $!"

@@ -49,6 +49,7 @@ static void fill(sb_http_config *c) {
   c->max_redirects = 0;
   c->no_connection_reuse = 1;
   c->no_vu_connection_reuse = 1;
+  c->throw_errors = 1;
   c->user_agent = strdup("");
   c->batch = 3;
   c->batch_per_host = 0;
@@ -88,6 +89,7 @@ static void assert_defaults(const sb_http_config *c) {
   assert_int_equal(c->max_redirects, 10);
   assert_false(c->no_connection_reuse);
   assert_false(c->no_vu_connection_reuse);
+  assert_false(c->throw_errors);
   assert_null(c->user_agent);
   assert_int_equal(c->batch, 20);
   assert_int_equal(c->batch_per_host, 6);
@@ -156,6 +158,7 @@ static void test_every_field(void **state) {
   assert_int_equal(b.max_redirects, 0);
   assert_true(b.no_connection_reuse);
   assert_true(b.no_vu_connection_reuse);
+  assert_true(b.throw_errors);
   assert_non_null(b.user_agent);
   assert_string_equal(b.user_agent, ""); /* "" (send none) is not NULL (the default) */
   assert_int_equal(b.batch, 3);

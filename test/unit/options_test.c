@@ -391,9 +391,11 @@ static void test_http_defaults(void **state) {
 static void test_http_scalars(void **state) {
   sb_options *o = parse_ok("{\"insecureSkipTLSVerify\": true, \"maxRedirects\": 0,"
                            "\"noConnectionReuse\": true, \"noVUConnectionReuse\": true,"
-                           "\"userAgent\": \"\", \"batch\": 5, \"batchPerHost\": 0}",
+                           "\"userAgent\": \"\", \"batch\": 5, \"batchPerHost\": 0,"
+                           "\"throw\": true}",
                            NULL);
   const sb_http_config *h = &o->http;
+  assert_true(h->throw_errors);
   assert_true(h->insecure_skip_tls_verify);
   assert_int_equal(h->max_redirects, 0);
   assert_true(h->no_connection_reuse);
@@ -420,6 +422,7 @@ static void test_http_scalars(void **state) {
   parse_err("{\"noVUConnectionReuse\": \"true\"}", NULL,
             "options.noVUConnectionReuse: must be true or false");
   parse_err("{\"userAgent\": 5}", NULL, "options.userAgent: must be a string");
+  parse_err("{\"throw\": \"yes\"}", NULL, "options.throw: must be true or false");
   parse_err("{\"batch\": 0}", NULL, "options.batch: must be an integer >= 1");
   parse_err("{\"batch\": \"20\"}", NULL, "options.batch: must be an integer >= 1");
   parse_err("{\"batchPerHost\": -2}", NULL, "options.batchPerHost: must be an integer >= 0");
