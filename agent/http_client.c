@@ -166,6 +166,14 @@ void sb_http_shared_free(sb_http_shared *s) {
   free(s);
 }
 
+#ifndef SB_VERSION
+#define SB_VERSION "dev"
+#endif
+
+const char *sb_http_user_agent(const sb_http_config *cfg) {
+  return cfg && cfg->user_agent ? cfg->user_agent : "speedboat/" SB_VERSION;
+}
+
 const sb_http_config *sb_http_shared_config(const sb_http_shared *s) {
   return s->cfg;
 }

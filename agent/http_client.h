@@ -128,6 +128,9 @@ int sb_http_shared_new(sb_http_shared **out, struct event_base *base, const sb_h
                        sb_err *err);
 void sb_http_shared_free(sb_http_shared *s);
 const sb_http_config *sb_http_shared_config(const sb_http_shared *s);
+/* The User-Agent requests carry: the userAgent option, else "speedboat/<version>"; "" = none.
+ * |cfg| may be NULL (the default). */
+const char *sb_http_user_agent(const sb_http_config *cfg);
 
 typedef struct sb_http_client sb_http_client;
 

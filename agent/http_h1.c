@@ -15,10 +15,6 @@
 
 #include "agent/http_internal.h"
 
-#ifndef SB_VERSION
-#define SB_VERSION "dev"
-#endif
-#define DEFAULT_USER_AGENT "speedboat/" SB_VERSION
 
 static int h_attach(sb_conn *k) {
   k->ps = NULL;
@@ -59,7 +55,7 @@ static int build(sb_xfer *x) {
                                         : sb_buf_puts(b, "\r\n");
   }
   if (!req_header(x, "User-Agent")) {
-    const char *ua = cfg->user_agent ? cfg->user_agent : DEFAULT_USER_AGENT;
+    const char *ua = sb_http_user_agent(cfg);
     if (*ua) r |= sb_buf_printf(b, "User-Agent: %s\r\n", ua);
   }
   const char *p = x->hdr.data;

@@ -17,10 +17,6 @@
 
 #include "agent/http_internal.h"
 
-#ifndef SB_VERSION
-#define SB_VERSION "dev"
-#endif
-#define DEFAULT_USER_AGENT "speedboat/" SB_VERSION
 #define STREAM_WINDOW (16 << 20)
 #define CONN_WINDOW (1 << 30)
 #define REFUSED (-1) /* a done exchange the server refused unprocessed */
@@ -286,7 +282,7 @@ static int build_strings(sb_xfer *x) {
     }
     p = v + strlen(v) + 1;
   }
-  const char *ua = cfg->user_agent ? cfg->user_agent : DEFAULT_USER_AGENT;
+  const char *ua = sb_http_user_agent(cfg);
   if (!ua_hdr && *ua) r |= sb_buf_append(b, "user-agent", 11) | sb_buf_append(b, ua, strlen(ua) + 1), n++;
   return r ? -1 : n;
 }

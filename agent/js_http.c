@@ -27,11 +27,6 @@
 #include "agent/vu.h"
 #include "common/codec.h"
 
-#ifdef SB_VERSION
-#define SB_VERSION_STR SB_VERSION
-#else
-#define SB_VERSION_STR "dev"
-#endif
 #define STATE_KEY "\377sbHttpState" /* hidden (0xFF-prefixed) keys */
 #define PTR_KEY "\377p"
 
@@ -484,7 +479,7 @@ static void push_job_response(duk_context *ctx, job *j) {
     if (j->hdrs[i].name_len == 10 && strncasecmp(j->hdrs[i].name, "User-Agent", 10) == 0) has_ua = 1;
   const sb_vu_env *env = sb_vu_get_env(j->st->vu);
   const sb_http_config *cfg = env->http ? sb_http_shared_config(env->http) : NULL;
-  const char *ua = cfg && cfg->user_agent ? cfg->user_agent : "speedboat/" SB_VERSION_STR;
+  const char *ua = sb_http_user_agent(cfg);
   if (!has_ua && *ua && n < sizeof(j->hdrs) / sizeof(j->hdrs[0]))
     j->hdrs[n++] = (sb_http_header){"User-Agent", 10, ua, strlen(ua)};
   sb_js_http_resinfo ri = {.method = j->method, .url = j->url.data ? j->url.data : "",
