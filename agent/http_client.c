@@ -313,7 +313,7 @@ void sb_xfer_finish(sb_xfer *x, int code, const char *msg) {
     double sent = x->t_sent > 0 ? x->t_sent : (x->t_first > 0 ? x->t_first : end);
     t->sending = sent - x->t_write;
     if (x->t_first > 0) {
-      t->waiting = x->t_first - sent;
+      t->waiting = x->t_first > sent ? x->t_first - sent : 0; /* k6: 0 when the answer began early */
       t->receiving = end - x->t_first;
     } else {
       t->waiting = end - sent;
