@@ -150,7 +150,11 @@ static job *job_at(duk_context *ctx, http_state *st, size_t i) {
 void sb_js_http_iteration_start(sb_vu *vu) {
   const sb_vu_env *env = sb_vu_get_env(vu);
   http_state *st = *sb_vu_http_state(vu);
-  if (st && st->jar && sb_cookiejar_count(st->jar)) sb_cookiejar_clear_all(st->jar);
+  if (st && st->jar) {
+    if (sb_cookiejar_count(st->jar)) sb_cookiejar_clear_all(st->jar);
+  } else {
+    sb_js_cookies_reset(sb_vu_ctx(vu)); /* a jar used before any request (jar.set only) */
+  }
   sb_http_client *c = sb_vu_http_if_any(vu);
   if (c && env->http && sb_http_shared_config(env->http)->no_vu_connection_reuse)
     sb_http_client_close_idle(c);

@@ -47,6 +47,21 @@ run_sb run -q --no-summary -e B="$B" -e NOREUSE=0 "$s"
 expect_rc 0
 [ "$(grep -c 'conn first=true' "$WORK/err")" = 1 ] || { show; fail "without noVUConnectionReuse: one connection for the VU"; }
 
+# --- every iteration starts with an empty VU jar, also when the jar was only used directly
+s=$(script jarreset.js <<'JS'
+import http from 'k6/http';
+export const options = { vus: 1, iterations: 3 };
+export default function () {
+  const jar = http.cookieJar();
+  console.log('jar before ' + JSON.stringify(jar.cookiesForURL('http://x.test/')));
+  jar.set('http://x.test/', 'a', String(__ITER));
+}
+JS
+)
+run_sb run -q --no-summary "$s"
+expect_rc 0
+[ "$(grep -c 'jar before {}' "$WORK/err")" = 3 ] || { show; fail "the VU jar was not emptied between iterations"; }
+
 # --- the server ends keep-alive (Connection: close): the next request dials again, no error
 s=$(script close.js <<'JS'
 import http from 'k6/http';
