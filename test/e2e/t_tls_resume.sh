@@ -18,6 +18,15 @@ export default function () {
 }
 JS
 )
+pin=$(script pin.js <<'JS'
+import http from 'k6/http';
+export const options = { iterations: 1, tlsVersion: http.TLS_1_2 };
+export default function () {
+  const r = http.get(__ENV.U);
+  console.log(`pinned ${r.status} ${r.status ? r.tls_version : r.error_code}`);
+}
+JS
+)
 for v in tls1_2 tls1_3; do
   port=$((20000 + $(od -An -N2 -tu2 /dev/urandom) % 30000))
   openssl s_server -accept "127.0.0.1:$port" -cert "$WORK/certs/server.pem" -key "$WORK/certs/server.key" \
@@ -34,5 +43,10 @@ for v in tls1_2 tls1_3; do
   [ "$v" = tls1_3 ] || [ "$hits" = 5 ] || { show; fail "$v: $hits session cache hits, expected 5"; }
   # TLS 1.3 resumes by ticket (stateless): s_server counts no cache hit, but says "Reused"
   grep -q 'reused=true' "$WORK/err" || { show; fail "$v: the last connection did not resume"; }
+  # options written with k6's constants (evaluated by the controller's init): tlsVersion
+  # http.TLS_1_2 pins TLS 1.2, so the TLS 1.3-only server refuses us
+  run_sb run -q --no-summary --tls-ca-file "$WORK/certs/ca.pem" -e "U=https://127.0.0.1:$port/" "$pin"
+  expect_rc 0
+  if [ "$v" = tls1_2 ]; then expect_err 'pinned 200 tls1.2'; else expect_err 'pinned 0 1300|pinned 0 13'; fi
 done
 echo ok
