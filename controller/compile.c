@@ -9,7 +9,9 @@
  *
  * The init context runs in a second heap on the archive built so far (common/jsmod.h), with
  * init-only stubs for the k6 modules, __ENV, and an open() that reads files (from disk, or from
- * the source archive) and adds them to the archive as file/<abs>. */
+ * the source archive) and adds them to the archive as file/<abs>. The k6/metrics constructors
+ * register each metric in a set of the compiler's (sb_metrics_register(), the VUs' own check),
+ * which is how the result learns the custom metrics and their types. */
 #include "controller/compile.h"
 
 #include <jansson.h>
@@ -40,6 +42,7 @@ typedef struct compiler {
   char *entry_url;
   char cwd[PATH_MAX];     /* for short names in errors; "" when unknown */
   int depth;              /* import nesting, bounded */
+  sb_metrics *known;      /* the init context's metrics: built-ins, then those its code created */
 } compiler;
 
 #define K_TRANSFORM DUK_HIDDEN_SYMBOL("sbTransform")
@@ -102,17 +105,18 @@ static const char BABEL_HELPER[] =
 
 /* Init-context stand-ins for the built-in modules: what k6 allows at init works (metrics
  * constructors, SharedArray, setResponseCallback, http.file, encoding), the rest throws when
- * called during init — defining functions that call them later is fine. */
+ * called during init — defining functions that call them later is fine. Called with |reg|, the
+ * C function that records a metric (name, sb_metric_type, isTime). */
 static const char INIT_STUBS[] =
-    "(function () {\n"
+    "(function (reg) {\n"
     "  function no(n) { return function () {\n"
     "    throw new Error(n + '() is not supported in the init context'); }; }\n"
     "  function ns(pre, names, o) { o = o || {};\n"
     "    for (var i = 0; i < names.length; i++) o[names[i]] = no(pre + names[i]); return o; }\n"
-    "  function metric(kind) { var M = function (name) {\n"
+    "  function metric(kind, type) { var M = function (name, isTime) {\n"
     "      if (!(this instanceof M)) throw new TypeError(kind + ' must be called with new');\n"
     "      if (typeof name !== 'string' || !name) throw new TypeError(kind + ': a name is required');\n"
-    "      this.name = name; };\n"
+    "      reg(name, type, !!isTime); this.name = name; };\n"
     "    M.prototype.add = no(kind + '.add'); return M; }\n"
     "  function b64enc(s, v) { var r = Duktape.enc('base64', s);\n"
     "    if (v === 'url' || v === 'rawurl') r = r.replace(/\\+/g, '-').replace(/\\//g, '_');\n"
@@ -142,8 +146,8 @@ static const char INIT_STUBS[] =
     "      OCSP_REASON_REMOVE_FROM_CRL: 'remove_from_crl', OCSP_REASON_PRIVILEGE_WITHDRAWN:\n"
     "      'privilege_withdrawn', OCSP_REASON_AA_COMPROMISE: 'aa_compromise',\n"
     "      CookieJar: function () {}}),\n"
-    "    'k6/metrics': {Counter: metric('Counter'), Gauge: metric('Gauge'), Rate: metric('Rate'),\n"
-    "      Trend: metric('Trend')},\n"
+    "    'k6/metrics': {Counter: metric('Counter', 1), Gauge: metric('Gauge', 2),\n"
+    "      Rate: metric('Rate', 3), Trend: metric('Trend', 4)},\n"
     "    'k6/data': {SharedArray: function (name, fn) {\n"
     "      if (typeof fn !== 'function') throw new TypeError('SharedArray: a function is required');\n"
     "      var a = fn(); if (!Array.isArray(a))\n"
@@ -157,7 +161,7 @@ static const char INIT_STUBS[] =
     "    'k6/ws': ns('ws.', ['connect']),\n"
     "    'k6/timers': ns('', ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'])\n"
     "  };\n"
-    "})()";
+    "})";
 
 static const char INIT_GLOBALS[] =
     "(function (g) {\n"
@@ -427,11 +431,30 @@ static duk_ret_t js_open(duk_context *ctx) {
   return 1;
 }
 
+/* reg(name, type, isTime), the k6/metrics stubs' recorder: registers the metric in the
+ * compiler's set, throwing the VUs' TypeError when the name exists with another type or value
+ * type (a built-in name included). */
+static duk_ret_t js_metric(duk_context *ctx) {
+  const char *name = duk_require_string(ctx, 0);
+  sb_metric_type type = (sb_metric_type)duk_require_int(ctx, 1);
+  sb_value_type contains = duk_to_boolean(ctx, 2) ? SB_VALUE_TIME : SB_VALUE_DEFAULT;
+  duk_memory_functions mf;
+  duk_get_memory_functions(ctx, &mf);
+  compiler *c = mf.udata;
+  sb_err err;
+  err.msg[0] = '\0';
+  if (sb_metrics_register(c->known, name, type, contains, &err) < 0)
+    return duk_error(ctx, DUK_ERR_TYPE_ERROR, "%s", err.msg);
+  return 0;
+}
+
 /* [ ] -> [ ]: globals and module stubs of the init context. |udata| is the env pairs. */
 static duk_ret_t init_setup_safe(duk_context *ctx, void *udata) {
   const char *const *env = udata;
   duk_push_heap_stash(ctx);
-  duk_eval_string(ctx, INIT_STUBS);
+  duk_eval_string(ctx, INIT_STUBS);                  /* -> [ stash fn ] */
+  duk_push_c_function(ctx, js_metric, 3);
+  duk_call(ctx, 1);                                  /* -> [ stash stubs ] */
   duk_put_prop_string(ctx, -2, K_STUBS);
   duk_pop(ctx);
   duk_eval_string_noresult(ctx, INIT_GLOBALS);
@@ -461,11 +484,16 @@ static duk_ret_t options_safe(duk_context *ctx, void *udata) {
 }
 
 /* Runs the entry's init code once on the archive built so far; |*options_json| gets
- * JSON.stringify(exports.options). Files passed to open() join the archive. */
+ * JSON.stringify(exports.options). Files passed to open() join the archive; metrics the code
+ * creates join c->known. */
 static int run_init(compiler *c, const char *const *env, char **options_json, sb_err *err) {
   sb_program *p = NULL;
   int rc = sb_program_new(&p, c->ar, err);
   if (rc) return rc;
+  if (sb_metrics_new(&c->known)) {
+    rc = sb_err_set(err, SB_ENOMEM, "out of memory");
+    goto fail_heap;
+  }
   duk_context *ctx = duk_create_heap(NULL, NULL, NULL, c, NULL);
   if (!ctx) {
     rc = sb_err_set(err, SB_ENOMEM, "out of memory creating the init heap");
@@ -494,6 +522,25 @@ fail:
 fail_heap:
   sb_program_free(p);
   return rc;
+}
+
+/* Copies the custom metrics of the init context (the ids past the built-ins) into |out|. */
+static int take_metrics(compiler *c, sb_compile_result *out, sb_err *err) {
+  int n = c->known ? sb_metrics_count(c->known) - SB_M_BUILTIN_COUNT : 0;
+  if (n <= 0) return 0;
+  sb_metric_info *v = calloc((size_t)n, sizeof(*v));
+  if (!v) return sb_err_set(err, SB_ENOMEM, "out of memory");
+  for (int i = 0; i < n; i++) {
+    v[i] = *sb_metrics_info(c->known, SB_M_BUILTIN_COUNT + i);
+    if (!(v[i].name = strdup(v[i].name))) {
+      while (i-- > 0) free((char *)v[i].name);
+      free(v);
+      return sb_err_set(err, SB_ENOMEM, "out of memory");
+    }
+  }
+  out->metrics = v;
+  out->nmetrics = (size_t)n;
+  return 0;
 }
 
 /* --- metadata.json -------------------------------------------------------------------------- */
@@ -554,6 +601,7 @@ static int finish(compiler *c, const char *pwd, json_t *env, json_t *opts,
       rc = sb_err_set(err, SB_ENOMEM, "out of memory");
   }
   if (!rc) rc = write_metadata(c, pwd, json, env, err);
+  if (!rc) rc = take_metrics(c, out, err);
   free(pairs);
   json_decref(env);
   if (rc) {
@@ -578,6 +626,7 @@ static int compiler_init(compiler *c, const char *entry_arg, sb_err *err) {
 static void compiler_clear(compiler *c) {
   if (c->babel) duk_destroy_heap(c->babel);
   sb_archive_free(c->ar);
+  sb_metrics_free(c->known);
   free(c->entry_url);
 }
 
@@ -688,5 +737,8 @@ void sb_compile_result_clear(sb_compile_result *r) {
   sb_archive_free(r->archive);
   free(r->options_json);
   free(r->entry_url);
+  for (size_t i = 0; i < r->nmetrics; i++)
+    free((char *)r->metrics[i].name);
+  free(r->metrics);
   memset(r, 0, sizeof(*r));
 }

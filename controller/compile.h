@@ -6,25 +6,33 @@
  * "latest", retainLines so runtime errors point at the user's lines) and stored beside their
  * sources: `data` (entry source), `file/<abs>` (sources, and files read by open() in init code),
  * `es5/file/<abs>` (compiled). The init context then runs once, with stub k6 modules, to read
- * `export const options` and collect the files passed to open(); metadata.json gets the entry URL,
- * options, env and version. Nothing is read from disk after this step. */
+ * `export const options`, collect the files passed to open() and learn the custom metrics the
+ * init code creates (new Counter/Gauge/Rate/Trend(name[, isTime]) of k6/metrics, so thresholds
+ * on them can be checked before the run); metadata.json gets the entry URL, options, env and
+ * version. Nothing is read from disk after this step. */
 #ifndef SB_COMPILE_H
 #define SB_COMPILE_H
 
 #include "common/archive.h"
 #include "common/err.h"
+#include "common/metrics.h"
 
 typedef struct sb_compile_result {
   sb_archive *archive; /* owned: metadata.json, data, file/..., es5/... */
   char *options_json;  /* owned: JSON.stringify(options) of the init context, "{}" when absent */
   char *entry_url;     /* owned: "file:///abs/script.js" */
+  sb_metric_info *metrics; /* owned, names too: the custom metrics the init code created, in
+                              creation order (a built-in name re-created is not listed) */
+  size_t nmetrics;
 } sb_compile_result;
 
 /* Compiles the script at |path| (as the user typed it; errors quote it so). |env| is
  * key, value, ..., NULL pairs for __ENV (may be NULL). Fills |*out| (release with
  * sb_compile_result_clear(); on failure |*out| is left zeroed). Returns 0, or:
  *   SB_ESCRIPT     syntax error ("script.js:3:7: SyntaxError: Unexpected token") or an exception
- *                  in init code ("file:///abs/script.js:12: Error: msg")
+ *                  in init code ("file:///abs/script.js:12: Error: msg"), among them a metric
+ *                  created again with another type or value type ("...:4: TypeError: metric 'x'
+ *                  already exists as a counter, not a rate"), as the VUs would throw
  *   SB_ENOTFOUND   missing script, import or open()ed file
  *   SB_EINVAL      unsupported import (remote URL, unknown bare name)
  *   SB_EIO, SB_ENOMEM */

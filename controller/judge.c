@@ -14,49 +14,48 @@ struct sb_judge {
   sb_threshold *t;
   sb_threshold_result *res;
   size_t n;
-  sb_buf failed;        /* "a, b": metric keys with failed thresholds */
-  sb_buf aborted;       /* the same for abortOnFail */
+  sb_buf failed;          /* "a, b": metric keys with failed thresholds */
+  sb_buf aborted;         /* the same for abortOnFail */
+  sb_metric_info *custom; /* the init context's metrics (names owned) */
+  size_t ncustom;
 };
 
 static const char *const default_stats[] = {"avg", "min", "med", "max", "p(90)", "p(95)"};
 
-/* Checks every threshold's aggregation against its metric's type, as k6 does before a run. Only
- * built-in metrics exist so far (custom metrics come with k6/metrics), so an unknown name is an
- * error too. */
-static int check_types(sb_judge *j, sb_err *err) {
-  sb_metrics *known = NULL;
-  if (sb_metrics_new(&known)) return sb_err_set(err, SB_ENOMEM, "out of memory");
-  int rc = 0;
-  for (size_t i = 0; i < j->n && !rc; i++) {
-    int id = sb_metrics_find(known, j->t[i].metric);
-    if (id < 0) {
-      rc = sb_err_set(err, SB_EINVAL, "thresholds: '%s': no metric named '%s' exists",
-                      j->t[i].key, j->t[i].metric);
-      break;
-    }
-    rc = sb_threshold_check_type(&j->t[i], sb_metrics_info(known, id)->type, err);
+/* Copies the |n| metrics of |v| into the judge. */
+static int copy_custom(sb_judge *j, const sb_metric_info *v, size_t n) {
+  if (!n) return 0;
+  if (!(j->custom = calloc(n, sizeof(*j->custom)))) return SB_ENOMEM;
+  for (; j->ncustom < n; j->ncustom++) {
+    j->custom[j->ncustom] = v[j->ncustom];
+    if (!(j->custom[j->ncustom].name = strdup(v[j->ncustom].name))) return SB_ENOMEM;
   }
-  sb_metrics_free(known);
-  return rc;
+  return 0;
 }
 
-int sb_judge_new(sb_judge **out, const sb_options *o, sb_err *err) {
+int sb_judge_new(sb_judge **out, const sb_options *o, const sb_metric_info *custom, size_t ncustom,
+                 sb_err *err) {
   sb_judge *j = calloc(1, sizeof(*j));
   if (!j) return sb_err_set(err, SB_ENOMEM, "out of memory");
   j->o = o;
   sb_buf_init(&j->failed);
   sb_buf_init(&j->aborted);
   int rc = 0;
+  if (copy_custom(j, custom, custom ? ncustom : 0)) {
+    rc = sb_err_set(err, SB_ENOMEM, "out of memory");
+    goto fail;
+  }
   if (!o->no_thresholds) {
     if ((rc = sb_thresholds_parse(o, &j->t, &j->n, err))) goto fail;
-    if ((rc = check_types(j, err))) goto fail;
+    if ((rc = sb_thresholds_validate(j->t, j->n, j->custom, j->ncustom, err))) goto fail;
   }
   j->res = calloc(j->n ? j->n : 1, sizeof(*j->res));
   if (!j->res) {
     rc = sb_err_set(err, SB_ENOMEM, "out of memory");
     goto fail;
   }
-  for (size_t i = 0; i < j->n; i++) j->res[i].ok = 1;
+  for (size_t i = 0; i < j->n; i++)
+    j->res[i].ok = 1;
   *out = j;
   return 0;
 fail:
@@ -70,7 +69,19 @@ void sb_judge_free(sb_judge *j) {
   free(j->res);
   sb_buf_clear(&j->failed);
   sb_buf_clear(&j->aborted);
+  for (size_t i = 0; i < j->ncustom; i++)
+    free((char *)j->custom[i].name);
+  free(j->custom);
   free(j);
+}
+
+int sb_judge_register_metrics(const sb_judge *j, sb_metrics *m, sb_err *err) {
+  for (size_t i = 0; i < j->ncustom; i++) {
+    const sb_metric_info *mi = &j->custom[i];
+    int rc = sb_metrics_register(m, mi->name, mi->type, mi->contains, err);
+    if (rc < 0) return rc;
+  }
+  return 0;
 }
 
 /* Adds |key| to a comma-separated list unless it is there already. */
@@ -102,7 +113,9 @@ int sb_judge_check_abort(sb_judge *j, const sb_metrics *m, double elapsed_s) {
   return abort;
 }
 
-const char *sb_judge_abort_metrics(const sb_judge *j) { return j->aborted.data ? j->aborted.data : ""; }
+const char *sb_judge_abort_metrics(const sb_judge *j) {
+  return j->aborted.data ? j->aborted.data : "";
+}
 
 int sb_judge_finish(sb_judge *j, const sb_metrics *m, double duration_s) {
   int ok = 1;
@@ -117,7 +130,9 @@ int sb_judge_finish(sb_judge *j, const sb_metrics *m, double duration_s) {
   return ok;
 }
 
-const char *sb_judge_failed_metrics(const sb_judge *j) { return j->failed.data ? j->failed.data : ""; }
+const char *sb_judge_failed_metrics(const sb_judge *j) {
+  return j->failed.data ? j->failed.data : "";
+}
 
 void sb_judge_print_summary(const sb_judge *j, FILE *out, const sb_metrics *m, double duration_s) {
   sb_summary_input in = {

@@ -11,10 +11,19 @@
 
 typedef struct sb_judge sb_judge;
 
-/* Parses every threshold of |o| (kept by pointer: |o| must outlive the judge). Returns 0 or
- * SB_EINVAL with |err| naming the metric and expression at fault. */
-int sb_judge_new(sb_judge **out, const sb_options *o, sb_err *err);
+/* Parses every threshold of |o| (kept by pointer: |o| must outlive the judge) and validates it
+ * against the built-in metrics and the |ncustom| custom metrics of |custom| (the init context's,
+ * sb_compile_result.metrics; copied, may be NULL). Returns 0, SB_ENOMEM or SB_EINVAL with |err|
+ * naming the metric and expression at fault (sb_thresholds_validate()). */
+int sb_judge_new(sb_judge **out, const sb_options *o, const sb_metric_info *custom, size_t ncustom,
+                 sb_err *err);
 void sb_judge_free(sb_judge *j);
+
+/* Registers the custom metrics of sb_judge_new() in |m| (the set the run merges into), so that
+ * a threshold on one that never gets a sample still has its line in the summary, and the agents'
+ * samples of it meet the same type. Returns 0, SB_ENOMEM or SB_EINVAL (|m| knows a name with
+ * another type). */
+int sb_judge_register_metrics(const sb_judge *j, sb_metrics *m, sb_err *err);
 
 /* Evaluates the abortOnFail thresholds whose delayAbortEval has passed; 1 when one failed (the
  * run must stop), else 0. |elapsed_s| is the test time so far. */

@@ -853,7 +853,7 @@ static int prepare_test(run *r, sb_compile_result *cr) {
     fprintf(stderr, "ERRO invalid options: %s\n", err.msg);
     return SB_EXIT_INVALID_CONFIG;
   }
-  if (sb_judge_new(&r->judge, r->opts, &err)) {
+  if (sb_judge_new(&r->judge, r->opts, cr->metrics, cr->nmetrics, &err)) {
     fprintf(stderr, "ERRO invalid thresholds: %s\n", err.msg);
     return SB_EXIT_INVALID_CONFIG;
   }
@@ -944,7 +944,8 @@ static int start_agents(run *r) {
 
 static int drive(run *r) {
   r->base = event_base_new();
-  if (!r->base || sb_metrics_new(&r->metrics)) return SB_EXIT_ENGINE;
+  if (!r->base || sb_metrics_new(&r->metrics) || sb_judge_register_metrics(r->judge, r->metrics, NULL))
+    return SB_EXIT_ENGINE;
   r->ev_sigint = evsignal_new(r->base, SIGINT, on_sigint, r);
   r->ev_progress = event_new(r->base, -1, EV_PERSIST, on_progress, r);
   r->ev_beat = event_new(r->base, -1, EV_PERSIST, on_beat, r);

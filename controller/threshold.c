@@ -201,6 +201,21 @@ static const char *type_name(sb_metric_type type) {
   return "unknown";
 }
 
+/* The aggregation as k6 writes it: "avg", "p(95)". */
+static const char *agg_name(const sb_threshold *t, char *buf, size_t cap) {
+  switch (t->agg) {
+  case SB_AGG_AVG: return "avg";
+  case SB_AGG_MIN: return "min";
+  case SB_AGG_MAX: return "max";
+  case SB_AGG_MED: return "med";
+  case SB_AGG_PCT: snprintf(buf, cap, "p(%g)", t->pct); return buf;
+  case SB_AGG_COUNT: return "count";
+  case SB_AGG_RATE: return "rate";
+  case SB_AGG_VALUE: return "value";
+  }
+  return "?";
+}
+
 int sb_threshold_check_type(const sb_threshold *t, sb_metric_type type, sb_err *err) {
   int fits = 0;
   const char *allowed = "";
@@ -224,9 +239,38 @@ int sb_threshold_check_type(const sb_threshold *t, sb_metric_type type, sb_err *
     break;
   }
   if (fits) return 0;
-  return sb_err_set(err, SB_EINVAL,
-                    "thresholds: '%s': '%s': a %s metric has no such aggregation (use %s)", t->key,
-                    t->expr, type_name(type), allowed);
+  char buf[48];
+  return sb_err_set(
+      err, SB_EINVAL,
+      "thresholds: '%s': '%s': aggregation '%s' does not apply to a %s metric (use %s)", t->key,
+      t->expr, agg_name(t, buf, sizeof(buf)), type_name(type), allowed);
+}
+
+static const sb_metric_info *find_info(const sb_metric_info *v, size_t n, const char *name) {
+  for (size_t i = 0; i < n; i++)
+    if (!strcmp(v[i].name, name)) return &v[i];
+  return NULL;
+}
+
+int sb_thresholds_validate(const sb_threshold *t, size_t n, const sb_metric_info *custom,
+                           size_t ncustom, sb_err *err) {
+  sb_metrics *builtin = NULL;
+  if (sb_metrics_new(&builtin)) return sb_err_set(err, SB_ENOMEM, "thresholds: out of memory");
+  int rc = 0;
+  for (size_t i = 0; i < n && !rc; i++) {
+    int id = sb_metrics_find(builtin, t[i].metric);
+    const sb_metric_info *mi = id >= 0 ? sb_metrics_info(builtin, id)
+                                       : find_info(custom, custom ? ncustom : 0, t[i].metric);
+    if (mi)
+      rc = sb_threshold_check_type(&t[i], mi->type, err);
+    else
+      rc = sb_err_set(err, SB_EINVAL,
+                      "thresholds: '%s': no metric name \"%s\" found: neither a built-in metric "
+                      "nor one the init code creates with k6/metrics",
+                      t[i].key, t[i].metric);
+  }
+  sb_metrics_free(builtin);
+  return rc;
 }
 
 int sb_thresholds_parse(const sb_options *o, sb_threshold **out, size_t *n, sb_err *err) {

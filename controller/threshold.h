@@ -6,6 +6,8 @@
  *
  * Aggregations by metric type (sb_threshold_check_type):
  *   trend: avg min max med p(N)    counter: count rate    rate: rate    gauge: value
+ * Before a run, every key must name a metric the run will have, built-in or custom (created in
+ * the init context with k6/metrics), and fit its type (sb_thresholds_validate), as k6 checks.
  * A metric without samples is still evaluated at the end of the run, on zeros (k6 >= 0.38):
  * "p(95)<200" passes, "count>0" fails, an empty rate is 0. */
 #ifndef SB_THRESHOLD_H
@@ -66,9 +68,18 @@ typedef struct sb_threshold_result {
 int sb_threshold_parse(sb_threshold *t, const char *key, const char *expr, sb_err *err);
 void sb_threshold_clear(sb_threshold *t);
 
-/* Whether |t|'s aggregation fits a metric of |type|. Returns 0 or SB_EINVAL (|err| says which
- * aggregations the type has). */
+/* Whether |t|'s aggregation fits a metric of |type|. Returns 0 or SB_EINVAL; |err| reads
+ * "thresholds: 'my_rate': 'value<3': aggregation 'value' does not apply to a rate metric (use
+ * rate)". */
 int sb_threshold_check_type(const sb_threshold *t, sb_metric_type type, sb_err *err);
+
+/* Checks each of the |n| thresholds of |t| against the metrics a run has: the built-ins and the
+ * |ncustom| metrics of |custom| (the init context's, sb_compile_result.metrics; may be NULL).
+ * Returns 0, SB_ENOMEM or SB_EINVAL for the first threshold at fault: a metric that is neither
+ * ("thresholds: 'nope': no metric name \"nope\" found: ...", k6's reason) or an aggregation its
+ * type lacks (sb_threshold_check_type()). A tag filter is not checked: any sub-metric is valid. */
+int sb_thresholds_validate(const sb_threshold *t, size_t n, const sb_metric_info *custom,
+                           size_t ncustom, sb_err *err);
 
 /* Parses every threshold of |o| into a fresh array |*out| of |*n| (free with
  * sb_thresholds_free()). Returns 0, SB_EINVAL or SB_ENOMEM. */

@@ -189,6 +189,15 @@ static void test_metadata(void **state) {
   json_decref(j);
 }
 
+/* The init code's `new Trend('my_trend', true)`: a time trend the thresholds may name. */
+static void test_init_metrics(void **state) {
+  assert_int_equal(main_rc, 0);
+  assert_int_equal(main_res.nmetrics, 1);
+  assert_string_equal(main_res.metrics[0].name, "my_trend");
+  assert_int_equal(main_res.metrics[0].type, SB_METRIC_TREND);
+  assert_int_equal(main_res.metrics[0].contains, SB_VALUE_TIME);
+}
+
 static void test_open_files_archived(void **state) {
   assert_int_equal(main_rc, 0);
   const sb_archive_file *f = entry(main_res.archive, 0, "data.txt");
@@ -230,6 +239,9 @@ static void test_archive_round_trip(void **state) {
   assert_int_equal(json_integer_value(json_object_get(o, "vus")), 7);
   assert_int_equal(json_array_size(json_object_get(o, "stages")), 2);
   json_decref(o);
+  /* the init code ran again: its custom metric is known from the archive too */
+  assert_int_equal(r.nmetrics, 1);
+  assert_string_equal(r.metrics[0].name, "my_trend");
   assert_non_null(entry(r.archive, 1, "lib/b.js"));
   assert_non_null(entry(r.archive, 0, "data.txt"));
   const sb_archive_file *m = sb_archive_get(r.archive, "metadata.json");
@@ -407,6 +419,84 @@ static void test_open_missing(void **state) {
   assert_non_null(strstr(err.msg, "main.js:1: Error: open(\"nothere.csv\"): file not found: "));
 }
 
+/* Every k6/metrics constructor records its metric, in creation order, once per name; a built-in
+ * name re-created with its own type is the built-in (not listed); metrics created in an imported
+ * module count too. */
+static void test_custom_metrics(void **state) {
+  put("lib/m.js",
+      "import { Gauge } from 'k6/metrics';\nexport const g = new Gauge('lib_gauge');\n");
+  put("main.js", "import { Counter, Gauge, Rate, Trend } from 'k6/metrics';\n"
+                 "import { g } from './lib/m.js';\n"
+                 "const c = new Counter('my_counter'), r = new Rate('my_rate');\n"
+                 "const t = new Trend('my_trend'), tt = new Trend('my_time', true);\n"
+                 "const again = new Counter('my_counter'), reqs = new Counter('http_reqs');\n"
+                 "const gt = new Gauge('my_gauge', 1);\n"
+                 "export default () => c.add(1);\n");
+  sb_compile_result r;
+  sb_err err;
+  int rc = compile_rel("main.js", &r, &err);
+  if (rc) fail_msg("%s", err.msg);
+  static const struct {
+    const char *name;
+    sb_metric_type type;
+    sb_value_type contains;
+  } want[] = {
+      {"lib_gauge", SB_METRIC_GAUGE, SB_VALUE_DEFAULT},
+      {"my_counter", SB_METRIC_COUNTER, SB_VALUE_DEFAULT},
+      {"my_rate", SB_METRIC_RATE, SB_VALUE_DEFAULT},
+      {"my_trend", SB_METRIC_TREND, SB_VALUE_DEFAULT},
+      {"my_time", SB_METRIC_TREND, SB_VALUE_TIME},
+      {"my_gauge", SB_METRIC_GAUGE, SB_VALUE_TIME},
+  };
+  assert_int_equal(r.nmetrics, sizeof(want) / sizeof(want[0]));
+  for (size_t i = 0; i < r.nmetrics; i++) {
+    assert_string_equal(r.metrics[i].name, want[i].name);
+    assert_int_equal(r.metrics[i].type, want[i].type);
+    assert_int_equal(r.metrics[i].contains, want[i].contains);
+  }
+  sb_compile_result_clear(&r);
+  assert_null(r.metrics);
+  assert_int_equal(r.nmetrics, 0);
+
+  /* none created: none listed */
+  put("plain.js", "export default () => {};\n");
+  assert_int_equal(compile_rel("plain.js", &r, &err), 0);
+  assert_null(r.metrics);
+  assert_int_equal(r.nmetrics, 0);
+  sb_compile_result_clear(&r);
+}
+
+/* A name created again with another type or value type throws at its line, as on the VUs (k6:
+ * "metric 'x' already exists but with type counter"); a built-in name too. */
+static void test_custom_metric_conflicts(void **state) {
+  static const struct {
+    const char *js, *want;
+  } cases[] = {
+      {"const a = new Counter('x');\nconst b = new Rate('x');\n",
+       ":3: TypeError: metric 'x' already exists as a counter, not a rate"},
+      {"const a = new Trend('x', true);\nconst b = new Trend('x');\n",
+       ":3: TypeError: metric 'x' already exists with value type"},
+      {"const b = new Gauge('http_req_duration');\n",
+       ":2: TypeError: metric 'http_req_duration' already exists as a trend, not a gauge"},
+      {"const b = Counter('x');\n", ":2: TypeError: Counter must be called with new"},
+      {"const b = new Rate('');\n", ":2: TypeError: Rate: a name is required"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    char js[512];
+    snprintf(js, sizeof(js),
+             "import { Counter, Gauge, Rate, Trend } from 'k6/metrics';\n%s"
+             "export default () => {};\n",
+             cases[i].js);
+    put("main.js", js);
+    sb_compile_result r;
+    sb_err err;
+    assert_int_equal(compile_rel("main.js", &r, &err), SB_ESCRIPT);
+    if (!strstr(err.msg, cases[i].want))
+      fail_msg("case %zu: '%s' lacks '%s'", i, err.msg, cases[i].want);
+    assert_null(r.metrics);
+  }
+}
+
 static int teardown_dir(void **state) {
   char cmd[300];
   snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
@@ -418,7 +508,7 @@ int main(void) {
       cmocka_unit_test(test_compiles_with_imports), cmocka_unit_test(test_lines_retained),
       cmocka_unit_test(test_options),               cmocka_unit_test(test_metadata),
       cmocka_unit_test(test_open_files_archived),   cmocka_unit_test(test_archive_round_trip),
-      cmocka_unit_test(test_k6_archive),
+      cmocka_unit_test(test_k6_archive),            cmocka_unit_test(test_init_metrics),
   };
   const struct CMUnitTest bad[] = {
       cmocka_unit_test_setup_teardown(test_exported_functions_keep_their_lines, setup_dir, teardown_dir),
@@ -430,6 +520,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_init_exception, setup_dir, teardown_dir),
       cmocka_unit_test_setup_teardown(test_init_only_stubs, setup_dir, teardown_dir),
       cmocka_unit_test_setup_teardown(test_open_missing, setup_dir, teardown_dir),
+      cmocka_unit_test_setup_teardown(test_custom_metrics, setup_dir, teardown_dir),
+      cmocka_unit_test_setup_teardown(test_custom_metric_conflicts, setup_dir, teardown_dir),
   };
   int failed = cmocka_run_group_tests_name("compile", ok, setup_main, teardown_main);
   failed += cmocka_run_group_tests_name("compile errors", bad, NULL, NULL);

@@ -15,6 +15,8 @@
 #include "controller/summary.c"
 #include "test/unit/failalloc_off.h"
 
+#include "controller/judge.h"
+
 static sb_metrics *new_set(void) {
   sb_metrics *m;
   assert_int_equal(sb_metrics_new(&m), 0);
@@ -274,6 +276,74 @@ static void test_humanize(void **state) {
   }
 }
 
+/* Thresholds on custom metrics through the judge (controller/judge.h), as a run does: the init
+ * context's metrics registered in the merge set before any sample, samples as the agents send
+ * them, a sub-metric with a tag filter, a time trend in ms, and a metric that never got a sample
+ * still judged (on zeros) and shown. */
+static void test_custom_metrics_judged(void **state) {
+  static const sb_metric_info custom[] = {
+      {"my_count", SB_METRIC_COUNTER, SB_VALUE_DEFAULT},
+      {"my_gauge", SB_METRIC_GAUGE, SB_VALUE_DEFAULT},
+      {"my_rate", SB_METRIC_RATE, SB_VALUE_DEFAULT},
+      {"my_trend", SB_METRIC_TREND, SB_VALUE_TIME},
+      {"never", SB_METRIC_COUNTER, SB_VALUE_DEFAULT},
+  };
+  sb_threshold_def defs[] = {
+      {"my_count", "count==8", 0, 0},          {"my_gauge", "value>0", 0, 0},
+      {"my_rate", "rate>0.9", 0, 0},           {"my_trend", "p(95)<=100", 0, 0},
+      {"my_trend{kind:fast}", "max<20", 0, 0}, {"never", "count>0", 0, 0},
+  };
+  sb_options o = {0};
+  o.thresholds = defs;
+  o.nthresholds = sizeof(defs) / sizeof(defs[0]);
+  sb_judge *j;
+  sb_err err = {{0}};
+  if (sb_judge_new(&j, &o, custom, sizeof(custom) / sizeof(custom[0]), &err))
+    fail_msg("%s", err.msg);
+  sb_metrics *m = new_set();
+  assert_int_equal(sb_judge_register_metrics(j, m, &err), 0);
+  const char *const fast[] = {"kind", "fast"}, *const slow[] = {"kind", "slow"};
+  for (int i = 0; i < 4; i++) {
+    add(m, sb_metrics_find(m, "my_count"), NULL, 0, 2);
+    add(m, sb_metrics_find(m, "my_gauge"), NULL, 0, i + 1);
+    add(m, sb_metrics_find(m, "my_rate"), NULL, 0, i % 2 == 0);
+    add(m, sb_metrics_find(m, "my_trend"), fast, 1, 10);
+    add(m, sb_metrics_find(m, "my_trend"), slow, 1, 100);
+  }
+  assert_int_equal(sb_judge_finish(j, m, 2), 0);
+  assert_string_equal(sb_judge_failed_metrics(j), "my_rate, never");
+  char *got = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&got, &len);
+  assert_non_null(f);
+  sb_judge_print_summary(j, f, m, 2);
+  fclose(f);
+  expect(got,
+         "\n"
+         "   ✓ my_count..........: 8      4/s\n"
+         "   ✓ my_gauge..........: 4      min=1 max=4\n"
+         "   ✗ my_rate...........: 50.00% ✓ 2   ✗ 2\n"
+         "   ✓ my_trend..........: avg=55ms min=10ms med=55.01ms max=100ms p(90)=100ms p(95)=100ms\n"
+         "     ✓ { kind:fast }...: avg=10ms min=10ms med=10ms    max=10ms  p(90)=10ms  p(95)=10ms\n"
+         "   ✗ never.............: 0      0/s\n"
+         "\n");
+  free(got);
+  sb_metrics_free(m);
+  sb_judge_free(j);
+
+  /* a mismatch or an unknown metric is refused when the judge is made */
+  defs[1].expr = "rate>0";
+  assert_int_equal(sb_judge_new(&j, &o, custom, 5, &err), SB_EINVAL);
+  assert_non_null(strstr(err.msg, "'my_gauge': 'rate>0': aggregation 'rate' does not apply"));
+  defs[1].expr = "value>0";
+  assert_int_equal(sb_judge_new(&j, &o, custom, 4, &err), SB_EINVAL);
+  assert_non_null(strstr(err.msg, "'never': no metric name \"never\" found"));
+  /* --no-thresholds: nothing to check */
+  o.no_thresholds = 1;
+  assert_int_equal(sb_judge_new(&j, &o, NULL, 0, &err), 0);
+  sb_judge_free(j);
+}
+
 /* Every allocation failure gives SB_ENOMEM with nothing leaked (ASan checks), until the full
  * summary comes out. */
 static void test_alloc_failures(void **state) {
@@ -317,6 +387,7 @@ int main(void) {
       cmocka_unit_test(test_seed_single_request),  cmocka_unit_test(test_seed_columns),
       cmocka_unit_test(test_thresholds_and_stats), cmocka_unit_test(test_checks_tree),
       cmocka_unit_test(test_sort_order),           cmocka_unit_test(test_humanize),
+      cmocka_unit_test(test_custom_metrics_judged),
       cmocka_unit_test(test_alloc_failures),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -121,9 +121,78 @@ static void test_types(void **state) {
   sb_err err;
   parse_ok(&t, "http_reqs", "p(95)<1");
   assert_int_equal(sb_threshold_check_type(&t, SB_METRIC_COUNTER, &err), SB_EINVAL);
-  assert_string_equal(err.msg, "thresholds: 'http_reqs': 'p(95)<1': a counter metric has no such "
-                               "aggregation (use count or rate)");
+  assert_string_equal(err.msg, "thresholds: 'http_reqs': 'p(95)<1': aggregation 'p(95)' does not "
+                               "apply to a counter metric (use count or rate)");
   sb_threshold_clear(&t);
+}
+
+/* The metrics of a script: my_count, my_gauge, my_rate, my_trend (time), as the compile step
+ * lists them. */
+static const sb_metric_info custom[] = {
+    {"my_count", SB_METRIC_COUNTER, SB_VALUE_DEFAULT},
+    {"my_gauge", SB_METRIC_GAUGE, SB_VALUE_DEFAULT},
+    {"my_rate", SB_METRIC_RATE, SB_VALUE_DEFAULT},
+    {"my_trend", SB_METRIC_TREND, SB_VALUE_TIME},
+};
+
+/* Validates one threshold against the built-ins and |custom|; |want| NULL: must pass. */
+static void validate(const char *key, const char *expr, const char *want) {
+  sb_threshold t;
+  sb_err err = {{0}};
+  parse_ok(&t, key, expr);
+  int rc = sb_thresholds_validate(&t, 1, custom, sizeof(custom) / sizeof(custom[0]), &err);
+  if (!want && rc) fail_msg("%s %s: %s", key, expr, err.msg);
+  if (want && (rc != SB_EINVAL || strcmp(err.msg, want)))
+    fail_msg("%s %s: rc=%d '%s', want '%s'", key, expr, rc, err.msg, want);
+  sb_threshold_clear(&t);
+}
+
+/* k6's check before a run: the metric exists (built-in or created at init) and the aggregation
+ * fits its type; a tag filter (sub-metric) is checked on its parent. */
+static void test_validate(void **state) {
+  validate("http_req_duration", "p(95)<200", NULL);
+  validate("checks{tag:x}", "rate>0.9", NULL);
+  validate("my_count", "count>=1", NULL);
+  validate("my_count", "rate<100", NULL);
+  validate("my_gauge", "value<3", NULL);
+  validate("my_rate", "rate>0.9", NULL);
+  for (size_t i = 0; i < 5; i++) {
+    static const char *const ok[] = {"avg<1", "min<1", "max<1", "med<1", "p(99.9)<1"};
+    validate("my_trend", ok[i], NULL);
+  }
+  validate("my_trend{tag:x}", "p(95)<200", NULL);
+  validate("my_rate{ a : b , c:d }", "rate>0", NULL);
+
+  validate("my_rate", "value<3",
+           "thresholds: 'my_rate': 'value<3': aggregation 'value' does not apply to a rate metric "
+           "(use rate)");
+  validate("my_count", "p(95)<3",
+           "thresholds: 'my_count': 'p(95)<3': aggregation 'p(95)' does not apply to a counter "
+           "metric (use count or rate)");
+  validate("my_gauge", "avg<3",
+           "thresholds: 'my_gauge': 'avg<3': aggregation 'avg' does not apply to a gauge metric "
+           "(use value)");
+  validate("my_trend{tag:x}", "count>0",
+           "thresholds: 'my_trend{tag:x}': 'count>0': aggregation 'count' does not apply to a "
+           "trend metric (use avg, min, max, med or p(N))");
+  validate("nope", "count>0",
+           "thresholds: 'nope': no metric name \"nope\" found: neither a built-in metric nor one "
+           "the init code creates with k6/metrics");
+  validate("nope{a:b}", "count>0",
+           "thresholds: 'nope{a:b}': no metric name \"nope\" found: neither a built-in metric nor "
+           "one the init code creates with k6/metrics");
+
+  /* without custom metrics only the built-ins exist; the first threshold at fault is named */
+  sb_threshold t[2];
+  sb_err err = {{0}};
+  parse_ok(&t[0], "http_reqs", "count>0");
+  parse_ok(&t[1], "my_rate", "rate>0");
+  assert_int_equal(sb_thresholds_validate(t, 2, NULL, 0, &err), SB_EINVAL);
+  assert_non_null(strstr(err.msg, "'my_rate': no metric name \"my_rate\" found"));
+  assert_int_equal(sb_thresholds_validate(t, 2, custom, 4, &err), 0);
+  assert_int_equal(sb_thresholds_validate(t, 0, NULL, 0, &err), 0);
+  sb_threshold_clear(&t[0]);
+  sb_threshold_clear(&t[1]);
 }
 
 /* A set: http_req_duration 1..100 ms with status 200 (1..90) and 500 (91..100); http_reqs 100;
@@ -202,7 +271,8 @@ static void test_eval(void **state) {
   sb_err err;
   parse_ok(&t, "checks", "p(95)<1");
   assert_int_equal(sb_threshold_eval(&t, m, 1, 0, &r, &err), SB_EINVAL);
-  assert_non_null(strstr(err.msg, "a rate metric has no such aggregation (use rate)"));
+  assert_non_null(
+      strstr(err.msg, "aggregation 'p(95)' does not apply to a rate metric (use rate)"));
   sb_threshold_clear(&t);
   sb_metrics_free(m);
 }
@@ -251,9 +321,10 @@ static void test_alloc_failures(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_keys),      cmocka_unit_test(test_exprs),
-      cmocka_unit_test(test_types),     cmocka_unit_test(test_eval),
-      cmocka_unit_test(test_parse_all), cmocka_unit_test(test_alloc_failures),
+      cmocka_unit_test(test_keys),           cmocka_unit_test(test_exprs),
+      cmocka_unit_test(test_types),          cmocka_unit_test(test_validate),
+      cmocka_unit_test(test_eval),           cmocka_unit_test(test_parse_all),
+      cmocka_unit_test(test_alloc_failures),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
