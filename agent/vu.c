@@ -29,6 +29,7 @@
 
 #include "agent/coro.h"
 #include "agent/http_client.h"
+#include "agent/js_modules.h"
 #include "common/duk_udata.h"
 #include "common/modpath.h"
 
@@ -152,6 +153,14 @@ static int builtin(duk_context *ctx, const char *name, void *ud) {
   }
   if (strcmp(name, "k6/http") == 0) {
     sb_js_http_push(ctx);
+    return 1;
+  }
+  if (strcmp(name, "k6/encoding") == 0) {
+    sb_js_encoding_push(ctx);
+    return 1;
+  }
+  if (strcmp(name, "k6/crypto") == 0) {
+    sb_js_crypto_push(ctx);
     return 1;
   }
   return 0;

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agent/js_modules.h"
 #include "common/buf.h"
 #include "common/duk_udata.h"
 #include "common/jsmod.h"
@@ -118,13 +119,6 @@ static const char INIT_STUBS[] =
     "      if (typeof name !== 'string' || !name) throw new TypeError(kind + ': a name is required');\n"
     "      reg(name, type, !!isTime); this.name = name; };\n"
     "    M.prototype.add = no(kind + '.add'); return M; }\n"
-    "  function b64enc(s, v) { var r = Duktape.enc('base64', s);\n"
-    "    if (v === 'url' || v === 'rawurl') r = r.replace(/\\+/g, '-').replace(/\\//g, '_');\n"
-    "    if (v === 'rawstd' || v === 'rawurl') r = r.replace(/=+$/, ''); return r; }\n"
-    "  function b64dec(s, v, f) { s = String(s).replace(/-/g, '+').replace(/_/g, '/');\n"
-    "    while (s.length % 4) s += '=';\n"
-    "    var b = Duktape.dec('base64', s);\n"
-    "    return f === 's' ? new TextDecoder().decode(b) : new Uint8Array(b).buffer; }\n"
     "  return {\n"
     "    'k6': ns('', ['sleep', 'check', 'group', 'fail'], {randomSeed: function () {}}),\n"
     "    'k6/http': ns('http.', ['get', 'post', 'put', 'patch', 'del', 'head', 'options',\n"
@@ -152,11 +146,7 @@ static const char INIT_STUBS[] =
     "      if (typeof fn !== 'function') throw new TypeError('SharedArray: a function is required');\n"
     "      var a = fn(); if (!Array.isArray(a))\n"
     "        throw new TypeError('SharedArray: the function must return an array'); return a; }},\n"
-    "    'k6/encoding': {b64encode: b64enc, b64decode: b64dec},\n"
     "    'k6/execution': {test: ns('exec.test.', ['abort'])},\n"
-    "    'k6/crypto': ns('crypto.', ['md4', 'md5', 'sha1', 'sha256', 'sha384', 'sha512',\n"
-    "        'sha512_224', 'sha512_256', 'ripemd160', 'hmac', 'createHash', 'createHMAC',\n"
-    "        'randomBytes']),\n"
     "    'k6/html': ns('html.', ['parseHTML']),\n"
     "    'k6/ws': ns('ws.', ['connect']),\n"
     "    'k6/timers': ns('', ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'])\n"
@@ -365,6 +355,15 @@ out:
 /* --- the init context ----------------------------------------------------------------------- */
 
 static int init_builtin(duk_context *ctx, const char *name, void *ud) {
+  /* pure modules work at init as in k6: the real ones, not stubs */
+  if (strcmp(name, "k6/encoding") == 0) {
+    sb_js_encoding_push(ctx);
+    return 1;
+  }
+  if (strcmp(name, "k6/crypto") == 0) {
+    sb_js_crypto_push(ctx);
+    return 1;
+  }
   duk_push_heap_stash(ctx);
   duk_get_prop_string(ctx, -1, K_STUBS);
   if (!duk_get_prop_string(ctx, -1, name)) {         /* -> [ stash stubs mod ] */

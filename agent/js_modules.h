@@ -1,0 +1,79 @@
+/* k6/encoding and k6/crypto: base64 and hashing for scripts, in C over OpenSSL's libcrypto.
+ *
+ * Both modules keep no per-VU state and do not need a VU: they work in any Duktape heap, the
+ * init context included (k6 allows them there too). Their behaviour follows k6's own source
+ * (js/modules/k6/encoding, js/modules/k6/crypto), whose rules are:
+ *
+ *   bytes of an argument   a string is its UTF-8 (Duktape's surrogate pairs joined into one
+ *                          4-byte sequence, a lone surrogate U+FFFD, as Go converts a JS string);
+ *                          an ArrayBuffer, typed array, DataView or plain buffer is its bytes
+ *                          (k6 accepts ArrayBuffer and Uint8Array); anything else is a TypeError
+ *   base64 variants        "std" (RFC 4648 section 4, padded), "rawstd" (unpadded), "url"
+ *                          (section 5, padded), "rawurl" (unpadded); another name, or none, is
+ *                          "std" (k6 does not refuse it either). Decoding is Go's: padding
+ *                          required exactly when the variant has it, '\r' and '\n' skipped,
+ *                          non-zero trailing bits accepted, anything else an error naming the
+ *                          offset ("illegal base64 data at input byte 4")
+ *   digest encodings       "hex", "base64", "base64url", "base64rawurl", "binary" (an
+ *                          ArrayBuffer); any other is an error, as in k6
+ *   algorithms             md4 md5 sha1 sha256 sha384 sha512 sha512_224 sha512_256 ripemd160;
+ *                          md4 comes from OpenSSL 3's legacy provider (loaded into a private
+ *                          library context, so the process's default context is untouched):
+ *                          where that provider is missing, md4 throws saying so */
+#ifndef SB_JS_MODULES_H
+#define SB_JS_MODULES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "duktape.h"
+
+/* Module registration (STYLE.md rule 9): each pushes the module's exports object. */
+
+/* "k6/encoding": b64encode(input[, encoding]) -> string; b64decode(input[, encoding][, format])
+ * -> ArrayBuffer, or a string when |format| is "s" (UTF-8 decoded, each invalid byte
+ * U+FFFD). The input may also be an ArrayBuffer holding the base64 text. */
+void sb_js_encoding_push(duk_context *ctx);
+
+/* "k6/crypto": md4 md5 sha1 sha256 sha384 sha512 sha512_224 sha512_256 ripemd160 (each
+ * (input, outputEncoding)), hmac(algorithm, secret, data, outputEncoding), createHash(algorithm)
+ * and createHMAC(algorithm, secret) -> Hasher {update(input), digest(outputEncoding)},
+ * randomBytes(size) -> ArrayBuffer, hexEncode(data) -> string. digest() may be called again
+ * and update() may follow it: each digest covers everything fed so far (Go's Sum()). A Hasher
+ * owns an OpenSSL context freed by its finalizer. */
+void sb_js_crypto_push(duk_context *ctx);
+
+/* --- shared by the two modules ------------------------------------------------------------ */
+
+typedef enum sb_b64_variant {
+  SB_B64_STD = 0, /* +/ with '=' padding */
+  SB_B64_RAWSTD,  /* +/ without padding */
+  SB_B64_URL,     /* -_ with '=' padding */
+  SB_B64_RAWURL,  /* -_ without padding */
+} sb_b64_variant;
+
+/* The variant called |name| (k6's names above); NULL or an unknown name is SB_B64_STD. */
+sb_b64_variant sb_b64_variant_of(const char *name);
+
+/* Bytes sb_b64_encode() writes for |n| input bytes. */
+size_t sb_b64_encoded_len(size_t n, sb_b64_variant v);
+/* Writes the base64 of |in|[0..n) to |out| (room for sb_b64_encoded_len() bytes; no NUL added).
+ * Returns the length written. */
+size_t sb_b64_encode(char *out, const uint8_t *in, size_t n, sb_b64_variant v);
+/* Decodes |in|[0..n) into |out| (room for n / 4 * 3 + 3 bytes suffices); |*outlen| gets the
+ * decoded length. Returns 0, or SB_EFORMAT with |*bad_at| the offset of the offending input
+ * byte (Go's CorruptInputError). */
+int sb_b64_decode(uint8_t *out, size_t *outlen, const char *in, size_t n, sb_b64_variant v,
+                  size_t *bad_at);
+
+/* [ ... ] -> [ ... str ]: pushes the base64 of |in|[0..n). */
+void sb_js_push_b64(duk_context *ctx, const uint8_t *in, size_t n, sb_b64_variant v);
+
+/* The bytes the argument at |idx| stands for (rules above). A string holding surrogates is
+ * converted: the value at |idx| is then replaced by a buffer of its UTF-8. The pointer is valid
+ * while that stack slot is untouched. Throws a TypeError "<fn>: <arg> must be a string or
+ * ArrayBuffer (got <type>)" for any other value. Never NULL (an empty input gives "" and 0). */
+const uint8_t *sb_js_require_bytes(duk_context *ctx, duk_idx_t idx, size_t *len, const char *fn,
+                                   const char *arg);
+
+#endif
