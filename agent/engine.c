@@ -47,6 +47,10 @@ typedef struct scen {            /* one scenario, shared read-only by the worker
   size_t nstages;
   uint64_t first_id;             /* __VU of this scenario's first VU */
   atomic_int_fast64_t remaining; /* shared-iterations budget */
+  uint64_t first_local_id;       /* k6/execution: idInInstance of the first VU */
+  uint64_t iter_offset, iter_stride; /* iterationInTest = offset + local number * stride */
+  atomic_uint_fast64_t iter_next;    /* iterations started here (the next local number) */
+  atomic_uint_fast64_t iter_done;    /* iterations that ended here, interrupted ones included */
 } scen;
 
 struct worker;
@@ -135,6 +139,9 @@ struct sb_engine {
   sb_engine_call_cb call_cb;
   void *call_ud;
   atomic_int freeing;            /* sb_engine_free() began: calls end without a callback */
+  atomic_uint_fast64_t iterations_interrupted; /* k6/execution's instance counter */
+  char *options_json;            /* Prepare.options_json (test.options); NULL: none */
+  char abort_reason[512];        /* test.abort()'s reason, "" when none (under mu) */
 };
 
 static struct timeval tv_of(int64_t us) {
@@ -153,6 +160,7 @@ static void set_error(sb_engine *e, const char *msg) {
 
 static void wscen_check_finished(wscen *ws);
 static void vu_next(wvu *v);
+static void exec_fill(wvu *v, sb_vu_iter *it);
 
 /* Ramping-vus: the number of VUs the stages ask for at |t_us| after the scenario's start. */
 static uint64_t ramp_target(const scen *sc, int64_t t_us) {
@@ -181,7 +189,9 @@ static void vu_stop_looping(wvu *v) {
 
 static void on_iteration(sb_vu *vu, sb_vu_result r, void *ud) {
   wvu *v = ud;
+  atomic_fetch_add(&v->ws->sc->iter_done, 1);
   if (r != SB_VU_INTERRUPTED) atomic_fetch_add(&v->ws->w->e->iterations, 1);
+  else atomic_fetch_add(&v->ws->w->e->iterations_interrupted, 1);
   vu_next(v);
   wscen_check_finished(v->ws);
 }
@@ -216,6 +226,7 @@ static void vu_next(wvu *v) {
     atomic_fetch_add(&e->vus_seen, 1);
   }
   sb_vu_iter it = {.exec = sc->exec, .scenario = sc->name, .iteration = v->iters++};
+  exec_fill(v, &it);
   sb_err err;
   err.msg[0] = '\0';
   if (sb_vu_start_iteration(v->vu, &it, on_iteration, v, &err) != 0) {
@@ -226,6 +237,78 @@ static void vu_next(wvu *v) {
     vu_stop_looping(v);
   }
 }
+
+/* --- k6/execution ----------------------------------------------------------------------------- */
+
+static const char *const EXECUTOR_NAMES[] = {
+    [SPEEDBOAT__EXECUTOR__EXECUTOR_SHARED_ITERATIONS] = "shared-iterations",
+    [SPEEDBOAT__EXECUTOR__EXECUTOR_PER_VU_ITERATIONS] = "per-vu-iterations",
+    [SPEEDBOAT__EXECUTOR__EXECUTOR_CONSTANT_VUS] = "constant-vus",
+    [SPEEDBOAT__EXECUTOR__EXECUTOR_RAMPING_VUS] = "ramping-vus",
+};
+
+/* What k6/execution says about the iteration about to start on |v|. */
+static void exec_fill(wvu *v, sb_vu_iter *it) {
+  scen *sc = v->ws->sc;
+  sb_engine *e = v->ws->w->e;
+  uint64_t n = atomic_fetch_add(&sc->iter_next, 1);
+  it->executor = EXECUTOR_NAMES[sc->executor];
+  it->id_in_instance = sc->first_local_id + v->index;
+  it->scen_iter_instance = n;
+  it->scen_iter_test = sc->iter_offset + n * sc->iter_stride;
+  it->scen_start_unix_ms = (atomic_load(&e->started_wall_us) + sc->start_us) / 1000;
+  it->scen = sc;
+}
+
+static void exec_instance(void *ud, sb_vu_instance_info *out) {
+  worker *w = ud;
+  sb_engine *e = w->e;
+  int64_t t0 = atomic_load(&e->started_wall_us);
+  out->iterations_completed = atomic_load(&e->iterations);
+  out->iterations_interrupted = atomic_load(&e->iterations_interrupted);
+  out->vus_active = atomic_load(&e->vus_live);
+  out->vus_initialized = e->vus_max;
+  out->run_ms = t0 ? (double)(sb_clock_wall_us() - t0) / 1000.0 : 0.0;
+}
+
+/* k6's progress: the share of the iterations done for the iteration executors, of the time
+ * elapsed for the others. */
+static double exec_progress(void *ud, const void *scenp) {
+  worker *w = ud;
+  const scen *sc = scenp;
+  double p;
+  if (!sc) return 0.0;
+  if (sc->executor == SPEEDBOAT__EXECUTOR__EXECUTOR_SHARED_ITERATIONS ||
+      sc->executor == SPEEDBOAT__EXECUTOR__EXECUTOR_PER_VU_ITERATIONS) {
+    uint64_t total = sc->executor == SPEEDBOAT__EXECUTOR__EXECUTOR_SHARED_ITERATIONS
+                         ? sc->iterations : sc->iterations * sc->vus;
+    p = total ? (double)atomic_load(&((scen *)sc)->iter_done) / (double)total : 1.0;
+  } else {
+    int64_t t = sb_clock_mono_us() - (w->t0_us + sc->start_us);
+    p = sc->end_us > 0 ? (double)t / (double)sc->end_us : 1.0;
+  }
+  return p < 0 ? 0.0 : p > 1 ? 1.0 : p;
+}
+
+/* test.abort(): the first reason wins; the whole engine stops at once (the controller makes the
+ * exit code from sb_engine_abort_reason()). From the aborting VU's worker thread. */
+static void exec_abort(void *ud, const char *reason) {
+  worker *w = ud;
+  sb_engine *e = w->e;
+  pthread_mutex_lock(&e->mu);
+  int first = !e->abort_reason[0];
+  if (first) snprintf(e->abort_reason, sizeof(e->abort_reason), "%s", reason);
+  pthread_mutex_unlock(&e->mu);
+  if (!first) return;
+  if (e->cbs.log) e->cbs.log("error", reason, strlen(reason), e->cbs.ud);
+  if (!e->call_busy) sb_engine_stop(e, 1); /* setup()/teardown(): their call ends by itself */
+}
+
+static const char *exec_options(void *ud) { return ((worker *)ud)->e->options_json; }
+
+static const sb_vu_exec_ops EXEC_OPS = {
+    .instance = exec_instance, .progress = exec_progress, .abort = exec_abort,
+    .options_json = exec_options};
 
 static void vu_activate(wvu *v) {
   v->active = 1;
@@ -549,7 +632,7 @@ static int worker_init(worker *w) {
                        .files = e->ar,
                        .env = (const char *const *)e->env, .log = vu_log, .log_ud = w,
                        .discard_response_bodies = e->discard_bodies, .data_json = &e->data_json,
-                       .stop = &w->stop};
+                       .stop = &w->stop, .exec = &EXEC_OPS, .exec_ud = w};
   if (w->idx == 0) {
     w->ev_call = event_new(w->base, -1, 0, on_call, w);
     w->ev_call_timeout = evtimer_new(w->base, on_call_timeout, w);
@@ -639,6 +722,8 @@ static void send_cmd(worker *w, int cmd) {
 static int64_t ms_to_us(int64_t ms) { return ms * 1000; }
 
 static int scen_init(scen *sc, const Speedboat__Scenario *p, uint64_t first_id, sb_err *err) {
+  sc->iter_offset = p->iteration_offset;
+  sc->iter_stride = p->iteration_stride ? p->iteration_stride : 1;
   sc->name = strdup(p->name && *p->name ? p->name : "default");
   sc->exec = strdup(p->exec && *p->exec ? p->exec : "default");
   if (!sc->name || !sc->exec) return sb_err_set(err, SB_ENOMEM, "out of memory");
@@ -770,6 +855,10 @@ int sb_engine_new(sb_engine **out, const Speedboat__Prepare *p, const sb_engine_
     goto fail;
   }
   if ((rc = load_program(e, p, err))) goto fail;
+  if (p->options_json && *p->options_json && !(e->options_json = strdup(p->options_json))) {
+    rc = sb_err_set(err, SB_ENOMEM, "out of memory");
+    goto fail;
+  }
   e->sc = calloc(p->n_scenarios ? p->n_scenarios : 1, sizeof(*e->sc));
   if (!e->sc) {
     rc = sb_err_set(err, SB_ENOMEM, "out of memory");
@@ -779,6 +868,7 @@ int sb_engine_new(sb_engine **out, const Speedboat__Prepare *p, const sb_engine_
   for (size_t i = 0; i < p->n_scenarios; i++, e->nsc++) {
     if ((rc = scen_init(&e->sc[i], p->scenarios[i], next_id + p->scenarios[i]->vu_offset, err)))
       goto fail;
+    e->sc[i].first_local_id = next_id;
     next_id += e->sc[i].max_vus;
     e->vus_max += e->sc[i].max_vus;
   }
@@ -827,6 +917,13 @@ int64_t sb_engine_started_at(const sb_engine *e) {
 uint64_t sb_engine_iterations(const sb_engine *e) { return atomic_load(&((sb_engine *)e)->iterations); }
 const char *sb_engine_error(const sb_engine *e) { return e->error; }
 
+const char *sb_engine_abort_reason(sb_engine *e) {
+  pthread_mutex_lock(&e->mu);
+  const char *r = e->abort_reason; /* written once, under mu, never changed after */
+  pthread_mutex_unlock(&e->mu);
+  return r;
+}
+
 void sb_engine_free(sb_engine *e) {
   if (!e) return;
   atomic_store(&e->freeing, 1);
@@ -855,6 +952,7 @@ void sb_engine_free(sb_engine *e) {
   sb_archive_free(e->ar);
   sb_metrics_free(e->pending);
   free(e->data_json);
+  free(e->options_json);
   free(e->call_fn);
   free(e->call_data);
   sb_http_config_clear(&e->http);

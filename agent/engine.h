@@ -81,5 +81,9 @@ int64_t sb_engine_started_at(const sb_engine *e);
 uint64_t sb_engine_iterations(const sb_engine *e);
 /* The first fatal error of the run ("" when none), e.g. a missing exported function. */
 const char *sb_engine_error(const sb_engine *e);
+/* The reason of the script's test.abort() ("test aborted[: why]"), "" when it did not call it.
+ * The engine stops itself at once on an abort during the load; one in setup()/teardown() ends
+ * that call as interrupted. Any thread. */
+const char *sb_engine_abort_reason(sb_engine *e);
 
 #endif

@@ -169,7 +169,7 @@ static void emit(sb_vu *vu, const job *j) {
   const sb_js_params *p = &j->p;
   const sb_js_expect *ex = p->has_expect ? &p->ex : &j->st->ex;
   if (!m) return;
-  const char *kv[2 * (12 + MAX_USER_TAGS)];
+  const char *kv[2 * (12 + MAX_USER_TAGS + SB_VU_MAX_TAGS)];
   char status[16], code[16];
   size_t n = 0;
   /* k6: with digest auth the first answer is expected to be the 401 challenge */
@@ -191,7 +191,8 @@ static void emit(sb_vu *vu, const job *j) {
     kv[n++] = "error_code", kv[n++] = code;
     kv[n++] = "error", kv[n++] = res->error ? res->error : "";
   }
-  for (size_t i = 0; i < p->ntags; i += 2) { /* the user's tag wins over ours, as in k6 */
+  n = sb_vu_tags_overlay(vu, kv, n, sizeof(kv) / sizeof(kv[0])); /* exec.vu.tags */
+  for (size_t i = 0; i < p->ntags; i += 2) { /* the request's tag wins over all, as in k6 */
     size_t k = 0;
     while (k < n && strcmp(kv[k], p->tags[i]) != 0)
       k += 2;

@@ -15,6 +15,7 @@
 #include "agent/gjson.h"
 #include "agent/js_http.h"
 #include "agent/js_http_cookies.h"
+#include "agent/js_modules.h"
 
 #define PROTO_KEY "\377sbHttpResProto"
 #define RAW_KEY "\377r"      /* a response's lazy fields, raw (see push_raw()) */
@@ -81,9 +82,22 @@ static duk_ret_t res_json(duk_context *ctx) {
   return 1;
 }
 
+/* res.html([selector]): k6/html's parseHTML(body), or its find(selector). */
 static duk_ret_t res_html(duk_context *ctx) {
-  return duk_error(ctx, DUK_ERR_ERROR,
-                   "html(): the HTML parser (k6/html) is not available in this version");
+  duk_push_this(ctx);
+  duk_get_prop_literal(ctx, -1, "body"); /* -> [ sel this body ] */
+  if (duk_is_buffer_data(ctx, -1)) duk_buffer_to_string(ctx, -1);
+  if (!duk_is_string(ctx, -1))
+    return duk_error(ctx, DUK_ERR_ERROR,
+                     "html(): the response has no body (responseType 'none' or a failed request)");
+  duk_size_t len;
+  const char *body = duk_get_lstring(ctx, -1, &len);
+  sb_js_html_push_document(ctx, body, len); /* -> [ sel this body doc ] */
+  if (duk_is_undefined(ctx, 0) || duk_is_null(ctx, 0)) return 1;
+  duk_push_literal(ctx, "find");
+  duk_dup(ctx, 0);
+  duk_call_prop(ctx, -3, 1); /* -> [ sel this body doc found ] */
+  return 1;
 }
 
 /* --- lazy fields ------------------------------------------------------------------------- */

@@ -29,11 +29,12 @@ static duk_ret_t k6_sleep(duk_context *ctx) {
  * returning. */
 static const sb_tagset *sample_tags(duk_context *ctx, sb_vu *vu, const char *name,
                                     duk_idx_t tags_idx) {
-  const char *kv[2 * (3 + CHECK_MAX_TAGS)];
+  const char *kv[2 * (3 + CHECK_MAX_TAGS + SB_VU_MAX_TAGS)];
   size_t n = 0;
   if (name) kv[n++] = "check", kv[n++] = name;
   kv[n++] = "group", kv[n++] = sb_vu_group(vu);
   kv[n++] = "scenario", kv[n++] = sb_vu_scenario(vu);
+  n = sb_vu_tags_overlay(vu, kv, n, sizeof(kv) / sizeof(kv[0])); /* exec.vu.tags */
   duk_idx_t top = duk_get_top(ctx);
   if (duk_is_object(ctx, tags_idx)) {
     duk_enum(ctx, tags_idx, DUK_ENUM_OWN_PROPERTIES_ONLY);

@@ -77,3 +77,21 @@ const uint8_t *sb_js_require_bytes(duk_context *ctx, duk_idx_t idx, size_t *len,
                                    const char *arg);
 
 #endif
+
+/* "k6/execution" (js_execution.c): exec.vu {idInInstance, idInTest, iterationInInstance,
+ * iterationInScenario, tags, metrics.tags}, exec.scenario {name, executor, startTime, progress,
+ * iterationInInstance, iterationInTest}, exec.instance {iterationsInterrupted,
+ * iterationsCompleted, vusActive, vusInitialized, currentTestRunDuration}, exec.test {abort,
+ * options}, every field read when accessed (sb_vu_exec_ops). As in k6, exec.vu and
+ * exec.instance throw in the init context, exec.scenario outside an iteration. Outside the
+ * include guard on purpose (appended; repeating a prototype is harmless). */
+void sb_js_execution_push(duk_context *ctx);
+
+/* "k6/html" (agent/js_html.c): parseHTML(src) -> Selection (goquery's jQuery-like API) and
+ * Element, over libxml2's HTML parser and agent/html's CSS selectors. The DOM lives outside the
+ * Duktape heap, freed when the last Selection/Element of a document is finalized. Outside the
+ * include guard on purpose (appended; repeating a prototype is harmless). */
+void sb_js_html_push(duk_context *ctx);
+/* [ ... ] -> [ ... Selection ]: the Selection of the document parsed from |html|[0..len), as
+ * parseHTML() returns it (for Response.html()). Throws on out of memory. */
+void sb_js_html_push_document(duk_context *ctx, const char *html, size_t len);

@@ -176,6 +176,7 @@ static void end_test(session *s) {
   m.error = (char *)sb_engine_error(s->engine);
   m.iterations = sb_engine_iterations(s->engine);
   m.started_at_unix_us = sb_engine_started_at(s->engine) ? sb_engine_started_at(s->engine) : s->started_at_us;
+  m.abort_reason = (char *)sb_engine_abort_reason(s->engine);
   sb_frame_send_msg(bufferevent_get_output(s->bev), SPEEDBOAT__ENVELOPE__MSG_DONE, &m);
   s->ended = 1;
   flush_logs(s);
@@ -229,6 +230,7 @@ static void on_call_ev(evutil_socket_t fd, short what, void *arg) {
   m.data = c.json ? c.json : "";
   m.error = c.error ? c.error : "";
   m.timed_out = c.timed_out;
+  m.abort_reason = (char *)sb_engine_abort_reason(s->engine);
   sb_frame_send_msg(bufferevent_get_output(s->bev), SPEEDBOAT__ENVELOPE__MSG_CALL_RESULT, &m);
   call_result_clear(&c);
   if (strcmp(s->call_fn, "teardown") == 0 && s->ended) drop_engine(s);

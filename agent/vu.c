@@ -92,6 +92,9 @@ struct sb_vu {
   sb_err call_err;             /* its exception, when result is SB_VU_EXCEPTION */
   pthread_mutex_t call_mu;     /* orders sb_vu_call_interrupt_async() with the call's end */
   int call_running;            /* a call's pcall has not returned yet (under call_mu) */
+  uint64_t iters_started;      /* iterations started over every scenario */
+  char *utags[2 * SB_VU_MAX_TAGS]; /* exec.vu.tags: key, value, ... (malloc'ed) */
+  size_t nutags;               /* pairs in |utags| */
 };
 
 static double now_ms(void) {
@@ -161,6 +164,14 @@ static int builtin(duk_context *ctx, const char *name, void *ud) {
   }
   if (strcmp(name, "k6/crypto") == 0) {
     sb_js_crypto_push(ctx);
+    return 1;
+  }
+  if (strcmp(name, "k6/execution") == 0) {
+    sb_js_execution_push(ctx);
+    return 1;
+  }
+  if (strcmp(name, "k6/html") == 0) {
+    sb_js_html_push(ctx);
     return 1;
   }
   return 0;
@@ -493,6 +504,7 @@ void sb_vu_free(sb_vu *vu) {
   free(vu->call_fn);
   free(vu->call_arg);
   free(vu->group);
+  for (size_t i = 0; i < 2 * vu->nutags; i++) free(vu->utags[i]);
   pthread_mutex_destroy(&vu->call_mu);
   free(vu);
 }
@@ -553,6 +565,7 @@ int sb_vu_start_iteration(sb_vu *vu, const sb_vu_iter *it, sb_vu_iter_cb cb, voi
   int rc = cache_exec(vu, it->exec ? it->exec : "default", err);
   if (rc) return rc;
   vu->it = *it;
+  vu->iters_started++;
   vu->cb = cb;
   vu->cb_ud = ud;
   sb_js_http_iteration_start(vu); /* k6: a fresh cookie jar; noVUConnectionReuse */
@@ -673,10 +686,81 @@ void sb_vu_group_leave(sb_vu *vu, size_t saved) {
 const sb_tagset *sb_vu_tags(sb_vu *vu) {
   if (vu->tags && vu->tags_scenario == vu->it.scenario) return vu->tags;
   if (!vu->env.metrics) return NULL;
-  const char *kv[4] = {"group", vu->group, "scenario", vu->it.scenario};
-  vu->tags = sb_metrics_tags(vu->env.metrics, kv, vu->it.scenario ? 2 : 1);
+  const char *kv[2 * (2 + SB_VU_MAX_TAGS)] = {"group", vu->group, "scenario", vu->it.scenario};
+  size_t n = vu->it.scenario ? 4 : 2;
+  for (size_t i = 0; i < 2 * vu->nutags; i += 2) { /* the VU's own tags win, as in k6 */
+    size_t k = 0;
+    while (k < n && strcmp(kv[k], vu->utags[i]) != 0) k += 2;
+    if (k == n) n += 2;
+    kv[k] = vu->utags[i];
+    kv[k + 1] = vu->utags[i + 1];
+  }
+  vu->tags = sb_metrics_tags(vu->env.metrics, kv, n / 2);
   vu->tags_scenario = vu->it.scenario;
   return vu->tags;
+}
+
+const sb_vu_iter *sb_vu_current_iter(const sb_vu *vu) {
+  return vu->job == JOB_ITER ? &vu->it : NULL;
+}
+
+/* The running iteration counts as started: its own number is one less. */
+uint64_t sb_vu_iterations(const sb_vu *vu) { return vu->iters_started; }
+
+int sb_vu_tag_set(sb_vu *vu, const char *key, const char *value) {
+  size_t i = 0;
+  while (i < vu->nutags && strcmp(vu->utags[2 * i], key) != 0) i++;
+  if (i == vu->nutags && i == SB_VU_MAX_TAGS) return SB_EINVAL;
+  char *v = strdup(value), *k = i == vu->nutags ? strdup(key) : NULL;
+  if (!v || (i == vu->nutags && !k)) {
+    free(v);
+    free(k);
+    return SB_ENOMEM;
+  }
+  if (i == vu->nutags) {
+    vu->utags[2 * i] = k;
+    vu->nutags++;
+  } else {
+    free(vu->utags[2 * i + 1]);
+  }
+  vu->utags[2 * i + 1] = v;
+  vu->tags = NULL;
+  return 0;
+}
+
+void sb_vu_tag_del(sb_vu *vu, const char *key) {
+  for (size_t i = 0; i < vu->nutags; i++) {
+    if (strcmp(vu->utags[2 * i], key) != 0) continue;
+    free(vu->utags[2 * i]);
+    free(vu->utags[2 * i + 1]);
+    vu->nutags--;
+    vu->utags[2 * i] = vu->utags[2 * vu->nutags];
+    vu->utags[2 * i + 1] = vu->utags[2 * vu->nutags + 1];
+    vu->tags = NULL;
+    return;
+  }
+}
+
+size_t sb_vu_tag_pairs(const sb_vu *vu, const char *const **kv) {
+  *kv = (const char *const *)vu->utags;
+  return vu->nutags;
+}
+
+size_t sb_vu_tags_overlay(const sb_vu *vu, const char **kv, size_t n, size_t cap) {
+  const char *const *t;
+  size_t pairs = sb_vu_tag_pairs(vu, &t);
+  for (size_t i = 0; i < 2 * pairs; i += 2) {
+    size_t k = 0;
+    while (k < n && strcmp(kv[k], t[i]) != 0)
+      k += 2;
+    if (k == n) {
+      if (n + 2 > cap) break;
+      n += 2;
+    }
+    kv[k] = t[i];
+    kv[k + 1] = t[i + 1];
+  }
+  return n;
 }
 
 int sb_vu_busy(const sb_vu *vu) { return vu->busy; }

@@ -23,6 +23,7 @@
 struct event_base;
 typedef struct sb_vu sb_vu;
 typedef struct sb_http_client sb_http_client;
+typedef struct sb_vu_exec_ops sb_vu_exec_ops;
 
 /* Log lines from console.* and from script errors. |level| is "debug", "info", "warn", "error",
  * with "@http" appended for the engine's own lines about requests (k6's "Request Failed"). */
@@ -45,6 +46,8 @@ typedef struct sb_vu_env {
                                    (NULL or *NULL: undefined); the owner sets it before then */
   const atomic_int *stop;       /* set by any thread: the running script stops at Duktape's next
                                    interrupt check, even one that never yields (NULL: none) */
+  const sb_vu_exec_ops *exec;   /* k6/execution's view of the engine (NULL: none) */
+  void *exec_ud;                /* passed to every |exec| hook */
 } sb_vu_env;
 
 /* Creates VU number |id| (__VU, 1-based across the whole test): heap, modules, init code.
@@ -67,6 +70,13 @@ typedef struct sb_vu_iter {
   const char *exec;             /* exported function name ("default") */
   const char *scenario;         /* "scenario" tag value */
   uint64_t iteration;           /* __ITER: this VU's iteration count in the scenario */
+  /* k6/execution (all optional: zero when the owner does not say) */
+  const char *executor;         /* k6's executor name ("shared-iterations") */
+  uint64_t id_in_instance;      /* the VU's id in this agent, 1-based */
+  uint64_t scen_iter_instance;  /* the scenario's iteration number in this agent, 0-based */
+  uint64_t scen_iter_test;      /* ... unique over the whole fleet */
+  int64_t scen_start_unix_ms;   /* wall clock the scenario started at */
+  const void *scen;             /* the owner's scenario, for sb_vu_exec_ops.progress */
 } sb_vu_iter;
 
 /* Starts one iteration on the VU's coroutine; returns after the script first waits or finishes
@@ -143,6 +153,42 @@ int sb_vu_sleep(sb_vu *vu, double ms);
  * |*saved| remembers the outer path for sb_vu_group_leave(). Returns 0 or SB_ENOMEM. */
 int sb_vu_group_enter(sb_vu *vu, const char *name, size_t *saved);
 void sb_vu_group_leave(sb_vu *vu, size_t saved);
+
+/* --- for k6/execution (js_execution.c) ---------------------------------------------------- */
+
+/* The instance's counters, as k6's exec.instance reports them. */
+typedef struct sb_vu_instance_info {
+  uint64_t iterations_completed, iterations_interrupted, vus_active, vus_initialized;
+  double run_ms;                /* since the test started; 0 before */
+} sb_vu_instance_info;
+
+/* What the engine answers k6/execution with; every hook is called on the VU's thread while its
+ * script runs, and must be quick (no waiting). */
+struct sb_vu_exec_ops {
+  void (*instance)(void *ud, sb_vu_instance_info *out);
+  double (*progress)(void *ud, const void *scen); /* 0..1, of sb_vu_iter.scen */
+  /* test.abort(): the whole run stops (every VU interrupted, exit code 108 at the controller),
+   * |reason| ("test aborted: ...") is logged once. */
+  void (*abort)(void *ud, const char *reason);
+  const char *(*options_json)(void *ud);          /* the test's options as JSON; NULL: "{}" */
+};
+
+/* The running iteration (NULL when the VU runs init code, setup() or teardown()). */
+const sb_vu_iter *sb_vu_current_iter(const sb_vu *vu);
+/* Iterations this VU started, over every scenario (k6's vu.iterationInInstance). */
+uint64_t sb_vu_iterations(const sb_vu *vu);
+
+/* The VU's own tags (exec.vu.tags), added to every sample sb_vu_tags() makes and offered to the
+ * modules that build richer tag sets: the value of an equal key of theirs wins. At most
+ * SB_VU_MAX_TAGS; both strings are copied. Returns 0, SB_ENOMEM or SB_EINVAL (too many). */
+#define SB_VU_MAX_TAGS 16
+int sb_vu_tag_set(sb_vu *vu, const char *key, const char *value);
+void sb_vu_tag_del(sb_vu *vu, const char *key);
+/* Sets |*kv| to the VU's tags as key, value, key, value ... and returns the number of pairs. */
+size_t sb_vu_tag_pairs(const sb_vu *vu, const char *const **kv);
+/* Lays the VU's tags (exec.vu.tags) over the |n| strings key, value, ... of |kv| (room for |cap|):
+ * a key already there takes the VU's value, others are appended. Returns the new count. */
+size_t sb_vu_tags_overlay(const sb_vu *vu, const char **kv, size_t n, size_t cap);
 
 /* Module registration, one call each (STYLE.md rule 9): pushes the module's exports object. */
 void sb_js_k6_push(duk_context *ctx);        /* "k6": sleep, check, group, fail */

@@ -106,7 +106,10 @@ typedef struct run {
   size_t lost;                /* agents lost mid-run */
   uint64_t iterations;
   int progress_tty;
+  char *options_json;         /* the script's options, for k6/execution's test.options */
 } run;
+
+enum { EXIT_SCRIPT_ABORTED = 108 }; /* k6's ScriptAborted: test.abort() (belongs in run.h) */
 
 /* --- banner and logs ------------------------------------------------------------------------ */
 
@@ -317,6 +320,26 @@ static void scenario_to_pb(const sb_scenario *s, uint64_t vu_offset, Speedboat__
   p->stages = st;
 }
 
+/* k6/execution's scenario.iterationInTest on agent |i|: local iteration n is offset + n * stride.
+ * The iteration executors know every agent's count ahead, so each agent gets the block after
+ * the shares before it; the others interleave the agents. */
+static void iteration_numbering(const run *r, const sb_scenario *s, size_t i, Speedboat__Scenario *p) {
+  int shared = s->executor == SB_EXEC_SHARED_ITERATIONS;
+  p->iteration_offset = i;
+  p->iteration_stride = r->nagents;
+  if (!shared && s->executor != SB_EXEC_PER_VU_ITERATIONS) return;
+  sb_stage *st = calloc(s->nstages + 1, sizeof(*st));
+  if (!st) return; /* interleaved: still unique */
+  p->iteration_offset = 0;
+  p->iteration_stride = 1;
+  for (size_t j = 0; j < i; j++) {
+    sb_scenario cut;
+    sb_segment_cut(s, r->weights, r->nagents, j, &cut, st);
+    p->iteration_offset += shared ? cut.iterations : cut.vus * cut.iterations;
+  }
+  free(st);
+}
+
 /* The most VUs agent |i| runs (its segment of every scenario), for __VU numbering. */
 static uint64_t agent_max_vus(const run *r, size_t i) {
   uint64_t n = 0;
@@ -364,6 +387,7 @@ static void send_prepare(run *r, agent *a) {
   for (size_t i = 0; i < o->nscenarios; i++) {
     sb_segment_cut(&o->scenarios[i], r->weights, r->nagents, a->idx, &b.cut[i], b.cut_st + k);
     scenario_to_pb(&b.cut[i], a->vu_offset, &b.sc[i], b.stp + k, b.stv + k);
+    iteration_numbering(r, &o->scenarios[i], a->idx, &b.sc[i]);
     k += o->scenarios[i].nstages;
     b.scp[i] = &b.sc[i];
   }
@@ -390,6 +414,7 @@ static void send_prepare(run *r, agent *a) {
   p.agent_name = a->name;
   p.n_targets = r->targets.n;
   p.targets = r->targets.v;
+  p.options_json = r->options_json;
   Speedboat__HttpConfig http; /* points into o->http */
   if (sb_http_config_to_proto(&o->http, &http)) {
     fail_run(r, SB_EXIT_ENGINE, "out of memory");
@@ -501,7 +526,8 @@ static void on_ready(run *r, agent *a, const Speedboat__Ready *m) {
 /* teardown() runs once, on an agent that is still there, after every agent is done. */
 static void maybe_teardown(run *r) {
   agent *a = first_alive(r, A_DONE);
-  int fatal = r->failed && r->failed != SB_EXIT_THRESHOLDS_FAILED && r->failed != SB_EXIT_AGENT_LOST;
+  int fatal = r->failed && r->failed != SB_EXIT_THRESHOLDS_FAILED &&
+              r->failed != SB_EXIT_AGENT_LOST && r->failed != EXIT_SCRIPT_ABORTED;
   if (!r->setup_ran || !a || fatal) {
     r->phase = P_END;
     event_base_loopexit(r->base, NULL);
@@ -518,7 +544,16 @@ static void on_call_result(run *r, agent *a, const Speedboat__CallResult *c) {
     fail_run(r, SB_EXIT_ENGINE, "protocol error: unexpected call result");
     return;
   }
-  if (c->error && *c->error) {
+  if (c->abort_reason && *c->abort_reason) { /* test.abort() in setup() or teardown() */
+    if (setup) {
+      fail_run(r, EXIT_SCRIPT_ABORTED, c->abort_reason);
+      return;
+    }
+    if (!r->failed || r->failed == SB_EXIT_AGENT_LOST) {
+      r->failed = EXIT_SCRIPT_ABORTED;
+      snprintf(r->error, sizeof(r->error), "%s", c->abort_reason);
+    }
+  } else if (c->error && *c->error) {
     char msg[SB_ERR_MAX];
     snprintf(msg, sizeof(msg), "%s() failed: %s", setup ? "setup" : "teardown", c->error);
     int code = c->timed_out ? (setup ? SB_EXIT_SETUP_TIMEOUT : SB_EXIT_TEARDOWN_TIMEOUT)
@@ -589,6 +624,13 @@ static void on_done(run *r, agent *a, const Speedboat__Done *d) {
   }
   set_state(a, A_DONE);
   a->started_at_us = d->started_at_unix_us;
+  if (d->abort_reason && *d->abort_reason) { /* test.abort() on this agent: stop the others */
+    if (!r->failed || r->failed == SB_EXIT_AGENT_LOST) {
+      r->failed = EXIT_SCRIPT_ABORTED;
+      snprintf(r->error, sizeof(r->error), "%s", d->abort_reason);
+    }
+    stop_all(r, 1, d->abort_reason);
+  }
   if (d->error && *d->error && !r->failed) {
     r->failed = SB_EXIT_SCRIPT_EXCEPTION;
     snprintf(r->error, sizeof(r->error), "%s", d->error);
@@ -853,6 +895,10 @@ static int prepare_test(run *r, sb_compile_result *cr) {
     fprintf(stderr, "ERRO invalid options: %s\n", err.msg);
     return SB_EXIT_INVALID_CONFIG;
   }
+  if (!(r->options_json = strdup(cr->options_json ? cr->options_json : "{}"))) {
+    fprintf(stderr, "ERRO out of memory\n");
+    return SB_EXIT_ENGINE;
+  }
   if (sb_judge_new(&r->judge, r->opts, cr->metrics, cr->nmetrics, &err)) {
     fprintf(stderr, "ERRO invalid thresholds: %s\n", err.msg);
     return SB_EXIT_INVALID_CONFIG;
@@ -970,6 +1016,7 @@ static void run_free(run *r) {
   free(r->weights);
   free(r->token);
   free(r->setup_data);
+  free(r->options_json);
   sb_tls_free(r->tls);
   sb_agents_clear(&r->list);
   sb_targets_clear(&r->targets);

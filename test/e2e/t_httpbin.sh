@@ -98,6 +98,9 @@ export default function () {
     check(http.get(`${H}/bytes/1024`, { responseType: 'binary' }), { binary: (r) => r.body.byteLength === 1024 });
     check(http.get(`${H}/response-headers?X-A=1&X-A=2`), { 'repeated header joined': (r) => r.headers['X-A'] === '1, 2' });
     check(http.get(`${H}/status/418`), { 'status 418 with the server\'s reason': (r) => r.status === 418 && r.status_text.toLowerCase() === '418 i\'m a teapot' });
+    check(http.get(`${H}/html`), {
+      'res.html(selector)': (r) => r.html('h1').text() === 'Herman Melville - Moby-Dick' && r.html().find('p').size() === 1,
+    });
     check(http.get(`${H}/user-agent`, { headers: { 'User-Agent': 'mine/1.0' } }), { 'user agent': (r) => r.json()['user-agent'] === 'mine/1.0' });
     check(http.post(`${H}/anything`, JSON.stringify({ show: { title: 'T', n: [1, 2, 3] } }), { headers: { 'Content-Type': 'application/json' } }), {
       'json selector': (r) => r.json('json.show.title') === 'T' && r.json('json.show.n.#') === 3 && r.json('json.none') === undefined,
