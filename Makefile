@@ -9,7 +9,7 @@
 
 BUILD ?= build
 CC ?= gcc
-PKGS := libevent libevent_openssl libevent_pthreads openssl libnghttp2 libprotobuf-c libzstd jansson zlib libbrotlienc libbrotlidec
+PKGS := libevent libevent_openssl libevent_pthreads openssl libnghttp2 libprotobuf-c libzstd jansson zlib libbrotlienc libbrotlidec libxml-2.0
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.0.0-dev)
 
 OPT ?= -O2
