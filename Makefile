@@ -45,7 +45,7 @@ PROTO_OBJ := $(BUILD)/proto/speedboat.pb-c.o
 DUK_OBJ := $(BUILD)/duktape/duktape.o
 COMMON_OBJ := $(call obj,$(COMMON_SRC)) $(PROTO_OBJ) $(DUK_OBJ)
 AGENT_OBJ := $(call obj,$(AGENT_SRC))
-CTL_OBJ := $(call obj,$(CTL_SRC)) $(BUILD)/controller/babel_blob.o
+CTL_OBJ := $(call obj,$(CTL_SRC)) $(BUILD)/controller/babel_blob.o $(BUILD)/controller/polyfill_blob.o
 UNIT_BIN := $(patsubst test/unit/%.c,$(BUILD)/test/%,$(UNIT_SRC))
 GEN_HDRS := $(BUILD)/proto/speedboat.pb-c.h $(BUILD)/duktape/duktape.h
 
@@ -78,6 +78,12 @@ $(BUILD)/controller/babel_blob.o: controller/babel_blob.S $(BABEL_JS)
 	@mkdir -p $(dir $@)
 	$(say) AS $<
 	$(Q)$(CC) -c -DSB_BABEL_PATH='"$(BABEL_JS)"' -o $@ $<
+
+# The ES5 polyfills (controller/polyfill.h), embedded the same way.
+$(BUILD)/controller/polyfill_blob.o: controller/polyfill_blob.S controller/polyfills.js
+	@mkdir -p $(dir $@)
+	$(say) AS $<
+	$(Q)$(CC) -c -DSB_POLYFILLS_PATH='"controller/polyfills.js"' -o $@ $<
 
 $(BABEL_JS): package-lock.json
 	$(say) NPM babel-standalone

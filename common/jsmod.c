@@ -30,6 +30,7 @@ struct sb_program {
   jsmod *mods;    /* sorted by url */
   size_t n;
   char *entry;
+  jsmod prelude;  /* SB_JSMOD_PRELUDE (bc NULL when absent), run as a function with this = global */
 };
 
 #define K_PROG DUK_HIDDEN_SYMBOL("sbProg")
@@ -140,6 +141,14 @@ int sb_program_new(sb_program **out, const sb_archive *ar, sb_err *err) {
   }
   for (size_t i = 0; i < ar->n; i++) {
     const sb_archive_file *f = &ar->files[i];
+    if (strcmp(f->name, SB_JSMOD_PRELUDE) == 0 && !p->prelude.url) {
+      if (!(p->prelude.url = strdup("polyfills.js")))
+        rc = sb_err_set(err, SB_ENOMEM, "out of memory");
+      else
+        rc = compile_one(ctx, &p->prelude, f->data, f->len, err);
+      if (rc) break;
+      continue;
+    }
     char *url = entry_url(f->name);
     if (!url) continue;
     jsmod *m = &p->mods[p->n++];
@@ -169,6 +178,8 @@ void sb_program_free(sb_program *p) {
   }
   free(p->mods);
   free(p->entry);
+  free(p->prelude.url);
+  free(p->prelude.bc);
   free(p);
 }
 
@@ -295,14 +306,23 @@ int sb_jsmod_install(duk_context *ctx, const sb_program *p, sb_jsmod_builtin_cb 
 }
 
 static duk_ret_t run_entry_safe(duk_context *ctx, void *udata) {
-  load_module(ctx, udata);
+  const sb_program *p = udata;
+  if (p->prelude.bc) {
+    void *bc = duk_push_fixed_buffer(ctx, p->prelude.bc_len);
+    memcpy(bc, p->prelude.bc, p->prelude.bc_len);
+    duk_load_function(ctx);                       /* -> [ prelude ] */
+    duk_push_global_object(ctx);
+    duk_call_method(ctx, 0);
+    duk_pop(ctx);
+  }
+  load_module(ctx, p->entry);
   return 1;
 }
 
 int sb_jsmod_run_entry(duk_context *ctx, sb_err *err) {
   const sb_program *p = stash_ptr(ctx, K_PROG);
   if (!p) return sb_err_set(err, SB_EINVAL, "no program installed in this heap");
-  if (duk_safe_call(ctx, run_entry_safe, p->entry, 0, 1) != DUK_EXEC_SUCCESS) {
+  if (duk_safe_call(ctx, run_entry_safe, (void *)p, 0, 1) != DUK_EXEC_SUCCESS) {
     sb_jsmod_format_error(ctx, -1, err);
     duk_pop(ctx);
     return SB_ESCRIPT;

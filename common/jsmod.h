@@ -17,6 +17,11 @@
 
 typedef struct sb_program sb_program;
 
+/* The archive entry of the program's prelude: an ES5 script (the polyfills the compile step chose,
+ * controller/polyfill.h) that sb_jsmod_run_entry() runs in the heap's global scope before the
+ * entry module. Optional; compiled to bytecode once like the modules. */
+#define SB_JSMOD_PRELUDE "es5/polyfills.js"
+
 /* Compiles every es5/ module of |ar| (entry URL from metadata.json's "filename") to bytecode in a
  * scratch heap. Keeps no pointer into |ar|. Returns 0, SB_ESCRIPT (|err|: "file:///x.js:3:7:
  * SyntaxError: ..."), SB_EFORMAT (no metadata/entry) or SB_ENOMEM. */
@@ -33,7 +38,7 @@ typedef int (*sb_jsmod_builtin_cb)(duk_context *ctx, const char *name, void *ud)
  * stash). |p| must outlive the heap. Returns 0 or SB_ENOMEM. */
 int sb_jsmod_install(duk_context *ctx, const sb_program *p, sb_jsmod_builtin_cb builtin, void *ud);
 
-/* Runs the entry module (its init code) and pushes its exports object: [ ... ] -> [ ... exports ].
+/* Runs the prelude (if the program has one), then the entry module (its init code), and pushes its exports object: [ ... ] -> [ ... exports ].
  * On a JS error returns SB_ESCRIPT with |err| holding "file:///x.js:12:5: Error: msg" and the
  * stack trace, and pushes nothing. */
 int sb_jsmod_run_entry(duk_context *ctx, sb_err *err);

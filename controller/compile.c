@@ -25,6 +25,7 @@
 #include "common/duk_udata.h"
 #include "common/jsmod.h"
 #include "common/modpath.h"
+#include "controller/polyfill.h"
 #include "duktape.h"
 
 #define URL_MAX 4096
@@ -32,11 +33,10 @@
 #define MAX_DEPTH 200
 #define SB_COMPILE_VERSION "speedboat-0.1"
 
-extern const char sb_babel_js[], sb_babel_js_end[];
-
 typedef struct compiler {
   sb_duk_udata udata;     /* first: the heaps' user data is the compiler (open() finds it) */
-  duk_context *babel;     /* NULL until a module needs transpiling */
+  sb_transform *tf;       /* source -> ES5 (esbuild, Babel); NULL once the walk is done */
+  sb_compat_mode mode;    /* base: no transpiling, no polyfills */
   sb_archive *ar;         /* being built */
   const sb_archive *src;  /* archive the sources come from; NULL: the disk */
   const char *entry_arg;  /* the entry as the user typed it: errors quote it */
@@ -46,63 +46,7 @@ typedef struct compiler {
   sb_metrics *known;      /* the init context's metrics: built-ins, then those its code created */
 } compiler;
 
-#define K_TRANSFORM DUK_HIDDEN_SYMBOL("sbTransform")
 #define K_STUBS DUK_HIDDEN_SYMBOL("sbStubs")
-
-/* Babel's globals, then a transform helper that never throws: it returns {code, imports} or
- * {error: "name.js:3:7: SyntaxError: Unexpected token\n<code frame>"}. */
-static const char BABEL_PRELUDE[] = "var window = this, self = this, global = this;";
-/* sbKeepLines runs before the ES2015 presets so that every function keeps its source line under
- * retainLines (errors, stack traces and k6's "file:line" depend on it):
- *  - `export default function () {}` becomes `export default (function () {})`. An anonymous
- *    default cannot be named inside its module, so not hoisting it changes nothing; hoisted, the
- *    CommonJS transform moved it above the named exported functions.
- *  - `export function f() {}` becomes `function f() {}` plus `export { f }` at the end: the
- *    CommonJS transform hoists one `exports.f = f` per exported function to the top, and with
- *    the declaration's own line on it, the first one pushed every line after it down (a setup()
- *    on line 2 reported its errors on line 8). */
-static const char BABEL_HELPER[] =
-    "(function (src, fn) {\n"
-    "  function sbKeepLines(babel) {\n"
-    "    var t = babel.types;\n"
-    "    return {visitor: {\n"
-    "      ExportDefaultDeclaration: function (path) {\n"
-    "        var d = path.node.declaration;\n"
-    "        if (d.type !== 'FunctionDeclaration' || d.id) return;\n"
-    "        var e = t.functionExpression(null, d.params, d.body, d.generator, d.async);\n"
-    "        e.loc = d.loc;\n"
-    "        path.get('declaration').replaceWith(e);\n"
-    "      },\n"
-    "      ExportNamedDeclaration: function (path) {\n"
-    "        var d = path.node.declaration;\n"
-    "        if (!d || d.type !== 'FunctionDeclaration' || !path.parentPath.isProgram()) return;\n"
-    "        var id = t.identifier(d.id.name);\n"
-    "        path.parentPath.pushContainer('body',\n"
-    "          t.exportNamedDeclaration(null, [t.exportSpecifier(id, t.identifier(d.id.name))]));\n"
-    "        path.replaceWith(d);\n"
-    "      }\n"
-    "    }};\n"
-    "  }\n"
-    "  var r;\n"
-    "  try {\n"
-    "    r = Babel.transform(src, {presets: ['latest'], plugins: [sbKeepLines], filename: fn,\n"
-    "      retainLines: true,\n"
-    "      compact: false, sourceMaps: false, ast: false, babelrc: false, highlightCode: false});\n"
-    "  } catch (e) {\n"
-    "    var m = String(e && e.message), p = fn + ': ', nl;\n"
-    "    if (m.indexOf(p) === 0) m = m.slice(p.length);\n"
-    "    if ((nl = m.indexOf('\\n')) >= 0) m = m.slice(0, nl);\n"
-    "    m = m.replace(/ \\(\\d+:\\d+\\)$/, '');\n"
-    "    var at = e && e.loc ? fn + ':' + e.loc.line + ':' + e.loc.column + ': ' : fn + ': ';\n"
-    "    return {error: at + ((e && e.name) || 'Error') + ': ' + m +\n"
-    "      (e && e.codeFrame ? '\\n' + e.codeFrame : '')};\n"
-    "  }\n"
-    "  var out = [], md = r.metadata.modules, i;\n"
-    "  for (i = 0; i < md.imports.length; i++) out.push(md.imports[i].source);\n"
-    "  for (i = 0; i < md.exports.specifiers.length; i++)\n"
-    "    if (md.exports.specifiers[i].source) out.push(md.exports.specifiers[i].source);\n"
-    "  return {code: r.code, imports: out};\n"
-    "})";
 
 /* Init-context stand-ins for the built-in modules: what k6 allows at init works (metrics
  * constructors, SharedArray, setResponseCallback, http.file, encoding), the rest throws when
@@ -146,8 +90,7 @@ static const char INIT_STUBS[] =
     "      if (typeof fn !== 'function') throw new TypeError('SharedArray: a function is required');\n"
     "      var a = fn(); if (!Array.isArray(a))\n"
     "        throw new TypeError('SharedArray: the function must return an array'); return a; }},\n"
-    "    'k6/execution': {test: ns('exec.test.', ['abort'])},\n"
-    "    'k6/html': ns('html.', ['parseHTML']),\n"
+    "    'k6/execution': (function (o) { function g(k, w, c) { Object.defineProperty(o, k, {enumerable: true, get: function () { throw new Error('getting ' + w + ' information ' + c + ' is not supported'); }}); } g('vu', 'VU', 'in the init context'); g('instance', 'instance', 'in the init context'); g('scenario', 'scenario', 'outside of the VU context'); o.test = {options: {}, abort: function (r) { throw new Error('test aborted' + (r === undefined ? '' : ': ' + r)); }}; return o; })({}),\n"
     "    'k6/ws': ns('ws.', ['connect']),\n"
     "    'k6/timers': ns('', ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'])\n"
     "  };\n"
@@ -171,94 +114,6 @@ static const char *display(const compiler *c, const char *url) {
   size_t n = strlen(c->cwd);
   if (c->entry_arg[0] != '/' && n > 1 && strncmp(p, c->cwd, n) == 0 && p[n] == '/') return p + n + 1;
   return p;
-}
-
-/* --- Babel ---------------------------------------------------------------------------------- */
-
-static duk_ret_t babel_load_safe(duk_context *ctx, void *udata) {
-  duk_eval_string_noresult(ctx, BABEL_PRELUDE);
-  duk_push_lstring(ctx, sb_babel_js, (duk_size_t)(sb_babel_js_end - sb_babel_js));
-  duk_push_string(ctx, "babel.min.js");
-  duk_compile(ctx, DUK_COMPILE_EVAL);
-  duk_call(ctx, 0);
-  duk_pop(ctx);
-  duk_push_heap_stash(ctx);
-  duk_eval_string(ctx, BABEL_HELPER);                /* -> [ stash helper ] */
-  duk_put_prop_string(ctx, -2, K_TRANSFORM);
-  duk_pop(ctx);
-  return 0;
-}
-
-/* Creates the Babel heap on first use. */
-static int babel_ensure(compiler *c, sb_err *err) {
-  if (c->babel) return 0;
-  c->babel = duk_create_heap(NULL, NULL, NULL, &c->udata, NULL);
-  if (!c->babel) return sb_err_set(err, SB_ENOMEM, "out of memory creating the Babel heap");
-  if (duk_safe_call(c->babel, babel_load_safe, NULL, 0, 1) != DUK_EXEC_SUCCESS) {
-    sb_err_set(err, SB_ESCRIPT, "loading Babel: %s", duk_safe_to_string(c->babel, -1));
-    duk_destroy_heap(c->babel);
-    c->babel = NULL;
-    return SB_ESCRIPT;
-  }
-  duk_pop(c->babel);
-  return 0;
-}
-
-static duk_ret_t transform_safe(duk_context *ctx, void *udata) {
-  /* [ src fn ] */
-  duk_push_heap_stash(ctx);
-  duk_get_prop_string(ctx, -1, K_TRANSFORM);         /* -> [ src fn stash helper ] */
-  duk_dup(ctx, 0);
-  duk_dup(ctx, 1);
-  duk_call(ctx, 2);                                  /* -> [ src fn stash result ] */
-  return 1;
-}
-
-/* Transpiles |src| (named |name| in errors) into |code|, and its import specifiers into a
- * NULL-terminated malloc'ed |*imports| (caller frees each and the array). */
-static int transpile(compiler *c, const char *name, const sb_buf *src, sb_buf *code,
-                     char ***imports, sb_err *err) {
-  int rc = babel_ensure(c, err);
-  if (rc) return rc;
-  duk_context *ctx = c->babel;
-  duk_push_lstring(ctx, src->data ? src->data : "", src->len);
-  duk_push_string(ctx, name);
-  if (duk_safe_call(ctx, transform_safe, NULL, 2, 1) != DUK_EXEC_SUCCESS) {
-    rc = sb_err_set(err, SB_ESCRIPT, "%s: Babel: %s", name, duk_safe_to_string(ctx, -1));
-    goto out;
-  }
-  if (duk_get_prop_string(ctx, -1, "error")) {       /* -> [ result error ] */
-    rc = sb_err_set(err, SB_ESCRIPT, "%s", duk_safe_to_string(ctx, -1));
-    duk_pop(ctx);
-    goto out;
-  }
-  duk_pop(ctx);
-  duk_get_prop_string(ctx, -1, "code");
-  duk_size_t n;
-  const char *s = duk_get_lstring(ctx, -1, &n);
-  rc = sb_buf_append(code, s ? s : "", s ? n : 0);
-  duk_pop(ctx);
-  duk_get_prop_string(ctx, -1, "imports");           /* -> [ result imports ] */
-  duk_size_t k = duk_get_length(ctx, -1);
-  char **v = calloc(k + 1, sizeof(*v));
-  if (!v) rc = SB_ENOMEM;
-  for (duk_size_t i = 0; v && i < k; i++) {
-    duk_get_prop_index(ctx, -1, (duk_uarridx_t)i);
-    v[i] = strdup(duk_safe_to_string(ctx, -1));
-    duk_pop(ctx);
-    if (!v[i]) rc = SB_ENOMEM;
-  }
-  duk_pop(ctx);
-  *imports = v;
-  if (rc) sb_err_set(err, SB_ENOMEM, "out of memory transpiling %s", name);
-out:
-  duk_pop(ctx);
-  return rc;
-}
-
-static void free_strv(char **v) {
-  for (size_t i = 0; v && v[i]; i++) free(v[i]);
-  free(v);
 }
 
 /* --- the module walk ------------------------------------------------------------------------ */
@@ -330,6 +185,7 @@ static int compile_module(compiler *c, const char *url, const char *from, const 
     return SB_EINVAL;
   }
   if (sb_archive_get(c->ar, es5)) return 0;
+  if (!c->tf && sb_transform_new(&c->tf, c->mode)) return sb_err_set(err, SB_ENOMEM, "out of memory");
   if (c->depth >= MAX_DEPTH)
     return sb_err_set(err, SB_EINVAL, "%s: imports nested deeper than %d", url, MAX_DEPTH);
   sb_buf src, code;
@@ -338,7 +194,8 @@ static int compile_module(compiler *c, const char *url, const char *from, const 
   char **imports = NULL;
   int rc = load_source(c, url, from, spec, &src, err);
   if (rc) goto out;
-  if ((rc = transpile(c, display(c, url), &src, &code, &imports, err)) != 0) goto out;
+  rc = sb_transform_module(c->tf, display(c, url), url, &src, &code, &imports, err);
+  if (rc) goto out;
   if ((rc = add_buf(c, srcname, &src, err)) != 0) goto out;
   if (strcmp(url, c->entry_url) == 0 && (rc = add_buf(c, "data", &src, err)) != 0) goto out;
   if ((rc = add_buf(c, es5, &code, err)) != 0) goto out;
@@ -346,7 +203,7 @@ static int compile_module(compiler *c, const char *url, const char *from, const 
   rc = compile_imports(c, url, imports, err);
   c->depth--;
 out:
-  free_strv(imports);
+  sb_transform_free_imports(imports);
   sb_buf_clear(&src);
   sb_buf_clear(&code);
   return rc;
@@ -362,6 +219,10 @@ static int init_builtin(duk_context *ctx, const char *name, void *ud) {
   }
   if (strcmp(name, "k6/crypto") == 0) {
     sb_js_crypto_push(ctx);
+    return 1;
+  }
+  if (strcmp(name, "k6/html") == 0) {
+    sb_js_html_push(ctx);
     return 1;
   }
   duk_push_heap_stash(ctx);
@@ -550,7 +411,7 @@ static int write_metadata(compiler *c, const char *pwd, const char *options_json
   json_t *opts = options_json ? json_loads(options_json, JSON_DECODE_ANY, NULL) : NULL;
   json_t *m = json_pack("{s:s, s:s, s:o, s:O, s:s, s:s, s:s}", "filename", c->entry_url, "pwd",
                         pwd, "options", opts ? opts : json_object(), "env", env,
-                        "compatibilityMode", "extended", "k6version", SB_COMPILE_VERSION, "type",
+                        "compatibilityMode", sb_compat_mode_name(c->mode), "k6version", SB_COMPILE_VERSION, "type",
                         "js");
   char *s = m ? json_dumps(m, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
   json_decref(m);
@@ -583,6 +444,33 @@ static const char **env_pairs(json_t *o) {
   return v;
 }
 
+/* Scans the ES5 of every module and stores the polyfills they need as the program's prelude
+ * (nothing in base mode, or when none is needed). */
+static int add_polyfills(compiler *c, sb_err *err) {
+  sb_polyfill_mask mask = 0;
+  if (c->mode == SB_COMPAT_BASE) return 0;
+  for (size_t i = 0; i < c->ar->n; i++) {
+    const sb_archive_file *f = &c->ar->files[i];
+    if (strncmp(f->name, "es5/", 4) == 0 && strcmp(f->name, SB_JSMOD_PRELUDE) != 0)
+      sb_polyfill_scan((const char *)f->data, f->len, &mask);
+  }
+  sb_buf b;
+  sb_buf_init(&b);
+  int rc = sb_polyfill_build(mask, &b);
+  if (!rc && b.len) rc = sb_archive_add(c->ar, SB_JSMOD_PRELUDE, b.data, b.len);
+  sb_buf_clear(&b);
+  return rc ? sb_err_set(err, rc, "archive: cannot add the polyfills (%s)", sb_strerror(rc)) : 0;
+}
+
+/* In base mode a modern script fails in Duktape's parser: say why. */
+static void base_hint(compiler *c, int rc, sb_err *err) {
+  if (c->mode != SB_COMPAT_BASE || rc != SB_ESCRIPT || !strstr(err->msg, "SyntaxError")) return;
+  size_t n = strlen(err->msg);
+  snprintf(err->msg + n, sizeof(err->msg) - n, "\n(--compatibility-mode=base runs plain ES5.1 "
+           "with require() and module.exports; --compatibility-mode=extended transpiles "
+           "import/export, TypeScript and newer syntax)");
+}
+
 /* --- entry points --------------------------------------------------------------------------- */
 
 /* Shared tail: init run, metadata, result. |opts| (archives) wins over the init's options when
@@ -593,7 +481,7 @@ static int finish(compiler *c, const char *pwd, json_t *env, json_t *opts,
   const char **pairs = env_pairs(env);
   int rc = pairs ? 0 : sb_err_set(err, SB_ENOMEM, "out of memory");
   if (!rc) rc = write_metadata(c, pwd, NULL, env, err);
-  if (!rc) rc = run_init(c, pairs, &json, err);
+  if (!rc && (rc = run_init(c, pairs, &json, err)) != 0) base_hint(c, rc, err);
   if (!rc && json_is_object(opts) && json_object_size(opts) > 0) {
     free(json);
     if (!(json = json_dumps(opts, JSON_COMPACT | JSON_PRESERVE_ORDER)))
@@ -615,15 +503,16 @@ static int finish(compiler *c, const char *pwd, json_t *env, json_t *opts,
   return 0;
 }
 
-static int compiler_init(compiler *c, const char *entry_arg, sb_err *err) {
+static int compiler_init(compiler *c, const char *entry_arg, sb_compat_mode mode, sb_err *err) {
   memset(c, 0, sizeof(*c));
   c->entry_arg = entry_arg;
+  c->mode = mode;
   if (!getcwd(c->cwd, sizeof(c->cwd))) c->cwd[0] = '\0';
   return sb_archive_new(&c->ar) ? sb_err_set(err, SB_ENOMEM, "out of memory") : 0;
 }
 
 static void compiler_clear(compiler *c) {
-  if (c->babel) duk_destroy_heap(c->babel);
+  sb_transform_free(c->tf);
   sb_archive_free(c->ar);
   sb_metrics_free(c->known);
   free(c->entry_url);
@@ -631,10 +520,15 @@ static void compiler_clear(compiler *c) {
 
 int sb_compile_script(const char *path, const char *const *env, sb_compile_result *out,
                       sb_err *err) {
+  return sb_compile_script_mode(path, env, SB_COMPAT_EXTENDED, out, err);
+}
+
+int sb_compile_script_mode(const char *path, const char *const *env, sb_compat_mode mode,
+                           sb_compile_result *out, sb_err *err) {
   compiler c;
   char url[URL_MAX], pwd[PATH_MAX + 16];
   memset(out, 0, sizeof(*out));
-  int rc = compiler_init(&c, path, err);
+  int rc = compiler_init(&c, path, mode, err);
   if (rc) return rc;
   if ((rc = sb_modpath_from_file(path, url, sizeof(url), err)) != 0) goto out;
   if (!(c.entry_url = strdup(url))) {
@@ -643,10 +537,9 @@ int sb_compile_script(const char *path, const char *const *env, sb_compile_resul
   }
   snprintf(pwd, sizeof(pwd), "file://%s/", strcmp(c.cwd, "/") ? c.cwd : "");
   if ((rc = compile_module(&c, url, NULL, NULL, err)) != 0) goto out;
-  if (c.babel) {  /* done with Babel: free its ~MBs before the init heap */
-    duk_destroy_heap(c.babel);
-    c.babel = NULL;
-  }
+  sb_transform_free(c.tf);  /* done with Babel: free its ~MBs before the init heap */
+  c.tf = NULL;
+  if ((rc = add_polyfills(&c, err)) != 0) goto out;
   rc = finish(&c, pwd, env_object(NULL, env), NULL, out, err);
 out:
   compiler_clear(&c);
@@ -682,7 +575,7 @@ int sb_compile_archive(const sb_archive *ar, const char *const *env, sb_compile_
   char es5[NAME_MAX_];
   json_error_t je;
   memset(out, 0, sizeof(*out));
-  int rc = compiler_init(&c, "archive", err);
+  int rc = compiler_init(&c, "archive", SB_COMPAT_EXTENDED, err);
   if (rc) return rc;
   json_t *meta = NULL;
   const sb_archive_file *mf = sb_archive_get(ar, "metadata.json");
@@ -695,16 +588,20 @@ int sb_compile_archive(const sb_archive *ar, const char *const *env, sb_compile_
     goto out;
   }
   if ((rc = archive_entry(meta, &c.entry_url, err)) != 0) goto out;
+  const char *mode = json_string_value(json_object_get(meta, "compatibilityMode"));
+  if (mode && *mode && (rc = sb_compat_mode_parse(mode, &c.mode, err)) != 0) {
+    sb_err_set(err, SB_EFORMAT, "archive: metadata.json: unknown compatibilityMode '%s'", mode);
+    goto out;
+  }
   c.entry_arg = c.entry_url;
   c.src = ar;
   int ours = sb_modpath_to_archive(c.entry_url, 1, es5, sizeof(es5)) == 0 &&
              sb_archive_get(ar, es5) != NULL;
   if ((rc = copy_entries(&c, ar, ours, err)) != 0) goto out;
   if (!ours && (rc = compile_module(&c, c.entry_url, NULL, NULL, err)) != 0) goto out;
-  if (c.babel) {
-    duk_destroy_heap(c.babel);
-    c.babel = NULL;
-  }
+  sb_transform_free(c.tf);
+  c.tf = NULL;
+  if (!ours && (rc = add_polyfills(&c, err)) != 0) goto out;
   const char *pwd = json_string_value(json_object_get(meta, "pwd"));
   rc = finish(&c, pwd ? pwd : "file:///", env_object(json_object_get(meta, "env"), env),
               json_object_get(meta, "options"), out, err);

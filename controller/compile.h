@@ -2,10 +2,12 @@
  * self-contained archive plus its options.
  *
  * The entry script and every local module it imports (transitively, cycles allowed) are read once,
- * transpiled to ES5 CommonJS by babel-standalone 6.26 (embedded, run in a Duktape heap, preset
- * "latest", retainLines so runtime errors point at the user's lines) and stored beside their
- * sources: `data` (entry source), `file/<abs>` (sources, and files read by open() in init code),
- * `es5/file/<abs>` (compiled). The init context then runs once, with stub k6 modules, to read
+ * transpiled to ES5 CommonJS by controller/transform.h (esbuild for TypeScript and ES2016+ syntax,
+ * then babel-standalone 6.26 in a Duktape heap, keeping the user's lines so runtime errors point
+ * at them) and stored beside their sources: `data` (entry source), `file/<abs>` (sources, and
+ * files read by open() in init code), `es5/file/<abs>` (compiled), and `es5/polyfills.js`, the
+ * polyfills the compiled code needs (controller/polyfill.h; every heap runs it before the entry).
+ * The init context then runs once, with stub k6 modules, to read
  * `export const options`, collect the files passed to open() and learn the custom metrics the
  * init code creates (new Counter/Gauge/Rate/Trend(name[, isTime]) of k6/metrics, so thresholds
  * on them can be checked before the run); metadata.json gets the entry URL, options, env and
@@ -16,6 +18,7 @@
 #include "common/archive.h"
 #include "common/err.h"
 #include "common/metrics.h"
+#include "controller/transform.h"
 
 typedef struct sb_compile_result {
   sb_archive *archive; /* owned: metadata.json, data, file/..., es5/... */
@@ -39,8 +42,16 @@ typedef struct sb_compile_result {
 int sb_compile_script(const char *path, const char *const *env, sb_compile_result *out,
                       sb_err *err);
 
+/* Same in compatibility mode |mode| (k6's --compatibility-mode): SB_COMPAT_EXTENDED is
+ * sb_compile_script(); SB_COMPAT_BASE archives the sources as their own ES5 (no esbuild, no Babel,
+ * no polyfills; imports are the require('...') literals), records "compatibilityMode": "base" in
+ * metadata.json, and a script the ES5.1 parser rejects fails with SB_ESCRIPT and a hint. */
+int sb_compile_script_mode(const char *path, const char *const *env, sb_compat_mode mode,
+                           sb_compile_result *out, sb_err *err);
+
 /* Same from an archive file: ours (zstd tar with es5/, used as is) or a plain `k6 archive` tar
- * (metadata.json + data/file/...; its sources are transpiled from the archive, never from disk).
+ * (metadata.json + data/file/...; its sources are transpiled from the archive, never from disk,
+ * in the archive's "compatibilityMode").
  * |env| overrides the archive's env. Options are the archive's metadata.json "options" when set,
  * else those of the init context. Same codes as sb_compile_script(), SB_EFORMAT for a bad
  * archive. */

@@ -6,6 +6,7 @@
 
 #include "common/duration.h"
 #include "controller/run.h"
+#include "controller/transform.h"
 
 static const char usage[] =
     "Usage: speedboat <command> [options]\n"
@@ -27,6 +28,9 @@ static const char usage[] =
     "      --summary-trend-stats L    trend columns, e.g. \"avg,p(99),max\"\n"
     "      --workers N                worker threads (default: one per core)\n"
     "  -q, --quiet                    no banner and no progress line\n"
+    "      --compatibility-mode MODE  extended (default: TypeScript and ES2015+ compiled to ES5,\n"
+    "                                 built-ins the script needs added) or base (plain ES5.1 as\n"
+    "                                 written, the lightest VUs); also K6_COMPATIBILITY_MODE\n"
     "\n"
     "HTTP options (override the script's options of the same name, as in k6):\n"
     "      --insecure-skip-tls-verify skip verification of TLS certificates\n"
@@ -146,7 +150,7 @@ static int parse_trend_stats(sb_cli_overrides *cli, const char *s) {
 
 enum {
   OPT_NO_THRESHOLDS = 256, OPT_NO_SUMMARY, OPT_TREND_STATS, OPT_WORKERS, OPT_AGENTS, OPT_AGENTS_FILE,
-  OPT_AGENT_TOKEN_FILE, OPT_AGENT_TLS_CERT, OPT_AGENT_TLS_KEY, OPT_AGENT_TLS_CA, OPT_ON_AGENT_LOSS, OPT_NO_TARGET_CHECK,
+  OPT_AGENT_TOKEN_FILE, OPT_AGENT_TLS_CERT, OPT_AGENT_TLS_KEY, OPT_AGENT_TLS_CA, OPT_ON_AGENT_LOSS, OPT_NO_TARGET_CHECK, OPT_COMPAT,
   OPT_INSECURE, OPT_TLS_CA_FILE, OPT_USER_AGENT, OPT_MAX_REDIRECTS, OPT_NO_CONN_REUSE,
   OPT_NO_VU_CONN_REUSE, OPT_BATCH, OPT_BATCH_PER_HOST, OPT_DNS, OPT_THROW
 };
@@ -188,6 +192,7 @@ static int cmd_run(int argc, char **argv, int archive_only) {
       {"agent-tls-ca", required_argument, 0, OPT_AGENT_TLS_CA},
       {"on-agent-loss", required_argument, 0, OPT_ON_AGENT_LOSS},
       {"no-target-check", no_argument, 0, OPT_NO_TARGET_CHECK},
+      {"compatibility-mode", required_argument, 0, OPT_COMPAT},
       {"insecure-skip-tls-verify", no_argument, 0, OPT_INSECURE},
       {"tls-ca-file", required_argument, 0, OPT_TLS_CA_FILE},
       {"user-agent", required_argument, 0, OPT_USER_AGENT},
@@ -206,6 +211,16 @@ static int cmd_run(int argc, char **argv, int archive_only) {
   const char *out = "archive.tar.zst";
   int c, bad = 0;
   int64_t v;
+  const char *mode_env = getenv("K6_COMPATIBILITY_MODE"); /* k6's variable; the flag wins */
+  if (mode_env && *mode_env) {
+    sb_compat_mode m;
+    sb_err e;
+    if (sb_compat_mode_parse(mode_env, &m, &e) < 0) {
+      fprintf(stderr, "speedboat: K6_COMPATIBILITY_MODE: %s\n", e.msg);
+      return 2;
+    }
+    cfg.compat = (int)m;
+  }
   optind = 1;
   while (!bad && (c = getopt_long(argc, argv, "u:d:i:s:e:qO:hw", longopts, NULL)) != -1) {
     switch (c) {
@@ -232,6 +247,16 @@ static int cmd_run(int argc, char **argv, int archive_only) {
       break;
     case OPT_AGENTS: cfg.agents = optarg; break;
     case OPT_NO_TARGET_CHECK: cfg.no_target_check = 1; break;
+    case OPT_COMPAT: {
+      sb_compat_mode m;
+      sb_err e;
+      if (sb_compat_mode_parse(optarg, &m, &e) < 0) {
+        fprintf(stderr, "speedboat: --compatibility-mode: %s\n", e.msg);
+        bad = 1;
+      }
+      cfg.compat = (int)m;
+      break;
+    }
     case OPT_AGENTS_FILE: cfg.agents_file = optarg; break;
     case OPT_AGENT_TOKEN_FILE: cfg.agent_token_file = optarg; break;
     case OPT_AGENT_TLS_CERT: cfg.agent_tls_cert = optarg; break;
@@ -270,7 +295,7 @@ static int cmd_run(int argc, char **argv, int archive_only) {
   }
   cfg.script = argv[optind];
   cfg.env = (const char *const *)env.kv;
-  code = archive_only ? sb_run_archive(cfg.script, cfg.env, out) : sb_run(&cfg);
+  code = archive_only ? sb_run_archive(cfg.script, cfg.env, cfg.compat, out) : sb_run(&cfg);
 out:
   sb_cli_overrides_clear(&cfg.cli);
   env_free(&env);

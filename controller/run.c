@@ -886,7 +886,8 @@ static int prepare_test(run *r, sb_compile_result *cr) {
   err.msg[0] = '\0';
   const sb_run_config *cfg = r->cfg;
   int rc = is_archive_file(cfg->script) ? sb_compile_archive_file(cfg->script, cfg->env, cr, &err)
-                                        : sb_compile_script(cfg->script, cfg->env, cr, &err);
+                                        : sb_compile_script_mode(cfg->script, cfg->env,
+                                                                 (sb_compat_mode)cfg->compat, cr, &err);
   if (rc) {
     fprintf(stderr, "ERRO %s\n", err.msg);
     return rc == SB_ESCRIPT ? SB_EXIT_SCRIPT_EXCEPTION : SB_EXIT_INVALID_CONFIG;
@@ -1074,13 +1075,14 @@ out:
   return code;
 }
 
-int sb_run_archive(const char *script, const char *const *env, const char *out_path) {
+int sb_run_archive(const char *script, const char *const *env, int compat, const char *out_path) {
   sb_compile_result cr;
   sb_err err;
   memset(&cr, 0, sizeof(cr));
   err.msg[0] = '\0';
   int rc = is_archive_file(script) ? sb_compile_archive_file(script, env, &cr, &err)
-                                   : sb_compile_script(script, env, &cr, &err);
+                                   : sb_compile_script_mode(script, env, (sb_compat_mode)compat,
+                                                            &cr, &err);
   if (rc) {
     fprintf(stderr, "ERRO %s\n", err.msg);
     sb_compile_result_clear(&cr);

@@ -37,6 +37,7 @@ typedef struct sb_run_config {
   int abort_on_agent_loss;     /* --on-agent-loss=abort */
   int agent_lost_ms;           /* silence that means an agent is lost; 0 = 4000 */
   int no_target_check;         /* --no-target-check: agents do not check the script's targets */
+  int compat;                  /* sb_compat_mode: --compatibility-mode (extended by default) */
 } sb_run_config;
 
 /* Runs the test; prints the banner and progress to stderr... as k6 does, the summary to stdout.
@@ -45,6 +46,6 @@ int sb_run(const sb_run_config *cfg);
 
 /* `speedboat archive`: compiles |script| and writes the archive to |out_path|. Returns the exit
  * code. */
-int sb_run_archive(const char *script, const char *const *env, const char *out_path);
+int sb_run_archive(const char *script, const char *const *env, int compat, const char *out_path);
 
 #endif

@@ -9,9 +9,10 @@ PKGS="build-essential pkg-config git ca-certificates
   duktape-dev libevent-dev libssl-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler
   libzstd-dev zstd zlib1g-dev libbrotli-dev libhttp-parser-dev libcmocka-dev libjansson-dev libxml2-dev openssl
   nginx-light wrk nghttp2-client nghttp2-server python3-httpbin curl procps iproute2 tar time util-linux
-  libnss-wrapper"
+  libnss-wrapper esbuild"
 
-# Node.js and npm only fetch babel-standalone at build time; a machine that has them from
+# esbuild (Debian 0.17) is the compile step's first stage (controller/transform.h): TypeScript and
+# ES2016+ syntax. Node.js and npm only fetch babel-standalone at build time; a machine that has them from
 # elsewhere keeps its own.
 command -v npm >/dev/null 2>&1 || PKGS="$PKGS nodejs npm"
 

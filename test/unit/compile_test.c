@@ -349,8 +349,10 @@ static void test_syntax_error(void **state) {
   sb_err err;
   assert_int_equal(compile_rel("bad.js", &r, &err), SB_ESCRIPT);
   assert_null(r.archive);
-  assert_int_equal(strncmp(err.msg, "bad.js:3:9: SyntaxError: Unexpected token", 41), 0);
-  assert_non_null(strstr(err.msg, "> 3 | let x = (;")); /* the code frame */
+  /* esbuild's message at the user's line:column (0-based, as Babel had it), a code frame */
+  assert_string_equal(err.msg, "bad.js:3:9: SyntaxError: Unexpected \";\"\n"
+                               "> 3 | let x = (;\n"
+                               "    |          ^");
 }
 
 static void test_syntax_error_in_module(void **state) {
@@ -497,6 +499,186 @@ static void test_custom_metric_conflicts(void **state) {
   }
 }
 
+
+/* --- modern JavaScript and TypeScript (esbuild, then Babel) --------------------------------- */
+
+static const char TS_MAIN[] =
+    "import { check } from 'k6';\n"
+    "import { double, Color, type Named } from './lib/util.ts';\n"
+    "\n"
+    "interface Opts { vus: number; tags?: { [k: string]: string } }\n"
+    "const m = new Map<string, number>([['vus', 3]]);\n"
+    "export const options: Opts = { vus: m.get('vus') ?? 1, tags: { ...{ a: 'x' }, b: Color.Red } };\n"
+    "\n"
+    "class Counter implements Named {\n"
+    "  name = 'c';\n"
+    "  static made = 0;\n"
+    "  #hits: number = 0;\n"
+    "  hit(): number { return ++this.#hits; }\n"
+    "}\n"
+    "\n"
+    "export default function (): void {\n"
+    "  const c = new Counter();\n"
+    "  const o: any = { a: { b: null } };\n"
+    "  const { a, ...rest } = { a: 1, b: 2, c: 3 };\n"
+    "  check(o?.a?.b ?? double(a), { 'ok': (v) => v === 2 });\n"
+    "  throw new Error('line 20');\n"
+    "}\n";
+
+static const char TS_UTIL[] =
+    "export interface Named { name: string }\n"
+    "export enum Color { Red = 'red', Green = 'green' }\n"
+    "export const double = (x: number): number => x * 2;\n";
+
+/* Returns the es5 text of |rel| in |r|. */
+static const char *es5_of(const sb_compile_result *r, const char *rel) {
+  const sb_archive_file *f = entry(r->archive, 1, rel);
+  assert_non_null(f);
+  return (const char *)f->data;
+}
+
+/* A .ts entry importing a .ts module: types, interfaces, enums, class fields (private too), ?.,
+ * ??, spread and rest become ES5 on the user's lines; the init code (which uses Map) runs with
+ * the polyfills the program needs and only those. */
+static void test_typescript(void **state) {
+  put("main.ts", TS_MAIN);
+  put("lib/util.ts", TS_UTIL);
+  sb_compile_result r;
+  sb_err err;
+  int rc = compile_rel("main.ts", &r, &err);
+  if (rc) fail_msg("%s", err.msg);
+  const char *s = es5_of(&r, "main.ts");
+  assert_null(strstr(s, "?."));
+  assert_null(strstr(s, "??"));
+  assert_null(strstr(s, "interface"));
+  assert_null(strstr(s, "=>"));
+  assert_null(strstr(s, "class Counter"));
+  assert_int_equal(line_of(s, "new Error(\"line 20\")"), 20);
+  assert_int_equal(line_of(s, "new Map("), 5);
+  assert_int_equal(line_of(es5_of(&r, "lib/util.ts"), "x * 2"), 3);
+  assert_non_null(strstr(es5_of(&r, "lib/util.ts"), "Green"));
+  json_t *o = json_loads(r.options_json, 0, NULL);
+  assert_int_equal(json_integer_value(json_object_get(o, "vus")), 3);
+  assert_string_equal(json_string_value(json_object_get(json_object_get(o, "tags"), "b")), "red");
+  assert_string_equal(json_string_value(json_object_get(json_object_get(o, "tags"), "a")), "x");
+  json_decref(o);
+  const sb_archive_file *pf = sb_archive_get(r.archive, "es5/polyfills.js");
+  assert_non_null(pf);
+  const char *p = (const char *)pf->data;
+  assert_non_null(strstr(p, "function Map("));
+  assert_null(strstr(p, "function Set("));  /* not used: not paid for */
+  assert_null(strstr(p, "padStart"));
+  sb_compile_result_clear(&r);
+}
+
+/* Runtime errors in init code of a TypeScript module name the user's file:line. */
+static void test_typescript_error_lines(void **state) {
+  put("lib/t.ts", "type N = number;\ninterface I { a: N }\nconst x: I = { a: 1 };\n\n"
+                  "export const f = (n: N): N => {\n  if (n > 0) throw new Error(`bad ${n}`);\n"
+                  "  return n;\n};\n");
+  put("main.ts", "import { f } from './lib/t.ts';\nenum E { A }\nconst v: number = f(E.A);\n"
+                 "f(v + 1);\nexport default () => {};\n");
+  sb_compile_result r;
+  sb_err err;
+  assert_int_equal(compile_rel("main.ts", &r, &err), SB_ESCRIPT);
+  char want[600];
+  snprintf(want, sizeof(want), "file://%s/lib/t.ts:6: Error: bad 1", dir);
+  if (strncmp(err.msg, want, strlen(want)) != 0) fail_msg("got '%s'", err.msg);
+}
+
+static void test_typescript_syntax_error(void **state) {
+  put("main.ts", "import { f } from './lib/m.ts';\nexport default () => f();\n");
+  put("lib/m.ts", "export const f = (): number => {\n  return {;\n};\n");
+  sb_compile_result r;
+  sb_err err;
+  assert_int_equal(compile_rel("main.ts", &r, &err), SB_ESCRIPT);
+  if (strncmp(err.msg, "lib/m.ts:2:10: SyntaxError: ", 28) != 0) fail_msg("got '%s'", err.msg);
+  assert_non_null(strstr(err.msg, "> 2 |   return {;"));
+}
+
+/* async functions and generators need a Promise / regenerator runtime the VUs lack: refused at
+ * compile time, at the user's line. */
+static void test_async_refused(void **state) {
+  put("main.js", "import http from 'k6/http';\n\nexport default async function () {\n"
+                 "  await http.get('http://127.0.0.1/');\n}\n");
+  sb_compile_result r;
+  sb_err err;
+  assert_int_equal(compile_rel("main.js", &r, &err), SB_ESCRIPT);
+  if (!strstr(err.msg, "main.js:3:0: SyntaxError: async functions are not supported yet"))
+    fail_msg("got '%s'", err.msg);
+  put("gen.js", "export function* g() { yield 1; }\nexport default () => {};\n");
+  assert_int_equal(compile_rel("gen.js", &r, &err), SB_ESCRIPT);
+  assert_non_null(strstr(err.msg, "gen.js:1:7: SyntaxError: generator functions are not supported"));
+}
+
+/* A plain ES5 script needs no polyfill and gets no prelude. */
+static void test_no_polyfills_when_unused(void **state) {
+  put("main.js", "import http from 'k6/http';\nexport default function () {\n"
+                 "  var a = [1, 2];\n  http.get('http://127.0.0.1/' + a.join(','));\n}\n");
+  sb_compile_result r;
+  sb_err err;
+  assert_int_equal(compile_rel("main.js", &r, &err), 0);
+  assert_null(sb_archive_get(r.archive, "es5/polyfills.js"));
+  sb_compile_result_clear(&r);
+}
+
+/* --compatibility-mode=base: the source is the ES5, require() literals are the imports, nothing
+ * is added; modern syntax fails with a hint. */
+static void test_base_mode(void **state) {
+  put("main.js", "var http = require('k6/http');\nvar lib = require('./lib/l.js');\n"
+                 "module.exports.options = { vus: lib.n };\n"
+                 "module.exports.default = function () { http.get('http://127.0.0.1/'); };\n");
+  put("lib/l.js", "exports.n = typeof Map === 'undefined' ? 2 : 0; // no polyfills in base mode\n");
+  char cwd[512], path[512];
+  assert_non_null(getcwd(cwd, sizeof(cwd)));
+  assert_int_equal(chdir(dir), 0);
+  sb_compile_result r;
+  sb_err err = {{0}};
+  int rc = sb_compile_script_mode("main.js", NULL, SB_COMPAT_BASE, &r, &err);
+  if (rc) fail_msg("%s", err.msg);
+  assert_string_equal(es5_of(&r, "main.js"), (const char *)entry(r.archive, 0, "main.js")->data);
+  assert_non_null(entry(r.archive, 1, "lib/l.js"));
+  assert_null(sb_archive_get(r.archive, "es5/polyfills.js"));
+  assert_string_equal(r.options_json, "{\"vus\":2}");
+  const sb_archive_file *m = sb_archive_get(r.archive, "metadata.json");
+  json_t *j = json_loadb((const char *)m->data, m->len, 0, NULL);
+  assert_string_equal(json_string_value(json_object_get(j, "compatibilityMode")), "base");
+  json_decref(j);
+  sb_compile_result_clear(&r);
+
+  snprintf(path, sizeof(path), "modern.js");
+  put("modern.js", "import http from 'k6/http';\nexport default () => {};\n");
+  rc = sb_compile_script_mode(path, NULL, SB_COMPAT_BASE, &r, &err);
+  assert_int_equal(chdir(cwd), 0);
+  assert_int_equal(rc, SB_ESCRIPT);
+  assert_non_null(strstr(err.msg, "SyntaxError"));
+  assert_non_null(strstr(err.msg, "--compatibility-mode=base runs plain ES5.1"));
+
+  sb_compat_mode mode;
+  assert_int_equal(sb_compat_mode_parse("base", &mode, &err), 0);
+  assert_int_equal(mode, SB_COMPAT_BASE);
+  assert_int_equal(sb_compat_mode_parse("extended", &mode, &err), 0);
+  assert_int_equal(mode, SB_COMPAT_EXTENDED);
+  assert_int_equal(sb_compat_mode_parse("latest", &mode, &err), SB_EINVAL);
+  assert_string_equal(err.msg, "--compatibility-mode: 'latest' is not base or extended");
+}
+
+/* Without esbuild: .js still compiles through Babel alone, .ts is refused with a hint. */
+static void test_without_esbuild(void **state) {
+  put("main.js", "export default () => { const a = [1]; return a; };\n");
+  put("main.ts", "export default (): number => 1;\n");
+  setenv("SB_ESBUILD", "/nonexistent/esbuild", 1);
+  sb_compile_result r;
+  sb_err err;
+  int rc = compile_rel("main.js", &r, &err);
+  if (rc) fail_msg("%s", err.msg);
+  sb_compile_result_clear(&r);
+  rc = compile_rel("main.ts", &r, &err);
+  unsetenv("SB_ESBUILD");
+  assert_int_equal(rc, SB_ENOTFOUND);
+  assert_non_null(strstr(err.msg, "main.ts: TypeScript needs esbuild"));
+}
+
 static int teardown_dir(void **state) {
   char cmd[300];
   snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
@@ -523,7 +705,17 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_custom_metrics, setup_dir, teardown_dir),
       cmocka_unit_test_setup_teardown(test_custom_metric_conflicts, setup_dir, teardown_dir),
   };
+  const struct CMUnitTest modern[] = {
+      cmocka_unit_test_setup_teardown(test_typescript, setup_dir, teardown_dir),
+      cmocka_unit_test_setup_teardown(test_typescript_error_lines, setup_dir, teardown_dir),
+      cmocka_unit_test_setup_teardown(test_typescript_syntax_error, setup_dir, teardown_dir),
+      cmocka_unit_test_setup_teardown(test_async_refused, setup_dir, teardown_dir),
+      cmocka_unit_test_setup_teardown(test_no_polyfills_when_unused, setup_dir, teardown_dir),
+      cmocka_unit_test_setup_teardown(test_base_mode, setup_dir, teardown_dir),
+      cmocka_unit_test_setup_teardown(test_without_esbuild, setup_dir, teardown_dir),
+  };
   int failed = cmocka_run_group_tests_name("compile", ok, setup_main, teardown_main);
   failed += cmocka_run_group_tests_name("compile errors", bad, NULL, NULL);
+  failed += cmocka_run_group_tests_name("compile modern", modern, NULL, NULL);
   return failed ? 1 : 0;
 }
