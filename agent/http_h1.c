@@ -40,6 +40,22 @@ static const char *req_header(const sb_xfer *x, const char *name) {
   return NULL;
 }
 
+/* Appends |v| in decimal (no printf on the per-request path). */
+static int put_u(sb_buf *b, size_t v) {
+  char d[24];
+  int i = (int)sizeof(d);
+  do
+    d[--i] = (char)('0' + v % 10);
+  while ((v /= 10) && i > 0);
+  return sb_buf_append(b, d + i, sizeof(d) - (size_t)i);
+}
+
+/* Appends "name: value\r\n". */
+static int put_header(sb_buf *b, const char *name, const char *value) {
+  return sb_buf_puts(b, name) | sb_buf_append(b, ": ", 2) | sb_buf_puts(b, value) |
+         sb_buf_append(b, "\r\n", 2);
+}
+
 /* Writes the request line, headers and body into x->out. Returns 0 or SB_ENOMEM. */
 static int build(sb_xfer *x) {
   sb_buf *b = &x->out;
@@ -48,26 +64,30 @@ static int build(sb_xfer *x) {
   int chunked = te && strcasecmp(te, "chunked") == 0;
   int r = 0;
   sb_buf_reset(b);
-  r |= sb_buf_printf(b, "%s %s HTTP/1.1\r\n", x->method, x->target.data);
+  r |= sb_buf_puts(b, x->method) | sb_buf_append(b, " ", 1) | sb_buf_puts(b, x->target.data) |
+       sb_buf_append(b, " HTTP/1.1\r\n", 11);
   if (!req_header(x, "Host")) {
-    r |= sb_buf_printf(b, x->v6 ? "Host: [%s]" : "Host: %s", x->host);
-    r |= x->port != (x->tls ? 443 : 80) ? sb_buf_printf(b, ":%d\r\n", x->port)
-                                        : sb_buf_puts(b, "\r\n");
+    r |= sb_buf_append(b, "Host: ", 6);
+    r |= x->v6 ? sb_buf_append(b, "[", 1) | sb_buf_puts(b, x->host) | sb_buf_append(b, "]", 1)
+               : sb_buf_puts(b, x->host);
+    if (x->port != (x->tls ? 443 : 80)) r |= sb_buf_append(b, ":", 1) | put_u(b, (size_t)x->port);
+    r |= sb_buf_append(b, "\r\n", 2);
   }
   if (!req_header(x, "User-Agent")) {
     const char *ua = sb_http_user_agent(cfg);
-    if (*ua) r |= sb_buf_printf(b, "User-Agent: %s\r\n", ua);
+    if (*ua) r |= put_header(b, "User-Agent", ua);
   }
   const char *p = x->hdr.data;
   for (size_t i = 0; i < x->nhdr; i++) {
     const char *v = p + strlen(p) + 1;
-    r |= sb_buf_printf(b, "%s: %s\r\n", p, v);
+    r |= put_header(b, p, v);
     p = v + strlen(v) + 1;
   }
   int want_len = x->body.len || !strcmp(x->method, "POST") || !strcmp(x->method, "PUT") ||
                  !strcmp(x->method, "PATCH");
   if (want_len && !chunked && !req_header(x, "Content-Length"))
-    r |= sb_buf_printf(b, "Content-Length: %zu\r\n", x->body.len);
+    r |= sb_buf_append(b, "Content-Length: ", 16) | put_u(b, x->body.len) |
+         sb_buf_append(b, "\r\n", 2);
   if (x->no_reuse && !req_header(x, "Connection")) r |= sb_buf_puts(b, "Connection: close\r\n");
   r |= sb_buf_puts(b, "\r\n");
   if (chunked) {
