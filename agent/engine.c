@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "agent/http_client.h"
+#include "agent/js_modules.h"
 #include "agent/vu.h"
 #include "common/archive.h"
 #include "common/clock.h"
@@ -111,6 +112,7 @@ struct sb_engine {
   sb_engine_cbs cbs;
   sb_program *prog;
   sb_archive *ar;                /* the test's archive (open() reads it), read-only */
+  sb_data_store *shared;         /* k6/data's arrays in |ar|, indexed once (read-only) */
   char **env;                    /* key, value, ..., NULL */
   scen *sc;
   size_t nsc;
@@ -629,7 +631,7 @@ static int worker_init(worker *w) {
   if (!w->ev_cmd || !w->ev_flush || !w->ws) return sb_err_set(&w->init_err, SB_ENOMEM, "out of memory");
   if (sb_http_shared_new(&w->http, w->base, &e->http, &w->init_err) < 0) return SB_EINVAL;
   w->env = (sb_vu_env){.base = w->base, .metrics = w->m, .prog = e->prog, .http = w->http,
-                       .files = e->ar,
+                       .files = e->ar, .shared = e->shared,
                        .env = (const char *const *)e->env, .log = vu_log, .log_ud = w,
                        .discard_response_bodies = e->discard_bodies, .data_json = &e->data_json,
                        .stop = &w->stop, .exec = &EXEC_OPS, .exec_ud = w};
@@ -780,6 +782,7 @@ static int load_program(sb_engine *e, const Speedboat__Prepare *p, sb_err *err) 
   }
   rc = sb_program_new(&e->prog, ar, err);
   e->ar = ar; /* kept: open() in the VUs' init code reads its files */
+  if (rc == 0) rc = sb_data_store_new(&e->shared, ar, err); /* SharedArray: once per agent */
   return rc;
 }
 
@@ -949,6 +952,7 @@ void sb_engine_free(sb_engine *e) {
     for (size_t i = 0; e->env[i]; i++) free(e->env[i]);
   free(e->env);
   sb_program_free(e->prog);
+  sb_data_store_free(e->shared); /* points into |ar| */
   sb_archive_free(e->ar);
   sb_metrics_free(e->pending);
   free(e->data_json);

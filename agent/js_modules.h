@@ -95,3 +95,28 @@ void sb_js_html_push(duk_context *ctx);
 /* [ ... ] -> [ ... Selection ]: the Selection of the document parsed from |html|[0..len), as
  * parseHTML() returns it (for Response.html()). Throws on out of memory. */
 void sb_js_html_push_document(duk_context *ctx, const char *html, size_t len);
+
+/* "k6/data" (agent/js_data.c): SharedArray, one read-only copy per agent. The controller stores
+ * each array as JSON under sb_data_archive_name(); the agent's engine indexes them once
+ * (sb_data_store_new()) and every VU reads through that index: `new SharedArray(name, fn)` does
+ * not call |fn| but returns a read-only array-like (length, [i], for...of, forEach/map/filter/
+ * slice and the other non-mutating Array methods) whose elements are parsed on each access (a
+ * copy, as in k6). An array missing from the archive falls back to calling |fn| in the VU (its
+ * own copy; VU 1 logs a warning). Outside the include guard on purpose (appended). */
+struct sb_archive;
+struct sb_err;
+typedef struct sb_data_store sb_data_store;
+/* Indexes every shared/<name>.json of |ar| (which must outlive the store and stay unchanged:
+ * the store points into its bytes). Read-only afterwards: any thread may use it without a lock.
+ * Returns 0, SB_EFORMAT (a file is not a JSON array: |err| names it) or SB_ENOMEM. */
+int sb_data_store_new(sb_data_store **out, const struct sb_archive *ar, struct sb_err *err);
+void sb_data_store_free(sb_data_store *s); /* accepts NULL */
+size_t sb_data_store_count(const sb_data_store *s); /* arrays indexed */
+/* The archive name of SharedArray |name|[0..len): "shared/<name>.json", bytes outside
+ * [A-Za-z0-9_-] percent-encoded. Returns 0 or SB_EINVAL (|cap| too small). */
+int sb_data_archive_name(const char *name, size_t len, char *out, size_t cap);
+/* Pushes the exports of "k6/data" for the running VU (its env's |shared| store; a heap that is
+ * not a VU's gets an empty store, i.e. the fallback). */
+void sb_js_data_push(duk_context *ctx);
+/* The same over |store| (may be NULL), for any heap: tests, tools. */
+void sb_js_data_push_store(duk_context *ctx, const sb_data_store *store);

@@ -174,6 +174,10 @@ static int builtin(duk_context *ctx, const char *name, void *ud) {
     sb_js_html_push(ctx);
     return 1;
   }
+  if (strcmp(name, "k6/data") == 0) {
+    sb_js_data_push(ctx);
+    return 1;
+  }
   return 0;
 }
 

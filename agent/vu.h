@@ -35,6 +35,8 @@ typedef struct sb_vu_env {
   sb_metrics *metrics;          /* the worker's aggregate (same thread) */
   const sb_program *prog;
   const sb_archive *files;      /* the test's archive: what open() reads (NULL: nothing) */
+  const struct sb_data_store *shared; /* k6/data's arrays, indexed once per agent (read-only;
+                                   NULL: none, SharedArray falls back to calling its fn) */
   const char *const *env;       /* __ENV as key, value, key, value ...; NULL-terminated */
   sb_vu_log_cb log;
   void *log_ud;

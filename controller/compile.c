@@ -51,9 +51,11 @@ typedef struct compiler {
 /* Init-context stand-ins for the built-in modules: what k6 allows at init works (metrics
  * constructors, SharedArray, setResponseCallback, http.file, encoding), the rest throws when
  * called during init — defining functions that call them later is fine. Called with |reg|, the
- * C function that records a metric (name, sb_metric_type, isTime). */
+ * C function that records a metric (name, sb_metric_type, isTime), and |share|, which archives a
+ * SharedArray's JSON (name, json): its function runs here once per name, never on the agents
+ * (agent/js_data.c). */
 static const char INIT_STUBS[] =
-    "(function (reg) {\n"
+    "(function (reg, share) {\n"
     "  function no(n) { return function () {\n"
     "    throw new Error(n + '() is not supported in the init context'); }; }\n"
     "  function ns(pre, names, o) { o = o || {};\n"
@@ -86,10 +88,15 @@ static const char INIT_STUBS[] =
     "      CookieJar: function () {}}),\n"
     "    'k6/metrics': {Counter: metric('Counter', 1), Gauge: metric('Gauge', 2),\n"
     "      Rate: metric('Rate', 3), Trend: metric('Trend', 4)},\n"
-    "    'k6/data': {SharedArray: function (name, fn) {\n"
-    "      if (typeof fn !== 'function') throw new TypeError('SharedArray: a function is required');\n"
-    "      var a = fn(); if (!Array.isArray(a))\n"
-    "        throw new TypeError('SharedArray: the function must return an array'); return a; }},\n"
+    "    'k6/data': (function (seen) { return {SharedArray: function (name, fn) {\n"
+    "      name = String(name);\n"
+    "      if (!name) throw new Error(\"empty name provided to SharedArray's constructor\");\n"
+    "      if (typeof fn !== 'function') throw new TypeError(\n"
+    "        \"a function is expected as the second argument of SharedArray's constructor\");\n"
+    "      if (!seen.hasOwnProperty(name)) { var a = fn(); if (!Array.isArray(a))\n"
+    "        throw new TypeError('only arrays can be made into SharedArray');\n"
+    "        seen[name] = JSON.stringify(a); share(name, seen[name]); }\n"
+    "      return JSON.parse(seen[name]); }}; })({}),\n"
     "    'k6/execution': (function (o) { function g(k, w, c) { Object.defineProperty(o, k, {enumerable: true, get: function () { throw new Error('getting ' + w + ' information ' + c + ' is not supported'); }}); } g('vu', 'VU', 'in the init context'); g('instance', 'instance', 'in the init context'); g('scenario', 'scenario', 'outside of the VU context'); o.test = {options: {}, abort: function (r) { throw new Error('test aborted' + (r === undefined ? '' : ': ' + r)); }}; return o; })({}),\n"
     "    'k6/ws': ns('ws.', ['connect']),\n"
     "    'k6/timers': ns('', ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'])\n"
@@ -308,13 +315,31 @@ static duk_ret_t js_metric(duk_context *ctx) {
   return 0;
 }
 
+/* share(name, json), the k6/data stub's recorder: stores a SharedArray's array, as JSON, in the
+ * archive under sb_data_archive_name() for the agents (replacing a copy an input archive had). */
+static duk_ret_t js_share(duk_context *ctx) {
+  char aname[1024];
+  size_t nlen, jlen;
+  const char *name = duk_require_lstring(ctx, 0, &nlen);
+  const char *json = duk_require_lstring(ctx, 1, &jlen);
+  duk_memory_functions mf;
+  duk_get_memory_functions(ctx, &mf);
+  compiler *c = mf.udata;
+  if (sb_data_archive_name(name, nlen, aname, sizeof(aname)) != 0)
+    return duk_error(ctx, DUK_ERR_RANGE_ERROR, "SharedArray: name too long");
+  if (sb_archive_add(c->ar, aname, json, jlen) != 0)
+    return duk_error(ctx, DUK_ERR_ERROR, "SharedArray '%s': out of memory archiving it", name);
+  return 0;
+}
+
 /* [ ] -> [ ]: globals and module stubs of the init context. |udata| is the env pairs. */
 static duk_ret_t init_setup_safe(duk_context *ctx, void *udata) {
   const char *const *env = udata;
   duk_push_heap_stash(ctx);
   duk_eval_string(ctx, INIT_STUBS);                  /* -> [ stash fn ] */
   duk_push_c_function(ctx, js_metric, 3);
-  duk_call(ctx, 1);                                  /* -> [ stash stubs ] */
+  duk_push_c_function(ctx, js_share, 2);
+  duk_call(ctx, 2);                                  /* -> [ stash stubs ] */
   duk_put_prop_string(ctx, -2, K_STUBS);
   duk_pop(ctx);
   duk_eval_string_noresult(ctx, INIT_GLOBALS);
