@@ -78,7 +78,7 @@ export default function () {
     'region': () => form.find('select').val() === 'us',
     'note': () => form.find('textarea').val() === 'hello <world>',
   });
-  if (__ITER === 0 && __VU === 1) {
+  if (__ITER === 0) { // whichever VU starts first (shared-iterations may give VU 1 none)
     console.log('title ' + title);
     console.log('links ' + links.join(' '));
     console.log('products ' + products.join(' '));

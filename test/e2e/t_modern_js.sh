@@ -36,7 +36,7 @@ export default function (): void {
     'total 13': () => total(shapes) === 13,
     'class fields': () => shapes[0].name === 'square' && Square.made >= 2,
   });
-  if (__VU === 1 && __ITER === 0) console.log(`ts total=${total(shapes)} len=${body.length >= 0}`);
+  if (__ITER === 0) console.log(`ts total=${total(shapes)} len=${body.length >= 0}`);
 }
 TS
 )
