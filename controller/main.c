@@ -71,8 +71,8 @@ static const char usage[] =
     "  -O, --archive-out FILE         where to write the archive (default archive.tar.zst)\n"
     "\n"
     "Exit codes: 0 passed, 99 thresholds failed, 100 setup timed out, 101 teardown timed out,\n"
-    "104 invalid options, 105 interrupted, 107 script error, 111 an agent was lost,\n"
-    "255 other errors.\n";
+    "104 invalid options, 105 interrupted, 107 script error, 108 test.abort(), 111 an agent was\n"
+    "lost, 255 other errors.\n";
 
 typedef struct argv_env {
   char **kv;  /* key, value, ..., NULL */
