@@ -134,7 +134,7 @@ void sb_js_push_b64(duk_context *ctx, const uint8_t *in, size_t n, sb_b64_varian
 /* Writes Duktape's string |s| as UTF-8 into |w| (room for |n| bytes: never longer): a surrogate
  * pair (two 3-byte CESU-8 sequences) becomes one 4-byte sequence, a lone surrogate U+FFFD —
  * what Go makes of a JS string. Returns the length written. */
-static size_t cesu_to_utf8(uint8_t *w, const uint8_t *p, size_t n) {
+size_t sb_js_cesu_to_utf8(uint8_t *w, const uint8_t *p, size_t n) {
   const uint8_t *end = p + n, *w0 = w;
   while (p < end) {
     if (*p != 0xED || end - p < 3 || p[1] < 0xA0) {
@@ -177,7 +177,7 @@ const uint8_t *sb_js_require_bytes(duk_context *ctx, duk_idx_t idx, size_t *len,
     const uint8_t *s = (const uint8_t *)duk_get_lstring(ctx, idx, &n);
     if (!memchr(s, 0xED, n)) return *len = n, s;
     uint8_t *w = duk_push_fixed_buffer(ctx, n); /* -> [ ... buf ] */
-    *len = cesu_to_utf8(w, s, n);
+    *len = sb_js_cesu_to_utf8(w, s, n);
     duk_replace(ctx, idx);
     return w;
   }

@@ -5,6 +5,7 @@
  * copied. Form values are formatted straight into the output and then %-escaped in place, from
  * the end backwards, which saves a second buffer. */
 #include "agent/js_http_body.h"
+#include "agent/js_modules.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -23,33 +24,13 @@
 
 /* --- strings ------------------------------------------------------------------------------- */
 
-/* Appends Duktape's string |s| as UTF-8: a surrogate pair (two 3-byte CESU-8 sequences) becomes
- * one 4-byte sequence, a lone surrogate U+FFFD (what Go makes of a JS string). Strings without
- * 0xED bytes, nearly all, are copied as they are. */
+/* Appends Duktape's string |s| as UTF-8 (sb_js_cesu_to_utf8: what Go makes of a JS string).
+ * Strings without 0xED bytes, nearly all, are copied as they are. */
 static int append_utf8(sb_buf *out, const char *s, size_t n) {
-  const unsigned char *p = (const unsigned char *)s, *end = p + n;
   if (!memchr(s, 0xED, n)) return sb_buf_append(out, s, n);
   if (sb_buf_reserve(out, n)) return SB_ENOMEM; /* the result is never longer */
-  unsigned char *w = (unsigned char *)out->data + out->len;
-  while (p < end) {
-    if (*p != 0xED || end - p < 3 || p[1] < 0xA0) {
-      *w++ = *p++;
-      continue;
-    }
-    unsigned hi = 0xD000u | (p[1] & 0x3Fu) << 6 | (p[2] & 0x3Fu);
-    if (hi < 0xDC00 && end - p >= 6 && p[3] == 0xED && p[4] >= 0xB0) {
-      unsigned lo = 0xD000u | (p[4] & 0x3Fu) << 6 | (p[5] & 0x3Fu);
-      unsigned cp = 0x10000u + ((hi - 0xD800u) << 10) + (lo - 0xDC00u);
-      *w++ = (unsigned char)(0xF0 | cp >> 18), *w++ = (unsigned char)(0x80 | (cp >> 12 & 0x3F));
-      *w++ = (unsigned char)(0x80 | (cp >> 6 & 0x3F)), *w++ = (unsigned char)(0x80 | (cp & 0x3F));
-      p += 6;
-    } else {
-      *w++ = 0xEF, *w++ = 0xBF, *w++ = 0xBD;
-      p += 3;
-    }
-  }
-  out->len = (size_t)((char *)w - out->data);
-  *w = '\0';
+  out->len += sb_js_cesu_to_utf8((uint8_t *)out->data + out->len, (const uint8_t *)s, n);
+  out->data[out->len] = '\0';
   return 0;
 }
 

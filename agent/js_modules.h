@@ -33,7 +33,14 @@
 /* "k6/encoding": b64encode(input[, encoding]) -> string; b64decode(input[, encoding][, format])
  * -> ArrayBuffer, or a string when |format| is "s" (UTF-8 decoded, each invalid byte
  * U+FFFD). The input may also be an ArrayBuffer holding the base64 text. */
+/* Pushes the exports of built-in module |name| ("k6/http", ...) and returns 1, or returns 0 for
+ * a name that is none (or, with |pure_only|, one that needs a VU). */
+int sb_js_module_push(duk_context *ctx, const char *name, int pure_only);
 void sb_js_encoding_push(duk_context *ctx);
+/* Writes Duktape's (CESU-8) string bytes |p|/|n| to |w| as UTF-8: a surrogate pair becomes one
+ * 4-byte sequence, a lone surrogate U+FFFD, as Go converts a JS string. |w| needs |n| bytes (the
+ * result is never longer). Returns the bytes written. */
+size_t sb_js_cesu_to_utf8(uint8_t *w, const uint8_t *p, size_t n);
 
 /* "k6/crypto": md4 md5 sha1 sha256 sha384 sha512 sha512_224 sha512_256 ripemd160 (each
  * (input, outputEncoding)), hmac(algorithm, secret, data, outputEncoding), createHash(algorithm)

@@ -146,39 +146,7 @@ static void vu_fatal(void *ud, const char *msg) {
 /* --- globals and modules ----------------------------------------------------------------- */
 
 static int builtin(duk_context *ctx, const char *name, void *ud) {
-  if (strcmp(name, "k6") == 0) {
-    sb_js_k6_push(ctx);
-    return 1;
-  }
-  if (strcmp(name, "k6/metrics") == 0) {
-    sb_js_k6_metrics_push(ctx);
-    return 1;
-  }
-  if (strcmp(name, "k6/http") == 0) {
-    sb_js_http_push(ctx);
-    return 1;
-  }
-  if (strcmp(name, "k6/encoding") == 0) {
-    sb_js_encoding_push(ctx);
-    return 1;
-  }
-  if (strcmp(name, "k6/crypto") == 0) {
-    sb_js_crypto_push(ctx);
-    return 1;
-  }
-  if (strcmp(name, "k6/execution") == 0) {
-    sb_js_execution_push(ctx);
-    return 1;
-  }
-  if (strcmp(name, "k6/html") == 0) {
-    sb_js_html_push(ctx);
-    return 1;
-  }
-  if (strcmp(name, "k6/data") == 0) {
-    sb_js_data_push(ctx);
-    return 1;
-  }
-  return 0;
+  return sb_js_module_push(ctx, name, 0);
 }
 
 /* open(path[, "b"]) in the init context: a file the controller put in the archive (k6 reads it

@@ -219,19 +219,7 @@ out:
 /* --- the init context ----------------------------------------------------------------------- */
 
 static int init_builtin(duk_context *ctx, const char *name, void *ud) {
-  /* pure modules work at init as in k6: the real ones, not stubs */
-  if (strcmp(name, "k6/encoding") == 0) {
-    sb_js_encoding_push(ctx);
-    return 1;
-  }
-  if (strcmp(name, "k6/crypto") == 0) {
-    sb_js_crypto_push(ctx);
-    return 1;
-  }
-  if (strcmp(name, "k6/html") == 0) {
-    sb_js_html_push(ctx);
-    return 1;
-  }
+  if (sb_js_module_push(ctx, name, 1)) return 1; /* pure modules work at init as in k6 */
   duk_push_heap_stash(ctx);
   duk_get_prop_string(ctx, -1, K_STUBS);
   if (!duk_get_prop_string(ctx, -1, name)) {         /* -> [ stash stubs mod ] */
