@@ -159,3 +159,25 @@ target_goes_quiet() {
     [ $((_tq_now - _tq_change)) -lt 2000 ] || break
   done
 }
+
+# start_s_server OUT ARGS...: `openssl s_server -accept 127.0.0.1:PORT ARGS` on a free port (a
+# port someone holds makes it exit at once: another is tried), its output in OUT; waits for it to
+# accept; sets S_PORT.
+start_s_server() {
+  _ss_out=$1; shift
+  for _ss_try in 1 2 3 4 5 6 7 8; do
+    S_PORT=$((20000 + $(od -An -N2 -tu2 /dev/urandom) % 30000))
+    : >"$_ss_out"
+    openssl s_server -accept "127.0.0.1:$S_PORT" "$@" >"$_ss_out" 2>&1 &
+    _ss_pid=$!
+    _ss_i=0
+    while ! grep -q ACCEPT "$_ss_out" 2>/dev/null; do
+      kill -0 "$_ss_pid" 2>/dev/null || break
+      _ss_i=$((_ss_i + 1)); [ $_ss_i -lt 100 ] || fail "s_server did not start: $(cat "$_ss_out")"
+      sleep 0.05
+    done
+    if grep -q ACCEPT "$_ss_out" 2>/dev/null; then PIDS="$PIDS $_ss_pid"; return 0; fi
+    wait "$_ss_pid" 2>/dev/null || true
+  done
+  fail "s_server did not start: $(cat "$_ss_out")"
+}

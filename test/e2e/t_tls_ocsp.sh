@@ -31,16 +31,8 @@ JS
 )
 # serve ARGS...: openssl s_server on a free port with ARGS; sets U.
 serve() {
-  port=$((20000 + $(od -An -N2 -tu2 /dev/urandom) % 30000))
-  : >"$WORK/s_server.out"
-  openssl s_server -accept "127.0.0.1:$port" -cert "$C/server.pem" -key "$C/server.key" -www "$@" \
-    >"$WORK/s_server.out" 2>&1 &
-  PIDS="$PIDS $!"
-  i=0
-  until grep -q ACCEPT "$WORK/s_server.out" 2>/dev/null; do
-    i=$((i + 1)); [ $i -lt 100 ] || fail "s_server did not start: $(cat "$WORK/s_server.out")"; sleep 0.05
-  done
-  U="https://127.0.0.1:$port/"
+  start_s_server "$WORK/s_server.out" -cert "$C/server.pem" -key "$C/server.key" -www "$@"
+  U="https://127.0.0.1:$S_PORT/"
 }
 
 serve -status_file "$WORK/good.der"

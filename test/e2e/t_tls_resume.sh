@@ -28,14 +28,9 @@ export default function () {
 JS
 )
 for v in tls1_2 tls1_3; do
-  port=$((20000 + $(od -An -N2 -tu2 /dev/urandom) % 30000))
-  openssl s_server -accept "127.0.0.1:$port" -cert "$WORK/certs/server.pem" -key "$WORK/certs/server.key" \
-    -www "-$v" -num_tickets 2 >"$WORK/s_server.$v" 2>&1 &
-  PIDS="$PIDS $!"
-  i=0
-  until grep -q ACCEPT "$WORK/s_server.$v" 2>/dev/null; do
-    i=$((i + 1)); [ $i -lt 100 ] || fail "s_server ($v) did not start: $(cat "$WORK/s_server.$v")"; sleep 0.05
-  done
+  start_s_server "$WORK/s_server.$v" -cert "$WORK/certs/server.pem" \
+    -key "$WORK/certs/server.key" -www "-$v" -num_tickets 2
+  port=$S_PORT
   run_sb run -q --no-summary --tls-ca-file "$WORK/certs/ca.pem" -e "U=https://127.0.0.1:$port/" "$s"
   expect_rc 0
   if grep -q 'ERRO' "$WORK/err"; then show; fail "$v: a request failed"; fi
