@@ -118,6 +118,7 @@ expect_err 'req POST a=b\+c x application/x-www-form-urlencoded true 2 1'
 # --- a failed request: k6's "Request Failed" warning and a response; with throw (the option or
 # -w/--throw) an exception instead
 dead=$((20000 + $(od -An -N2 -tu2 /dev/urandom) % 30000))
+while [ -n "$(ss -Htln "sport = :$dead" 2>/dev/null)" ]; do dead=$((dead + 1)); done # nobody listens
 s=$(script throw.js <<'JS'
 import http from 'k6/http';
 export const options = { iterations: 1, throw: __ENV.THROW === '1' };
