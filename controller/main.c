@@ -28,6 +28,7 @@ static const char usage[] =
     "      --summary-trend-stats L    trend columns, e.g. \"avg,p(99),max\"\n"
     "      --workers N                worker threads (default: one per core)\n"
     "  -q, --quiet                    no banner and no progress line\n"
+    "  -v, --verbose                  also print console.debug lines\n"
     "      --compatibility-mode MODE  extended (default: TypeScript and ES2015+ compiled to ES5,\n"
     "                                 built-ins the script needs added) or base (plain ES5.1 as\n"
     "                                 written, the lightest VUs); also K6_COMPATIBILITY_MODE\n"
@@ -193,6 +194,7 @@ static int cmd_run(int argc, char **argv, int archive_only) {
       {"on-agent-loss", required_argument, 0, OPT_ON_AGENT_LOSS},
       {"no-target-check", no_argument, 0, OPT_NO_TARGET_CHECK},
       {"compatibility-mode", required_argument, 0, OPT_COMPAT},
+      {"verbose", no_argument, 0, 'v'},
       {"insecure-skip-tls-verify", no_argument, 0, OPT_INSECURE},
       {"tls-ca-file", required_argument, 0, OPT_TLS_CA_FILE},
       {"user-agent", required_argument, 0, OPT_USER_AGENT},
@@ -222,7 +224,7 @@ static int cmd_run(int argc, char **argv, int archive_only) {
     cfg.compat = (int)m;
   }
   optind = 1;
-  while (!bad && (c = getopt_long(argc, argv, "u:d:i:s:e:qO:hw", longopts, NULL)) != -1) {
+  while (!bad && (c = getopt_long(argc, argv, "u:d:i:s:e:qO:hwv", longopts, NULL)) != -1) {
     switch (c) {
     case 'u': bad = parse_count("--vus", optarg, &cfg.cli.vus); break;
     case 'i': bad = parse_count("--iterations", optarg, &cfg.cli.iterations); break;
@@ -247,6 +249,7 @@ static int cmd_run(int argc, char **argv, int archive_only) {
       break;
     case OPT_AGENTS: cfg.agents = optarg; break;
     case OPT_NO_TARGET_CHECK: cfg.no_target_check = 1; break;
+    case 'v': cfg.verbose = 1; break;
     case OPT_COMPAT: {
       sb_compat_mode m;
       sb_err e;

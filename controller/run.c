@@ -155,6 +155,7 @@ static long long elapsed_s(const run *r) {
  * run is distributed). */
 static void print_log(const run *r, const agent *a, const Speedboat__Log *l) {
   const char *lv = "INFO";
+  if (l->level && !strcmp(l->level, "debug") && !r->cfg->verbose) return; /* k6: -v shows them */
   if (l->level && !strcmp(l->level, "warn")) lv = "WARN";
   else if (l->level && !strcmp(l->level, "error")) lv = "ERRO";
   else if (l->level && !strcmp(l->level, "debug")) lv = "DEBU";

@@ -38,6 +38,7 @@ typedef struct sb_run_config {
   int agent_lost_ms;           /* silence that means an agent is lost; 0 = 4000 */
   int no_target_check;         /* --no-target-check: agents do not check the script's targets */
   int compat;                  /* sb_compat_mode: --compatibility-mode (extended by default) */
+  int verbose;                 /* -v/--verbose: console.debug lines are printed too */
 } sb_run_config;
 
 /* Runs the test; prints the banner and progress to stderr... as k6 does, the summary to stdout.

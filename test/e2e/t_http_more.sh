@@ -144,6 +144,20 @@ run_sb run -q --no-summary -w -e DEAD="$dead" -e THROW=0 "$s"
 expect_rc 0
 expect_err "threw GET"
 
+# --- console.debug shows only with -v/--verbose, as in k6
+s=$(script debug.js <<'JS'
+export const options = { iterations: 1 };
+export default function () { console.debug('a debug line'); console.log('a log line'); }
+JS
+)
+run_sb run -q --no-summary "$s"
+expect_rc 0
+expect_err 'a log line'
+if grep -q 'a debug line' "$WORK/err"; then show; fail "console.debug shown without --verbose"; fi
+run_sb run -q --no-summary -v "$s"
+expect_rc 0
+expect_err '^DEBU\[[0-9]+\] a debug line'
+
 # --- IPv6: a literal [::1]:port, and the dns policy sending localhost to ::1
 "$SB_TARGET" --listen '[::1]:0' >"$WORK/target6.out" 2>&1 &
 PIDS="$PIDS $!"
