@@ -97,7 +97,7 @@ static const char INIT_STUBS[] =
     "        throw new TypeError('only arrays can be made into SharedArray');\n"
     "        seen[name] = JSON.stringify(a); share(name, seen[name]); }\n"
     "      return JSON.parse(seen[name]); }}; })({}),\n"
-    "    'k6/execution': (function (o) { function g(k, w, c) { Object.defineProperty(o, k, {enumerable: true, get: function () { throw new Error('getting ' + w + ' information ' + c + ' is not supported'); }}); } g('vu', 'VU', 'in the init context'); g('instance', 'instance', 'in the init context'); g('scenario', 'scenario', 'outside of the VU context'); o.test = {options: {}, abort: function (r) { throw new Error('test aborted' + (r === undefined ? '' : ': ' + r)); }}; return o; })({}),\n"
+    "    'k6/execution': (function (o) { function g(k, w, c) { Object.defineProperty(o, k, {enumerable: true, get: function () { throw new Error('getting ' + w + ' information ' + c + ' is not supported'); }}); } g('vu', 'VU', 'in the init context'); g('instance', 'instance', 'in the init context'); g('scenario', 'scenario', 'outside of the VU context'); o.test = {options: {}, abort: function (r) { var e = new Error('test aborted' + (r === undefined ? '' : ': ' + r)); e.name = 'TestAbort'; throw e; }}; return o; })({}),\n"
     "    'k6/ws': ns('ws.', ['connect']),\n"
     "    'k6/timers': ns('', ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'])\n"
     "  };\n"

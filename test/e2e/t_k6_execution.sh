@@ -119,4 +119,18 @@ for mode in local fleet; do
   iters=$(metric_value iterations)
   [ -n "$iters" ] && [ "$iters" -lt "$n" ] || { show; fail "$mode: iterations $iters, requests $n"; }
 done
+
+# test.abort() in the init code: exit 108 with the reason, nothing sent
+s=$(script initabort.js <<'JS'
+import exec from 'k6/execution';
+import http from 'k6/http';
+if (!__ENV.NODATA) exec.test.abort('no test data');
+export default function () { http.get(`${__ENV.TARGET}/b`); }
+JS
+)
+before=$(target_requests)
+run_sb run -e TARGET="$TARGET" "$s"
+expect_rc 108
+expect_err 'test aborted: no test data'
+[ "$(target_requests)" = "$before" ] || fail "init abort: requests were sent"
 echo "ok"
