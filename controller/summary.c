@@ -344,18 +344,9 @@ typedef struct check {
   uint64_t passes, fails;
 } check;
 
-static int check_cmp(const void *a, const void *b) {
-  const check *x = a, *y = b;
-  int c = strcmp(x->group, y->group);
-  return c ? c : strcmp(x->name, y->name);
-}
-
-static int str_cmp(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Prints the checks of group |path| then its child groups (k6's summarizeGroup). Checks and
- * groups come in name order: the metric set does not keep the order of first appearance. */
+ * groups come in the order they first appeared (the metric set keeps its series in the order
+ * they were first recorded), which is the script's order, as k6 prints them. */
 static int emit_group(sb_buf *out, const check *cs, size_t n, const char *path, size_t indent,
                       int depth) {
   size_t shown = 0;
@@ -377,7 +368,7 @@ static int emit_group(sb_buf *out, const check *cs, size_t n, const char *path, 
         (unsigned long long)pct, (unsigned long long)cs[i].passes, (unsigned long long)cs[i].fails);
   }
   if (shown) sb_buf_puts(out, "\n");
-  /* child groups, each once, in name order; a group with only nested checks still shows */
+  /* child groups, each once, in order of appearance; a group with only nested checks shows */
   size_t plen = strlen(path), nk = 0;
   char **kids = calloc(n, sizeof(char *));
   if (!kids) return SB_ENOMEM;
@@ -396,7 +387,6 @@ static int emit_group(sb_buf *out, const check *cs, size_t n, const char *path, 
       nk++;
     }
   }
-  qsort(kids, nk, sizeof(char *), str_cmp);
   for (size_t k = 0; k < nk && !rc; k++) {
     char child[1024];
     snprintf(child, sizeof(child), "%s::%s", path, kids[k]);
@@ -439,7 +429,6 @@ static int emit_checks(sb_buf *out, const sb_metrics *m) {
   }
   int rc = 0;
   if (n) {
-    qsort(cs, n, sizeof(*cs), check_cmp);
     rc = emit_group(out, cs, n, "", 5, 0);
   }
   free(cs);

@@ -144,6 +144,23 @@ run_sb run -q --no-summary -w -e DEAD="$dead" -e THROW=0 "$s"
 expect_rc 0
 expect_err "threw GET"
 
+# --- the summary lists checks and groups in the script's order, as k6 does (not by name)
+s=$(script order.js <<'JS'
+import { check, group } from 'k6';
+export const options = { iterations: 2 };
+export default function () {
+  check(1, { 'zeta first': () => true, 'alpha second': () => true });
+  group('zgroup', () => { check(1, { 'inside z': () => true }); });
+  group('agroup', () => { check(1, { 'inside a': () => true }); });
+}
+JS
+)
+run_sb run -q "$s"
+expect_rc 0
+order=$(grep -E '✓ (zeta first|alpha second|inside z|inside a)|█ (zgroup|agroup)' "$WORK/out" | sed 's/^ *//' | tr '\n' '|')
+[ "$order" = "✓ zeta first|✓ alpha second|█ zgroup|✓ inside z|█ agroup|✓ inside a|" ] ||
+  { show; fail "summary order: $order"; }
+
 # --- console.debug shows only with -v/--verbose, as in k6
 s=$(script debug.js <<'JS'
 export const options = { iterations: 1 };
