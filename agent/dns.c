@@ -222,31 +222,12 @@ static int pick(sb_dns *d, const answer *ans, uint32_t *rr, int port,
 
 /* The `hosts` entry for |key| (lower case) and |port|, or NULL. An exact name beats a wildcard,
  * a longer wildcard beats a shorter one, and a "name:port" entry beats a plain "name". */
-static const sb_host_override *override_find(const sb_dns *d, const char *key, size_t klen,
-                                             int port, const ip **addr) {
-  const sb_host_override *best = NULL;
-  size_t best_score = 0;
-  for (size_t i = 0; i < d->cfg->nhosts; i++) {
-    const sb_host_override *o = &d->cfg->hosts[i];
-    if (!d->ovr[i].family || (o->port && o->port != port)) continue;
-    size_t score;
-    if (o->name[0] == '*' && o->name[1] == '.') {
-      size_t slen = strlen(o->name + 1); /* ".example.com" */
-      if (klen <= slen || strcasecmp(key + klen - slen, o->name + 1) != 0) continue;
-      score = slen << 1;
-    } else if (strcasecmp(o->name, key) == 0) {
-      score = (size_t)1 << 20;
-    } else {
-      continue;
-    }
-    score |= o->port ? 1 : 0;
-    if (score > best_score) {
-      best = o;
-      best_score = score;
-      *addr = &d->ovr[i];
-    }
-  }
-  return best;
+static const sb_host_override *override_find(const sb_dns *d, const char *key, int port,
+                                             const ip **addr) {
+  const sb_host_override *o = sb_http_config_match_host(d->cfg, key, port);
+  if (!o || !d->ovr[o - d->cfg->hosts].family) return NULL; /* none, or an address that did not parse */
+  *addr = &d->ovr[o - d->cfg->hosts];
+  return o;
 }
 
 static int overrides_prepare(sb_dns *d) {
@@ -316,7 +297,7 @@ static int hosts_find(const sb_dns *d, const char *key, answer *ans) {
 static int answer_at_hand(sb_dns *d, const char *host, const char *key, size_t klen, int port,
                           struct sockaddr_storage *out, socklen_t *outlen) {
   const ip *a = NULL;
-  const sb_host_override *o = override_find(d, key, klen, port, &a);
+  const sb_host_override *o = override_find(d, key, port, &a);
   if (o) {
     *outlen = ip_to_sa(a, o->to_port ? o->to_port : port, out);
     return 1;

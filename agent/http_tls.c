@@ -16,6 +16,7 @@
 #include <openssl/x509v3.h>
 
 #include "agent/http_internal.h"
+#include "common/tls_names.h"
 
 static const unsigned char ALPN[] = "\x02h2\x08http/1.1";
 
@@ -223,17 +224,6 @@ SSL *sb_tls_new_ssl(sb_conn *k) {
   return ssl;
 }
 
-static const char *version_name(int v) {
-  switch (v) {
-  case TLS1_3_VERSION: return "tls1.3";
-  case TLS1_2_VERSION: return "tls1.2";
-  case TLS1_1_VERSION: return "tls1.1";
-  case TLS1_VERSION: return "tls1.0";
-  case SSL3_VERSION: return "ssl3.0";
-  default: return "";
-  }
-}
-
 static const char *const REASONS[] = {"unspecified", "key_compromise", "ca_compromise",
                                       "affiliation_changed", "superseded",
                                       "cessation_of_operation", "certificate_hold", "",
@@ -279,7 +269,8 @@ int sb_tls_handshake_done(sb_conn *k) {
   const unsigned char *alpn = NULL;
   unsigned alen = 0;
   if (!ssl) return 0;
-  k->tls_version = version_name(SSL_version(ssl));
+  const char *v = sb_tls_version_name(SSL_version(ssl));
+  k->tls_version = v ? v : "";
   const SSL_CIPHER *ci = SSL_get_current_cipher(ssl);
   const char *name = ci ? SSL_CIPHER_standard_name(ci) : NULL;
   snprintf(k->tls_cipher, sizeof(k->tls_cipher), "%s", name ? name : "");

@@ -8,36 +8,7 @@
 #include "agent/js_http.h"
 #include "agent/js_http_cookies.h"
 #include "agent/vu.h"
-
-/* Parses a k6 duration string ("30s", "1m30s", "500ms", "1.5s", "2h", "100us") or a bare number
- * (ms). Returns the milliseconds or -1. */
-static double parse_duration(const char *s) {
-  double total = 0;
-  char *end;
-  double v = strtod(s, &end);
-  if (end == s) return -1;
-  if (!*end) return v;
-  while (*s) {
-    v = strtod(s, &end);
-    if (end == s) return -1;
-    s = end;
-    if (!strncmp(s, "ms", 2))
-      total += v, s += 2;
-    else if (!strncmp(s, "us", 2) || !strncmp(s, "\xc2\xb5s", 3))
-      total += v / 1000, s += s[0] == 'u' ? 2 : 3;
-    else if (!strncmp(s, "ns", 2))
-      total += v / 1e6, s += 2;
-    else if (*s == 'h')
-      total += v * 3600000, s++;
-    else if (*s == 'm')
-      total += v * 60000, s++;
-    else if (*s == 's')
-      total += v * 1000, s++;
-    else
-      return -1;
-  }
-  return total;
-}
+#include "common/duration.h"
 
 static int is_token_char(unsigned char ch) {
   return ch > 32 && ch < 127 && !strchr("()<>@,;:\\\"/[]?={}", ch);
@@ -160,10 +131,11 @@ void sb_js_http_read_params(duk_context *ctx, duk_idx_t idx, sb_js_params *p, sb
   if (duk_get_prop_literal(ctx, idx, "headers") && duk_is_object(ctx, -1)) read_headers(ctx, p);
   if (duk_get_prop_literal(ctx, idx, "tags") && duk_is_object(ctx, -1)) read_tags(ctx, p);
   if (duk_get_prop_literal(ctx, idx, "timeout") && !duk_is_undefined(ctx, -1)) {
+    int64_t us;
     if (duk_is_number(ctx, -1))
       p->timeout_ms = duk_get_number(ctx, -1);
     else if (duk_is_string(ctx, -1))
-      p->timeout_ms = parse_duration(duk_get_string(ctx, -1));
+      p->timeout_ms = sb_duration_parse_us(duk_get_string(ctx, -1), &us, NULL) ? -1 : us / 1e3;
     if (!(p->timeout_ms > 0))
       (void)duk_error(ctx, DUK_ERR_TYPE_ERROR, "params.timeout: '%s' is not a duration",
                       duk_safe_to_string(ctx, -1));
