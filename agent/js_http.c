@@ -37,11 +37,14 @@ typedef struct job {
   duk_idx_t body_idx;
   sb_js_params p;
   sb_buf url;               /* this hop's URL as the script or Location gave it */
-  sb_buf url_req;           /* without userinfo: what the client gets */
-  sb_buf url0;              /* the first hop's url_req: where the script's credentials belong */
+  const char *url_req;      /* without userinfo: what the client gets (into url or noauth) */
+  size_t url_req_len;
+  const char *url_shown;    /* userinfo masked: res.url and the url tag (into url or masked) */
+  sb_buf noauth, masked;    /* the two above when the URL carries userinfo */
+  sb_buf url0;              /* the first hop's url_req, kept at the first redirect: where the
+                               script's credentials belong */
   int foreign;              /* redirected away from url0's host (and its subdomains): the
                                script's Authorization and Cookie headers stay behind (Go) */
-  sb_buf url_shown;         /* userinfo masked: res.url and the url tag */
   sb_buf body, ctype, tmp, cookie, authz, user, pass;
   sb_http_header hdrs[MAX_HEADERS + 5];
   sb_http_req req;
@@ -67,7 +70,7 @@ enum { M_GET, M_HEAD, M_POST, M_PUT, M_PATCH, M_DELETE, M_OPTIONS };
 /* --- per-VU state ------------------------------------------------------------------------ */
 
 static void job_free(job *j) {
-  sb_buf *bufs[] = {&j->url, &j->url_req, &j->url0, &j->url_shown, &j->body, &j->ctype, &j->tmp,
+  sb_buf *bufs[] = {&j->url, &j->noauth, &j->url0, &j->masked, &j->body, &j->ctype, &j->tmp,
                     &j->cookie, &j->authz, &j->user, &j->pass};
   for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
     sb_buf_clear(bufs[i]);
@@ -175,7 +178,7 @@ static void emit(sb_vu *vu, const job *j) {
   /* k6: with digest auth the first answer is expected to be the 401 challenge */
   int digest_first = p->auth == AUTH_DIGEST && j->hop == 0 && !j->digest_tried;
   int ok = ex->on && (digest_first ? res->status == 401 : sb_js_http_expected(ex, res->status));
-  const char *url = j->url_shown.data;
+  const char *url = j->url_shown;
   { /* the status as text, without printf on the per-request path */
     int sv = res->status < 0 ? 0 : res->status, i = (int)sizeof(status) - 1;
     status[i] = '\0';
@@ -239,14 +242,21 @@ static void job_set_url(duk_context *ctx, job *j) {
   sb_err err;
   if (sb_url_parse(&u, j->url.data, j->url.len, &err) < 0)
     (void)duk_error(ctx, DUK_ERR_TYPE_ERROR, "%s %s: %s", j->method, j->url.data, err.msg);
-  sb_buf_reset(&j->url_req);
-  sb_buf_reset(&j->url_shown);
   sb_buf_reset(&j->user);
   sb_buf_reset(&j->pass);
-  if (sb_url_write_stripped(&u, &j->url_req) < 0 || sb_url_write_clean(&u, &j->url_shown) < 0 ||
-      (u.user && sb_url_userinfo(&u, &j->user, &j->pass) < 0))
+  if (!u.user) { /* nearly always: the URL as written serves all three, no copies */
+    j->url_req = j->url_shown = j->url.data;
+    j->url_req_len = j->url.len;
+    return;
+  }
+  sb_buf_reset(&j->noauth);
+  sb_buf_reset(&j->masked);
+  if (sb_url_write_stripped(&u, &j->noauth) < 0 || sb_url_write_clean(&u, &j->masked) < 0 ||
+      sb_url_userinfo(&u, &j->user, &j->pass) < 0)
     (void)duk_error(ctx, DUK_ERR_ERROR, "k6/http: out of memory");
-  if (!j->url_req.data) sb_buf_append(&j->url_req, "", 0);
+  j->url_req = j->noauth.data;
+  j->url_req_len = j->noauth.len;
+  j->url_shown = j->masked.data;
 }
 
 /* Builds j->req for the next hop: headers (the script's, then what the body, compression,
@@ -273,12 +283,12 @@ static void job_build(duk_context *ctx, job *j, const sb_http_config *cfg) {
   int has_jar_cookies = jar && sb_cookiejar_count(jar);
   if (((p->cookies_idx >= 0 || has_jar_cookies) &&
        sb_js_cookies_request_header(ctx, p->cookies_idx, has_jar_cookies ? jar : NULL,
-                                    j->url_req.data, &j->cookie) > 0) ||
+                                    j->url_req, &j->cookie) > 0) ||
       j->cookie.len)
     j->hdrs[n++] = (sb_http_header){"Cookie", 6, j->cookie.data, j->cookie.len};
   if (j->authz.len && (!p->has_authz || j->foreign))
     j->hdrs[n++] = (sb_http_header){"Authorization", 13, j->authz.data, j->authz.len};
-  j->req = (sb_http_req){.method = j->method, .url = j->url_req.data, .headers = j->hdrs,
+  j->req = (sb_http_req){.method = j->method, .url = j->url_req, .headers = j->hdrs,
                          .nheaders = n, .body = j->body.data, .body_len = j->body.len,
                          .timeout_ms = p->timeout_ms, .discard_body = p->discard,
                          .no_reuse = cfg && cfg->no_connection_reuse};
@@ -317,7 +327,7 @@ static int digest_answer(job *j) {
   sb_url u;
   sb_buf target;
   sb_buf_init(&target);
-  if (sb_url_parse(&u, j->url_req.data, j->url_req.len, NULL) < 0 ||
+  if (sb_url_parse(&u, j->url_req, j->url_req_len, NULL) < 0 ||
       sb_url_write_target(&u, &target) < 0) {
     sb_buf_clear(&target);
     return 0;
@@ -340,9 +350,13 @@ static int redirect(duk_context *ctx, job *j) {
   if (s != 301 && s != 302 && s != 303 && s != 307 && s != 308) return 0;
   if (j->hop >= j->p.redirects || !(loc = sb_http_res_header(&j->res, "Location", &len))) return 0;
   sb_buf_reset(&j->tmp);
-  if (sb_url_resolve(j->url_req.data, loc, len, &j->tmp) < 0) return 0;
+  if (sb_url_resolve(j->url_req, loc, len, &j->tmp) < 0) return 0;
   sb_url from, to;
   if (sb_url_parse(&to, j->tmp.data, j->tmp.len, NULL) < 0 || !to.port) return 0;
+  if (j->hop == 0) { /* the first request's URL: kept only once a redirect needs it */
+    sb_buf_reset(&j->url0);
+    if (sb_buf_append(&j->url0, j->url_req, j->url_req_len) < 0) return 0;
+  }
   sb_url_parse(&from, j->url0.data, j->url0.len, NULL);
   j->foreign = !sb_url_auth_may_follow(&from, &to); /* Go compares with the first request */
   sb_buf_reset(&j->authz); /* credentials from the URL went with that URL only (Go) */
@@ -365,7 +379,7 @@ static int job_hop_done(duk_context *ctx, job *j, const sb_http_config *cfg) {
   j->inflight = 0;
   emit(vu, j);
   if (j->res.nheaders && sb_http_res_header(&j->res, "Set-Cookie", NULL) && job_jar(ctx, j))
-    sb_js_cookies_store_response(job_jar(ctx, j), j->url_req.data, j->res.headers, j->res.nheaders);
+    sb_js_cookies_store_response(job_jar(ctx, j), j->url_req, j->res.headers, j->res.nheaders);
   if (j->res.status == 401 && j->p.auth == AUTH_DIGEST && !j->digest_tried) {
     j->digest_tried = 1;
     if (digest_answer(j)) {
@@ -390,11 +404,11 @@ static void on_cancel(void *ud) {
 
 static size_t host_inflight(http_state *st, size_t n, const job *j) {
   size_t k = 0;
-  const char *h = strstr(j->url_req.data, "://");
+  const char *h = strstr(j->url_req, "://");
   size_t hl = h ? strcspn(h + 3, "/?#") : 0;
   for (size_t i = 0; i < n; i++) {
     const job *o = st->jobs[i];
-    const char *oh = o->inflight ? strstr(o->url_req.data, "://") : NULL;
+    const char *oh = o->inflight ? strstr(o->url_req, "://") : NULL;
     if (oh && h && strcspn(oh + 3, "/?#") == hl && strncmp(oh + 3, h + 3, hl) == 0) k++;
   }
   return k;
@@ -458,9 +472,6 @@ static void job_init(duk_context *ctx, job *j, const char *method, duk_idx_t url
   if (sb_buf_puts(&j->url, url) < 0) (void)duk_error(ctx, DUK_ERR_ERROR, "k6/http: out of memory");
   job_set_url(ctx, j);
   j->foreign = 0;
-  sb_buf_reset(&j->url0);
-  if (sb_buf_append(&j->url0, j->url_req.data, j->url_req.len) < 0)
-    (void)duk_error(ctx, DUK_ERR_ERROR, "k6/http: out of memory");
   int rc = body_idx >= 0 ? sb_js_http_body_encode(ctx, body_idx, &j->body, &j->ctype, &err) : 0;
   if (body_idx < 0) sb_buf_reset(&j->body), sb_buf_reset(&j->ctype);
   if (rc < 0) (void)duk_error(ctx, DUK_ERR_TYPE_ERROR, "%s %s: body: %s", method, url, err.msg);
@@ -507,7 +518,7 @@ static void report_failure(duk_context *ctx, job *j) {
   const sb_vu_env *env = sb_vu_get_env(j->st->vu);
   const sb_http_config *cfg = env->http ? sb_http_shared_config(env->http) : NULL;
   const char *e = j->res.error ? j->res.error : "";
-  const char *u = j->url_shown.data ? j->url_shown.data : "";
+  const char *u = j->url_shown ? j->url_shown : "";
   if (cfg && cfg->throw_errors) (void)duk_error(ctx, DUK_ERR_ERROR, "%s %s: %s", j->method, u, e);
   if (!env->log) return;
   char line[600];
