@@ -234,7 +234,7 @@ static void vu_next(wvu *v) {
   if (sb_vu_start_iteration(v->vu, &it, on_iteration, v, &err) != 0) {
     set_error(ws->w->e, err.msg);
     sb_engine_cbs *cb = &ws->w->e->cbs;
-    if (cb->log) cb->log("error", err.msg, strlen(err.msg), cb->ud);
+    if (cb->log) cb->log("error", NULL, err.msg, strlen(err.msg), cb->ud);
     ws->stopping = 1;
     vu_stop_looping(v);
   }
@@ -302,7 +302,7 @@ static void exec_abort(void *ud, const char *reason) {
   if (first) snprintf(e->abort_reason, sizeof(e->abort_reason), "%s", reason);
   pthread_mutex_unlock(&e->mu);
   if (!first) return;
-  if (e->cbs.log) e->cbs.log("error", reason, strlen(reason), e->cbs.ud);
+  if (e->cbs.log) e->cbs.log("error", NULL, reason, strlen(reason), e->cbs.ud);
   if (!e->call_busy) sb_engine_stop(e, 1); /* setup()/teardown(): their call ends by itself */
 }
 
@@ -616,9 +616,9 @@ int sb_engine_set_data(sb_engine *e, const char *data_json) {
   return 0;
 }
 
-static void vu_log(const char *level, const char *text, size_t len, void *ud) {
+static void vu_log(const char *level, const char *source, const char *text, size_t len, void *ud) {
   worker *w = ud;
-  if (w->e->cbs.log) w->e->cbs.log(level, text, len, w->e->cbs.ud);
+  if (w->e->cbs.log) w->e->cbs.log(level, source, text, len, w->e->cbs.ud);
 }
 
 static int worker_init(worker *w) {

@@ -19,7 +19,8 @@
 typedef struct sb_engine sb_engine;
 
 /* Called from any worker thread: a console line or an error of the script. Must be thread-safe. */
-typedef void (*sb_engine_log_cb)(const char *level, const char *text, size_t len, void *ud);
+typedef void (*sb_engine_log_cb)(const char *level, const char *source, const char *text,
+                                 size_t len, void *ud); /* |source|: as sb_vu_log_cb's */
 /* Called once, from a worker thread, when every scenario has finished on every worker. */
 typedef void (*sb_engine_done_cb)(void *ud);
 

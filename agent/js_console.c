@@ -40,7 +40,7 @@ static duk_ret_t console_out(duk_context *ctx) {
   sb_vu *vu = sb_vu_from_ctx(ctx);
   const sb_vu_env *env = vu ? sb_vu_get_env(vu) : NULL;
   if (env && env->log)
-    env->log(level, s, len, env->log_ud);
+    env->log(level, NULL, s, len, env->log_ud);
   else
     fprintf(stderr, "%s: %.*s\n", level, (int)len, s);
   return 0;

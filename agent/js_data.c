@@ -365,7 +365,7 @@ static void push_fallback(duk_context *ctx, const char *name) {
     char msg[512];
     int n = snprintf(msg, sizeof(msg), "SharedArray '%s' is not in the test's archive: its "
                      "function runs in every VU, each keeping its own copy", name);
-    sb_vu_get_env(vu)->log("warn", msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1,
+    sb_vu_get_env(vu)->log("warn", NULL, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1,
                            sb_vu_get_env(vu)->log_ud);
   }
   call_fn_json(ctx);                                 /* -> [ state json ] */

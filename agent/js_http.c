@@ -523,7 +523,7 @@ static void report_failure(duk_context *ctx, job *j) {
   if (!env->log) return;
   char line[600];
   int n = snprintf(line, sizeof(line), "Request Failed  error=\"%s \\\"%s\\\": %s\"", j->method, u, e);
-  if (n > 0) env->log("warn@http", line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1, env->log_ud);
+  if (n > 0) env->log("warn", "http", line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1, env->log_ud);
 }
 
 static http_state *begin(duk_context *ctx) {

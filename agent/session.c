@@ -29,7 +29,7 @@
 typedef struct logline {
   struct logline *next;
   char level[8];
-  char source[16];     /* "console", or what the level said after '@' ("http") */
+  char source[16];     /* "console", or the engine's own speaker ("http") */
   int64_t time_us;
   size_t len;
   char text[];
@@ -133,15 +133,14 @@ static void flush_logs(session *s) {
 static void on_log_ev(evutil_socket_t fd, short what, void *arg) { flush_logs(arg); }
 
 /* Engine callback, from any worker thread: queue the line for the session loop. */
-static void engine_log(const char *level, const char *text, size_t len, void *ud) {
+static void engine_log(const char *level, const char *source, const char *text, size_t len,
+                       void *ud) {
   session *s = ud;
   logline *l = malloc(sizeof(*l) + len + 1);
   if (!l) return;
   l->next = NULL;
-  /* "warn@http": a line of the engine's own (k6's "Request Failed"), not the script's console */
-  const char *at = strchr(level, '@');
-  snprintf(l->level, sizeof(l->level), "%.*s", at ? (int)(at - level) : (int)strlen(level), level);
-  snprintf(l->source, sizeof(l->source), "%s", at ? at + 1 : "console");
+  snprintf(l->level, sizeof(l->level), "%s", level);
+  snprintf(l->source, sizeof(l->source), "%s", source ? source : "console");
   l->time_us = sb_clock_wall_us();
   l->len = len;
   memcpy(l->text, text, len);

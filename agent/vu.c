@@ -235,7 +235,7 @@ static duk_ret_t iter_safe(duk_context *ctx, void *udata) {
 }
 
 static void log_text(sb_vu *vu, const char *level, const char *text) {
-  if (vu->env.log) vu->env.log(level, text, strlen(text), vu->env.log_ud);
+  if (vu->env.log) vu->env.log(level, NULL, text, strlen(text), vu->env.log_ud);
 }
 
 /* duk_safe_call body: [ json ] -> [ value ]. */

@@ -25,9 +25,11 @@ typedef struct sb_vu sb_vu;
 typedef struct sb_http_client sb_http_client;
 typedef struct sb_vu_exec_ops sb_vu_exec_ops;
 
-/* Log lines from console.* and from script errors. |level| is "debug", "info", "warn", "error",
- * with "@http" appended for the engine's own lines about requests (k6's "Request Failed"). */
-typedef void (*sb_vu_log_cb)(const char *level, const char *text, size_t len, void *ud);
+/* Log lines from console.* and from script errors. |level| is "debug", "info", "warn", "error";
+ * |source| is NULL for the script's own lines (console, errors) or what else speaks ("http": k6's
+ * "Request Failed"). */
+typedef void (*sb_vu_log_cb)(const char *level, const char *source, const char *text, size_t len,
+                             void *ud);
 
 /* What a VU borrows from its worker; everything must outlive the VU. */
 typedef struct sb_vu_env {

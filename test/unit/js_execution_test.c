@@ -70,7 +70,8 @@ static void x_abort(void *ud, const char *reason) {
 static const char *x_options(void *ud) { return F.options; }
 static const sb_vu_exec_ops OPS = {x_instance, x_progress, x_abort, x_options};
 
-static void on_log(const char *level, const char *text, size_t len, void *ud) {}
+static void on_log(const char *level, const char *source, const char *text, size_t len,
+                   void *ud) {}
 
 static sb_program *program(const char *src) {
   sb_archive *a;

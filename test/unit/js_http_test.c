@@ -163,7 +163,8 @@ static void on_http(struct evhttp_request *req, void *arg) {
   evhttp_clear_headers(&q);
 }
 
-static void on_log(const char *level, const char *text, size_t len, void *ud) {
+static void on_log(const char *level, const char *source, const char *text, size_t len,
+                   void *ud) {
   snprintf(F.last_log, sizeof(F.last_log), "%.*s", (int)len, text);
 }
 

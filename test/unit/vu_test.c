@@ -88,7 +88,8 @@ typedef struct fixture {
 
 static fixture F;
 
-static void on_log(const char *level, const char *text, size_t len, void *ud) {
+static void on_log(const char *level, const char *source, const char *text, size_t len,
+                   void *ud) {
   fixture *f = ud;
   snprintf(f->last_level, sizeof(f->last_level), "%s", level);
   snprintf(f->last_log, sizeof(f->last_log), "%.*s", (int)len, text);
