@@ -44,6 +44,7 @@ typedef struct compiler {
   char cwd[PATH_MAX];     /* for short names in errors; "" when unknown */
   int depth;              /* import nesting, bounded */
   sb_metrics *known;      /* the init context's metrics: built-ins, then those its code created */
+  int aborted;            /* the init code called exec.test.abort() */
 } compiler;
 
 #define K_STUBS DUK_HIDDEN_SYMBOL("sbStubs")
@@ -55,7 +56,7 @@ typedef struct compiler {
  * SharedArray's JSON (name, json): its function runs here once per name, never on the agents
  * (agent/js_data.c). */
 static const char INIT_STUBS[] =
-    "(function (reg, share) {\n"
+    "(function (reg, share, stop) {\n"
     "  function no(n) { return function () {\n"
     "    throw new Error(n + '() is not supported in the init context'); }; }\n"
     "  function ns(pre, names, o) { o = o || {};\n"
@@ -97,7 +98,7 @@ static const char INIT_STUBS[] =
     "        throw new TypeError('only arrays can be made into SharedArray');\n"
     "        seen[name] = JSON.stringify(a); share(name, seen[name]); }\n"
     "      return JSON.parse(seen[name]); }}; })({}),\n"
-    "    'k6/execution': (function (o) { function g(k, w, c) { Object.defineProperty(o, k, {enumerable: true, get: function () { throw new Error('getting ' + w + ' information ' + c + ' is not supported'); }}); } g('vu', 'VU', 'in the init context'); g('instance', 'instance', 'in the init context'); g('scenario', 'scenario', 'outside of the VU context'); o.test = {options: {}, abort: function (r) { var e = new Error('test aborted' + (r === undefined ? '' : ': ' + r)); e.name = 'TestAbort'; throw e; }}; return o; })({}),\n"
+    "    'k6/execution': (function (o) { function g(k, w, c) { Object.defineProperty(o, k, {enumerable: true, get: function () { throw new Error('getting ' + w + ' information ' + c + ' is not supported'); }}); } g('vu', 'VU', 'in the init context'); g('instance', 'instance', 'in the init context'); g('scenario', 'scenario', 'outside of the VU context'); o.test = {options: {}, abort: function (r) { stop(r === undefined ? '' : String(r)); }}; return o; })({}),\n"
     "    'k6/ws': ns('ws.', ['connect']),\n"
     "    'k6/timers': ns('', ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'])\n"
     "  };\n"
@@ -320,6 +321,16 @@ static duk_ret_t js_share(duk_context *ctx) {
   return 0;
 }
 
+/* stop(reason), k6/execution's test.abort() in the init context: marks the compile aborted (k6's
+ * exit 108, not a script error) and throws to end the init code. */
+static duk_ret_t js_stop(duk_context *ctx) {
+  const char *why = duk_get_string_default(ctx, 0, "");
+  duk_memory_functions mf;
+  duk_get_memory_functions(ctx, &mf);
+  ((compiler *)mf.udata)->aborted = 1;
+  return duk_error(ctx, DUK_ERR_ERROR, "test aborted%s%s", *why ? ": " : "", why);
+}
+
 /* [ ] -> [ ]: globals and module stubs of the init context. |udata| is the env pairs. */
 static duk_ret_t init_setup_safe(duk_context *ctx, void *udata) {
   const char *const *env = udata;
@@ -327,7 +338,8 @@ static duk_ret_t init_setup_safe(duk_context *ctx, void *udata) {
   duk_eval_string(ctx, INIT_STUBS);                  /* -> [ stash fn ] */
   duk_push_c_function(ctx, js_metric, 3);
   duk_push_c_function(ctx, js_share, 2);
-  duk_call(ctx, 2);                                  /* -> [ stash stubs ] */
+  duk_push_c_function(ctx, js_stop, 1);
+  duk_call(ctx, 3);                                  /* -> [ stash stubs ] */
   duk_put_prop_string(ctx, -2, K_STUBS);
   duk_pop(ctx);
   duk_eval_string_noresult(ctx, INIT_GLOBALS);
@@ -381,7 +393,10 @@ static int run_init(compiler *c, const char *const *env, char **options_json, sb
     goto fail;
   }
   duk_pop(ctx);
-  if ((rc = sb_jsmod_run_entry(ctx, err)) != 0) goto fail;  /* -> [ exports ] */
+  if ((rc = sb_jsmod_run_entry(ctx, err)) != 0) {             /* -> [ exports ] */
+    if (c->aborted) rc = SB_ECANCELED;
+    goto fail;
+  }
   if (duk_safe_call(ctx, options_safe, NULL, 1, 1) != DUK_EXEC_SUCCESS) {
     sb_jsmod_format_error(ctx, -1, err);
     sb_err_prefix(err, "%s: options: ", c->entry_arg);

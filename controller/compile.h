@@ -36,6 +36,7 @@ typedef struct sb_compile_result {
  *                  in init code ("file:///abs/script.js:12: Error: msg"), among them a metric
  *                  created again with another type or value type ("...:4: TypeError: metric 'x'
  *                  already exists as a counter, not a rate"), as the VUs would throw
+ *   SB_ECANCELED   the init code called exec.test.abort() (k6's exit 108; |err| has the reason)
  *   SB_ENOTFOUND   missing script, import or open()ed file
  *   SB_EINVAL      unsupported import (remote URL, unknown bare name)
  *   SB_EIO, SB_ENOMEM */

@@ -891,8 +891,7 @@ static int prepare_test(run *r, sb_compile_result *cr) {
                                                                  (sb_compat_mode)cfg->compat, cr, &err);
   if (rc) {
     fprintf(stderr, "ERRO %s\n", err.msg);
-    /* test.abort() in the init code (the init stub's TestAbort): k6's 108, not a script error */
-    if (rc == SB_ESCRIPT && strstr(err.msg, ": TestAbort: test aborted")) return EXIT_SCRIPT_ABORTED;
+    if (rc == SB_ECANCELED) return EXIT_SCRIPT_ABORTED; /* test.abort() in the init code */
     return rc == SB_ESCRIPT ? SB_EXIT_SCRIPT_EXCEPTION : SB_EXIT_INVALID_CONFIG;
   }
   if (sb_options_parse(&r->opts, cr->options_json, &cfg->cli, &err)) {
