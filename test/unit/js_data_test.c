@@ -53,25 +53,7 @@ static int teardown(void **state) {
   return 0;
 }
 
-static const char *eval_str(const char *js) {
-  static char buf[4096];
-  if (duk_peval_string(ctx, js) != 0) fail_msg("%s: %s", js, duk_safe_to_string(ctx, -1));
-  snprintf(buf, sizeof(buf), "%s", duk_safe_to_string(ctx, -1));
-  duk_pop(ctx);
-  return buf;
-}
-
-static void expect(const char *js, const char *want) {
-  const char *got = eval_str(js);
-  if (strcmp(got, want) != 0) fail_msg("%s\n got '%s'\nwant '%s'", js, got, want);
-}
-
-static void expect_throw(const char *js, const char *msg) {
-  if (duk_peval_string(ctx, js) == 0) fail_msg("%s did not throw", js);
-  const char *m = duk_safe_to_string(ctx, -1);
-  if (!strstr(m, msg)) fail_msg("%s: '%s' lacks '%s'", js, m, msg);
-  duk_pop(ctx);
-}
+#include "duk_eval.h"
 
 static void test_store_index(void **state) {
   assert_int_equal(sb_data_store_count(store), 4);

@@ -44,13 +44,7 @@ static int teardown(void **state) {
   return 0;
 }
 
-static const char *eval_str(const char *js) {
-  static char buf[4096];
-  if (duk_peval_string(ctx, js) != 0) fail_msg("%s: %s", js, duk_safe_to_string(ctx, -1));
-  snprintf(buf, sizeof(buf), "%s", duk_safe_to_string(ctx, -1));
-  duk_pop(ctx);
-  return buf;
-}
+#include "duk_eval.h"
 #define check(js, want) assert_string_equal(eval_str(js), want)
 
 static void test_find_text_attr(void **state) {
