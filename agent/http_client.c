@@ -144,7 +144,6 @@ int sb_http_shared_new(sb_http_shared **out, struct event_base *base, const sb_h
   s->base = base;
   sb_http_config_defaults(&s->defaults);
   s->cfg = cfg ? cfg : &s->defaults;
-  s->rnd = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)s;
   if ((r = sb_tls_shared_init(s, err)) < 0) goto fail_tls;
   if ((r = sb_dns_new(&s->dns, base, s->cfg)) < 0) {
     sb_err_set(err, r, "cannot create the DNS resolver");

@@ -125,7 +125,6 @@ struct sb_http_shared {
   int trust_loaded;           /* the CA store is filled (on the first TLS connection) */
   sb_tls_cred *creds;         /* one per cfg->tls_auth entry */
   sb_dns *dns;
-  unsigned rnd;               /* digest cnonces and the like */
 };
 
 #define SB_TLS_SESSIONS 8
