@@ -34,6 +34,7 @@ endif
 
 DUK_SRC := /usr/share/duktape
 BABEL_JS := node_modules/babel-standalone/babel.min.js
+REGEN_JS := node_modules/regenerator-runtime/runtime.js
 
 COMMON_SRC := $(wildcard common/*.c)
 AGENT_SRC := $(filter-out agent/main.c,$(wildcard agent/*.c))
@@ -79,16 +80,24 @@ $(BUILD)/controller/babel_blob.o: controller/babel_blob.S $(BABEL_JS)
 	$(say) AS $<
 	$(Q)$(CC) -c -DSB_BABEL_PATH='"$(BABEL_JS)"' -o $@ $<
 
-# The ES5 polyfills (controller/polyfill.h), embedded the same way.
-$(BUILD)/controller/polyfill_blob.o: controller/polyfill_blob.S controller/polyfills.js
+# The ES5 polyfills (controller/polyfill.h), embedded the same way: ours, then regenerator's
+# runtime (npm, for generators and async functions) as one more section.
+$(BUILD)/controller/polyfills.js: controller/polyfills.js $(REGEN_JS)
+	@mkdir -p $(dir $@)
+	$(say) GEN $@
+	$(Q){ cat controller/polyfills.js; printf '//@regenerator base\n'; cat $(REGEN_JS); } > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/controller/polyfill_blob.o: controller/polyfill_blob.S $(BUILD)/controller/polyfills.js
 	@mkdir -p $(dir $@)
 	$(say) AS $<
-	$(Q)$(CC) -c -DSB_POLYFILLS_PATH='"controller/polyfills.js"' -o $@ $<
+	$(Q)$(CC) -c -DSB_POLYFILLS_PATH='"$(BUILD)/controller/polyfills.js"' -o $@ $<
 
 $(BABEL_JS): package-lock.json
 	$(say) NPM babel-standalone
 	$(Q)npm ci --ignore-scripts --no-audit --no-fund --silent
 	$(Q)touch $@
+
+$(REGEN_JS): $(BABEL_JS)
 
 # protobuf-c code is generated at build time, never committed.
 $(BUILD)/proto/speedboat.pb-c.c $(BUILD)/proto/speedboat.pb-c.h: proto/speedboat.proto

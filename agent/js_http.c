@@ -25,7 +25,9 @@
 #include "agent/js_http_body.h"
 #include "agent/js_http_cookies.h"
 #include "agent/vu.h"
+#include "agent/vu_loop.h"
 #include "common/codec.h"
+#include "common/jsmod.h"
 
 #define STATE_KEY "\377sbHttpState" /* hidden (0xFF-prefixed) keys */
 #define PTR_KEY "\377p"
@@ -51,6 +53,9 @@ typedef struct job {
   sb_http_res res;
   int hop, digest_tried, started, inflight, done, finished;
   uint32_t nc;
+  sb_http_done_cb cb;       /* what the client calls back: on_done (a call's jobs) or
+                               on_async_done (http.asyncRequest) */
+  void *cb_ud;
 } job;
 
 /* Per-VU state behind the heap stash. */
@@ -307,12 +312,11 @@ static void job_start(duk_context *ctx, job *j, const sb_http_config *cfg) {
   job_build(ctx, j, cfg);
   j->started = j->inflight = 1;
   j->done = 0;
-  int rc = sb_http_client_request(client, &j->req, &j->res, on_done, j);
+  int rc = sb_http_client_request(client, &j->req, &j->res, j->cb, j->cb_ud);
   if (rc == SB_ENOMEM) (void)duk_error(ctx, DUK_ERR_ERROR, "k6/http: out of memory");
   if (rc < 0) { /* refused before anything was sent (another scheme): a failed response */
     j->res.timings = (sb_http_timings){0};
-    j->done = 1;
-    j->st->any_done = 1;
+    j->cb(&j->res, j->cb_ud); /* on the VU's own stack: marks, never resumes it */
   }
 }
 
@@ -462,6 +466,8 @@ static void job_init(duk_context *ctx, job *j, const char *method, duk_idx_t url
   j->name_tpl = NULL;
   j->hop = j->digest_tried = j->started = j->inflight = j->done = j->finished = 0;
   j->nc = 0;
+  j->cb = on_done;
+  j->cb_ud = j;
   j->body_idx = body_idx;
   if (sb_js_http_url_arg(ctx, url_idx, &url, &j->name_tpl) < 0) {
     url = duk_to_string(ctx, url_idx);
@@ -683,9 +689,152 @@ static duk_ret_t http_set_response_callback(duk_context *ctx) {
   return 0;
 }
 
+/* --- asyncRequest ------------------------------------------------------------------------ */
+
+/* http.asyncRequest(): a job of its own on the VU's event loop (agent/vu_loop.h). The call's
+ * values (arguments, coerced strings, the promise's deferred) are pinned under the task's id:
+ * the job's borrowed strings stay valid (Duktape never moves a string), and each hop's
+ * completion pushes them back, so body and cookie indices point at them again. */
+typedef struct async_job {
+  sb_vu_task task;            /* first */
+  job *j;
+  duk_idx_t body_idx, cookies_idx; /* in the pinned values; < 0: none */
+  duk_idx_t deferred;         /* index of the deferred {promise, resolve, reject} */
+} async_job;
+
+static void on_async_done(sb_http_res *res, void *ud) {
+  async_job *a = ud;
+  a->j->done = 1;
+  sb_vu_task_ready(a->j->st->vu, &a->task);
+}
+
+static void async_free(async_job *a) {
+  job_free(a->j);
+  free(a);
+}
+
+static void async_cancel(sb_vu_task *t) {
+  async_job *a = (async_job *)t;
+  sb_http_client *c = a->j->inflight ? sb_vu_http_if_any(a->j->st->vu) : NULL;
+  if (c) sb_http_client_cancel(c); /* only when the whole loop is cancelled: all go */
+  async_free(a);
+}
+
+/* duk_safe_call body: [ vals... ] -> [ res | undefined ]: the hop that ended, the next one
+ * (undefined: in flight) or the Response. */
+static duk_ret_t async_step(duk_context *ctx, void *udata) {
+  async_job *a = udata;
+  job *j = a->j;
+  const sb_vu_env *env = sb_vu_get_env(j->st->vu);
+  const sb_http_config *cfg = env->http ? sb_http_shared_config(env->http) : NULL;
+  j->done = 0;
+  if (!job_hop_done(ctx, j, cfg)) {
+    duk_push_undefined(ctx);
+    return 1;
+  }
+  if (j->res.error_code) report_failure(ctx, j);
+  push_job_response(ctx, j);
+  return 1;
+}
+
+static void async_run(duk_context *ctx, sb_vu_task *t) {
+  async_job *a = (async_job *)t;
+  duk_idx_t base = duk_get_top(ctx);
+  sb_vu_task_pinned(ctx, t->id);                      /* -> [ vals ] */
+  duk_size_t n = duk_get_length(ctx, base);
+  duk_require_stack(ctx, (duk_idx_t)n + 8);
+  for (duk_size_t i = 0; i < n; i++)
+    duk_get_prop_index(ctx, base, (duk_uarridx_t)i); /* -> [ vals v0 v1 ... ] */
+  duk_idx_t v0 = base + 1;
+  a->j->body_idx = a->body_idx >= 0 ? v0 + a->body_idx : -1;
+  a->j->p.cookies_idx = a->cookies_idx >= 0 ? v0 + a->cookies_idx : -1;
+  int rc = duk_safe_call(ctx, async_step, a, 0, 1);
+  if (rc == DUK_EXEC_SUCCESS && duk_is_undefined(ctx, -1)) { /* the next hop flies */
+    duk_set_top(ctx, base);
+    return;
+  }
+  duk_get_prop_string(ctx, v0 + a->deferred, rc == DUK_EXEC_SUCCESS ? "resolve" : "reject");
+  duk_swap_top(ctx, -2);
+  sb_vu_task_done(ctx, t);
+  async_free(a);
+  duk_call(ctx, 1); /* settles the promise: its reactions run when the loop drains */
+  duk_set_top(ctx, base);
+}
+
+/* duk_safe_call body: [ method url body params ] -> [ method url body params vals ]: job_init's
+ * checks and coercions, and every value the job borrows from (the call's whole stack, in an
+ * array: a safe call sees the caller's indices, and drops what it does not return). */
+static duk_ret_t async_init(duk_context *ctx, void *udata) {
+  async_job *a = udata;
+  job_init(ctx, a->j, duk_get_string(ctx, 0), 1, 2, 3);
+  duk_idx_t n = duk_get_top(ctx);
+  duk_push_array(ctx);
+  for (duk_idx_t i = 0; i < n; i++) {
+    duk_dup(ctx, i);
+    duk_put_prop_index(ctx, -2, (duk_uarridx_t)i);
+  }
+  return 1;
+}
+
+/* duk_safe_call body: starts the job's first hop. */
+static duk_ret_t async_start(duk_context *ctx, void *udata) {
+  async_job *a = udata;
+  const sb_vu_env *env = sb_vu_get_env(a->j->st->vu);
+  job_start(ctx, a->j, env->http ? sb_http_shared_config(env->http) : NULL);
+  return 0;
+}
+
+/* asyncRequest(method, url, body, params) -> Promise<Response> */
 static duk_ret_t http_async_request(duk_context *ctx) {
-  return duk_error(ctx, DUK_ERR_ERROR,
-                   "asyncRequest(): Promises are not available in this version; use http.request()");
+  duk_set_top(ctx, 4);
+  http_state *st = begin(ctx);
+  const char *m = method_of(duk_to_string(ctx, 0));
+  if (!m)
+    return duk_error(ctx, DUK_ERR_TYPE_ERROR, "asyncRequest(): unsupported method '%s'",
+                     duk_get_string(ctx, 0));
+  duk_push_string(ctx, m);
+  duk_replace(ctx, 0);
+  async_job *a = calloc(1, sizeof(*a));
+  if (!a || !(a->j = calloc(1, sizeof(*a->j)))) {
+    free(a);
+    return duk_error(ctx, DUK_ERR_ERROR, "k6/http: out of memory");
+  }
+  a->j->st = st;
+  if (duk_safe_call(ctx, async_init, a, 0, 1) != DUK_EXEC_SUCCESS) { /* k6: a rejection */
+    async_free(a);
+    if (!sb_jsmod_push_hook(ctx, "deferred")) return duk_throw(ctx);
+    duk_call(ctx, 0);                                 /* -> [ ... err deferred ] */
+    duk_get_prop_string(ctx, -1, "reject");
+    duk_dup(ctx, -3);
+    duk_call(ctx, 1);
+    duk_pop(ctx);
+    duk_get_prop_string(ctx, -1, "promise");
+    return 1;
+  }                                                   /* -> [ method url body params vals ] */
+  a->j->cb = on_async_done;
+  a->j->cb_ud = a;
+  a->body_idx = 2;
+  a->cookies_idx = a->j->p.cookies_idx;
+  a->task.run = async_run;
+  a->task.cancel = async_cancel;
+  if (!sb_jsmod_push_hook(ctx, "deferred") || sb_vu_task_add(st->vu, &a->task) != 0) {
+    async_free(a);
+    return duk_error(ctx, DUK_ERR_ERROR, "asyncRequest(): this script has no Promise "
+                     "(--compatibility-mode=base); use http.request()");
+  }
+  duk_call(ctx, 0);                                   /* -> [ ... vals deferred ] */
+  a->deferred = (duk_idx_t)duk_get_length(ctx, 4);
+  duk_dup_top(ctx);
+  duk_put_prop_index(ctx, 4, (duk_uarridx_t)a->deferred);
+  sb_vu_task_pin(ctx, &a->task, 4);
+  if (duk_safe_call(ctx, async_start, a, 0, 1) != DUK_EXEC_SUCCESS) {
+    sb_vu_task_done(ctx, &a->task);
+    async_free(a);
+    return duk_throw(ctx);
+  }
+  duk_pop(ctx);
+  duk_get_prop_string(ctx, -1, "promise");
+  return 1;
 }
 
 static const struct {

@@ -18,6 +18,8 @@ static const struct {
     {"k6/execution", sb_js_execution_push, 0},
     {"k6/html", sb_js_html_push, 1},
     {"k6/data", sb_js_data_push, 0},
+    {"k6/timers", sb_js_timers_push, 0},
+    {"k6/experimental/timers", sb_js_timers_push, 0},
 };
 
 int sb_js_module_push(duk_context *ctx, const char *name, int pure_only) {

@@ -127,3 +127,11 @@ int sb_data_archive_name(const char *name, size_t len, char *out, size_t cap);
 void sb_js_data_push(duk_context *ctx);
 /* The same over |store| (may be NULL), for any heap: tests, tools. */
 void sb_js_data_push_store(duk_context *ctx, const sb_data_store *store);
+
+/* "k6/timers" (agent/js_timers.c): setTimeout(fn, ms, ...args), clearTimeout(id),
+ * setInterval(fn, ms, ...args), clearInterval(id) on the VU's event loop (agent/vu_loop.h): the
+ * iteration waits for pending timers, as k6's does. Also k6/experimental/timers, and globals
+ * (sb_js_timers_register). Not available in init code (a clear error). Outside the include
+ * guard on purpose (appended). */
+void sb_js_timers_push(duk_context *ctx);
+void sb_js_timers_register(duk_context *ctx); /* the four functions on the global object */

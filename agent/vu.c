@@ -30,6 +30,7 @@
 #include "agent/coro.h"
 #include "agent/http_client.h"
 #include "agent/js_modules.h"
+#include "agent/vu_loop.h"
 #include "common/duk_udata.h"
 #include "common/modpath.h"
 
@@ -95,6 +96,7 @@ struct sb_vu {
   uint64_t iters_started;      /* iterations started over every scenario */
   char *utags[2 * SB_VU_MAX_TAGS]; /* exec.vu.tags: key, value, ... (malloc'ed) */
   size_t nutags;               /* pairs in |utags| */
+  sb_vu_loop loop;             /* timers, async requests, Promise jobs (agent/vu_loop.h) */
 };
 
 static double now_ms(void) {
@@ -200,8 +202,15 @@ static duk_ret_t setup_safe(duk_context *ctx, void *udata) {
   duk_put_prop_string(ctx, -2, "open");
   duk_pop(ctx);
   sb_js_console_register(ctx);
+  sb_js_timers_register(ctx);
   if (sb_jsmod_install(ctx, vu->env.prog, builtin, vu) != 0)
     (void)duk_error(ctx, DUK_ERR_ERROR, "out of memory installing modules");
+  return 0;
+}
+
+/* duk_safe_call body: the Promise jobs init code queued. */
+static duk_ret_t loop_init_safe(duk_context *ctx, void *udata) {
+  sb_vu_loop_init(ctx, udata);
   return 0;
 }
 
@@ -216,6 +225,13 @@ static void run_init(sb_vu *vu) {
   }
   duk_pop(ctx);
   vu->init_rc = sb_jsmod_run_entry(ctx, vu->init_err); /* -> [ exports ] */
+  if (vu->init_rc == 0 && duk_safe_call(ctx, loop_init_safe, vu, 0, 1) != DUK_EXEC_SUCCESS) {
+    sb_jsmod_format_error(ctx, -1, vu->init_err);
+    duk_pop_2(ctx);
+    vu->init_rc = SB_ESCRIPT;
+  } else if (vu->init_rc == 0) {
+    duk_pop(ctx);
+  }
   vu->gc_at = vu->heap_bytes + vu->heap_bytes / 4 + VU_GC_SLACK;
   if (vu->init_rc == 0) {
     duk_push_undefined(ctx); /* -> [ exports fn ] */
@@ -231,6 +247,7 @@ static duk_ret_t iter_safe(duk_context *ctx, void *udata) {
   duk_push_number(ctx, (double)vu->it.iteration);
   duk_put_global_string(ctx, "__ITER");
   duk_call(ctx, 1);
+  sb_vu_loop_run(ctx, vu);
   return 1;
 }
 
@@ -283,6 +300,7 @@ static void run_iter(sb_vu *vu) {
   }
   duk_pop(ctx);
   vu->udata.interrupt = 0; /* only now: the pcall has returned */
+  sb_vu_loop_end(ctx, vu);
   const sb_tagset *t = vu->env.metrics ? sb_vu_tags(vu) : NULL;
   if (t && vu->result != SB_VU_INTERRUPTED) {
     sb_metrics_add(vu->env.metrics, SB_M_ITERATIONS, t, 1);
@@ -305,6 +323,7 @@ static duk_ret_t call_safe(duk_context *ctx, void *udata) {
     duk_push_undefined(ctx);
   }
   duk_call(ctx, 1); /* -> [ result ] */
+  sb_vu_loop_run(ctx, vu);
   if (!duk_is_undefined(ctx, -1)) duk_json_encode(ctx, -1);
   return 1;
 }
@@ -335,6 +354,7 @@ static void run_call(sb_vu *vu) {
   }
   duk_pop(ctx);
   vu->udata.interrupt = 0;
+  sb_vu_loop_end(ctx, vu);
   sb_vu_group_leave(vu, vu->call_group);
   if (vu->heap_bytes > vu->gc_at) {
     duk_gc(ctx, 0);
@@ -404,6 +424,7 @@ static void cancel_pending(sb_vu *vu) {
     vu->cancel = NULL;
     fn(vu->cancel_ud);
   }
+  sb_vu_loop_cancel(&vu->loop);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg) {
@@ -752,6 +773,10 @@ sb_vu *sb_vu_from_ctx(duk_context *ctx) {
 }
 
 sb_http_client *sb_vu_http_if_any(sb_vu *vu) { return vu->http; }
+sb_vu_loop *sb_vu_get_loop(sb_vu *vu) { return &vu->loop; }
+int sb_vu_in_call(const sb_vu *vu) {
+  return vu->in_coro && (vu->job == JOB_ITER || vu->job == JOB_CALL) && !vu->job_done;
+}
 void **sb_vu_http_state(sb_vu *vu) { return &vu->http_state; }
 
 sb_http_client *sb_vu_http(sb_vu *vu) {

@@ -145,6 +145,11 @@ int sb_vu_wait(sb_vu *vu);
 /* Resumes a VU suspended in sb_vu_wait(), from a loop callback (never from the VU itself). */
 void sb_vu_wake(sb_vu *vu);
 
+/* The VU's event loop (agent/vu_loop.h: timers, async requests, Promise jobs). */
+struct sb_vu_loop *sb_vu_get_loop(sb_vu *vu);
+/* 1 while an iteration, setup() or teardown() runs on the VU's coroutine (not init code). */
+int sb_vu_in_call(const sb_vu *vu);
+
 /* An operation in flight that sb_vu_interrupt() must cancel (a request, a timer). */
 typedef void (*sb_vu_cancel_fn)(void *ud);
 void sb_vu_set_cancel(sb_vu *vu, sb_vu_cancel_fn fn, void *ud);

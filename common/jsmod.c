@@ -40,6 +40,9 @@ struct sb_program {
 #define K_BASE DUK_HIDDEN_SYMBOL("sbBase")
 
 static const char WRAP_HEAD[] = "function (exports, require, module, __filename, __dirname) {";
+/* The prelude is one expression statement; the function returns its value (the hooks). */
+static const char WRAP_PRELUDE[] = "function () {return ";
+#define K_HOOKS DUK_HIDDEN_SYMBOL("sbHooks")
 static const char WRAP_TAIL[] = "\n}";
 
 static int mod_cmp(const void *a, const void *b) {
@@ -83,10 +86,11 @@ static duk_ret_t compile_safe(duk_context *ctx, void *udata) {
 }
 
 /* Compiles one module into |m|. On a syntax error fills |err| from the thrown error. */
-static int compile_one(duk_context *ctx, jsmod *m, const uint8_t *src, size_t len, sb_err *err) {
-  size_t hl = sizeof(WRAP_HEAD) - 1, tl = sizeof(WRAP_TAIL) - 1;
+static int compile_one(duk_context *ctx, jsmod *m, const char *head, const uint8_t *src,
+                       size_t len, sb_err *err) {
+  size_t hl = strlen(head), tl = sizeof(WRAP_TAIL) - 1;
   char *buf = duk_push_fixed_buffer(ctx, hl + len + tl);
-  memcpy(buf, WRAP_HEAD, hl);
+  memcpy(buf, head, hl);
   memcpy(buf + hl, src, len);
   memcpy(buf + hl + len, WRAP_TAIL, tl);
   duk_buffer_to_string(ctx, -1);                 /* -> [ src ] */
@@ -145,7 +149,7 @@ int sb_program_new(sb_program **out, const sb_archive *ar, sb_err *err) {
       if (!(p->prelude.url = strdup("polyfills.js")))
         rc = sb_err_set(err, SB_ENOMEM, "out of memory");
       else
-        rc = compile_one(ctx, &p->prelude, f->data, f->len, err);
+        rc = compile_one(ctx, &p->prelude, WRAP_PRELUDE, f->data, f->len, err);
       if (rc) break;
       continue;
     }
@@ -153,7 +157,7 @@ int sb_program_new(sb_program **out, const sb_archive *ar, sb_err *err) {
     if (!url) continue;
     jsmod *m = &p->mods[p->n++];
     m->url = url;
-    if ((rc = compile_one(ctx, m, f->data, f->len, err)) != 0) break;
+    if ((rc = compile_one(ctx, m, WRAP_HEAD, f->data, f->len, err)) != 0) break;
   }
   duk_destroy_heap(ctx);
   if (rc) goto fail;
@@ -312,7 +316,13 @@ static duk_ret_t run_entry_safe(duk_context *ctx, void *udata) {
     memcpy(bc, p->prelude.bc, p->prelude.bc_len);
     duk_load_function(ctx);                       /* -> [ prelude ] */
     duk_push_global_object(ctx);
-    duk_call_method(ctx, 0);
+    duk_call_method(ctx, 0);                      /* -> [ hooks ] */
+    if (duk_is_object(ctx, -1)) {
+      duk_push_heap_stash(ctx);
+      duk_dup(ctx, -2);
+      duk_put_prop_string(ctx, -2, K_HOOKS);
+      duk_pop(ctx);
+    }
     duk_pop(ctx);
   }
   load_module(ctx, p->entry);
@@ -328,6 +338,23 @@ int sb_jsmod_run_entry(duk_context *ctx, sb_err *err) {
     return SB_ESCRIPT;
   }
   return 0;
+}
+
+int sb_jsmod_push_hook(duk_context *ctx, const char *name) {
+  duk_push_heap_stash(ctx);
+  duk_get_prop_string(ctx, -1, K_HOOKS); /* -> [ stash hooks ]; not reachable from scripts */
+  if (!duk_is_object(ctx, -1)) {
+    duk_pop_2(ctx);
+    return 0;
+  }
+  duk_get_prop_string(ctx, -1, name);    /* -> [ stash hooks fn ] */
+  if (!duk_is_function(ctx, -1)) {
+    duk_pop_3(ctx);
+    return 0;
+  }
+  duk_replace(ctx, -3);
+  duk_pop(ctx);
+  return 1;
 }
 
 /* duk_safe_call body: [ e ] -> [ e file line name message stack ]. A safe call sees the caller's

@@ -43,6 +43,11 @@ int sb_jsmod_install(duk_context *ctx, const sb_program *p, sb_jsmod_builtin_cb 
  * stack trace, and pushes nothing. */
 int sb_jsmod_run_entry(duk_context *ctx, sb_err *err);
 
+/* Pushes the prelude's hook function |name| ("drain", "reset", "watch", "deferred": the Promise
+ * job queue, controller/polyfills.js) and returns 1; returns 0 and pushes nothing when the program
+ * has no such hook (no Promise in it). Call after sb_jsmod_run_entry(). Never throws. */
+int sb_jsmod_push_hook(duk_context *ctx, const char *name);
+
 /* Formats the error at the top of the stack (an Error or any value) into |err| as
  * "<file>:<line>: <name>: <message>" plus the stack, without popping it. */
 void sb_jsmod_format_error(duk_context *ctx, duk_idx_t idx, sb_err *err);

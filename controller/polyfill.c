@@ -37,6 +37,8 @@ static const struct {
     {"string_pad", ".padStart .padEnd"},
     {"string_trim", ".trimStart .trimEnd .trimLeft .trimRight"},
     {"string_raw", ".raw"},
+    {"promise", "Promise .asyncRequest"},
+    {"regenerator", "regeneratorRuntime"}, /* npm's regenerator-runtime, appended at build */
 };
 #define NPOLY ((int)(sizeof(POLY) / sizeof(POLY[0])))
 
@@ -145,10 +147,10 @@ int sb_polyfill_build(sb_polyfill_mask mask, sb_buf *out) {
   mask = close_deps(mask);
   const char *cur = sb_polyfills_js;
   section s;
-  int rc = sb_buf_puts(out, "(function (g) {\n");
+  int rc = sb_buf_puts(out, "(function (g) {\nvar hooks = {};\n");
   while (!rc && next_section(&cur, &s))
     if (mask & bit_of(s.name, s.nlen)) rc = sb_buf_append(out, s.text, s.tlen);
-  if (!rc) rc = sb_buf_puts(out, "})(this);\n");
+  if (!rc) rc = sb_buf_puts(out, "return hooks;\n})(this);\n");
   return rc;
 }
 

@@ -28,9 +28,11 @@ sb_polyfill_mask sb_polyfill_bit(const char *name);
 /* Adds to |*mask| the polyfills that ES5 code |code| may need. */
 void sb_polyfill_scan(const char *code, size_t len, sb_polyfill_mask *mask);
 
-/* Appends to |out| the prelude for |mask| and what it depends on: one ES5 script,
- * "(function (g) {...})(this);", to run in the global scope of a heap before any module. Appends
- * nothing for an empty mask. Returns 0 or SB_ENOMEM. */
+/* Appends to |out| the prelude for |mask| and what it depends on: one ES5 expression statement,
+ * "(function (g) {...})(this);", to run in the global scope of a heap before any module. Its
+ * value is the hooks object the runtime drives Promises with (drain, reset, watch, deferred; see
+ * the "promise" section of polyfills.js), empty without that section. Appends nothing for an empty
+ * mask. Returns 0 or SB_ENOMEM. */
 int sb_polyfill_build(sb_polyfill_mask mask, sb_buf *out);
 
 /* Writes the names in |mask| (with dependencies) into |out| as "iter,map" ("" for none). */

@@ -363,3 +363,179 @@ def(String, 'raw', function (strs) {
   }
   return out;
 });
+//@promise base
+// Promise (ES2015 + all/allSettled/race/any/finally/withResolvers) over a job queue that the VU
+// drains: hooks.drain() runs the queued jobs (after the exported function returns and after every
+// timer or async request callback, agent/vu.c) and then throws the first rejection nobody handled,
+// as "Uncaught (in promise) ...". hooks.watch(v) reports how a returned promise settled;
+// hooks.deferred() makes a promise with its resolve/reject for C code; hooks.reset() drops what
+// an interrupted iteration left behind.
+(function () {
+  var jobs = [], head = 0, unhandled = [], ST = Symbol('sbPromise');
+  var PENDING = 0, FULFILLED = 1, REJECTED = 2;
+  function enqueue(f, a) { jobs.push(f, a); }
+  function state(p, who) {
+    var s = p != null && typeof p === 'object' ? p[ST] : undefined;
+    if (!s) throw new TypeError(who + ' called on an object that is not a Promise');
+    return s;
+  }
+  function settle(s, st, v) {
+    if (s.st !== PENDING) return;
+    var rs = s.rs;
+    s.st = st;
+    s.v = v;
+    s.rs = null;
+    for (var i = 0; i < rs.length; i++) enqueue(react, [s, rs[i]]);
+    if (st === REJECTED && !s.handled) unhandled.push(s);
+  }
+  function resolveWith(p, s, v) {
+    if (v === p) return settle(s, REJECTED, new TypeError('Chaining cycle detected for promise'));
+    if (v !== null && (typeof v === 'object' || typeof v === 'function')) {
+      var then;
+      try { then = v.then; } catch (e) { return settle(s, REJECTED, e); }
+      if (typeof then === 'function') return enqueue(adopt, [p, s, v, then]);
+    }
+    settle(s, FULFILLED, v);
+  }
+  function once(p, s) {
+    var done = false;
+    return [function (v) { if (!done) { done = true; resolveWith(p, s, v); } },
+            function (e) { if (!done) { done = true; settle(s, REJECTED, e); } }];
+  }
+  function adopt(a) { /* PromiseResolveThenableJob */
+    var fns = once(a[0], a[1]);
+    try { a[3].call(a[2], fns[0], fns[1]); } catch (e) { fns[1](e); }
+  }
+  function react(a) { /* PromiseReactionJob */
+    var s = a[0], r = a[1], h = s.st === FULFILLED ? r.f : r.r, v;
+    if (typeof h !== 'function') return (s.st === FULFILLED ? r.res : r.rej)(s.v);
+    try { v = h(s.v); } catch (e) { return r.rej(e); }
+    r.res(v);
+  }
+  function Promise(executor) {
+    if (!(this instanceof Promise)) throw new TypeError("Promise constructor cannot be invoked without 'new'");
+    fn(executor, 'Promise resolver');
+    var s = {st: PENDING, v: undefined, rs: [], handled: false};
+    Object.defineProperty(this, ST, {value: s});
+    var fns = once(this, s);
+    try { executor(fns[0], fns[1]); } catch (e) { fns[1](e); }
+  }
+  function capability(C) {
+    var c = {};
+    c.promise = new C(function (res, rej) { c.resolve = res; c.reject = rej; });
+    return c;
+  }
+  var P = Promise.prototype;
+  def(P, 'then', function (onF, onR) {
+    var s = state(this, 'Promise.prototype.then'), c = capability(Promise);
+    var r = {f: onF, r: onR, res: c.resolve, rej: c.reject};
+    s.handled = true;
+    if (s.st === PENDING) s.rs.push(r);
+    else enqueue(react, [s, r]);
+    return c.promise;
+  });
+  def(P, 'catch', function (onR) { return this.then(undefined, onR); });
+  def(P, 'finally', function (f) {
+    if (typeof f !== 'function') return this.then(f, f);
+    return this.then(function (v) { return Promise.resolve(f()).then(function () { return v; }); },
+      function (e) { return Promise.resolve(f()).then(function () { throw e; }); });
+  });
+  Object.defineProperty(P, Symbol.toStringTag, {value: 'Promise', configurable: true});
+  def(Promise, 'resolve', function (v) {
+    if (v instanceof Promise && v.constructor === this) return v;
+    var c = capability(this);
+    c.resolve(v);
+    return c.promise;
+  });
+  def(Promise, 'reject', function (e) {
+    var c = capability(this);
+    c.reject(e);
+    return c.promise;
+  });
+  def(Promise, 'withResolvers', function () { return capability(this); });
+  /* all / allSettled / any: |each(i, v, c, out)| handles the settled item |i| */
+  function combine(C, items, onF, onR, finish) {
+    var c = capability(C), out = [], left = 1, i = 0;
+    function done() { if (--left === 0) finish(c, out); }
+    try {
+      iterate(items, function (x) {
+        var k = i++;
+        out.push(undefined);
+        left++;
+        C.resolve(x).then(function (v) { if (onF(c, out, k, v)) done(); },
+          function (e) { if (onR(c, out, k, e)) done(); });
+      });
+      done();
+    } catch (e) { c.reject(e); }
+    return c.promise;
+  }
+  def(Promise, 'all', function (items) {
+    return combine(this, items, function (c, out, k, v) { out[k] = v; return true; },
+      function (c, out, k, e) { c.reject(e); return false; },
+      function (c, out) { c.resolve(out); });
+  });
+  def(Promise, 'allSettled', function (items) {
+    return combine(this, items, function (c, out, k, v) {
+      out[k] = {status: 'fulfilled', value: v}; return true;
+    }, function (c, out, k, e) {
+      out[k] = {status: 'rejected', reason: e}; return true;
+    }, function (c, out) { c.resolve(out); });
+  });
+  def(Promise, 'any', function (items) {
+    return combine(this, items, function (c, out, k, v) { c.resolve(v); return false; },
+      function (c, out, k, e) { out[k] = e; return true; },
+      function (c, out) {
+        var e = new Error('All promises were rejected');
+        e.name = 'AggregateError';
+        e.errors = out;
+        c.reject(e);
+      });
+  });
+  def(Promise, 'race', function (items) {
+    var c = capability(this), C = this;
+    try {
+      iterate(items, function (x) { C.resolve(x).then(c.resolve, c.reject); });
+    } catch (e) { c.reject(e); }
+    return c.promise;
+  });
+  if (typeof g.Promise !== 'function') def(g, 'Promise', Promise);
+  function uncaught(v) {
+    var e = v instanceof Error ? v : new Error(String(v));
+    if (e === v) {
+      try { e.message = 'Uncaught (in promise) ' + e.message; } catch (x) { /* frozen */ }
+    } else {
+      e.message = 'Uncaught (in promise) ' + e.message;
+    }
+    return e;
+  }
+  hooks.drain = function () {
+    while (head < jobs.length) {
+      var f = jobs[head], a = jobs[head + 1];
+      jobs[head] = jobs[head + 1] = undefined;
+      head += 2;
+      f(a);
+    }
+    jobs.length = head = 0;
+    for (var i = 0; i < unhandled.length; i++) {
+      if (unhandled[i].handled) continue;
+      var v = unhandled[i].v;
+      unhandled.length = 0;
+      throw uncaught(v);
+    }
+    unhandled.length = 0;
+  };
+  hooks.reset = function () { jobs.length = head = unhandled.length = 0; };
+  hooks.watch = function (v) {
+    var w = {st: FULFILLED, v: v};
+    if (v instanceof Promise) {
+      var s = v[ST];
+      s.handled = true;
+      w.st = s.st;
+      w.v = s.v;
+      if (s.st === PENDING)
+        v.then(function (x) { w.st = FULFILLED; w.v = x; }, function (e) { w.st = REJECTED; w.v = e; });
+    }
+    return w;
+  };
+  hooks.deferred = function () { return capability(Promise); };
+})();

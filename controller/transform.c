@@ -49,8 +49,8 @@ static const char BABEL_PRELUDE[] = "var window = this, self = this, global = th
  * {error: "name.js:3:7: SyntaxError: msg\n<code frame>"} or {error, line, column} (positions in
  * the user's source: C adds the frame). |map| is esbuild's source map (JSON) or undefined.
  *  - sbMapLines: every node's loc from the map (see the file comment).
- *  - sbUnsupported: async functions and generators would need Promise / regeneratorRuntime,
- *    which VUs lack: refuse them here, at the user's line, rather than at run time.
+ *  Async functions become generators (Babel's asyncToGenerator, over the Promise polyfill) and
+ *  generators become regenerator state machines (regeneratorRuntime, a polyfill section too).
  *  - sbKeepLines (Babel alone, no esbuild): `export default function () {}` stays an expression
  *    and `export function f` becomes `function f` + `export { f }` at the end, so the CommonJS
  *    transform hoists no `exports.f = f` carrying the declaration's line to the top (a setup() on
@@ -91,16 +91,6 @@ static const char BABEL_HELPER[] =
     "      }});\n"
     "    }}};\n"
     "  }\n"
-    "  function sbUnsupported() {\n"
-    "    return {visitor: {Function: function (path) {\n"
-    "      var n = path.node, e;\n"
-    "      if (n.async) e = new Error('async functions are not supported yet (VUs have no "
-    "Promise); use plain functions');\n"
-    "      else if (n.generator) e = new Error('generator functions are not supported yet');\n"
-    "      else return;\n"
-    "      e.sbLoc = n.loc && n.loc.start; throw e;\n"
-    "    }}};\n"
-    "  }\n"
     "  function sbKeepLines(babel) {\n"
     "    var t = babel.types;\n"
     "    return {visitor: {\n"
@@ -123,8 +113,8 @@ static const char BABEL_HELPER[] =
     "  }\n"
     "  var r;\n"
     "  try {\n"
-    "    r = Babel.transform(src, {presets: ['latest'], plugins: [sbMapLines, sbUnsupported,\n"
-    "      sbKeepLines, ['transform-es2015-for-of', {loose: true}]], filename: fn,\n"
+    "    r = Babel.transform(src, {presets: ['latest'], plugins: [sbMapLines, sbKeepLines,\n"
+    "      ['transform-es2015-for-of', {loose: true}]], filename: fn,\n"
     "      retainLines: true, comments: false,\n"
     "      compact: false, sourceMaps: false, ast: false, babelrc: false, highlightCode: false});\n"
     "  } catch (e) {\n"
@@ -132,8 +122,6 @@ static const char BABEL_HELPER[] =
     "    if (m.indexOf(p) === 0) m = m.slice(p.length);\n"
     "    if ((nl = m.indexOf('\\n')) >= 0) m = m.slice(0, nl);\n"
     "    m = m.replace(/ \\(\\d+:\\d+\\)$/, '');\n"
-    "    if (e && e.sbLoc) return {error: fn + ':' + e.sbLoc.line + ':' + e.sbLoc.column +\n"
-    "      ': SyntaxError: ' + m, line: e.sbLoc.line, column: e.sbLoc.column};\n"
     "    var at = e && e.loc ? fn + ':' + e.loc.line + ':' + e.loc.column + ': ' : fn + ': ';\n"
     "    return {error: at + ((e && e.name) || 'Error') + ': ' + m +\n"
     "      (e && e.codeFrame && !lines ? '\\n' + e.codeFrame : '')};\n"

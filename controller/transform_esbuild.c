@@ -43,7 +43,7 @@ static int spawn_esbuild(child *ch, const char *name, int ts, sb_err *err) {
   const char *bin = getenv("SB_ESBUILD");
   if (!bin || !*bin) bin = "esbuild";
   char *argv[] = {(char *)bin, ts ? "--loader=ts" : "--loader=js", "--target=es2015",
-                  "--format=esm", "--supported:async-await=true", "--sourcemap=inline",
+                  "--format=esm", "--sourcemap=inline",
                   "--sources-content=false", "--charset=utf8", "--color=false",
                   "--log-level=error", sourcefile, NULL};
   int in[2], out[2], er[2];

@@ -596,19 +596,26 @@ static void test_typescript_syntax_error(void **state) {
   assert_non_null(strstr(err.msg, "> 2 |   return {;"));
 }
 
-/* async functions and generators need a Promise / regenerator runtime the VUs lack: refused at
- * compile time, at the user's line. */
-static void test_async_refused(void **state) {
+/* async functions and generators compile to ES5 over two prelude sections: the Promise (with the
+ * hooks the VU's event loop drains) and regenerator's runtime. */
+static void test_async_and_generators(void **state) {
   put("main.js", "import http from 'k6/http';\n\nexport default async function () {\n"
                  "  await http.get('http://127.0.0.1/');\n}\n");
   sb_compile_result r;
   sb_err err;
-  assert_int_equal(compile_rel("main.js", &r, &err), SB_ESCRIPT);
-  if (!strstr(err.msg, "main.js:3:0: SyntaxError: async functions are not supported yet"))
-    fail_msg("got '%s'", err.msg);
-  put("gen.js", "export function* g() { yield 1; }\nexport default () => {};\n");
-  assert_int_equal(compile_rel("gen.js", &r, &err), SB_ESCRIPT);
-  assert_non_null(strstr(err.msg, "gen.js:1:7: SyntaxError: generator functions are not supported"));
+  if (compile_rel("main.js", &r, &err) != 0) fail_msg("%s", err.msg);
+  const sb_archive_file *pre = sb_archive_get(r.archive, "es5/polyfills.js");
+  assert_non_null(pre);
+  assert_non_null(memmem(pre->data, pre->len, "hooks.drain", 11));
+  assert_non_null(memmem(pre->data, pre->len, "regeneratorRuntime", 18));
+  sb_compile_result_clear(&r);
+  put("gen.js", "export function* g() { yield 1; }\nexport default () => { for (const x of g()) x; };\n");
+  if (compile_rel("gen.js", &r, &err) != 0) fail_msg("%s", err.msg);
+  pre = sb_archive_get(r.archive, "es5/polyfills.js");
+  assert_non_null(pre);
+  assert_non_null(memmem(pre->data, pre->len, "regeneratorRuntime", 18));
+  assert_null(memmem(pre->data, pre->len, "hooks.drain", 11)); /* no Promise needed */
+  sb_compile_result_clear(&r);
 }
 
 /* A plain ES5 script needs no polyfill and gets no prelude. */
@@ -709,7 +716,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_typescript, setup_dir, teardown_dir),
       cmocka_unit_test_setup_teardown(test_typescript_error_lines, setup_dir, teardown_dir),
       cmocka_unit_test_setup_teardown(test_typescript_syntax_error, setup_dir, teardown_dir),
-      cmocka_unit_test_setup_teardown(test_async_refused, setup_dir, teardown_dir),
+      cmocka_unit_test_setup_teardown(test_async_and_generators, setup_dir, teardown_dir),
       cmocka_unit_test_setup_teardown(test_no_polyfills_when_unused, setup_dir, teardown_dir),
       cmocka_unit_test_setup_teardown(test_base_mode, setup_dir, teardown_dir),
       cmocka_unit_test_setup_teardown(test_without_esbuild, setup_dir, teardown_dir),
