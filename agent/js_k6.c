@@ -1,4 +1,4 @@
-/* The "k6" module: sleep, check, group, fail.
+/* The "k6" module: sleep, check, group, fail, randomSeed.
  *
  * sleep() suspends the VU's coroutine on the VU's own timer; check() records one `checks` rate
  * sample per condition tagged {check, group, scenario} plus the caller's tags; group() keeps the
@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "agent/vu.h"
+#include "common/duk_udata.h"
 
 #define CHECK_MAX_TAGS 32
 
@@ -115,11 +116,20 @@ static duk_ret_t k6_fail(duk_context *ctx) {
   return duk_throw(ctx);
 }
 
+/* randomSeed(int): Math.random() of this VU repeats the same sequence for the same seed. */
+static duk_ret_t k6_random_seed(duk_context *ctx) {
+  duk_memory_functions mf;
+  duk_get_memory_functions(ctx, &mf);
+  if (mf.udata) sb_duk_seed(mf.udata, (uint64_t)(int64_t)duk_to_number(ctx, 0));
+  return 0;
+}
+
 static const duk_function_list_entry k6_funcs[] = {
     {"sleep", k6_sleep, 1},
     {"check", k6_check, DUK_VARARGS},
     {"group", k6_group, 2},
     {"fail", k6_fail, 1},
+    {"randomSeed", k6_random_seed, 1},
     {NULL, NULL, 0},
 };
 
