@@ -7,6 +7,17 @@
  * metadata (import declarations and `export ... from`), resolved with sb_modpath_resolve() exactly
  * as the VUs' require() will resolve them.
  *
+ * Remote modules (http://, https://) are fetched with controller/fetch.h, k6's default HTTP
+ * settings and the system trust store ($SSL_CERT_FILE), once per compile: the es5/ entry that
+ * marks a module done is the cache, so a module imported from ten places is fetched once. They go
+ * through the same pipeline as local ones and are archived as k6 does (`https/<host[:port]>/<path>`
+ * beside `es5/https/...`); compiling from an archive reads them from it and fetches nothing. A
+ * remote module may import remote ones only (k6 refuses file:// from an https:// origin). Import
+ * cycles among local files stay allowed (CommonJS semantics: the importer sees the exports filled
+ * so far, which scripts in the wild rely on); a cycle with a remote module on it is a compile
+ * error naming the modules of the cycle, as the issue asks: a remote library that imports itself
+ * back is broken upstream, and a clear message beats a half-initialised module at run time.
+ *
  * The init context runs in a second heap on the archive built so far (common/jsmod.h), with
  * init-only stubs for the k6 modules, __ENV, and an open() that reads files (from disk, or from
  * the source archive) and adds them to the archive as file/<abs>. The k6/metrics constructors
@@ -21,10 +32,12 @@
 #include <unistd.h>
 
 #include "agent/js_modules.h"
+#include "agent/js_textcodec.h"
 #include "common/buf.h"
 #include "common/duk_udata.h"
 #include "common/jsmod.h"
 #include "common/modpath.h"
+#include "controller/fetch.h"
 #include "controller/polyfill.h"
 #include "duktape.h"
 
@@ -43,6 +56,8 @@ typedef struct compiler {
   char *entry_url;
   char cwd[PATH_MAX];     /* for short names in errors; "" when unknown */
   int depth;              /* import nesting, bounded */
+  const char *stack[MAX_DEPTH]; /* the modules being walked, entry first (|depth| of them) */
+  sb_fetch *fetch;        /* remote modules' fetcher, made at the first remote import */
   sb_metrics *known;      /* the init context's metrics: built-ins, then those its code created */
   int aborted;            /* the init code called exec.test.abort() */
 } compiler;
@@ -100,7 +115,9 @@ static const char INIT_STUBS[] =
     "      return JSON.parse(seen[name]); }}; })({}),\n"
     "    'k6/execution': (function (o) { function g(k, w, c) { Object.defineProperty(o, k, {enumerable: true, get: function () { throw new Error('getting ' + w + ' information ' + c + ' is not supported'); }}); } g('vu', 'VU', 'in the init context'); g('instance', 'instance', 'in the init context'); g('scenario', 'scenario', 'outside of the VU context'); o.test = {options: {}, abort: function (r) { stop(r === undefined ? '' : String(r)); }}; return o; })({}),\n"
     "    'k6/ws': ns('ws.', ['connect']),\n"
-    "    'k6/timers': ns('', ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'])\n"
+    "    'k6/timers': ns('', ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval']),\n"
+    "    'k6/experimental/timers': ns('', ['setTimeout', 'clearTimeout', 'setInterval',\n"
+    "        'clearInterval'])\n"
     "  };\n"
     "})";
 
@@ -109,6 +126,9 @@ static const char INIT_GLOBALS[] =
     "  var nop = function () {};\n"
     "  g.console = {log: nop, info: nop, warn: nop, error: nop, debug: nop};\n"
     "  g.__VU = 0; g.__ITER = 0;\n"
+    "  ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'].forEach(function (n) {\n"
+    "    g[n] = function () { throw new Error(n + '() is not supported in the init context'); };\n"
+    "  });\n"
     "})(this)";
 
 /* --- names ---------------------------------------------------------------------------------- */
@@ -126,8 +146,8 @@ static const char *display(const compiler *c, const char *url) {
 
 /* --- the module walk ------------------------------------------------------------------------ */
 
-/* Reads the source of module |url| into |out|. |from| and |spec| name the import for errors
- * (NULL for the entry). */
+/* Reads the source of module |url| into |out|: from the source archive, the disk, or (remote
+ * URLs) the network. |from| and |spec| name the import for errors (NULL for the entry). */
 static int load_source(compiler *c, const char *url, const char *from, const char *spec,
                        sb_buf *out, sb_err *err) {
   char name[NAME_MAX_];
@@ -143,11 +163,10 @@ static int load_source(compiler *c, const char *url, const char *from, const cha
     return sb_buf_append(out, f->data, f->len) ? sb_err_set(err, SB_ENOMEM, "out of memory") : 0;
   }
   if (!path) {
-    sb_err_set(err, SB_EINVAL,
-               "remote module %s: remote imports are not supported yet; download it and import "
-               "it by path", url);
-    if (from) sb_err_prefix(err, "%s: import '%s': ", from, spec);
-    return SB_EINVAL;
+    int rc = c->fetch ? 0 : sb_fetch_new(&c->fetch, NULL, 0, err);
+    if (!rc) rc = sb_fetch_get(c->fetch, url, out, err);
+    if (rc && from) sb_err_prefix(err, "%s: import '%s': ", from, spec);
+    return rc;
   }
   int rc = sb_buf_read_file(out, path, err);
   if (rc == SB_ENOTFOUND && from)
@@ -176,9 +195,34 @@ static int compile_imports(compiler *c, const char *url, char **imports, sb_err 
       sb_err_prefix(err, "%s: import '%s': ", from, imports[i]);
       return rc;
     }
+    if (!sb_modpath_file_path(url) && sb_modpath_file_path(dep))
+      return sb_err_set(err, SB_EINVAL, "%s: import '%s': a remote module cannot import a local "
+                        "file (%s)", from, imports[i], dep);
     if ((rc = compile_module(c, dep, from, imports[i], err)) != 0) return rc;
   }
   return 0;
+}
+
+/* Module |url| is archived already. When it is also on the walk's path, this import closes a
+ * cycle: fine between local files, an error (SB_EINVAL, naming the cycle) when a remote module is
+ * on it. */
+static int check_cycle(compiler *c, const char *url, const char *from, const char *spec,
+                       sb_err *err) {
+  int i = c->depth, remote = 0;
+  while (i-- > 0 && strcmp(c->stack[i], url) != 0) {}
+  if (i < 0) return 0;
+  for (int k = i; k < c->depth; k++)
+    remote |= sb_modpath_file_path(c->stack[k]) == NULL;
+  if (!remote) return 0;
+  sb_buf b;
+  sb_buf_init(&b);
+  for (int k = i; k < c->depth; k++)
+    sb_buf_printf(&b, "%s -> ", display(c, c->stack[k]));
+  sb_buf_puts(&b, display(c, url));
+  sb_err_set(err, SB_EINVAL, "%s: import '%s': import cycle through a remote module: %s", from,
+             spec, b.data ? b.data : url);
+  sb_buf_clear(&b);
+  return SB_EINVAL;
 }
 
 /* Reads, transpiles and archives module |url| and, depth first, everything it imports. A module
@@ -192,7 +236,7 @@ static int compile_module(compiler *c, const char *url, const char *from, const 
     if (from) sb_err_prefix(err, "%s: import '%s': ", from, spec);
     return SB_EINVAL;
   }
-  if (sb_archive_get(c->ar, es5)) return 0;
+  if (sb_archive_get(c->ar, es5)) return check_cycle(c, url, from, spec, err);
   if (!c->tf && sb_transform_new(&c->tf, c->mode)) return sb_err_set(err, SB_ENOMEM, "out of memory");
   if (c->depth >= MAX_DEPTH)
     return sb_err_set(err, SB_EINVAL, "%s: imports nested deeper than %d", url, MAX_DEPTH);
@@ -207,7 +251,7 @@ static int compile_module(compiler *c, const char *url, const char *from, const 
   if ((rc = add_buf(c, srcname, &src, err)) != 0) goto out;
   if (strcmp(url, c->entry_url) == 0 && (rc = add_buf(c, "data", &src, err)) != 0) goto out;
   if ((rc = add_buf(c, es5, &code, err)) != 0) goto out;
-  c->depth++;
+  c->stack[c->depth++] = url; /* |url| lives in the caller's frame until this returns */
   rc = compile_imports(c, url, imports, err);
   c->depth--;
 out:
@@ -343,6 +387,7 @@ static duk_ret_t init_setup_safe(duk_context *ctx, void *udata) {
   duk_put_prop_string(ctx, -2, K_STUBS);
   duk_pop(ctx);
   duk_eval_string_noresult(ctx, INIT_GLOBALS);
+  sb_js_textcodec_register(ctx); /* pure: the real ones, as in the VUs */
   duk_push_object(ctx);
   for (size_t i = 0; env && env[i] && env[i + 1]; i += 2) {
     duk_push_string(ctx, env[i + 1]);
@@ -543,6 +588,7 @@ static void compiler_clear(compiler *c) {
   sb_transform_free(c->tf);
   sb_archive_free(c->ar);
   sb_metrics_free(c->known);
+  sb_fetch_free(c->fetch);
   free(c->entry_url);
 }
 

@@ -1,7 +1,9 @@
 /* The compile step (DESIGN.md "The data path", 1-2): a user's k6 script becomes one
  * self-contained archive plus its options.
  *
- * The entry script and every local module it imports (transitively, cycles allowed) are read once,
+ * The entry script and every module it imports (transitively; cycles allowed between local files,
+ * an error through a remote module) are read or fetched (controller/fetch.h: http(s) URLs, once per
+ * compile, stored as `https/<host>/<path>`) once,
  * transpiled to ES5 CommonJS by controller/transform.h (esbuild for TypeScript and ES2016+ syntax,
  * then babel-standalone 6.26 in a Duktape heap, keeping the user's lines so runtime errors point
  * at them) and stored beside their sources: `data` (entry source), `file/<abs>` (sources, and
@@ -38,8 +40,9 @@ typedef struct sb_compile_result {
  *                  already exists as a counter, not a rate"), as the VUs would throw
  *   SB_ECANCELED   the init code called exec.test.abort() (k6's exit 108; |err| has the reason)
  *   SB_ENOTFOUND   missing script, import or open()ed file
- *   SB_EINVAL      unsupported import (remote URL, unknown bare name)
- *   SB_EIO, SB_ENOMEM */
+ *   SB_EINVAL      unsupported import (unknown bare name, a cycle through a remote module)
+ *   SB_EIO, SB_ETIMEDOUT  a remote module could not be fetched (|err| names the importing file)
+ *   SB_ENOMEM */
 int sb_compile_script(const char *path, const char *const *env, sb_compile_result *out,
                       sb_err *err);
 
