@@ -1,7 +1,11 @@
 /* The global `console`: log, info, warn, error, debug -> the VU's log callback, arguments joined
- * by spaces, objects as JSON (like k6). Outside a VU heap the line goes to stderr. */
+ * by spaces, objects as JSON (like k6), as UTF-8 (characters beyond U+FFFF, which Duktape keeps as
+ * surrogate pairs, become one 4-byte sequence). Outside a VU heap the line goes to stderr. */
+#include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
+#include "agent/js_modules.h"
 #include "agent/vu.h"
 
 static const char *const LEVELS[] = {"info", "info", "warn", "error", "debug"};
@@ -37,6 +41,11 @@ static duk_ret_t console_out(duk_context *ctx) {
   duk_join(ctx, n);                                  /* -> [ line ] */
   duk_size_t len;
   const char *s = duk_get_lstring(ctx, -1, &len);
+  if (memchr(s, 0xed, len)) { /* surrogates (CESU-8, as Duktape keeps astral characters) */
+    uint8_t *w = duk_push_fixed_buffer(ctx, len);
+    len = sb_js_cesu_to_utf8(w, (const uint8_t *)s, len);
+    s = (const char *)w;
+  }
   sb_vu *vu = sb_vu_from_ctx(ctx);
   const sb_vu_env *env = vu ? sb_vu_get_env(vu) : NULL;
   if (env && env->log)

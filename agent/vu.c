@@ -30,6 +30,7 @@
 #include "agent/coro.h"
 #include "agent/http_client.h"
 #include "agent/js_modules.h"
+#include "agent/js_textcodec.h"
 #include "agent/vu_loop.h"
 #include "common/duk_udata.h"
 #include "common/modpath.h"
@@ -203,6 +204,7 @@ static duk_ret_t setup_safe(duk_context *ctx, void *udata) {
   duk_pop(ctx);
   sb_js_console_register(ctx);
   sb_js_timers_register(ctx);
+  sb_js_textcodec_register(ctx);
   if (sb_jsmod_install(ctx, vu->env.prog, builtin, vu) != 0)
     (void)duk_error(ctx, DUK_ERR_ERROR, "out of memory installing modules");
   return 0;
