@@ -37,6 +37,7 @@
 #include "controller/compile.h"
 #include "controller/judge.h"
 #include "controller/options_http.h"
+#include "controller/options_json.h"
 #include "controller/segment.h"
 #include "controller/targets.h"
 
@@ -106,7 +107,7 @@ typedef struct run {
   size_t lost;                /* agents lost mid-run */
   uint64_t iterations;
   int progress_tty;
-  char *options_json;         /* the script's options, for k6/execution's test.options */
+  char *options_json;         /* the consolidated options (options_json.h), test.options */
 } run;
 
 enum { EXIT_SCRIPT_ABORTED = 108 }; /* k6's ScriptAborted: test.abort() (belongs in run.h) */
@@ -898,8 +899,8 @@ static int prepare_test(run *r, sb_compile_result *cr) {
     fprintf(stderr, "ERRO invalid options: %s\n", err.msg);
     return SB_EXIT_INVALID_CONFIG;
   }
-  if (!(r->options_json = strdup(cr->options_json ? cr->options_json : "{}"))) {
-    fprintf(stderr, "ERRO out of memory\n");
+  if (sb_options_to_json(r->opts, cr->options_json, &cfg->cli, &r->options_json, &err)) {
+    fprintf(stderr, "ERRO %s\n", err.msg);
     return SB_EXIT_ENGINE;
   }
   if (sb_judge_new(&r->judge, r->opts, cr->metrics, cr->nmetrics, &err)) {

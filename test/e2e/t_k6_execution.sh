@@ -1,7 +1,8 @@
 # k6/execution: ids and iteration counters of a shared-iterations and a per-vu-iterations
 # scenario (exact sets, from console lines, locally and over two agents: unique in the fleet),
 # scenario name/executor, the instance counters, exec.vu.tags on the VU's samples (thresholds
-# with a tag filter), k6's init-context errors, and test.abort() (exit 108, its reason printed,
+# with a tag filter), k6's init-context errors, test.options as k6's consolidated options (a CLI
+# override visible in scenarios.default), and test.abort() (exit 108, its reason printed,
 # teardown still run, no request at the target afterwards) locally and with two agents.
 . "$SB_ROOT/test/e2e/lib.sh"
 start_target
@@ -86,6 +87,37 @@ check_counters "1 2 4" "3 3 3 5 5 5"
 [ "$(field PV init | tr ' ' '\n' | sort -u | tr '\n' ' ')" = "2 3 " ] ||
   fail "vusInitialized per agent: $(field PV init)"
 [ "$(target_requests)" = 32 ] || fail "target saw $(target_requests) requests"
+
+# --- test.options are k6's consolidated options: `vus: 2, duration: '1s'` run with --vus 3 is
+# scenarios.default {executor: constant-vus, vus: 3, duration: "1s"}, what k6 does not fill in
+# is null, the shortcuts themselves are gone; the same in setup() and on every agent ---
+o=$(script opts.js <<'JS'
+import exec from 'k6/execution';
+import { sleep } from 'k6';
+export const options = { vus: 2, duration: '1s', setupTimeout: '90s', unknownOption: 1 };
+function show(where) {
+  const o = exec.test.options, d = o.scenarios.default;
+  console.log(`OPTS ${where} ex=${d.executor} vus=${d.vus} dur=${d.duration} ` +
+              `gs=${d.gracefulStop} shortcuts=${'vus' in o || 'duration' in o} ` +
+              `setup=${o.setupTimeout} unknown=${'unknownOption' in o} ` +
+              `paused=${o.paused} trend=${o.summaryTrendStats.join(',')}`);
+}
+export function setup() { show('setup'); }
+export default function () {
+  if (exec.vu.iterationInInstance === 0) show('vu');
+  sleep(0.1);
+}
+JS
+)
+want='ex=constant-vus vus=3 dur=1s gs=null shortcuts=false setup=1m30s unknown=false paused=null trend=avg,min,med,max,p(90),p(95)'
+for mode in local fleet; do
+  if [ $mode = local ]; then run_sb run --vus 3 "$o"
+  else run_sb run --agents "$AGENTS" --vus 3 "$o"; fi
+  expect_rc 0
+  [ "$(grep -cF "OPTS setup $want" "$WORK/err")" = 1 ] || { show; fail "$mode: setup's options"; }
+  [ "$(grep -cF "OPTS vu $want" "$WORK/err")" = 3 ] || { show; fail "$mode: not 3 VUs saw them"; }
+  [ "$(grep -F 'OPTS' "$WORK/err" | grep -vcF "$want")" = 0 ] || { show; fail "$mode: other options"; }
+done
 
 # --- test.abort(): exit 108, the reason, teardown, nothing after ---
 a=$(script abort.js <<'JS'
