@@ -1,9 +1,10 @@
-/* The engine: runs one test's share of VUs on worker threads, as the protocol's Prepare message
- * describes it, and hands out what they measured.
+/* The engine: runs one test's share of VUs on worker threads, as its configuration (decoded from
+ * the protocol's Prepare message by agent/session.c) describes it, and hands out what they
+ * measured.
  *
  * Each worker thread owns an event_base, a metrics set and its VUs (STYLE.md rule 7). The engine
- * splits every scenario's VUs round-robin over the workers; executors run per worker on that
- * worker's loop, sharing only atomics (the shared-iterations budget, the live VU count). Workers
+ * splits every scenario's VUs round-robin over the workers; executors (agent/executor.h) run per
+ * worker on that worker's loop, sharing only atomics (the shared-iterations budget, the live VU count). Workers
  * fold their metrics into the engine's pending set a few times a second under one mutex; the
  * session thread collects that into one snapshot a second. The same engine serves a local run
  * (in-process agent) and a remote agent. */
@@ -12,11 +13,29 @@
 
 #include <stdint.h>
 
+#include "agent/http_config.h"
+#include "agent/scenario.h"
 #include "common/err.h"
 #include "common/metrics.h"
-#include "proto/speedboat.pb-c.h"
 
 typedef struct sb_engine sb_engine;
+
+/* One test's share on this agent. sb_engine_cfg_init() gives the defaults; sb_engine_cfg_clear()
+ * frees what the struct owns. */
+typedef struct sb_engine_cfg {
+  const uint8_t *archive;       /* zstd tar (common/archive.h); borrowed, read by sb_engine_new() */
+  size_t archive_len;
+  sb_scenario_cfg *scenarios;   /* owned, each resolved (sb_scenario_cfg_resolve) */
+  size_t nscenarios;
+  uint32_t workers;             /* worker threads; 0 = one per core */
+  char **env;                   /* owned: __ENV as key, value, ..., NULL; NULL = empty */
+  int discard_response_bodies;
+  sb_http_config http;          /* owned: HTTP/TLS/DNS options */
+  char *options_json;           /* owned: k6/execution's test.options; NULL = none */
+} sb_engine_cfg;
+
+void sb_engine_cfg_init(sb_engine_cfg *c);
+void sb_engine_cfg_clear(sb_engine_cfg *c);
 
 /* Called from any worker thread: a console line or an error of the script. Must be thread-safe. */
 typedef void (*sb_engine_log_cb)(const char *level, const char *source, const char *text,
@@ -35,11 +54,11 @@ typedef struct sb_engine_cbs {
 void sb_engine_global_init(void);
 
 /* Prepares a test: parses the archive, compiles its modules once, starts the worker threads and
- * creates every VU (running its init code). Keeps no pointer into |p|. Returns 0 when all VUs are
- * ready; otherwise SB_EFORMAT (bad archive or scenario), SB_ESCRIPT (init code failed: |err| has
- * file:line) or SB_ENOMEM, with no thread left running. */
-int sb_engine_new(sb_engine **out, const Speedboat__Prepare *p, const sb_engine_cbs *cbs,
-                  sb_err *err);
+ * creates every VU (running its init code). On success the engine owns what |*cfg| owned and
+ * |*cfg| is left empty (as after sb_engine_cfg_init); on failure |*cfg| is untouched. Returns 0
+ * when all VUs are ready; otherwise SB_EFORMAT (bad archive), SB_ESCRIPT (init code failed: |err|
+ * has file:line) or SB_ENOMEM, with no thread left running. */
+int sb_engine_new(sb_engine **out, sb_engine_cfg *cfg, const sb_engine_cbs *cbs, sb_err *err);
 /* Stops the workers (interrupting anything still running) and frees everything. Accepts NULL. */
 void sb_engine_free(sb_engine *e);
 

@@ -311,39 +311,112 @@ static void on_hello(session *s, const Speedboat__Hello *h) {
   sb_frame_send_msg(bufferevent_get_output(s->bev), SPEEDBOAT__ENVELOPE__MSG_WELCOME, &m);
 }
 
-/* The most VUs |p| can need at once on this agent: every scenario's maximum, added up. */
-static uint64_t prepare_max_vus(const Speedboat__Prepare *p) {
-  uint64_t total = 0;
-  for (size_t i = 0; i < p->n_scenarios; i++) {
-    const Speedboat__Scenario *sc = p->scenarios[i];
-    uint64_t n = sc->vus;
-    if (sc->executor == SPEEDBOAT__EXECUTOR__EXECUTOR_SHARED_ITERATIONS && sc->iterations < n)
-      n = sc->iterations;
-    if (sc->executor == SPEEDBOAT__EXECUTOR__EXECUTOR_RAMPING_VUS) {
-      n = sc->start_vus;
-      for (size_t k = 0; k < sc->n_stages; k++)
-        if (sc->stages[k]->target > n) n = sc->stages[k]->target;
-    }
-    total += n;
+/* --- Prepare -> the engine's configuration: the one place protobuf scenarios are read ------- */
+
+static char *dup_or_null(const char *s) { return s && *s ? strdup(s) : NULL; }
+
+static int64_t ms_to_us(int64_t ms) { return ms * 1000; }
+
+static int decode_scenario(sb_scenario_cfg *c, const Speedboat__Scenario *p, sb_err *err) {
+  c->name = dup_or_null(p->name);
+  c->exec = dup_or_null(p->exec);
+  c->kind = (sb_scen_kind)p->executor;
+  c->vus = p->vus;
+  c->iterations = p->iterations;
+  c->duration_us = ms_to_us(p->duration_ms);
+  c->max_duration_us = ms_to_us(p->max_duration_ms);
+  c->start_time_us = ms_to_us(p->start_time_ms);
+  c->graceful_stop_us = ms_to_us(p->graceful_stop_ms);
+  c->start_vus = p->start_vus;
+  c->graceful_ramp_down_us = ms_to_us(p->graceful_ramp_down_ms);
+  c->vu_offset = p->vu_offset;
+  c->iteration_offset = p->iteration_offset;
+  c->iteration_stride = p->iteration_stride;
+  if (p->n_stages && !(c->stages = calloc(p->n_stages, sizeof(*c->stages))))
+    return sb_err_set(err, SB_ENOMEM, "out of memory");
+  for (size_t i = 0; i < p->n_stages; i++, c->nstages++) {
+    c->stages[i].duration_us = ms_to_us(p->stages[i]->duration_ms);
+    c->stages[i].target = p->stages[i]->target;
   }
+  return sb_scenario_cfg_resolve(c, err);
+}
+
+static int decode_env(sb_engine_cfg *c, const Speedboat__Prepare *p) {
+  if (!(c->env = calloc(2 * p->n_env + 1, sizeof(char *)))) return SB_ENOMEM;
+  for (size_t i = 0; i < p->n_env; i++) {
+    c->env[2 * i] = strdup(p->env[i]->key ? p->env[i]->key : "");
+    c->env[2 * i + 1] = strdup(p->env[i]->value ? p->env[i]->value : "");
+    if (!c->env[2 * i] || !c->env[2 * i + 1]) return SB_ENOMEM;
+  }
+  return 0;
+}
+
+/* Decodes |p| into |c| (sb_engine_cfg_init()ed; the caller clears it either way). The archive
+ * stays in |p|. Returns 0, SB_EFORMAT (a bad scenario or HTTP option: |err|) or SB_ENOMEM. */
+static int decode_prepare(sb_engine_cfg *c, const Speedboat__Prepare *p, sb_err *err) {
+  c->archive = p->archive.data;
+  c->archive_len = p->archive.len;
+  c->workers = p->workers;
+  c->discard_response_bodies = p->discard_response_bodies;
+  int rc = sb_http_config_from_proto(&c->http, p->http, err);
+  if (rc < 0) return rc;
+  if (decode_env(c, p) ||
+      (p->options_json && *p->options_json && !(c->options_json = strdup(p->options_json))))
+    return sb_err_set(err, SB_ENOMEM, "out of memory");
+  if (p->n_scenarios && !(c->scenarios = calloc(p->n_scenarios, sizeof(*c->scenarios))))
+    return sb_err_set(err, SB_ENOMEM, "out of memory");
+  for (size_t i = 0; i < p->n_scenarios; i++) {
+    c->nscenarios++;
+    if ((rc = decode_scenario(&c->scenarios[i], p->scenarios[i], err))) return rc;
+  }
+  return 0;
+}
+
+/* The most VUs |c| can need at once on this agent: every scenario's maximum, added up. */
+static uint64_t cfg_max_vus(const sb_engine_cfg *c) {
+  uint64_t total = 0;
+  for (size_t i = 0; i < c->nscenarios; i++) total += sb_scenario_cfg_max_vus(&c->scenarios[i]);
   return total;
 }
 
-/* The longest |p| can run: every scenario's start, end and graceful stop. */
-static int64_t max_test_us(const Speedboat__Prepare *p) {
+/* The longest |c| can run: every scenario's start, end and graceful stop. */
+static int64_t cfg_max_test_us(const sb_engine_cfg *c) {
   int64_t most = 0;
-  for (size_t i = 0; i < p->n_scenarios; i++) {
-    const Speedboat__Scenario *sc = p->scenarios[i];
-    int64_t end = sc->max_duration_ms;
-    if (sc->executor == SPEEDBOAT__EXECUTOR__EXECUTOR_CONSTANT_VUS) end = sc->duration_ms;
-    if (sc->executor == SPEEDBOAT__EXECUTOR__EXECUTOR_RAMPING_VUS) {
-      end = 0;
-      for (size_t k = 0; k < sc->n_stages; k++) end += sc->stages[k]->duration_ms;
-    }
-    int64_t t = (sc->start_time_ms + end + sc->graceful_stop_ms) * 1000;
+  for (size_t i = 0; i < c->nscenarios; i++) {
+    int64_t t = sb_scenario_cfg_last_us(&c->scenarios[i]);
     if (t > most) most = t;
   }
   return most;
+}
+
+/* Builds the engine's configuration from |p| and checks this agent can run it (--max-vus, the
+ * targets the script names). Sends the error and returns non-zero when not. */
+static int prepare_cfg(session *s, const Speedboat__Prepare *p, sb_engine_cfg *cfg) {
+  sb_err err;
+  err.msg[0] = '\0';
+  int rc = decode_prepare(cfg, p, &err);
+  if (rc) {
+    send_error_code(s, "prepare", err.msg[0] ? err.msg : "cannot decode the test");
+    return rc;
+  }
+  uint64_t need = cfg_max_vus(cfg);
+  if (s->o->max_vus && need > s->o->max_vus) {
+    char msg[160];
+    snprintf(msg, sizeof(msg), "the test needs %llu VUs on this agent, more than its --max-vus %llu",
+             (unsigned long long)need, (unsigned long long)s->o->max_vus);
+    send_error_code(s, "prepare", msg);
+    return SB_EINVAL;
+  }
+  for (size_t i = 0; i < p->n_targets; i++) { /* before any VU: a clear error, no load */
+    if (sb_reach_check(p->targets[i], REACH_TIMEOUT_MS, &err) == 0) continue;
+    char msg[SB_ERR_MAX + 64];
+    snprintf(msg, sizeof(msg), "%.900s (a target the script names; --no-target-check skips this)",
+             err.msg);
+    slog(s, "warn", "%s", err.msg);
+    send_error_code(s, "prepare", msg);
+    return SB_EINVAL;
+  }
+  return 0;
 }
 
 static void on_prepare(session *s, const Speedboat__Prepare *p) {
@@ -354,27 +427,18 @@ static void on_prepare(session *s, const Speedboat__Prepare *p) {
     return;
   }
   if (s->engine) drop_engine(s); /* the last test ended; its teardown never came */
-  uint64_t need = prepare_max_vus(p);
-  if (s->o->max_vus && need > s->o->max_vus) {
-    char msg[160];
-    snprintf(msg, sizeof(msg), "the test needs %llu VUs on this agent, more than its --max-vus %llu",
-             (unsigned long long)need, (unsigned long long)s->o->max_vus);
-    send_error_code(s, "prepare", msg);
+  sb_engine_cfg cfg;
+  sb_engine_cfg_init(&cfg);
+  if (prepare_cfg(s, p, &cfg)) {
+    sb_engine_cfg_clear(&cfg);
     return;
   }
-  for (size_t i = 0; i < p->n_targets; i++) { /* before any VU: a clear error, no load */
-    if (sb_reach_check(p->targets[i], REACH_TIMEOUT_MS, &err) == 0) continue;
-    char msg[SB_ERR_MAX + 64];
-    snprintf(msg, sizeof(msg), "%.900s (a target the script names; --no-target-check skips this)",
-             err.msg);
-    slog(s, "warn", "%s", err.msg);
-    send_error_code(s, "prepare", msg);
-    return;
-  }
+  int64_t test_us = cfg_max_test_us(&cfg);
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   sb_engine_cbs cbs = {.log = engine_log, .done = engine_done, .ud = s};
-  int erc = sb_engine_new(&s->engine, p, &cbs, &err);
+  int erc = sb_engine_new(&s->engine, &cfg, &cbs, &err);
+  sb_engine_cfg_clear(&cfg); /* empty when the engine took it */
   if (erc != 0) {
     flush_logs(s);
     send_error_code(s, erc == SB_ESCRIPT ? "script" : "prepare",
@@ -383,7 +447,7 @@ static void on_prepare(session *s, const Speedboat__Prepare *p) {
     return;
   }
   clock_gettime(CLOCK_MONOTONIC, &t1);
-  s->test_us = max_test_us(p);
+  s->test_us = test_us;
   s->hard_end_us = 0;
   s->setup_timeout_ms = p->setup_timeout_ms;
   s->teardown_timeout_ms = p->teardown_timeout_ms;

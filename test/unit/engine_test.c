@@ -99,41 +99,53 @@ static uint8_t *archive_bytes(size_t *len) {
   return buf;
 }
 
-/* An engine on |nw| workers running |scs| with __ENV.MODE = |mode|. */
-static sb_engine *make(const char *mode, Speedboat__Scenario **scs, size_t nsc, uint32_t nw) {
+/* An engine on |nw| workers running copies of |scs| with __ENV.MODE = |mode|. */
+static sb_engine *make(const char *mode, const sb_scenario_cfg *scs, size_t nsc, uint32_t nw) {
   size_t len;
   uint8_t *buf = archive_bytes(&len);
-  Speedboat__EnvVar ev = SPEEDBOAT__ENV_VAR__INIT;
-  ev.key = "MODE";
-  ev.value = (char *)mode;
-  Speedboat__EnvVar *evs[] = {&ev};
-  Speedboat__Prepare p = SPEEDBOAT__PREPARE__INIT;
-  p.archive.data = buf;
-  p.archive.len = len;
-  p.scenarios = scs;
-  p.n_scenarios = nsc;
-  p.workers = nw;
-  p.env = evs;
-  p.n_env = 1;
+  sb_engine_cfg cfg;
+  sb_engine_cfg_init(&cfg);
+  cfg.archive = buf;
+  cfg.archive_len = len;
+  cfg.workers = nw;
+  cfg.env = calloc(3, sizeof(char *));
+  assert_non_null(cfg.env);
+  cfg.env[0] = strdup("MODE");
+  cfg.env[1] = strdup(mode);
+  cfg.scenarios = calloc(nsc + 1, sizeof(*cfg.scenarios));
+  assert_non_null(cfg.scenarios);
+  for (size_t i = 0; i < nsc; i++, cfg.nscenarios++) {
+    sb_scenario_cfg *c = &cfg.scenarios[i];
+    *c = scs[i];
+    c->name = scs[i].name ? strdup(scs[i].name) : NULL;
+    c->exec = scs[i].exec ? strdup(scs[i].exec) : NULL;
+    c->stages = NULL;
+    if (scs[i].nstages) {
+      c->stages = calloc(scs[i].nstages, sizeof(*c->stages));
+      memcpy(c->stages, scs[i].stages, scs[i].nstages * sizeof(*c->stages));
+    }
+    assert_int_equal(sb_scenario_cfg_resolve(c, NULL), 0);
+  }
   memset(&C, 0, sizeof(C));
   pthread_mutex_init(&C.mu, NULL);
   pthread_cond_init(&C.cond, NULL);
   sb_engine_cbs cbs = {.done = on_done, .ud = &C};
   sb_engine *e = NULL;
   sb_err err = {{0}};
-  int rc = sb_engine_new(&e, &p, &cbs, &err);
+  int rc = sb_engine_new(&e, &cfg, &cbs, &err);
   if (rc) fail_msg("sb_engine_new: %s", err.msg);
+  assert_null(cfg.scenarios); /* the engine took them */
+  sb_engine_cfg_clear(&cfg);
   free(buf);
   return e;
 }
 
-static void shared(Speedboat__Scenario *sc, uint64_t vus, uint64_t iters) {
-  Speedboat__Scenario init = SPEEDBOAT__SCENARIO__INIT;
-  *sc = init;
-  sc->executor = SPEEDBOAT__EXECUTOR__EXECUTOR_SHARED_ITERATIONS;
+static void shared(sb_scenario_cfg *sc, uint64_t vus, uint64_t iters) {
+  memset(sc, 0, sizeof(*sc));
+  sc->kind = SB_SCEN_SHARED_ITERATIONS;
   sc->vus = vus;
   sc->iterations = iters;
-  sc->max_duration_ms = 10000;
+  sc->max_duration_us = 10000000;
 }
 
 /* Sum of counter |name| over series whose tag |key| is |value| (NULL: all). */
@@ -156,9 +168,9 @@ static void call(sb_engine *e, const char *fn, const char *data, int64_t timeout
 }
 
 static void test_setup_data_reaches_iterations(void **state) {
-  Speedboat__Scenario sc;
+  sb_scenario_cfg sc;
   shared(&sc, 3, 12);
-  Speedboat__Scenario *scs[] = {&sc};
+  sb_scenario_cfg *scs = &sc;
   sb_engine *e = make("ok", scs, 1, 2);
   sb_metrics *m;
   sb_err err = {{0}};
@@ -194,9 +206,9 @@ static void test_setup_data_reaches_iterations(void **state) {
 }
 
 static void test_setup_absent(void **state) {
-  Speedboat__Scenario sc;
+  sb_scenario_cfg sc;
   shared(&sc, 1, 2);
-  Speedboat__Scenario *scs[] = {&sc};
+  sb_scenario_cfg *scs = &sc;
   sb_engine *e = make("none", scs, 1, 1);
   call(e, "setup", NULL, 0);
   assert_false(C.present);
@@ -214,9 +226,9 @@ static void test_setup_absent(void **state) {
 }
 
 static void test_setup_throws(void **state) {
-  Speedboat__Scenario sc;
+  sb_scenario_cfg sc;
   shared(&sc, 1, 1);
-  Speedboat__Scenario *scs[] = {&sc};
+  sb_scenario_cfg *scs = &sc;
   sb_engine *e = make("throw", scs, 1, 1);
   call(e, "setup", NULL, 0);
   assert_true(C.present);
@@ -228,9 +240,9 @@ static void test_setup_throws(void **state) {
 }
 
 static void test_setup_timeout(void **state) {
-  Speedboat__Scenario sc;
+  sb_scenario_cfg sc;
   shared(&sc, 1, 1);
-  Speedboat__Scenario *scs[] = {&sc};
+  sb_scenario_cfg *scs = &sc;
   sb_engine *e = make("slow", scs, 1, 1);
   int64_t t0 = sb_clock_mono_us();
   call(e, "setup", NULL, 200);
@@ -250,9 +262,9 @@ static void test_setup_timeout(void **state) {
 
 /* A setup() that never waits cannot be reached by worker 0's loop timer: the watchdog stops it. */
 static void test_setup_timeout_busy_loop(void **state) {
-  Speedboat__Scenario sc;
+  sb_scenario_cfg sc;
   shared(&sc, 1, 1);
-  Speedboat__Scenario *scs[] = {&sc};
+  sb_scenario_cfg *scs = &sc;
   sb_engine *e = make("spin", scs, 1, 1);
   int64_t t0 = sb_clock_mono_us();
   call(e, "setup", NULL, 300);
@@ -275,9 +287,9 @@ static void test_setup_timeout_busy_loop(void **state) {
 }
 
 static void test_free_during_call(void **state) {
-  Speedboat__Scenario sc;
+  sb_scenario_cfg sc;
   shared(&sc, 1, 1);
-  Speedboat__Scenario *scs[] = {&sc};
+  sb_scenario_cfg *scs = &sc;
   sb_engine *e = make("slow", scs, 1, 1);
   assert_int_equal(sb_engine_call(e, "setup", NULL, 0, on_call, &C), 0);
   struct timespec ts = {0, 50000000};
@@ -288,20 +300,14 @@ static void test_free_during_call(void **state) {
 
 /* A small test split over many agents leaves some with no VU of a scenario: finished at once. */
 static void test_zero_vu_scenarios_finish(void **state) {
-  Speedboat__Scenario a = SPEEDBOAT__SCENARIO__INIT, b, c;
-  a.executor = SPEEDBOAT__EXECUTOR__EXECUTOR_CONSTANT_VUS;
-  a.vus = 0;
-  a.duration_ms = 30000;
+  sb_scenario_cfg a = {.kind = SB_SCEN_CONSTANT_VUS, .vus = 0, .duration_us = 30000000}, b, c;
   shared(&b, 0, 0);
   c = a;
-  c.executor = SPEEDBOAT__EXECUTOR__EXECUTOR_RAMPING_VUS;
-  Speedboat__Stage st = SPEEDBOAT__STAGE__INIT;
-  st.duration_ms = 30000;
-  st.target = 0;
-  Speedboat__Stage *sts[] = {&st};
-  c.stages = sts;
-  c.n_stages = 1;
-  Speedboat__Scenario *scs[] = {&a, &b, &c};
+  c.kind = SB_SCEN_RAMPING_VUS;
+  sb_scen_stage st = {.duration_us = 30000000, .target = 0};
+  c.stages = &st;
+  c.nstages = 1;
+  sb_scenario_cfg scs[] = {a, b, c};
   sb_engine *e = make("ok", scs, 3, 0);
   int64_t t0 = sb_clock_mono_us();
   assert_int_equal(sb_engine_start(e, 0), 0);
@@ -311,9 +317,9 @@ static void test_zero_vu_scenarios_finish(void **state) {
   assert_string_equal(sb_engine_error(e), "");
   sb_engine_free(e);
   /* One scenario with VUs beside one without: done when the first is. */
-  Speedboat__Scenario d;
+  sb_scenario_cfg d;
   shared(&d, 1, 2);
-  Speedboat__Scenario *scs2[] = {&d, &a};
+  sb_scenario_cfg scs2[] = {d, a};
   e = make("ok", scs2, 2, 0);
   assert_int_equal(sb_engine_start(e, 0), 0);
   assert_true(wait_for(&C.done, 1, 3000));
@@ -336,12 +342,9 @@ static void test_zero_vu_scenarios_finish(void **state) {
  * Duktape's interrupt check. The agent must stop the load and free its VUs when its controller
  * is lost, whatever the script does. */
 static void test_abort_stops_spinning_iterations(void **state) {
-  Speedboat__Scenario sc = SPEEDBOAT__SCENARIO__INIT;
-  sc.executor = SPEEDBOAT__EXECUTOR__EXECUTOR_CONSTANT_VUS;
-  sc.vus = 2;
-  sc.duration_ms = 60000;
-  sc.graceful_stop_ms = 60000;
-  Speedboat__Scenario *scs[] = {&sc};
+  sb_scenario_cfg sc = {.kind = SB_SCEN_CONSTANT_VUS, .vus = 2, .duration_us = 60000000,
+                        .graceful_stop_us = 60000000};
+  sb_scenario_cfg *scs = &sc;
   sb_engine *e = make("spiniter", scs, 1, 2);
   assert_int_equal(sb_engine_start(e, 0), 0);
   struct timespec ts = {0, 300000000};

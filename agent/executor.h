@@ -1,0 +1,89 @@
+/* Executors: how a scenario starts iterations on its VUs, k6's executors behind one small
+ * interface, one file each (agent/exec_<name>.c). A new executor is a new file, an entry in
+ * executor_of() (agent/scenario.c) and a number in sb_scen_kind.
+ *
+ * The engine places a scenario's VUs on its workers (agent/engine.c) and runs the executor once
+ * per worker, on that worker's loop and thread:
+ *
+ *   init ─ start ─ next, next, ... ─ stop ─ (the engine interrupts what still runs at the hard
+ *                                            end: stop + gracefulStop) ─ clear
+ *
+ * start() comes at the scenario's startTime; next() whenever one of its VUs is free (when the
+ * executor activates it, and after each of its iterations) and says whether that VU runs another
+ * iteration now; stop() at the scenario's end (the engine then starts nothing more); more() asks,
+ * when no VU of the scenario is looping on this worker, whether anything may still start
+ * (constant-vus: yes until its end; shared-iterations: no, it is finished here). progress() is
+ * k6/execution's scenario.progress.
+ *
+ * The executor acts through the engine calls at the end of this file. State shared by a
+ * scenario's workers (the shared-iterations budget) lives in |shared| and must be atomic; the
+ * rest is the worker's own. */
+#ifndef SB_EXECUTOR_H
+#define SB_EXECUTOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent/scenario.h"
+
+struct event_base;
+
+typedef struct sb_exec_vu {     /* one VU of the scenario on this worker, as executors see it */
+  uint64_t index;               /* in its scenario on this agent, 0-based */
+  uint64_t iters;               /* iterations it started in this scenario (its __ITER) */
+  int64_t off_at_us;            /* when the executor stopped wanting it (0: wanted) */
+  unsigned active : 1;          /* wanted: loops as long as next() says so */
+  unsigned looping : 1;         /* an iteration in flight (the engine keeps this) */
+} sb_exec_vu;
+
+typedef struct sb_exec_run {    /* one scenario on one worker */
+  const sb_scenario_cfg *sc;    /* read-only */
+  void *shared;                 /* the executor's scenario-wide state (all workers), or NULL */
+  void *state;                  /* the executor's state on this worker, or NULL */
+  struct event_base *base;      /* the worker's loop, for the executor's own timers */
+  int64_t start_us;             /* monotonic time the scenario starts (test start + startTime) */
+  sb_exec_vu **vus;             /* this worker's VUs of the scenario, by increasing index */
+  size_t nvus;
+  unsigned stopping : 1;        /* past the end (or stopped): no new iteration */
+} sb_exec_run;
+
+typedef struct sb_exec {
+  const char *name;             /* k6's name: "shared-iterations" */
+  /* The most VUs the scenario runs at once on this agent. */
+  uint64_t (*max_vus)(const sb_scenario_cfg *sc);
+  /* When it stops starting iterations, from its own start. */
+  int64_t (*end_us)(const sb_scenario_cfg *sc);
+  /* Scenario-wide state, made once before the workers start (NULL: none). Returns 0 or
+   * SB_ENOMEM. */
+  int (*shared_new)(void **out, const sb_scenario_cfg *sc);
+  void (*shared_free)(void *shared);
+  /* Per worker, on its thread, before the test starts: may set r->state and make timers on
+   * r->base (NULL: nothing). Returns 0 or SB_ENOMEM. clear() undoes it, started or not. */
+  int (*init)(sb_exec_run *r);
+  void (*clear)(sb_exec_run *r);
+  void (*start)(sb_exec_run *r);
+  /* |v| is free: 1 = start another iteration on it now, 0 = it leaves the loop. Never called
+   * once r->stopping is set or while |v| is inactive. */
+  int (*next)(sb_exec_run *r, sb_exec_vu *v);
+  int (*more)(const sb_exec_run *r);
+  void (*stop)(sb_exec_run *r); /* NULL: nothing to do */
+  /* 0..1; |done| counts the scenario's ended iterations on this agent (all workers). */
+  double (*progress)(const sb_exec_run *r, uint64_t done, int64_t now_us);
+} sb_exec;
+
+extern const sb_exec sb_exec_shared_iterations;
+extern const sb_exec sb_exec_per_vu_iterations;
+extern const sb_exec sb_exec_constant_vus;
+extern const sb_exec sb_exec_ramping_vus;
+
+/* --- what the engine offers executors (agent/engine.c), all on the worker's thread ---------- */
+
+/* Wants |v|: it loops from now on, as long as next() says so (starts at once if idle). */
+void sb_exec_activate(sb_exec_run *r, sb_exec_vu *v);
+/* Ends |v|'s running iteration now (not counted as complete). No-op when it is idle. */
+void sb_exec_interrupt(sb_exec_run *r, sb_exec_vu *v);
+
+/* Shared by the executors whose progress is the time elapsed over their end: 0..1. */
+double sb_exec_time_progress(const sb_exec_run *r, int64_t now_us);
+
+#endif
