@@ -42,7 +42,12 @@ run_sb() {
   set -e
 }
 
-show() { echo "--- stdout"; cat "$WORK/out"; echo "--- stderr"; cat "$WORK/err"; }
+show() {
+  echo "--- stdout"; cat "$WORK/out"; echo "--- stderr"; cat "$WORK/err"
+  if [ -n "${TARGET_PORT:-}" ] && ! curl -s -m 2 -o /dev/null "$TARGET/stats"; then
+    echo "--- sb-target ($TARGET) does not answer; its stderr:"; cat "$WORK/target.err" 2>/dev/null
+  fi
+}
 
 expect_rc() { [ "$RC" -eq "$1" ] || { show; fail "exit code $RC, expected $1"; }; }
 
