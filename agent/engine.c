@@ -40,13 +40,44 @@ static void set_error(sb_engine *e, const char *msg) {
 
 static void wscen_check_finished(sb_eng_run *ws);
 static void vu_next(sb_eng_vu *v);
-static void exec_fill(sb_eng_vu *v, sb_vu_iter *it);
+static void exec_fill(sb_eng_vu *v, sb_vu_iter *it, uint64_t index);
 
-static void vu_stop_looping(sb_eng_vu *v) {
+/* The scenario holds |v| (`vus` counts it) until vu_release(). */
+static void vu_hold(sb_eng_vu *v) {
+  if (v->x.looping) return;
+  v->x.looping = 1;
+  v->ws->looping++;
+  sb_engine *e = v->ws->w->e;
+  atomic_fetch_add(&e->vus_live, 1);
+  atomic_fetch_add(&e->vus_seen, 1);
+}
+
+static void vu_release(sb_eng_vu *v) {
   if (!v->x.looping) return;
   v->x.looping = 0;
   v->ws->looping--;
   atomic_fetch_sub(&v->ws->w->e->vus_live, 1);
+}
+
+/* minIterationDuration is over for |v|: on to its next iteration. */
+static void on_wait(evutil_socket_t fd, short what, void *arg) {
+  sb_eng_vu *v = arg;
+  v->waiting = 0;
+  vu_next(v);
+  wscen_check_finished(v->ws);
+}
+
+/* A complete iteration shorter than minIterationDuration keeps |v| until it has lasted that
+ * long (k6: the VU sleeps the rest). Returns whether |v| now waits. */
+static int vu_wait_min(sb_eng_vu *v) {
+  sb_eng_run *ws = v->ws;
+  int64_t left = ws->sc->cfg->min_iteration_duration_us - (sb_clock_mono_us() - v->iter_us);
+  if (left <= 0 || ws->run.stopping) return 0;
+  if (!v->ev_wait && !(v->ev_wait = evtimer_new(ws->w->base, on_wait, v))) return 0;
+  struct timeval tv = sb_engine_tv(left);
+  evtimer_add(v->ev_wait, &tv);
+  v->waiting = 1;
+  return 1;
 }
 
 static void on_iteration(sb_vu *vu, sb_vu_result r, void *ud) {
@@ -54,41 +85,47 @@ static void on_iteration(sb_vu *vu, sb_vu_result r, void *ud) {
   atomic_fetch_add(&v->ws->sc->iter_done, 1);
   if (r != SB_VU_INTERRUPTED) atomic_fetch_add(&v->ws->w->e->iterations, 1);
   else atomic_fetch_add(&v->ws->w->e->iterations_interrupted, 1);
+  if (r != SB_VU_INTERRUPTED && v->ws->sc->cfg->min_iteration_duration_us > 0 && vu_wait_min(v))
+    return;
   vu_next(v);
   wscen_check_finished(v->ws);
 }
 
-/* Starts the VU's next iteration if its executor wants one; otherwise takes it out of the loop.
- * Called when the VU is activated and after each iteration, always from the loop. */
-static void vu_next(sb_eng_vu *v) {
+/* Starts an iteration on the held |v|, due at |due_us| (0: now), numbered |index| in the test
+ * (UINT64_MAX: the scenario's own numbering). A failure stops the scenario on this worker. */
+static int vu_iterate(sb_eng_vu *v, int64_t due_us, uint64_t index) {
   sb_eng_run *ws = v->ws;
   sb_eng_scen *sc = ws->sc;
-  if (ws->run.stopping || !v->x.active) {
-    vu_stop_looping(v);
-    return;
-  }
-  if (!sc->ex->next(&ws->run, &v->x)) {
-    v->x.active = 0;
-    vu_stop_looping(v);
-    return;
-  }
-  if (!v->x.looping) {
-    v->x.looping = 1;
-    ws->looping++;
-    sb_engine *e = ws->w->e;
-    atomic_fetch_add(&e->vus_live, 1);
-    atomic_fetch_add(&e->vus_seen, 1);
-  }
-  sb_vu_iter it = {.exec = sc->cfg->exec, .scenario = sc->cfg->name, .iteration = v->x.iters++};
-  exec_fill(v, &it);
+  sb_vu_iter it = {.exec = sc->cfg->exec, .scenario = sc->cfg->name, .iteration = v->x.iters++,
+                   .due_ms = (double)due_us / 1000.0};
+  exec_fill(v, &it, index);
+  v->iter_us = sb_clock_mono_us();
   sb_err err;
   err.msg[0] = '\0';
-  if (sb_vu_start_iteration(v->vu, &it, on_iteration, v, &err) != 0) {
-    set_error(ws->w->e, err.msg);
-    sb_engine_cbs *cb = &ws->w->e->cbs;
-    if (cb->log) cb->log("error", NULL, err.msg, strlen(err.msg), cb->ud);
-    ws->run.stopping = 1;
-    vu_stop_looping(v);
+  int rc = sb_vu_start_iteration(v->vu, &it, on_iteration, v, &err);
+  if (rc == 0) return 0;
+  set_error(ws->w->e, err.msg);
+  sb_engine_cbs *cb = &ws->w->e->cbs;
+  if (cb->log) cb->log("error", NULL, err.msg, strlen(err.msg), cb->ud);
+  ws->run.stopping = 1;
+  vu_release(v);
+  return rc;
+}
+
+/* Asks the executor what the free |v| does next: another iteration, leave, or wait in its
+ * hands. Called when the VU is activated and after each iteration, always from the loop. */
+static void vu_next(sb_eng_vu *v) {
+  sb_eng_run *ws = v->ws;
+  if (ws->run.stopping || !v->x.active) {
+    vu_release(v);
+    return;
+  }
+  switch (ws->sc->ex->next(&ws->run, &v->x)) {
+  case SB_EXEC_RUN: vu_iterate(v, 0, UINT64_MAX); break;
+  case SB_EXEC_HOLD: break;
+  default:
+    v->x.active = 0;
+    vu_release(v);
   }
 }
 
@@ -98,22 +135,61 @@ void sb_exec_activate(sb_exec_run *r, sb_exec_vu *x) {
   sb_eng_vu *v = (sb_eng_vu *)x;
   x->active = 1;
   x->off_at_us = 0;
-  if (!x->looping) vu_next(v);
+  if (x->looping) return; /* busy: asks next() when its iteration ends */
+  vu_hold(v);
+  vu_next(v);
 }
 
 void sb_exec_interrupt(sb_exec_run *r, sb_exec_vu *x) { sb_vu_interrupt(((sb_eng_vu *)x)->vu); }
 
+int sb_exec_start(sb_exec_run *r, sb_exec_vu *x, int64_t due_us, uint64_t index) {
+  sb_eng_run *ws = (sb_eng_run *)r;
+  sb_worker *w = ws->w;
+  if (w->m_start_delay < 0)
+    w->m_start_delay =
+        sb_metrics_register(w->m, "iteration_start_delay", SB_METRIC_TREND, SB_VALUE_TIME, NULL);
+  int64_t late = sb_clock_mono_us() - due_us;
+  if (w->m_start_delay >= 0 && ws->tags)
+    sb_metrics_add(w->m, w->m_start_delay, ws->tags, late > 0 ? (double)late / 1000.0 : 0.0);
+  return vu_iterate((sb_eng_vu *)x, due_us, index);
+}
+
+void sb_exec_release(sb_exec_run *r, sb_exec_vu *x) {
+  x->active = 0;
+  vu_release((sb_eng_vu *)x);
+}
+
+void sb_exec_dropped(sb_exec_run *r) {
+  sb_eng_run *ws = (sb_eng_run *)r;
+  if (ws->tags) sb_metrics_add(ws->w->m, SB_M_DROPPED_ITERATIONS, ws->tags, 1);
+}
+
+int sb_exec_grow(sb_exec_run *r) {
+  sb_eng_run *ws = (sb_eng_run *)r;
+  if (ws->growing || r->stopping || r->nvus >= r->nslots) return 0;
+  ws->growing = 1;
+  event_active(ws->ev_grow, EV_TIMEOUT, 0);
+  return 1;
+}
+
+void sb_exec_log(sb_exec_run *r, const char *level, const char *text) {
+  sb_engine_cbs *cb = &((sb_eng_run *)r)->w->e->cbs;
+  if (cb->log) cb->log(level, "engine", text, strlen(text), cb->ud);
+}
+
 /* --- k6/execution ----------------------------------------------------------------------------- */
 
-/* What k6/execution says about the iteration about to start on |v|. */
-static void exec_fill(sb_eng_vu *v, sb_vu_iter *it) {
+/* What k6/execution says about the iteration about to start on |v|; |index|: its number in the
+ * test when the executor knows it (arrival-rate), else UINT64_MAX. */
+static void exec_fill(sb_eng_vu *v, sb_vu_iter *it, uint64_t index) {
   sb_eng_scen *sc = v->ws->sc;
   sb_engine *e = v->ws->w->e;
   uint64_t n = atomic_fetch_add(&sc->iter_next, 1);
   it->executor = sc->ex->name;
   it->id_in_instance = sc->first_local_id + v->x.index;
   it->scen_iter_instance = n;
-  it->scen_iter_test = sc->cfg->iteration_offset + n * sc->cfg->iteration_stride;
+  it->scen_iter_test =
+      index != UINT64_MAX ? index : sc->cfg->iteration_offset + n * sc->cfg->iteration_stride;
   it->scen_start_unix_ms =
       (atomic_load(&e->started_wall_us) + sc->cfg->start_time_us) / 1000;
   it->scen = sc;
@@ -126,7 +202,7 @@ static void exec_instance(void *ud, sb_vu_instance_info *out) {
   out->iterations_completed = atomic_load(&e->iterations);
   out->iterations_interrupted = atomic_load(&e->iterations_interrupted);
   out->vus_active = atomic_load(&e->vus_live);
-  out->vus_initialized = e->vus_max;
+  out->vus_initialized = atomic_load(&e->vus_max);
   out->run_ms = t0 ? (double)(sb_clock_wall_us() - t0) / 1000.0 : 0.0;
 }
 
@@ -162,10 +238,68 @@ static const sb_vu_exec_ops EXEC_OPS = {
 
 /* --- a scenario's life on a worker ----------------------------------------------------------- */
 
-/* The executor starts nothing more on this worker. */
+/* Nothing more starts on this worker: the executor lets go of the VUs it holds idle, and VUs
+ * waiting out minIterationDuration leave (no iteration follows their wait). */
 static void wscen_stop(sb_eng_run *ws) {
   ws->run.stopping = 1;
   if (ws->ex_init && ws->sc->ex->stop) ws->sc->ex->stop(&ws->run);
+  for (size_t i = 0; i < ws->run.nvus; i++) {
+    sb_eng_vu *v = (sb_eng_vu *)ws->run.vus[i];
+    if (!v->waiting) continue;
+    event_del(v->ev_wait);
+    v->waiting = 0;
+    v->x.active = 0;
+    vu_release(v);
+  }
+}
+
+/* Sets the scenario's tags (options.scenarios.x.tags) on a VU just made: every sample it makes
+ * carries them, and exec.vu.tags shows them, as in k6. */
+static int vu_set_tags(sb_eng_run *ws, sb_eng_vu *v, sb_err *err) {
+  const sb_scenario_cfg *c = ws->sc->cfg;
+  for (size_t i = 0; i < c->ntags; i++)
+    if (sb_vu_tag_set(v->vu, c->tags[2 * i], c->tags[2 * i + 1]))
+      return sb_err_set(err, SB_EINVAL, "scenario %s: cannot set tag '%s' (at most %d tags)",
+                        c->name, c->tags[2 * i], SB_VU_MAX_TAGS);
+  return 0;
+}
+
+/* Makes the next VU of slot |k| of |ws| (its init code runs now). */
+static int vu_make(sb_eng_run *ws, size_t k, sb_err *err) {
+  sb_worker *w = ws->w;
+  sb_eng_vu *v = &ws->slots[k];
+  v->ws = ws;
+  v->x.index = (uint64_t)w->idx + (uint64_t)k * (uint64_t)w->e->nw;
+  int rc = sb_vu_new(&v->vu, &ws->env, ws->sc->first_id + v->x.index, err);
+  if (rc == 0 && (rc = vu_set_tags(ws, v, err))) {
+    sb_vu_free(v->vu);
+    v->vu = NULL;
+  }
+  if (rc) return rc;
+  ws->run.vus[ws->run.nvus++] = &v->x;
+  return 0;
+}
+
+/* An executor asked for one more VU (sb_exec_grow): made here, on the loop, between callbacks. */
+static void on_grow(evutil_socket_t fd, short what, void *arg) {
+  sb_eng_run *ws = arg;
+  const sb_exec *ex = ws->sc->ex;
+  ws->growing = 0;
+  if (ws->run.stopping) return;
+  sb_err err;
+  err.msg[0] = '\0';
+  if (vu_make(ws, ws->run.nvus, &err)) {
+    char msg[SB_ERR_MAX + 64];
+    snprintf(msg, sizeof(msg), "initialising a VU for scenario %s: %.900s", ws->sc->cfg->name,
+             err.msg);
+    sb_exec_log(&ws->run, "error", msg);
+    if (ex->added) ex->added(&ws->run, NULL);
+    return;
+  }
+  atomic_fetch_add(&ws->w->e->vus_max, 1);
+  sb_exec_vu *x = ws->run.vus[ws->run.nvus - 1];
+  if (ex->added) ex->added(&ws->run, x);
+  else sb_exec_activate(&ws->run, x);
 }
 
 static void wscen_finish(sb_eng_run *ws) {
@@ -281,7 +415,7 @@ static void on_cmd(evutil_socket_t fd, short what, void *arg) {
     for (size_t i = 0; i < w->e->nsc; i++) {
       sb_eng_run *ws = &w->ws[i];
       ws->run.start_us = w->t0_us + ws->sc->cfg->start_time_us;
-      if (ws->run.nvus == 0) { /* nothing to run here: finished at once */
+      if (ws->run.nslots == 0) { /* nothing to run here: finished at once */
         ws->started = 1;
         wscen_finish(ws);
         continue;
@@ -312,39 +446,79 @@ static void vu_log(const char *level, const char *source, const char *text, size
 
 /* Scenario |s| on worker |w|: its events, the executor's state and its VUs (every nw-th index,
  * created here: their init code runs now). */
-static int wscen_init(sb_worker *w, size_t s) {
+/* VU slots of scenario |sc| on worker |idx| of |nw|: the indices i < max with i % nw == idx. */
+static size_t slots_on(const sb_eng_scen *sc, int idx, int nw) {
+  uint64_t n = sc->max_vus;
+  return (size_t)(n / (uint64_t)nw + ((uint64_t)idx < n % (uint64_t)nw));
+}
+
+/* The tag set of the executor's own samples (dropped_iterations, iteration_start_delay): the
+ * scenario's name and tags. */
+static const sb_tagset *run_tags(sb_eng_run *ws) {
+  const sb_scenario_cfg *c = ws->sc->cfg;
+  const char **kv = calloc(2 * (c->ntags + 1), sizeof(*kv));
+  if (!kv) return NULL;
+  size_t n = 0;
+  kv[n++] = "scenario", kv[n++] = c->name;
+  for (size_t i = 0; i < 2 * c->ntags; i += 2)
+    if (strcmp(c->tags[i], "scenario")) kv[n++] = c->tags[i], kv[n++] = c->tags[i + 1];
+  const sb_tagset *t = sb_metrics_tags(ws->w->m, kv, n / 2);
+  free(kv);
+  return t;
+}
+
+/* Scenario |s| on worker |w|: its events, the executor's state and its VUs (every nw-th index;
+ * the first ones made here, their init code running now; the executor may ask for the others). */
+static int wscen_init(sb_worker *w, size_t s, size_t *slot) {
   sb_engine *e = w->e;
   sb_eng_scen *sc = &e->sc[s];
   sb_eng_run *ws = &w->ws[s];
   ws->sc = sc;
   ws->w = w;
-  ws->run.sc = sc->cfg;
-  ws->run.shared = sc->shared;
-  ws->run.base = w->base;
+  ws->run = (sb_exec_run){.sc = sc->cfg, .shared = sc->shared, .base = w->base,
+                          .nslots = slots_on(sc, w->idx, e->nw), .worker = (size_t)w->idx,
+                          .nworkers = (size_t)e->nw};
+  ws->slots = &w->vus[*slot];
+  *slot += ws->run.nslots;
+  ws->env = w->env;
+  if (sc->env) ws->env.env = sc->env;
+  ws->tags = run_tags(ws);
   ws->ev_start = event_new(w->base, -1, 0, on_scen_start, ws);
   ws->ev_end = event_new(w->base, -1, 0, on_scen_end, ws);
   ws->ev_hard = event_new(w->base, -1, 0, on_scen_hard, ws);
-  ws->run.vus = calloc(sc->max_vus / (uint64_t)e->nw + 1, sizeof(*ws->run.vus));
-  if (!ws->ev_start || !ws->ev_end || !ws->ev_hard || !ws->run.vus)
+  ws->ev_grow = event_new(w->base, -1, 0, on_grow, ws);
+  ws->run.vus = calloc(ws->run.nslots + 1, sizeof(*ws->run.vus));
+  if (!ws->ev_start || !ws->ev_end || !ws->ev_hard || !ws->ev_grow || !ws->run.vus || !ws->tags)
     return sb_err_set(&w->init_err, SB_ENOMEM, "out of memory");
   if (sc->ex->init && sc->ex->init(&ws->run))
     return sb_err_set(&w->init_err, SB_ENOMEM, "out of memory");
   ws->ex_init = 1;
-  for (uint64_t i = (uint64_t)w->idx; i < sc->max_vus; i += (uint64_t)e->nw) {
-    sb_eng_vu *v = &w->vus[w->nvus];
-    v->ws = ws;
-    v->x.index = i;
-    int rc = sb_vu_new(&v->vu, &w->env, sc->first_id + i, &w->init_err);
+  for (size_t k = 0; k < ws->run.nslots; k++) {
+    if ((uint64_t)w->idx + (uint64_t)k * (uint64_t)e->nw >= sc->initial_vus) break;
+    int rc = vu_make(ws, k, &w->init_err);
     if (rc) return rc;
-    w->nvus++;
-    ws->run.vus[ws->run.nvus++] = &v->x;
   }
   return 0;
 }
 
+/* The worker's loop. libevent's epoll backend rounds timeouts up to whole milliseconds unless it
+ * is asked to use a timerfd (one more syscall per turn of the loop): asked only when a scenario
+ * schedules iterations (arrival-rate), where a millisecond is a late start. */
+static struct event_base *worker_base(const sb_engine *e) {
+  int precise = 0;
+  for (size_t s = 0; s < e->nsc; s++) precise |= e->sc[s].ex->precise;
+  if (!precise) return event_base_new();
+  struct event_config *cfg = event_config_new();
+  if (!cfg) return NULL;
+  event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+  struct event_base *b = event_base_new_with_config(cfg);
+  event_config_free(cfg);
+  return b;
+}
+
 static int worker_init(sb_worker *w) {
   sb_engine *e = w->e;
-  w->base = event_base_new();
+  w->base = worker_base(e);
   if (!w->base || sb_metrics_new(&w->m)) return sb_err_set(&w->init_err, SB_ENOMEM, "out of memory");
   w->ev_cmd = event_new(w->base, -1, 0, on_cmd, w);
   w->ev_flush = event_new(w->base, -1, EV_PERSIST, on_flush, w);
@@ -358,14 +532,14 @@ static int worker_init(sb_worker *w) {
                        .stop = &w->stop, .exec = &EXEC_OPS, .exec_ud = w};
   if (w->idx == 0 && sb_engine_call_init(w))
     return sb_err_set(&w->init_err, SB_ENOMEM, "out of memory");
-  size_t n = 0;
-  for (size_t s = 0; s < e->nsc; s++)
-    for (uint64_t i = 0; i < e->sc[s].max_vus; i++)
-      if ((int)(i % (uint64_t)e->nw) == w->idx) n++;
+  size_t n = 0, slot = 0;
+  for (size_t s = 0; s < e->nsc; s++) n += slots_on(&e->sc[s], w->idx, e->nw);
   w->vus = calloc(n ? n : 1, sizeof(*w->vus));
   if (!w->vus) return sb_err_set(&w->init_err, SB_ENOMEM, "out of memory");
+  w->nvus = n;
+  w->m_start_delay = -1;
   for (size_t s = 0; s < e->nsc; s++) {
-    int rc = wscen_init(w, s);
+    int rc = wscen_init(w, s, &slot);
     if (rc) return rc;
   }
   w->unfinished = e->nsc;
@@ -376,7 +550,10 @@ static int worker_init(sb_worker *w) {
 
 static void worker_cleanup(sb_worker *w) {
   sb_engine_call_cleanup(w);
-  for (size_t i = 0; i < w->nvus; i++) sb_vu_free(w->vus[i].vu);
+  for (size_t i = 0; w->vus && i < w->nvus; i++) {
+    sb_vu_free(w->vus[i].vu);
+    if (w->vus[i].ev_wait) event_free(w->vus[i].ev_wait);
+  }
   free(w->vus);
   sb_http_shared_free(w->http); /* after the VUs: their clients borrow it */
   w->http = NULL;
@@ -388,6 +565,7 @@ static void worker_cleanup(sb_worker *w) {
       if (ws->ev_start) event_free(ws->ev_start);
       if (ws->ev_end) event_free(ws->ev_end);
       if (ws->ev_hard) event_free(ws->ev_hard);
+      if (ws->ev_grow) event_free(ws->ev_grow);
       free(ws->run.vus);
     }
     free(w->ws);
@@ -447,24 +625,47 @@ static int load_program(sb_engine *e, const sb_engine_cfg *c, sb_err *err) {
   return rc;
 }
 
+/* The __ENV of scenario |c|'s VUs: the test's pairs with the scenario's over them (NULL when it
+ * has none of its own: the test's). The strings stay in the config. */
+static int scen_env(const sb_engine_cfg *cfg, const sb_scenario_cfg *c, const char ***out) {
+  size_t n = 0;
+  *out = NULL;
+  if (!c->nenv) return 0;
+  while (cfg->env && cfg->env[n]) n++;
+  const char **kv = calloc(n + 2 * c->nenv + 1, sizeof(*kv));
+  if (!kv) return SB_ENOMEM;
+  memcpy(kv, cfg->env, n * sizeof(*kv));
+  for (size_t i = 0; i < 2 * c->nenv; i += 2) {
+    size_t k = 0;
+    while (k < n && strcmp(kv[k], c->env[i])) k += 2;
+    if (k == n) n += 2;
+    kv[k] = c->env[i];
+    kv[k + 1] = c->env[i + 1];
+  }
+  *out = kv;
+  return 0;
+}
+
 /* The engine's view of every scenario: executor, VU numbering, the executor's shared state. */
 static int scens_init(sb_engine *e, sb_err *err) {
   e->sc = calloc(e->cfg.nscenarios ? e->cfg.nscenarios : 1, sizeof(*e->sc));
   if (!e->sc) return sb_err_set(err, SB_ENOMEM, "out of memory");
   uint64_t next_id = 1;
-  for (size_t i = 0; i < e->cfg.nscenarios; i++, e->nsc++) {
-    sb_eng_scen *sc = &e->sc[i];
+  for (size_t i = 0; i < e->cfg.nscenarios; i++) {
+    sb_eng_scen *sc = &e->sc[e->nsc++];
     sc->cfg = &e->cfg.scenarios[i];
     sc->ex = sc->cfg->ex;
     if (!sc->ex) return sb_err_set(err, SB_EFORMAT, "scenario %zu: no executor", i);
-    if (sc->ex->shared_new && sc->ex->shared_new(&sc->shared, sc->cfg))
+    if ((sc->ex->shared_new && sc->ex->shared_new(&sc->shared, sc->cfg)) ||
+        scen_env(&e->cfg, sc->cfg, &sc->env))
       return sb_err_set(err, SB_ENOMEM, "out of memory");
     sc->max_vus = sc->ex->max_vus(sc->cfg);
+    sc->initial_vus = sc->ex->initial_vus ? sc->ex->initial_vus(sc->cfg) : sc->max_vus;
     sc->end_us = sc->ex->end_us(sc->cfg);
     sc->first_id = next_id + sc->cfg->vu_offset;
     sc->first_local_id = next_id;
     next_id += sc->max_vus;
-    e->vus_max += sc->max_vus;
+    atomic_fetch_add(&e->vus_max, sc->initial_vus);
   }
   return 0;
 }
@@ -570,7 +771,9 @@ int sb_engine_collect(sb_engine *e, sb_metrics *into, uint64_t *vus, sb_err *err
   return 0;
 }
 
-uint64_t sb_engine_vus_max(const sb_engine *e) { return e->vus_max; }
+uint64_t sb_engine_vus_max(const sb_engine *e) {
+  return atomic_load(&((sb_engine *)e)->vus_max);
+}
 int64_t sb_engine_started_at(const sb_engine *e) {
   return atomic_load(&((sb_engine *)e)->started_wall_us);
 }
@@ -594,8 +797,10 @@ void sb_engine_free(sb_engine *e) {
   }
   for (int i = 0; i < e->nw; i++) pthread_join(e->w[i].th, NULL);
   free(e->w);
-  for (size_t i = 0; i < e->nsc; i++)
+  for (size_t i = 0; i < e->nsc; i++) {
     if (e->sc[i].shared) e->sc[i].ex->shared_free(e->sc[i].shared);
+    free((void *)e->sc[i].env);
+  }
   free(e->sc);
   sb_program_free(e->prog);
   sb_data_store_free(e->shared); /* points into |ar| */

@@ -20,8 +20,11 @@ typedef struct sb_eng_scen {     /* one scenario, shared read-only by the worker
   const sb_scenario_cfg *cfg;    /* in the engine's config */
   const sb_exec *ex;
   void *shared;                  /* the executor's scenario-wide state */
-  uint64_t max_vus;
+  uint64_t max_vus;              /* VU slots (VUs made mid-test included) */
+  uint64_t initial_vus;          /* VUs made before the start */
   int64_t end_us;                /* the executor's end, from the scenario's start */
+  const char **env;              /* __ENV of its VUs (the test's with the scenario's over it):
+                                  * key, value, ..., NULL; strings in the config */
   uint64_t first_id;             /* __VU of this scenario's first VU */
   uint64_t first_local_id;       /* k6/execution: idInInstance of the first VU */
   atomic_uint_fast64_t iter_next;    /* iterations started here (the next local number) */
@@ -34,17 +37,23 @@ struct sb_eng_run;
 typedef struct sb_eng_vu {       /* a VU placed on a worker */
   sb_exec_vu x;                  /* what the executor sees (first: the executor's pointers are
                                   * this struct's) */
-  sb_vu *vu;
+  sb_vu *vu;                     /* NULL: a slot not made yet */
   struct sb_eng_run *ws;
+  int64_t iter_us;               /* when its iteration really started (monotonic) */
+  struct event *ev_wait;         /* minIterationDuration: ends its wait (made on first use) */
+  unsigned waiting : 1;          /* waiting out minIterationDuration, held */
 } sb_eng_vu;
 
 typedef struct sb_eng_run {      /* a scenario on one worker */
   sb_exec_run run;               /* the executor's view (first: sb_exec_run * is a sb_eng_run *) */
   sb_eng_scen *sc;
   struct sb_worker *w;
-  size_t looping;
-  struct event *ev_start, *ev_end, *ev_hard;
-  unsigned started : 1, finished : 1, ex_init : 1;
+  sb_eng_vu *slots;              /* its VU slots in the worker's array (run.nslots) */
+  sb_vu_env env;                 /* what its VUs borrow: the worker's, with the scenario's __ENV */
+  const sb_tagset *tags;         /* scenario (and its tags): for the executor's own samples */
+  size_t looping;                /* VUs held (x.looping) */
+  struct event *ev_start, *ev_end, *ev_hard, *ev_grow;
+  unsigned started : 1, finished : 1, ex_init : 1, growing : 1;
 } sb_eng_run;
 
 enum { CMD_NONE, CMD_START, CMD_STOP, CMD_ABORT, CMD_QUIT };
@@ -55,8 +64,9 @@ typedef struct sb_worker {
   pthread_t th;
   struct event_base *base;
   sb_metrics *m;
-  sb_eng_vu *vus;                /* every VU of this worker */
+  sb_eng_vu *vus;                /* every VU slot of this worker, scenario after scenario */
   size_t nvus;
+  int m_start_delay;             /* id of iteration_start_delay in |m| (-1: not yet) */
   sb_eng_run *ws;                /* one per scenario */
   struct event *ev_cmd, *ev_flush;
   atomic_int cmd;
@@ -99,7 +109,7 @@ struct sb_engine {
   atomic_uint_fast64_t vus_seen;  /* VUs looping at the last collect plus those that started
                                    * looping since: the interval's `vus` (a VU of another worker
                                    * that finished before this one began still ran in it) */
-  uint64_t vus_max;
+  atomic_uint_fast64_t vus_max;  /* VUs made: before the start, and mid-test */
   int done_sent;
   char error[512];
   int discard_bodies;

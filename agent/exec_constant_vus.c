@@ -9,7 +9,7 @@ static void start(sb_exec_run *r) {
   for (size_t i = 0; i < r->nvus && !r->stopping; i++) sb_exec_activate(r, r->vus[i]);
 }
 
-static int next(sb_exec_run *r, sb_exec_vu *v) { return 1; }
+static int next(sb_exec_run *r, sb_exec_vu *v) { return SB_EXEC_RUN; }
 
 /* A VU whose iteration failed to start leaves the loop; the others still run until the end. */
 static int more(const sb_exec_run *r) { return 1; }

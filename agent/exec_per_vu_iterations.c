@@ -9,7 +9,9 @@ static void start(sb_exec_run *r) {
   for (size_t i = 0; i < r->nvus && !r->stopping; i++) sb_exec_activate(r, r->vus[i]);
 }
 
-static int next(sb_exec_run *r, sb_exec_vu *v) { return v->iters < r->sc->iterations; }
+static int next(sb_exec_run *r, sb_exec_vu *v) {
+  return v->iters < r->sc->iterations ? SB_EXEC_RUN : SB_EXEC_LEAVE;
+}
 
 static int more(const sb_exec_run *r) { return 0; }
 

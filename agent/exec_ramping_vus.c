@@ -76,7 +76,7 @@ static void start(sb_exec_run *r) {
   on_tick(-1, 0, r);
 }
 
-static int next(sb_exec_run *r, sb_exec_vu *v) { return 1; }
+static int next(sb_exec_run *r, sb_exec_vu *v) { return SB_EXEC_RUN; }
 
 static int more(const sb_exec_run *r) { return 1; }
 

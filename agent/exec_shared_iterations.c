@@ -28,7 +28,7 @@ static void start(sb_exec_run *r) {
 }
 
 static int next(sb_exec_run *r, sb_exec_vu *v) {
-  return atomic_fetch_sub((atomic_int_fast64_t *)r->shared, 1) > 0;
+  return atomic_fetch_sub((atomic_int_fast64_t *)r->shared, 1) > 0 ? SB_EXEC_RUN : SB_EXEC_LEAVE;
 }
 
 static int more(const sb_exec_run *r) { return 0; }

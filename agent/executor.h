@@ -10,7 +10,9 @@
  *
  * start() comes at the scenario's startTime; next() whenever one of its VUs is free (when the
  * executor activates it, and after each of its iterations) and says whether that VU runs another
- * iteration now; stop() at the scenario's end (the engine then starts nothing more); more() asks,
+ * iteration now, leaves, or waits held by the executor until it starts one on it with
+ * sb_exec_start() (the arrival-rate executors' pool); stop() at the scenario's end (the engine
+ * then starts nothing more; the executor releases the VUs it holds idle); more() asks,
  * when no VU of the scenario is looping on this worker, whether anything may still start
  * (constant-vus: yes until its end; shared-iterations: no, it is finished here). progress() is
  * k6/execution's scenario.progress.
@@ -33,7 +35,8 @@ typedef struct sb_exec_vu {     /* one VU of the scenario on this worker, as exe
   uint64_t iters;               /* iterations it started in this scenario (its __ITER) */
   int64_t off_at_us;            /* when the executor stopped wanting it (0: wanted) */
   unsigned active : 1;          /* wanted: loops as long as next() says so */
-  unsigned looping : 1;         /* an iteration in flight (the engine keeps this) */
+  unsigned looping : 1;         /* held by the scenario: in an iteration, or idle in the
+                                 * executor's hands (the engine keeps this; `vus` counts it) */
 } sb_exec_vu;
 
 typedef struct sb_exec_run {    /* one scenario on one worker */
@@ -43,14 +46,23 @@ typedef struct sb_exec_run {    /* one scenario on one worker */
   struct event_base *base;      /* the worker's loop, for the executor's own timers */
   int64_t start_us;             /* monotonic time the scenario starts (test start + startTime) */
   sb_exec_vu **vus;             /* this worker's VUs of the scenario, by increasing index */
-  size_t nvus;
+  size_t nvus;                  /* made so far */
+  size_t nslots;                /* the most it may have (VUs made mid-test included) */
+  size_t worker, nworkers;      /* this worker among the agent's: VU index i is on worker
+                                 * i % nworkers */
   unsigned stopping : 1;        /* past the end (or stopped): no new iteration */
 } sb_exec_run;
 
+/* next()'s answers. */
+enum { SB_EXEC_LEAVE = 0, SB_EXEC_RUN = 1, SB_EXEC_HOLD = 2 };
+
 typedef struct sb_exec {
   const char *name;             /* k6's name: "shared-iterations" */
+  int precise;                  /* needs sub-millisecond timers on its worker's loop */
   /* The most VUs the scenario runs at once on this agent. */
   uint64_t (*max_vus)(const sb_scenario_cfg *sc);
+  /* The VUs made before the start (NULL: max_vus); the others come from sb_exec_grow(). */
+  uint64_t (*initial_vus)(const sb_scenario_cfg *sc);
   /* When it stops starting iterations, from its own start. */
   int64_t (*end_us)(const sb_scenario_cfg *sc);
   /* Scenario-wide state, made once before the workers start (NULL: none). Returns 0 or
@@ -62,9 +74,13 @@ typedef struct sb_exec {
   int (*init)(sb_exec_run *r);
   void (*clear)(sb_exec_run *r);
   void (*start)(sb_exec_run *r);
-  /* |v| is free: 1 = start another iteration on it now, 0 = it leaves the loop. Never called
-   * once r->stopping is set or while |v| is inactive. */
+  /* |v| is free: SB_EXEC_RUN = start another iteration on it now, SB_EXEC_LEAVE = it leaves the
+   * loop, SB_EXEC_HOLD = it stays, idle, until the executor calls sb_exec_start() or
+   * sb_exec_release() on it. Never called once r->stopping is set or while |v| is inactive. */
   int (*next)(sb_exec_run *r, sb_exec_vu *v);
+  /* A VU sb_exec_grow() asked for is made (NULL: making it failed, the engine logged why).
+   * NULL hook: the engine activates it. */
+  void (*added)(sb_exec_run *r, sb_exec_vu *v);
   int (*more)(const sb_exec_run *r);
   void (*stop)(sb_exec_run *r); /* NULL: nothing to do */
   /* 0..1; |done| counts the scenario's ended iterations on this agent (all workers). */
@@ -75,6 +91,8 @@ extern const sb_exec sb_exec_shared_iterations;
 extern const sb_exec sb_exec_per_vu_iterations;
 extern const sb_exec sb_exec_constant_vus;
 extern const sb_exec sb_exec_ramping_vus;
+extern const sb_exec sb_exec_constant_arrival_rate;
+extern const sb_exec sb_exec_ramping_arrival_rate;
 
 /* --- what the engine offers executors (agent/engine.c), all on the worker's thread ---------- */
 
@@ -82,6 +100,21 @@ extern const sb_exec sb_exec_ramping_vus;
 void sb_exec_activate(sb_exec_run *r, sb_exec_vu *v);
 /* Ends |v|'s running iteration now (not counted as complete). No-op when it is idle. */
 void sb_exec_interrupt(sb_exec_run *r, sb_exec_vu *v);
+/* Starts one iteration on |v|, a VU the executor holds idle (SB_EXEC_HOLD), due at monotonic
+ * |due_us|: iteration_duration counts from then, and the delay to now is recorded in
+ * `iteration_start_delay`. |index| is its number in the whole test (k6/execution's
+ * scenario.iterationInTest). next() follows when it ends. Returns 0, or an error after which the
+ * engine stops the scenario (the error is logged). */
+int sb_exec_start(sb_exec_run *r, sb_exec_vu *v, int64_t due_us, uint64_t index);
+/* Lets go of |v|, a VU the executor holds idle. */
+void sb_exec_release(sb_exec_run *r, sb_exec_vu *v);
+/* Counts one iteration that could not start (`dropped_iterations`, k6's). */
+void sb_exec_dropped(sb_exec_run *r);
+/* Asks for one more VU on this worker, made on the loop after the current callback (its init
+ * code runs then); added() follows. Returns 1 when one is coming, 0 when every slot is used. */
+int sb_exec_grow(sb_exec_run *r);
+/* A line in the test's log, once per call ("warn", "error"). */
+void sb_exec_log(sb_exec_run *r, const char *level, const char *text);
 
 /* Shared by the executors whose progress is the time elapsed over their end: 0..1. */
 double sb_exec_time_progress(const sb_exec_run *r, int64_t now_us);

@@ -13,6 +13,8 @@ static const sb_exec *executor_of(sb_scen_kind kind) {
   case SB_SCEN_PER_VU_ITERATIONS: return &sb_exec_per_vu_iterations;
   case SB_SCEN_CONSTANT_VUS: return &sb_exec_constant_vus;
   case SB_SCEN_RAMPING_VUS: return &sb_exec_ramping_vus;
+  case SB_SCEN_CONSTANT_ARRIVAL_RATE: return &sb_exec_constant_arrival_rate;
+  case SB_SCEN_RAMPING_ARRIVAL_RATE: return &sb_exec_ramping_arrival_rate;
   }
   return NULL;
 }
@@ -31,13 +33,21 @@ int sb_scenario_cfg_resolve(sb_scenario_cfg *c, sb_err *err) {
   if (!c->ex)
     return sb_err_set(err, SB_EFORMAT, "scenario '%s': unknown executor %d", c->name, (int)c->kind);
   if (c->iteration_stride == 0) c->iteration_stride = 1;
+  if (c->time_unit_us <= 0) c->time_unit_us = 1000000;
   return 0;
+}
+
+static void free_pairs(char **kv, size_t n) {
+  for (size_t i = 0; kv && i < 2 * n; i++) free(kv[i]);
+  free(kv);
 }
 
 void sb_scenario_cfg_clear(sb_scenario_cfg *c) {
   free(c->name);
   free(c->exec);
   free(c->stages);
+  free_pairs(c->env, c->nenv);
+  free_pairs(c->tags, c->ntags);
   memset(c, 0, sizeof(*c));
 }
 

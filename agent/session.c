@@ -317,6 +317,32 @@ static char *dup_or_null(const char *s) { return s && *s ? strdup(s) : NULL; }
 
 static int64_t ms_to_us(int64_t ms) { return ms * 1000; }
 
+/* key, value, ... copies of |n| EnvVars; NULL when none. Returns 0 or SB_ENOMEM. */
+static int decode_pairs(char ***out, size_t *nout, Speedboat__EnvVar **v, size_t n) {
+  if (!n) return 0;
+  if (!(*out = calloc(2 * n + 1, sizeof(char *)))) return SB_ENOMEM;
+  for (size_t i = 0; i < n; i++) {
+    (*nout)++; /* counted first: a failure below leaves nothing uncounted */
+    (*out)[2 * i] = strdup(v[i]->key ? v[i]->key : "");
+    (*out)[2 * i + 1] = strdup(v[i]->value ? v[i]->value : "");
+    if (!(*out)[2 * i] || !(*out)[2 * i + 1]) return SB_ENOMEM;
+  }
+  return 0;
+}
+
+/* The same for the scenario's tags (a protobuf map). */
+static int decode_tags(char ***out, size_t *nout, Speedboat__Scenario__TagsEntry **v, size_t n) {
+  if (!n) return 0;
+  if (!(*out = calloc(2 * n + 1, sizeof(char *)))) return SB_ENOMEM;
+  for (size_t i = 0; i < n; i++) {
+    (*nout)++; /* counted first: a failure below leaves nothing uncounted */
+    (*out)[2 * i] = strdup(v[i]->key ? v[i]->key : "");
+    (*out)[2 * i + 1] = strdup(v[i]->value ? v[i]->value : "");
+    if (!(*out)[2 * i] || !(*out)[2 * i + 1]) return SB_ENOMEM;
+  }
+  return 0;
+}
+
 static int decode_scenario(sb_scenario_cfg *c, const Speedboat__Scenario *p, sb_err *err) {
   c->name = dup_or_null(p->name);
   c->exec = dup_or_null(p->exec);
@@ -338,6 +364,20 @@ static int decode_scenario(sb_scenario_cfg *c, const Speedboat__Scenario *p, sb_
     c->stages[i].duration_us = ms_to_us(p->stages[i]->duration_ms);
     c->stages[i].target = p->stages[i]->target;
   }
+  c->rate = p->rate;
+  c->start_rate = p->start_rate;
+  c->time_unit_us = ms_to_us(p->time_unit_ms);
+  c->pre_allocated_vus = p->pre_allocated_vus;
+  c->max_vus = p->max_vus;
+  c->stripe = (sb_stripe){.period = p->stripe_period, .mult = p->stripe_mult,
+                          .from = p->stripe_from, .to = p->stripe_to};
+  if (c->stripe.period && (c->stripe.from > c->stripe.to || c->stripe.to > c->stripe.period ||
+                           c->stripe.mult == 0))
+    return sb_err_set(err, SB_EFORMAT, "scenario '%s': a bad stripe", p->name ? p->name : "");
+  c->min_iteration_duration_us = ms_to_us(p->min_iteration_duration_ms);
+  if (decode_pairs(&c->env, &c->nenv, p->env, p->n_env) ||
+      decode_tags(&c->tags, &c->ntags, p->tags, p->n_tags))
+    return sb_err_set(err, SB_ENOMEM, "out of memory");
   return sb_scenario_cfg_resolve(c, err);
 }
 

@@ -549,6 +549,7 @@ static void start_job(sb_vu *vu, int job) {
   vu->job = job;
   vu->job_done = 0;
   vu->t0_ms = now_ms();
+  if (job == JOB_ITER && vu->it.due_ms > 0 && vu->it.due_ms < vu->t0_ms) vu->t0_ms = vu->it.due_ms;
   step(vu);
   if (vu->job_done) event_active(&vu->ev_done, EV_TIMEOUT, 1);
 }

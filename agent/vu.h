@@ -81,6 +81,8 @@ typedef struct sb_vu_iter {
   uint64_t scen_iter_test;      /* ... unique over the whole fleet */
   int64_t scen_start_unix_ms;   /* wall clock the scenario started at */
   const void *scen;             /* the owner's scenario, for sb_vu_exec_ops.progress */
+  double due_ms;                /* monotonic ms it was due (arrival-rate); iteration_duration
+                                   counts from then, so a late start cannot hide (0: now) */
 } sb_vu_iter;
 
 /* Starts one iteration on the VU's coroutine; returns after the script first waits or finishes

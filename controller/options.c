@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "common/duration.h"
+#include "controller/options_scenario.h"
 #include "controller/options_http.h"
 
 #define MS_10M (10 * 60 * 1000)
@@ -21,6 +22,7 @@ static const char *const default_trend_stats[] = {"avg", "min", "med", "max", "p
 /* The script's execution shortcuts, before they become the "default" scenario. */
 typedef struct shortcuts {
   int has_vus, has_iterations, has_duration, has_stages;
+  int stages_set;   /* `stages` given, even empty (k6 v2: then a lone vus is not a shortcut) */
   uint64_t vus, iterations;
   int64_t duration_ms;
   sb_stage *stages; /* owned */
@@ -129,6 +131,7 @@ static void scenario_clear(sb_scenario *s) {
   free(s->name);
   free(s->exec);
   free(s->stages);
+  sb_scenario_clear_more(s);
 }
 
 static int scenario_defaults(sb_scenario *s, const char *name, sb_executor ex) {
@@ -155,15 +158,15 @@ static int executor_from_name(const char *n, sb_executor *ex) {
       {"per-vu-iterations", SB_EXEC_PER_VU_ITERATIONS},
       {"constant-vus", SB_EXEC_CONSTANT_VUS},
       {"ramping-vus", SB_EXEC_RAMPING_VUS},
+      {"constant-arrival-rate", SB_EXEC_CONSTANT_ARRIVAL_RATE},
+      {"ramping-arrival-rate", SB_EXEC_RAMPING_ARRIVAL_RATE},
   };
   for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
     if (!strcmp(n, known[i].name)) {
       *ex = known[i].ex;
       return 0;
     }
-  if (!strcmp(n, "constant-arrival-rate") || !strcmp(n, "ramping-arrival-rate") ||
-      !strcmp(n, "externally-controlled"))
-    return 1;
+  if (!strcmp(n, "externally-controlled")) return 1;
   return -1;
 }
 
@@ -193,6 +196,7 @@ static int scenario_validate(const sb_scenario *s, const char *path, sb_err *err
     if (s->nstages == 0)
       return sb_err_set(err, SB_EINVAL, "%s.stages: at least one stage is required", path);
     break;
+  default: return sb_scenario_validate_more(s, path, err);
   }
   return 0;
 }
@@ -239,7 +243,10 @@ static int scenario_parse(sb_scenario *s, const char *name, json_t *obj, sb_err 
   }
   if (FIELD("startTime") && (rc = get_duration(v, p, &s->start_time_ms, err))) goto fail;
   if (FIELD("gracefulStop") && (rc = get_duration(v, p, &s->graceful_stop_ms, err))) goto fail;
-  if (ex != SB_EXEC_RAMPING_VUS && FIELD("vus") && (rc = get_uint(v, p, &s->vus, err))) goto fail;
+  if ((ex == SB_EXEC_SHARED_ITERATIONS || ex == SB_EXEC_PER_VU_ITERATIONS ||
+       ex == SB_EXEC_CONSTANT_VUS) &&
+      FIELD("vus") && (rc = get_uint(v, p, &s->vus, err)))
+    goto fail;
   if ((ex == SB_EXEC_SHARED_ITERATIONS || ex == SB_EXEC_PER_VU_ITERATIONS)) {
     if (FIELD("iterations") && (rc = get_uint(v, p, &s->iterations, err))) goto fail;
     if (FIELD("maxDuration") && (rc = get_duration(v, p, &s->max_duration_ms, err))) goto fail;
@@ -254,6 +261,7 @@ static int scenario_parse(sb_scenario *s, const char *name, json_t *obj, sb_err 
     if (FIELD("stages") && (rc = get_stages(v, p, &s->stages, &s->nstages, err))) goto fail;
   }
 #undef FIELD
+  if ((rc = sb_scenario_parse_more(s, obj, path, err))) goto fail;
   if ((rc = scenario_validate(s, path, err))) goto fail;
   return 0;
 
@@ -310,6 +318,7 @@ static int read_shortcuts(shortcuts *sc, json_t *root, sb_err *err) {
     int rc = get_stages(v, "options.stages", &sc->stages, &sc->nstages, err);
     if (rc) return rc;
     sc->has_stages = sc->nstages > 0; /* k6: an empty `stages` is as good as none */
+    sc->stages_set = 1;
   }
   return 0;
 }
@@ -358,6 +367,12 @@ static const char *shortcut_names(const shortcuts *sc, char *buf, size_t cap) {
   return buf;
 }
 
+/* k6 v2: `vus` with no iterations, duration or stages (not even an empty list) is a shortcut of
+ * its own: shared-iterations, as many iterations as VUs, over any scenarios (with a warning). */
+static int lone_vus(const shortcuts *sc) {
+  return sc->has_vus && !sc->stages_set && !sc->has_iterations && !sc->has_duration;
+}
+
 /* DeriveScenariosFromShortcuts, as k6: iterations (with or without duration, which becomes
  * maxDuration) -> shared-iterations; duration -> constant-vus; stages -> ramping-vus; nothing ->
  * per-vu-iterations, 1 iteration on 1 VU (a lone `vus` is ignored there, k6 only warns). Stages
@@ -377,6 +392,7 @@ static int derive_default(sb_options *o, const shortcuts *sc, sb_err *err) {
   sb_executor ex = sc->has_stages       ? SB_EXEC_RAMPING_VUS
                    : sc->has_iterations ? SB_EXEC_SHARED_ITERATIONS
                    : sc->has_duration   ? SB_EXEC_CONSTANT_VUS
+                   : lone_vus(sc)       ? SB_EXEC_SHARED_ITERATIONS
                                         : SB_EXEC_PER_VU_ITERATIONS;
   if (scenario_defaults(s, "default", ex)) {
     scenario_clear(s);
@@ -402,7 +418,7 @@ static int derive_default(sb_options *o, const shortcuts *sc, sb_err *err) {
     s->duration_ms = sc->duration_ms;
     return scenario_validate(s, "options", err);
   }
-  s->iterations = sc->has_iterations ? sc->iterations : 1;
+  s->iterations = sc->has_iterations ? sc->iterations : lone_vus(sc) ? vus : 1;
   if (sc->has_duration) s->max_duration_ms = sc->duration_ms;
   if (s->iterations < s->vus)
     return sb_err_set(err, SB_EINVAL,
@@ -586,10 +602,15 @@ static int parse_execution(sb_options *o, json_t *root, const sb_cli_overrides *
                     shortcut_names(&sc, names, sizeof(names)));
     goto out;
   }
+  if (scen && lone_vus(&sc)) {
+    fprintf(stderr, "WARN[0000] `vus=%" PRIu64 "` overrides scenarios configuration\n", sc.vus);
+    scen = NULL;
+  }
   if (scen)
     rc = parse_scenarios(o, scen, err);
   else
     rc = derive_default(o, &sc, err);
+  if (rc == 0) rc = sb_options_min_iteration(o, root, err);
 out:
   free(sc.stages);
   return rc;
@@ -651,6 +672,8 @@ static int64_t stages_ms(const sb_scenario *s) {
 }
 
 static uint64_t scenario_max_vus(const sb_scenario *s) {
+  if (s->executor == SB_EXEC_CONSTANT_ARRIVAL_RATE || s->executor == SB_EXEC_RAMPING_ARRIVAL_RATE)
+    return s->max_vus;
   if (s->executor != SB_EXEC_RAMPING_VUS) return s->vus;
   uint64_t m = s->start_vus;
   for (size_t i = 0; i < s->nstages; i++)
@@ -667,8 +690,10 @@ int64_t sb_options_max_duration_ms(const sb_options *o) {
     const sb_scenario *s = &o->scenarios[i];
     int64_t d;
     switch (s->executor) {
-    case SB_EXEC_CONSTANT_VUS: d = s->duration_ms; break;
-    case SB_EXEC_RAMPING_VUS: d = stages_ms(s); break;
+    case SB_EXEC_CONSTANT_VUS:
+    case SB_EXEC_CONSTANT_ARRIVAL_RATE: d = s->duration_ms; break;
+    case SB_EXEC_RAMPING_VUS:
+    case SB_EXEC_RAMPING_ARRIVAL_RATE: d = stages_ms(s); break;
     default: d = s->max_duration_ms; break;
     }
     d += s->start_time_ms + s->graceful_stop_ms;
@@ -737,6 +762,26 @@ void sb_scenario_describe(const sb_scenario *s, char *out, size_t cap) {
     snprintf(out, cap, "Up to %" PRIu64 " looping VUs for %s over %zu stages%s",
              scenario_max_vus(s), d, s->nstages, info);
     break;
-  default: snprintf(out, cap, "unknown executor"); break;
+  default:
+    if (!sb_scenario_fact_more(s, fact, sizeof(fact))) {
+      snprintf(out, cap, "unknown executor");
+      break;
+    }
+    base_info(s, fact, info, sizeof(info));
+    sb_scenario_describe_more(s, info, out, cap);
+    break;
   }
+}
+
+/* options.c's getters, for options_scenario.c. */
+int sb_options_get_uint(json_t *v, const char *path, uint64_t *out, sb_err *err) {
+  return get_uint(v, path, out, err);
+}
+
+int sb_options_get_duration(json_t *v, const char *path, int64_t *ms, sb_err *err) {
+  return get_duration(v, path, ms, err);
+}
+
+int sb_options_get_stages(json_t *v, const char *path, sb_stage **out, size_t *n, sb_err *err) {
+  return get_stages(v, path, out, n, err);
 }

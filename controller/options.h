@@ -2,12 +2,15 @@
  * overrides, validated once into a read-only |sb_options| (STYLE.md rule 7).
  *
  * Shortcuts become one scenario named "default", exactly as k6 does:
- *   nothing                 -> per-vu-iterations, 1 VU, 1 iteration (a lone `vus` is ignored)
+ *   nothing                 -> per-vu-iterations, 1 VU, 1 iteration
+ *   vus alone               -> shared-iterations, as many iterations as VUs (k6 v2; over any
+ *                              scenarios, with a warning; not with an explicit empty `stages`)
  *   vus + iterations        -> shared-iterations
  *   iterations only         -> shared-iterations with 1 VU
  *   vus + duration          -> constant-vus (vus defaults to 1)
  *   stages                  -> ramping-vus (startVUs = vus or 1... k6: startVUs = vus, default 1)
- * `scenarios` (shared-iterations, per-vu-iterations, constant-vus, ramping-vus) takes precedence
+ * `scenarios` (shared-iterations, per-vu-iterations, constant-vus, ramping-vus,
+ * constant-arrival-rate, ramping-arrival-rate: controller/options_scenario.h) takes precedence
  * over the shortcuts; mixing them with shortcuts in the script is an error as in k6. CLI
  * --vus/--duration/--iterations/--stage replace the script's shortcuts (and its scenarios). */
 #ifndef SB_OPTIONS_H
@@ -18,12 +21,15 @@
 
 #include "agent/http_config.h"
 #include "common/err.h"
+#include "common/stripe.h"
 
 typedef enum sb_executor {
   SB_EXEC_SHARED_ITERATIONS = 1,
   SB_EXEC_PER_VU_ITERATIONS = 2,
   SB_EXEC_CONSTANT_VUS = 3,
   SB_EXEC_RAMPING_VUS = 4,
+  SB_EXEC_CONSTANT_ARRIVAL_RATE = 5,
+  SB_EXEC_RAMPING_ARRIVAL_RATE = 6,
 } sb_executor; /* same numbers as the protocol's Executor */
 
 typedef struct sb_stage {
@@ -45,6 +51,20 @@ typedef struct sb_scenario {
   sb_stage *stages;
   size_t nstages;
   int64_t graceful_ramp_down_ms; /* ramping-vus: default 30s */
+  /* arrival-rate executors (controller/options_scenario.h); ramping-arrival-rate's stages are
+   * rates. The rate is the fleet's: sb_segment_cut() never cuts it, it sets |stripe|. */
+  uint64_t rate;              /* constant-arrival-rate: iterations per timeUnit */
+  int64_t time_unit_ms;       /* timeUnit: default 1s */
+  uint64_t pre_allocated_vus; /* preAllocatedVUs */
+  uint64_t max_vus;           /* maxVUs: default preAllocatedVUs */
+  uint64_t start_rate;        /* ramping-arrival-rate: startRate, default 0 */
+  sb_stripe stripe;           /* an agent's iteration indices (sb_segment_cut); whole test: 0 */
+  /* every executor */
+  int64_t min_iteration_duration_ms; /* options.minIterationDuration (test-wide in k6) */
+  char **env;                 /* scenario env: key, value, ... (nenv pairs) */
+  size_t nenv;
+  char **tags;                /* scenario tags: key, value, ... (ntags pairs) */
+  size_t ntags;
 } sb_scenario;
 
 typedef struct sb_threshold_def {

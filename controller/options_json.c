@@ -108,6 +108,8 @@ static const char *executor_name(sb_executor e) {
   case SB_EXEC_PER_VU_ITERATIONS: return "per-vu-iterations";
   case SB_EXEC_CONSTANT_VUS: return "constant-vus";
   case SB_EXEC_RAMPING_VUS: return "ramping-vus";
+  case SB_EXEC_CONSTANT_ARRIVAL_RATE: return "constant-arrival-rate";
+  case SB_EXEC_RAMPING_ARRIVAL_RATE: return "ramping-arrival-rate";
   }
   return "unknown";
 }
@@ -152,6 +154,19 @@ static json_t *scenario_json(const sb_scenario *s, json_t *src, int *bad) {
     SET_OR_NULL("stages", stages_json(s, bad));
     SET_OR_NULL("gracefulRampDown", dur(s->graceful_ramp_down_ms));
     break;
+  case SB_EXEC_CONSTANT_ARRIVAL_RATE:
+  case SB_EXEC_RAMPING_ARRIVAL_RATE:
+    if (s->executor == SB_EXEC_CONSTANT_ARRIVAL_RATE) {
+      SET_OR_NULL("rate", json_integer((json_int_t)s->rate));
+      SET_OR_NULL("duration", dur(s->duration_ms));
+    } else {
+      SET_OR_NULL("startRate", json_integer((json_int_t)s->start_rate));
+      SET_OR_NULL("stages", stages_json(s, bad));
+    }
+    SET_OR_NULL("timeUnit", dur(s->time_unit_ms));
+    SET_OR_NULL("preAllocatedVUs", json_integer((json_int_t)s->pre_allocated_vus));
+    SET_OR_NULL("maxVUs", json_integer((json_int_t)s->max_vus));
+    break;
   }
   if (!j) *bad = 1;
   return j;
@@ -176,7 +191,8 @@ static json_t *derived_fields(const sb_scenario *s, json_t *script, const sb_cli
     break;
   case SB_EXEC_CONSTANT_VUS: keys[0] = "duration", keys[1] = vus_set ? "vus" : NULL; break;
   case SB_EXEC_RAMPING_VUS: keys[0] = "stages", keys[1] = vus_set ? "startVUs" : NULL; break;
-  case SB_EXEC_PER_VU_ITERATIONS: break;
+  case SB_EXEC_PER_VU_ITERATIONS:
+  default: break; /* arrival-rate scenarios never come from shortcuts */
   }
   json_t *f = json_object();
   for (int i = 0; f && i < 3; i++)
@@ -194,7 +210,8 @@ static json_t *scenarios_json(const sb_options *o, json_t *script, const sb_cli_
   int own = json_is_object(sc) && json_object_size(sc) > 0 && !exec_cli;
   for (size_t i = 0; all && i < o->nscenarios; i++) {
     const sb_scenario *s = &o->scenarios[i];
-    json_t *src = own ? json_incref(json_object_get(sc, s->name)) : derived_fields(s, script, cli);
+    json_t *mine = own ? json_object_get(sc, s->name) : NULL; /* NULL: from shortcuts */
+    json_t *src = mine ? json_incref(mine) : derived_fields(s, script, cli);
     if (!src) *bad = 1;
     put(all, s->name, scenario_json(s, src, bad), bad);
     json_decref(src);

@@ -38,6 +38,7 @@
 #include "controller/judge.h"
 #include "controller/options_http.h"
 #include "controller/options_json.h"
+#include "controller/scenario_pb.h"
 #include "controller/segment.h"
 #include "controller/targets.h"
 
@@ -297,31 +298,6 @@ static void agent_lost(run *r, agent *a, const char *why) {
   check_all_done(r);
 }
 
-static void scenario_to_pb(const sb_scenario *s, uint64_t vu_offset, Speedboat__Scenario *p,
-                           Speedboat__Stage **st, Speedboat__Stage *stv) {
-  speedboat__scenario__init(p);
-  p->name = s->name;
-  p->executor = (Speedboat__Executor)s->executor;
-  p->exec = s->exec;
-  p->vus = s->vus;
-  p->iterations = s->iterations;
-  p->duration_ms = s->duration_ms;
-  p->max_duration_ms = s->max_duration_ms;
-  p->start_time_ms = s->start_time_ms;
-  p->graceful_stop_ms = s->graceful_stop_ms;
-  p->start_vus = s->start_vus;
-  p->graceful_ramp_down_ms = s->graceful_ramp_down_ms;
-  p->vu_offset = vu_offset;
-  for (size_t i = 0; i < s->nstages; i++) {
-    speedboat__stage__init(&stv[i]);
-    stv[i].duration_ms = s->stages[i].duration_ms;
-    stv[i].target = s->stages[i].target;
-    st[i] = &stv[i];
-  }
-  p->n_stages = s->nstages;
-  p->stages = st;
-}
-
 /* k6/execution's scenario.iterationInTest on agent |i|: local iteration n is offset + n * stride.
  * The iteration executors know every agent's count ahead, so each agent gets the block after
  * the shares before it; the others interleave the agents. */
@@ -359,14 +335,15 @@ static uint64_t agent_max_vus(const run *r, size_t i) {
 
 typedef struct prep_bufs {      /* the prepare message's parts, freed together */
   Speedboat__Scenario *sc, **scp;
-  Speedboat__Stage *stv, **stp;
+  size_t nsc;                   /* scenarios filled (sb_scenario_to_pb) */
   Speedboat__EnvVar *ev, **evp;
   sb_stage *cut_st;
   sb_scenario *cut;
 } prep_bufs;
 
 static void prep_bufs_free(prep_bufs *b) {
-  free(b->sc), free(b->scp), free(b->stv), free(b->stp), free(b->ev), free(b->evp);
+  for (size_t i = 0; i < b->nsc; i++) sb_scenario_pb_release(&b->sc[i]);
+  free(b->sc), free(b->scp), free(b->ev), free(b->evp);
   free(b->cut_st), free(b->cut);
 }
 
@@ -378,17 +355,21 @@ static void send_prepare(run *r, agent *a) {
   const char *const *env = r->cfg->env;
   while (env && env[2 * nenv]) nenv++;
   prep_bufs b = {calloc(o->nscenarios + 1, sizeof(*b.sc)), calloc(o->nscenarios + 1, sizeof(*b.scp)),
-                 calloc(nst + 1, sizeof(*b.stv)), calloc(nst + 1, sizeof(*b.stp)),
+                 0,
                  calloc(nenv + 1, sizeof(*b.ev)), calloc(nenv + 1, sizeof(*b.evp)),
                  calloc(nst + 1, sizeof(*b.cut_st)), calloc(o->nscenarios + 1, sizeof(*b.cut))};
-  if (!b.sc || !b.scp || !b.stv || !b.stp || !b.ev || !b.evp || !b.cut_st || !b.cut) {
+  if (!b.sc || !b.scp || !b.ev || !b.evp || !b.cut_st || !b.cut) {
     fail_run(r, SB_EXIT_ENGINE, "out of memory");
     goto out;
   }
   size_t k = 0;
   for (size_t i = 0; i < o->nscenarios; i++) {
     sb_segment_cut(&o->scenarios[i], r->weights, r->nagents, a->idx, &b.cut[i], b.cut_st + k);
-    scenario_to_pb(&b.cut[i], a->vu_offset, &b.sc[i], b.stp + k, b.stv + k);
+    if (sb_scenario_to_pb(&b.cut[i], a->vu_offset, &b.sc[i])) {
+      fail_run(r, SB_EXIT_ENGINE, "out of memory");
+      goto out;
+    }
+    b.nsc = i + 1;
     iteration_numbering(r, &o->scenarios[i], a->idx, &b.sc[i]);
     k += o->scenarios[i].nstages;
     b.scp[i] = &b.sc[i];

@@ -29,6 +29,8 @@ uint64_t sb_segment_share(uint64_t total, const uint32_t *weights, size_t n, siz
 }
 
 uint64_t sb_segment_max_vus(const sb_scenario *s) {
+  if (s->executor == SB_EXEC_CONSTANT_ARRIVAL_RATE || s->executor == SB_EXEC_RAMPING_ARRIVAL_RATE)
+    return s->max_vus > s->pre_allocated_vus ? s->max_vus : s->pre_allocated_vus;
   uint64_t n = s->vus;
   if (s->executor == SB_EXEC_SHARED_ITERATIONS && s->iterations < n) n = s->iterations;
   if (s->executor == SB_EXEC_RAMPING_VUS) {
@@ -50,13 +52,27 @@ static uint64_t shared_iterations(const sb_scenario *s, const uint32_t *weights,
   return cut_at(s->iterations, before + mine, vus) - cut_at(s->iterations, before, vus);
 }
 
+/* Agent i's part of an arrival-rate scenario: its VUs, and its stripe of the test's iteration
+ * numbers, weighted by the maxVUs each agent got (as k6 re-derives the segments from maxVUs), so
+ * an agent without VUs starts nothing and the agents' starts interleave. */
+static void cut_arrival(const sb_scenario *s, const uint32_t *weights, size_t n, size_t i,
+                        sb_scenario *out) {
+  uint64_t from, to, sum, max = sb_segment_max_vus(s);
+  out->pre_allocated_vus = sb_segment_share(s->pre_allocated_vus, weights, n, i);
+  out->max_vus = sb_segment_share(max, weights, n, i);
+  bounds(weights, n, i, &from, &to, &sum);
+  sb_stripe_part(&out->stripe, cut_at(max, from, sum), out->max_vus, max);
+}
+
 void sb_segment_cut(const sb_scenario *s, const uint32_t *weights, size_t n, size_t i,
                     sb_scenario *out, sb_stage *stages) {
   *out = *s;
   out->stages = stages;
+  out->stripe = (sb_stripe){0}; /* the whole test */
   for (size_t k = 0; k < s->nstages; k++) {
     stages[k] = s->stages[k];
-    stages[k].target = sb_segment_share(s->stages[k].target, weights, n, i);
+    if (s->executor == SB_EXEC_RAMPING_VUS) /* VUs are cut; arrival rates never are */
+      stages[k].target = sb_segment_share(s->stages[k].target, weights, n, i);
   }
   if (n <= 1) return;
   switch (s->executor) {
@@ -67,6 +83,8 @@ void sb_segment_cut(const sb_scenario *s, const uint32_t *weights, size_t n, siz
   case SB_EXEC_PER_VU_ITERATIONS:
   case SB_EXEC_CONSTANT_VUS: out->vus = sb_segment_share(s->vus, weights, n, i); break;
   case SB_EXEC_RAMPING_VUS: out->start_vus = sb_segment_share(s->start_vus, weights, n, i); break;
+  case SB_EXEC_CONSTANT_ARRIVAL_RATE:
+  case SB_EXEC_RAMPING_ARRIVAL_RATE: cut_arrival(s, weights, n, i, out); break;
   }
 }
 

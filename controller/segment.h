@@ -5,7 +5,9 @@
  * target) is cut at the rounded boundaries, share_i = round(N * W_{i+1} / W) - round(N * W_i / W),
  * so the shares always add up to exactly N, whatever the weights. Shared iterations follow the VU
  * cut (an agent without VUs gets no iterations), per-VU iterations stay per VU, durations and
- * times are not cut. */
+ * times are not cut. Arrival rates are not cut either: the test's iterations are numbered on one
+ * schedule and each agent gets a stripe of the numbers (common/stripe.h) in proportion to its
+ * share of maxVUs, so the fleet's rate is exactly the asked one and the agents interleave. */
 #ifndef SB_SEGMENT_H
 #define SB_SEGMENT_H
 
@@ -18,7 +20,7 @@
 uint64_t sb_segment_share(uint64_t total, const uint32_t *weights, size_t n, size_t i);
 
 /* Agent |i|'s part of scenario |s|: a shallow copy of |s| (strings borrowed) with its counts cut,
- * its stages written into |stages| (room for s->nstages). */
+ * its stages written into |stages| (room for s->nstages), its stripe set (arrival-rate). */
 void sb_segment_cut(const sb_scenario *s, const uint32_t *weights, size_t n, size_t i,
                     sb_scenario *out, sb_stage *stages);
 

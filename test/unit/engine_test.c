@@ -32,8 +32,10 @@ static const char MAIN_JS[] =
     "  inSetup.add(1);\n"
     "  return { a: 1, vu: __VU };\n"
     "};\n"
-    "exports.default = function (data) { if (mode === 'spiniter') for (;;) { try { k6.check(1, {}); } catch (e) {} } seenA.add(data ? data.a : 100); };\n"
-    "exports.teardown = function (data) { torn.add(data.a * 5 + data.vu); };\n";
+    "exports.default = function (data) { if (mode === 'spiniter') for (;;) { try { k6.check(1, {}); } catch (e) {} } seenA.add(data ? data.a : 100); if (mode === 'sleepiter') k6.sleep(0.2); };\n"
+    "exports.teardown = function (data) { torn.add(data.a * 5 + data.vu); };\n"
+    "var envSeen = new metrics.Counter('env_seen');\n"
+    "exports.envcheck = function () { envSeen.add(1, { scen: __ENV.SCEN || 'none', mode: __ENV.MODE }); };\n";
 
 typedef struct ctx {
   pthread_mutex_t mu;
@@ -99,6 +101,13 @@ static uint8_t *archive_bytes(size_t *len) {
   return buf;
 }
 
+static char **dup_pairs(char **kv, size_t n) {
+  if (!n) return NULL;
+  char **d = calloc(2 * n + 1, sizeof(char *));
+  for (size_t i = 0; i < 2 * n; i++) d[i] = strdup(kv[i]);
+  return d;
+}
+
 /* An engine on |nw| workers running copies of |scs| with __ENV.MODE = |mode|. */
 static sb_engine *make(const char *mode, const sb_scenario_cfg *scs, size_t nsc, uint32_t nw) {
   size_t len;
@@ -119,6 +128,8 @@ static sb_engine *make(const char *mode, const sb_scenario_cfg *scs, size_t nsc,
     *c = scs[i];
     c->name = scs[i].name ? strdup(scs[i].name) : NULL;
     c->exec = scs[i].exec ? strdup(scs[i].exec) : NULL;
+    c->env = dup_pairs(scs[i].env, scs[i].nenv);
+    c->tags = dup_pairs(scs[i].tags, scs[i].ntags);
     c->stages = NULL;
     if (scs[i].nstages) {
       c->stages = calloc(scs[i].nstages, sizeof(*c->stages));
@@ -363,6 +374,99 @@ static void test_abort_stops_spinning_iterations(void **state) {
   assert_true(sb_clock_mono_us() - t0 < 2000000);
 }
 
+static sb_scenario_cfg arrival(uint64_t rate, int64_t duration_us, uint64_t pre, uint64_t max) {
+  sb_scenario_cfg c = {.kind = SB_SCEN_CONSTANT_ARRIVAL_RATE, .rate = rate,
+                       .time_unit_us = 1000000, .duration_us = duration_us,
+                       .pre_allocated_vus = pre, .max_vus = max, .graceful_stop_us = 2000000};
+  return c;
+}
+
+/* Every start that came due either ran or was dropped: 50/s for 1 s is 50, on two workers. */
+static void test_arrival_rate_count(void **state) {
+  sb_scenario_cfg sc = arrival(50, 1000000, 2, 4);
+  sb_engine *e = make("ok", &sc, 1, 2);
+  assert_int_equal(sb_engine_vus_max(e), 2); /* the preallocated ones only */
+  int64_t t0 = sb_clock_mono_us();
+  assert_int_equal(sb_engine_start(e, 0), 0);
+  assert_true(wait_for(&C.done, 1, 5000));
+  int64_t took = sb_clock_mono_us() - t0;
+  assert_true(took >= 980000 && took < 1500000);
+  sb_metrics *m;
+  sb_err err = {{0}};
+  assert_int_equal(sb_metrics_new(&m), 0);
+  assert_int_equal(sb_engine_collect(e, m, &vus_seen, &err), 0);
+  assert_true(counter(m, "iterations", "scenario", "default") +
+                  counter(m, "dropped_iterations", "scenario", "default") == 50);
+  assert_true(counter(m, "dropped_iterations", NULL, NULL) == 0); /* fast iterations: none */
+  assert_true(sb_metrics_find(m, "iteration_start_delay") >= 0);
+  sb_metrics_free(m);
+  sb_engine_free(e);
+}
+
+/* Iterations of 200 ms at 50/s need 10 VUs: with at most 3, most starts are dropped, VUs are
+ * made mid-test up to maxVUs (vus_max grows), and still every due start is counted once. */
+static void test_arrival_rate_drops_and_grows(void **state) {
+  sb_scenario_cfg sc = arrival(50, 1000000, 1, 3);
+  sb_engine *e = make("sleepiter", &sc, 1, 1);
+  assert_int_equal(sb_engine_vus_max(e), 1);
+  assert_int_equal(sb_engine_start(e, 0), 0);
+  assert_true(wait_for(&C.done, 1, 6000));
+  assert_int_equal(sb_engine_vus_max(e), 3);
+  sb_metrics *m;
+  sb_err err = {{0}};
+  assert_int_equal(sb_metrics_new(&m), 0);
+  assert_int_equal(sb_engine_collect(e, m, &vus_seen, &err), 0);
+  double it = counter(m, "iterations", NULL, NULL), dr = counter(m, "dropped_iterations", NULL, NULL);
+  assert_true(it + dr == 50);
+  assert_true(dr >= 30 && it <= 20);
+  sb_metrics_free(m);
+  sb_engine_free(e);
+}
+
+/* minIterationDuration keeps a VU after a short iteration: 3 iterations of one VU take 3 x
+ * 150 ms. */
+static void test_min_iteration_duration(void **state) {
+  sb_scenario_cfg sc = {.kind = SB_SCEN_PER_VU_ITERATIONS, .vus = 1, .iterations = 3,
+                        .max_duration_us = 10000000, .min_iteration_duration_us = 150000};
+  sb_engine *e = make("ok", &sc, 1, 1);
+  int64_t t0 = sb_clock_mono_us();
+  assert_int_equal(sb_engine_start(e, 0), 0);
+  assert_true(wait_for(&C.done, 1, 5000));
+  int64_t took = sb_clock_mono_us() - t0;
+  assert_int_equal(sb_engine_iterations(e), 3);
+  assert_true(took >= 440000 && took < 2000000);
+  sb_engine_free(e);
+}
+
+/* A scenario's env lies over the test's __ENV for its VUs, and its tags are on its samples. */
+static void test_scenario_env_and_tags(void **state) {
+  char *env[] = {"SCEN", "one", NULL}, *tags[] = {"team", "blue", NULL};
+  sb_scenario_cfg sc = {.kind = SB_SCEN_SHARED_ITERATIONS, .vus = 1, .iterations = 2,
+                        .max_duration_us = 10000000, .exec = "envcheck"};
+  sb_scenario_cfg plain = sc;
+  plain.name = "plain";
+  sc.name = "tagged";
+  sc.env = env;
+  sc.nenv = 1;
+  sc.tags = tags;
+  sc.ntags = 1;
+  sb_scenario_cfg scs[] = {sc, plain};
+  sb_engine *e = make("ok", scs, 2, 1);
+  assert_int_equal(sb_engine_start(e, 0), 0);
+  assert_true(wait_for(&C.done, 1, 5000));
+  sb_metrics *m;
+  sb_err err = {{0}};
+  assert_int_equal(sb_metrics_new(&m), 0);
+  assert_int_equal(sb_engine_collect(e, m, &vus_seen, &err), 0);
+  assert_true(counter(m, "env_seen", "scen", "one") == 2);
+  assert_true(counter(m, "env_seen", "scen", "none") == 2);
+  assert_true(counter(m, "env_seen", "team", "blue") == 2);
+  assert_true(counter(m, "iterations", "team", "blue") == 2);
+  assert_true(counter(m, "env_seen", "mode", "ok") == 4); /* the test's env is still there */
+  sb_metrics_free(m);
+  sb_engine_free(e);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_abort_stops_spinning_iterations),
@@ -373,6 +477,10 @@ int main(void) {
       cmocka_unit_test(test_setup_timeout_busy_loop),
       cmocka_unit_test(test_free_during_call),
       cmocka_unit_test(test_zero_vu_scenarios_finish),
+      cmocka_unit_test(test_arrival_rate_count),
+      cmocka_unit_test(test_arrival_rate_drops_and_grows),
+      cmocka_unit_test(test_min_iteration_duration),
+      cmocka_unit_test(test_scenario_env_and_tags),
   };
   return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
 }

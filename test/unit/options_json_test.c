@@ -179,12 +179,13 @@ static void test_script_scenarios(void **state) {
   expect_at("scenarios.rv.gracefulRampDown", "\"0s\"");
   expect_at("scenarios.rv.stages", "[{\"duration\":\"1s\",\"target\":3}]");
   assert_int_equal(json_object_size(at(got, "scenarios")), 3);
-  /* --vus does not touch the script's scenarios */
+  /* k6 v2: --vus alone is a shortcut of its own, over the script's scenarios */
   sb_cli_overrides c = cli_none();
   c.vus = 8;
   build("{\"scenarios\": {\"a\": {\"executor\": \"per-vu-iterations\", \"vus\": 2}}}", &c);
-  expect_at("scenarios.a.vus", "2");
-  expect_absent("scenarios.default");
+  expect_at("scenarios.default.vus", "8");
+  expect_at("scenarios.default.iterations", "8");
+  expect_absent("scenarios.a");
 }
 
 static void test_thresholds(void **state) {

@@ -44,7 +44,8 @@ static void describe_eq(const sb_scenario *s, const char *want) {
 
 static void test_nothing_is_one_iteration(void **state) {
   const char *inputs[] = {
-      NULL, "", "null", " {} ", "null\n", "{\"vus\": 10}", "{\"scenarios\": {}, \"stages\": []}"};
+      NULL, "", "null", " {} ", "null\n", "{\"scenarios\": {}, \"stages\": []}",
+      "{\"vus\": 10, \"stages\": []}"}; /* k6 v2: an explicit empty stages ends `vus`'s shortcut */
   for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
     sb_options *o = parse_ok(inputs[i], NULL);
     assert_int_equal(o->nscenarios, 1);
@@ -279,8 +280,8 @@ static void test_errors(void **state) {
             NULL, "shortcut (iterations) and \"scenarios\" simultaneously is not allowed");
   parse_err("{\"scenarios\": {\"login\": {\"executor\": \"foo\"}}}", NULL,
             "options.scenarios.login.executor: unknown executor 'foo'");
-  parse_err("{\"scenarios\": {\"login\": {\"executor\": \"constant-arrival-rate\"}}}", NULL,
-            "options.scenarios.login.executor: executor 'constant-arrival-rate' is not supported "
+  parse_err("{\"scenarios\": {\"login\": {\"executor\": \"externally-controlled\"}}}", NULL,
+            "options.scenarios.login.executor: executor 'externally-controlled' is not supported "
             "yet");
   parse_err("{\"scenarios\": {\"login\": {\"vus\": 2}}}", NULL,
             "options.scenarios.login.executor: required");
@@ -745,10 +746,89 @@ static void test_alloc_failures(void **state) {
   free(auth);
 }
 
+/* k6 v2: `vus` alone is shared-iterations with as many iterations, over any scenarios. */
+static void test_lone_vus(void **state) {
+  sb_options *o = parse_ok("{\"vus\": 10}", NULL);
+  assert_int_equal(o->nscenarios, 1);
+  assert_int_equal(o->scenarios[0].executor, SB_EXEC_SHARED_ITERATIONS);
+  assert_int_equal(o->scenarios[0].vus, 10);
+  assert_int_equal(o->scenarios[0].iterations, 10);
+  describe_eq(&o->scenarios[0],
+              "10 iterations shared among 10 VUs (maxDuration: 10m0s, gracefulStop: 30s)");
+  sb_options_free(o);
+  o = parse_ok("{\"vus\": 3, \"scenarios\": {\"a\": {\"executor\": \"constant-vus\", "
+               "\"duration\": \"5s\"}}}",
+               NULL);
+  assert_int_equal(o->nscenarios, 1);
+  assert_string_equal(o->scenarios[0].name, "default");
+  assert_int_equal(o->scenarios[0].iterations, 3);
+  sb_options_free(o);
+  parse_err("{\"vus\": 0}", NULL, "options.vus: must be > 0");
+}
+
+static void test_arrival_rate(void **state) {
+  sb_options *o = parse_ok(
+      "{\"scenarios\": {\"car\": {\"executor\": \"constant-arrival-rate\", \"rate\": 300, "
+      "\"timeUnit\": \"1m\", \"duration\": \"30s\", \"preAllocatedVUs\": 5, \"maxVUs\": 50, "
+      "\"env\": {\"A\": \"1\"}, \"tags\": {\"team\": \"x\"}}, "
+      "\"rar\": {\"executor\": \"ramping-arrival-rate\", \"startRate\": 2, "
+      "\"preAllocatedVUs\": 10, \"startTime\": \"30s\", \"stages\": [{\"duration\": \"1m\", "
+      "\"target\": 100}, {\"duration\": \"30s\", \"target\": 0}]}}, "
+      "\"minIterationDuration\": \"2s\"}",
+      NULL);
+  assert_int_equal(o->nscenarios, 2);
+  sb_scenario *c = &o->scenarios[0], *r = &o->scenarios[1];
+  assert_int_equal(c->executor, SB_EXEC_CONSTANT_ARRIVAL_RATE);
+  assert_int_equal(c->rate, 300);
+  assert_int_equal(c->time_unit_ms, 60000);
+  assert_int_equal(c->pre_allocated_vus, 5);
+  assert_int_equal(c->max_vus, 50);
+  assert_int_equal(c->nenv, 1);
+  assert_string_equal(c->env[0], "A");
+  assert_int_equal(c->ntags, 1);
+  assert_string_equal(c->tags[1], "x");
+  assert_int_equal(c->min_iteration_duration_ms, 2000);
+  describe_eq(c, "5.00 iterations/s for 30s (maxVUs: 5-50, gracefulStop: 30s)");
+  assert_int_equal(r->executor, SB_EXEC_RAMPING_ARRIVAL_RATE);
+  assert_int_equal(r->max_vus, 10); /* maxVUs defaults to preAllocatedVUs */
+  assert_int_equal(r->stages[0].target, 100);
+  describe_eq(r, "Up to 100.00 iterations/s for 1m30s over 2 stages (maxVUs: 10, startTime: 30s, "
+                 "gracefulStop: 30s)");
+  assert_int_equal(sb_options_max_vus(o), 60);
+  assert_int_equal(sb_options_max_duration_ms(o), 30000 + 90000 + 30000);
+  sb_options_free(o);
+  const char *car = "{\"scenarios\": {\"x\": {\"executor\": \"constant-arrival-rate\", ";
+  char buf[512];
+  static const char *const bad[][2] = {
+      {"\"duration\": \"10s\", \"preAllocatedVUs\": 1}}}", "options.scenarios.x.rate: required"},
+      {"\"rate\": 0, \"duration\": \"10s\", \"preAllocatedVUs\": 1}}}",
+       "options.scenarios.x.rate: must be more than 0"},
+      {"\"rate\": 1, \"duration\": \"10s\"}}}", "options.scenarios.x.preAllocatedVUs: required"},
+      {"\"rate\": 1, \"preAllocatedVUs\": 1}}}", "options.scenarios.x.duration: required"},
+      {"\"rate\": 1, \"duration\": \"10s\", \"preAllocatedVUs\": 5, \"maxVUs\": 2}}}",
+       "options.scenarios.x.maxVUs: can't be less than preAllocatedVUs"},
+      {"\"rate\": 1, \"duration\": \"10s\", \"preAllocatedVUs\": 1, \"timeUnit\": \"0s\"}}}",
+       "options.scenarios.x.timeUnit: must be more than 0"},
+      {"\"rate\": -1, \"duration\": \"10s\", \"preAllocatedVUs\": 1}}}",
+       "options.scenarios.x.rate: must be a non-negative integer"},
+      {"\"rate\": 1, \"duration\": \"10s\", \"preAllocatedVUs\": 1, \"tags\": {\"a\": 1}}}}",
+       "options.scenarios.x.tags.a: must be a string"},
+  };
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    snprintf(buf, sizeof(buf), "%s%s", car, bad[i][0]);
+    parse_err(buf, NULL, bad[i][1]);
+  }
+  parse_err("{\"scenarios\": {\"y\": {\"executor\": \"ramping-arrival-rate\", "
+            "\"preAllocatedVUs\": 1}}}",
+            NULL, "options.scenarios.y.stages: at least one stage is required");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_nothing_is_one_iteration),
       cmocka_unit_test(test_vus_iterations),
+      cmocka_unit_test(test_lone_vus),
+      cmocka_unit_test(test_arrival_rate),
       cmocka_unit_test(test_vus_duration),
       cmocka_unit_test(test_stages),
       cmocka_unit_test(test_scenarios),

@@ -92,8 +92,37 @@ static void test_describe(void **state) {
   assert_string_equal(b, "1/4:3/4");
 }
 
+/* Arrival rates are never cut: each agent gets its VUs and a stripe of the iteration numbers in
+ * proportion to its maxVUs, the stripes together holding every number once. */
+static void test_arrival_rate_stripes(void **state) {
+  (void)state;
+  sb_stage st[1] = {{60000, 100}}, outst[1];
+  sb_scenario r = {.name = "r", .executor = SB_EXEC_RAMPING_ARRIVAL_RATE, .stages = st,
+                   .nstages = 1, .pre_allocated_vus = 10, .max_vus = 100};
+  sb_scenario out[3];
+  uint64_t pre = 0, max = 0;
+  for (size_t i = 0; i < 3; i++) {
+    sb_segment_cut(&r, NULL, 3, i, &out[i], outst);
+    assert_int_equal(outst[0].target, 100); /* the fleet's rate */
+    pre += out[i].pre_allocated_vus;
+    max += out[i].max_vus;
+  }
+  assert_int_equal(pre, 10);
+  assert_int_equal(max, 100);
+  for (uint64_t g = 0; g < 1000; g++) {
+    int owners = 0;
+    for (size_t i = 0; i < 3; i++) owners += sb_stripe_has(&out[i].stripe, g);
+    assert_int_equal(owners, 1);
+  }
+  /* alone: the whole sequence */
+  sb_segment_cut(&r, NULL, 1, 0, &out[0], outst);
+  assert_int_equal(out[0].stripe.period, 0);
+  assert_int_equal(sb_segment_max_vus(&r), 100);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_arrival_rate_stripes),
       cmocka_unit_test(test_shares_add_up),
       cmocka_unit_test(test_shared_iterations_follow_vus),
       cmocka_unit_test(test_cut_executors),
