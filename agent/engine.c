@@ -212,7 +212,8 @@ static double exec_progress(void *ud, const void *scenp) {
   const sb_eng_scen *sc = scenp;
   if (!sc) return 0.0;
   const sb_eng_run *ws = &w->ws[sc - w->e->sc];
-  double p = sc->ex->progress(&ws->run, atomic_load(&((sb_eng_scen *)sc)->iter_done), sb_clock_mono_us());
+  uint64_t done = atomic_load(&((sb_eng_scen *)sc)->iter_done);
+  double p = sc->ex->progress(&ws->run, done, sb_clock_mono_us());
   return p < 0 ? 0.0 : p > 1 ? 1.0 : p;
 }
 
@@ -519,11 +520,13 @@ static struct event_base *worker_base(const sb_engine *e) {
 static int worker_init(sb_worker *w) {
   sb_engine *e = w->e;
   w->base = worker_base(e);
-  if (!w->base || sb_metrics_new(&w->m)) return sb_err_set(&w->init_err, SB_ENOMEM, "out of memory");
+  if (!w->base || sb_metrics_new(&w->m))
+    return sb_err_set(&w->init_err, SB_ENOMEM, "out of memory");
   w->ev_cmd = event_new(w->base, -1, 0, on_cmd, w);
   w->ev_flush = event_new(w->base, -1, EV_PERSIST, on_flush, w);
   w->ws = calloc(e->nsc ? e->nsc : 1, sizeof(*w->ws));
-  if (!w->ev_cmd || !w->ev_flush || !w->ws) return sb_err_set(&w->init_err, SB_ENOMEM, "out of memory");
+  if (!w->ev_cmd || !w->ev_flush || !w->ws)
+    return sb_err_set(&w->init_err, SB_ENOMEM, "out of memory");
   if (sb_http_shared_new(&w->http, w->base, &e->cfg.http, &w->init_err) < 0) return SB_EINVAL;
   w->env = (sb_vu_env){.base = w->base, .metrics = w->m, .prog = e->prog, .http = w->http,
                        .files = e->ar, .shared = e->shared,
@@ -777,7 +780,9 @@ uint64_t sb_engine_vus_max(const sb_engine *e) {
 int64_t sb_engine_started_at(const sb_engine *e) {
   return atomic_load(&((sb_engine *)e)->started_wall_us);
 }
-uint64_t sb_engine_iterations(const sb_engine *e) { return atomic_load(&((sb_engine *)e)->iterations); }
+uint64_t sb_engine_iterations(const sb_engine *e) {
+  return atomic_load(&((sb_engine *)e)->iterations);
+}
 const char *sb_engine_error(const sb_engine *e) { return e->error; }
 
 const char *sb_engine_abort_reason(sb_engine *e) {

@@ -27,7 +27,7 @@ typedef enum sb_scen_kind {
 
 typedef struct sb_scen_stage {
   int64_t duration_us;
-  uint64_t target;              /* VUs (ramping-vus); iterations per time unit (ramping-arrival-rate) */
+  uint64_t target;              /* VUs (ramping-vus); iterations per time unit (ramping-a.-r.) */
 } sb_scen_stage;
 
 typedef struct sb_scenario_cfg {
@@ -57,7 +57,7 @@ typedef struct sb_scenario_cfg {
   sb_stripe stripe;             /* which of the test's iteration indices are this agent's */
   /* every executor */
   int64_t min_iteration_duration_us; /* a shorter iteration keeps its VU this long; 0: none */
-  char **env;                   /* __ENV over the test's, for this scenario's VUs: key, value, ... */
+  char **env;                   /* __ENV over the test's for the scenario's VUs: key, value, ... */
   size_t nenv;                  /* pairs */
   char **tags;                  /* added to every sample of the scenario: key, value, ... */
   size_t ntags;                 /* pairs */
