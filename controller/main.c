@@ -6,6 +6,7 @@
 
 #include "common/duration.h"
 #include "controller/run.h"
+#include "controller/summary.h"
 #include "controller/transform.h"
 
 static const char usage[] =
@@ -25,6 +26,12 @@ static const char usage[] =
     "  -e, --env KEY=VALUE            set __ENV.KEY for the script (repeatable)\n"
     "      --no-thresholds            do not judge thresholds\n"
     "      --no-summary               do not print the end-of-test summary\n"
+    "      --summary-mode MODE        the summary's layout, as k6 v1's: compact (default:\n"
+    "                                 thresholds, checks, then the metrics under HTTP,\n"
+    "                                 EXECUTION, NETWORK), full (every metric, and a section per\n"
+    "                                 group and scenario), legacy (k6's layout before v1) or\n"
+    "                                 disabled (= --no-summary); also K6_SUMMARY_MODE. A script\n"
+    "                                 exporting handleSummary(data) replaces it, as in k6\n"
     "      --summary-trend-stats L    trend columns, e.g. \"avg,p(99),max\"\n"
     "      --workers N                worker threads (default: one per core)\n"
     "  -q, --quiet                    no banner and no progress line\n"
@@ -156,6 +163,22 @@ enum {
   OPT_NO_VU_CONN_REUSE, OPT_BATCH, OPT_BATCH_PER_HOST, OPT_DNS, OPT_THROW
 };
 
+enum { OPT_SUMMARY_MODE = 500 };
+
+/* --summary-mode or K6_SUMMARY_MODE (|what| names it in errors). The run reads the mode from
+ * K6_SUMMARY_MODE, which the flag overwrites (the flag wins over the variable, as in k6);
+ * "disabled" is --no-summary. */
+static int set_summary_mode(sb_run_config *cfg, const char *v, const char *what) {
+  sb_summary_mode m;
+  sb_err err;
+  if (sb_summary_mode_parse(v, &m, &err)) {
+    fprintf(stderr, "speedboat: %s: %s\n", what, err.msg);
+    return -1;
+  }
+  if (m == SB_SUMMARY_DISABLED) cfg->cli.no_summary = 1;
+  return setenv("K6_SUMMARY_MODE", sb_summary_mode_name(m), 1) ? -1 : 0;
+}
+
 /* The HTTP flags (k6's); values are checked again, with the script's, by sb_options_parse. */
 static int parse_http_flag(sb_cli_overrides *cli, int c, const char *arg) {
   char **str = NULL;
@@ -205,6 +228,7 @@ static int cmd_run(int argc, char **argv, int archive_only) {
       {"batch", required_argument, 0, OPT_BATCH},
       {"batch-per-host", required_argument, 0, OPT_BATCH_PER_HOST},
       {"dns", required_argument, 0, OPT_DNS},
+      {"summary-mode", required_argument, 0, OPT_SUMMARY_MODE},
       {0, 0, 0, 0}};
   sb_run_config cfg;
   memset(&cfg, 0, sizeof(cfg));
@@ -222,6 +246,11 @@ static int cmd_run(int argc, char **argv, int archive_only) {
       return 2;
     }
     cfg.compat = (int)m;
+  }
+  const char *summary_env = getenv("K6_SUMMARY_MODE");
+  if (summary_env && *summary_env && set_summary_mode(&cfg, summary_env, "K6_SUMMARY_MODE")) {
+    sb_cli_overrides_clear(&cfg.cli);
+    return SB_EXIT_USAGE;
   }
   optind = 1;
   while (!bad && (c = getopt_long(argc, argv, "u:d:i:s:e:qO:hwv", longopts, NULL)) != -1) {
@@ -242,6 +271,7 @@ static int cmd_run(int argc, char **argv, int archive_only) {
     case 'O': out = optarg; break;
     case OPT_NO_THRESHOLDS: cfg.cli.no_thresholds = 1; break;
     case OPT_NO_SUMMARY: cfg.cli.no_summary = 1; break;
+    case OPT_SUMMARY_MODE: bad = set_summary_mode(&cfg, optarg, "--summary-mode"); break;
     case OPT_TREND_STATS: bad = parse_trend_stats(&cfg.cli, optarg); break;
     case OPT_WORKERS:
       bad = parse_count("--workers", optarg, &v);

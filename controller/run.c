@@ -35,6 +35,7 @@
 #include "common/tls.h"
 #include "controller/agents.h"
 #include "controller/compile.h"
+#include "controller/handle_summary.h"
 #include "controller/judge.h"
 #include "controller/options_http.h"
 #include "controller/options_json.h"
@@ -109,6 +110,7 @@ typedef struct run {
   uint64_t iterations;
   int progress_tty;
   char *options_json;         /* the consolidated options (options_json.h), test.options */
+  int handle_summary;         /* a module names handleSummary: the end runs it (handle_summary.h) */
 } run;
 
 enum { EXIT_SCRIPT_ABORTED = 108 }; /* k6's ScriptAborted: test.abort() (belongs in run.h) */
@@ -840,6 +842,18 @@ static void print_agents(const run *r, FILE *out, double secs) {
   }
 }
 
+/* The results: the script's handleSummary() or the default summary in the run's mode
+ * (controller/handle_summary.h). 1 when handleSummary() took stdout over. */
+static int end_summary(const run *r, double secs) {
+  sb_summary_mode mode = SB_SUMMARY_COMPACT; /* k6 v1's default */
+  const char *env = getenv("K6_SUMMARY_MODE"); /* --summary-mode sets it too (main.c) */
+  if (env && *env && sb_summary_mode_parse(env, &mode, NULL)) mode = SB_SUMMARY_COMPACT;
+  sb_end_summary e = {r->opts,       r->metrics,      secs,          mode,
+                      r->handle_summary ? r->archive : NULL, r->archive_len, r->setup_data,
+                      r->options_json, r->cfg->verbose, elapsed_s(r)};
+  return sb_end_summary_write(&e);
+}
+
 /* --- the run -------------------------------------------------------------------------------- */
 
 static int is_archive_file(const char *path) {
@@ -1027,6 +1041,7 @@ int sb_run(const sb_run_config *cfg) {
   int code = load_fleet(&r);
   if (code) goto out;
   code = prepare_test(&r, &cr);
+  r.handle_summary = cr.archive && sb_handle_summary_wanted(cr.archive);
   sb_compile_result_clear(&cr);
   if (code) goto out;
   if (!cfg->quiet) print_banner(&r);
@@ -1040,8 +1055,8 @@ int sb_run(const sb_run_config *cfg) {
   if (secs < 0) secs = 0;
   int ok = sb_judge_finish(r.judge, r.metrics, secs);
   if (!r.opts->no_summary) {
-    sb_judge_print_summary(r.judge, stdout, r.metrics, secs);
-    if (r.distributed) print_agents(&r, stdout, secs);
+    FILE *agents_out = end_summary(&r, secs) ? stderr : stdout; /* handleSummary owns stdout */
+    if (r.distributed) print_agents(&r, agents_out, secs);
   }
   fflush(stdout);
   if (!code && !ok) {

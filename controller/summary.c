@@ -1,4 +1,5 @@
-/* The end-of-test summary, laid out as k6's summary.js does (classic text summary). */
+/* The end-of-test summary: what its layouts share (rows, values, checks), the classic
+ * (legacy) layout of k6's summary-legacy.js, and the mode switch. */
 #include "controller/summary.h"
 
 #include <math.h>
@@ -6,28 +7,39 @@
 #include <string.h>
 
 #include "common/duration.h"
+#include "controller/summary_internal.h"
 
-#define SUCC_MARK "\xe2\x9c\x93" /* ✓ */
-#define FAIL_MARK "\xe2\x9c\x97" /* ✗ */
+#define SUCC_MARK SB_SUM_SUCC
+#define FAIL_MARK SB_SUM_FAIL
 #define MAX_EXTRAS 2
 
 static const char *const default_stats[] = {"avg", "min", "med", "max", "p(90)", "p(95)"};
 static const char *const expected_response[] = {"expected_response", "true"};
 
-/* One metric line before layout. */
-typedef struct row {
-  char *key; /* "http_req_duration" or "http_req_duration{status:200}" */
-  int metric;
-  const char *const *filter; /* tag pairs of a sub-metric (borrowed) */
-  size_t nfilter;
-  int mark; /* 0 none, 1 ✓, 2 ✗ */
-  int trend;
-  char **cells; /* trend: one per stat; else value then extras */
-  size_t ncells;
-} row;
+typedef sb_sum_row row;
+typedef sb_sum_rows rows;
+typedef sb_sum_check check;
+#define width sb_sum_width
+#define pad sb_sum_pad
+
+static const char *const mode_names[] = {"legacy", "compact", "full", "disabled"};
+
+int sb_summary_mode_parse(const char *s, sb_summary_mode *out, sb_err *err) {
+  for (int i = 0; i < 4; i++)
+    if (s && !strcmp(s, mode_names[i])) {
+      *out = (sb_summary_mode)i;
+      return 0;
+    }
+  return sb_err_set(err, SB_EINVAL, "summary mode '%s': expected compact, full, legacy or disabled",
+                    s ? s : "");
+}
+
+const char *sb_summary_mode_name(sb_summary_mode m) {
+  return (unsigned)m < 4 ? mode_names[m] : "?";
+}
 
 /* Display width of UTF-8 text (code points; ✓ and µ are one column, as k6's strWidth). */
-static size_t width(const char *s) {
+size_t sb_sum_width(const char *s) {
   size_t n = 0;
   for (; *s; s++)
     n += ((unsigned char)*s & 0xC0) != 0x80;
@@ -47,7 +59,7 @@ static void fixed_nz(double v, int prec, char *out, size_t cap) {
 }
 
 /* JS Number.prototype.toString for the values a summary meets (shortest round-trip form). */
-static void js_num(double v, char *out, size_t cap) {
+void sb_sum_js_num(double v, char *out, size_t cap) {
   if (v == floor(v) && fabs(v) < 1e21) {
     snprintf(out, cap, "%.0f", v == 0 ? 0.0 : v);
     return;
@@ -62,7 +74,7 @@ static void humanize_bytes(double b, char *out, size_t cap) {
   static const char *const units[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"};
   char n[64];
   if (b < 10) {
-    js_num(b, n, sizeof(n));
+    sb_sum_js_num(b, n, sizeof(n));
     snprintf(out, cap, "%s B", n);
     return;
   }
@@ -72,8 +84,27 @@ static void humanize_bytes(double b, char *out, size_t cap) {
   snprintf(out, cap, "%.*f %s", val < 10 ? 1 : 0, val, units[e]);
 }
 
+/* k6's humanizeDuration with a summaryTimeUnit: the value in that unit, two decimals. */
+static int fixed_unit(double ms, const char *unit, char *out, size_t cap) {
+  static const struct {
+    const char *name, *shown;
+    double coef;
+  } units[] = {{"s", "s", 0.001}, {"ms", "ms", 1}, {"us", "\xc2\xb5s", 1000}};
+  for (size_t i = 0; unit && i < sizeof(units) / sizeof(units[0]); i++)
+    if (!strcmp(unit, units[i].name)) {
+      snprintf(out, cap, "%.2f%s", ms * units[i].coef, units[i].shown);
+      return 1;
+    }
+  return 0;
+}
+
 void sb_summary_humanize(double v, sb_metric_type type, sb_value_type contains, char *out,
                          size_t cap) {
+  sb_sum_humanize(v, type, contains, NULL, out, cap);
+}
+
+void sb_sum_humanize(double v, sb_metric_type type, sb_value_type contains, const char *unit,
+                     char *out, size_t cap) {
   if (!isfinite(v)) { /* JS's spelling; never reaches the unit arithmetic */
     snprintf(out, cap, "%s", isnan(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity");
     return;
@@ -84,12 +115,19 @@ void sb_summary_humanize(double v, sb_metric_type type, sb_value_type contains, 
   }
   switch (contains) {
   case SB_VALUE_DATA: humanize_bytes(v, out, cap); break;
-  case SB_VALUE_TIME: sb_duration_format_value(v, out, cap); break;
+  case SB_VALUE_TIME:
+    if (!fixed_unit(v, unit, out, cap)) sb_duration_format_value(v, out, cap);
+    break;
   default: fixed_nz(v, 6, out, cap); break;
   }
 }
 
-static double trend_stat(const sb_hist *h, const char *stat) {
+const char *const *sb_sum_stats(const sb_summary_input *in, size_t *n) {
+  *n = in->trend_stats ? in->ntrend_stats : 6;
+  return in->trend_stats ? in->trend_stats : default_stats;
+}
+
+double sb_sum_trend_stat(const sb_hist *h, const char *stat) {
   if (!strcmp(stat, "avg")) return sb_hist_avg(h);
   if (!strcmp(stat, "min")) return h->count ? h->min : 0;
   if (!strcmp(stat, "max")) return h->count ? h->max : 0;
@@ -103,6 +141,7 @@ static double trend_stat(const sb_hist *h, const char *stat) {
 static int fill_cells(row *r, const sb_metric_info *mi, const sb_series *s,
                       const sb_summary_input *in, const char *const *stats, size_t nstats) {
   char v[96], a[128];
+  const char *u = in->time_unit;
   r->trend = mi->type == SB_METRIC_TREND;
   if (!(r->cells = calloc(nstats + 3, sizeof(char *)))) return SB_ENOMEM;
 #define CELL(...)                                                                                  \
@@ -111,48 +150,46 @@ static int fill_cells(row *r, const sb_metric_info *mi, const sb_series *s,
   switch (mi->type) {
   case SB_METRIC_TREND:
     for (size_t i = 0; i < nstats; i++) {
-      double x = trend_stat(&s->hist, stats[i]);
+      double x = sb_sum_trend_stat(&s->hist, stats[i]);
       if (!strcmp(stats[i], "count"))
-        js_num(x, v, sizeof(v));
+        sb_sum_js_num(x, v, sizeof(v));
       else
-        sb_summary_humanize(x, mi->type, mi->contains, v, sizeof(v));
+        sb_sum_humanize(x, mi->type, mi->contains, u, v, sizeof(v));
       if (CELL("%s", v)) return SB_ENOMEM;
     }
     break;
   case SB_METRIC_COUNTER: {
     double rate = in->duration_s > 0 ? s->value / in->duration_s : 0;
-    sb_summary_humanize(s->value, mi->type, mi->contains, v, sizeof(v));
+    sb_sum_humanize(s->value, mi->type, mi->contains, u, v, sizeof(v));
     if (CELL("%s", v)) return SB_ENOMEM;
-    sb_summary_humanize(rate, mi->type, mi->contains, v, sizeof(v));
+    sb_sum_humanize(rate, mi->type, mi->contains, u, v, sizeof(v));
     if (CELL("%s/s", v)) return SB_ENOMEM;
     break;
   }
   case SB_METRIC_GAUGE:
-    sb_summary_humanize(s->value, mi->type, mi->contains, v, sizeof(v));
+    sb_sum_humanize(s->value, mi->type, mi->contains, u, v, sizeof(v));
     if (CELL("%s", v)) return SB_ENOMEM;
-    sb_summary_humanize(s->hist.count ? s->hist.min : 0, mi->type, mi->contains, v, sizeof(v));
+    sb_sum_humanize(s->hist.count ? s->hist.min : 0, mi->type, mi->contains, u, v, sizeof(v));
     if (CELL("min=%s", v)) return SB_ENOMEM;
-    sb_summary_humanize(s->hist.count ? s->hist.max : 0, mi->type, mi->contains, v, sizeof(v));
+    sb_sum_humanize(s->hist.count ? s->hist.max : 0, mi->type, mi->contains, u, v, sizeof(v));
     if (CELL("max=%s", v)) return SB_ENOMEM;
     break;
-  case SB_METRIC_RATE:
-    sb_summary_humanize(s->total ? (double)s->trues / (double)s->total : 0, mi->type, mi->contains,
-                        v, sizeof(v));
-    if (CELL("%s", v) || CELL(SUCC_MARK " %llu", (unsigned long long)s->trues) ||
-        CELL(FAIL_MARK " %llu", (unsigned long long)(s->total - s->trues)))
-      return SB_ENOMEM;
+  case SB_METRIC_RATE: {
+    unsigned long long t = s->trues, f = s->total - s->trues;
+    sb_sum_humanize(s->total ? (double)s->trues / (double)s->total : 0, mi->type, mi->contains, u,
+                    v, sizeof(v));
+    if (CELL("%s", v)) return SB_ENOMEM;
+    if (in->mode != SB_SUMMARY_LEGACY) /* k6 v1: "14 out of 1000" */
+      return CELL("%llu out of %llu", t, t + f);
+    if (CELL(SUCC_MARK " %llu", t) || CELL(FAIL_MARK " %llu", f)) return SB_ENOMEM;
     break;
+  }
   }
 #undef CELL
   return 0;
 }
 
-typedef struct rows {
-  row *v;
-  size_t n, cap;
-} rows;
-
-static void rows_free(rows *rs) {
+void sb_sum_rows_free(rows *rs) {
   for (size_t i = 0; i < rs->n; i++) {
     for (size_t j = 0; j < rs->v[i].ncells; j++)
       free(rs->v[i].cells[j]);
@@ -160,6 +197,7 @@ static void rows_free(rows *rs) {
     free(rs->v[i].key);
   }
   free(rs->v);
+  memset(rs, 0, sizeof(*rs));
 }
 
 static row *rows_find(rows *rs, const char *key) {
@@ -168,7 +206,8 @@ static row *rows_find(rows *rs, const char *key) {
   return NULL;
 }
 
-static row *rows_add(rows *rs, const char *key, int metric, const char *const *f, size_t nf) {
+row *sb_sum_rows_add(rows *rs, const char *key, int metric, const char *const *f, size_t nf,
+                     int sub) {
   if (rs->n == rs->cap) {
     size_t cap = rs->cap ? rs->cap * 2 : 32;
     row *nv = realloc(rs->v, cap * sizeof(*nv));
@@ -182,6 +221,7 @@ static row *rows_add(rows *rs, const char *key, int metric, const char *const *f
   r->metric = metric;
   r->filter = f;
   r->nfilter = nf;
+  r->sub = sub;
   rs->n++;
   return r;
 }
@@ -197,7 +237,7 @@ static int touched(const sb_metrics *m, int id, const char *const *f, size_t nf)
 
 /* Which lines the summary has: metrics with samples or a threshold, threshold sub-metrics, and
  * http_req_duration{expected_response:true} when it has samples. */
-static int collect_rows(rows *rs, const sb_summary_input *in) {
+int sb_sum_collect_rows(rows *rs, const sb_summary_input *in) {
   const sb_metrics *m = in->metrics;
   for (int id = 0; id < sb_metrics_count(m); id++) {
     const char *name = sb_metrics_info(m, id)->name;
@@ -205,19 +245,20 @@ static int collect_rows(rows *rs, const sb_summary_input *in) {
     if (t < 0) return SB_ENOMEM;
     for (size_t i = 0; i < in->nthresholds; i++)
       thr |= !strcmp(in->thresholds[i].submetric, name);
-    if ((t || thr) && !rows_add(rs, name, id, NULL, 0)) return SB_ENOMEM;
+    if ((t || thr) && !sb_sum_rows_add(rs, name, id, NULL, 0, 0)) return SB_ENOMEM;
   }
   for (size_t i = 0; i < in->nthresholds; i++) {
     const sb_threshold *th = &in->thresholds[i];
     int id = sb_metrics_find(m, th->metric);
     if (!th->nfilter || id < 0 || rows_find(rs, th->submetric)) continue;
-    if (!rows_add(rs, th->submetric, id, (const char *const *)th->filter, th->nfilter))
+    if (!sb_sum_rows_add(rs, th->submetric, id, (const char *const *)th->filter, th->nfilter, 1))
       return SB_ENOMEM;
   }
   const char *er = "http_req_duration{expected_response:true}";
   int t = touched(m, SB_M_HTTP_REQ_DURATION, expected_response, 1);
   if (t < 0) return SB_ENOMEM;
-  if (t && !rows_find(rs, er) && !rows_add(rs, er, SB_M_HTTP_REQ_DURATION, expected_response, 1))
+  if (t && !rows_find(rs, er) &&
+      !sb_sum_rows_add(rs, er, SB_M_HTTP_REQ_DURATION, expected_response, 1, 1))
     return SB_ENOMEM;
   return 0;
 }
@@ -244,24 +285,32 @@ static int locale_cmp(const char *x, size_t nx, const char *y, size_t ny) {
   return 0;
 }
 
+int sb_sum_locale_cmp(const char *x, const char *y) {
+  return locale_cmp(x, strlen(x), y, strlen(y));
+}
+
 /* k6 sorts by parent name, then by the sub-metric part ("" first), both with localeCompare. */
-static int row_cmp(const void *a, const void *b) {
-  const char *x = ((const row *)a)->key, *y = ((const row *)b)->key;
+int sb_sum_key_cmp(const char *x, const char *y) {
   size_t px = strcspn(x, "{"), py = strcspn(y, "{");
   int c = locale_cmp(x, px, y, py);
   return c ? c : locale_cmp(x + px, strlen(x + px), y + py, strlen(y + py));
 }
 
-static void display_name(const row *r, char *out, size_t cap) {
-  const char *b = strchr(r->key, '{');
+int sb_sum_row_cmp(const void *a, const void *b) {
+  return sb_sum_key_cmp(((const row *)a)->key, ((const row *)b)->key);
+}
+
+void sb_sum_display_name(const row *r, char *out, size_t cap) {
+  const char *b = r->sub ? strchr(r->key, '{') : NULL;
   if (!b)
     snprintf(out, cap, "%s", r->key);
   else
     snprintf(out, cap, "{ %.*s }", (int)(strlen(b) - 2), b + 1);
 }
 
-static int fill_rows(rows *rs, const sb_summary_input *in, const char *const *stats,
-                     size_t nstats) {
+int sb_sum_fill_rows(rows *rs, const sb_summary_input *in) {
+  size_t nstats;
+  const char *const *stats = sb_sum_stats(in, &nstats);
   for (size_t i = 0; i < rs->n; i++) {
     row *r = &rs->v[i];
     sb_series s;
@@ -279,7 +328,7 @@ static int fill_rows(rows *rs, const sb_summary_input *in, const char *const *st
   return 0;
 }
 
-static void pad(sb_buf *b, size_t n) {
+void sb_sum_pad(sb_buf *b, size_t n) {
   for (size_t i = 0; i < n; i++)
     sb_buf_append(b, " ", 1);
 }
@@ -293,8 +342,8 @@ static int emit_rows(sb_buf *out, const rows *rs, const char *const *stats, size
   if (!col_max) return SB_ENOMEM;
   for (size_t i = 0; i < rs->n; i++) {
     const row *r = &rs->v[i];
-    display_name(r, name, sizeof(name));
-    size_t w = width(name) + (r->nfilter ? 2 : 0);
+    sb_sum_display_name(r, name, sizeof(name));
+    size_t w = width(name) + (r->sub ? 2 : 0);
     if (w > name_max) name_max = w;
     for (size_t j = 0; j < r->ncells; j++) {
       size_t cw = width(r->cells[j]), *slot = r->trend ? &col_max[j]
@@ -306,13 +355,13 @@ static int emit_rows(sb_buf *out, const rows *rs, const char *const *stats, size
   for (size_t i = 0; i < rs->n; i++) {
     const row *r = &rs->v[i];
     size_t start = out->len;
-    display_name(r, name, sizeof(name));
-    sb_buf_printf(out, "   %s%s %s", r->nfilter ? "  " : "",
+    sb_sum_display_name(r, name, sizeof(name));
+    sb_buf_printf(out, "   %s%s %s", r->sub ? "  " : "",
                   r->mark == 1   ? SUCC_MARK
                   : r->mark == 2 ? FAIL_MARK
                                  : " ",
                   name);
-    for (size_t d = name_max - width(name) - (r->nfilter ? 2 : 0) + 3; d; d--)
+    for (size_t d = name_max - width(name) - (r->sub ? 2 : 0) + 3; d; d--)
       sb_buf_append(out, ".", 1);
     sb_buf_puts(out, ": ");
     for (size_t j = 0; j < r->ncells; j++) {
@@ -338,11 +387,6 @@ static int emit_rows(sb_buf *out, const rows *rs, const char *const *stats, size
 }
 
 /* ---- checks: the group/check tree from the `checks` series ---- */
-
-typedef struct check {
-  const char *group, *name; /* borrowed from interned tag sets */
-  uint64_t passes, fails;
-} check;
 
 /* Prints the checks of group |path| then its child groups (k6's summarizeGroup). Checks and
  * groups come in the order they first appeared (the metric set keeps its series in the order
@@ -401,18 +445,29 @@ out:
   return rc;
 }
 
-static int emit_checks(sb_buf *out, const sb_metrics *m) {
+static int tags_have(const sb_tagset *t, const char *const *f, size_t nf) {
+  for (size_t i = 0; i < nf; i++) {
+    const char *v = sb_tagset_get(t, f[2 * i]);
+    if (!v || strcmp(v, f[2 * i + 1])) return 0;
+  }
+  return 1;
+}
+
+int sb_sum_collect_checks(const sb_metrics *m, const char *const *filter, size_t nf, int by_group,
+                          check **out, size_t *nout) {
   size_t it = 0, n = 0, cap = 0;
   check *cs = NULL;
   sb_series *s;
+  *out = NULL;
+  *nout = 0;
   while ((s = sb_metrics_next(m, &it))) {
-    if (s->metric != SB_M_CHECKS) continue;
+    if (s->metric != SB_M_CHECKS || !tags_have(s->tags, filter, nf)) continue;
     const char *name = sb_tagset_get(s->tags, "check"), *group = sb_tagset_get(s->tags, "group");
     if (!name) continue;
     if (!group) group = "";
     size_t i;
     for (i = 0; i < n; i++)
-      if (!strcmp(cs[i].name, name) && !strcmp(cs[i].group, group)) break;
+      if (!strcmp(cs[i].name, name) && (!by_group || !strcmp(cs[i].group, group))) break;
     if (i == n) {
       if (n == cap) {
         check *nc = realloc(cs, (cap = cap ? cap * 2 : 16) * sizeof(*nc));
@@ -427,28 +482,44 @@ static int emit_checks(sb_buf *out, const sb_metrics *m) {
     cs[i].passes += s->trues;
     cs[i].fails += s->total - s->trues;
   }
-  int rc = 0;
-  if (n) {
-    rc = emit_group(out, cs, n, "", 5, 0);
-  }
+  *out = cs;
+  *nout = n;
+  return 0;
+}
+
+static int emit_checks(sb_buf *out, const sb_metrics *m) {
+  size_t n;
+  check *cs = NULL;
+  int rc = sb_sum_collect_checks(m, NULL, 0, 1, &cs, &n);
+  if (!rc && n) rc = emit_group(out, cs, n, "", 5, 0);
   free(cs);
   return rc;
 }
 
-int sb_summary_format(sb_buf *out, const sb_summary_input *in) {
-  const char *const *stats = in->trend_stats ? in->trend_stats : default_stats;
-  size_t nstats = in->trend_stats ? in->ntrend_stats : 6;
+/* The classic layout (k6's summary-legacy.js). */
+static int format_legacy(sb_buf *out, const sb_summary_input *in) {
+  size_t nstats;
+  const char *const *stats = sb_sum_stats(in, &nstats);
   rows rs = {0};
   int rc;
   sb_buf_puts(out, "\n");
   if ((rc = emit_checks(out, in->metrics))) goto done;
-  if ((rc = collect_rows(&rs, in)) || (rc = fill_rows(&rs, in, stats, nstats))) goto done;
-  qsort(rs.v, rs.n, sizeof(*rs.v), row_cmp);
+  if ((rc = sb_sum_collect_rows(&rs, in)) || (rc = sb_sum_fill_rows(&rs, in))) goto done;
+  qsort(rs.v, rs.n, sizeof(*rs.v), sb_sum_row_cmp);
   if ((rc = emit_rows(out, &rs, stats, nstats))) goto done;
   if (sb_buf_puts(out, "\n")) rc = SB_ENOMEM;
 done:
-  rows_free(&rs);
+  sb_sum_rows_free(&rs);
   return rc;
+}
+
+int sb_summary_format(sb_buf *out, const sb_summary_input *in) {
+  switch (in->mode) {
+  case SB_SUMMARY_LEGACY: return format_legacy(out, in);
+  case SB_SUMMARY_COMPACT:
+  case SB_SUMMARY_FULL: return sb_sum_format_compact(out, in);
+  default: return 0;
+  }
 }
 
 int sb_summary_print(FILE *out, const sb_summary_input *in) {
@@ -459,3 +530,6 @@ int sb_summary_print(FILE *out, const sb_summary_input *in) {
   sb_buf_clear(&b);
   return rc;
 }
+
+#undef width
+#undef pad

@@ -6,6 +6,7 @@
 # stopped by the end of the test, the same on two agents, and asyncRequest refused clearly in
 # --compatibility-mode=base.
 . "$SB_ROOT/test/e2e/lib.sh"
+export K6_SUMMARY_MODE=legacy # the assertions below read the classic summary layout
 start_target
 
 s=$(script flows.js <<'JS'

@@ -5,6 +5,7 @@
 # built-ins — each run end to end with its own checks passing (thresholds rate==1) and the
 # values it prints asserted here.
 . "$SB_ROOT/test/e2e/lib.sh"
+export K6_SUMMARY_MODE=legacy # the assertions below read the classic summary layout
 . "$SB_ROOT/test/e2e/tls_servers.sh"
 C="$SB_ROOT/test/corpus"
 

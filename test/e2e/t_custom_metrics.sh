@@ -4,6 +4,7 @@
 # an unknown metric is an options error (exit 104). Counts are checked at the target's own count,
 # locally and over two agents.
 . "$SB_ROOT/test/e2e/lib.sh"
+export K6_SUMMARY_MODE=legacy # the assertions below read the classic summary layout
 start_target
 s=$(script custom.js <<'JS'
 import http from 'k6/http';

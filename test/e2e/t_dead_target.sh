@@ -1,5 +1,6 @@
 # A dead target: requests fail with status 0, count in http_req_failed, and the run goes on.
 . "$SB_ROOT/test/e2e/lib.sh"
+export K6_SUMMARY_MODE=legacy # the assertions below read the classic summary layout
 # A port nobody listens on: start the target, then stop it.
 start_target
 port=$TARGET_PORT

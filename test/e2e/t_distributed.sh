@@ -7,6 +7,7 @@
 # the fleet, abortOnFail stopping every agent, the metric stream's size following tag sets and
 # not the request rate, the fleet's vus gauges.
 . "$SB_ROOT/test/e2e/lib.sh"
+export K6_SUMMARY_MODE=legacy # the assertions below read the classic summary layout
 
 start_target
 start_agents 5

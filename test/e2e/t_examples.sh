@@ -1,5 +1,6 @@
 # The workshop seed's scripts (steps 1, 3, 4) as shipped in scripts/examples run unchanged.
 . "$SB_ROOT/test/e2e/lib.sh"
+export K6_SUMMARY_MODE=legacy # the assertions below read the classic summary layout
 start_target
 ex="$SB_ROOT/scripts/examples"
 run_sb run -e TARGET="$TARGET/" "$ex/workshop-1.js"

@@ -1,6 +1,7 @@
 # The k6/http and k6 module surface a script uses: post with a body, json(), headers, status
 # codes, group, check with several conditions, tags, console levels.
 . "$SB_ROOT/test/e2e/lib.sh"
+export K6_SUMMARY_MODE=legacy # the assertions below read the classic summary layout
 start_target
 s=$(script api.js <<'JS'
 import http from 'k6/http';

@@ -4,6 +4,7 @@
 # the User-Agent. Scripts report what they saw as console lines "T name=<JSON> |" (stderr);
 # thresholds with tag filters check how requests were measured (exit 99 when one is crossed).
 . "$SB_ROOT/test/e2e/lib.sh"
+export K6_SUMMARY_MODE=legacy # the assertions below read the classic summary layout
 start_target
 
 # expect_t NAME JSON: the script logged "T NAME=JSON |".

@@ -2,6 +2,7 @@
 # received), error and k6's error_code, the error_code tag is on the samples, and the run goes on
 # and exits 0. Script mistakes (a header value with CR LF, an unsupported scheme) do throw.
 . "$SB_ROOT/test/e2e/lib.sh"
+export K6_SUMMARY_MODE=legacy # the assertions below read the classic summary layout
 start_target
 
 expect_t() {

@@ -2,6 +2,7 @@
 # the server (Connection: close), a chunked request body, discardResponseBodies, IPv6 literals
 # ([::1]:port), and the dns policy steering localhost to ::1.
 . "$SB_ROOT/test/e2e/lib.sh"
+export K6_SUMMARY_MODE=legacy # the assertions below read the classic summary layout
 start_target
 B=$TARGET
 

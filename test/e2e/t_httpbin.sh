@@ -5,6 +5,7 @@
 # verbs and forms, redirects with maxRedirects, compressed and streamed bodies, binary bodies,
 # repeated response headers, and every check passes.
 . "$SB_ROOT/test/e2e/lib.sh"
+export K6_SUMMARY_MODE=legacy # the assertions below read the classic summary layout
 PY=/usr/bin/python3
 [ -x "$PY" ] && "$PY" -c 'import httpbin' 2>/dev/null || fail "python3-httpbin is not installed (make deps)"
 port=$((20000 + $(od -An -N2 -tu2 /dev/urandom) % 30000))

@@ -6,6 +6,7 @@
 # insecureSkipTLSVerify (option and flag), tlsVersion, tlsAuth client certificates, gzip bodies,
 # thresholds on tag-filtered submetrics (proto, tls_version, status, expected_response, error_code).
 . "$SB_ROOT/test/e2e/lib.sh"
+export K6_SUMMARY_MODE=legacy # the assertions below read the classic summary layout
 . "$SB_ROOT/test/e2e/tls_servers.sh"
 
 # The CA must come from --tls-ca-file alone: no trust from the environment.

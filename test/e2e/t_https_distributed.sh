@@ -4,6 +4,7 @@
 # agree on 200; without the CA every agent fails verification (1310) and the run still exits 0;
 # --insecure-skip-tls-verify reaches the agents; tlsAuth with files read by open() works there.
 . "$SB_ROOT/test/e2e/lib.sh"
+export K6_SUMMARY_MODE=legacy # the assertions below read the classic summary layout
 . "$SB_ROOT/test/e2e/tls_servers.sh"
 
 # The CA must come from --tls-ca-file alone, for the controller and the agents.

@@ -5,6 +5,7 @@
 # override visible in scenarios.default), and test.abort() (exit 108, its reason printed,
 # teardown still run, no request at the target afterwards) locally and with two agents.
 . "$SB_ROOT/test/e2e/lib.sh"
+export K6_SUMMARY_MODE=legacy # the assertions below read the classic summary layout
 start_target
 s=$(script exec.js <<'JS'
 import http from 'k6/http';

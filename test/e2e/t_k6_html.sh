@@ -4,6 +4,7 @@
 # page holds the traps a scraper meets: unclosed <li> and <p>, entities, a comment and a script
 # holding markup that must not be found, unquoted and single-quoted attributes.
 . "$SB_ROOT/test/e2e/lib.sh"
+export K6_SUMMARY_MODE=legacy # the assertions below read the classic summary layout
 command -v python3 >/dev/null || fail "python3 is needed"
 
 mkdir -p "$WORK/site"

@@ -5,6 +5,7 @@
 # asserted through console.log, checks and the target's own request count. A runtime error names
 # the user's file:line; the archive carries the polyfills and runs with the sources deleted.
 . "$SB_ROOT/test/e2e/lib.sh"
+export K6_SUMMARY_MODE=legacy # the assertions below read the classic summary layout
 start_target
 
 mkdir -p "$WORK/lib"

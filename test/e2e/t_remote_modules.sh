@@ -9,6 +9,7 @@
 # remote module), an untrusted certificate, an import cycle through remote modules, a file://
 # import from a remote module, open() of a URL.
 . "$SB_ROOT/test/e2e/lib.sh"
+export K6_SUMMARY_MODE=legacy # the assertions below read the classic summary layout
 . "$SB_ROOT/test/e2e/tls_servers.sh"
 
 # The test CA is trusted only where this test says so.

@@ -1,5 +1,6 @@
 # vus: 100, iterations: 1000 completes exactly 1000 iterations and 1000 requests (issue #2).
 . "$SB_ROOT/test/e2e/lib.sh"
+export K6_SUMMARY_MODE=legacy # the assertions below read the classic summary layout
 start_target
 s=$(script shared.js <<'JS'
 import http from 'k6/http';

@@ -1,5 +1,6 @@
 # Thresholds: a crossed one prints ✗ and exits 99; a kept one prints ✓ and exits 0.
 . "$SB_ROOT/test/e2e/lib.sh"
+export K6_SUMMARY_MODE=legacy # the assertions below read the classic summary layout
 start_target
 s=$(script th.js <<'JS'
 import http from 'k6/http';

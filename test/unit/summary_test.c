@@ -1,6 +1,7 @@
 /* controller/summary: k6's end-of-test summary, compared line by line with the workshop seed
  * (/work/shared/seeds/002_*.txt) and with hand-checked layouts: dotted names, aligned columns,
- * kB/MB units, ✓/✗ marks and counts, the check tree. */
+ * kB/MB units, ✓/✗ marks and counts, the check tree (legacy); k6 v1's compact and full layouts
+ * worked out by hand from k6's summary.js (v1.8.1). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 
 #include "test/unit/failalloc.h"
 #include "controller/summary.c"
+#include "controller/summary_compact.c"
 #include "test/unit/failalloc_off.h"
 
 #include "controller/judge.h"
@@ -40,8 +42,13 @@ static char *render(const sb_summary_input *in) {
   return text;
 }
 
+/* cmocka truncates long messages: the texts go to stderr whole, the failure names the line. */
 static void expect(const char *got, const char *want) {
-  if (strcmp(got, want)) fail_msg("summary differs:\n--- got ---\n%s\n--- want ---\n%s", got, want);
+  if (!strcmp(got, want)) return;
+  size_t i = 0;
+  while (got[i] && got[i] == want[i]) i++;
+  fprintf(stderr, "--- got ---\n%s\n--- want ---\n%s\n", got, want);
+  fail_msg("summary differs at byte %zu: got '%.20s', want '%.20s'", i, got + i, want + i);
 }
 
 static const char *const er[] = {"expected_response", "true"};
@@ -345,12 +352,213 @@ static void test_custom_metrics_judged(void **state) {
   sb_judge_free(j);
 }
 
+/* k6 v1's compact layout: thresholds (a sub-metric under its parent, a counter's count and
+ * rate), the checks as three metrics and a flat list (a check of a group too), the metrics by
+ * category with custom ones first, the HTTP phase timings and checks left out, one alignment for
+ * every category. */
+static void test_compact(void **state) {
+  sb_metrics *m = new_set();
+  const char *const ok[] = {"check", "ok", "group", ""}, *const bad[] = {"check", "bad", "group", "::g"};
+  for (int i = 0; i < 2; i++) {
+    add(m, SB_M_HTTP_REQ_DURATION, er, 1, 100);
+    add(m, SB_M_HTTP_REQ_BLOCKED, er, 1, 1);
+    add(m, SB_M_HTTP_REQ_FAILED, er, 1, 0);
+    add(m, SB_M_HTTP_REQS, er, 1, 1);
+    add(m, SB_M_ITERATIONS, NULL, 0, 1);
+    add(m, SB_M_CHECKS, ok, 2, 1);
+    add(m, SB_M_CHECKS, bad, 2, i);
+  }
+  add(m, SB_M_VUS, NULL, 0, 1);
+  int id = sb_metrics_register(m, "my_counter", SB_METRIC_COUNTER, SB_VALUE_DEFAULT, NULL);
+  add(m, id, NULL, 0, 3);
+  sb_threshold th[4];
+  parse(&th[0], "http_req_duration", "p(95)<200");
+  parse(&th[1], "http_req_duration{expected_response:true}", " max<50 ");
+  parse(&th[2], "http_reqs", "count>1");
+  parse(&th[3], "http_reqs", "rate<100");
+  sb_threshold_result res[4] = {{1, 1, 0}, {0, 1, 0}, {1, 1, 0}, {1, 1, 0}};
+  sb_summary_input in = {.metrics = m, .thresholds = th, .results = res, .nthresholds = 4,
+                         .duration_s = 1, .mode = SB_SUMMARY_COMPACT};
+  char *got = render(&in);
+  const char *t = "avg=100ms min=100ms med=100ms max=100ms p(90)=100ms p(95)=100ms\n";
+  char want[4096];
+  snprintf(want, sizeof(want),
+           "\n"
+           "\n"
+           "  █ THRESHOLDS\n"
+           "\n"
+           "    http_req_duration\n"
+           "    ✓ 'p(95)<200' p(95)=100ms\n"
+           "\n"
+           "      {expected_response:true}\n"
+           "      ✗ 'max<50' max=100ms\n"
+           "\n"
+           "    http_reqs\n"
+           "    ✓ 'count>1' count=2\n"
+           "    ✓ 'rate<100' rate=2/s\n"
+           "\n"
+           "\n"
+           "  █ TOTAL RESULTS\n"
+           "\n"
+           "    checks_total.......: 4      4/s\n"
+           "    checks_succeeded...: 75.00%% 3 out of 4\n"
+           "    checks_failed......: 25.00%% 1 out of 4\n"
+           "\n"
+           "    ✓ ok\n"
+           "    ✗ bad\n"
+           "      ↳  50%% — ✓ 1 / ✗ 1\n"
+           "\n"
+           "    CUSTOM\n"
+           "    my_counter.....................: 3     3/s\n"
+           "\n"
+           "    HTTP\n"
+           "    http_req_duration..............: %s"
+           "      { expected_response:true }...: %s"
+           "    http_req_failed................: 0.00%% 0 out of 2\n"
+           "    http_reqs......................: 2     2/s\n"
+           "\n"
+           "    EXECUTION\n"
+           "    iterations.....................: 2     2/s\n"
+           "    vus............................: 1     min=1      max=1\n"
+           "\n"
+           "\n"
+           "\n",
+           t, t);
+  expect(got, want);
+  free(got);
+  for (int i = 0; i < 4; i++)
+    sb_threshold_clear(&th[i]);
+  sb_metrics_free(m);
+}
+
+/* The full layout: every metric, then a GROUP section per group of the default scenario (each
+ * with its own checks and metrics, nested groups as "↳ GROUP:") and a SCENARIO section per
+ * other scenario with its groups; group_duration is never shown, the vus gauge (no scenario) only
+ * in the totals. */
+static void test_full(void **state) {
+  sb_metrics *m = new_set();
+  const char *const ok[] = {"check", "ok", "group", "", "scenario", "default"};
+  const char *const in_g[] = {"check", "in_g", "group", "::g", "scenario", "default"};
+  const char *const sc[] = {"check", "sc_check", "group", "::h", "scenario", "api"};
+  const char *const gn[] = {"group", "::g::n", "scenario", "default"};
+  const char *const api[] = {"group", "", "scenario", "api"};
+  const char *const g[] = {"group", "::g", "scenario", "default"};
+  add(m, SB_M_CHECKS, ok, 3, 1);
+  add(m, SB_M_CHECKS, in_g, 3, 1);
+  add(m, SB_M_CHECKS, sc, 3, 0);
+  add(m, SB_M_HTTP_REQS, gn, 2, 1);
+  add(m, SB_M_HTTP_REQS, api, 2, 2);
+  add(m, SB_M_GROUP_DURATION, g, 2, 5);
+  add(m, SB_M_VUS, NULL, 0, 1);
+  sb_summary_input in = {.metrics = m, .duration_s = 1, .mode = SB_SUMMARY_FULL};
+  char *got = render(&in);
+  expect(got, "\n"
+              "\n"
+              "  █ TOTAL RESULTS\n"
+              "\n"
+              "    checks_total.......: 3      3/s\n"
+              "    checks_succeeded...: 66.66% 2 out of 3\n"
+              "    checks_failed......: 33.33% 1 out of 3\n"
+              "\n"
+              "    ✓ ok\n"
+              "    ✓ in_g\n"
+              "    ✗ sc_check\n"
+              "      ↳  0% — ✓ 0 / ✗ 1\n"
+              "\n"
+              "    HTTP\n"
+              "    http_reqs...: 3 3/s\n"
+              "\n"
+              "    EXECUTION\n"
+              "    vus.........: 1 min=1 max=1\n"
+              "\n"
+              "\n"
+              "  █ GROUP: g\n"
+              "\n"
+              "    checks_total.......: 1       1/s\n"
+              "    checks_succeeded...: 100.00% 1 out of 1\n"
+              "    checks_failed......: 0.00%   0 out of 1\n"
+              "\n"
+              "    ✓ in_g\n"
+              "\n"
+              "    ↳ GROUP: n\n"
+              "\n"
+              "      HTTP\n"
+              "      http_reqs...: 1 1/s\n"
+              "\n"
+              "\n"
+              "  █ SCENARIO: api\n"
+              "\n"
+              "    checks_total.......: 1       1/s\n"
+              "    checks_succeeded...: 0.00%   0 out of 1\n"
+              "    checks_failed......: 100.00% 1 out of 1\n"
+              "\n"
+              "    ✗ sc_check\n"
+              "      ↳  0% — ✓ 0 / ✗ 1\n"
+              "\n"
+              "    HTTP\n"
+              "    http_reqs...: 2 2/s\n"
+              "\n"
+              "    ↳ GROUP: h\n"
+              "\n"
+              "      checks_total.......: 1       1/s\n"
+              "      checks_succeeded...: 0.00%   0 out of 1\n"
+              "      checks_failed......: 100.00% 1 out of 1\n"
+              "\n"
+              "      ✗ sc_check\n"
+              "          ↳  0% — ✓ 0 / ✗ 1\n"
+              "\n"
+              "\n"
+              "\n");
+  free(got);
+  /* disabled prints nothing */
+  in.mode = SB_SUMMARY_DISABLED;
+  got = render(&in);
+  expect(got, "");
+  free(got);
+  sb_metrics_free(m);
+}
+
+/* summaryTimeUnit fixes the unit of every time, two decimals (k6's humanizeDuration), in every
+ * layout; the modes parse by k6's names. */
+static void test_time_unit_and_modes(void **state) {
+  sb_metrics *m = new_set();
+  add(m, SB_M_ITERATION_DURATION, NULL, 0, 1234.5);
+  const char *const stats[] = {"avg"};
+  sb_summary_input in = {.metrics = m, .trend_stats = stats, .ntrend_stats = 1, .duration_s = 1,
+                         .time_unit = "ms"};
+  char *got = render(&in);
+  expect(got, "\n     iteration_duration...: avg=1234.50ms\n\n");
+  free(got);
+  in.time_unit = "s";
+  got = render(&in);
+  expect(got, "\n     iteration_duration...: avg=1.23s\n\n");
+  free(got);
+  in.time_unit = "us";
+  in.mode = SB_SUMMARY_COMPACT;
+  got = render(&in);
+  expect(got, "\n\n  █ TOTAL RESULTS\n\n    EXECUTION\n"
+              "    iteration_duration...: avg=1234500.00µs\n\n\n\n");
+  free(got);
+  sb_metrics_free(m);
+  sb_summary_mode mode;
+  sb_err err;
+  assert_int_equal(sb_summary_mode_parse("full", &mode, &err), 0);
+  assert_int_equal(mode, SB_SUMMARY_FULL);
+  assert_int_equal(sb_summary_mode_parse("legacy", &mode, &err), 0);
+  assert_int_equal(mode, SB_SUMMARY_LEGACY);
+  assert_int_equal(sb_summary_mode_parse("Compact", &mode, &err), SB_EINVAL);
+  assert_non_null(strstr(err.msg, "expected compact, full, legacy or disabled"));
+  assert_string_equal(sb_summary_mode_name(SB_SUMMARY_COMPACT), "compact");
+}
+
 /* Every allocation failure gives SB_ENOMEM with nothing leaked (ASan checks), until the full
  * summary comes out. */
 static void test_alloc_failures(void **state) {
   sb_metrics *m = new_set();
   const char *const c1[] = {"check", "a", "group", "::g::h"};
+  const char *const c2[] = {"check", "b", "group", "::g", "scenario", "s"};
   add(m, SB_M_CHECKS, c1, 2, 0);
+  add(m, SB_M_CHECKS, c2, 3, 1);
   add(m, SB_M_HTTP_REQ_DURATION, er, 1, 3);
   add(m, SB_M_VUS, NULL, 0, 3);
   sb_threshold th;
@@ -358,6 +566,8 @@ static void test_alloc_failures(void **state) {
   sb_threshold_result res = {1, 1, 0};
   sb_summary_input in = {
       .metrics = m, .thresholds = &th, .results = &res, .nthresholds = 1, .duration_s = 1};
+  for (int mode = SB_SUMMARY_LEGACY; mode <= SB_SUMMARY_FULL; mode++) {
+  in.mode = (sb_summary_mode)mode;
   sb_buf want;
   sb_buf_init(&want);
   assert_int_equal(sb_summary_format(&want, &in), 0);
@@ -379,6 +589,7 @@ static void test_alloc_failures(void **state) {
   }
   assert_true(n > 5 && n < 1000);
   sb_buf_clear(&want);
+  }
   sb_threshold_clear(&th);
   sb_metrics_free(m);
 }
@@ -389,6 +600,8 @@ int main(void) {
       cmocka_unit_test(test_thresholds_and_stats), cmocka_unit_test(test_checks_tree),
       cmocka_unit_test(test_sort_order),           cmocka_unit_test(test_humanize),
       cmocka_unit_test(test_custom_metrics_judged),
+      cmocka_unit_test(test_compact),              cmocka_unit_test(test_full),
+      cmocka_unit_test(test_time_unit_and_modes),
       cmocka_unit_test(test_alloc_failures),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
