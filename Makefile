@@ -5,11 +5,13 @@
 #   make test-asan  the same tests under ASan/UBSan (separate build tree)
 #   make bench      speed and memory against wrk and h2load on a local nginx (docs/PERFORMANCE.md)
 #   make demo       a real load test against a local target (the README's first command)
+#   make install    binaries, man pages, examples, systemd unit in PREFIX=/usr/local (DESTDIR=)
+#   make uninstall  removes them; make deb: a Debian package in $(BUILD)/ (deploy/README.md)
 # V=1 prints full commands; SANITIZE=1 builds with ASan/UBSan.
 
 BUILD ?= build
 CC ?= gcc
-PKGS := libevent libevent_openssl libevent_pthreads openssl libnghttp2 libprotobuf-c libzstd jansson zlib libbrotlienc libbrotlidec libxml-2.0
+PKGS := libevent libevent_openssl libevent_pthreads openssl libnghttp2 libprotobuf-c libzstd jansson zlib libbrotlienc libbrotlidec libxml-2.0 libsystemd
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.0.0-dev)
 
 OPT ?= -O2
@@ -163,6 +165,19 @@ bench: deps all $(BUILD)/sb-sim-agent
 
 demo: deps all
 	@scripts/demo.sh $(BUILD)
+
+# Installing (deploy/install.sh, deploy/deb/build.sh).
+PREFIX ?= /usr/local
+SYSCONFDIR ?= /etc
+.PHONY: install uninstall deb
+install: $(BUILD)/speedboat $(BUILD)/speedboat-agent
+	@deploy/install.sh install "$(BUILD)" "$(DESTDIR)" "$(PREFIX)" "$(SYSCONFDIR)"
+
+uninstall:
+	@deploy/install.sh uninstall "$(BUILD)" "$(DESTDIR)" "$(PREFIX)" "$(SYSCONFDIR)"
+
+deb: $(BUILD)/speedboat $(BUILD)/speedboat-agent
+	@deploy/deb/build.sh "$(BUILD)" "$(VERSION)"
 
 format:
 	clang-format -i $(COMMON_SRC) $(AGENT_SRC) $(CTL_SRC) common/*.h agent/*.h controller/*.h

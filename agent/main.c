@@ -1,15 +1,22 @@
 /* speedboat-agent: the daemon that runs a controller's VUs on this machine.
  *
  * The main thread parses the command line once into a read-only sb_session_opts, binds the
- * listener and accepts; every controller connection is served by sb_session_serve_fd() on its own
- * detached thread. All sessions share one `busy` flag, so a second controller is told "busy"
- * while a test runs instead of waiting in the accept queue. SIGTERM and SIGINT are blocked in
- * every thread and read by the main thread through a signalfd beside the listener.
+ * listener and runs one event_base: accepting, the signals, the health endpoint (agent/health.h)
+ * and systemd's watchdog (agent/notify.h). Every controller connection is served by
+ * sb_session_serve_fd() on its own detached thread. All sessions share one `busy` flag, so a
+ * second controller is told "busy" while a test runs instead of waiting in the accept queue.
+ * SIGTERM and SIGINT are blocked in every thread and read by the main loop through a signalfd.
+ *
+ * Stopping (SIGTERM, as systemd and Kubernetes send it): the listener closes, STOPPING=1 goes to
+ * systemd, and the shared `stopping` flag tells every session to abort its test, send the
+ * controller its last measurements and the reason, and hang up; the daemon exits once they have
+ * (at most DRAIN_MS later). A second signal exits at once.
  *
  * Logs: one logfmt line per event on stderr, `time=... level=... msg="..." key=value...`; the
  * first line is always `msg="listening" addr=HOST:PORT` with the port actually bound. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <event2/event.h>
 #include <getopt.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -26,6 +33,8 @@
 #include <unistd.h>
 
 #include "agent/engine.h"
+#include "agent/health.h"
+#include "agent/notify.h"
 #include "agent/session.h"
 #include "common/buf.h"
 #include "common/hostport.h"
@@ -33,7 +42,10 @@
 #include "common/clock.h"
 #include "common/tls.h"
 
-#define MAX_CONNS 16 /* concurrent controller connections; extras are closed at once */
+#define MAX_CONNS 16    /* concurrent controller connections; extras are closed at once */
+#define DRAIN_MS 10000  /* after SIGTERM, how long sessions get to tell their controllers */
+#define DRAIN_TICK_MS 50
+#define ACCEPT_PAUSE_MS 100 /* out of descriptors: stop accepting this long */
 
 static const char usage[] =
     "Usage: speedboat-agent [options]\n"
@@ -57,7 +69,9 @@ static const char usage[] =
     "\n"
     "Security: the agent refuses to listen on a non-loopback address unless --token-file or\n"
     "the --tls-* options are given (anyone who can reach it could run load from this machine).\n"
-    "Logs go to stderr, one logfmt line per event.\n";
+    "Logs go to stderr, one logfmt line per event. Under systemd (Type=notify) it reports\n"
+    "READY=1 once listening, WATCHDOG=1 when WatchdogSec= is set, and STOPPING=1. SIGTERM aborts\n"
+    "a running test, tells its controller, and exits 0.\n";
 
 /* The command line, parsed once. */
 typedef struct config {
@@ -65,8 +79,19 @@ typedef struct config {
   const char *token_file; /* NULL = no token */
   const char *tls_cert, *tls_key, *tls_ca;
   const char *id;         /* NULL = hostname:port */
+  const char *health;     /* --health ADDR:PORT; NULL = no health endpoint */
   uint64_t max_vus;       /* 0 = no limit */
 } config;
+
+/* The main loop's state: the listener, signals, health endpoint and timers on one base. */
+typedef struct daemon_loop {
+  struct event_base *base;
+  struct event *ev_accept, *ev_signal, *ev_watchdog, *ev_drain, *ev_resume;
+  int lfd, sfd;
+  const sb_session_opts *o;
+  int64_t drain_until_ms; /* 0 = not stopping */
+  int rc;                 /* the exit code */
+} daemon_loop;
 
 /* One accepted connection, owned by its thread. */
 typedef struct conn {
@@ -75,8 +100,9 @@ typedef struct conn {
   char peer[INET6_ADDRSTRLEN + 8];
 } conn;
 
-static atomic_int busy;   /* shared by all sessions: one test at a time */
-static atomic_int active; /* connections being served */
+static atomic_int busy;     /* shared by all sessions: one test at a time */
+static atomic_int active;   /* connections being served */
+static atomic_int stopping; /* set once on SIGTERM: sessions abort and hang up */
 
 /* "127.0.0.1:6566" or "[::1]:6566" for |sa| into |buf|. */
 static const char *addr_str(const struct sockaddr *sa, socklen_t len, char *buf, size_t size) {
@@ -182,12 +208,13 @@ static int parse_positive(const char *opt, const char *s, uint64_t *out) {
 /* Fills |c| from the command line. Returns -1 to continue, else the exit code (0 after --help or
  * --version, 2 after a bad option). */
 static int parse_args(int argc, char **argv, config *c) {
-  enum { O_TOKEN = 256, O_CERT, O_KEY, O_CA, O_MAXVUS, O_ID };
+  enum { O_TOKEN = 256, O_CERT, O_KEY, O_CA, O_MAXVUS, O_ID, O_HEALTH };
   static const struct option longopts[] = {
       {"listen", required_argument, 0, 'l'},  {"token-file", required_argument, 0, O_TOKEN},
       {"tls-cert", required_argument, 0, O_CERT}, {"tls-key", required_argument, 0, O_KEY},
       {"tls-ca", required_argument, 0, O_CA},  {"max-vus", required_argument, 0, O_MAXVUS},
-      {"id", required_argument, 0, O_ID},     {"help", no_argument, 0, 'h'},
+      {"id", required_argument, 0, O_ID},     {"health", required_argument, 0, O_HEALTH},
+      {"help", no_argument, 0, 'h'},
       {"version", no_argument, 0, 'V'},       {0, 0, 0, 0}};
   int ch;
   while ((ch = getopt_long(argc, argv, "l:hV", longopts, NULL)) != -1) {
@@ -207,6 +234,7 @@ static int parse_args(int argc, char **argv, config *c) {
       }
       c->id = optarg;
       break;
+    case O_HEALTH: c->health = optarg; break;
     case 'h': fputs(usage, stdout); return 0;
     case 'V': printf("speedboat-agent %s\n", SB_VERSION); return 0;
     default: fputs(usage, stderr); return 2;
@@ -270,37 +298,104 @@ static void dispatch(int fd, const struct sockaddr *sa, socklen_t len, const sb_
   close(fd);
 }
 
-/* Accepts until SIGTERM or SIGINT arrives on |sfd|. Returns 0, or 1 after a fatal error. */
-static int accept_loop(int lfd, int sfd, const sb_session_opts *o) {
-  struct pollfd pfd[2] = {{.fd = lfd, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
-  for (;;) {
-    if (poll(pfd, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      sb_logfmt("error", "msg=\"poll failed\" error=\"%s\"", strerror(errno));
-      return 1;
-    }
-    if (pfd[1].revents) {
-      struct signalfd_siginfo si;
-      if (read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si)) continue;
-      sb_logfmt("info", "msg=\"shutting down\" signal=%s active=%d",
-           si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM", atomic_load(&active));
-      return 0;
-    }
-    if (!pfd[0].revents) continue;
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
-    if (fd < 0) {
-      if (errno == EINTR || errno == EAGAIN || errno == ECONNABORTED) continue;
-      sb_logfmt("error", "msg=\"accept failed\" error=\"%s\"", strerror(errno));
-      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-        usleep(100 * 1000); /* out of descriptors: let sessions end rather than spin */
-        continue;
-      }
-      return 1;
-    }
-    dispatch(fd, (struct sockaddr *)&ss, sl, o);
+static int64_t mono_ms(void) { return sb_clock_mono_us() / 1000; }
+
+static struct timeval ms_tv(int64_t ms) {
+  return (struct timeval){.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+}
+
+static void on_resume(evutil_socket_t fd, short what, void *arg) {
+  daemon_loop *d = arg;
+  if (!d->drain_until_ms) event_add(d->ev_accept, NULL);
+}
+
+/* The listener is readable: accept one connection and hand it to a thread. */
+static void on_accept(evutil_socket_t lfd, short what, void *arg) {
+  daemon_loop *d = arg;
+  struct sockaddr_storage ss;
+  socklen_t sl = sizeof(ss);
+  int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
+  if (fd >= 0) {
+    dispatch(fd, (struct sockaddr *)&ss, sl, d->o);
+    return;
   }
+  if (errno == EINTR || errno == EAGAIN || errno == ECONNABORTED) return;
+  sb_logfmt("error", "msg=\"accept failed\" error=\"%s\"", strerror(errno));
+  if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+    struct timeval tv = ms_tv(ACCEPT_PAUSE_MS); /* let sessions end rather than spin */
+    event_del(d->ev_accept);
+    event_add(d->ev_resume, &tv);
+    return;
+  }
+  d->rc = 1;
+  event_base_loopbreak(d->base);
+}
+
+/* After SIGTERM: ends the loop once every session has hung up, or at the deadline. */
+static void on_drain(evutil_socket_t fd, short what, void *arg) {
+  daemon_loop *d = arg;
+  int n = atomic_load(&active);
+  if (n == 0) {
+    event_base_loopbreak(d->base);
+  } else if (mono_ms() > d->drain_until_ms) {
+    sb_logfmt("warn", "msg=\"sessions still open at the stop deadline, exiting\" active=%d", n);
+    event_base_loopbreak(d->base);
+  }
+}
+
+/* SIGTERM or SIGINT: the first starts a clean stop (see the top of the file), a second exits. */
+static void on_signal(evutil_socket_t sfd, short what, void *arg) {
+  daemon_loop *d = arg;
+  struct signalfd_siginfo si;
+  if (read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si)) return;
+  const char *name = si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM";
+  if (d->drain_until_ms) {
+    sb_logfmt("warn", "msg=\"second signal, exiting now\" signal=%s active=%d", name,
+              atomic_load(&active));
+    event_base_loopbreak(d->base);
+    return;
+  }
+  int n = atomic_load(&active);
+  sb_logfmt("info", "msg=\"shutting down\" signal=%s active=%d", name, n);
+  sb_notify_stopping(n ? "stopping: aborting the running test" : "stopping");
+  atomic_store(&stopping, 1);
+  event_del(d->ev_accept);
+  event_del(d->ev_resume);
+  close(d->lfd); /* new controllers are refused from now on */
+  d->lfd = -1;
+  d->drain_until_ms = mono_ms() + DRAIN_MS;
+  struct timeval tv = ms_tv(DRAIN_TICK_MS);
+  event_add(d->ev_drain, &tv);
+  on_drain(-1, 0, d);
+}
+
+static void on_watchdog(evutil_socket_t fd, short what, void *arg) { sb_notify_watchdog(); }
+
+/* Creates the loop's events; the watchdog ticks at half systemd's WatchdogSec. Returns 0 or -1. */
+static int loop_init(daemon_loop *d) {
+  if (!(d->base = event_base_new())) return -1;
+  d->ev_accept = event_new(d->base, d->lfd, EV_READ | EV_PERSIST, on_accept, d);
+  d->ev_signal = event_new(d->base, d->sfd, EV_READ | EV_PERSIST, on_signal, d);
+  d->ev_drain = event_new(d->base, -1, EV_PERSIST, on_drain, d);
+  d->ev_resume = event_new(d->base, -1, 0, on_resume, d);
+  d->ev_watchdog = event_new(d->base, -1, EV_PERSIST, on_watchdog, d);
+  if (!d->ev_accept || !d->ev_signal || !d->ev_drain || !d->ev_resume || !d->ev_watchdog) return -1;
+  event_add(d->ev_accept, NULL);
+  event_add(d->ev_signal, NULL);
+  uint64_t wd = sb_notify_watchdog_usec();
+  if (wd) {
+    struct timeval tv = {.tv_sec = (time_t)(wd / 2 / 1000000), .tv_usec = (suseconds_t)(wd / 2 % 1000000)};
+    event_add(d->ev_watchdog, &tv);
+    sb_notify_watchdog();
+  }
+  return 0;
+}
+
+static void loop_clear(daemon_loop *d) {
+  struct event *ev[] = {d->ev_accept, d->ev_signal, d->ev_drain, d->ev_resume, d->ev_watchdog};
+  for (size_t i = 0; i < sizeof(ev) / sizeof(ev[0]); i++)
+    if (ev[i]) event_free(ev[i]);
+  if (d->base) event_base_free(d->base);
 }
 
 /* Blocks SIGTERM and SIGINT in this thread and every thread made later, and returns a signalfd
@@ -315,36 +410,71 @@ static int signals_fd(void) {
   return signalfd(-1, &set, SFD_CLOEXEC);
 }
 
-/* Binds, logs the listening line, then serves until a signal. Returns the exit code. */
-static int run(const config *c, sb_session_opts *o, int secured, int sfd) {
+/* Binds |c->listen|, refusing an unprotected non-loopback address. Fills |addr| with what was
+ * bound. Returns the socket, or -1 with *rc the exit code. */
+static int bind_listener(const config *c, int secured, char *addr, size_t size, int *rc) {
   struct addrinfo *ai;
-  if (resolve(c->listen, &ai)) return 2;
+  *rc = 2;
+  if (resolve(c->listen, &ai)) return -1;
   if (!is_loopback(ai->ai_addr) && !secured) {
     fprintf(stderr, "speedboat-agent: refusing to listen on non-loopback %s without --token-file "
                     "or --tls-cert/--tls-key/--tls-ca (anyone who can reach it could run load "
                     "from this machine)\n", c->listen);
     freeaddrinfo(ai);
-    return 2;
+    return -1;
   }
   int lfd = listen_on(c->listen, ai);
   freeaddrinfo(ai);
-  if (lfd < 0) return 1;
+  *rc = 1;
+  if (lfd < 0) return -1;
   struct sockaddr_storage ss;
   socklen_t sl = sizeof(ss);
-  char addr[INET6_ADDRSTRLEN + 8], id[320], host[256] = "agent";
   getsockname(lfd, (struct sockaddr *)&ss, &sl);
-  addr_str((struct sockaddr *)&ss, sl, addr, sizeof(addr));
+  addr_str((struct sockaddr *)&ss, sl, addr, size);
+  return lfd;
+}
+
+/* Starts the --health endpoint on |d|'s base, if asked for. Returns 0 or -1 after printing why. */
+static int start_health(const config *c, daemon_loop *d, sb_health_state *hs, sb_health **out) {
+  *out = NULL;
+  if (!c->health) return 0;
+  sb_err err;
+  if (sb_health_new(out, d->base, c->health, hs, &err) == 0) return 0;
+  fprintf(stderr, "speedboat-agent: %s\n", err.msg);
+  return -1;
+}
+
+/* Binds, logs the listening line, tells systemd, then serves until a signal. Returns the exit
+ * code. */
+static int run(const config *c, sb_session_opts *o, int secured, int sfd) {
+  char addr[INET6_ADDRSTRLEN + 8], id[320], host[256] = "agent", status[400];
+  daemon_loop d = {.sfd = sfd, .o = o};
+  int rc;
+  if ((d.lfd = bind_listener(c, secured, addr, sizeof(addr), &rc)) < 0) return rc;
   if (!c->id) {
     gethostname(host, sizeof(host) - 1);
     host[sizeof(host) - 1] = '\0';
     snprintf(id, sizeof(id), "%s:%s", host, strrchr(addr, ':') + 1);
   }
   o->agent_id = c->id ? c->id : id;
-  sb_logfmt("info", "msg=\"listening\" addr=%s id=\"%s\" tls=%s token=%s max_vus=%llu", addr,
-       o->agent_id, o->tls ? "on" : "off", o->token ? "on" : "off",
-       (unsigned long long)o->max_vus);
-  int rc = accept_loop(lfd, sfd, o);
-  close(lfd);
+  sb_health_state hs = {.busy = &busy, .stopping = &stopping, .agent_id = o->agent_id,
+                        .max_vus = o->max_vus};
+  sb_health *health = NULL;
+  rc = 1;
+  if (loop_init(&d)) fprintf(stderr, "speedboat-agent: out of memory\n");
+  else if (start_health(c, &d, &hs, &health) == 0) rc = -1;
+  if (rc < 0) {
+    sb_logfmt("info", "msg=\"listening\" addr=%s id=\"%s\" tls=%s token=%s max_vus=%llu health=%s",
+              addr, o->agent_id, o->tls ? "on" : "off", o->token ? "on" : "off",
+              (unsigned long long)o->max_vus, health ? sb_health_addr(health) : "off");
+    snprintf(status, sizeof(status), "listening on %s", addr);
+    sb_notify_ready(status);
+    event_base_dispatch(d.base);
+    rc = d.rc;
+  }
+  sb_health_free(health);
+  loop_clear(&d);
+  if (d.lfd >= 0) close(d.lfd);
   return rc;
 }
 
@@ -359,7 +489,8 @@ int main(int argc, char **argv) {
     free(token);
     return 2;
   }
-  sb_session_opts o = {.token = token, .max_vus = c.max_vus, .tls = tls, .busy = &busy};
+  sb_session_opts o = {.token = token, .max_vus = c.max_vus, .tls = tls, .busy = &busy,
+                       .stopping = &stopping};
   int sfd = signals_fd(); /* before any thread starts, so every thread inherits the mask */
   if (sfd < 0) {
     fprintf(stderr, "speedboat-agent: signalfd: %s\n", strerror(errno));

@@ -538,9 +538,38 @@ static void controller_lost(session *s, const char *why) {
   event_base_loopbreak(s->base);
 }
 
+/* The daemon is stopping (SIGTERM): abort a running test, send what it measured and a warning
+ * saying why, then hang up. The controller prints the warning and counts this agent as lost (its
+ * numbers so far kept) instead of guessing at a dropped connection. */
+static void agent_stopping(session *s) {
+  slog(s, "warn", "agent shutting down: %s", s->engine && !s->ended ? "aborting the test" : "closing");
+  if (s->hello_ok) {
+    if (s->engine && !s->ended) send_snapshot(s);
+    Speedboat__Log m = SPEEDBOAT__LOG__INIT;
+    m.level = "warn";
+    m.source = "agent";
+    m.time_us = sb_clock_wall_us();
+    m.text = s->engine && !s->ended ? "the agent is shutting down (SIGTERM): its test was aborted"
+                                    : "the agent is shutting down (SIGTERM)";
+    sb_frame_send_msg(bufferevent_get_output(s->bev), SPEEDBOAT__ENVELOPE__MSG_LOG, &m);
+  }
+  if (s->engine) {
+    sb_engine_stop(s->engine, 1);
+    drop_engine(s);
+  }
+  snprintf(s->why, sizeof(s->why), "agent shutting down");
+  s->closing = 1;
+  bufferevent_disable(s->bev, EV_READ);
+  if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) event_base_loopbreak(s->base);
+}
+
 /* Twice a second: our heartbeat, and the check that the controller still speaks. */
 static void on_beat(evutil_socket_t fd, short what, void *arg) {
   session *s = arg;
+  if (s->o->stopping && atomic_load(s->o->stopping)) {
+    if (!s->closing) agent_stopping(s);
+    return;
+  }
   int64_t silent = sb_clock_mono_us() - s->last_rx_us;
   int64_t lost = s->o->lost_ms > 0 ? (int64_t)s->o->lost_ms * 1000 : LOST_US;
   if (!s->hello_ok && silent > HELLO_TIMEOUT_US) {

@@ -23,6 +23,8 @@ typedef struct sb_session_opts {
                              * ends; a session that cannot take it answers "busy". NULL = none */
   int lost_ms;              /* controller silent this long = gone (stop the load); 0 = 4000 */
   const char *peer;         /* the controller's address, for the agent's log lines */
+  const atomic_int *stopping; /* the daemon is shutting down (SIGTERM): abort the test, tell the
+                               * controller and hang up, within a heartbeat. NULL = never */
 } sb_session_opts;
 
 /* Serves the connection on |fd| until the controller closes it or the test ends and the

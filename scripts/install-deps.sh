@@ -9,8 +9,11 @@ PKGS="build-essential pkg-config git ca-certificates
   duktape-dev libevent-dev libssl-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler
   libzstd-dev zstd zlib1g-dev libbrotli-dev libhttp-parser-dev libcmocka-dev libjansson-dev libxml2-dev openssl
   nginx-light wrk nghttp2-client nghttp2-server python3-httpbin curl procps iproute2 tar time util-linux
-  libnss-wrapper esbuild"
+  libnss-wrapper esbuild
+  libsystemd-dev systemd man-db python3-yaml"
 
+# libsystemd-dev: the agent's sd_notify (Type=notify, watchdog). systemd (systemd-analyze), man-db
+# and python3-yaml: the deploy tests (unit verification, man pages, Kubernetes manifests).
 # esbuild (Debian 0.17) is the compile step's first stage (controller/transform.h): TypeScript and
 # ES2016+ syntax. Node.js and npm only fetch babel-standalone at build time; a machine that has them from
 # elsewhere keeps its own.
