@@ -520,7 +520,7 @@ static struct event_base *worker_base(const sb_engine *e) {
 static int worker_init(sb_worker *w) {
   sb_engine *e = w->e;
   w->base = worker_base(e);
-  if (!w->base || sb_metrics_new(&w->m))
+  if (!w->base || sb_metrics_new(&w->m) || (e->cfg.points && sb_metrics_points_enable(w->m)))
     return sb_err_set(&w->init_err, SB_ENOMEM, "out of memory");
   w->ev_cmd = event_new(w->base, -1, 0, on_cmd, w);
   w->ev_flush = event_new(w->base, -1, EV_PERSIST, on_flush, w);
@@ -726,6 +726,7 @@ int sb_engine_new(sb_engine **out, sb_engine_cfg *cfg, const sb_engine_cbs *cbs,
   e->cfg = *cfg; /* borrowed until success: a failure leaves it to the caller */
   e->discard_bodies = cfg->discard_response_bodies || cfg->http.discard_response_bodies;
   int rc = sb_metrics_new(&e->pending);
+  if (!rc && cfg->points) rc = sb_metrics_points_enable(e->pending);
   if (rc) {
     rc = sb_err_set(err, SB_ENOMEM, "out of memory");
     goto fail;

@@ -32,6 +32,7 @@ typedef struct sb_engine_cfg {
   int discard_response_bodies;
   sb_http_config http;          /* owned: HTTP/TLS/DNS options */
   char *options_json;           /* owned: k6/execution's test.options; NULL = none */
+  int points;                   /* keep raw samples for outputs (common/points.h) */
 } sb_engine_cfg;
 
 void sb_engine_cfg_init(sb_engine_cfg *c);

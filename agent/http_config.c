@@ -26,6 +26,32 @@ void sb_http_config_defaults(sb_http_config *c) {
   c->max_redirects = 10;
   c->batch = 20;
   c->batch_per_host = 6;
+  c->system_tags = SB_TAG_DEFAULTS;
+}
+
+/* k6's names, one per bit, in bit order. */
+static const char *const tag_names[] = {
+    "proto",    "subproto", "status", "method",      "url",  "name",
+    "group",    "check",    "error",  "error_code",  "tls_version", "scenario",
+    "service",  "expected_response", "iter", "vu", "ocsp_status", "ip",
+};
+
+unsigned sb_system_tag_bit(const char *name) {
+  for (size_t i = 0; name && i < sizeof(tag_names) / sizeof(tag_names[0]); i++)
+    if (!strcmp(name, tag_names[i])) return 1u << i;
+  return 0;
+}
+
+const char *sb_system_tag_name(unsigned bit) {
+  for (size_t i = 0; i < sizeof(tag_names) / sizeof(tag_names[0]); i++)
+    if (bit == 1u << i) return tag_names[i];
+  return NULL;
+}
+
+static void free_strv(char **v, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    free(v[i]);
+  free(v);
 }
 
 static void tls_auth_clear(sb_tls_auth *a) {
@@ -50,6 +76,8 @@ void sb_http_config_clear(sb_http_config *c) {
   }
   free(c->hosts);
   free(c->user_agent);
+  free_strv(c->tags, 2 * c->ntags);
+  free_strv(c->block_hostnames, c->nblock_hostnames);
   sb_http_config_defaults(c);
 }
 
@@ -177,7 +205,49 @@ static int scalars_from_proto(sb_http_config *c, const Speedboat__HttpConfig *m,
   c->batch = (int)m->batch;
   c->batch_per_host = (int)m->batch_per_host;
   c->discard_response_bodies = !!m->discard_response_bodies;
+  if (m->system_tags_set && (m->system_tags & ~SB_TAG_ALL))
+    return sb_err_set(err, SB_EINVAL, PATH ".system_tags: unknown tag bits 0x%x", m->system_tags);
+  c->system_tags = m->system_tags_set ? m->system_tags : SB_TAG_DEFAULTS;
+  c->no_cookies_reset = !!m->no_cookies_reset;
+  if (m->n_tags % 2 || m->n_tags > 2 * SB_HTTP_MAX_TEST_TAGS)
+    return sb_err_set(err, SB_EINVAL, PATH ".tags: expected at most %d key, value pairs",
+                      SB_HTTP_MAX_TEST_TAGS);
   return dns_from_proto(&c->dns, m->dns, err);
+}
+
+/* A blockHostnames pattern as the controller writes it: "*" alone, or an optional leading '*'
+ * then lower-case letters, digits, '-', '_' and '.'. */
+static int block_pattern_ok(const char *s) {
+  if (!s || !*s || strlen(s) > 255) return 0;
+  if (*s == '*') s++;
+  for (; *s; s++)
+    if (!(islower((unsigned char)*s) || isdigit((unsigned char)*s) || strchr("-_.", *s))) return 0;
+  return 1;
+}
+
+/* The test-wide tags (any strings but an empty key) and the blockHostnames patterns. */
+static int lists_from_proto(sb_http_config *c, const Speedboat__HttpConfig *m, sb_err *err) {
+  int oom = 0;
+  if (m->n_tags && !(c->tags = calloc(m->n_tags, sizeof(char *)))) return SB_ENOMEM;
+  for (size_t i = 0; i < m->n_tags; i += 2) {
+    if (!m->tags[i] || !*m->tags[i] || !m->tags[i + 1])
+      return sb_err_set(err, SB_EINVAL, PATH ".tags[%zu]: a tag needs a name", i / 2);
+    c->tags[i] = dup_str(m->tags[i], 0, &oom);
+    c->tags[i + 1] = dup_str(m->tags[i + 1], 0, &oom);
+    c->ntags++;
+    if (oom) return SB_ENOMEM;
+  }
+  if (m->n_block_hostnames &&
+      !(c->block_hostnames = calloc(m->n_block_hostnames, sizeof(char *))))
+    return SB_ENOMEM;
+  for (size_t i = 0; i < m->n_block_hostnames; i++) {
+    if (!block_pattern_ok(m->block_hostnames[i]))
+      return sb_err_set(err, SB_EINVAL, PATH ".block_hostnames[%zu]: not a hostname pattern", i);
+    c->block_hostnames[i] = dup_str(m->block_hostnames[i], 0, &oom);
+    if (oom) return SB_ENOMEM;
+    c->nblock_hostnames++;
+  }
+  return 0;
 }
 
 /* The owned parts: strings, tlsAuth entries and host overrides. */
@@ -199,7 +269,7 @@ static int owned_from_proto(sb_http_config *c, const Speedboat__HttpConfig *m, s
     c->nhosts++;
     if ((rc = host_from_proto(&c->hosts[i], m->hosts[i], i, err))) return rc;
   }
-  return 0;
+  return lists_from_proto(c, m, err);
 }
 
 int sb_http_config_from_proto(sb_http_config *out, const Speedboat__HttpConfig *m, sb_err *err) {
@@ -273,6 +343,13 @@ int sb_http_config_to_proto(const sb_http_config *c, Speedboat__HttpConfig *m) {
   m->batch = (uint32_t)c->batch;
   m->batch_per_host = (uint32_t)c->batch_per_host;
   m->discard_response_bodies = !!c->discard_response_bodies;
+  m->n_tags = 2 * c->ntags;
+  m->tags = c->tags;
+  m->system_tags = c->system_tags;
+  m->system_tags_set = 1;
+  m->no_cookies_reset = !!c->no_cookies_reset;
+  m->n_block_hostnames = c->nblock_hostnames;
+  m->block_hostnames = c->block_hostnames;
   return 0;
 }
 
@@ -309,6 +386,32 @@ const sb_host_override *sb_http_config_match_host(const sb_http_config *c, const
       best_score = s;
       best = &c->hosts[i];
     }
+  }
+  return best;
+}
+
+/* ---- blockHostnames ---- */
+
+static int is_numeric_host(const char *host, size_t len) {
+  char buf[INET6_ADDRSTRLEN + 2];
+  unsigned char a[sizeof(struct in6_addr)];
+  if (len && host[0] == '[' && host[len - 1] == ']') host++, len -= 2;
+  if (len >= sizeof(buf)) return 0;
+  memcpy(buf, host, len);
+  buf[len] = '\0';
+  return inet_pton(AF_INET, buf, a) == 1 || inet_pton(AF_INET6, buf, a) == 1;
+}
+
+const char *sb_http_config_blocked(const sb_http_config *c, const char *host, size_t len) {
+  const char *best = NULL;
+  size_t best_len = 0;
+  if (!c->nblock_hostnames || is_numeric_host(host, len)) return NULL;
+  for (size_t i = 0; i < c->nblock_hostnames; i++) {
+    const char *p = c->block_hostnames[i];
+    size_t plen = strlen(p);
+    int hit = p[0] == '*' ? len >= plen - 1 && !strncasecmp(host + len - (plen - 1), p + 1, plen - 1)
+                          : len == plen && !strncasecmp(host, p, len);
+    if (hit && (!best || plen > best_len)) best = p, best_len = plen;
   }
   return best;
 }

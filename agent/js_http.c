@@ -157,15 +157,17 @@ static job *job_at(duk_context *ctx, http_state *st, size_t i) {
 
 void sb_js_http_iteration_start(sb_vu *vu) {
   const sb_vu_env *env = sb_vu_get_env(vu);
+  const sb_http_config *cfg = env->http ? sb_http_shared_config(env->http) : NULL;
   http_state *st = *sb_vu_http_state(vu);
-  if (st && st->jar) {
+  if (cfg && cfg->no_cookies_reset) {
+    /* k6's noCookiesReset: the jar keeps what earlier iterations received */
+  } else if (st && st->jar) {
     if (sb_cookiejar_count(st->jar)) sb_cookiejar_clear_all(st->jar);
   } else {
     sb_js_cookies_reset(sb_vu_ctx(vu)); /* a jar used before any request (jar.set only) */
   }
   sb_http_client *c = sb_vu_http_if_any(vu);
-  if (c && env->http && sb_http_shared_config(env->http)->no_vu_connection_reuse)
-    sb_http_client_close_idle(c);
+  if (c && cfg && cfg->no_vu_connection_reuse) sb_http_client_close_idle(c);
 }
 
 /* --- metrics ----------------------------------------------------------------------------- */
@@ -177,7 +179,9 @@ static void emit(sb_vu *vu, const job *j) {
   const sb_js_params *p = &j->p;
   const sb_js_expect *ex = p->has_expect ? &p->ex : &j->st->ex;
   if (!m) return;
-  const char *kv[2 * (12 + MAX_USER_TAGS + SB_VU_MAX_TAGS)];
+  const sb_vu_env *env = sb_vu_get_env(vu);
+  unsigned on = env->http ? sb_http_shared_config(env->http)->system_tags : SB_TAG_DEFAULTS;
+  const char *kv[2 * (14 + SB_HTTP_MAX_TEST_TAGS + MAX_USER_TAGS + SB_VU_MAX_TAGS)];
   char status[16], code[16];
   size_t n = 0;
   /* k6: with digest auth the first answer is expected to be the 401 challenge */
@@ -192,21 +196,28 @@ static void emit(sb_vu *vu, const job *j) {
     while ((sv /= 10) && i > 0);
     memmove(status, status + i, sizeof(status) - (size_t)i);
   }
-  if (ex->on) kv[n++] = "expected_response", kv[n++] = ok ? "true" : "false";
-  kv[n++] = "group", kv[n++] = sb_vu_group(vu);
-  kv[n++] = "method", kv[n++] = j->req.method;
-  kv[n++] = "name", kv[n++] = j->hop == 0 && j->name_tpl ? j->name_tpl : url;
-  kv[n++] = "proto", kv[n++] = res->status && res->proto ? res->proto : "";
-  kv[n++] = "scenario", kv[n++] = sb_vu_scenario(vu);
-  kv[n++] = "status", kv[n++] = status;
-  if (res->tls_version && *res->tls_version) kv[n++] = "tls_version", kv[n++] = res->tls_version;
-  kv[n++] = "url", kv[n++] = url; /* k6: the real URL; http.url's template is the name only */
+  /* the system tags systemTags keeps (k6's default set unless the options say otherwise) */
+  if (ex->on && (on & SB_TAG_EXPECTED_RESPONSE))
+    kv[n++] = "expected_response", kv[n++] = ok ? "true" : "false";
+  if (on & SB_TAG_GROUP) kv[n++] = "group", kv[n++] = sb_vu_group(vu);
+  if (on & SB_TAG_METHOD) kv[n++] = "method", kv[n++] = j->req.method;
+  if (on & SB_TAG_NAME) kv[n++] = "name", kv[n++] = j->hop == 0 && j->name_tpl ? j->name_tpl : url;
+  if (on & SB_TAG_PROTO) kv[n++] = "proto", kv[n++] = res->status && res->proto ? res->proto : "";
+  if (on & SB_TAG_SCENARIO) kv[n++] = "scenario", kv[n++] = sb_vu_scenario(vu);
+  if (on & SB_TAG_STATUS) kv[n++] = "status", kv[n++] = status;
+  if ((on & SB_TAG_TLS_VERSION) && res->tls_version && *res->tls_version)
+    kv[n++] = "tls_version", kv[n++] = res->tls_version;
+  if (on & SB_TAG_URL) kv[n++] = "url", kv[n++] = url; /* k6: the real URL, the template is
+                                                          the name only */
+  if ((on & SB_TAG_IP) && res->remote_ip[0]) kv[n++] = "ip", kv[n++] = res->remote_ip;
+  if ((on & SB_TAG_OCSP_STATUS) && res->ocsp.status && *res->ocsp.status)
+    kv[n++] = "ocsp_status", kv[n++] = res->ocsp.status;
   if (res->error_code) {
     snprintf(code, sizeof(code), "%d", res->error_code);
-    kv[n++] = "error_code", kv[n++] = code;
-    kv[n++] = "error", kv[n++] = res->error ? res->error : "";
+    if (on & SB_TAG_ERROR_CODE) kv[n++] = "error_code", kv[n++] = code;
+    if (on & SB_TAG_ERROR) kv[n++] = "error", kv[n++] = res->error ? res->error : "";
   }
-  n = sb_vu_tags_overlay(vu, kv, n, sizeof(kv) / sizeof(kv[0])); /* exec.vu.tags */
+  n = sb_vu_tags_overlay(vu, kv, n, sizeof(kv) / sizeof(kv[0])); /* vu, tags, exec.vu.tags */
   for (size_t i = 0; i < p->ntags; i += 2) { /* the request's tag wins over all, as in k6 */
     size_t k = 0;
     while (k < n && strcmp(kv[k], p->tags[i]) != 0)
@@ -306,13 +317,32 @@ static void on_done(sb_http_res *res, void *ud) {
   if (j->st->waiting) sb_vu_wake(j->st->vu);
 }
 
+/* k6's blockHostnames: a request to a blocked host fails like a dial error (error_code 1111,
+ * "hostname (x) is in a blocked pattern (y)") before any lookup or connection. 1 when blocked. */
+static int job_blocked(job *j, const sb_http_config *cfg) {
+  sb_url u;
+  sb_err err;
+  const char *pat;
+  if (!cfg || !cfg->nblock_hostnames || sb_url_parse(&u, j->url_req, j->url_req_len, &err) < 0 ||
+      !(pat = sb_http_config_blocked(cfg, u.host, u.host_len)))
+    return 0;
+  sb_http_res_clear(&j->res);
+  sb_http_res_init(&j->res);
+  snprintf(j->res.errbuf, sizeof(j->res.errbuf), "hostname (%.*s) is in a blocked pattern (%s)",
+           (int)(u.host_len > 64 ? 64 : u.host_len), u.host, pat);
+  j->res.error = j->res.errbuf;
+  j->res.error_code = SB_HTTP_ERR_BLOCKED_HOSTNAME;
+  return 1;
+}
+
 static void job_start(duk_context *ctx, job *j, const sb_http_config *cfg) {
   sb_http_client *client = sb_vu_http(j->st->vu);
   if (!client) (void)duk_error(ctx, DUK_ERR_ERROR, "k6/http: out of memory");
   job_build(ctx, j, cfg);
   j->started = j->inflight = 1;
   j->done = 0;
-  int rc = sb_http_client_request(client, &j->req, &j->res, j->cb, j->cb_ud);
+  int rc = job_blocked(j, cfg) ? SB_EINVAL
+                               : sb_http_client_request(client, &j->req, &j->res, j->cb, j->cb_ud);
   if (rc == SB_ENOMEM) (void)duk_error(ctx, DUK_ERR_ERROR, "k6/http: out of memory");
   if (rc < 0) { /* refused before anything was sent (another scheme): a failed response */
     j->res.timings = (sb_http_timings){0};

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "agent/http_config.h"
 #include "agent/vu.h"
 #include "common/duk_udata.h"
 
@@ -30,7 +31,7 @@ static duk_ret_t k6_sleep(duk_context *ctx) {
  * returning. */
 static const sb_tagset *sample_tags(duk_context *ctx, sb_vu *vu, const char *name,
                                     duk_idx_t tags_idx) {
-  const char *kv[2 * (3 + CHECK_MAX_TAGS + SB_VU_MAX_TAGS)];
+  const char *kv[2 * (3 + CHECK_MAX_TAGS + SB_VU_MAX_TAGS + SB_HTTP_MAX_TEST_TAGS + 1)];
   size_t n = 0;
   if (name) kv[n++] = "check", kv[n++] = name;
   kv[n++] = "group", kv[n++] = sb_vu_group(vu);

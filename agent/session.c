@@ -16,6 +16,7 @@
 #include "common/clock.h"
 #include "common/frame.h"
 #include "common/logfmt.h"
+#include "common/points.h"
 #include "common/snapshot.h"
 #include "common/tls.h"
 
@@ -57,6 +58,8 @@ typedef struct session {
   call_result call;           /* guarded by mu */
   sb_metrics *snap;           /* interval aggregate being turned into a snapshot */
   uint64_t seq;
+  int send_points;            /* Prepare.send_points: a Points message after each snapshot */
+  sb_points_enc penc;         /* what this connection defined so far (ids of |snap|) */
   int hello_ok;
   pthread_mutex_t mu;         /* guards the log queue and |call| (filled by worker threads) */
   logline *logs, **logs_tail;
@@ -90,6 +93,25 @@ static void send_error_code(session *s, const char *code, const char *msg) {
 
 static void send_error(session *s, const char *msg) { send_error_code(s, "", msg); }
 
+/* The raw samples of the interval, after its snapshot (common/points.h). */
+static void send_points(session *s) {
+  const sb_points *p = sb_metrics_points(s->snap);
+  uint8_t *buf;
+  size_t len;
+  if (sb_points_encode(&s->penc, s->snap, s->seq, p ? p->dropped : 0, &buf, &len) == 0) {
+    sb_frame_send_packed_z(bufferevent_get_output(s->bev), buf, len);
+    free(buf);
+  } else {
+    fprintf(stderr, "speedboat-agent: out of memory sending %zu points\n", p ? p->n : 0);
+  }
+}
+
+/* Prepare.send_points: the snapshot set keeps the points the engine's sets hand it. */
+static int points_prepare(session *s, const Speedboat__Prepare *p) {
+  s->send_points = p->send_points;
+  return p->send_points ? sb_metrics_points_enable(s->snap) : 0;
+}
+
 /* Sends what the engine measured since the last snapshot. */
 static void send_snapshot(session *s) {
   sb_err err;
@@ -106,6 +128,7 @@ static void send_snapshot(session *s) {
     sb_frame_send_packed_z(bufferevent_get_output(s->bev), buf, len);
     free(buf);
   }
+  if (s->send_points) send_points(s);
   sb_metrics_reset(s->snap);
 }
 
@@ -473,6 +496,12 @@ static void on_prepare(session *s, const Speedboat__Prepare *p) {
     sb_engine_cfg_clear(&cfg);
     return;
   }
+  cfg.points = p->send_points;
+  if (points_prepare(s, p)) {
+    send_error_code(s, "prepare", "out of memory");
+    sb_engine_cfg_clear(&cfg);
+    return;
+  }
   int64_t test_us = cfg_max_test_us(&cfg);
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -706,6 +735,7 @@ out:
   if (s.ev_call) event_free(s.ev_call);
   if (s.holds_busy) atomic_store(o->busy, 0);
   sb_metrics_free(s.snap);
+  sb_points_enc_clear(&s.penc);
   if (s.base) event_base_free(s.base);
   if (fd >= 0) close(fd);
   pthread_mutex_destroy(&s.mu);

@@ -97,6 +97,7 @@ struct sb_vu {
   uint64_t iters_started;      /* iterations started over every scenario */
   char *utags[2 * SB_VU_MAX_TAGS]; /* exec.vu.tags: key, value, ... (malloc'ed) */
   size_t nutags;               /* pairs in |utags| */
+  char vu_tag[24];             /* the "vu" system tag's value (__VU as text) */
   sb_vu_loop loop;             /* timers, async requests, Promise jobs (agent/vu_loop.h) */
 };
 
@@ -442,6 +443,7 @@ int sb_vu_new(sb_vu **out, const sb_vu_env *env, uint64_t id, sb_err *err) {
   vu->env = *env;
   vu->udata.stop = env->stop;
   vu->id = id;
+  snprintf(vu->vu_tag, sizeof(vu->vu_tag), "%llu", (unsigned long long)id);
   pthread_mutex_init(&vu->call_mu, NULL);
   vu->group = calloc(1, 16);
   if (!vu->group) goto fail_group;
@@ -679,18 +681,21 @@ void sb_vu_group_leave(sb_vu *vu, size_t saved) {
   vu->tags = NULL;
 }
 
+/* The test's options the VU reads for its tags (options.tags, systemTags), or NULL. */
+static const sb_http_config *test_config(const sb_vu *vu) {
+  return vu->env.http ? sb_http_shared_config(vu->env.http) : NULL;
+}
+
 const sb_tagset *sb_vu_tags(sb_vu *vu) {
   if (vu->tags && vu->tags_scenario == vu->it.scenario) return vu->tags;
   if (!vu->env.metrics) return NULL;
-  const char *kv[2 * (2 + SB_VU_MAX_TAGS)] = {"group", vu->group, "scenario", vu->it.scenario};
-  size_t n = vu->it.scenario ? 4 : 2;
-  for (size_t i = 0; i < 2 * vu->nutags; i += 2) { /* the VU's own tags win, as in k6 */
-    size_t k = 0;
-    while (k < n && strcmp(kv[k], vu->utags[i]) != 0) k += 2;
-    if (k == n) n += 2;
-    kv[k] = vu->utags[i];
-    kv[k + 1] = vu->utags[i + 1];
-  }
+  const sb_http_config *c = test_config(vu);
+  unsigned st = c ? c->system_tags : SB_TAG_DEFAULTS;
+  const char *kv[2 * (3 + SB_HTTP_MAX_TEST_TAGS + SB_VU_MAX_TAGS)];
+  size_t n = 0;
+  if (st & SB_TAG_GROUP) kv[n++] = "group", kv[n++] = vu->group;
+  if (vu->it.scenario && (st & SB_TAG_SCENARIO)) kv[n++] = "scenario", kv[n++] = vu->it.scenario;
+  n = sb_vu_tags_overlay(vu, kv, n, sizeof(kv) / sizeof(kv[0]));
   vu->tags = sb_metrics_tags(vu->env.metrics, kv, n / 2);
   vu->tags_scenario = vu->it.scenario;
   return vu->tags;
@@ -742,20 +747,53 @@ size_t sb_vu_tag_pairs(const sb_vu *vu, const char *const **kv) {
   return vu->nutags;
 }
 
+/* Sets |key| to |value| in the |n| strings of |kv| when |over| or when |key| is not there yet;
+ * appends when there is room. Returns the new count. */
+static size_t kv_put(const char **kv, size_t n, size_t cap, const char *key, const char *value,
+                     int over) {
+  size_t k = 0;
+  while (k < n && strcmp(kv[k], key) != 0)
+    k += 2;
+  if (k < n && !over) return n;
+  if (k == n) {
+    if (n + 2 > cap) return n;
+    n += 2;
+  }
+  kv[k] = key;
+  kv[k + 1] = value;
+  return n;
+}
+
+/* Drops the pairs whose key is a system tag that |enabled| leaves out (systemTags). */
+static size_t drop_system_tags(const char **kv, size_t n, unsigned enabled) {
+  size_t out = 0;
+  for (size_t i = 0; i < n; i += 2) {
+    unsigned bit = sb_system_tag_bit(kv[i]);
+    if (bit && !(bit & enabled)) continue;
+    kv[out] = kv[i];
+    kv[out + 1] = kv[i + 1];
+    out += 2;
+  }
+  return out;
+}
+
+/* What every sample carries beyond the caller's system tags, in k6's order of precedence: the
+ * caller's tags without the system tags systemTags leaves out, then the "vu" system tag and the
+ * test-wide tags (options.tags, --tag) where the caller has no such key, then the VU's own tags
+ * (exec.vu.tags) over everything. */
 size_t sb_vu_tags_overlay(const sb_vu *vu, const char **kv, size_t n, size_t cap) {
   const char *const *t;
-  size_t pairs = sb_vu_tag_pairs(vu, &t);
-  for (size_t i = 0; i < 2 * pairs; i += 2) {
-    size_t k = 0;
-    while (k < n && strcmp(kv[k], t[i]) != 0)
-      k += 2;
-    if (k == n) {
-      if (n + 2 > cap) break;
-      n += 2;
-    }
-    kv[k] = t[i];
-    kv[k + 1] = t[i + 1];
+  const sb_http_config *c = test_config(vu);
+  if (c) {
+    if ((c->system_tags & SB_TAG_DEFAULTS) != SB_TAG_DEFAULTS)
+      n = drop_system_tags(kv, n, c->system_tags);
+    if (c->system_tags & SB_TAG_VU) n = kv_put(kv, n, cap, "vu", vu->vu_tag, 0);
+    for (size_t i = 0; i < 2 * c->ntags; i += 2)
+      n = kv_put(kv, n, cap, c->tags[i], c->tags[i + 1], 0);
   }
+  size_t pairs = sb_vu_tag_pairs(vu, &t);
+  for (size_t i = 0; i < 2 * pairs; i += 2)
+    n = kv_put(kv, n, cap, t[i], t[i + 1], 1);
   return n;
 }
 

@@ -197,8 +197,10 @@ int sb_vu_tag_set(sb_vu *vu, const char *key, const char *value);
 void sb_vu_tag_del(sb_vu *vu, const char *key);
 /* Sets |*kv| to the VU's tags as key, value, key, value ... and returns the number of pairs. */
 size_t sb_vu_tag_pairs(const sb_vu *vu, const char *const **kv);
-/* Lays the VU's tags (exec.vu.tags) over the |n| strings key, value, ... of |kv| (room for |cap|):
- * a key already there takes the VU's value, others are appended. Returns the new count. */
+/* Lays the test's tags over the |n| strings key, value, ... of |kv| (room for |cap|): drops the
+ * system tags `systemTags` turns off, adds the `vu` tag when on, then the test-wide tags
+ * (options.tags / --tag) and the VU's own (exec.vu.tags), in that order of precedence: a key
+ * already there takes the later value, others are appended. Returns the new count. */
 size_t sb_vu_tags_overlay(const sb_vu *vu, const char **kv, size_t n, size_t cap);
 
 /* Module registration, one call each (STYLE.md rule 9): pushes the module's exports object. */

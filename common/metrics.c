@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/points.h"
+
 #define SERIES_PAGE 64
 #define TAGS_STACK 64       /* pairs sorted on the stack; more take a malloc'ed scratch */
 #define METRIC_NAME_MAX 128 /* k6's limit */
@@ -23,6 +25,7 @@ struct sb_tagset {
   struct sb_tagset *next; /* hash chain */
   uint64_t hash;          /* of the canonical string */
   size_t npairs;
+  uint32_t index;     /* order of interning in the set (sb_tagset_index) */
   const char **kv;    /* 2 * npairs pointers into str, sorted by key */
   size_t len;         /* of str, NULs included */
   sb_series **series; /* by metric id, NULL when not used yet */
@@ -38,6 +41,7 @@ struct sb_metrics {
   sb_series **pages; /* SERIES_PAGE series each */
   size_t npages, pages_cap;
   size_t nseries; /* series in use over all pages */
+  sb_points *points; /* raw samples for the outputs; NULL: not recorded (the usual case) */
 };
 
 static const sb_metric_info builtins[SB_M_BUILTIN_COUNT] = {
@@ -102,6 +106,8 @@ void sb_metrics_free(sb_metrics *m) {
   for (int i = SB_M_BUILTIN_COUNT; i < m->nmetrics; i++)
     free((char *)m->metrics[i].name);
   free(m->metrics);
+  if (m->points) sb_points_clear(m->points);
+  free(m->points);
   free(m);
 }
 
@@ -299,6 +305,7 @@ static struct sb_tagset *intern(sb_metrics *m, const char *const *kv, const prob
   if (!t) return NULL;
   t->hash = p->hash;
   t->npairs = n;
+  t->index = (uint32_t)m->ntags;
   t->kv = (const char **)(t + 1);
   t->str = (char *)(t->kv + 2 * n);
   t->len = p->total;
@@ -332,6 +339,10 @@ const sb_tagset *sb_metrics_tags(sb_metrics *m, const char *const *kv, size_t n)
   if (!t) t = intern(m, kv, &p);
   if (p.idx != stack) free(p.idx);
   return t;
+}
+
+uint32_t sb_tagset_index(const sb_tagset *t) {
+  return t->index;
 }
 
 size_t sb_tagset_pairs(const sb_tagset *t, const char *const **kv) {
@@ -425,6 +436,7 @@ int sb_series_add(sb_metrics *m, sb_series *s, double v) {
     break;
   }
   s->touched++;
+  if (m->points) sb_points_push(m->points, s, isnan(v) ? 1 : v); /* a NaN rate counts as true */
   return 0;
 }
 
@@ -454,12 +466,41 @@ static int series_merge(sb_series *dst, const sb_series *src, sb_metric_type typ
   return 0;
 }
 
+/* Appends |src|'s points to |dst|'s, each pointing to its series in |dst|: |map| gives the metric
+ * ids, |tmap| the tag sets by src index (both filled by the series loop for every touched series,
+ * and a point's series is touched). Points that cannot be stored count as dropped. */
+static void merge_points(sb_metrics *dst, const sb_metrics *src, const int *map,
+                         const sb_tagset *const *tmap) {
+  const sb_points *sp = src->points;
+  sb_points *dp = dst->points;
+  dp->dropped += sp->dropped;
+  if (sb_points_reserve(dp, sp->n)) {
+    dp->dropped += sp->n;
+    return;
+  }
+  for (size_t i = 0; i < sp->n; i++) {
+    const sb_point *p = &sp->v[i];
+    const sb_series *d = sb_metrics_series(dst, map[p->s->metric], tmap[p->s->tags->index]);
+    if (!d) {
+      dp->dropped++;
+      continue;
+    }
+    dp->v[dp->n++] = (sb_point){p->time_us, d, p->value};
+  }
+}
+
 /* Metric ids of |src| are mapped to |dst|'s once; each touched series then costs one tag-set
- * lookup in |dst|. */
+ * lookup in |dst|. Points (when both record them) then cost an index each. */
 int sb_metrics_merge(sb_metrics *dst, const sb_metrics *src, sb_err *err) {
   int rc = 0;
   int *map = malloc((size_t)src->nmetrics * sizeof(*map));
   if (!map) return sb_err_set(err, SB_ENOMEM, "merging metrics: out of memory");
+  const sb_tagset **tmap = NULL; /* src tag-set index -> dst tag set, when points move */
+  if (dst->points && src->points && src->points->n &&
+      !(tmap = malloc((src->ntags ? src->ntags : 1) * sizeof(*tmap)))) {
+    free(map);
+    return sb_err_set(err, SB_ENOMEM, "merging metrics: out of memory");
+  }
   for (int i = 0; i < src->nmetrics; i++) {
     const sb_metric_info *mi = &src->metrics[i];
     map[i] = -1;
@@ -484,13 +525,32 @@ int sb_metrics_merge(sb_metrics *dst, const sb_metrics *src, sb_err *err) {
       rc = sb_err_set(err, SB_ENOMEM, "merging metric '%s': out of memory", mi->name);
       goto out;
     }
+    if (tmap) tmap[s->tags->index] = t;
   }
+  if (tmap) merge_points(dst, src, map, tmap);
+  else if (dst->points && src->points) dst->points->dropped += src->points->dropped;
 out:
+  free(tmap);
   free(map);
   return rc;
 }
 
+int sb_metrics_points_enable(sb_metrics *m) {
+  if (m->points) return 0;
+  if (!(m->points = malloc(sizeof(*m->points)))) return SB_ENOMEM;
+  sb_points_init(m->points);
+  return 0;
+}
+
+const sb_points *sb_metrics_points(const sb_metrics *m) {
+  return m->points;
+}
+
 void sb_metrics_reset(sb_metrics *m) {
+  if (m->points) {
+    m->points->n = 0;
+    m->points->dropped = 0;
+  }
   for (size_t i = 0; i < m->nseries; i++) {
     sb_series *s = &m->pages[i / SERIES_PAGE][i % SERIES_PAGE];
     s->value = 0;

@@ -109,6 +109,17 @@ int sb_metrics_merge(sb_metrics *dst, const sb_metrics *src, sb_err *err);
 /* Zeroes every series (keeps metrics, tag sets and memory) for the next interval. */
 void sb_metrics_reset(sb_metrics *m);
 
+/* Raw points (common/points.h), for the outputs that need every sample. Once enabled, every
+ * sample sb_series_add() takes is also kept as a point until sb_metrics_reset(), and
+ * sb_metrics_merge() moves |src|'s points into |dst| when |dst| records points too (else they are
+ * dropped with the reset). Returns 0 or SB_ENOMEM. */
+int sb_metrics_points_enable(sb_metrics *m);
+/* The points since the last reset, or NULL when |m| does not record them. */
+const struct sb_points *sb_metrics_points(const sb_metrics *m);
+/* The order in which |t| was interned in its set (0, 1, ...): stable for the set's life, so a
+ * connection can name a tag set by it. */
+uint32_t sb_tagset_index(const sb_tagset *t);
+
 /* Iterates every series with touched > 0, in no particular order; |it| starts at 0.
  * Returns NULL at the end. */
 sb_series *sb_metrics_next(const sb_metrics *m, size_t *it);

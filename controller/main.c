@@ -33,7 +33,23 @@ static const char usage[] =
     "                                 disabled (= --no-summary); also K6_SUMMARY_MODE. A script\n"
     "                                 exporting handleSummary(data) replaces it, as in k6\n"
     "      --summary-trend-stats L    trend columns, e.g. \"avg,p(99),max\"\n"
+    "      --summary-time-unit U      show every time of the summary in s, ms or us\n"
+    "  -c, --config FILE              k6's JSON config file (default: $K6_CONFIG, else\n"
+    "                                 ~/.config/k6/config.json if it exists)\n"
+    "      --tag NAME=VALUE           a tag on every sample (repeatable; also options.tags)\n"
+    "      --system-tags LIST         the system tags samples carry, e.g. \"method,status,url\"\n"
+    "                                 (default k6's: proto,subproto,status,method,url,name,\n"
+    "                                 group,check,error,error_code,tls_version,scenario,service,\n"
+    "                                 expected_response; also vu, ip and ocsp_status)\n"
+    "      --include-system-env-vars[=BOOL]  __ENV holds this process's environment too\n"
+    "                                 (default: true when local, false with --agents and for\n"
+    "                                 archive; also K6_INCLUDE_SYSTEM_ENV_VARS)\n"
+    "  -l, --linger                   after the summary, keep running until Ctrl+C\n"
     "      --workers N                worker threads (default: one per core)\n"
+    "  -o, --out TYPE=FILE            also write every sample, as k6 does (repeatable):\n"
+    "                                 json=FILE (k6's JSON lines), csv=FILE (k6's CSV);\n"
+    "                                 FILE.gz is gzip-compressed, \"-\" is stdout\n"
+    "      --summary-export FILE      write the end-of-test summary as k6's legacy JSON\n"
     "  -q, --quiet                    no banner and no progress line\n"
     "  -v, --verbose                  also print console.debug lines\n"
     "      --compatibility-mode MODE  extended (default: TypeScript and ES2015+ compiled to ES5,\n"
@@ -59,6 +75,16 @@ static const char usage[] =
     "                                 roundRobin; policy: preferIPv4, preferIPv6, onlyIPv4,\n"
     "                                 onlyIPv6, any; default ttl=5m,select=random,\n"
     "                                 policy=preferIPv4)\n"
+    "      --block-hostnames LIST     requests to these hosts fail (error_code 1111), e.g.\n"
+    "                                 \"*.example.com,test.local\" (repeatable)\n"
+    "      --discard-response-bodies  read the responses but keep no bodies\n"
+    "\n"
+    "Options come from, each over the one before (as in k6): the config file, the script's\n"
+    "options, K6_* environment variables (K6_VUS, K6_DURATION, K6_ITERATIONS, K6_STAGES,\n"
+    "K6_THROW, K6_USER_AGENT, K6_TAGS, K6_SYSTEM_TAGS, ...), then the flags. SPEEDBOAT_WORKERS,\n"
+    "SPEEDBOAT_AGENTS, SPEEDBOAT_AGENTS_FILE, SPEEDBOAT_AGENT_TOKEN_FILE, SPEEDBOAT_AGENT_TLS_CERT,\n"
+    "SPEEDBOAT_AGENT_TLS_KEY, SPEEDBOAT_AGENT_TLS_CA, SPEEDBOAT_ON_AGENT_LOSS,\n"
+    "SPEEDBOAT_NO_TARGET_CHECK and SPEEDBOAT_TLS_CA_FILE set the flags of the same name.\n"
     "\n"
     "Distributed runs (without --agents the test runs in-process on this machine):\n"
     "      --agents LIST              speedboat-agent daemons, HOST:PORT[@WEIGHT],... ([ADDR]:PORT\n"
@@ -100,6 +126,27 @@ static int env_add(argv_env *e, const char *arg) {
   kv[2 * e->n + 1] = strdup(eq + 1);
   kv[2 * e->n + 2] = NULL;
   e->n++;
+  return 0;
+}
+
+/* Adds this process's environment to |e| before what -e added, so that -e wins (k6's
+ * --include-system-env-vars). */
+static int env_add_system(argv_env *e) {
+  extern char **environ;
+  argv_env sys = {0};
+  for (char **p = environ; p && *p; p++)
+    if (strchr(*p, '=') && **p != '=' && env_add(&sys, *p)) return -1;
+  for (size_t i = 0; i < e->n; i++) {
+    char **kv = realloc(sys.kv, (2 * sys.n + 3) * sizeof(char *));
+    if (!kv) return -1;
+    sys.kv = kv;
+    kv[2 * sys.n] = e->kv[2 * i];
+    kv[2 * sys.n + 1] = e->kv[2 * i + 1];
+    kv[2 * sys.n + 2] = NULL;
+    sys.n++;
+  }
+  free(e->kv);
+  *e = sys;
   return 0;
 }
 
@@ -160,8 +207,124 @@ enum {
   OPT_NO_THRESHOLDS = 256, OPT_NO_SUMMARY, OPT_TREND_STATS, OPT_WORKERS, OPT_AGENTS, OPT_AGENTS_FILE,
   OPT_AGENT_TOKEN_FILE, OPT_AGENT_TLS_CERT, OPT_AGENT_TLS_KEY, OPT_AGENT_TLS_CA, OPT_ON_AGENT_LOSS, OPT_NO_TARGET_CHECK, OPT_COMPAT,
   OPT_INSECURE, OPT_TLS_CA_FILE, OPT_USER_AGENT, OPT_MAX_REDIRECTS, OPT_NO_CONN_REUSE,
-  OPT_NO_VU_CONN_REUSE, OPT_BATCH, OPT_BATCH_PER_HOST, OPT_DNS, OPT_THROW
+  OPT_NO_VU_CONN_REUSE, OPT_BATCH, OPT_BATCH_PER_HOST, OPT_DNS, OPT_THROW,
+  OPT_SUMMARY_EXPORT
 };
+
+/* The flags of the layered options (controller/config_layers.h). */
+enum {
+  OPT_TAG = 400, OPT_SYSTEM_TAGS, OPT_BLOCK_HOSTNAMES, OPT_SUMMARY_TIME_UNIT, OPT_DISCARD_BODIES,
+  OPT_INCLUDE_SYSENV
+};
+
+/* Appends a copy of |s| to the string list |*v| (|*n| entries). */
+static int strv_push(char ***v, size_t *n, const char *s) {
+  char **nv = realloc(*v, (*n + 1) * sizeof(char *));
+  if (!nv) return -1;
+  *v = nv;
+  return (nv[*n] = strdup(s)) ? ((*n)++, 0) : -1;
+}
+
+/* Go's strconv.ParseBool, as k6 reads its boolean flags and variables: 1/0, or -1. */
+static int parse_bool(const char *s) {
+  static const char *const t[] = {"1", "t", "T", "TRUE", "true", "True"};
+  static const char *const f[] = {"0", "f", "F", "FALSE", "false", "False"};
+  for (size_t i = 0; i < 6; i++) {
+    if (!strcmp(s, t[i])) return 1;
+    if (!strcmp(s, f[i])) return 0;
+  }
+  return -1;
+}
+
+/* The flags of the layered options; their values are checked with the other layers' by
+ * sb_options_load. */
+static int parse_layer_flag(sb_cli_overrides *cli, int c, const char *arg) {
+  char **str = NULL;
+  switch (c) {
+  case 'c': str = &cli->config_path; break;
+  case 'l': cli->linger = 1; return 0;
+  case OPT_DISCARD_BODIES: cli->discard_response_bodies = 1; return 0;
+  case OPT_SUMMARY_TIME_UNIT: str = &cli->summary_time_unit; break;
+  case OPT_TAG:
+    if (!strchr(arg, '=') || *arg == '=') {
+      fprintf(stderr, "speedboat: --tag '%s': expected NAME=VALUE\n", arg);
+      return -1;
+    }
+    return strv_push(&cli->tags, &cli->ntags, arg);
+  case OPT_SYSTEM_TAGS: return strv_push(&cli->system_tags, &cli->nsystem_tags, arg);
+  case OPT_BLOCK_HOSTNAMES: return strv_push(&cli->block_hostnames, &cli->nblock_hostnames, arg);
+  default: return -1;
+  }
+  free(*str);
+  return (*str = strdup(arg)) ? 0 : -1;
+}
+
+/* Our own flags from the environment: SPEEDBOAT_<NAME> is --<name>, as k6 reads K6_* for its
+ * options. They go before the command line's arguments, so that a flag given there wins. */
+static const struct {
+  const char *env, *flag;
+  int is_bool;
+} env_flags[] = {
+    {"SPEEDBOAT_WORKERS", "--workers", 0},
+    {"SPEEDBOAT_AGENTS", "--agents", 0},
+    {"SPEEDBOAT_AGENTS_FILE", "--agents-file", 0},
+    {"SPEEDBOAT_AGENT_TOKEN_FILE", "--agent-token-file", 0},
+    {"SPEEDBOAT_AGENT_TLS_CERT", "--agent-tls-cert", 0},
+    {"SPEEDBOAT_AGENT_TLS_KEY", "--agent-tls-key", 0},
+    {"SPEEDBOAT_AGENT_TLS_CA", "--agent-tls-ca", 0},
+    {"SPEEDBOAT_ON_AGENT_LOSS", "--on-agent-loss", 0},
+    {"SPEEDBOAT_NO_TARGET_CHECK", "--no-target-check", 1},
+    {"SPEEDBOAT_TLS_CA_FILE", "--tls-ca-file", 0},
+};
+#define NENV_FLAGS (sizeof(env_flags) / sizeof(env_flags[0]))
+static const char *env_flag_src[NENV_FLAGS]; /* the variable behind argv[1 + i] */
+static size_t env_flag_n;
+
+/* Frees what env_argv() made: |v| and its |n| synthesized flags after v[0]. */
+static void free_env_argv_n(char **v, size_t n) {
+  for (size_t i = 1; v && i <= n; i++)
+    free(v[i]);
+  free(v);
+}
+
+/* Builds |*out| = argv[0], the flags SPEEDBOAT_* set, argv[1..]. Returns the new argc, or -1
+ * (a message printed). Free with free_env_argv(). */
+static int env_argv(int argc, char **argv, char ***out) {
+  char **v = calloc((size_t)argc + NENV_FLAGS + 1, sizeof(char *));
+  int n = 0, b = 1;
+  if (!v) return -1;
+  v[n++] = argv[0];
+  env_flag_n = 0;
+  for (size_t i = 0; i < NENV_FLAGS; i++) {
+    const char *val = getenv(env_flags[i].env);
+    if (!val || (env_flags[i].is_bool && (b = parse_bool(val)) == 0)) continue;
+    if (b < 0) {
+      fprintf(stderr, "speedboat: %s: '%s' is not a boolean (use true or false)\n",
+              env_flags[i].env, val);
+      free_env_argv_n(v, (size_t)n - 1);
+      return -1;
+    }
+    size_t len = strlen(env_flags[i].flag) + strlen(val) + 2;
+    if (!(v[n] = malloc(len))) break;
+    snprintf(v[n], len, env_flags[i].is_bool ? "%s" : "%s=%s", env_flags[i].flag, val);
+    env_flag_src[env_flag_n++] = env_flags[i].env;
+    n++;
+  }
+  for (int i = 1; i < argc; i++)
+    v[n++] = argv[i];
+  *out = v;
+  return n;
+}
+
+/* --out values, kept as the argv strings they are. */
+static int add_out(sb_run_config *cfg, const char ***outs, const char *arg) {
+  const char **v = realloc(*outs, (cfg->nouts + 1) * sizeof(*v));
+  if (!v) return -1;
+  v[cfg->nouts++] = arg;
+  *outs = v;
+  cfg->outs = v;
+  return 0;
+}
 
 enum { OPT_SUMMARY_MODE = 500 };
 
@@ -229,13 +392,24 @@ static int cmd_run(int argc, char **argv, int archive_only) {
       {"batch-per-host", required_argument, 0, OPT_BATCH_PER_HOST},
       {"dns", required_argument, 0, OPT_DNS},
       {"summary-mode", required_argument, 0, OPT_SUMMARY_MODE},
+      {"config", required_argument, 0, 'c'},
+      {"linger", no_argument, 0, 'l'},
+      {"tag", required_argument, 0, OPT_TAG},
+      {"system-tags", required_argument, 0, OPT_SYSTEM_TAGS},
+      {"block-hostnames", required_argument, 0, OPT_BLOCK_HOSTNAMES},
+      {"summary-time-unit", required_argument, 0, OPT_SUMMARY_TIME_UNIT},
+      {"discard-response-bodies", no_argument, 0, OPT_DISCARD_BODIES},
+      {"include-system-env-vars", optional_argument, 0, OPT_INCLUDE_SYSENV},
+      {"out", required_argument, 0, 'o'},
+      {"summary-export", required_argument, 0, OPT_SUMMARY_EXPORT},
       {0, 0, 0, 0}};
+  const char **outs = NULL;
   sb_run_config cfg;
   memset(&cfg, 0, sizeof(cfg));
   sb_cli_overrides_init(&cfg.cli);
   argv_env env = {0};
   const char *out = "archive.tar.zst";
-  int c, bad = 0;
+  int c, bad = 0, sysenv = -1; /* --include-system-env-vars; -1: not given */
   int64_t v;
   const char *mode_env = getenv("K6_COMPATIBILITY_MODE"); /* k6's variable; the flag wins */
   if (mode_env && *mode_env) {
@@ -253,7 +427,7 @@ static int cmd_run(int argc, char **argv, int archive_only) {
     return SB_EXIT_USAGE;
   }
   optind = 1;
-  while (!bad && (c = getopt_long(argc, argv, "u:d:i:s:e:qO:hwv", longopts, NULL)) != -1) {
+  while (!bad && (c = getopt_long(argc, argv, "u:d:i:s:e:qO:hwvo:c:l", longopts, NULL)) != -1) {
     switch (c) {
     case 'u': bad = parse_count("--vus", optarg, &cfg.cli.vus); break;
     case 'i': bad = parse_count("--iterations", optarg, &cfg.cli.iterations); break;
@@ -268,6 +442,8 @@ static int cmd_run(int argc, char **argv, int archive_only) {
     case 's': bad = parse_stage(&cfg.cli, optarg); break;
     case 'e': bad = env_add(&env, optarg); break;
     case 'q': cfg.quiet = 1; break;
+    case 'o': bad = add_out(&cfg, &outs, optarg); break;
+    case OPT_SUMMARY_EXPORT: cfg.summary_export = optarg; break;
     case 'O': out = optarg; break;
     case OPT_NO_THRESHOLDS: cfg.cli.no_thresholds = 1; break;
     case OPT_NO_SUMMARY: cfg.cli.no_summary = 1; break;
@@ -306,6 +482,7 @@ static int cmd_run(int argc, char **argv, int archive_only) {
       fputs(usage, stdout);
       sb_cli_overrides_clear(&cfg.cli);
       env_free(&env);
+      free(outs);
       return 0;
     case 'w':
       bad = parse_http_flag(&cfg.cli, OPT_THROW, optarg);
@@ -316,11 +493,33 @@ static int cmd_run(int argc, char **argv, int archive_only) {
     case OPT_DNS:
       bad = parse_http_flag(&cfg.cli, c, optarg);
       break;
+    case 'c': case 'l': case OPT_TAG: case OPT_SYSTEM_TAGS: case OPT_BLOCK_HOSTNAMES:
+    case OPT_SUMMARY_TIME_UNIT: case OPT_DISCARD_BODIES:
+      bad = parse_layer_flag(&cfg.cli, c, optarg);
+      break;
+    case OPT_INCLUDE_SYSENV:
+      if ((sysenv = optarg ? parse_bool(optarg) : 1) < 0) {
+        fprintf(stderr, "speedboat: --include-system-env-vars=%s: expected true or false\n", optarg);
+        bad = 1;
+      }
+      break;
     default: bad = 1; break;
     }
   }
   int code = SB_EXIT_USAGE;
+  if (bad && optind >= 2 && (size_t)optind - 2 < env_flag_n)
+    fprintf(stderr, "speedboat: (that flag came from %s)\n", env_flag_src[optind - 2]);
   if (bad) goto out;
+  if (sysenv < 0 && getenv("K6_INCLUDE_SYSTEM_ENV_VARS") &&
+      (sysenv = parse_bool(getenv("K6_INCLUDE_SYSTEM_ENV_VARS"))) < 0) {
+    fprintf(stderr, "speedboat: K6_INCLUDE_SYSTEM_ENV_VARS: '%s' is not a boolean\n",
+            getenv("K6_INCLUDE_SYSTEM_ENV_VARS"));
+    goto out;
+  }
+  /* k6: `run` passes the system environment to __ENV, `archive` and `cloud` do not; a run on
+   * agents is the cloud's case (the environment would travel to other machines). */
+  if (sysenv < 0) sysenv = !archive_only && !cfg.agents && !cfg.agents_file;
+  if (sysenv && env_add_system(&env)) goto out;
   if (optind != argc - 1) {
     fprintf(stderr, "speedboat: %s needs exactly one script or archive\n%s",
             archive_only ? "archive" : "run", usage);
@@ -332,6 +531,7 @@ static int cmd_run(int argc, char **argv, int archive_only) {
 out:
   sb_cli_overrides_clear(&cfg.cli);
   env_free(&env);
+  free(outs);
   return code;
 }
 
@@ -344,8 +544,14 @@ int main(int argc, char **argv) {
     printf("speedboat %s\n", SB_VERSION);
     return 0;
   }
-  if (!strcmp(argv[1], "run")) return cmd_run(argc - 1, argv + 1, 0);
-  if (!strcmp(argv[1], "archive")) return cmd_run(argc - 1, argv + 1, 1);
+  if (!strcmp(argv[1], "run") || !strcmp(argv[1], "archive")) {
+    char **av;
+    int ac = env_argv(argc - 1, argv + 1, &av);
+    if (ac < 0) return SB_EXIT_USAGE;
+    int code = cmd_run(ac, av, !strcmp(argv[1], "archive"));
+    free_env_argv_n(av, env_flag_n);
+    return code;
+  }
   fprintf(stderr, "speedboat: unknown command '%s'\n%s", argv[1], usage);
   return SB_EXIT_USAGE;
 }

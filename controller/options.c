@@ -12,6 +12,7 @@
 
 #include "common/duration.h"
 #include "controller/options_scenario.h"
+#include "controller/config_layers.h"
 #include "controller/options_http.h"
 
 #define MS_10M (10 * 60 * 1000)
@@ -43,6 +44,15 @@ void sb_cli_overrides_clear(sb_cli_overrides *o) {
   free(o->user_agent);
   free(o->dns);
   free(o->tls_ca_file);
+  free(o->config_path);
+  free(o->summary_time_unit);
+  char **lists[] = {o->tags, o->system_tags, o->block_hostnames};
+  size_t ns[] = {o->ntags, o->nsystem_tags, o->nblock_hostnames};
+  for (size_t l = 0; l < 3; l++) {
+    for (size_t i = 0; i < ns[l]; i++)
+      free(lists[l][i]);
+    free(lists[l]);
+  }
   sb_cli_overrides_init(o);
 }
 
@@ -323,38 +333,6 @@ static int read_shortcuts(shortcuts *sc, json_t *root, sb_err *err) {
   return 0;
 }
 
-/* The command line is a higher tier: --iterations/--duration/--stage replace every execution
- * setting of the script (shortcuts and scenarios), --vus replaces `vus` (k6's Options.Apply). */
-static int apply_cli(shortcuts *sc, int *drop_scenarios, const sb_cli_overrides *cli, sb_err *err) {
-  if (!cli) return 0;
-  if (cli->vus >= 0) {
-    sc->has_vus = 1;
-    sc->vus = (uint64_t)cli->vus;
-  }
-  if (cli->iterations < 0 && cli->duration_ms < 0 && cli->nstages == 0) return 0;
-  *drop_scenarios = 1;
-  free(sc->stages);
-  sc->stages = NULL;
-  sc->nstages = 0;
-  sc->has_iterations = sc->has_duration = sc->has_stages = 0;
-  if (cli->iterations >= 0) {
-    sc->has_iterations = 1;
-    sc->iterations = (uint64_t)cli->iterations;
-  }
-  if (cli->duration_ms >= 0) {
-    sc->has_duration = 1;
-    sc->duration_ms = cli->duration_ms;
-  }
-  if (cli->nstages) {
-    if (!(sc->stages = malloc(cli->nstages * sizeof(*sc->stages))))
-      return sb_err_set(err, SB_ENOMEM, "--stage: out of memory");
-    memcpy(sc->stages, cli->stages, cli->nstages * sizeof(*sc->stages));
-    sc->nstages = cli->nstages;
-    sc->has_stages = 1;
-  }
-  return 0;
-}
-
 static const char *shortcut_names(const shortcuts *sc, char *buf, size_t cap) {
   buf[0] = '\0';
   const char *names[] = {"iterations", "duration", "stages"};
@@ -512,13 +490,9 @@ static int set_trend_stats(sb_options *o, const char *const *stats, size_t n, co
   return 0;
 }
 
-static int parse_trend_stats(sb_options *o, json_t *root, const sb_cli_overrides *cli,
-                             sb_err *err) {
+static int parse_trend_stats(sb_options *o, json_t *root, sb_err *err) {
   const char *tmp[64];
   json_t *v = json_object_get(root, "summaryTrendStats");
-  if (cli && cli->nsummary_trend_stats)
-    return set_trend_stats(o, (const char *const *)cli->summary_trend_stats,
-                           cli->nsummary_trend_stats, "--summary-trend-stats", err);
   if (!v || json_is_null(v))
     return set_trend_stats(o, default_trend_stats, 6, "options.summaryTrendStats", err);
   if (!json_is_array(v) || json_array_size(v) > 64)
@@ -531,7 +505,19 @@ static int parse_trend_stats(sb_options *o, json_t *root, const sb_cli_overrides
   return set_trend_stats(o, tmp, json_array_size(v), "options.summaryTrendStats", err);
 }
 
-static int parse_flags(sb_options *o, json_t *root, const sb_cli_overrides *cli, sb_err *err) {
+/* summaryTimeUnit: k6 accepts s, ms and us (cmd/options.go). */
+static int parse_time_unit(sb_options *o, json_t *v, sb_err *err) {
+  const char *u = json_is_string(v) ? json_string_value(v) : NULL;
+  if (!u || (*u && strcmp(u, "s") && strcmp(u, "ms") && strcmp(u, "us")))
+    return sb_err_set(err, SB_EINVAL,
+                      "options.summaryTimeUnit: invalid summary time unit; use 's', 'ms' or 'us'");
+  if (!*u) return 0; /* k6: "" is the default, each value in its own unit */
+  if (!(o->summary_time_unit = xstrdup(u)))
+    return sb_err_set(err, SB_ENOMEM, "options.summaryTimeUnit: out of memory");
+  return 0;
+}
+
+static int parse_flags(sb_options *o, json_t *root, sb_err *err) {
   json_t *v;
   if ((v = json_object_get(root, "discardResponseBodies")) && !json_is_null(v) &&
       get_bool(v, "options.discardResponseBodies", &o->discard_response_bodies, err))
@@ -548,8 +534,11 @@ static int parse_flags(sb_options *o, json_t *root, const sb_cli_overrides *cli,
   if ((v = json_object_get(root, "teardownTimeout")) && !json_is_null(v) &&
       get_duration(v, "options.teardownTimeout", &o->teardown_timeout_ms, err))
     return SB_EINVAL;
-  if (cli && cli->no_thresholds) o->no_thresholds = 1;
-  if (cli && cli->no_summary) o->no_summary = 1;
+  if ((v = json_object_get(root, "linger")) && !json_is_null(v) &&
+      get_bool(v, "options.linger", &o->linger, err))
+    return SB_EINVAL;
+  if ((v = json_object_get(root, "summaryTimeUnit")) && !json_is_null(v))
+    return parse_time_unit(o, v, err);
   return 0;
 }
 
@@ -583,17 +572,15 @@ static json_t *load_root(const char *json, sb_err *err, int *rc) {
 }
 
 /* The execution part: shortcuts and scenarios into o->scenarios. */
-static int parse_execution(sb_options *o, json_t *root, const sb_cli_overrides *cli, sb_err *err) {
+static int parse_execution(sb_options *o, json_t *root, sb_err *err) {
   shortcuts sc;
-  int drop = 0, rc;
+  int rc;
   char names[64];
   json_t *scen = json_object_get(root, "scenarios");
   /* null or {}: as if unset (k6 then runs 1 iteration on 1 VU) */
   if (scen && (json_is_null(scen) || (json_is_object(scen) && !json_object_size(scen))))
     scen = NULL;
   if ((rc = read_shortcuts(&sc, root, err))) goto out;
-  if ((rc = apply_cli(&sc, &drop, cli, err))) goto out;
-  if (drop) scen = NULL;
   /* Within one tier, shortcuts and scenarios exclude each other. */
   if (scen && (sc.has_iterations || sc.has_duration || sc.has_stages)) {
     rc = sb_err_set(err, SB_EINVAL,
@@ -616,32 +603,62 @@ out:
   return rc;
 }
 
-int sb_options_parse(sb_options **out, const char *json, const sb_cli_overrides *cli, sb_err *err) {
+/* Parses the merged options object |root| (borrowed) into |*out|. */
+static int parse_root(sb_options **out, json_t *root, sb_err *err) {
   int rc;
-  json_t *root = load_root(json, err, &rc), *th;
-  if (!root) return rc;
+  json_t *th;
   sb_options *o = calloc(1, sizeof(*o));
-  if (!o) {
-    rc = sb_err_set(err, SB_ENOMEM, "options: out of memory");
-    goto fail_alloc;
-  }
+  if (!o) return sb_err_set(err, SB_ENOMEM, "options: out of memory");
   sb_http_config_defaults(&o->http);
-  if ((rc = parse_execution(o, root, cli, err))) goto fail_parse;
+  if ((rc = parse_execution(o, root, err))) goto fail;
   if ((th = json_object_get(root, "thresholds")) && !json_is_null(th) &&
       (rc = parse_thresholds(o, th, err)))
-    goto fail_parse;
-  if ((rc = parse_trend_stats(o, root, cli, err))) goto fail_parse;
-  if ((rc = parse_flags(o, root, cli, err))) goto fail_parse;
-  if ((rc = sb_options_http_parse(&o->http, root, cli, err))) goto fail_parse;
+    goto fail;
+  if ((rc = parse_trend_stats(o, root, err))) goto fail;
+  if ((rc = parse_flags(o, root, err))) goto fail;
+  if ((rc = sb_options_http_parse(&o->http, root, err))) goto fail;
   o->http.discard_response_bodies = o->discard_response_bodies;
-  json_decref(root);
   *out = o;
   return 0;
-
-fail_parse:
+fail:
   sb_options_free(o);
-fail_alloc:
+  return rc;
+}
+
+int sb_options_parse(sb_options **out, const char *json, const sb_cli_overrides *cli, sb_err *err) {
+  int rc;
+  if (cli) { /* the flags are a layer over the script's options */
+    sb_option_sources src = {.script_json = json, .cli = cli, .no_default_config = 1};
+    return sb_options_load(out, NULL, &src, err);
+  }
+  json_t *root = load_root(json, err, &rc);
+  if (!root) return rc;
+  rc = parse_root(out, root, err);
   json_decref(root);
+  return rc;
+}
+
+int sb_options_load(sb_options **out, char **merged_json, const sb_option_sources *src,
+                    sb_err *err) {
+  sb_config_layers *l;
+  sb_options *o = NULL;
+  char *copy = NULL;
+  int rc = sb_config_layers_load(&l, src, err);
+  if (rc) return rc;
+  json_t *root = load_root(sb_config_layers_json(l), err, &rc);
+  if (root && !(rc = parse_root(&o, root, err)) && merged_json &&
+      !(copy = xstrdup(sb_config_layers_json(l)))) {
+    sb_options_free(o);
+    rc = sb_err_set(err, SB_ENOMEM, "options: out of memory");
+  }
+  if (rc) {
+    sb_config_layers_name_source(l, err);
+  } else {
+    *out = o;
+    if (merged_json) *merged_json = copy;
+  }
+  json_decref(root);
+  sb_config_layers_free(l);
   return rc;
 }
 
@@ -658,6 +675,7 @@ void sb_options_free(sb_options *o) {
   for (size_t i = 0; i < o->nsummary_trend_stats; i++)
     free(o->summary_trend_stats[i]);
   free(o->summary_trend_stats);
+  free(o->summary_time_unit);
   sb_http_config_clear(&o->http);
   free(o);
 }

@@ -11,8 +11,9 @@
  *   stages                  -> ramping-vus (startVUs = vus or 1... k6: startVUs = vus, default 1)
  * `scenarios` (shared-iterations, per-vu-iterations, constant-vus, ramping-vus,
  * constant-arrival-rate, ramping-arrival-rate: controller/options_scenario.h) takes precedence
- * over the shortcuts; mixing them with shortcuts in the script is an error as in k6. CLI
- * --vus/--duration/--iterations/--stage replace the script's shortcuts (and its scenarios). */
+ * over the shortcuts; mixing them with shortcuts in one layer is an error as in k6. A higher layer
+ * (controller/config_layers.h) setting duration, iterations, stages or scenarios replaces every
+ * execution setting of the layers below: --iterations drops the script's scenarios. */
 #ifndef SB_OPTIONS_H
 #define SB_OPTIONS_H
 
@@ -86,6 +87,8 @@ typedef struct sb_options {
   int no_thresholds;          /* --no-thresholds */
   int64_t setup_timeout_ms;   /* setupTimeout; 0 = the default, 60 s */
   int64_t teardown_timeout_ms; /* teardownTimeout; 0 = 60 s */
+  char *summary_time_unit;    /* summaryTimeUnit: "s", "ms" or "us"; NULL = each value's own */
+  int linger;                 /* linger: after the summary, wait for Ctrl+C before exiting */
   sb_http_config http;        /* HTTP/TLS/DNS options, as Prepare ships them (options_http.h) */
 } sb_options;
 
@@ -111,16 +114,36 @@ typedef struct sb_cli_overrides {
   char *user_agent;           /* --user-agent ("" = send none); NULL = not given */
   char *dns;                  /* --dns "ttl=1m,select=first,policy=any" (any subset) */
   char *tls_ca_file;          /* --tls-ca-file: read by the run (sb_options_http_load_ca) */
+  /* Options from everywhere (controller/config_layers.h) */
+  char *config_path;          /* -c, --config FILE: k6's JSON config file */
+  char **tags;                /* --tag NAME=VALUE[,NAME=VALUE] as given (repeatable) */
+  size_t ntags;
+  char **system_tags;         /* --system-tags a,b as given (repeatable; "" = none at all) */
+  size_t nsystem_tags;
+  char **block_hostnames;     /* --block-hostnames "*.example.com,x.org" as given (repeatable) */
+  size_t nblock_hostnames;
+  char *summary_time_unit;    /* --summary-time-unit s|ms|us */
+  int discard_response_bodies; /* --discard-response-bodies */
+  int linger;                 /* -l, --linger */
 } sb_cli_overrides;
 
 void sb_cli_overrides_init(sb_cli_overrides *o);
 void sb_cli_overrides_clear(sb_cli_overrides *o);
 
 /* Builds |*out| (free with sb_options_free()) from the options JSON (an object, or "null"/empty
- * for none) and |cli| (may be NULL). Returns 0, SB_EINVAL or SB_EFORMAT with |err| naming the
- * option at fault ("options.scenarios.login.vus: must be > 0"). Thresholds are only split into
- * (metric, expression) pairs here; controller/threshold.h parses the expressions. */
+ * for none) and |cli| (may be NULL), the flags laid over the JSON as k6 lays its layers
+ * (controller/config_layers.h). Returns 0, SB_EINVAL or SB_EFORMAT with |err| naming the option
+ * at fault ("options.scenarios.login.vus: must be > 0", "--vus: vus: ..."). Thresholds are only
+ * split into (metric, expression) pairs here; controller/threshold.h parses the expressions. */
 int sb_options_parse(sb_options **out, const char *json, const sb_cli_overrides *cli, sb_err *err);
+
+/* Every layer at once — config file, script, K6_* environment, flags — as `speedboat run`
+ * reads them (controller/config_layers.h). |*merged_json| (may be NULL) gets the merged options
+ * as JSON (free()), what sb_options_to_json() builds exec.test.options from (with cli NULL).
+ * Errors name the layer at fault ("K6_VUS: vus: must be a non-negative integer"). */
+struct sb_option_sources;
+int sb_options_load(sb_options **out, char **merged_json, const struct sb_option_sources *src,
+                    sb_err *err);
 void sb_options_free(sb_options *o);
 
 /* The longest the test can run including graceful stops (for the banner's "max duration"). */

@@ -445,28 +445,100 @@ static int parse_dns(sb_dns_options *d, json_t *v, sb_err *err) {
   return 0;
 }
 
-/* ---- the whole set ---- */
+/* ---- tags, systemTags, blockHostnames ---- */
 
-/* The command line wins over the script, flag by flag (--dns field by field). */
-static int apply_http_cli(sb_http_config *c, const sb_cli_overrides *cli, sb_err *err) {
-  if (cli->insecure_skip_tls_verify) c->insecure_skip_tls_verify = 1;
-  if (cli->no_connection_reuse) c->no_connection_reuse = 1;
-  if (cli->no_vu_connection_reuse) c->no_vu_connection_reuse = 1;
-  if (cli->throw_errors) c->throw_errors = 1;
-  if (cli->max_redirects > INT_MAX || cli->batch > INT_MAX || cli->batch_per_host > INT_MAX)
-    return sb_err_set(err, SB_EINVAL, "--max-redirects, --batch, --batch-per-host: too large");
-  if (cli->max_redirects >= 0) c->max_redirects = (int)cli->max_redirects;
-  if (cli->batch == 0) return sb_err_set(err, SB_EINVAL, "--batch: must be > 0");
-  if (cli->batch > 0) c->batch = (int)cli->batch;
-  if (cli->batch_per_host >= 0) c->batch_per_host = (int)cli->batch_per_host;
-  if (cli->user_agent && set_str(&c->user_agent, cli->user_agent, "--user-agent", err))
-    return SB_ENOMEM;
-  if (cli->dns) return dns_text(&c->dns, cli->dns, "--dns", err);
+/* `tags`: {"name": "value"}, string values as k6's map[string]string wants them. */
+static int parse_tags(sb_http_config *c, json_t *v, sb_err *err) {
+  const char *k;
+  json_t *e;
+  if (!json_is_object(v))
+    return sb_err_set(err, SB_EINVAL, "options.tags: must be an object {\"name\": \"value\"}");
+  size_t n = json_object_size(v);
+  if (n > SB_HTTP_MAX_TEST_TAGS)
+    return sb_err_set(err, SB_EINVAL, "options.tags: %zu tags; speedboat takes at most %d", n,
+                      SB_HTTP_MAX_TEST_TAGS);
+  if (n && !(c->tags = calloc(2 * n, sizeof(char *))))
+    return sb_err_set(err, SB_ENOMEM, "options.tags: out of memory");
+  json_object_foreach(v, k, e) {
+    if (!*k) return sb_err_set(err, SB_EINVAL, "options.tags: a tag needs a name");
+    if (!json_is_string(e))
+      return sb_err_set(err, SB_EINVAL, "options.tags.%.200s: must be a string", k);
+    c->ntags++; /* counted first: the clear frees a half-made pair */
+    if (set_str(&c->tags[2 * c->ntags - 2], k, "options.tags", err) ||
+        set_str(&c->tags[2 * c->ntags - 1], json_string_value(e), "options.tags", err))
+      return SB_ENOMEM;
+  }
   return 0;
 }
 
-int sb_options_http_parse(sb_http_config *c, json_t *root, const sb_cli_overrides *cli,
-                          sb_err *err) {
+/* `systemTags`: k6's names (agent/http_config.h). Unlike k6, which drops a name it does not know,
+ * an unknown name is an error here: a typo would silently change what the samples carry. */
+static int parse_system_tags(sb_http_config *c, json_t *v, sb_err *err) {
+  unsigned set = 0, bit;
+  if (!json_is_array(v))
+    return sb_err_set(err, SB_EINVAL, "options.systemTags: must be an array of tag names");
+  for (size_t i = 0; i < json_array_size(v); i++) {
+    json_t *e = json_array_get(v, i);
+    const char *name = json_is_string(e) ? json_string_value(e) : NULL;
+    if (!(bit = sb_system_tag_bit(name)))
+      return sb_err_set(err, SB_EINVAL,
+                        "options.systemTags[%zu]: unknown system tag '%.64s' (k6's are proto, "
+                        "subproto, status, method, url, name, group, check, error, error_code, "
+                        "tls_version, scenario, service, expected_response, vu, iter, ip, "
+                        "ocsp_status)",
+                        i, name ? name : "");
+    if (bit == SB_TAG_ITER)
+      return sb_err_set(err, SB_EINVAL,
+                        "options.systemTags[%zu]: 'iter' is not supported: speedboat aggregates "
+                        "samples per tag set, and a tag per iteration would make one series each",
+                        i);
+    set |= bit;
+  }
+  c->system_tags = set;
+  return 0;
+}
+
+/* A blockHostnames pattern, k6's rule: an optional leading "*" or "*.", then dot-separated
+ * labels of letters, digits and inner '-'. */
+static int valid_block_pattern(const char *s) {
+  if (*s == '*') s += s[1] == '.' ? 2 : 1;
+  while (*s) {
+    const char *l = s;
+    while (isalnum((unsigned char)*s) || *s == '-')
+      s++;
+    if (s == l || *l == '-' || s[-1] == '-' || (*s && (*s != '.' || !s[1]))) return 0;
+    if (*s) s++;
+  }
+  return 1;
+}
+
+static int parse_block_hostnames(sb_http_config *c, json_t *v, sb_err *err) {
+  if (!json_is_array(v))
+    return sb_err_set(err, SB_EINVAL,
+                      "options.blockHostnames: must be an array of hostname patterns, such as "
+                      "[\"*.example.com\", \"test.k6.io\"]");
+  size_t n = json_array_size(v);
+  if (n && !(c->block_hostnames = calloc(n, sizeof(char *))))
+    return sb_err_set(err, SB_ENOMEM, "options.blockHostnames: out of memory");
+  for (size_t i = 0; i < n; i++) {
+    json_t *e = json_array_get(v, i);
+    const char *p = json_is_string(e) ? json_string_value(e) : NULL;
+    if (!p || !valid_block_pattern(p) || strlen(p) > 255)
+      return sb_err_set(err, SB_EINVAL,
+                        "options.blockHostnames[%zu]: invalid hostname pattern '%.64s' (a host "
+                        "name, optionally starting with '*' or '*.')",
+                        i, p ? p : "");
+    c->nblock_hostnames++;
+    if (set_str(&c->block_hostnames[i], p, "options.blockHostnames", err)) return SB_ENOMEM;
+    for (char *q = c->block_hostnames[i]; *q; q++)
+      *q = (char)tolower((unsigned char)*q);
+  }
+  return 0;
+}
+
+/* ---- the whole set ---- */
+
+int sb_options_http_parse(sb_http_config *c, json_t *root, sb_err *err) {
   json_t *v;
   int rc = 0;
 #define OPT(key) ((v = json_object_get(root, key)) && !json_is_null(v))
@@ -486,7 +558,12 @@ int sb_options_http_parse(sb_http_config *c, json_t *root, const sb_cli_override
        (rc = opt_bool(v, "options.noVUConnectionReuse", &c->no_vu_connection_reuse, err))) ||
       (OPT("batch") && (rc = opt_int(v, "options.batch", 1, &c->batch, err))) ||
       (OPT("batchPerHost") &&
-       (rc = opt_int(v, "options.batchPerHost", 0, &c->batch_per_host, err))))
+       (rc = opt_int(v, "options.batchPerHost", 0, &c->batch_per_host, err))) ||
+      (OPT("tags") && (rc = parse_tags(c, v, err))) ||
+      (OPT("systemTags") && (rc = parse_system_tags(c, v, err))) ||
+      (OPT("blockHostnames") && (rc = parse_block_hostnames(c, v, err))) ||
+      (OPT("noCookiesReset") &&
+       (rc = opt_bool(v, "options.noCookiesReset", &c->no_cookies_reset, err))))
     return rc;
   if (OPT("userAgent")) {
     if (!json_is_string(v))
@@ -494,7 +571,7 @@ int sb_options_http_parse(sb_http_config *c, json_t *root, const sb_cli_override
     if ((rc = set_str(&c->user_agent, json_string_value(v), "options.userAgent", err))) return rc;
   }
 #undef OPT
-  return cli ? apply_http_cli(c, cli, err) : 0;
+  return 0;
 }
 
 /* ---- extra CA certificates ---- */

@@ -1,7 +1,8 @@
 /* k6's HTTP, TLS and DNS options — a part of controller/options (see options.h), kept apart for
  * size — parsed and validated once into the sb_http_config that Prepare ships to the agents.
  *
- * Options (the script's `export const options`), with the CLI flag that wins over each:
+ * Options, as the merged layers give them (controller/config_layers.h: the script's `options`,
+ * the config file, K6_* variables and the flags named here):
  *   insecureSkipTLSVerify   bool                      --insecure-skip-tls-verify
  *   tlsVersion              "tls1.2" | {min, max}     (ssl3.0 tls1.0 tls1.1 tls1.2 tls1.3)
  *   tlsCipherSuites         ["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_AES_128_GCM_SHA256"]
@@ -18,6 +19,14 @@
  *   userAgent               string, "" = none         --user-agent
  *   batch                   int > 0, default 20       --batch
  *   batchPerHost            int >= 0, default 6       --batch-per-host
+ *   throw                   bool                      -w, --throw
+ * and the test-wide options the VUs read with them:
+ *   tags                    {"name": "value"}, at most 16, on every sample     --tag NAME=VALUE
+ *   systemTags              ["method", "status", ...]: which system tags samples carry (k6's
+ *                           default set unless given; "iter" is refused)       --system-tags
+ *   noCookiesReset          bool: the VU's cookie jar survives its iterations
+ *   blockHostnames          ["*.example.com", "host.test"]: requests there fail with
+ *                           error_code 1111 before any DNS lookup              --block-hostnames
  * and, from the command line only, --tls-ca-file (else $SSL_CERT_FILE): extra trusted CAs, read
  * by the controller (sb_options_http_load_ca) so that agents never read files. */
 #ifndef SB_OPTIONS_HTTP_H
@@ -28,11 +37,10 @@
 
 struct json_t;
 
-/* Fills |c| (holding the defaults) from the options object |root| and then |cli| (may be NULL).
- * Returns 0, SB_EINVAL with |err| naming the option ("options.hosts.test.local: 'x' is not an
- * IP address"), or SB_ENOMEM. On failure |c| may own part of the options: the caller clears it. */
-int sb_options_http_parse(sb_http_config *c, struct json_t *root, const sb_cli_overrides *cli,
-                          sb_err *err);
+/* Fills |c| (holding the defaults) from the merged options object |root|. Returns 0, SB_EINVAL
+ * with |err| naming the option ("options.hosts.test.local: 'x' is not an IP address"), or
+ * SB_ENOMEM. On failure |c| may own part of the options: the caller clears it. */
+int sb_options_http_parse(sb_http_config *c, struct json_t *root, sb_err *err);
 
 /* Appends the certificates of the PEM file |path| to c->ca_pem, after checking that each one
  * parses and that there is at least one. |what| names the source in messages ("--tls-ca-file",

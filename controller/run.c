@@ -36,9 +36,11 @@
 #include "controller/agents.h"
 #include "controller/compile.h"
 #include "controller/handle_summary.h"
+#include "controller/config_layers.h"
 #include "controller/judge.h"
 #include "controller/options_http.h"
 #include "controller/options_json.h"
+#include "controller/output.h"
 #include "controller/scenario_pb.h"
 #include "controller/segment.h"
 #include "controller/targets.h"
@@ -74,6 +76,7 @@ typedef struct agent {
   uint32_t cores;             /* its capacity, from welcome */
   uint64_t mem_bytes, max_vus;
   int64_t started_at_us;      /* its actual start (its clock), from done */
+  sb_points_dec *pdec;        /* its Points stream's definitions (outputs), made on first use */
   double lost_at_s;           /* seconds into the test when it was lost */
   char lost_why[256];
 } agent;
@@ -111,6 +114,7 @@ typedef struct run {
   int progress_tty;
   char *options_json;         /* the consolidated options (options_json.h), test.options */
   int handle_summary;         /* a module names handleSummary: the end runs it (handle_summary.h) */
+  sb_outputs *outputs;        /* --out, --summary-export (controller/output.h) */
 } run;
 
 enum { EXIT_SCRIPT_ABORTED = 108 }; /* k6's ScriptAborted: test.abort() (belongs in run.h) */
@@ -137,7 +141,9 @@ static void print_banner(const run *r) {
   } else {
     printf("  execution: local\n");
   }
-  printf("     script: %s\n     output: -\n\n", r->cfg->script);
+  char outs[512];
+  sb_outputs_describe(r->outputs, outs, sizeof(outs));
+  printf("     script: %s\n     output: %s\n\n", r->cfg->script, outs);
   printf("  scenarios: (100.00%%) %zu scenario%s, %llu max VUs, %s max duration (incl. graceful stop):\n",
          o->nscenarios, o->nscenarios == 1 ? "" : "s",
          (unsigned long long)sb_options_max_vus(o), maxd);
@@ -400,6 +406,7 @@ static void send_prepare(run *r, agent *a) {
   p.n_targets = r->targets.n;
   p.targets = r->targets.v;
   p.options_json = r->options_json;
+  p.send_points = sb_outputs_want_points(r->outputs);
   Speedboat__HttpConfig http; /* points into o->http */
   if (sb_http_config_to_proto(&o->http, &http)) {
     fail_run(r, SB_EXIT_ENGINE, "out of memory");
@@ -577,6 +584,27 @@ static void count_reported(agent *a, const Speedboat__Snapshot *s) {
 static void record_fleet_vus(run *r) {
   sb_metrics_add(r->metrics, SB_M_VUS, sb_metrics_tags(r->metrics, NULL, 0), (double)sum_vus(r, 0));
   sb_metrics_add(r->metrics, SB_M_VUS_MAX, sb_metrics_tags(r->metrics, NULL, 0), (double)sum_vus(r, 1));
+  int64_t now = sb_clock_wall_us(); /* the outputs' samples of them */
+  sb_outputs_sample(r->outputs, "vus", SB_METRIC_GAUGE, SB_VALUE_DEFAULT, NULL, 0, now, (double)sum_vus(r, 0));
+  sb_outputs_sample(r->outputs, "vus_max", SB_METRIC_GAUGE, SB_VALUE_DEFAULT, NULL, 0, now, (double)sum_vus(r, 1));
+}
+
+/* An agent's raw samples, for the outputs (common/points.h): decoded with its own definitions,
+ * times moved to our clock. */
+static void on_points(run *r, agent *a, const Speedboat__Points *p) {
+  sb_err err;
+  if (!r->outputs) return;
+  if (!a->pdec && sb_outputs_decoder(r->outputs, &a->pdec)) {
+    fail_run(r, SB_EXIT_ENGINE, "out of memory");
+    return;
+  }
+  if (sb_points_decode(a->pdec, p, a->offset_us, &err)) {
+    char msg[SB_ERR_MAX + 128];
+    snprintf(msg, sizeof(msg), "agent %s sent bad points: %.700s", a->name, err.msg);
+    fail_run(r, SB_EXIT_ENGINE, msg);
+    return;
+  }
+  sb_outputs_flush(r->outputs);
 }
 
 static void on_snapshot(run *r, agent *a, const Speedboat__Snapshot *s) {
@@ -641,6 +669,7 @@ static void dispatch(run *r, agent *a, const Speedboat__Envelope *env) {
   case SPEEDBOAT__ENVELOPE__MSG_WELCOME: on_welcome(r, a, env->welcome); break;
   case SPEEDBOAT__ENVELOPE__MSG_READY: on_ready(r, a, env->ready); break;
   case SPEEDBOAT__ENVELOPE__MSG_SNAPSHOT: on_snapshot(r, a, env->snapshot); break;
+  case SPEEDBOAT__ENVELOPE__MSG_POINTS: on_points(r, a, env->points); break;
   case SPEEDBOAT__ENVELOPE__MSG_LOG: print_log(r, a, env->log); break;
   case SPEEDBOAT__ENVELOPE__MSG_DONE: on_done(r, a, env->done); break;
   case SPEEDBOAT__ENVELOPE__MSG_HEARTBEAT: on_heartbeat(r, a, env->heartbeat); break;
@@ -890,11 +919,17 @@ static int prepare_test(run *r, sb_compile_result *cr) {
     if (rc == SB_ECANCELED) return EXIT_SCRIPT_ABORTED; /* test.abort() in the init code */
     return rc == SB_ESCRIPT ? SB_EXIT_SCRIPT_EXCEPTION : SB_EXIT_INVALID_CONFIG;
   }
-  if (sb_options_parse(&r->opts, cr->options_json, &cfg->cli, &err)) {
+  extern char **environ;
+  char *merged = NULL;
+  sb_option_sources src = {.script_json = cr->options_json,
+                           .environ = (const char *const *)environ, .cli = &cfg->cli};
+  if (sb_options_load(&r->opts, &merged, &src, &err)) { /* config file, script, K6_*, flags */
     fprintf(stderr, "ERRO invalid options: %s\n", err.msg);
     return SB_EXIT_INVALID_CONFIG;
   }
-  if (sb_options_to_json(r->opts, cr->options_json, &cfg->cli, &r->options_json, &err)) {
+  int rc_json = sb_options_to_json(r->opts, merged, NULL, &r->options_json, &err);
+  free(merged);
+  if (rc_json) {
     fprintf(stderr, "ERRO %s\n", err.msg);
     return SB_EXIT_ENGINE;
   }
@@ -1010,7 +1045,38 @@ static int drive(run *r) {
   return code;
 }
 
+/* --out and --summary-export: checked, and their files created, before the test starts. */
+static int start_outputs(run *r) {
+  sb_err err;
+  err.msg[0] = '\0';
+  int rc = sb_outputs_new(&r->outputs, r->cfg->outs, r->cfg->nouts, r->cfg->summary_export, &err);
+  if (!rc) rc = sb_outputs_start(r->outputs, r->opts, &err);
+  if (!rc) return 0;
+  fprintf(stderr, "ERRO %s\n", err.msg);
+  return rc == SB_EINVAL ? SB_EXIT_INVALID_CONFIG : SB_EXIT_ENGINE;
+}
+
+/* The summary export, and every output file closed; a write error is reported, the verdict
+ * stays the test's. */
+static void finish_outputs(run *r, double secs) {
+  sb_err err;
+  err.msg[0] = '\0';
+  for (size_t i = 0; i < r->nagents; i++) {
+    agent *a = &r->agents[i];
+    uint64_t lost = a->pdec ? sb_points_dec_dropped(a->pdec) : 0;
+    if (lost)
+      fprintf(stderr, "WARN agent %s could not keep %llu samples (out of memory): the outputs miss "
+                      "them\n", a->name, (unsigned long long)lost);
+  }
+  if (sb_outputs_finish(r->outputs, r->metrics, secs,
+                        (const char *const *)r->opts->summary_trend_stats,
+                        r->opts->nsummary_trend_stats, &err))
+    fprintf(stderr, "ERRO %s\n", err.msg);
+}
+
 static void run_free(run *r) {
+  for (size_t i = 0; r->agents && i < r->nagents; i++) sb_points_dec_free(r->agents[i].pdec);
+  sb_outputs_free(r->outputs); /* after the decoders: they hold its tag renderings */
   free(r->agents);
   free(r->weights);
   free(r->token);
@@ -1029,6 +1095,32 @@ static void run_free(run *r) {
   free(r->archive);
 }
 
+/* k6's --linger: the test is over, the process stays until Ctrl+C (or SIGTERM). A self-pipe,
+ * because any thread may take the signal. */
+static int linger_fd[2] = {-1, -1};
+static void on_linger_signal(int sig) {
+  (void)sig;
+  ssize_t w = write(linger_fd[1], "x", 1);
+  (void)w;
+}
+
+static void linger(void) {
+  struct sigaction sa, old_int, old_term;
+  char c;
+  if (pipe(linger_fd)) return;
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = on_linger_signal;
+  sigaction(SIGINT, &sa, &old_int);
+  sigaction(SIGTERM, &sa, &old_term);
+  fprintf(stderr, "Linger set; waiting for Ctrl+C to fully exit...\n");
+  while (read(linger_fd[0], &c, 1) < 0 && errno == EINTR) {
+  }
+  sigaction(SIGINT, &old_int, NULL);
+  sigaction(SIGTERM, &old_term, NULL);
+  close(linger_fd[0]);
+  close(linger_fd[1]);
+}
+
 int sb_run(const sb_run_config *cfg) {
   run r;
   memset(&r, 0, sizeof(r));
@@ -1044,6 +1136,7 @@ int sb_run(const sb_run_config *cfg) {
   r.handle_summary = cr.archive && sb_handle_summary_wanted(cr.archive);
   sb_compile_result_clear(&cr);
   if (code) goto out;
+  if ((code = start_outputs(&r))) goto out;
   if (!cfg->quiet) print_banner(&r);
   if ((code = drive(&r))) goto out;
   if (r.failed && r.failed != SB_EXIT_THRESHOLDS_FAILED && r.failed != SB_EXIT_AGENT_LOST) {
@@ -1059,6 +1152,7 @@ int sb_run(const sb_run_config *cfg) {
     if (r.distributed) print_agents(&r, agents_out, secs);
   }
   fflush(stdout);
+  finish_outputs(&r, secs);
   if (!code && !ok) {
     fprintf(stderr, "ERRO[%04d] thresholds on metrics '%s' have been crossed\n", (int)secs,
             sb_judge_failed_metrics(r.judge));
@@ -1069,6 +1163,7 @@ int sb_run(const sb_run_config *cfg) {
     code = SB_EXIT_AGENT_LOST;
   }
   if (!code && r.interrupted) code = SB_EXIT_EXTERNAL_ABORT;
+  if (r.opts->linger && !r.interrupted) linger();
 out:
   run_free(&r);
   return code;

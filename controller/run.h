@@ -39,6 +39,9 @@ typedef struct sb_run_config {
   int no_target_check;         /* --no-target-check: agents do not check the script's targets */
   int compat;                  /* sb_compat_mode: --compatibility-mode (extended by default) */
   int verbose;                 /* -v/--verbose: console.debug lines are printed too */
+  const char *const *outs;     /* --out values ("json=FILE", "csv=FILE"), |nouts| of them */
+  size_t nouts;
+  const char *summary_export;  /* --summary-export FILE; NULL = none */
 } sb_run_config;
 
 /* Runs the test; prints the banner and progress to stderr... as k6 does, the summary to stdout.

@@ -54,6 +54,18 @@ static void fill(sb_http_config *c) {
   c->batch = 3;
   c->batch_per_host = 0;
   c->discard_response_bodies = 1;
+  c->tags = calloc(4, sizeof(char *));
+  c->tags[0] = strdup("team");
+  c->tags[1] = strdup("a");
+  c->tags[2] = strdup("empty");
+  c->tags[3] = strdup("");
+  c->ntags = 2;
+  c->system_tags = SB_TAG_METHOD | SB_TAG_VU;
+  c->no_cookies_reset = 1;
+  c->block_hostnames = calloc(2, sizeof(char *));
+  c->block_hostnames[0] = strdup("*.blocked.test");
+  c->block_hostnames[1] = strdup("exact.test");
+  c->nblock_hostnames = 2;
 }
 
 /* Sends |c| through the wire format and back into |out|. */
@@ -94,6 +106,10 @@ static void assert_defaults(const sb_http_config *c) {
   assert_int_equal(c->batch, 20);
   assert_int_equal(c->batch_per_host, 6);
   assert_false(c->discard_response_bodies);
+  assert_int_equal(c->ntags, 0);
+  assert_int_equal(c->system_tags, SB_TAG_DEFAULTS);
+  assert_false(c->no_cookies_reset);
+  assert_int_equal(c->nblock_hostnames, 0);
 }
 
 static void test_defaults(void **state) {
@@ -164,6 +180,14 @@ static void test_every_field(void **state) {
   assert_int_equal(b.batch, 3);
   assert_int_equal(b.batch_per_host, 0);
   assert_true(b.discard_response_bodies);
+  assert_int_equal(b.ntags, 2);
+  assert_string_equal(b.tags[0], "team");
+  assert_string_equal(b.tags[1], "a");
+  assert_string_equal(b.tags[3], "");
+  assert_int_equal(b.system_tags, SB_TAG_METHOD | SB_TAG_VU);
+  assert_true(b.no_cookies_reset);
+  assert_int_equal(b.nblock_hostnames, 2);
+  assert_string_equal(b.block_hostnames[1], "exact.test");
   sb_http_config_clear(&b);
   assert_defaults(&b);
   free(c.user_agent);
@@ -328,6 +352,76 @@ static void test_targets_apply_hosts(void **state) {
 }
 
 /* Every allocation failure of from_proto unwinds to SB_ENOMEM with nothing leaked (ASan). */
+/* systemTags: no tags at all survives the wire (not taken for "unset"); bad bits, odd tag lists
+ * and bad patterns are refused. */
+static void test_options_on_the_wire(void **state) {
+  sb_http_config c, b;
+  sb_err err = {{0}};
+  sb_http_config_defaults(&c);
+  c.system_tags = 0;
+  assert_int_equal(round_trip(&c, &b, &err), 0);
+  assert_int_equal(b.system_tags, 0);
+  sb_http_config_clear(&b);
+
+  Speedboat__HttpConfig m = SPEEDBOAT__HTTP_CONFIG__INIT;
+  m.batch = 20;
+  m.system_tags_set = 1;
+  m.system_tags = 1u << 30;
+  refused(&m, "http.system_tags: unknown tag bits");
+  m.system_tags_set = 0;
+  char *odd[] = {"k"};
+  m.tags = odd;
+  m.n_tags = 1;
+  refused(&m, "http.tags");
+  char *noname[] = {"", "v"};
+  m.tags = noname;
+  m.n_tags = 2;
+  refused(&m, "http.tags[0]: a tag needs a name");
+  m.n_tags = 0;
+  char *pat[] = {"ok.test", "Not Lower"};
+  m.block_hostnames = pat;
+  m.n_block_hostnames = 2;
+  refused(&m, "http.block_hostnames[1]: not a hostname pattern");
+}
+
+static void test_system_tag_names(void **state) {
+  assert_int_equal(sb_system_tag_bit("proto"), SB_TAG_PROTO);
+  assert_int_equal(sb_system_tag_bit("expected_response"), SB_TAG_EXPECTED_RESPONSE);
+  assert_int_equal(sb_system_tag_bit("ip"), SB_TAG_IP);
+  assert_int_equal(sb_system_tag_bit("nope"), 0);
+  assert_int_equal(sb_system_tag_bit(NULL), 0);
+  assert_string_equal(sb_system_tag_name(SB_TAG_ERROR_CODE), "error_code");
+  assert_null(sb_system_tag_name(SB_TAG_URL | SB_TAG_VU));
+  /* k6's default set: every tag up to expected_response, none of iter, vu, ocsp_status, ip */
+  assert_int_equal(SB_TAG_DEFAULTS & SB_TAG_EXPECTED_RESPONSE, SB_TAG_EXPECTED_RESPONSE);
+  assert_int_equal(SB_TAG_DEFAULTS & (SB_TAG_ITER | SB_TAG_VU | SB_TAG_OCSP_STATUS | SB_TAG_IP),
+                   0);
+}
+
+/* k6's HostnameTrie: exact names, "*suffix" wildcards, any case, never an IP address. */
+static void test_blocked(void **state) {
+  sb_http_config c;
+  sb_http_config_defaults(&c);
+  assert_null(sb_http_config_blocked(&c, "any.test", 8));
+  char *pats[] = {"*.io", "exact.test", "*.deep.k6.io"};
+  c.block_hostnames = pats;
+  c.nblock_hostnames = 3;
+  assert_string_equal(sb_http_config_blocked(&c, "k6.io", 5), "*.io");
+  assert_string_equal(sb_http_config_blocked(&c, "K6.IO", 5), "*.io");
+  assert_string_equal(sb_http_config_blocked(&c, "a.deep.k6.io", 12), "*.deep.k6.io");
+  assert_null(sb_http_config_blocked(&c, "io", 2));
+  assert_string_equal(sb_http_config_blocked(&c, "Exact.Test", 10), "exact.test");
+  assert_null(sb_http_config_blocked(&c, "x.exact.test", 12));
+  assert_null(sb_http_config_blocked(&c, "exact.test.org", 14));
+  char *all[] = {"*"};
+  c.block_hostnames = all;
+  c.nblock_hostnames = 1;
+  assert_string_equal(sb_http_config_blocked(&c, "localhost", 9), "*");
+  assert_null(sb_http_config_blocked(&c, "127.0.0.1", 9));
+  assert_null(sb_http_config_blocked(&c, "::1", 3));
+  assert_null(sb_http_config_blocked(&c, "[::1]", 5));
+}
+
 static void test_alloc_failures(void **state) {
   sb_http_config c, b;
   fill(&c);
@@ -364,7 +458,8 @@ int main(void) {
       cmocka_unit_test(test_defaults),       cmocka_unit_test(test_every_field),
       cmocka_unit_test(test_bad_wire),       cmocka_unit_test(test_lower_case),
       cmocka_unit_test(test_match_host),     cmocka_unit_test(test_targets_apply_hosts),
-      cmocka_unit_test(test_alloc_failures),
+      cmocka_unit_test(test_alloc_failures), cmocka_unit_test(test_options_on_the_wire),
+      cmocka_unit_test(test_system_tag_names), cmocka_unit_test(test_blocked),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

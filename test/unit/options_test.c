@@ -651,11 +651,11 @@ static void test_http_cli(void **state) {
   sb_options_free(o);
 
   cli.batch = 0;
-  parse_err("{}", &cli, "--batch: must be > 0");
+  parse_err("{}", &cli, "--batch: batch: must be an integer >= 1"); /* the flag is named */
   cli.batch = -1;
   free(cli.dns);
   cli.dns = strdup("ttl=1m,select=sometimes");
-  parse_err("{}", &cli, "--dns.select: unknown value 'sometimes'");
+  parse_err("{}", &cli, "--dns: dns.select: unknown value 'sometimes'");
   free(cli.dns);
   cli.dns = strdup("policy");
   parse_err("{}", &cli, "--dns: no value for key 'policy'");

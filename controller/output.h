@@ -1,0 +1,63 @@
+/* Outputs: where a run's results go besides the terminal, as k6 writes them.
+ *
+ *   --out json=FILE         k6's JSON lines: a Metric record when a metric first appears, then a
+ *                           Point record per sample (FILE.gz: gzip; "-": stdout)
+ *   --out csv=FILE          k6's CSV: one line per sample, one column per default system tag
+ *   --summary-export FILE   k6's legacy end-of-test summary as JSON
+ *
+ * Several --out at once are fine (each its own file). Samples reach the controller only when an
+ * output needs them: the run then sets Prepare.send_points, every agent sends a Points message
+ * beside each Snapshot (common/points.h), and each agent's decoder calls the writers here, on the
+ * controller's loop thread. The `vus` and `vus_max` samples are the controller's own
+ * (sb_outputs_sample()). Files are written through a buffer, flushed after every message. */
+#ifndef SB_OUTPUT_H
+#define SB_OUTPUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "common/metrics.h"
+#include "common/points.h"
+#include "controller/options.h"
+
+typedef struct sb_outputs sb_outputs;
+
+/* Parses the |n| --out values ("json=FILE", "csv=FILE"; "json" alone writes to stdout) and the
+ * --summary-export path (NULL: none). Opens nothing yet. Returns 0, SB_ENOMEM, or SB_EINVAL with
+ * |err| naming the bad value ("--out 'influxdb=...': unknown output type; speedboat writes json
+ * and csv"). */
+int sb_outputs_new(sb_outputs **out, const char *const *specs, size_t n,
+                   const char *summary_export, sb_err *err);
+/* Closes whatever is still open (use sb_outputs_finish() to learn about write errors). */
+void sb_outputs_free(sb_outputs *o);
+
+/* 1 when some output needs every sample (the agents must send points). */
+int sb_outputs_want_points(const sb_outputs *o);
+/* The banner's "output:" value: "json (results.json), csv (results.csv)", or "-". */
+void sb_outputs_describe(const sb_outputs *o, char *out, size_t cap);
+
+/* Opens every file and writes headers; |opts| gives the thresholds the Metric records list
+ * (kept by pointer: must outlive |o|). Returns 0, SB_EIO (|err| names the file) or SB_ENOMEM. */
+int sb_outputs_start(sb_outputs *o, const sb_options *opts, sb_err *err);
+
+/* A decoder for one agent's Points messages that writes into |o| (free with
+ * sb_points_dec_free() before sb_outputs_free()). Returns 0 or SB_ENOMEM. */
+int sb_outputs_decoder(sb_outputs *o, sb_points_dec **out);
+/* Writes the buffered records to the files (after each Points message). */
+void sb_outputs_flush(sb_outputs *o);
+
+/* One sample the controller itself makes (vus, vus_max): metric |name| of |type|/|contains|,
+ * tags |kv| (2 * |n| strings), at wall-clock |time_us|. */
+void sb_outputs_sample(sb_outputs *o, const char *name, sb_metric_type type,
+                       sb_value_type contains, const char *const *kv, size_t n, int64_t time_us,
+                       double v);
+
+/* The end of the run: writes the summary export from the run's merged metrics |m| (thresholds
+ * evaluated on them over |duration_s|; |stats| the trend columns, NULL for k6's default), then
+ * flushes and closes every file. Returns 0, or the first write error of any output (SB_EIO,
+ * |err| naming the file). */
+int sb_outputs_finish(sb_outputs *o, const sb_metrics *m, double duration_s,
+                      const char *const *stats, size_t nstats, sb_err *err);
+
+#endif
