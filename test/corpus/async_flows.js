@@ -1,4 +1,5 @@
 import http from 'k6/http';
+import exec from 'k6/execution';
 import { check } from 'k6';
 import { setTimeout } from 'k6/timers';
 
@@ -53,5 +54,5 @@ export default async function () {
     'allSettled': () => states === 'fulfilled,rejected,rejected',
     'interval ticked': () => ticks === 3,
   });
-  if (__VU === 1 && __ITER === 0) console.log(`corpus async_flows: attempt=${retried.attempt} fastest=${fastest} states=${states} ticks=${ticks}`);
+  if (exec.scenario.iterationInTest === 0) console.log(`corpus async_flows: attempt=${retried.attempt} fastest=${fastest} states=${states} ticks=${ticks}`);
 }

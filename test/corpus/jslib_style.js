@@ -1,4 +1,5 @@
 import http from 'k6/http';
+import exec from 'k6/execution';
 import { check, sleep } from 'k6';
 import { randomIntBetween, randomItem, uuidv4 } from 'JSLIB_URL/k6-utils/1.0.0/index.js';
 
@@ -16,5 +17,5 @@ export default function () {
     'page picked': () => pages.includes(page),
   });
   sleep(randomIntBetween(1, 2) / 100);
-  if (__VU === 1 && __ITER === 0) console.log(`corpus jslib_style: uuid=${id.length} page=${page.length}`);
+  if (exec.scenario.iterationInTest === 0) console.log(`corpus jslib_style: uuid=${id.length} page=${page.length}`);
 }

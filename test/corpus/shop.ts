@@ -1,3 +1,4 @@
+import exec from 'k6/execution';
 import { check, group } from 'k6';
 import { Options } from 'k6/options';
 import { ApiClient, Method, type Echo } from './lib/api.ts';
@@ -32,6 +33,6 @@ export default async function (): Promise<void> {
     'query kept': () => got.query === `op=cart&id=${cart.id}`,
     'two calls': () => api.made === 2,
   });
-  if (__VU === 1 && __ITER === 0)
+  if (exec.scenario.iterationInTest === 0)
     console.log(`corpus shop: total=${total(cart.items)} calls=${api.made} sku=${echoed.parsed?.items[1]?.sku ?? '-'}`);
 }
