@@ -21,6 +21,12 @@ ifeq ($(SANITIZE),1)
   CFLAGS_BASE += -fsanitize=address,undefined -fno-omit-frame-pointer
   LDFLAGS += -fsanitize=address,undefined
 endif
+# FUZZ=1 (make fuzz, with CC=clang): every object instrumented for libFuzzer, ASan and UBSan.
+ifeq ($(FUZZ),1)
+  CFLAGS_BASE += -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
+    -fno-omit-frame-pointer
+  LDFLAGS += -fsanitize=address,undefined
+endif
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS += $(CFLAGS_BASE) $(PKG_CFLAGS)
@@ -138,6 +144,24 @@ $(BUILD)/test/%_test: $(BUILD)/test/unit/%_test.o $(LIBS_A)
 	@mkdir -p $(dir $@)
 	$(say) LINK $@
 	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIBS_A) $(LIBS_A) $(LDLIBS) -lcmocka
+
+# Fuzzing (test/fuzz/, docs/SECURITY.md): libFuzzer targets built by clang in build-fuzz, each
+# run FUZZ_SECONDS from its seed corpus test/fuzz/corpus/<name>/. Clang: install-deps.sh --fuzz.
+FUZZ_SECONDS ?= 30
+FUZZ_BIN := $(patsubst test/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard test/fuzz/*_fuzz.c))
+.PHONY: fuzz fuzz-build
+fuzz:
+	@scripts/install-deps.sh --fuzz
+	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang FUZZ=1 OPT=-O1 fuzz-build
+	@test/fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
+
+fuzz-build: $(FUZZ_BIN)
+.PRECIOUS: $(BUILD)/test/fuzz/%_fuzz.o
+
+$(BUILD)/fuzz/%_fuzz: $(BUILD)/test/fuzz/%_fuzz.o $(LIBS_A)
+	@mkdir -p $(dir $@)
+	$(say) LINK $@
+	$(Q)$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $< $(LIBS_A) $(LIBS_A) $(LDLIBS)
 
 # Simulated agents for make bench (test/tools/sim_agent.c); not part of `all`.
 $(BUILD)/sb-sim-agent: $(BUILD)/test/tools/sim_agent.o $(LIBS_A)

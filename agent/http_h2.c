@@ -42,9 +42,12 @@ static sb_xfer *stream_xfer(nghttp2_session *s, int32_t id) {
   return id > 0 ? nghttp2_session_get_stream_user_data(s, id) : NULL;
 }
 
+/* A HEADERS block starts: the response's (after any 1xx, which on_frame_recv forgets), or the
+ * trailers after it, which must leave the finished header state alone: their fields are ignored
+ * (as on HTTP/1.1) by sb_res_header_piece() while hstate is 3. */
 static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ud) {
   sb_xfer *x = stream_xfer(s, f->hd.stream_id);
-  if (x && f->hd.type == NGHTTP2_HEADERS) {
+  if (x && f->hd.type == NGHTTP2_HEADERS && x->hstate != 3) {
     sb_xfer_first_byte(x);
     x->hstate = 0;
   }

@@ -312,6 +312,14 @@ static int parse_tar(sb_archive *a, const uint8_t *buf, size_t len, sb_err *err)
   return rc;
 }
 
+static int is_zero_block(const uint8_t *h) {
+  for (int i = 0; i < BLOCK; i++)
+    if (h[i]) return 0;
+  return 1;
+}
+
+/* A plain tar is told by its first header's magic; a tar of no file (end blocks only, as
+ * sb_archive_write() makes one) has none, and is read as the empty archive it is. */
 int sb_archive_parse(sb_archive **out, const uint8_t *buf, size_t len, sb_err *err) {
   sb_archive *a;
   if (sb_archive_new(&a)) return sb_err_set(err, SB_ENOMEM, "out of memory");
@@ -322,7 +330,7 @@ int sb_archive_parse(sb_archive **out, const uint8_t *buf, size_t len, sb_err *e
     rc = unzstd(buf, len, &tar, err);
     if (!rc) rc = parse_tar(a, (const uint8_t *)tar.data, tar.len, err);
     sb_buf_clear(&tar);
-  } else if (len >= BLOCK && memcmp(buf + 257, "ustar", 5) == 0) {
+  } else if (len >= BLOCK && (memcmp(buf + 257, "ustar", 5) == 0 || is_zero_block(buf))) {
     rc = parse_tar(a, buf, len, err);
   } else {
     rc = sb_err_set(err, SB_EFORMAT, "archive: neither a zstd-compressed nor a plain tar");

@@ -140,9 +140,9 @@ void sb_duration_format_value(double ms, char *out, size_t cap) {
     snprintf(out, cap, "%s%sms", sign, a);
   } else {
     trim_trunc(fmod(d, 60000) / 1000, d > 60000 ? 0 : 2, a, sizeof(a));
-    long long mins = (long long)trunc(d / 60000);
+    double mins = trunc(d / 60000); /* a double: a huge value's minutes overflow any integer */
     if (mins < 1) snprintf(out, cap, "%s%ss", sign, a);
-    else if (mins < 60) snprintf(out, cap, "%s%lldm%ss", sign, mins, a);
-    else snprintf(out, cap, "%s%lldh%lldm%ss", sign, mins / 60, mins % 60, a);
+    else if (mins < 60) snprintf(out, cap, "%s%.0fm%ss", sign, mins, a);
+    else snprintf(out, cap, "%s%.0fh%.0fm%ss", sign, trunc(mins / 60), fmod(mins, 60), a);
   }
 }

@@ -19,6 +19,9 @@ PKGS="build-essential pkg-config git ca-certificates
 # elsewhere keeps its own.
 command -v npm >/dev/null 2>&1 || PKGS="$PKGS nodejs npm"
 
+# --fuzz (make fuzz only): clang and compiler-rt's libFuzzer, ASan and UBSan runtimes.
+[ "${1:-}" = "--fuzz" ] && PKGS="$PKGS clang libclang-rt-dev"
+
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

@@ -295,9 +295,32 @@ static void test_garbled(void **state) {
   free(z);
 }
 
+/* Found by test/fuzz/archive_fuzz: an archive with no file, written as a plain tar (two zero
+ * blocks, no "ustar" magic anywhere), was refused as "neither a zstd-compressed nor a plain tar"
+ * by the reader of the same module. */
+static void test_empty_plain_round_trip(void **state) {
+  sb_archive *a, *b = NULL;
+  uint8_t *out;
+  size_t len;
+  sb_err err;
+  assert_int_equal(sb_archive_new(&a), 0);
+  for (int level = 0; level <= 1; level++) {
+    assert_int_equal(sb_archive_write(a, level, &out, &len, &err), 0);
+    int rc = sb_archive_parse(&b, out, len, &err);
+    if (rc) fail_msg("level %d: %s", level, err.msg);
+    assert_int_equal(b->n, 0);
+    sb_archive_free(b);
+    free(out);
+  }
+  sb_archive_free(a);
+  uint8_t zeros[100] = {0}; /* shorter than a block: still neither */
+  assert_int_equal(sb_archive_parse(&b, zeros, sizeof(zeros), &err), SB_EFORMAT);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_add_get),          cmocka_unit_test(test_roundtrip),
+      cmocka_unit_test(test_empty_plain_round_trip),
       cmocka_unit_test(test_big_file),
       cmocka_unit_test(test_real_tar_lists_ours), cmocka_unit_test(test_parse_real_tar),
       cmocka_unit_test(test_garbled),

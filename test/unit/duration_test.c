@@ -116,12 +116,26 @@ static void test_format_value(void **state) {
   assert_string_equal(small, "12");
 }
 
+/* Found by test/fuzz/duration_fuzz: past ~5.5e23 ms the minutes did not fit a long long (UB:
+ * the summary of a time Trend given a huge value printed "-153722867280912930h-8m..."). */
+static void test_format_value_huge(void **state) {
+  char out[64];
+  sb_duration_format_value(6e23, out, sizeof(out)); /* 1e19 minutes */
+  assert_true(strncmp(out, "166666666666666", 15) == 0);
+  assert_non_null(strchr(out, 'h'));
+  sb_duration_format_value(-1e300, out, sizeof(out));
+  assert_true(out[0] == '-' && out[1] >= '1' && out[1] <= '9');
+  sb_duration_format_value(1.7e308, out, sizeof(out));
+  assert_true(out[0] >= '1' && out[0] <= '9');
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_parse),
       cmocka_unit_test(test_parse_refuses),
       cmocka_unit_test(test_format_ms),
       cmocka_unit_test(test_format_value),
+      cmocka_unit_test(test_format_value_huge),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
