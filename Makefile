@@ -54,7 +54,8 @@ PROTO_OBJ := $(BUILD)/proto/speedboat.pb-c.o
 DUK_OBJ := $(BUILD)/duktape/duktape.o
 COMMON_OBJ := $(call obj,$(COMMON_SRC)) $(PROTO_OBJ) $(DUK_OBJ)
 AGENT_OBJ := $(call obj,$(AGENT_SRC))
-CTL_OBJ := $(call obj,$(CTL_SRC)) $(BUILD)/controller/babel_blob.o $(BUILD)/controller/polyfill_blob.o
+CTL_OBJ := $(call obj,$(CTL_SRC)) $(BUILD)/controller/babel_blob.o $(BUILD)/controller/polyfill_blob.o \
+  $(BUILD)/controller/dashboard_blob.o
 UNIT_BIN := $(patsubst test/unit/%.c,$(BUILD)/test/%,$(UNIT_SRC))
 GEN_HDRS := $(BUILD)/proto/speedboat.pb-c.h $(BUILD)/duktape/duktape.h
 
@@ -94,6 +95,12 @@ $(BUILD)/controller/polyfills.js: controller/polyfills.js $(REGEN_JS)
 	@mkdir -p $(dir $@)
 	$(say) GEN $@
 	$(Q){ cat controller/polyfills.js; printf '//@regenerator base\n'; cat $(REGEN_JS); } > $@.tmp && mv $@.tmp $@
+
+# The dashboard and report page (controller/dashboard.h).
+$(BUILD)/controller/dashboard_blob.o: controller/dashboard_blob.S controller/dashboard.html
+	@mkdir -p $(dir $@)
+	$(say) AS $<
+	$(Q)$(CC) -c -DSB_DASHBOARD_PATH='"controller/dashboard.html"' -o $@ $<
 
 $(BUILD)/controller/polyfill_blob.o: controller/polyfill_blob.S $(BUILD)/controller/polyfills.js
 	@mkdir -p $(dir $@)
