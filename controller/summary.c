@@ -505,7 +505,7 @@ static int format_legacy(sb_buf *out, const sb_summary_input *in) {
   sb_buf_puts(out, "\n");
   if ((rc = emit_checks(out, in->metrics))) goto done;
   if ((rc = sb_sum_collect_rows(&rs, in)) || (rc = sb_sum_fill_rows(&rs, in))) goto done;
-  qsort(rs.v, rs.n, sizeof(*rs.v), sb_sum_row_cmp);
+  if (rs.n) qsort(rs.v, rs.n, sizeof(*rs.v), sb_sum_row_cmp);
   if ((rc = emit_rows(out, &rs, stats, nstats))) goto done;
   if (sb_buf_puts(out, "\n")) rc = SB_ENOMEM;
 done:

@@ -278,7 +278,7 @@ static int scope_rows(sb_sum_rows *rs, const sb_summary_input *in, const char *c
     if (rc || (t && !sb_sum_rows_add(rs, name, id, f, nf, 0))) return SB_ENOMEM;
   }
   if (sb_sum_fill_rows(rs, in)) return SB_ENOMEM;
-  qsort(rs->v, rs->n, sizeof(*rs->v), sb_sum_row_cmp);
+  if (rs->n) qsort(rs->v, rs->n, sizeof(*rs->v), sb_sum_row_cmp); /* NULL with none: UB */
   return 0;
 }
 
@@ -371,7 +371,7 @@ static int emit_scopes(sb_buf *out, const sb_summary_input *in) {
     const char *sc = sb_tagset_get(s->tags, "scenario");
     if (sc && strcmp(sc, "default")) rc = strs_add(&scns, sc, strlen(sc));
   }
-  if (!rc) qsort(scns.v, scns.n, sizeof(char *), str_cmp);
+  if (!rc && scns.n) qsort(scns.v, scns.n, sizeof(char *), str_cmp);
   for (size_t i = 0; i < scns.n && !rc; i++) {
     const char *f[] = {"scenario", scns.v[i]};
     sb_sum_rows rs = {0};
@@ -413,7 +413,7 @@ int sb_sum_format_compact(sb_buf *out, const sb_summary_input *in) {
   if (!rc) rc = sb_sum_collect_rows(&rs, in);
   if (!rc) rc = sb_sum_fill_rows(&rs, in);
   if (!rc) {
-    qsort(rs.v, rs.n, sizeof(*rs.v), sb_sum_row_cmp);
+    if (rs.n) qsort(rs.v, rs.n, sizeof(*rs.v), sb_sum_row_cmp);
     rc = emit_metrics(out, &rs, in, 0);
     nl(out);
   }
