@@ -1,6 +1,7 @@
 #include "common/frame.h"
 
 #include <event2/buffer.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <zstd.h>
 
@@ -53,37 +54,74 @@ int sb_frame_send_msg(struct evbuffer *out, Speedboat__Envelope__MsgCase c, void
   return sb_frame_send(out, &env);
 }
 
-int sb_frame_recv(struct evbuffer *in, Speedboat__Envelope **env, sb_err *err) {
-  uint8_t hdr[4];
-  if (evbuffer_copyout(in, hdr, 4) < 4) return 0;
+/* " before hello (--max-archive-size ...)": the end of a refusal's sentence. */
+static void limit_suffix(const sb_frame_limits *lim, char *buf, size_t size) {
+  snprintf(buf, size, "%s%s%s%s%s", lim->when ? " " : "", lim->when ? lim->when : "",
+           lim->hint ? " (" : "", lim->hint ? lim->hint : "", lim->hint ? ")" : "");
+}
+
+/* Inflates the |len| bytes at |p| into |*out| (malloc'ed, |*olen| bytes), refusing before any
+ * allocation a frame that does not declare its size or declares more than |max|. Returns 0,
+ * SB_EFORMAT or SB_ENOMEM. */
+static int inflate(const uint8_t *p, size_t len, size_t max, const char *sfx, uint8_t **out,
+                   size_t *olen, sb_err *err) {
+  unsigned long long n = ZSTD_getFrameContentSize(p, len);
+  if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN)
+    return sb_err_set(err, SB_EFORMAT,
+                      "protocol error: a %zu-byte compressed frame is not valid zstd", len);
+  if (n > max)
+    return sb_err_set(err, SB_EFORMAT,
+                      "protocol error: a %zu-byte compressed frame inflates to %llu bytes, over "
+                      "the %zu-byte limit%s", len, n, max, sfx);
+  uint8_t *plain = malloc(n ? (size_t)n : 1);
+  if (!plain) return sb_err_set(err, SB_ENOMEM, "out of memory inflating a %zu-byte frame", len);
+  size_t got = ZSTD_decompress(plain, (size_t)n, p, len);
+  if (ZSTD_isError(got) || got != n) {
+    free(plain);
+    return sb_err_set(err, SB_EFORMAT, "protocol error: a %zu-byte compressed frame is corrupt",
+                      len);
+  }
+  *out = plain;
+  *olen = got;
+  return 0;
+}
+
+/* Checks the frame header at the front of |in| against |lim|. Returns the payload's length and
+ * sets |*z|, or a negative SB_EFORMAT with |err| set. */
+static long long check_header(const uint8_t hdr[4], const sb_frame_limits *lim, int *z,
+                              sb_err *err) {
   size_t len = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 | (size_t)hdr[2] << 8 | hdr[3];
-  int z = (len & ZSTD_FLAG) != 0;
+  char sfx[200];
+  *z = (len & ZSTD_FLAG) != 0;
   len &= ~(size_t)ZSTD_FLAG;
-  if (len > SB_FRAME_MAX)
-    return sb_err_set(err, SB_EFORMAT, "protocol error: frame of %zu bytes exceeds the %u-byte limit",
-                      len, SB_FRAME_MAX);
+  limit_suffix(lim, sfx, sizeof(sfx));
+  if (*z && !lim->max_plain)
+    return sb_err_set(err, SB_EFORMAT, "protocol error: a compressed frame%s is refused", sfx);
+  if (len > lim->max_len)
+    return sb_err_set(err, SB_EFORMAT, "protocol error: frame of %zu bytes exceeds the %zu-byte "
+                      "limit%s", len, lim->max_len, sfx);
+  return (long long)len;
+}
+
+int sb_frame_recv_limited(struct evbuffer *in, const sb_frame_limits *lim,
+                          Speedboat__Envelope **env, sb_err *err) {
+  uint8_t hdr[4];
+  int z;
+  if (evbuffer_copyout(in, hdr, 4) < 4) return 0;
+  long long l = check_header(hdr, lim, &z, err);
+  if (l < 0) return (int)l;
+  size_t len = (size_t)l, plen = len;
   if (evbuffer_get_length(in) < 4 + len) return 0;
   evbuffer_drain(in, 4);
-  uint8_t *p = evbuffer_pullup(in, (ev_ssize_t)len);
+  uint8_t *p = evbuffer_pullup(in, (ev_ssize_t)len), *plain = NULL;
   if (!p && len) return sb_err_set(err, SB_ENOMEM, "out of memory reading a %zu-byte frame", len);
-  uint8_t *plain = NULL;
-  size_t plen = len;
   if (z) {
-    unsigned long long n = ZSTD_getFrameContentSize(p, len);
-    if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN || n > ZSTD_MAX_OUT) {
+    char sfx[200];
+    limit_suffix(lim, sfx, sizeof(sfx));
+    int rc = inflate(p, len, lim->max_plain, sfx, &plain, &plen, err);
+    if (rc) {
       evbuffer_drain(in, len);
-      return sb_err_set(err, SB_EFORMAT, "protocol error: a %zu-byte compressed frame is not valid zstd", len);
-    }
-    plain = malloc(n ? (size_t)n : 1);
-    if (!plain) {
-      evbuffer_drain(in, len);
-      return sb_err_set(err, SB_ENOMEM, "out of memory inflating a %zu-byte frame", len);
-    }
-    plen = ZSTD_decompress(plain, (size_t)n, p, len);
-    if (ZSTD_isError(plen) || plen != n) {
-      free(plain);
-      evbuffer_drain(in, len);
-      return sb_err_set(err, SB_EFORMAT, "protocol error: a %zu-byte compressed frame is corrupt", len);
+      return rc;
     }
     p = plain;
   }
@@ -92,8 +130,14 @@ int sb_frame_recv(struct evbuffer *in, Speedboat__Envelope **env, sb_err *err) {
   evbuffer_drain(in, len);
   if (!e || e->msg_case == SPEEDBOAT__ENVELOPE__MSG__NOT_SET) {
     if (e) speedboat__envelope__free_unpacked(e, NULL);
-    return sb_err_set(err, SB_EFORMAT, "protocol error: a %zu-byte frame is not a valid message", len);
+    return sb_err_set(err, SB_EFORMAT, "protocol error: a %zu-byte frame is not a valid message",
+                      len);
   }
   *env = e;
   return 1;
+}
+
+int sb_frame_recv(struct evbuffer *in, Speedboat__Envelope **env, sb_err *err) {
+  static const sb_frame_limits lim = {.max_len = SB_FRAME_MAX, .max_plain = ZSTD_MAX_OUT};
+  return sb_frame_recv_limited(in, &lim, env, err);
 }

@@ -13,8 +13,17 @@
 
 struct evbuffer;
 
-/* Largest frame accepted: an archive plus its envelope. */
+/* Largest frame sb_frame_recv() accepts: an archive plus its envelope. */
 #define SB_FRAME_MAX (512u * 1024 * 1024)
+
+/* What sb_frame_recv_limited() takes from a peer. The length field is checked as soon as its
+ * 4 bytes are in, so a peer announcing more is refused before any of it is buffered. */
+typedef struct sb_frame_limits {
+  size_t max_len;    /* largest frame as it travels (the length field, without its top bit) */
+  size_t max_plain;  /* largest Envelope once inflated; 0 = compressed frames are refused */
+  const char *when;  /* ends the refusal's sentence: "before hello"; NULL = "" */
+  const char *hint;  /* appended in parentheses: which option raises the limit; NULL = none */
+} sb_frame_limits;
 
 /* Appends |env| framed to |out|. Returns 0 or SB_ENOMEM. */
 int sb_frame_send(struct evbuffer *out, const Speedboat__Envelope *env);
@@ -30,6 +39,12 @@ int sb_frame_send_packed_z(struct evbuffer *out, const uint8_t *buf, size_t len)
  * the bytes are not a valid frame (too long, or not an Envelope), with |err| saying which — the
  * connection should then be closed. */
 int sb_frame_recv(struct evbuffer *in, Speedboat__Envelope **env, sb_err *err);
+/* The same within |lim|: a frame longer than lim->max_len, or compressed when lim->max_plain is
+ * 0, or inflating past lim->max_plain, is SB_EFORMAT ("protocol error: frame of 300000000 bytes
+ * exceeds the 4096-byte limit before hello") without reading its payload. sb_frame_recv()
+ * is this with SB_FRAME_MAX and 256 MiB. */
+int sb_frame_recv_limited(struct evbuffer *in, const sb_frame_limits *lim,
+                          Speedboat__Envelope **env, sb_err *err);
 
 /* Convenience: frames one message of the given case. |msg| points to the message struct. */
 int sb_frame_send_msg(struct evbuffer *out, Speedboat__Envelope__MsgCase c, void *msg);

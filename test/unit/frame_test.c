@@ -1,4 +1,5 @@
-/* Message framing: round trips, partial frames, garbage and oversize lengths. */
+/* Message framing: round trips, partial frames, garbage and oversize lengths, and the limits an
+ * agent puts on a peer before and after hello (issue 10). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -6,6 +7,7 @@
 #include <event2/buffer.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zstd.h>
 
 #include "common/frame.h"
 
@@ -119,6 +121,66 @@ static void test_compressed(void **state) {
   evbuffer_free(b);
 }
 
+/* Before hello an agent takes a few KB, plain: a header announcing 300 MB is refused as soon as
+ * its 4 bytes are in, with none of the payload buffered (the issue's 300 MB that made an agent
+ * hold 317 MB). */
+static const sb_frame_limits PREAUTH = {.max_len = 4096, .max_plain = 0, .when = "before hello"};
+
+static void test_limit_refuses_at_the_header(void **state) {
+  struct evbuffer *b = evbuffer_new();
+  unsigned char hdr[4] = {0x11, 0xe1, 0xa3, 0x00}; /* 300,000,000 */
+  evbuffer_add(b, hdr, 4);
+  Speedboat__Envelope *e = NULL;
+  sb_err err;
+  assert_int_equal(sb_frame_recv_limited(b, &PREAUTH, &e, &err), SB_EFORMAT);
+  assert_string_equal(err.msg, "protocol error: frame of 300000000 bytes exceeds the 4096-byte "
+                               "limit before hello");
+  assert_null(e);
+  /* a hello-sized frame passes */
+  evbuffer_drain(b, evbuffer_get_length(b));
+  Speedboat__Hello h = SPEEDBOAT__HELLO__INIT;
+  h.token = "t";
+  assert_int_equal(sb_frame_send_msg(b, SPEEDBOAT__ENVELOPE__MSG_HELLO, &h), 0);
+  assert_int_equal(sb_frame_recv_limited(b, &PREAUTH, &e, &err), 1);
+  speedboat__envelope__free_unpacked(e, NULL);
+  /* the limit is inclusive; one byte more is refused; the hint names the option */
+  sb_frame_limits lim = {.max_len = 6, .max_plain = 6, .hint = "--max-archive-size 1 MiB"};
+  unsigned char seven[4] = {0, 0, 0, 7};
+  evbuffer_add(b, seven, 4);
+  assert_int_equal(sb_frame_recv_limited(b, &lim, &e, &err), SB_EFORMAT);
+  assert_string_equal(err.msg, "protocol error: frame of 7 bytes exceeds the 6-byte limit "
+                               "(--max-archive-size 1 MiB)");
+  evbuffer_free(b);
+}
+
+/* A compressed frame before hello is refused from its header: 8 KB of zstd that would inflate
+ * to 250 MB costs nothing (the issue measured 0.18 s of CPU and 250 MB each time). */
+static void test_limit_refuses_compressed(void **state) {
+  size_t n = 4u << 20, cap = ZSTD_compressBound(n);
+  uint8_t *zeros = calloc(1, n), *z = malloc(cap);
+  size_t zlen = ZSTD_compress(z, cap, zeros, n, 1);
+  assert_false(ZSTD_isError(zlen));
+  assert_true(zlen < 4096);
+  struct evbuffer *b = evbuffer_new();
+  uint32_t l = (uint32_t)zlen | 0x80000000u;
+  unsigned char hdr[4] = {(unsigned char)(l >> 24), (unsigned char)(l >> 16),
+                          (unsigned char)(l >> 8), (unsigned char)l};
+  evbuffer_add(b, hdr, 4);
+  Speedboat__Envelope *e = NULL;
+  sb_err err;
+  assert_int_equal(sb_frame_recv_limited(b, &PREAUTH, &e, &err), SB_EFORMAT);
+  assert_string_equal(err.msg, "protocol error: a compressed frame before hello is refused");
+  /* after hello, compressed frames inflate only up to max_plain, checked before allocating */
+  evbuffer_add(b, z, zlen);
+  sb_frame_limits lim = {.max_len = 1u << 20, .max_plain = 1u << 20};
+  assert_int_equal(sb_frame_recv_limited(b, &lim, &e, &err), SB_EFORMAT);
+  assert_non_null(strstr(err.msg, "inflates to 4194304 bytes, over the 1048576-byte limit"));
+  assert_int_equal(evbuffer_get_length(b), 0); /* the frame is consumed: the stream stays framed */
+  free(zeros);
+  free(z);
+  evbuffer_free(b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_round_trip),
@@ -126,6 +188,8 @@ int main(void) {
       cmocka_unit_test(test_oversize),
       cmocka_unit_test(test_garbage),
       cmocka_unit_test(test_compressed),
+      cmocka_unit_test(test_limit_refuses_at_the_header),
+      cmocka_unit_test(test_limit_refuses_compressed),
   };
   return cmocka_run_group_tests_name("frame", tests, NULL, NULL);
 }
