@@ -5,13 +5,18 @@
  * calls fn and then switches back for good. Elsewhere: ucontext (swapcontext costs a signal-mask
  * syscall per switch, which is why x86-64 does not use it).
  *
- * Stacks are mmap'ed with MAP_NORESERVE and a PROT_NONE guard page at the low end, so a VU pays
- * only for the pages its deepest call touched. Under ASan every switch is announced with the
+ * Stacks are carved from shared MAP_NORESERVE regions with a guard page at the low end of each,
+ * so a VU pays only for the pages its deepest call touched, and 64 stacks cost one kernel
+ * mapping where the kernel has guard regions (see "stacks" below). Under ASan every switch is announced with the
  * fiber annotations, otherwise ASan sees a foreign stack and reports false positives. */
 #include "agent/coro.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -47,8 +52,8 @@ struct sb_coro {
 #endif
   sb_coro_fn fn;
   void *arg;
-  void *map;              /* mmap'ed region: guard page + stack */
-  size_t map_len;
+  struct slab *slab;      /* the region its stack is carved from (below) */
+  unsigned slot;          /* its stack's index in |slab| */
   void *stack_lo;         /* lowest usable byte (above the guard page) */
   size_t stack_len;
   int done;               /* fn has returned */
@@ -154,44 +159,234 @@ static void coro_main(sb_coro *co) {
   abort(); /* unreachable: a finished coroutine is never resumed */
 }
 
-int sb_coro_new(sb_coro **out, size_t stack_size, sb_coro_fn fn, void *arg) {
+/* --- stacks: carved from shared regions ------------------------------------------------------
+ *
+ * One mmap per stack plus an mprotect'ed guard page costs two kernel mappings (VMAs) per VU, and
+ * Linux allows 65,530 per process by default (vm.max_map_count): 100,000 VUs stopped at ~32,000.
+ * So stacks are carved SLAB_STACKS at a time from one region, [guard][stack][guard][stack]...,
+ * and the guard pages are installed with MADV_GUARD_INSTALL (Linux 6.13+), which marks page
+ * table entries and leaves the region one VMA: 100,000 VUs cost ~1,600 mappings. An older kernel
+ * (or valgrind) refuses the madvise; then the guards are mprotect'ed as before, two mappings per
+ * stack, and sb_coro_check_capacity() says in advance how many VUs that allows.
+ *
+ * A stack given back is emptied with MADV_DONTNEED (the guard marks survive it) for the next
+ * coroutine; a region whose stacks are all free is unmapped. One mutex guards the regions: a stack
+ * is taken once per VU, never per iteration. */
+
+#define SLAB_STACKS 64
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+
+enum { GUARD_UNKNOWN, GUARD_MADVISE, GUARD_MPROTECT };
+
+typedef struct slab {
+  struct slab *next, *prev;    /* in |partial| while it has a free stack */
+  char *map;                   /* SLAB_STACKS x (guard page + stack) */
+  size_t map_len;
+  size_t stack_len;
+  size_t stride;               /* guard page + stack */
+  unsigned used;               /* stacks handed out */
+  unsigned nfree;              /* entries of |free_slots| */
+  uint16_t free_slots[SLAB_STACKS];
+  int linked;                  /* in |partial| */
+} slab;
+
+static pthread_mutex_t slab_mu = PTHREAD_MUTEX_INITIALIZER;
+static slab *partial;          /* regions with a free stack, most recently freed-into first */
+static pthread_once_t guard_once = PTHREAD_ONCE_INIT;
+static int guard_mode;
+
+/* Whether this kernel installs guard regions by madvise: tried once on a scratch mapping. */
+static void guard_probe(void) {
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  void *p = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  guard_mode = GUARD_MPROTECT;
+  if (p == MAP_FAILED) return;
+  if (madvise(p, page, MADV_GUARD_INSTALL) == 0) guard_mode = GUARD_MADVISE;
+  munmap(p, 2 * page);
+}
+
+static int guards_by_madvise(void) {
+  pthread_once(&guard_once, guard_probe);
+  return guard_mode == GUARD_MADVISE;
+}
+
+static long read_long(const char *path) {
+  FILE *f = fopen(path, "r");
+  long v = -1;
+  if (!f) return -1;
+  if (fscanf(f, "%ld", &v) != 1) v = -1;
+  fclose(f);
+  return v;
+}
+
+/* Mappings this process holds now (lines of /proc/self/maps), or -1. */
+static long maps_in_use(void) {
+  FILE *f = fopen("/proc/self/maps", "r");
+  if (!f) return -1;
+  long n = 0;
+  for (int ch; (ch = getc(f)) != EOF;) n += ch == '\n';
+  fclose(f);
+  return n;
+}
+
+/* Fills |err| for a region that could not be mapped or guarded. */
+static int map_failed(sb_err *err, int e) {
+  long max = read_long("/proc/sys/vm/max_map_count"), used = maps_in_use();
+  return sb_err_set(err, SB_ENOMEM,
+                    "cannot map a VU stack (%s): out of memory, or out of memory mappings "
+                    "(this process holds %ld; vm.max_map_count is %ld: raise it with "
+                    "'sysctl -w vm.max_map_count=1048576')",
+                    strerror(e), used, max);
+}
+
+static void slab_link(slab *s) {
+  s->prev = NULL;
+  s->next = partial;
+  if (partial) partial->prev = s;
+  partial = s;
+  s->linked = 1;
+}
+
+static void slab_unlink(slab *s) {
+  if (s->prev) s->prev->next = s->next;
+  else partial = s->next;
+  if (s->next) s->next->prev = s->prev;
+  s->next = s->prev = NULL;
+  s->linked = 0;
+}
+
+/* A new region of SLAB_STACKS stacks of |stack_len| bytes, every guard page installed. */
+static slab *slab_new(size_t stack_len, size_t page, sb_err *err) {
+  slab *s = calloc(1, sizeof(*s));
+  if (!s) {
+    sb_err_set(err, SB_ENOMEM, "out of memory");
+    return NULL;
+  }
+  s->stack_len = stack_len;
+  s->stride = stack_len + page;
+  s->map_len = s->stride * SLAB_STACKS;
+  s->map = mmap(NULL, s->map_len, PROT_READ | PROT_WRITE,
+                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+  if (s->map == MAP_FAILED) goto fail_map;
+  int madv = guards_by_madvise();
+  for (unsigned i = 0; i < SLAB_STACKS; i++) {
+    char *g = s->map + (size_t)i * s->stride;
+    if (madv ? madvise(g, page, MADV_GUARD_INSTALL) : mprotect(g, page, PROT_NONE)) goto fail_guard;
+    s->free_slots[i] = (uint16_t)(SLAB_STACKS - 1 - i); /* slot 0 handed out first */
+  }
+  s->nfree = SLAB_STACKS;
+  return s;
+
+fail_guard:
+  map_failed(err, errno);
+  munmap(s->map, s->map_len);
+  free(s);
+  return NULL;
+fail_map:
+  map_failed(err, errno);
+  free(s);
+  return NULL;
+}
+
+/* Gives |co| a stack of |stack_len| bytes from a region with room, or a new region. */
+static int stack_take(sb_coro *co, size_t stack_len, size_t page, sb_err *err) {
+  pthread_mutex_lock(&slab_mu);
+  slab *s = partial;
+  while (s && s->stack_len != stack_len) s = s->next;
+  if (!s) {
+    s = slab_new(stack_len, page, err);
+    if (!s) {
+      pthread_mutex_unlock(&slab_mu);
+      return SB_ENOMEM;
+    }
+    slab_link(s);
+  }
+  unsigned slot = s->free_slots[--s->nfree];
+  s->used++;
+  if (s->nfree == 0) slab_unlink(s);
+  pthread_mutex_unlock(&slab_mu);
+  co->slab = s;
+  co->slot = slot;
+  co->stack_lo = s->map + (size_t)slot * s->stride + page;
+  co->stack_len = stack_len;
+  return 0;
+}
+
+/* Returns |co|'s stack: its pages to the kernel, its slot to the region (the region itself once
+ * every stack of it is back). */
+static void stack_give(sb_coro *co) {
+  slab *s = co->slab;
+#if SB_CORO_ASAN
+  /* Frames dropped on a suspended stack leave poisoned shadow behind; the next coroutine on this
+   * stack must not inherit it. */
+  ASAN_UNPOISON_MEMORY_REGION(co->stack_lo, co->stack_len);
+#endif
+  pthread_mutex_lock(&slab_mu);
+  if (--s->used == 0) {
+    if (s->linked) slab_unlink(s);
+    pthread_mutex_unlock(&slab_mu);
+    munmap(s->map, s->map_len);
+    free(s);
+    return;
+  }
+  madvise(co->stack_lo, co->stack_len, MADV_DONTNEED); /* under the lock: the slot is not free yet */
+  s->free_slots[s->nfree++] = (uint16_t)co->slot;
+  if (!s->linked) slab_link(s);
+  pthread_mutex_unlock(&slab_mu);
+}
+
+int sb_coro_check_capacity(uint64_t n, sb_err *err) {
+  long max = read_long("/proc/sys/vm/max_map_count"), used = maps_in_use();
+  if (max <= 0 || used < 0) return 0; /* not Linux, or no /proc: nothing to say in advance */
+  /* per VU: its stack (2 mappings, or 1/SLAB_STACKS of a region), and a little for its heap's
+   * large allocations (glibc maps anything over 128 KiB on its own) */
+  double per_vu = guards_by_madvise() ? 1.0 / SLAB_STACKS : 2.0;
+  long spare = max - used - SB_CORO_MAPS_RESERVE;
+  double need = (double)n * per_vu;
+  if (spare > 0 && need <= (double)spare) return 0;
+  uint64_t fits = spare > 0 ? (uint64_t)((double)spare / per_vu) : 0;
+  long want = (long)need + used + SB_CORO_MAPS_RESERVE;
+  if (want < 1048576) want = 1048576;
+  return sb_err_set(err, SB_ENOMEM,
+                    "%llu VUs need about %.0f more memory mappings, but vm.max_map_count is %ld "
+                    "and this process holds %ld: about %llu VUs fit. Raise the limit with "
+                    "'sysctl -w vm.max_map_count=%ld' (and in /etc/sysctl.d/ to keep it)%s",
+                    (unsigned long long)n, need, max, used, (unsigned long long)fits,
+                    want,
+                    per_vu > 1 ? "; a Linux 6.13+ kernel needs one mapping per 64 VU stacks" : "");
+}
+
+int sb_coro_new(sb_coro **out, size_t stack_size, sb_coro_fn fn, void *arg, sb_err *err) {
   size_t page = (size_t)sysconf(_SC_PAGESIZE);
   if (stack_size == 0) stack_size = SB_CORO_STACK_DEFAULT;
   stack_size = (stack_size + page - 1) & ~(page - 1);
   sb_coro *co = calloc(1, sizeof(*co));
-  if (!co) return SB_ENOMEM;
-  co->map_len = stack_size + page;
-  co->map = mmap(NULL, co->map_len, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-  if (co->map == MAP_FAILED) goto fail_map;
-  if (mprotect(co->map, page, PROT_NONE) != 0) goto fail_guard;
-  co->stack_lo = (char *)co->map + page;
-  co->stack_len = stack_size;
+  if (!co) return sb_err_set(err, SB_ENOMEM, "out of memory");
+  int rc = stack_take(co, stack_size, page, err);
+  if (rc) {
+    free(co);
+    return rc;
+  }
   co->fn = fn;
   co->arg = arg;
 #if SB_CORO_X86
   stack_init(co);
 #else
-  if (stack_init(co) != 0) goto fail_guard;
+  if (stack_init(co) != 0) {
+    stack_give(co);
+    free(co);
+    return sb_err_set(err, SB_ENOMEM, "cannot make a coroutine context");
+  }
 #endif
   *out = co;
   return 0;
-
-fail_guard:
-  munmap(co->map, co->map_len);
-fail_map:
-  free(co);
-  return SB_ENOMEM;
 }
 
 void sb_coro_free(sb_coro *co) {
   if (!co) return;
-#if SB_CORO_ASAN
-  /* Frames dropped on a suspended stack leave poisoned shadow behind; a later mapping at the same
-   * address must not inherit it. */
-  ASAN_UNPOISON_MEMORY_REGION(co->stack_lo, co->stack_len);
-#endif
-  munmap(co->map, co->map_len);
+  stack_give(co);
   free(co);
 }
 

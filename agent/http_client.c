@@ -15,11 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 
+#include "agent/allow.h"
 #include "agent/http_internal.h"
 #include "common/codec.h"
 
@@ -171,6 +173,26 @@ void sb_http_shared_free(sb_http_shared *s) {
 
 const char *sb_http_user_agent(const sb_http_config *cfg) {
   return cfg && cfg->user_agent ? cfg->user_agent : "speedboat/" SB_VERSION;
+}
+
+int sb_http_raise_fd_limit(uint64_t *before, uint64_t *after) {
+  struct rlimit r;
+  if (getrlimit(RLIMIT_NOFILE, &r) != 0) return -1;
+  if (before) *before = (uint64_t)r.rlim_cur;
+  if (r.rlim_cur < r.rlim_max) {
+    rlim_t was = r.rlim_cur;
+    r.rlim_cur = r.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &r) != 0) {
+      if (after) *after = (uint64_t)was;
+      return -1;
+    }
+  }
+  if (after) *after = (uint64_t)r.rlim_cur;
+  return 0;
+}
+
+void sb_http_shared_set_allow(sb_http_shared *s, const struct sb_allow *allow) {
+  s->allow = allow;
 }
 
 const sb_http_config *sb_http_shared_config(const sb_http_shared *s) {
@@ -393,9 +415,15 @@ void sb_http_errno(int e, int dialing, int *code, const char **msg) {
   case ETIMEDOUT: *code = SB_HTTP_ERR_DIAL_TIMEOUT, *msg = "dial: i/o timeout"; return;
   case ENETUNREACH: *code = SB_HTTP_ERR_DIAL, *msg = "dial: network is unreachable"; return;
   case EHOSTUNREACH: *code = SB_HTTP_ERR_DIAL, *msg = "dial: no route to host"; return;
-  case EADDRNOTAVAIL:
+  case EADDRNOTAVAIL: /* out of local ports for this destination */
     *code = SB_HTTP_ERR_DIAL, *msg = "dial: cannot assign requested address";
     return;
+  case EMFILE: /* the process's RLIMIT_NOFILE: the agent raises it to the hard limit at start */
+    *code = SB_HTTP_ERR_DIAL, *msg = "dial: too many open files";
+    return;
+  case ENFILE: *code = SB_HTTP_ERR_DIAL, *msg = "dial: too many open files in system"; return;
+  case ENOBUFS:
+  case ENOMEM: *code = SB_HTTP_ERR_DIAL, *msg = "dial: no buffer space available"; return;
   default:
     *code = dialing ? SB_HTTP_ERR_DIAL : SB_HTTP_ERR_TCP;
     *msg = dialing ? "dial: connection failed" : "connection error";
@@ -429,6 +457,17 @@ static int same_key(const sb_conn *k, const sb_xfer *x) {
 }
 
 static void on_resolved(int err, const struct sockaddr *sa, socklen_t salen, void *ud);
+
+/* The agent's allowlist on the address |x| is about to dial: the URL's host name counts unless
+ * the test's own `hosts` option chose the address (agent/allow.h). Every new connection passes
+ * here (a redirect is a new request; a retry dispatches again); a pooled one was checked when
+ * opened, under the same host key. */
+static int target_allowed(const sb_xfer *x) {
+  const sb_http_shared *s = x->c->shared;
+  if (!s->allow) return 1;
+  int name_counts = !sb_http_config_match_host(s->cfg, x->host, x->port);
+  return sb_allow_check(s->allow, x->host, (const struct sockaddr *)&x->sa, name_counts);
+}
 
 /* Finds |x| a connection: a ready one that can take it, a TLS one still connecting that may turn
  * out to be HTTP/2 (queued there), or a new one after resolving the host. */
@@ -476,6 +515,12 @@ static void on_resolved(int err, const struct sockaddr *sa, socklen_t salen, voi
   }
   if (sa != (struct sockaddr *)&x->sa) memcpy(&x->sa, sa, salen);
   x->salen = salen;
+  if (!target_allowed(x)) {
+    x->res->timings.blocked = now_ms() - x->t_start;
+    fail_later(x, SB_HTTP_ERR_NOT_ALLOWED, "dial: the agent's --allow-targets does not allow "
+                                           "this address");
+    return;
+  }
   if (!sb_conn_open(x->c, x)) fail_later(x, SB_HTTP_ERR_GENERIC, "out of memory");
 }
 

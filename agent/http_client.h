@@ -67,6 +67,8 @@ enum {
   SB_HTTP_ERR_DNS = 1100,
   SB_HTTP_ERR_DNS_NO_HOST = 1101,
   SB_HTTP_ERR_BLOCKED_HOSTNAME = 1111, /* blockHostnames (k6's blockedHostnameErrorCode) */
+  SB_HTTP_ERR_NOT_ALLOWED = 1112,   /* the agent's --allow-targets refused the address (ours: k6
+                                       has no allowlist; next to its 1110/1111 "blocked" codes) */
   SB_HTTP_ERR_TCP = 1200,
   SB_HTTP_ERR_BROKEN_PIPE = 1201,
   SB_HTTP_ERR_DIAL = 1210,
@@ -129,6 +131,16 @@ int sb_http_shared_new(sb_http_shared **out, struct event_base *base, const sb_h
                        sb_err *err);
 void sb_http_shared_free(sb_http_shared *s);
 const sb_http_config *sb_http_shared_config(const sb_http_shared *s);
+/* The agent's target allowlist (agent/allow.h), borrowed: checked before every new connection of
+ * the worker's VUs, redirects and retries included. NULL (the default): every target. */
+struct sb_allow;
+void sb_http_shared_set_allow(sb_http_shared *s, const struct sb_allow *allow);
+
+/* Raises this process's open-files soft limit (RLIMIT_NOFILE) to its hard limit: every VU
+ * connection is a descriptor, and the usual soft 1,024 would fail requests with "dial: too many
+ * open files" long before the machine is busy. Sets |*before| and |*after| (may be NULL). Returns
+ * 0, or -1 when the limit cannot be read or set (nothing changes). */
+int sb_http_raise_fd_limit(uint64_t *before, uint64_t *after);
 /* The User-Agent requests carry: the userAgent option, else "speedboat/<version>"; "" = none.
  * |cfg| may be NULL (the default). */
 const char *sb_http_user_agent(const sb_http_config *cfg);

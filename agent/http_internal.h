@@ -125,6 +125,7 @@ struct sb_http_shared {
   int trust_loaded;           /* the CA store is filled (on the first TLS connection) */
   sb_tls_cred *creds;         /* one per cfg->tls_auth entry */
   sb_dns *dns;
+  const struct sb_allow *allow; /* the agent's --allow-targets; NULL: every target */
 };
 
 #define SB_TLS_SESSIONS 8

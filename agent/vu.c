@@ -16,7 +16,7 @@
  * its next check, and keeps throwing until every catch is exhausted), cancels the pending
  * operation, and resumes the coroutine so the pcall unwinds; sb_vu_wait() refuses to suspend
  * while the flag is set. The flag is cleared only once the pcall has returned. */
-#include "agent/vu.h"
+#include "agent/vu_internal.h"
 
 #include <event2/event.h>
 #include <event2/event_struct.h>
@@ -27,12 +27,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "agent/coro.h"
 #include "agent/http_client.h"
 #include "agent/js_modules.h"
 #include "agent/js_textcodec.h"
-#include "agent/vu_loop.h"
-#include "common/duk_udata.h"
 #include "common/modpath.h"
 
 /* Reserved, not committed: a plain iteration touches a few pages. The size is set by the deepest
@@ -50,57 +47,6 @@
  * heap grow ~10x before it runs: measured 1 MB after 2,000 iterations of one check. */
 #define VU_GC_SLACK (128 * 1024)
 
-enum { JOB_NONE, JOB_INIT, JOB_ITER, JOB_CALL };
-
-struct sb_vu {
-  sb_duk_udata udata;          /* first: Duktape's exec-timeout check reads the heap udata */
-  duk_context *ctx;
-  sb_vu_env env;               /* copied; what it points to is borrowed */
-  uint64_t id;
-  size_t heap_bytes;           /* malloc_usable_size() of every live heap allocation */
-  size_t limit;                /* env.heap_limit once the heap exists (0 = none) */
-  size_t gc_at;                /* heap_bytes that triggers a collection after an iteration */
-  sb_coro *co;
-  int job;                     /* JOB_*: what the coroutine runs next or is running */
-  int job_done;                /* the job returned; the coroutine sits at the end of its loop */
-  int busy;                    /* an iteration started and its callback has not fired */
-  int waiting;                 /* suspended in sb_vu_wait() */
-  int in_coro;                 /* the coroutine is running right now */
-  int init_rc;                 /* result of the init job */
-  sb_err *init_err;
-  sb_vu_result result;         /* of the last finished iteration */
-  sb_vu_iter it;               /* the running iteration */
-  sb_vu_iter_cb cb;
-  void *cb_ud;
-  double t0_ms;                /* iteration start, monotonic */
-  char *exec;                  /* export name whose function sits at value stack index 1 */
-  struct event ev_done;        /* fires the iteration callback from the loop */
-  struct event ev_timer;       /* sleep() */
-  int timer_on;
-  sb_vu_cancel_fn cancel;      /* the operation sb_vu_wait() waits for */
-  void *cancel_ud;
-  sb_http_client *http;        /* created on first use */
-  void *http_state;            /* k6/http's per-VU state (js_http.c owns it) */
-  char *group;                 /* "" or "::a::b" */
-  size_t group_len, group_cap;
-  const sb_tagset *tags;       /* {group, scenario}, NULL when stale */
-  const char *tags_scenario;   /* the scenario pointer |tags| was made for */
-  int data_ready;              /* env.data_json has been parsed into value stack index 2 */
-  sb_vu_call_cb call_cb;       /* the running call's callback (JOB_CALL) */
-  char *call_fn;               /* the running call's function name */
-  char *call_arg;              /* its argument as JSON, NULL: undefined */
-  char *call_json;             /* what it returned, as JSON; NULL: undefined */
-  size_t call_group;           /* the group path to restore after the call */
-  sb_err call_err;             /* its exception, when result is SB_VU_EXCEPTION */
-  pthread_mutex_t call_mu;     /* orders sb_vu_call_interrupt_async() with the call's end */
-  int call_running;            /* a call's pcall has not returned yet (under call_mu) */
-  uint64_t iters_started;      /* iterations started over every scenario */
-  char *utags[2 * SB_VU_MAX_TAGS]; /* exec.vu.tags: key, value, ... (malloc'ed) */
-  size_t nutags;               /* pairs in |utags| */
-  char vu_tag[24];             /* the "vu" system tag's value (__VU as text) */
-  sb_vu_loop loop;             /* timers, async requests, Promise jobs (agent/vu_loop.h) */
-};
-
 static double now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -111,7 +57,10 @@ static double now_ms(void) {
 
 static void *vu_alloc(void *ud, duk_size_t size) {
   sb_vu *vu = ud;
-  if (vu->limit && vu->heap_bytes + size > vu->limit) return NULL;
+  if (vu->limit && vu->heap_bytes + size > vu->limit) {
+    vu->hit_limit = 1;
+    return NULL;
+  }
   void *p = malloc(size);
   if (p) vu->heap_bytes += malloc_usable_size(p);
   return p;
@@ -125,8 +74,10 @@ static void *vu_realloc(void *ud, void *ptr, duk_size_t size) {
     free(ptr);
     return NULL;
   }
-  if (vu->limit && size > old && vu->heap_bytes - old + size > vu->limit)
+  if (vu->limit && size > old && vu->heap_bytes - old + size > vu->limit) {
+    vu->hit_limit = 1;
     return NULL;
+  }
   void *p = realloc(ptr, size);
   if (!p) return NULL;
   vu->heap_bytes = vu->heap_bytes - old + malloc_usable_size(p);
@@ -145,6 +96,36 @@ static void vu_fatal(void *ud, const char *msg) {
   fprintf(stderr, "speedboat: fatal error in the JavaScript engine of VU %llu: %s\n",
           vu ? (unsigned long long)vu->id : 0ULL, msg ? msg : "(no message)");
   abort();
+}
+
+/* Writes |bytes| as people set it: "64 MiB", "1.5 GiB", or bytes. */
+static void fmt_size(char *out, size_t cap, size_t bytes) {
+  if (bytes >= (1u << 30) && bytes % (1u << 30) == 0)
+    snprintf(out, cap, "%zu GiB", bytes >> 30);
+  else if (bytes >= (1u << 20) && bytes % (1u << 20) == 0)
+    snprintf(out, cap, "%zu MiB", bytes >> 20);
+  else if (bytes >= (1u << 20))
+    snprintf(out, cap, "%.1f MiB", (double)bytes / (1 << 20));
+  else
+    snprintf(out, cap, "%zu bytes", bytes);
+}
+
+/* When the job that just failed had an allocation refused for the heap limit, says so in front of
+ * the script's own error (Duktape's "RangeError: alloc failed" alone does not tell a person what
+ * ran out) and collects the garbage the job left, so the next one starts below the limit. */
+static void limit_note(sb_vu *vu, sb_err *err) {
+  if (!vu->hit_limit) return;
+  char lim[32];
+  fmt_size(lim, sizeof(lim), vu->limit);
+  sb_err_prefix(err, "VU %llu: heap limit %s exceeded (maxVUMemory): ",
+                (unsigned long long)vu->id, lim);
+}
+
+static void limit_reset(sb_vu *vu) {
+  if (!vu->hit_limit) return;
+  vu->hit_limit = 0;
+  duk_gc(vu->ctx, 0);
+  vu->gc_at = vu->heap_bytes + vu->heap_bytes / 4 + VU_GC_SLACK;
 }
 
 /* --- globals and modules ----------------------------------------------------------------- */
@@ -211,14 +192,30 @@ static duk_ret_t setup_safe(duk_context *ctx, void *udata) {
   return 0;
 }
 
+static void run_init_code(sb_vu *vu);
+
 /* duk_safe_call body: the Promise jobs init code queued. */
 static duk_ret_t loop_init_safe(duk_context *ctx, void *udata) {
   sb_vu_loop_init(ctx, udata);
   return 0;
 }
 
-/* Init job: globals, then the entry module. Leaves [ exports undefined ] on success. */
+/* Init job, timed by the watchdog (env.init_timeout_us): the module's code may never end, and
+ * nothing else on this thread runs until it does. */
 static void run_init(sb_vu *vu) {
+  int armed = vu->env.init_timeout_us > 0 &&
+              sb_watchdog_arm(&vu->wd, &vu->udata.interrupt, vu->env.init_timeout_us) == 0;
+  run_init_code(vu);
+  if (armed && sb_watchdog_disarm(&vu->wd) && vu->init_rc != 0) {
+    sb_err_prefix(vu->init_err, "VU %llu: init code still running after %g s (initTimeout), "
+                  "stopped: ", (unsigned long long)vu->id, (double)vu->env.init_timeout_us / 1e6);
+  }
+  vu->udata.interrupt = 0;
+  if (vu->init_rc != 0) limit_note(vu, vu->init_err);
+}
+
+/* Init: globals, then the entry module. Leaves [ exports undefined ] on success. */
+static void run_init_code(sb_vu *vu) {
   duk_context *ctx = vu->ctx;
   if (duk_safe_call(ctx, setup_safe, vu, 0, 1) != DUK_EXEC_SUCCESS) {
     sb_jsmod_format_error(ctx, -1, vu->init_err);
@@ -258,8 +255,10 @@ static void log_text(sb_vu *vu, const char *level, const char *text) {
   if (vu->env.log) vu->env.log(level, NULL, text, strlen(text), vu->env.log_ud);
 }
 
-/* duk_safe_call body: [ json ] -> [ value ]. */
+/* duk_safe_call body: [ ] -> [ value ] from the JSON text |udata| (pushed in here: a string too
+ * large for the heap limit must throw inside the protected call). */
 static duk_ret_t decode_safe(duk_context *ctx, void *udata) {
+  duk_push_string(ctx, udata);
   duk_json_decode(ctx, -1);
   return 1;
 }
@@ -271,12 +270,12 @@ static void load_data(sb_vu *vu) {
   const char *json = vu->env.data_json ? *vu->env.data_json : NULL;
   vu->data_ready = 1;
   if (!json) return;
-  duk_push_string(ctx, json);
-  if (duk_safe_call(ctx, decode_safe, NULL, 1, 1) != DUK_EXEC_SUCCESS) { /* -> [ ... value ] */
+  if (duk_safe_call(ctx, decode_safe, (void *)json, 0, 1) != DUK_EXEC_SUCCESS) { /* -> [ ... v ] */
     sb_err err;
     err.msg[0] = '\0';
     sb_jsmod_format_error(ctx, -1, &err);
     sb_err_prefix(&err, "the data setup() returned cannot be parsed: ");
+    limit_note(vu, &err);
     log_text(vu, "error", err.msg);
     duk_pop(ctx);
     return;
@@ -296,6 +295,7 @@ static void run_iter(sb_vu *vu) {
     sb_err err;
     err.msg[0] = '\0';
     sb_jsmod_format_error(ctx, -1, &err);
+    limit_note(vu, &err);
     log_text(vu, "error", err.msg);
     vu->result = SB_VU_EXCEPTION;
   } else {
@@ -309,6 +309,7 @@ static void run_iter(sb_vu *vu) {
     sb_metrics_add(vu->env.metrics, SB_M_ITERATIONS, t, 1);
     sb_metrics_add(vu->env.metrics, SB_M_ITERATION_DURATION, t, now_ms() - vu->t0_ms);
   }
+  limit_reset(vu);
   if (vu->heap_bytes > vu->gc_at) { /* after the measurement: not the script's time */
     duk_gc(ctx, 0);
     vu->gc_at = vu->heap_bytes + vu->heap_bytes / 4 + VU_GC_SLACK;
@@ -344,6 +345,7 @@ static void run_call(sb_vu *vu) {
     vu->result = SB_VU_INTERRUPTED;
   } else if (rc != DUK_EXEC_SUCCESS) {
     sb_jsmod_format_error(ctx, -1, &vu->call_err);
+    limit_note(vu, &vu->call_err);
     vu->result = SB_VU_EXCEPTION;
   } else if (duk_is_string(ctx, -1)) {
     vu->call_json = strdup(duk_get_string(ctx, -1));
@@ -359,6 +361,7 @@ static void run_call(sb_vu *vu) {
   vu->udata.interrupt = 0;
   sb_vu_loop_end(ctx, vu);
   sb_vu_group_leave(vu, vu->call_group);
+  limit_reset(vu);
   if (vu->heap_bytes > vu->gc_at) {
     duk_gc(ctx, 0);
     vu->gc_at = vu->heap_bytes + vu->heap_bytes / 4 + VU_GC_SLACK;
@@ -457,7 +460,10 @@ int sb_vu_new(sb_vu **out, const sb_vu_env *env, uint64_t id, sb_err *err) {
                     (unsigned long long)id, vu->limit, vu->heap_bytes);
     goto fail_coro;
   }
-  if (sb_coro_new(&vu->co, VU_STACK, vu_main, vu) != 0) goto fail_coro;
+  if ((rc = sb_coro_new(&vu->co, VU_STACK, vu_main, vu, err)) != 0) {
+    sb_err_prefix(err, "VU %llu: ", (unsigned long long)id);
+    goto fail_coro;
+  }
   event_assign(&vu->ev_done, env->base, -1, 0, on_done, vu);
   event_assign(&vu->ev_timer, env->base, -1, 0, on_timer, vu);
   vu->job = JOB_INIT;
@@ -550,6 +556,7 @@ static void start_job(sb_vu *vu, int job) {
   vu->busy = 1;
   vu->job = job;
   vu->job_done = 0;
+  vu->hit_limit = 0;
   vu->t0_ms = now_ms();
   if (job == JOB_ITER && vu->it.due_ms > 0 && vu->it.due_ms < vu->t0_ms) vu->t0_ms = vu->it.due_ms;
   step(vu);
@@ -658,144 +665,12 @@ int sb_vu_sleep(sb_vu *vu, double ms) {
   return sb_vu_wait(vu);
 }
 
-int sb_vu_group_enter(sb_vu *vu, const char *name, size_t *saved) {
-  size_t n = strlen(name), need = vu->group_len + 2 + n + 1;
-  if (need > vu->group_cap) {
-    size_t cap = vu->group_cap * 2 > need ? vu->group_cap * 2 : need;
-    char *g = realloc(vu->group, cap);
-    if (!g) return SB_ENOMEM;
-    vu->group = g;
-    vu->group_cap = cap;
-  }
-  *saved = vu->group_len;
-  memcpy(vu->group + vu->group_len, "::", 2);
-  memcpy(vu->group + vu->group_len + 2, name, n + 1);
-  vu->group_len += 2 + n;
-  vu->tags = NULL;
-  return 0;
-}
-
-void sb_vu_group_leave(sb_vu *vu, size_t saved) {
-  vu->group_len = saved;
-  vu->group[saved] = '\0';
-  vu->tags = NULL;
-}
-
-/* The test's options the VU reads for its tags (options.tags, systemTags), or NULL. */
-static const sb_http_config *test_config(const sb_vu *vu) {
-  return vu->env.http ? sb_http_shared_config(vu->env.http) : NULL;
-}
-
-const sb_tagset *sb_vu_tags(sb_vu *vu) {
-  if (vu->tags && vu->tags_scenario == vu->it.scenario) return vu->tags;
-  if (!vu->env.metrics) return NULL;
-  const sb_http_config *c = test_config(vu);
-  unsigned st = c ? c->system_tags : SB_TAG_DEFAULTS;
-  const char *kv[2 * (3 + SB_HTTP_MAX_TEST_TAGS + SB_VU_MAX_TAGS)];
-  size_t n = 0;
-  if (st & SB_TAG_GROUP) kv[n++] = "group", kv[n++] = vu->group;
-  if (vu->it.scenario && (st & SB_TAG_SCENARIO)) kv[n++] = "scenario", kv[n++] = vu->it.scenario;
-  n = sb_vu_tags_overlay(vu, kv, n, sizeof(kv) / sizeof(kv[0]));
-  vu->tags = sb_metrics_tags(vu->env.metrics, kv, n / 2);
-  vu->tags_scenario = vu->it.scenario;
-  return vu->tags;
-}
-
 const sb_vu_iter *sb_vu_current_iter(const sb_vu *vu) {
   return vu->job == JOB_ITER ? &vu->it : NULL;
 }
 
 /* The running iteration counts as started: its own number is one less. */
 uint64_t sb_vu_iterations(const sb_vu *vu) { return vu->iters_started; }
-
-int sb_vu_tag_set(sb_vu *vu, const char *key, const char *value) {
-  size_t i = 0;
-  while (i < vu->nutags && strcmp(vu->utags[2 * i], key) != 0) i++;
-  if (i == vu->nutags && i == SB_VU_MAX_TAGS) return SB_EINVAL;
-  char *v = strdup(value), *k = i == vu->nutags ? strdup(key) : NULL;
-  if (!v || (i == vu->nutags && !k)) {
-    free(v);
-    free(k);
-    return SB_ENOMEM;
-  }
-  if (i == vu->nutags) {
-    vu->utags[2 * i] = k;
-    vu->nutags++;
-  } else {
-    free(vu->utags[2 * i + 1]);
-  }
-  vu->utags[2 * i + 1] = v;
-  vu->tags = NULL;
-  return 0;
-}
-
-void sb_vu_tag_del(sb_vu *vu, const char *key) {
-  for (size_t i = 0; i < vu->nutags; i++) {
-    if (strcmp(vu->utags[2 * i], key) != 0) continue;
-    free(vu->utags[2 * i]);
-    free(vu->utags[2 * i + 1]);
-    vu->nutags--;
-    vu->utags[2 * i] = vu->utags[2 * vu->nutags];
-    vu->utags[2 * i + 1] = vu->utags[2 * vu->nutags + 1];
-    vu->tags = NULL;
-    return;
-  }
-}
-
-size_t sb_vu_tag_pairs(const sb_vu *vu, const char *const **kv) {
-  *kv = (const char *const *)vu->utags;
-  return vu->nutags;
-}
-
-/* Sets |key| to |value| in the |n| strings of |kv| when |over| or when |key| is not there yet;
- * appends when there is room. Returns the new count. */
-static size_t kv_put(const char **kv, size_t n, size_t cap, const char *key, const char *value,
-                     int over) {
-  size_t k = 0;
-  while (k < n && strcmp(kv[k], key) != 0)
-    k += 2;
-  if (k < n && !over) return n;
-  if (k == n) {
-    if (n + 2 > cap) return n;
-    n += 2;
-  }
-  kv[k] = key;
-  kv[k + 1] = value;
-  return n;
-}
-
-/* Drops the pairs whose key is a system tag that |enabled| leaves out (systemTags). */
-static size_t drop_system_tags(const char **kv, size_t n, unsigned enabled) {
-  size_t out = 0;
-  for (size_t i = 0; i < n; i += 2) {
-    unsigned bit = sb_system_tag_bit(kv[i]);
-    if (bit && !(bit & enabled)) continue;
-    kv[out] = kv[i];
-    kv[out + 1] = kv[i + 1];
-    out += 2;
-  }
-  return out;
-}
-
-/* What every sample carries beyond the caller's system tags, in k6's order of precedence: the
- * caller's tags without the system tags systemTags leaves out, then the "vu" system tag and the
- * test-wide tags (options.tags, --tag) where the caller has no such key, then the VU's own tags
- * (exec.vu.tags) over everything. */
-size_t sb_vu_tags_overlay(const sb_vu *vu, const char **kv, size_t n, size_t cap) {
-  const char *const *t;
-  const sb_http_config *c = test_config(vu);
-  if (c) {
-    if ((c->system_tags & SB_TAG_DEFAULTS) != SB_TAG_DEFAULTS)
-      n = drop_system_tags(kv, n, c->system_tags);
-    if (c->system_tags & SB_TAG_VU) n = kv_put(kv, n, cap, "vu", vu->vu_tag, 0);
-    for (size_t i = 0; i < 2 * c->ntags; i += 2)
-      n = kv_put(kv, n, cap, c->tags[i], c->tags[i + 1], 0);
-  }
-  size_t pairs = sb_vu_tag_pairs(vu, &t);
-  for (size_t i = 0; i < 2 * pairs; i += 2)
-    n = kv_put(kv, n, cap, t[i], t[i + 1], 1);
-  return n;
-}
 
 int sb_vu_busy(const sb_vu *vu) { return vu->busy; }
 uint64_t sb_vu_id(const sb_vu *vu) { return vu->id; }

@@ -42,7 +42,13 @@ typedef struct sb_vu_env {
   const char *const *env;       /* __ENV as key, value, key, value ...; NULL-terminated */
   sb_vu_log_cb log;
   void *log_ud;
-  size_t heap_limit;            /* bytes per VU heap; 0 = no cap */
+  size_t heap_limit;            /* bytes per VU heap; 0 = no cap. An iteration (or init, setup,
+                                   teardown) whose allocation it refuses throws a RangeError the
+                                   script may catch; uncaught, it is logged as "VU n: heap limit
+                                   64 MiB exceeded (...): file:line: RangeError: ..." and the VU
+                                   goes on with its next iteration */
+  int64_t init_timeout_us;      /* init code still running after this long is stopped and
+                                   sb_vu_new() fails naming initTimeout; 0 = never */
   int discard_response_bodies;
   struct sb_http_shared *http;  /* the worker's HTTP state: options, TLS, resolver (NULL: the
                                    VU's client makes its own with k6's defaults) */
@@ -55,7 +61,9 @@ typedef struct sb_vu_env {
 } sb_vu_env;
 
 /* Creates VU number |id| (__VU, 1-based across the whole test): heap, modules, init code.
- * Returns 0, SB_ESCRIPT (init code threw; |err| has file:line and message) or SB_ENOMEM. */
+ * Returns 0, SB_ESCRIPT (init code threw, hit the heap limit or ran past env.init_timeout_us;
+ * |err| has file:line and message) or SB_ENOMEM (|err| says what ran out: memory, or memory
+ * mappings for its stack). */
 int sb_vu_new(sb_vu **out, const sb_vu_env *env, uint64_t id, sb_err *err);
 /* Frees the VU (not while an iteration runs on it: interrupt first). Accepts NULL. */
 void sb_vu_free(sb_vu *vu);

@@ -14,6 +14,7 @@
 #include "controller/options_scenario.h"
 #include "controller/config_layers.h"
 #include "controller/options_http.h"
+#include "controller/options_limits.h"
 
 #define MS_10M (10 * 60 * 1000)
 #define MS_30S (30 * 1000)
@@ -536,6 +537,8 @@ static int parse_flags(sb_options *o, json_t *root, sb_err *err) {
     return SB_EINVAL;
   if ((v = json_object_get(root, "linger")) && !json_is_null(v) &&
       get_bool(v, "options.linger", &o->linger, err))
+    return SB_EINVAL;
+  if (sb_options_limits_parse(root, &o->max_vu_memory, &o->init_timeout_ms, err))
     return SB_EINVAL;
   if ((v = json_object_get(root, "summaryTimeUnit")) && !json_is_null(v))
     return parse_time_unit(o, v, err);

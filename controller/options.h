@@ -90,6 +90,9 @@ typedef struct sb_options {
   char *summary_time_unit;    /* summaryTimeUnit: "s", "ms" or "us"; NULL = each value's own */
   int linger;                 /* linger: after the summary, wait for Ctrl+C before exiting */
   sb_http_config http;        /* HTTP/TLS/DNS options, as Prepare ships them (options_http.h) */
+  uint64_t max_vu_memory;     /* maxVUMemory, bytes per VU heap; 0 = the agent's default
+                               * (controller/options_limits.h) */
+  int64_t init_timeout_ms;    /* initTimeout; 0 = 60 s */
 } sb_options;
 
 /* What the command line set (0 / NULL / -1 = not given). */

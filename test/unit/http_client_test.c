@@ -22,6 +22,7 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 
+#include "agent/allow.h"
 #include "agent/http_client.h"
 #include "common/err.h"
 
@@ -455,6 +456,58 @@ static void test_dns(void **state) {
   assert_int_equal(f->res.error_code, 1101); /* k6: lookup: no such host */
 }
 
+/* Runs a GET of |url| on |c| to completion. */
+static void get_url(fixture *f, sb_http_client *c, const char *url) {
+  sb_http_req req = {.method = "GET", .url = url};
+  f->done = 0;
+  assert_int_equal(sb_http_client_request(c, &req, &f->res, on_done, f), 0);
+  assert_int_equal(f->done, 0); /* a refusal too arrives from the loop */
+  while (!f->done)
+    event_base_loop(f->base, EVLOOP_ONCE);
+}
+
+/* issue 10: the agent's --allow-targets, checked on the address each new connection dials. A
+ * refused request fails with 1112 and never reaches the server; a `hosts` override cannot carry
+ * a listed name to an unlisted address. */
+static void test_allow_targets(void **state) {
+  fixture *f = *state;
+  sb_err err = {{0}};
+  sb_allow *allow;
+  assert_int_equal(sb_allow_parse(&allow, "127.0.0.1/32,allowed.test", &err), 0);
+  sb_http_config cfg;
+  sb_http_config_defaults(&cfg);
+  sb_host_override ovr[2] = {{.name = "allowed.test", .ip = "127.0.0.2"},
+                             {.name = "other.test", .ip = "127.0.0.1"}};
+  cfg.hosts = ovr;
+  cfg.nhosts = 2;
+  sb_http_shared *sh;
+  sb_http_client *c;
+  assert_int_equal(sb_http_shared_new(&sh, f->base, &cfg, &err), 0);
+  sb_http_shared_set_allow(sh, allow);
+  assert_int_equal(sb_http_client_new(&c, f->base, sh), 0);
+  char url[96];
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d/", f->port);
+  get_url(f, c, url);
+  assert_int_equal(f->res.status, 200);
+  int served = f->requests;
+  static const char *const refused[] = {"http://127.0.0.2:%d/", "http://allowed.test:%d/"};
+  for (size_t i = 0; i < 2; i++) {
+    snprintf(url, sizeof(url), refused[i], f->port);
+    get_url(f, c, url);
+    assert_int_equal(f->res.status, 0);
+    assert_int_equal(f->res.error_code, SB_HTTP_ERR_NOT_ALLOWED);
+    assert_string_equal(f->res.error, "dial: the agent's --allow-targets does not allow this address");
+  }
+  snprintf(url, sizeof(url), "http://other.test:%d/", f->port); /* unlisted name, listed address */
+  get_url(f, c, url);
+  assert_int_equal(f->res.status, 200);
+  assert_int_equal(f->requests, served + 1);
+  sb_http_client_free(c);
+  sb_http_shared_free(sh);
+  event_base_loop(f->base, EVLOOP_NONBLOCK);
+  sb_allow_free(allow);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_get, setup, teardown),
@@ -473,6 +526,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_read_until_close_and_broken_bodies, setup, teardown),
       cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
       cmocka_unit_test_setup_teardown(test_dns, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_allow_targets, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

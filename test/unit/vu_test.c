@@ -72,7 +72,11 @@ static const char MAIN_JS[] =
     "  sameData = typeof lastData === 'object' && lastData === d; lastData = d; };\n"
     "exports.cyclic = function () { var o = {}; o.o = o; return o; };\n"
     "exports.givesfn = function () { return function () {}; };\n"
-    "exports.spin = function () { for (;;) { try { spun = 1; } catch (e) {} } };\n";
+    "exports.spin = function () { for (;;) { try { spun = 1; } catch (e) {} } };\n"
+    "exports.hog = function () { var a = []; for (var i = 0;; i++) a.push('x' + i + new Array(64).join('y')); };\n"
+    "exports.hogcaught = function () { var a = []; try { for (var i = 0;; i++) a.push([i, i, i]); }\n"
+    "  catch (e) { a = null; caughtHog = String(e); } };\n"
+    "exports.bigstr = function () { var s = 'x'; for (;;) s = s + s; };\n";
 
 typedef struct fixture {
   struct event_base *base;
@@ -756,6 +760,100 @@ static void test_heap_limit(void **state) {
   assert_true(made > 0);
 }
 
+/* Builds a one-file program from |src|. */
+static sb_program *program_of(const char *src) {
+  sb_archive *a;
+  sb_program *p;
+  sb_err err = {{0}};
+  assert_int_equal(sb_archive_new(&a), 0);
+  assert_int_equal(sb_archive_add(a, "metadata.json", META, strlen(META)), 0);
+  assert_int_equal(sb_archive_add(a, "es5/file/t/main.js", src, strlen(src)), 0);
+  assert_int_equal(sb_program_new(&p, a, &err), 0);
+  sb_archive_free(a);
+  return p;
+}
+
+/* issue 10: a VU that allocates without bound fails its own iteration with an error naming the
+ * limit (Duktape's own is only "Error: alloc failed"); the VU goes on (its next iteration runs), the heap stays under the cap, and another VU
+ * is not disturbed. Every way of running out (objects, a doubling string, a caught RangeError)
+ * lands in a protected call, never in Duktape's fatal handler. */
+static void test_heap_limit_fails_only_that_iteration(void **state) {
+  sb_vu *vu, *other;
+  sb_err err = {{0}};
+  char buf[256];
+  sb_vu_env env = F.env;
+  env.heap_limit = 8u << 20;
+  assert_int_equal(sb_vu_new(&vu, &env, 12, &err), 0);
+  assert_int_equal(sb_vu_new(&other, &F.env, 13, &err), 0);
+  for (int round = 0; round < 3; round++) {
+    F.last_log[0] = '\0';
+    assert_int_equal(iterate(vu, "hog", 0), SB_VU_EXCEPTION);
+    printf("# %s\n", F.last_log);
+    assert_non_null(strstr(F.last_log, "VU 12: heap limit 8 MiB exceeded"));
+    assert_non_null(strstr(F.last_log, "alloc failed"));
+    assert_true(sb_vu_heap_bytes(vu) <= env.heap_limit);
+    assert_true(sb_vu_heap_bytes(vu) < 2u << 20); /* the garbage was collected */
+    assert_int_equal(iterate(vu, "default", 1), SB_VU_OK);
+    assert_int_equal(iterate(other, "default", round), SB_VU_OK);
+  }
+  F.last_log[0] = '\0';
+  assert_int_equal(iterate(vu, "bigstr", 2), SB_VU_EXCEPTION);
+  assert_non_null(strstr(F.last_log, "heap limit 8 MiB exceeded"));
+  assert_int_equal(iterate(vu, "hogcaught", 3), SB_VU_OK); /* the script may catch it */
+  assert_non_null(strstr(global_str(vu, "caughtHog", buf, sizeof(buf)), "alloc failed"));
+  F.last_log[0] = '\0';
+  assert_int_equal(iterate(vu, "boom", 4), SB_VU_EXCEPTION); /* other errors say nothing of it */
+  assert_null(strstr(F.last_log, "heap limit"));
+  sb_vu_free(vu);
+  sb_vu_free(other);
+}
+
+/* Init code that allocates past the limit fails the VU's creation, naming the limit. */
+static void test_heap_limit_in_init(void **state) {
+  sb_program *p = program_of("var a = []; for (var i = 0;; i++) a.push({ i: i });\n");
+  sb_vu_env env = F.env;
+  env.prog = p;
+  env.heap_limit = 4u << 20;
+  sb_vu *vu = NULL;
+  sb_err err = {{0}};
+  assert_int_equal(sb_vu_new(&vu, &env, 7, &err), SB_ESCRIPT);
+  assert_null(vu);
+  printf("# %s\n", err.msg);
+  assert_non_null(strstr(err.msg, "VU 7: heap limit 4 MiB exceeded"));
+  sb_program_free(p);
+}
+
+static double mono_now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* issue 10: init code that never ends is stopped after env.init_timeout_us with an error naming
+ * initTimeout; one that ends in time is not disturbed, and the watchdog is disarmed. */
+static void test_init_timeout(void **state) {
+  sb_program *p = program_of("var n = 0;\nfor (;;) { try { n++; } catch (e) {} }\n");
+  sb_vu_env env = F.env;
+  env.prog = p;
+  env.init_timeout_us = 200 * 1000;
+  sb_vu *vu = NULL;
+  sb_err err = {{0}};
+  double t0 = mono_now_s();
+  assert_int_equal(sb_vu_new(&vu, &env, 5, &err), SB_ESCRIPT);
+  double dt = mono_now_s() - t0;
+  printf("# after %.2f s: %s\n", dt, err.msg);
+  assert_null(vu);
+  assert_true(dt >= 0.19 && dt < 5);
+  assert_non_null(strstr(err.msg, "VU 5: init code still running after 0.2 s (initTimeout)"));
+  sb_program_free(p);
+  env = F.env;
+  env.init_timeout_us = 100 * 1000;
+  assert_int_equal(sb_vu_new(&vu, &env, 6, &err), 0); /* a normal init: well within */
+  usleep(200 * 1000);                                 /* the deadline passes: nothing fires */
+  assert_int_equal(iterate(vu, "default", 0), SB_VU_OK);
+  sb_vu_free(vu);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_init_once_counter_persists),
@@ -777,6 +875,9 @@ int main(void) {
       cmocka_unit_test(test_http_get_and_interrupt),
       cmocka_unit_test(test_deep_recursion_stays_on_stack),
       cmocka_unit_test(test_heap_limit),
+      cmocka_unit_test(test_heap_limit_fails_only_that_iteration),
+      cmocka_unit_test(test_heap_limit_in_init),
+      cmocka_unit_test(test_init_timeout),
       cmocka_unit_test(test_init_error),
       cmocka_unit_test(test_iteration_speed_and_no_growth),
       cmocka_unit_test(test_thousand_vus),
