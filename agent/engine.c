@@ -47,6 +47,7 @@ static void vu_hold(sb_eng_vu *v) {
   if (v->x.looping) return;
   v->x.looping = 1;
   v->ws->looping++;
+  atomic_fetch_add(&v->ws->sc->vus_live, 1);
   sb_engine *e = v->ws->w->e;
   atomic_fetch_add(&e->vus_live, 1);
   atomic_fetch_add(&e->vus_seen, 1);
@@ -56,6 +57,7 @@ static void vu_release(sb_eng_vu *v) {
   if (!v->x.looping) return;
   v->x.looping = 0;
   v->ws->looping--;
+  atomic_fetch_sub(&v->ws->sc->vus_live, 1);
   atomic_fetch_sub(&v->ws->w->e->vus_live, 1);
 }
 
@@ -118,6 +120,10 @@ static void vu_next(sb_eng_vu *v) {
   sb_eng_run *ws = v->ws;
   if (ws->run.stopping || !v->x.active) {
     vu_release(v);
+    return;
+  }
+  if (ws->w->paused) { /* held until the resume asks next() (on_ctl) */
+    v->parked = 1;
     return;
   }
   switch (ws->sc->ex->next(&ws->run, &v->x)) {
@@ -246,6 +252,12 @@ static void wscen_stop(sb_eng_run *ws) {
   if (ws->ex_init && ws->sc->ex->stop) ws->sc->ex->stop(&ws->run);
   for (size_t i = 0; i < ws->run.nvus; i++) {
     sb_eng_vu *v = (sb_eng_vu *)ws->run.vus[i];
+    if (v->parked) { /* paused: it leaves without another iteration */
+      v->parked = 0;
+      v->x.active = 0;
+      vu_release(v);
+      continue;
+    }
     if (!v->waiting) continue;
     event_del(v->ev_wait);
     v->waiting = 0;
@@ -440,6 +452,44 @@ static void on_cmd(evutil_socket_t fd, short what, void *arg) {
   }
 }
 
+/* --- pause, resume, scale (sb_engine_pause, sb_engine_scale) -------------------------------- */
+
+/* Resumed: the VUs that came free during the pause ask their executor what next. */
+static void unpark_all(sb_eng_run *ws) {
+  for (size_t i = 0; i < ws->run.nvus; i++) {
+    sb_eng_vu *v = (sb_eng_vu *)ws->run.vus[i];
+    if (!v->parked) continue;
+    v->parked = 0;
+    vu_next(v);
+  }
+  wscen_check_finished(ws);
+}
+
+/* The engine's pause flag or a scenario's VU count changed: this worker catches up, on its loop.
+ * Reads the state, not a queue of commands, so quick successions cannot be lost or reordered. */
+static void on_ctl(evutil_socket_t fd, short what, void *arg) {
+  sb_worker *w = arg;
+  sb_engine *e = w->e;
+  for (size_t s = 0; s < e->nsc; s++) {
+    sb_eng_run *ws = &w->ws[s];
+    uint64_t want = atomic_load(&ws->sc->scale_vus);
+    if (want == ws->run.scaled_vus) continue;
+    ws->run.scaled_vus = want;
+    if (ws->started && !ws->finished && !ws->run.stopping && ws->sc->ex->scale)
+      ws->sc->ex->scale(&ws->run);
+  }
+  int paused = atomic_load(&e->paused);
+  if (paused == w->paused) return;
+  w->paused = paused;
+  for (size_t s = 0; s < e->nsc; s++) {
+    sb_eng_run *ws = &w->ws[s];
+    ws->run.paused = (unsigned)paused;
+    if (!paused && ws->started && !ws->finished) unpark_all(ws);
+    if (ws->ex_init && ws->sc->ex->pause && ws->started && !ws->finished)
+      ws->sc->ex->pause(&ws->run);
+  }
+}
+
 static void vu_log(const char *level, const char *source, const char *text, size_t len, void *ud) {
   sb_worker *w = ud;
   if (w->e->cbs.log) w->e->cbs.log(level, source, text, len, w->e->cbs.ud);
@@ -477,6 +527,7 @@ static int wscen_init(sb_worker *w, size_t s, size_t *slot) {
   ws->sc = sc;
   ws->w = w;
   ws->run = (sb_exec_run){.sc = sc->cfg, .shared = sc->shared, .base = w->base,
+                          .scaled_vus = UINT64_MAX,
                           .nslots = slots_on(sc, w->idx, e->nw), .worker = (size_t)w->idx,
                           .nworkers = (size_t)e->nw};
   ws->slots = &w->vus[*slot];
@@ -524,8 +575,9 @@ static int worker_init(sb_worker *w) {
     return sb_err_set(&w->init_err, SB_ENOMEM, "out of memory");
   w->ev_cmd = event_new(w->base, -1, 0, on_cmd, w);
   w->ev_flush = event_new(w->base, -1, EV_PERSIST, on_flush, w);
+  w->ev_ctl = event_new(w->base, -1, 0, on_ctl, w);
   w->ws = calloc(e->nsc ? e->nsc : 1, sizeof(*w->ws));
-  if (!w->ev_cmd || !w->ev_flush || !w->ws)
+  if (!w->ev_cmd || !w->ev_flush || !w->ev_ctl || !w->ws)
     return sb_err_set(&w->init_err, SB_ENOMEM, "out of memory");
   if (sb_http_shared_new(&w->http, w->base, &e->cfg.http, &w->init_err) < 0) return SB_EINVAL;
   w->env = (sb_vu_env){.base = w->base, .metrics = w->m, .prog = e->prog, .http = w->http,
@@ -575,6 +627,7 @@ static void worker_cleanup(sb_worker *w) {
   }
   if (w->ev_cmd) event_free(w->ev_cmd);
   if (w->ev_flush) event_free(w->ev_flush);
+  if (w->ev_ctl) event_free(w->ev_ctl);
   sb_metrics_free(w->m);
   if (w->base) event_base_free(w->base);
 }
@@ -667,6 +720,7 @@ static int scens_init(sb_engine *e, sb_err *err) {
     sc->end_us = sc->ex->end_us(sc->cfg);
     sc->first_id = next_id + sc->cfg->vu_offset;
     sc->first_local_id = next_id;
+    atomic_init(&sc->scale_vus, UINT64_MAX);
     next_id += sc->max_vus;
     atomic_fetch_add(&e->vus_max, sc->initial_vus);
   }
@@ -819,4 +873,35 @@ void sb_engine_free(sb_engine *e) {
   pthread_mutex_destroy(&e->mu);
   pthread_cond_destroy(&e->cond);
   free(e);
+}
+
+/* Wakes every worker's on_ctl(). A worker that failed its init has no loop: the engine is being
+ * freed then anyway. */
+static void ctl_all(sb_engine *e) {
+  for (int i = 0; i < e->nw; i++)
+    if (e->w[i].ev_ctl) event_active(e->w[i].ev_ctl, EV_TIMEOUT, 0);
+}
+
+void sb_engine_pause(sb_engine *e, int paused) {
+  atomic_store(&e->paused, paused ? 1 : 0);
+  ctl_all(e);
+}
+
+int sb_engine_paused(const sb_engine *e) { return atomic_load(&((sb_engine *)e)->paused); }
+
+int sb_engine_scale(sb_engine *e, size_t idx, uint64_t vus) {
+  if (idx >= e->nsc || !e->sc[idx].ex->scale) return SB_EINVAL;
+  atomic_store(&e->sc[idx].scale_vus, vus);
+  ctl_all(e);
+  return 0;
+}
+
+uint64_t sb_engine_scenario_vus(const sb_engine *e, size_t idx) {
+  return idx < e->nsc ? atomic_load(&((sb_engine *)e)->sc[idx].vus_live) : 0;
+}
+
+size_t sb_engine_nscenarios(const sb_engine *e) { return e->nsc; }
+
+uint64_t sb_engine_iterations_interrupted(const sb_engine *e) {
+  return atomic_load(&((sb_engine *)e)->iterations_interrupted);
 }

@@ -107,4 +107,21 @@ const char *sb_engine_error(const sb_engine *e);
  * that call as interrupted. Any thread. */
 const char *sb_engine_abort_reason(sb_engine *e);
 
+/* The operator's steering (the controller's REST API), from any thread; each worker applies it
+ * on its own loop. Paused: no iteration starts — VUs that come free wait, held, and the
+ * arrival-rate executors skip what falls due meanwhile (not counted as dropped); running
+ * iterations finish; the scenarios' clocks keep running. */
+void sb_engine_pause(sb_engine *e, int paused);
+int sb_engine_paused(const sb_engine *e);
+/* Scenario |idx| (the config's order) runs |vus| VUs on this agent from now on: VUs above leave
+ * after their iteration (ramping-vus: interrupted after gracefulRampDown), VUs below up to the
+ * ones made before the start join. Returns 0, or SB_EINVAL when |idx| is out of range or its
+ * executor cannot change its VU count (only constant-vus and ramping-vus can). */
+int sb_engine_scale(sb_engine *e, size_t idx, uint64_t vus);
+/* VUs scenario |idx| holds now (looping, or idle in its executor's hands); 0 past the end. */
+uint64_t sb_engine_scenario_vus(const sb_engine *e, size_t idx);
+size_t sb_engine_nscenarios(const sb_engine *e);
+/* Iterations interrupted so far (k6's "interrupted iterations"). */
+uint64_t sb_engine_iterations_interrupted(const sb_engine *e);
+
 #endif

@@ -29,6 +29,8 @@ typedef struct sb_eng_scen {     /* one scenario, shared read-only by the worker
   uint64_t first_local_id;       /* k6/execution: idInInstance of the first VU */
   atomic_uint_fast64_t iter_next;    /* iterations started here (the next local number) */
   atomic_uint_fast64_t iter_done;    /* iterations that ended here, interrupted ones included */
+  atomic_uint_fast64_t vus_live;     /* VUs it holds now (the controller's progress view) */
+  atomic_uint_fast64_t scale_vus;    /* the operator's VU count here; UINT64_MAX: the plan's */
 } sb_eng_scen;
 
 struct sb_worker;
@@ -42,6 +44,7 @@ typedef struct sb_eng_vu {       /* a VU placed on a worker */
   int64_t iter_us;               /* when its iteration really started (monotonic) */
   struct event *ev_wait;         /* minIterationDuration: ends its wait (made on first use) */
   unsigned waiting : 1;          /* waiting out minIterationDuration, held */
+  unsigned parked : 1;           /* came free while the test is paused: held, next() on resume */
 } sb_eng_vu;
 
 typedef struct sb_eng_run {      /* a scenario on one worker */
@@ -69,6 +72,9 @@ typedef struct sb_worker {
   int m_start_delay;             /* id of iteration_start_delay in |m| (-1: not yet) */
   sb_eng_run *ws;                /* one per scenario */
   struct event *ev_cmd, *ev_flush;
+  struct event *ev_ctl;          /* pause/resume/scale: reads the engine's |paused| and each
+                                  * scenario's |scale_vus| (sb_engine_pause, sb_engine_scale) */
+  int paused;                    /* this worker's view of the engine's |paused| */
   atomic_int cmd;
   atomic_int stop;               /* abort requested: every VU's script stops at once (vu.h) */
   int64_t t0_us;                 /* monotonic time of the test start */
@@ -121,6 +127,7 @@ struct sb_engine {
   void *call_ud;
   atomic_int freeing;            /* sb_engine_free() began: calls end without a callback */
   atomic_uint_fast64_t iterations_interrupted; /* k6/execution's instance counter */
+  atomic_int paused;             /* the operator paused the test (sb_engine_pause) */
   char abort_reason[512];        /* test.abort()'s reason, "" when none (under mu) */
 };
 

@@ -13,7 +13,12 @@
  * when it was due, so a late start (a busy loop) shows in iteration_duration and in
  * iteration_start_delay instead of hiding. With no idle VU the iteration is dropped
  * (dropped_iterations) and, as in k6, one more VU is made in the background while maxVUs allows;
- * a worker that reached its share of maxVUs says so once. */
+ * a worker that reached its share of maxVUs says so once.
+ *
+ * While the operator pauses the test nothing starts; on resume the iterations that fell due
+ * meanwhile are skipped, not dropped: dropped_iterations measures what the generator could not
+ * start, and a pause is nobody's shortfall. The schedule itself does not move (k6's durations are
+ * wall time), so a pause takes its share of the scenario's iterations away. */
 #include <event2/event.h>
 #include <math.h>
 #include <stdatomic.h>
@@ -133,6 +138,7 @@ static void on_due(evutil_socket_t fd, short what, void *arg) {
   sb_exec_run *r = arg;
   arrival *a = r->state;
   int64_t now = sb_clock_mono_us();
+  if (r->paused) return; /* pause(): on_due again on resume */
   while (a->due_us <= now && !r->stopping) {
     if (a->nidle) {
       if (sb_exec_start(r, a->idle[--a->nidle], a->due_us, a->g)) return;
@@ -215,16 +221,28 @@ static double progress(const sb_exec_run *r, uint64_t done, int64_t now_us) {
   return sb_exec_time_progress(r, now_us);
 }
 
+/* Paused: the timer stops. Resumed: what fell due meanwhile is skipped, then on with the
+ * schedule. */
+static void pause(sb_exec_run *r) {
+  arrival *a = r->state;
+  if (!a || r->stopping) return;
+  event_del(a->ev);
+  if (r->paused) return;
+  int64_t now = sb_clock_mono_us();
+  while (a->due_us <= now) advance(r, a);
+  on_due(-1, 0, r);
+}
+
 const sb_exec sb_exec_constant_arrival_rate = {
     .name = "constant-arrival-rate", .precise = 1, .max_vus = max_vus, .initial_vus = initial_vus,
     .end_us = constant_end_us, .shared_new = shared_new, .shared_free = shared_free,
     .init = init, .clear = clear, .start = start, .next = next, .added = added, .more = more,
-    .stop = stop, .progress = progress,
+    .stop = stop, .progress = progress, .pause = pause,
 };
 
 const sb_exec sb_exec_ramping_arrival_rate = {
     .name = "ramping-arrival-rate", .precise = 1, .max_vus = max_vus, .initial_vus = initial_vus,
     .end_us = ramping_end_us, .shared_new = shared_new, .shared_free = shared_free,
     .init = init, .clear = clear, .start = start, .next = next, .added = added, .more = more,
-    .stop = stop, .progress = progress,
+    .stop = stop, .progress = progress, .pause = pause,
 };

@@ -2,7 +2,8 @@
  * timer on the worker's loop compares every VU's index with the target: VUs below it are wanted,
  * the others finish their iteration and leave, or are interrupted once gracefulRampDown has
  * passed since they were let go. Targets are this agent's share, so the worker's VUs (every
- * nw-th index) follow the same curve. */
+ * nw-th index) follow the same curve. A VU count the operator set (scale()) replaces the stages'
+ * target from then on. */
 #include <event2/event.h>
 #include <stdlib.h>
 
@@ -45,7 +46,8 @@ static uint64_t target_at(const sb_scenario_cfg *sc, int64_t t_us) {
 static void on_tick(evutil_socket_t fd, short what, void *arg) {
   sb_exec_run *r = arg;
   int64_t now = sb_clock_mono_us();
-  uint64_t target = target_at(r->sc, now - r->start_us);
+  uint64_t target =
+      r->scaled_vus != UINT64_MAX ? r->scaled_vus : target_at(r->sc, now - r->start_us);
   for (size_t i = 0; i < r->nvus; i++) {
     sb_exec_vu *v = r->vus[i];
     if (v->index < target) {
@@ -89,4 +91,5 @@ static double progress(const sb_exec_run *r, uint64_t done, int64_t now_us) {
 const sb_exec sb_exec_ramping_vus = {
     .name = "ramping-vus", .max_vus = max_vus, .end_us = end_us, .init = init, .clear = clear,
     .start = start, .next = next, .more = more, .stop = stop, .progress = progress,
+    .scale = start, /* the next tick follows the new count: take it now */
 };

@@ -51,6 +51,10 @@ typedef struct sb_exec_run {    /* one scenario on one worker */
   size_t worker, nworkers;      /* this worker among the agent's: VU index i is on worker
                                  * i % nworkers */
   unsigned stopping : 1;        /* past the end (or stopped): no new iteration */
+  unsigned paused : 1;          /* the operator paused the test: start nothing (engine parks
+                                 * VUs that come free; an executor's own timers must wait) */
+  uint64_t scaled_vus;          /* the operator's VU count for this agent (UINT64_MAX: the
+                                 * plan's); constant-vus and ramping-vus follow it */
 } sb_exec_run;
 
 /* next()'s answers. */
@@ -85,6 +89,11 @@ typedef struct sb_exec {
   void (*stop)(sb_exec_run *r); /* NULL: nothing to do */
   /* 0..1; |done| counts the scenario's ended iterations on this agent (all workers). */
   double (*progress)(const sb_exec_run *r, uint64_t done, int64_t now_us);
+  /* The test was paused or resumed (r->paused says which); NULL: nothing to do. An executor
+   * with its own schedule stops it, and on resume skips what fell due meanwhile. */
+  void (*pause)(sb_exec_run *r);
+  /* r->scaled_vus changed while the scenario runs; NULL: it cannot change its VU count. */
+  void (*scale)(sb_exec_run *r);
 } sb_exec;
 
 extern const sb_exec sb_exec_shared_iterations;

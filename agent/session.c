@@ -59,6 +59,7 @@ typedef struct session {
   sb_metrics *snap;           /* interval aggregate being turned into a snapshot */
   uint64_t seq;
   int send_points;            /* Prepare.send_points: a Points message after each snapshot */
+  int send_progress;          /* Prepare.send_progress: a Progress message after each snapshot */
   sb_points_enc penc;         /* what this connection defined so far (ids of |snap|) */
   int hello_ok;
   pthread_mutex_t mu;         /* guards the log queue and |call| (filled by worker threads) */
@@ -109,7 +110,42 @@ static void send_points(session *s) {
 /* Prepare.send_points: the snapshot set keeps the points the engine's sets hand it. */
 static int points_prepare(session *s, const Speedboat__Prepare *p) {
   s->send_points = p->send_points;
+  s->send_progress = p->send_progress;
   return p->send_points ? sb_metrics_points_enable(s->snap) : 0;
+}
+
+/* Prepare.send_progress: what the controller's live views show beside the metrics. */
+static void send_progress(session *s) {
+  size_t n = sb_engine_nscenarios(s->engine);
+  uint64_t vus[64], *v = n <= 64 ? vus : calloc(n, sizeof(*v));
+  if (!v) return;
+  for (size_t i = 0; i < n; i++) v[i] = sb_engine_scenario_vus(s->engine, i);
+  Speedboat__Progress m = SPEEDBOAT__PROGRESS__INIT;
+  m.n_scenario_vus = n;
+  m.scenario_vus = v;
+  m.iterations_interrupted = sb_engine_iterations_interrupted(s->engine);
+  m.paused = sb_engine_paused(s->engine);
+  sb_frame_send_msg(bufferevent_get_output(s->bev), SPEEDBOAT__ENVELOPE__MSG_PROGRESS, &m);
+  if (v != vus) free(v);
+}
+
+/* The operator's pause, resume or new VU count (the controller's REST API). A scale the engine
+ * refuses is a warning in the test's log, not the end of the test. */
+static void on_control(session *s, const Speedboat__Control *c) {
+  if (!s->engine || s->ended) return; /* raced with the end: nothing left to steer */
+  if (c->set_paused) sb_engine_pause(s->engine, c->paused);
+  for (size_t i = 0; i < c->n_scale; i++) {
+    if (sb_engine_scale(s->engine, c->scale[i]->scenario, c->scale[i]->vus) == 0) continue;
+    char text[160];
+    snprintf(text, sizeof(text), "scenario #%u cannot change its VU count on this agent",
+             c->scale[i]->scenario);
+    Speedboat__Log m = SPEEDBOAT__LOG__INIT;
+    m.level = "warn";
+    m.source = "agent";
+    m.text = text;
+    m.time_us = sb_clock_wall_us();
+    sb_frame_send_msg(bufferevent_get_output(s->bev), SPEEDBOAT__ENVELOPE__MSG_LOG, &m);
+  }
 }
 
 /* Sends what the engine measured since the last snapshot. */
@@ -129,6 +165,7 @@ static void send_snapshot(session *s) {
     free(buf);
   }
   if (s->send_points) send_points(s);
+  if (s->send_progress) send_progress(s);
   sb_metrics_reset(s->snap);
 }
 
@@ -641,6 +678,7 @@ static void dispatch(session *s, const Speedboat__Envelope *env) {
     break;
   case SPEEDBOAT__ENVELOPE__MSG_HEARTBEAT: on_heartbeat(s, env->heartbeat); break;
   case SPEEDBOAT__ENVELOPE__MSG_CALL: on_call(s, env->call); break;
+  case SPEEDBOAT__ENVELOPE__MSG_CONTROL: on_control(s, env->control); break;
   default: send_error_code(s, "protocol", "protocol error: unexpected message"); break;
   }
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/duration.h"
+#include "controller/api_cli.h"
 #include "controller/run.h"
 #include "controller/summary.h"
 #include "controller/transform.h"
@@ -15,6 +16,12 @@ static const char usage[] =
     "Commands:\n"
     "  run [options] SCRIPT|ARCHIVE   run a load test (k6 script or archive)\n"
     "  archive [options] SCRIPT       compile a script into a self-contained archive\n"
+    "  status [-a ADDR]               the running test's status, from its REST API\n"
+    "  pause [-a ADDR]                pause the running test (every agent): no iteration starts\n"
+    "  resume [-a ADDR]               resume it\n"
+    "  scale [-a ADDR] --vus N [--scenario NAME]\n"
+    "                                 run N VUs in the running constant-vus or ramping-vus\n"
+    "                                 scenario, over the whole fleet\n"
     "  version                        show the version\n"
     "  help                           show this help\n"
     "\n"
@@ -50,7 +57,13 @@ static const char usage[] =
     "                                 json=FILE (k6's JSON lines), csv=FILE (k6's CSV);\n"
     "                                 FILE.gz is gzip-compressed, \"-\" is stdout\n"
     "      --summary-export FILE      write the end-of-test summary as k6's legacy JSON\n"
-    "  -q, --quiet                    no banner and no progress line\n"
+    "  -q, --quiet                    no banner and no progress\n"
+    "      --progress MODE            the live progress: scenarios (default: k6's bars, redrawn\n"
+    "                                 in place on a terminal, plain lines elsewhere), agents (also\n"
+    "                                 a line per agent: VUs, req/s, lag, round trip) or none\n"
+    "  -a, --address HOST:PORT        the REST API's address (default " SB_API_DEFAULT_ADDRESS "; a\n"
+    "                                 busy default is a warning, a busy --address an error)\n"
+    "      --no-api                   no REST API\n"
     "  -v, --verbose                  also print console.debug lines\n"
     "      --compatibility-mode MODE  extended (default: TypeScript and ES2015+ compiled to ES5,\n"
     "                                 built-ins the script needs added) or base (plain ES5.1 as\n"
@@ -105,7 +118,8 @@ static const char usage[] =
     "  -O, --archive-out FILE         where to write the archive (default archive.tar.zst)\n"
     "\n"
     "Exit codes: 0 passed, 99 thresholds failed, 100 setup timed out, 101 teardown timed out,\n"
-    "104 invalid options, 105 interrupted, 107 script error, 108 test.abort(), 111 an agent was\n"
+    "104 invalid options, 105 interrupted, 106 the REST API cannot listen on --address,\n"
+    "107 script error, 108 test.abort(), 111 an agent was\n"
     "lost, 255 other errors.\n";
 
 typedef struct argv_env {
@@ -208,7 +222,7 @@ enum {
   OPT_AGENT_TOKEN_FILE, OPT_AGENT_TLS_CERT, OPT_AGENT_TLS_KEY, OPT_AGENT_TLS_CA, OPT_ON_AGENT_LOSS, OPT_NO_TARGET_CHECK, OPT_COMPAT,
   OPT_INSECURE, OPT_TLS_CA_FILE, OPT_USER_AGENT, OPT_MAX_REDIRECTS, OPT_NO_CONN_REUSE,
   OPT_NO_VU_CONN_REUSE, OPT_BATCH, OPT_BATCH_PER_HOST, OPT_DNS, OPT_THROW,
-  OPT_SUMMARY_EXPORT
+  OPT_SUMMARY_EXPORT, OPT_PROGRESS, OPT_NO_API
 };
 
 /* The flags of the layered options (controller/config_layers.h). */
@@ -342,6 +356,15 @@ static int set_summary_mode(sb_run_config *cfg, const char *v, const char *what)
   return setenv("K6_SUMMARY_MODE", sb_summary_mode_name(m), 1) ? -1 : 0;
 }
 
+/* --progress MODE (controller/progress.h). */
+static int set_progress(sb_run_config *cfg, const char *v) {
+  static const char *const modes[] = {"scenarios", "agents", "none"};
+  for (int i = 0; i < 3; i++)
+    if (!strcmp(v, modes[i])) return (cfg->progress = i), 0;
+  fprintf(stderr, "speedboat: --progress '%s': expected scenarios, agents or none\n", v);
+  return -1;
+}
+
 /* The HTTP flags (k6's); values are checked again, with the script's, by sb_options_parse. */
 static int parse_http_flag(sb_cli_overrides *cli, int c, const char *arg) {
   char **str = NULL;
@@ -402,6 +425,9 @@ static int cmd_run(int argc, char **argv, int archive_only) {
       {"include-system-env-vars", optional_argument, 0, OPT_INCLUDE_SYSENV},
       {"out", required_argument, 0, 'o'},
       {"summary-export", required_argument, 0, OPT_SUMMARY_EXPORT},
+      {"address", required_argument, 0, 'a'},
+      {"no-api", no_argument, 0, OPT_NO_API},
+      {"progress", required_argument, 0, OPT_PROGRESS},
       {0, 0, 0, 0}};
   const char **outs = NULL;
   sb_run_config cfg;
@@ -427,7 +453,7 @@ static int cmd_run(int argc, char **argv, int archive_only) {
     return SB_EXIT_USAGE;
   }
   optind = 1;
-  while (!bad && (c = getopt_long(argc, argv, "u:d:i:s:e:qO:hwvo:c:l", longopts, NULL)) != -1) {
+  while (!bad && (c = getopt_long(argc, argv, "u:d:i:s:e:qO:hwvo:c:la:", longopts, NULL)) != -1) {
     switch (c) {
     case 'u': bad = parse_count("--vus", optarg, &cfg.cli.vus); break;
     case 'i': bad = parse_count("--iterations", optarg, &cfg.cli.iterations); break;
@@ -442,6 +468,9 @@ static int cmd_run(int argc, char **argv, int archive_only) {
     case 's': bad = parse_stage(&cfg.cli, optarg); break;
     case 'e': bad = env_add(&env, optarg); break;
     case 'q': cfg.quiet = 1; break;
+    case 'a': cfg.address = optarg; break;
+    case OPT_NO_API: cfg.no_api = 1; break;
+    case OPT_PROGRESS: bad = set_progress(&cfg, optarg); break;
     case 'o': bad = add_out(&cfg, &outs, optarg); break;
     case OPT_SUMMARY_EXPORT: cfg.summary_export = optarg; break;
     case 'O': out = optarg; break;
@@ -552,6 +581,7 @@ int main(int argc, char **argv) {
     free_env_argv_n(av, env_flag_n);
     return code;
   }
+  if (sb_api_cli_is_command(argv[1])) return sb_api_cli(argc - 1, argv + 1);
   fprintf(stderr, "speedboat: unknown command '%s'\n%s", argv[1], usage);
   return SB_EXIT_USAGE;
 }

@@ -24,6 +24,8 @@
 #include "controller/handle_summary.h"
 #include "controller/options_http.h"
 #include "controller/options_json.h"
+#include "controller/api.h"
+#include "controller/progress.h"
 #include "controller/run_internal.h"
 
 /* The results: the script's handleSummary() or the default summary in the run's mode
@@ -146,6 +148,56 @@ static int load_fleet(run *r) {
   return 0;
 }
 
+static const sb_run_control run_control = {sb_run_ctl_pause, sb_run_ctl_scale, NULL};
+static sb_run_control run_ctl;
+
+/* The REST API (--address, k6's default localhost:6565, unless --no-api). As k6 does: a busy
+ * default address is a warning and the run goes on without the API; an address the user gave
+ * that cannot be used ends the run (exit code 106). Returns an exit code. */
+static int start_api(run *r) {
+  if (r->cfg->no_api) return 0;
+  sb_err err;
+  err.msg[0] = '\0';
+  run_ctl = run_control;
+  run_ctl.ud = r;
+  const char *addr = r->cfg->address ? r->cfg->address : SB_API_DEFAULT_ADDRESS;
+  int rc = sb_api_new(&r->api, r->base, addr, &r->st, &run_ctl, &err);
+  if (!rc) return 0;
+  if (r->cfg->address) {
+    fprintf(stderr, "ERRO %s (--address picks another, --no-api turns it off)\n", err.msg);
+    return rc == SB_EINVAL ? SB_EXIT_USAGE : SB_EXIT_CANNOT_START_API;
+  }
+  fprintf(stderr, "WARN %s; the test runs without it (--address picks another address, --no-api "
+                  "turns it off)\n", err.msg);
+  return 0;
+}
+
+/* The terminal view (controller/progress.h), unless -q or --progress=none. */
+static int start_progress(run *r) {
+  if (r->cfg->quiet || r->cfg->progress == SB_PROGRESS_NONE) return 0;
+  sb_progress_opts o = {.tty = r->progress_tty,
+                        .color = r->progress_tty && sb_progress_color_allowed(),
+                        .agents = r->cfg->progress == SB_PROGRESS_AGENTS};
+  return sb_progress_new(&r->progress, stderr, &o) ? SB_EXIT_ENGINE : 0;
+}
+
+/* The test is over: the progress block as it ended stays above the summary (k6's), and the run
+ * state is final for the API (--linger). */
+static void end_views(run *r) {
+  int64_t now = sb_clock_mono_us();
+  sb_run_state_tick(&r->st);
+  sb_run_state_eval_thresholds(&r->st, sb_run_state_elapsed(&r->st, now));
+  if (r->progress && r->st.start_mono_us) {
+    sb_run_phase p = r->st.phase;
+    r->st.phase = SB_PHASE_ENDED;
+    sb_progress_draw(r->progress, &r->st, now);
+    r->st.phase = p;
+  }
+  sb_progress_free(r->progress);
+  r->progress = NULL;
+  r->st.phase = SB_PHASE_ENDED;
+}
+
 static int drive(run *r) {
   r->base = event_base_new();
   if (!r->base || sb_metrics_new(&r->metrics) || sb_judge_register_metrics(r->judge, r->metrics, NULL))
@@ -157,10 +209,14 @@ static int drive(run *r) {
   event_add(r->ev_sigint, NULL);
   struct timeval beat = {SB_RUN_BEAT_US / 1000000, SB_RUN_BEAT_US % 1000000};
   event_add(r->ev_beat, &beat);
-  int code = sb_run_start_agents(r);
+  int code = start_api(r);
+  if (!code) code = start_progress(r);
+  if (!code && !r->cfg->quiet) sb_run_print_banner(r);
+  if (!code) code = sb_run_start_agents(r);
   if (!code) event_base_dispatch(r->base);
   if (!r->st.end_mono_us) r->st.end_mono_us = sb_clock_mono_us();
-  if (r->progress_tty && !r->cfg->quiet) fputs("\r\033[K", stderr);
+  sb_run_before_line(r);
+  end_views(r);
   /* Let the agents go: closing our end ends their sessions (and the in-process one's thread). */
   for (size_t i = 0; i < r->nagents; i++) {
     sb_run_drop_conn(&r->agents[i]);
@@ -213,6 +269,8 @@ static void run_free(run *r) {
   sb_tls_free(r->tls);
   sb_agents_clear(&r->list);
   sb_targets_clear(&r->targets);
+  sb_api_free(r->api);
+  sb_progress_free(r->progress);
   if (r->ev_sigint) event_free(r->ev_sigint);
   if (r->ev_progress) event_free(r->ev_progress);
   if (r->ev_beat) event_free(r->ev_beat);
@@ -233,17 +291,37 @@ static void on_linger_signal(int sig) {
   (void)w;
 }
 
-static void linger(void) {
-  struct sigaction sa, old_int, old_term;
+static void on_linger_fd(evutil_socket_t fd, short what, void *arg) {
+  event_base_loopbreak(arg);
+}
+
+/* Waits for the signal; with the REST API up, its loop keeps answering meanwhile (k6 lingers
+ * for that: the API after the test). */
+static void linger_wait(run *r) {
   char c;
+  struct event *ev = r->api ? event_new(r->base, linger_fd[0], EV_READ, on_linger_fd, r->base)
+                            : NULL;
+  if (ev && event_add(ev, NULL) == 0) {
+    event_base_dispatch(r->base);
+  } else {
+    while (read(linger_fd[0], &c, 1) < 0 && errno == EINTR) {
+    }
+  }
+  if (ev) event_free(ev);
+}
+
+static void linger(run *r) {
+  struct sigaction sa, old_int, old_term;
   if (pipe(linger_fd)) return;
+  event_del(r->ev_beat); /* the loop only answers the API now; libevent gives SIGINT back */
+  event_del(r->ev_progress);
+  event_del(r->ev_sigint);
   memset(&sa, 0, sizeof(sa));
   sa.sa_handler = on_linger_signal;
   sigaction(SIGINT, &sa, &old_int);
   sigaction(SIGTERM, &sa, &old_term);
   fprintf(stderr, "Linger set; waiting for Ctrl+C to fully exit...\n");
-  while (read(linger_fd[0], &c, 1) < 0 && errno == EINTR) {
-  }
+  linger_wait(r);
   sigaction(SIGINT, &old_int, NULL);
   sigaction(SIGTERM, &old_term, NULL);
   close(linger_fd[0]);
@@ -266,7 +344,6 @@ int sb_run(const sb_run_config *cfg) {
   sb_compile_result_clear(&cr);
   if (code) goto out;
   if ((code = start_outputs(&r))) goto out;
-  if (!cfg->quiet) sb_run_print_banner(&r);
   if ((code = drive(&r))) goto out;
   if (r.failed && r.failed != SB_EXIT_THRESHOLDS_FAILED && r.failed != SB_EXIT_AGENT_LOST) {
     fprintf(stderr, "ERRO %s\n", r.error);
@@ -292,7 +369,7 @@ int sb_run(const sb_run_config *cfg) {
     code = SB_EXIT_AGENT_LOST;
   }
   if (!code && r.interrupted) code = SB_EXIT_EXTERNAL_ABORT;
-  if (r.opts->linger && !r.interrupted) linger();
+  if (r.opts->linger && !r.interrupted) linger(&r);
 out:
   run_free(&r);
   return code;

@@ -15,6 +15,7 @@ enum {
   SB_EXIT_ENGINE = 255,        /* any other failure (k6: a controlled error without its own code) */
   SB_EXIT_INVALID_CONFIG = 104,
   SB_EXIT_EXTERNAL_ABORT = 105,
+  SB_EXIT_CANNOT_START_API = 106, /* --address given and the REST API could not listen there */
   SB_EXIT_SCRIPT_EXCEPTION = 107,
   SB_EXIT_SETUP_TIMEOUT = 100,
   SB_EXIT_TEARDOWN_TIMEOUT = 101,
@@ -29,6 +30,9 @@ typedef struct sb_run_config {
   const char *const *env;      /* -e KEY=VALUE as key, value, ..., NULL */
   int workers;                 /* worker threads of the in-process agent; 0 = one per core */
   int quiet;                   /* no banner, no progress */
+  int progress;                /* SB_PROGRESS_*: --progress (scenarios by default) */
+  const char *address;         /* --address: the REST API's HOST:PORT; NULL = 127.0.0.1:6565 */
+  int no_api;                  /* --no-api */
   /* Distributed runs: with no agents, the engine runs in-process as the only agent. */
   const char *agents;          /* --agents host:port[@w],... */
   const char *agents_file;     /* --agents-file FILE */
@@ -43,6 +47,12 @@ typedef struct sb_run_config {
   size_t nouts;
   const char *summary_export;  /* --summary-export FILE; NULL = none */
 } sb_run_config;
+
+/* --progress: what the live progress shows (controller/progress.h). */
+enum { SB_PROGRESS_SCENARIOS = 0, SB_PROGRESS_AGENTS, SB_PROGRESS_NONE };
+
+/* The REST API's address when --address is not given (k6's: localhost:6565). */
+#define SB_API_DEFAULT_ADDRESS "127.0.0.1:6565"
 
 /* Runs the test; prints the banner and progress to stderr... as k6 does, the summary to stdout.
  * Returns the process exit code. */

@@ -34,6 +34,7 @@ void sb_run_stop_all(run *r, int abort, const char *reason) {
   m.abort = abort;
   m.reason = (char *)reason;
   sb_run_send_to_all(r, SPEEDBOAT__ENVELOPE__MSG_STOP, &m);
+  r->st.stopping = 1;
 }
 
 void sb_run_fail(run *r, int code, const char *msg) {
@@ -81,7 +82,7 @@ void sb_run_agent_lost(run *r, agent *a, const char *why) {
   sb_run_set_state(a, SB_AGENT_LOST);
   a->pub.vus = 0;
   sb_run_drop_conn(a);
-  if (r->progress_tty && !r->cfg->quiet) fputs("\r\033[K", stderr);
+  sb_run_before_line(r);
   fprintf(stderr, "WARN[%04lld] agent %s lost: %s; it had reported %llu iterations, %llu requests\n",
           sb_run_elapsed_s(r), a->pub.name, why, (unsigned long long)a->pub.iterations,
           (unsigned long long)a->pub.requests);
@@ -241,6 +242,8 @@ static int connect_agent(run *r, agent *a, sb_err *err) {
 void sb_run_on_sigint(evutil_socket_t fd, short what, void *arg) {
   run *r = arg;
   r->interrupted++;
+  r->st.interrupted = 1;
+  sb_run_before_line(r);
   if (r->st.phase < SB_PHASE_RUNNING) {
     sb_run_fail(r, SB_EXIT_EXTERNAL_ABORT, "interrupted before the test started");
     return;

@@ -33,6 +33,8 @@
 enum { SB_EXIT_SCRIPT_ABORTED = 108 }; /* k6's ScriptAborted: test.abort() */
 
 struct run;
+struct sb_progress;
+struct sb_api;
 
 typedef struct agent {
   sb_rs_agent pub;            /* what the views see (first: run_state points at it) */
@@ -78,6 +80,8 @@ typedef struct run {
   int handle_summary;         /* a module names handleSummary: the end runs it (handle_summary.h) */
   sb_outputs *outputs;        /* --out, --summary-export (controller/output.h) */
   int progress_tty;           /* stderr is a terminal */
+  struct sb_progress *progress; /* the terminal view; NULL with -q or --progress=none */
+  struct sb_api *api;         /* the REST API; NULL with --no-api or when it could not bind */
 } run;
 
 /* --- run_fleet.c ------------------------------------------------------------------------------ */
@@ -100,12 +104,17 @@ void sb_run_check_all_done(run *r);
 void sb_run_maybe_teardown(run *r);
 void sb_run_record_fleet_vus(run *r);
 uint64_t sb_run_agent_max_vus(const run *r, size_t i);
+/* The REST API's steering (controller/run_state.h's sb_run_control), sent to every agent. */
+int sb_run_ctl_pause(void *ud, int paused, sb_err *err);
+int sb_run_ctl_scale(void *ud, size_t idx, uint64_t vus, sb_err *err);
 
 /* --- run_print.c ------------------------------------------------------------------------------ */
 void sb_run_print_banner(const run *r);
 void sb_run_print_log(const run *r, const agent *a, const Speedboat__Log *l);
 void sb_run_print_agents(const run *r, FILE *out, double secs);
 long long sb_run_elapsed_s(const run *r);
+/* stderr is about to get a line: the progress block makes room on a TTY first. */
+void sb_run_before_line(const run *r);
 void sb_run_on_progress(evutil_socket_t fd, short what, void *arg);
 
 #endif

@@ -121,11 +121,14 @@ static void send_prepare(run *r, agent *a) {
   p.discard_response_bodies = o->discard_response_bodies;
   p.setup_timeout_ms = o->setup_timeout_ms;
   p.teardown_timeout_ms = o->teardown_timeout_ms;
+  p.max_vu_memory = o->max_vu_memory;
+  p.init_timeout_ms = o->init_timeout_ms;
   p.agent_name = a->pub.name;
   p.n_targets = r->targets.n;
   p.targets = r->targets.v;
   p.options_json = r->options_json;
   p.send_points = sb_outputs_want_points(r->outputs);
+  p.send_progress = 1; /* the views' per-scenario VUs and interrupted iterations */
   Speedboat__HttpConfig http; /* points into o->http */
   if (sb_http_config_to_proto(&o->http, &http)) {
     sb_run_fail(r, SB_EXIT_ENGINE, "out of memory");
@@ -207,8 +210,8 @@ static void send_start(run *r) {
   }
   r->st.phase = SB_PHASE_RUNNING;
   r->st.start_mono_us = sb_clock_mono_us() + lead;
-  struct timeval tv = {1, 0};
-  if (!r->cfg->quiet) event_add(r->ev_progress, &tv);
+  struct timeval tv = {r->progress_tty ? 0 : 1, r->progress_tty ? 250000 : 0};
+  event_add(r->ev_progress, &tv);
 }
 
 static agent *first_alive(run *r, sb_agent_state state) {
@@ -281,6 +284,7 @@ static void on_call_result(run *r, agent *a, const Speedboat__CallResult *c) {
   if (setup) {
     free(r->setup_data);
     r->setup_data = c->data && *c->data ? strdup(c->data) : NULL;
+    r->st.setup_data = r->setup_data;
     r->setup_ran = 1;
     send_start(r);
   } else {
@@ -289,13 +293,29 @@ static void on_call_result(run *r, agent *a, const Speedboat__CallResult *c) {
   }
 }
 
+/* Adds up what |a| reported, and its request rate over the interval since its last snapshot
+ * (its own clock), and when the snapshot was taken in ours (the views' lag). */
 static void count_reported(agent *a, const Speedboat__Snapshot *s) {
+  uint64_t reqs = 0;
   for (size_t i = 0; i < s->n_series; i++) {
     const Speedboat__Series *ps = s->series[i];
     if (!ps->metric) continue;
     if (!strcmp(ps->metric, "iterations")) a->pub.iterations += (uint64_t)ps->sum;
-    else if (!strcmp(ps->metric, "http_reqs")) a->pub.requests += (uint64_t)ps->sum;
+    else if (!strcmp(ps->metric, "http_reqs")) reqs += (uint64_t)ps->sum;
   }
+  a->pub.requests += reqs;
+  if (a->snap_time_us && s->time_us > a->snap_time_us)
+    a->pub.req_rate = (double)reqs * 1e6 / (double)(s->time_us - a->snap_time_us);
+  a->snap_time_us = s->time_us;
+  a->pub.snap_mono_us = sb_clock_mono_us() - (sb_clock_wall_us() - (s->time_us - a->pub.offset_us));
+}
+
+/* What |a| holds per scenario now, for the views (Prepare.send_progress). */
+static void on_progress_msg(run *r, agent *a, const Speedboat__Progress *p) {
+  if (!a->pub.scen_vus && !(a->pub.scen_vus = calloc(r->st.nscen + 1, sizeof(uint64_t)))) return;
+  for (size_t i = 0; i < r->st.nscen; i++)
+    a->pub.scen_vus[i] = i < p->n_scenario_vus ? p->scenario_vus[i] : 0;
+  a->pub.interrupted = p->iterations_interrupted;
 }
 
 /* The `vus` and `vus_max` metrics: sums over the agents of what each reported last (every agent
@@ -389,6 +409,7 @@ void sb_run_dispatch(run *r, agent *a, const Speedboat__Envelope *env) {
   case SPEEDBOAT__ENVELOPE__MSG_READY: on_ready(r, a, env->ready); break;
   case SPEEDBOAT__ENVELOPE__MSG_SNAPSHOT: on_snapshot(r, a, env->snapshot); break;
   case SPEEDBOAT__ENVELOPE__MSG_POINTS: on_points(r, a, env->points); break;
+  case SPEEDBOAT__ENVELOPE__MSG_PROGRESS: on_progress_msg(r, a, env->progress); break;
   case SPEEDBOAT__ENVELOPE__MSG_LOG: sb_run_print_log(r, a, env->log); break;
   case SPEEDBOAT__ENVELOPE__MSG_DONE: on_done(r, a, env->done); break;
   case SPEEDBOAT__ENVELOPE__MSG_HEARTBEAT: on_heartbeat(r, a, env->heartbeat); break;
@@ -405,4 +426,54 @@ void sb_run_send_hello(run *r, agent *a) {
   h.token = r->token ? r->token : "";
   sb_run_send_to(a, SPEEDBOAT__ENVELOPE__MSG_HELLO, &h);
   sb_run_set_state(a, SB_AGENT_HELLO);
+}
+
+/* --- the operator's steering (REST API) ------------------------------------------------------- */
+
+int sb_run_ctl_pause(void *ud, int paused, sb_err *err) {
+  run *r = ud;
+  if (r->st.phase != SB_PHASE_RUNNING || r->st.stopping)
+    return sb_err_set(err, SB_ECANCELED, "the test is not running (%s)",
+                      r->st.stopping ? "stopping" : sb_run_phase_name(r->st.phase));
+  paused = !!paused;
+  if (paused == r->st.paused) return 0;
+  Speedboat__Control m = SPEEDBOAT__CONTROL__INIT;
+  m.set_paused = 1;
+  m.paused = paused;
+  sb_run_send_to_all(r, SPEEDBOAT__ENVELOPE__MSG_CONTROL, &m);
+  int64_t now = sb_clock_mono_us();
+  if (paused) {
+    r->st.paused_since_us = now;
+  } else {
+    r->st.paused_us += now - r->st.paused_since_us;
+    r->st.paused_since_us = 0;
+  }
+  r->st.paused = paused;
+  sb_run_before_line(r);
+  fprintf(stderr, "INFO[%04lld] %s\n", sb_run_elapsed_s(r),
+          paused ? "test paused by the REST API: no iteration starts until it is resumed"
+                 : "test resumed by the REST API");
+  return 0;
+}
+
+/* Each agent gets its share of |vus|, cut as its VUs were (controller/segment.h). An agent lost
+ * meanwhile keeps its share: the fleet runs short of it, as it runs short of its load. */
+int sb_run_ctl_scale(void *ud, size_t idx, uint64_t vus, sb_err *err) {
+  run *r = ud;
+  if (idx >= r->st.nscen) return sb_err_set(err, SB_EINVAL, "no scenario #%zu", idx);
+  for (size_t i = 0; i < r->nagents; i++) {
+    Speedboat__ScenarioVus sv = SPEEDBOAT__SCENARIO_VUS__INIT, *svp = &sv;
+    sv.scenario = (uint32_t)idx;
+    sv.vus = sb_segment_share(vus, r->weights, r->nagents, i);
+    Speedboat__Control m = SPEEDBOAT__CONTROL__INIT;
+    m.n_scale = 1;
+    m.scale = &svp;
+    if (r->agents[i].bev && r->agents[i].pub.state == SB_AGENT_RUNNING)
+      sb_run_send_to(&r->agents[i], SPEEDBOAT__ENVELOPE__MSG_CONTROL, &m);
+  }
+  r->st.scen[idx].scaled_vus = vus;
+  sb_run_before_line(r);
+  fprintf(stderr, "INFO[%04lld] scenario %s scaled to %llu VUs by the REST API\n",
+          sb_run_elapsed_s(r), r->st.scen[idx].sc->name, (unsigned long long)vus);
+  return 0;
 }

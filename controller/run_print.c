@@ -5,6 +5,8 @@
 
 #include "common/clock.h"
 #include "common/duration.h"
+#include "controller/api.h"
+#include "controller/progress.h"
 #include "controller/run_internal.h"
 
 static const char logo[] =
@@ -29,7 +31,9 @@ void sb_run_print_banner(const run *r) {
   }
   char outs[512];
   sb_outputs_describe(r->outputs, outs, sizeof(outs));
-  printf("     script: %s\n     output: %s\n\n", r->cfg->script, outs);
+  printf("     script: %s\n     output: %s\n", r->cfg->script, outs);
+  if (r->api) printf("   rest api: http://%s/v1/status\n", sb_api_address(r->api));
+  printf("\n");
   printf("  scenarios: (100.00%%) %zu scenario%s, %llu max VUs, %s max duration (incl. graceful stop):\n",
          o->nscenarios, o->nscenarios == 1 ? "" : "s",
          (unsigned long long)sb_options_max_vus(o), maxd);
@@ -56,6 +60,7 @@ void sb_run_print_log(const run *r, const agent *a, const Speedboat__Log *l) {
   else if (l->level && !strcmp(l->level, "error")) lv = "ERRO";
   else if (l->level && !strcmp(l->level, "debug")) lv = "DEBU";
   const char *src = l->source && *l->source ? l->source : "console";
+  sb_run_before_line(r);
   if (strcmp(src, "http") == 0) { /* k6's own lines carry their fields in the text */
     if (r->distributed)
       fprintf(stderr, "%s[%04lld] %s agent=%s\n", lv, sb_run_elapsed_s(r), l->text, a->pub.name);
@@ -69,20 +74,19 @@ void sb_run_print_log(const run *r, const agent *a, const Speedboat__Log *l) {
     fprintf(stderr, "%s[%04lld] %s  source=%s\n", lv, sb_run_elapsed_s(r), l->text, src);
 }
 
+void sb_run_before_line(const run *r) { sb_progress_erase(r->progress); }
+
+/* A few times a second: the run state catches up with the metrics (iterations, thresholds), and
+ * the terminal view draws it once the test has started. */
 void sb_run_on_progress(evutil_socket_t fd, short what, void *arg) {
   run *r = arg;
-  if (!r->st.start_mono_us || r->cfg->quiet || sb_clock_mono_us() < r->st.start_mono_us) return;
-  double t = (double)(sb_clock_mono_us() - r->st.start_mono_us) / 1e6;
-  int m = (int)(t / 60);
-  sb_series it;
-  sb_series_init(&it, SB_M_ITERATIONS);
-  if (sb_metrics_fold(r->metrics, SB_M_ITERATIONS, NULL, 0, &it) == 0) r->st.iterations = (uint64_t)it.value;
-  sb_series_clear(&it);
-  fprintf(stderr, "%srunning (%dm%04.1fs), %03llu/%03llu VUs, %llu complete iterations%s",
-          r->progress_tty ? "\r\033[K" : "", m, t - m * 60, (unsigned long long)sb_run_state_vus(&r->st, 0),
-          (unsigned long long)sb_run_state_vus(&r->st, 1), (unsigned long long)r->st.iterations,
-          r->progress_tty ? "" : "\n");
-  fflush(stderr);
+  int64_t now = sb_clock_mono_us();
+  sb_run_state_tick(&r->st);
+  if (r->st.start_mono_us && now >= r->st.start_mono_us)
+    sb_run_state_eval_thresholds(&r->st, sb_run_state_elapsed(&r->st, now));
+  if (r->progress && r->st.start_mono_us && now >= r->st.start_mono_us &&
+      r->st.phase == SB_PHASE_RUNNING)
+    sb_progress_draw(r->progress, &r->st, now);
 }
 
 /* The agents block after the summary of a distributed run: each agent's clock offset, round

@@ -25,7 +25,8 @@ int sb_run_state_init(sb_run_state *s, const sb_options *o, size_t nagents, sb_e
   if (rc) return rc;
   s->thr_res = calloc(s->nthr ? s->nthr : 1, sizeof(*s->thr_res));
   if (!s->thr_res) return sb_err_set(err, SB_ENOMEM, "out of memory");
-  for (size_t i = 0; i < s->nthr; i++) s->thr_res[i].ok = 1;
+  for (size_t i = 0; i < s->nthr; i++)
+    s->thr_res[i].ok = 1;
   return 0;
 }
 
@@ -84,8 +85,10 @@ void sb_run_state_tick(sb_run_state *s) {
     for (size_t a = 0; a < s->nagents; a++) {
       const sb_rs_agent *ag = s->agents[a];
       if (!ag || ag->state == SB_AGENT_LOST || ag->state == SB_AGENT_FAILED) continue;
-      if (!ag->scen_vus) c->vus_known = 0;
-      else c->vus += ag->scen_vus[i];
+      if (!ag->scen_vus)
+        c->vus_known = 0;
+      else
+        c->vus += ag->scen_vus[i];
     }
   }
 }
@@ -102,7 +105,8 @@ void sb_run_state_eval_thresholds(sb_run_state *s, double elapsed_s) {
 
 static int64_t stages_ms(const sb_scenario *sc) {
   int64_t t = 0;
-  for (size_t i = 0; i < sc->nstages; i++) t += sc->stages[i].duration_ms;
+  for (size_t i = 0; i < sc->nstages; i++)
+    t += sc->stages[i].duration_ms;
   return t;
 }
 
@@ -154,14 +158,18 @@ const char *sb_run_phase_name(sb_run_phase p) {
 }
 
 const char *sb_agent_state_name(sb_agent_state st) {
-  static const char *const n[] = {"connecting", "hello",   "syncing", "preparing", "ready",
-                                  "running",    "done",    "lost",    "failed"};
+  static const char *const n[] = {"connecting", "hello", "syncing", "preparing", "ready",
+                                  "running",    "done",  "lost",    "failed"};
   return (unsigned)st < sizeof(n) / sizeof(*n) ? n[st] : "?";
 }
 
 const char *sb_executor_name(sb_executor e) {
-  static const char *const n[] = {"",           "shared-iterations",     "per-vu-iterations",
-                                  "constant-vus", "ramping-vus",        "constant-arrival-rate",
+  static const char *const n[] = {"",
+                                  "shared-iterations",
+                                  "per-vu-iterations",
+                                  "constant-vus",
+                                  "ramping-vus",
+                                  "constant-arrival-rate",
                                   "ramping-arrival-rate"};
   return (unsigned)e < sizeof(n) / sizeof(*n) ? n[e] : "?";
 }
@@ -177,28 +185,33 @@ static int find_scalable(const sb_run_state *s, const char *name, size_t *idx, s
     const sb_scenario *sc = s->scen[i].sc;
     if (name ? strcmp(sc->name, name) != 0 : !scalable(sc)) continue;
     if (name && !scalable(sc))
-      return sb_err_set(err, SB_EINVAL, "scenario '%s' runs %s: only constant-vus and "
-                        "ramping-vus scenarios can change their VU count", name,
-                        sb_executor_name(sc->executor));
+      return sb_err_set(err, SB_EINVAL,
+                        "scenario '%s' runs %s: only constant-vus and "
+                        "ramping-vus scenarios can change their VU count",
+                        name, sb_executor_name(sc->executor));
     *idx = i;
     n++;
   }
   if (n == 1) return 0;
   if (name) return sb_err_set(err, SB_ENOTFOUND, "no scenario named '%s'", name);
   if (!n)
-    return sb_err_set(err, SB_ENOTFOUND, "no scenario can change its VU count: only "
+    return sb_err_set(err, SB_ENOTFOUND,
+                      "no scenario can change its VU count: only "
                       "constant-vus and ramping-vus scenarios can");
-  return sb_err_set(err, SB_EINVAL, "%zu scenarios can change their VU count: name one "
-                    "(attributes.scenario, or speedboat scale --scenario)", n);
+  return sb_err_set(err, SB_EINVAL,
+                    "%zu scenarios can change their VU count: name one "
+                    "(attributes.scenario, or speedboat scale --scenario)",
+                    n);
 }
 
-int sb_run_state_scale_target(const sb_run_state *s, const char *name, uint64_t vus,
-                              int64_t now_us, size_t *idx, sb_err *err) {
+int sb_run_state_scale_target(const sb_run_state *s, const char *name, uint64_t vus, int64_t now_us,
+                              size_t *idx, sb_err *err) {
   int rc = find_scalable(s, name, idx, err);
   if (rc) return rc;
   const sb_rs_scenario *c = &s->scen[*idx];
   if (vus > c->max_vus)
-    return sb_err_set(err, SB_EINVAL, "scenario '%s' can run at most %llu VUs (they are made "
+    return sb_err_set(err, SB_EINVAL,
+                      "scenario '%s' can run at most %llu VUs (they are made "
                       "before the start: raise its vus or stage targets to allow more)",
                       c->sc->name, (unsigned long long)c->max_vus);
   if (s->phase != SB_PHASE_RUNNING || s->stopping)

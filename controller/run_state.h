@@ -50,7 +50,7 @@ typedef struct sb_rs_agent {
   uint64_t interrupted;         /* iterations it interrupted (its Progress) */
   uint64_t iterations, requests; /* what it reported, added up */
   double req_rate;              /* requests per second over its last snapshot interval */
-  int64_t snap_wall_us;         /* its last snapshot's time, in our wall clock (0: none) */
+  int64_t snap_mono_us;         /* its last snapshot's time, in our monotonic clock (0: none) */
   uint64_t snap_bytes;          /* metric stream bytes received */
   uint64_t nsnap;               /* snapshots received since the start */
   uint32_t cores;               /* its capacity, from welcome */
