@@ -418,9 +418,7 @@ static void precise_wait(int64_t t0_us) {
   while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {}
 }
 
-static void on_cmd(evutil_socket_t fd, short what, void *arg) {
-  sb_worker *w = arg;
-  int cmd = atomic_exchange(&w->cmd, CMD_NONE);
+static void run_cmd(sb_worker *w, int cmd) {
   switch (cmd) {
   case CMD_START:
     w->started = 1;
@@ -450,6 +448,19 @@ static void on_cmd(evutil_socket_t fd, short what, void *arg) {
     break;
   default: break;
   }
+}
+
+/* Commands are bits in w->cmd: send_cmd() sets one from any thread, and the worker takes them
+ * all at once, in the order of a test's life (START, STOP, ABORT, QUIT). A single slot holding
+ * the last command let a STOP overwrite a START the worker had not read: that worker never
+ * started, so never reported done (engine_test: test_start_then_stop_unread). No lock: one
+ * fetch-or per command, one exchange per wake-up. */
+static void on_cmd(evutil_socket_t fd, short what, void *arg) {
+  sb_worker *w = arg;
+  int cmds = atomic_exchange(&w->cmd, 0);
+  if (cmds & (1 << CMD_QUIT)) cmds &= ~(1 << CMD_START); /* freed before it started */
+  for (int c = CMD_START; c <= CMD_QUIT; c++)
+    if (cmds & (1 << c)) run_cmd(w, c);
 }
 
 /* --- pause, resume, scale (sb_engine_pause, sb_engine_scale) -------------------------------- */
@@ -580,11 +591,14 @@ static int worker_init(sb_worker *w) {
   if (!w->ev_cmd || !w->ev_flush || !w->ev_ctl || !w->ws)
     return sb_err_set(&w->init_err, SB_ENOMEM, "out of memory");
   if (sb_http_shared_new(&w->http, w->base, &e->cfg.http, &w->init_err) < 0) return SB_EINVAL;
+  sb_http_shared_set_allow(w->http, e->cfg.allow);
   w->env = (sb_vu_env){.base = w->base, .metrics = w->m, .prog = e->prog, .http = w->http,
                        .files = e->ar, .shared = e->shared,
                        .env = (const char *const *)e->cfg.env, .log = vu_log, .log_ud = w,
                        .discard_response_bodies = e->discard_bodies, .data_json = &e->data_json,
-                       .stop = &w->stop, .exec = &EXEC_OPS, .exec_ud = w};
+                       .stop = &w->stop, .exec = &EXEC_OPS, .exec_ud = w,
+                       .heap_limit = e->cfg.vu_heap_limit,
+                       .init_timeout_us = e->cfg.init_timeout_us};
   if (w->idx == 0 && sb_engine_call_init(w))
     return sb_err_set(&w->init_err, SB_ENOMEM, "out of memory");
   size_t n = 0, slot = 0;
@@ -646,7 +660,7 @@ static void *worker_main(void *arg) {
 }
 
 static void send_cmd(sb_worker *w, int cmd) {
-  atomic_store(&w->cmd, cmd);
+  atomic_fetch_or(&w->cmd, 1 << cmd); /* see on_cmd() */
   event_active(w->ev_cmd, EV_TIMEOUT, 0);
 }
 
@@ -655,6 +669,8 @@ static void send_cmd(sb_worker *w, int cmd) {
 void sb_engine_cfg_init(sb_engine_cfg *c) {
   memset(c, 0, sizeof(*c));
   sb_http_config_defaults(&c->http);
+  c->vu_heap_limit = SB_ENGINE_VU_HEAP_DEFAULT;
+  c->init_timeout_us = SB_ENGINE_INIT_TIMEOUT_DEFAULT_US;
 }
 
 void sb_engine_cfg_clear(sb_engine_cfg *c) {

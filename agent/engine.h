@@ -20,6 +20,8 @@
 
 typedef struct sb_engine sb_engine;
 
+struct sb_allow;
+
 /* One test's share on this agent. sb_engine_cfg_init() gives the defaults; sb_engine_cfg_clear()
  * frees what the struct owns. */
 typedef struct sb_engine_cfg {
@@ -33,7 +35,17 @@ typedef struct sb_engine_cfg {
   sb_http_config http;          /* owned: HTTP/TLS/DNS options */
   char *options_json;           /* owned: k6/execution's test.options; NULL = none */
   int points;                   /* keep raw samples for outputs (common/points.h) */
+  size_t vu_heap_limit;         /* bytes per VU heap (maxVUMemory; agent/vu.h); 0 = no cap */
+  int64_t init_timeout_us;      /* one VU's init code (initTimeout); 0 = never stopped */
+  const struct sb_allow *allow; /* borrowed: the agent's --allow-targets (agent/allow.h), enforced
+                                   on every connection the VUs open; NULL = every target */
 } sb_engine_cfg;
+
+/* What sb_engine_cfg_init() sets: a VU heap may grow to 256 MiB (a typical one holds ~150 KB; a
+ * script that allocates without bound fails its iteration instead of taking the machine), and
+ * init code may run for 60 s per VU (as setupTimeout's default). */
+#define SB_ENGINE_VU_HEAP_DEFAULT ((size_t)256 << 20)
+#define SB_ENGINE_INIT_TIMEOUT_DEFAULT_US ((int64_t)60 * 1000000)
 
 void sb_engine_cfg_init(sb_engine_cfg *c);
 void sb_engine_cfg_clear(sb_engine_cfg *c);

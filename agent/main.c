@@ -32,8 +32,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "agent/allow.h"
 #include "agent/engine.h"
+#include "agent/http_client.h"
 #include "agent/health.h"
+#include "agent/limits.h"
 #include "agent/notify.h"
 #include "agent/session.h"
 #include "common/buf.h"
@@ -42,7 +45,8 @@
 #include "common/clock.h"
 #include "common/tls.h"
 
-#define MAX_CONNS 16    /* concurrent controller connections; extras are closed at once */
+#define MAX_CONNS 64    /* concurrent controller connections; extras are closed at once. Of
+                         * these, SB_LIMITS_UNAUTH_CONNS may be short of hello (agent/limits.h) */
 #define DRAIN_MS 10000  /* after SIGTERM, how long sessions get to tell their controllers */
 #define DRAIN_TICK_MS 50
 #define ACCEPT_PAUSE_MS 100 /* out of descriptors: stop accepting this long */
@@ -63,12 +67,27 @@ static const char usage[] =
     "                           controllers holding one are accepted. The three --tls-*\n"
     "                           options go together (default: no TLS)\n"
     "      --max-vus N          refuse tests that need more than N VUs (default: no limit)\n"
+    "      --allow-targets LIST the only targets the VUs may connect to: address blocks and\n"
+    "                           host names, comma-separated (10.0.0.0/8,fd00::/8,\n"
+    "                           api.example.com,*.example.com); other requests fail with\n"
+    "                           error_code 1112 (default: every target)\n"
+    "      --max-vu-memory SIZE the most a test may give one VU heap (its maxVUMemory, default\n"
+    "                           256MiB, is lowered to this): 64MiB, 1GiB, or bytes\n"
+    "      --max-archive-size SIZE\n"
+    "                           refuse tests whose archive (scripts and open()ed files)\n"
+    "                           unpacks to more than SIZE: 64MiB, 1GiB, or bytes (default\n"
+    "                           256MiB, at most 1GiB)\n"
+    "      --insecure-plaintext-transport\n"
+    "                           allow a non-loopback address without TLS, with a token: the\n"
+    "                           token and the scripts then cross the network readable\n"
     "      --id NAME            agent id reported to controllers (default HOSTNAME:PORT)\n"
     "  -h, --help               show this help\n"
     "  -V, --version            show the version\n"
     "\n"
-    "Security: the agent refuses to listen on a non-loopback address unless --token-file or\n"
-    "the --tls-* options are given (anyone who can reach it could run load from this machine).\n"
+    "Security: on a non-loopback address the agent requires TLS (--tls-*, with or without\n"
+    "--token-file); a token alone only with --insecure-plaintext-transport. Before hello a\n"
+    "connection may send 4 KiB, uncompressed, within 10 s, and at most 16 such connections\n"
+    "are served at once.\n"
     "Logs go to stderr, one logfmt line per event. Under systemd (Type=notify) it reports\n"
     "READY=1 once listening, WATCHDOG=1 when WatchdogSec= is set, and STOPPING=1. SIGTERM aborts\n"
     "a running test, tells its controller, and exits 0.\n";
@@ -81,6 +100,10 @@ typedef struct config {
   const char *id;         /* NULL = hostname:port */
   const char *health;     /* --health ADDR:PORT; NULL = no health endpoint */
   uint64_t max_vus;       /* 0 = no limit */
+  uint64_t max_archive;   /* --max-archive-size, unpacked bytes */
+  const char *allow;      /* --allow-targets as given; NULL = every target */
+  uint64_t max_vu_memory; /* --max-vu-memory; 0 = the test's own */
+  int plaintext;          /* --insecure-plaintext-transport */
 } config;
 
 /* The main loop's state: the listener, signals, health endpoint and timers on one base. */
@@ -103,6 +126,7 @@ typedef struct conn {
 static atomic_int busy;     /* shared by all sessions: one test at a time */
 static atomic_int active;   /* connections being served */
 static atomic_int stopping; /* set once on SIGTERM: sessions abort and hang up */
+static atomic_int unauth;   /* connections not yet past hello (the sessions count them out) */
 
 /* "127.0.0.1:6566" or "[::1]:6566" for |sa| into |buf|. */
 static const char *addr_str(const struct sockaddr *sa, socklen_t len, char *buf, size_t size) {
@@ -160,10 +184,20 @@ static int listen_on(const char *spec, const struct addrinfo *ai) {
   return fd;
 }
 
+/* Reads the token, at most SB_LIMITS_TOKEN_MAX bytes (a hello carrying it must fit in the few
+ * KB a connection may send before hello). Returns 0 or -1 after printing why. */
 static int read_token(const char *path, char **out) {
   sb_err err;
-  if (sb_read_secret_file(path, out, &err) == 0) return 0;
-  fprintf(stderr, "speedboat-agent: --token-file: %s\n", err.msg);
+  if (sb_read_secret_file(path, out, &err)) {
+    fprintf(stderr, "speedboat-agent: --token-file: %s\n", err.msg);
+    return -1;
+  }
+  size_t n = strlen(*out);
+  if (n <= SB_LIMITS_TOKEN_MAX) return 0;
+  fprintf(stderr, "speedboat-agent: --token-file: %s: the token is %zu bytes, at most %u "
+                  "(openssl rand -hex 32 makes a good one)\n", path, n, SB_LIMITS_TOKEN_MAX);
+  free(*out);
+  *out = NULL;
   return -1;
 }
 
@@ -208,12 +242,17 @@ static int parse_positive(const char *opt, const char *s, uint64_t *out) {
 /* Fills |c| from the command line. Returns -1 to continue, else the exit code (0 after --help or
  * --version, 2 after a bad option). */
 static int parse_args(int argc, char **argv, config *c) {
-  enum { O_TOKEN = 256, O_CERT, O_KEY, O_CA, O_MAXVUS, O_ID, O_HEALTH };
+  enum { O_TOKEN = 256, O_CERT, O_KEY, O_CA, O_MAXVUS, O_ID, O_HEALTH, O_MAXARCHIVE, O_PLAIN,
+         O_ALLOW, O_MAXVUMEM };
   static const struct option longopts[] = {
       {"listen", required_argument, 0, 'l'},  {"token-file", required_argument, 0, O_TOKEN},
       {"tls-cert", required_argument, 0, O_CERT}, {"tls-key", required_argument, 0, O_KEY},
       {"tls-ca", required_argument, 0, O_CA},  {"max-vus", required_argument, 0, O_MAXVUS},
       {"id", required_argument, 0, O_ID},     {"health", required_argument, 0, O_HEALTH},
+      {"max-archive-size", required_argument, 0, O_MAXARCHIVE},
+      {"insecure-plaintext-transport", no_argument, 0, O_PLAIN},
+      {"allow-targets", required_argument, 0, O_ALLOW},
+      {"max-vu-memory", required_argument, 0, O_MAXVUMEM},
       {"help", no_argument, 0, 'h'},
       {"version", no_argument, 0, 'V'},       {0, 0, 0, 0}};
   int ch;
@@ -235,6 +274,23 @@ static int parse_args(int argc, char **argv, config *c) {
       c->id = optarg;
       break;
     case O_HEALTH: c->health = optarg; break;
+    case O_MAXARCHIVE:
+      if (sb_limits_parse_size(optarg, SB_LIMITS_ARCHIVE_MAX, &c->max_archive)) {
+        fprintf(stderr, "speedboat-agent: --max-archive-size '%s': expected a size from 1 to 1GiB "
+                        "(64MiB, 512KiB, or bytes)\n", optarg);
+        return 2;
+      }
+      break;
+    case O_PLAIN: c->plaintext = 1; break;
+    case O_ALLOW: c->allow = optarg; break;
+    case O_MAXVUMEM:
+      if (sb_limits_parse_size(optarg, UINT64_MAX, &c->max_vu_memory) ||
+          c->max_vu_memory < (1u << 20)) {
+        fprintf(stderr, "speedboat-agent: --max-vu-memory '%s': expected a size of at least 1MiB "
+                        "(64MiB, 1GiB, or bytes)\n", optarg);
+        return 2;
+      }
+      break;
     case 'h': fputs(usage, stdout); return 0;
     case 'V': printf("speedboat-agent %s\n", SB_VERSION); return 0;
     default: fputs(usage, stderr); return 2;
@@ -264,14 +320,32 @@ static void *serve(void *arg) {
   return NULL;
 }
 
-/* Hands |fd| (accepted from |sa|) to a new detached thread, or closes it when MAX_CONNS are
- * being served or no thread can be made. */
-static void dispatch(int fd, const struct sockaddr *sa, socklen_t len, const sb_session_opts *o) {
-  char peer[INET6_ADDRSTRLEN + 8];
-  addr_str(sa, len, peer, sizeof(peer));
+/* Counts a new connection in |active| and |unauth| (its session counts it out of |unauth| at
+ * hello). Returns 0, or -1 after logging when MAX_CONNS connections, or SB_LIMITS_UNAUTH_CONNS
+ * short of hello, are being served: a stranger opening connections and saying nothing holds
+ * each for the handshake timeout at most, and never more than that many. */
+static int admit(const char *peer) {
   if (atomic_fetch_add(&active, 1) >= MAX_CONNS) {
     atomic_fetch_sub(&active, 1);
     sb_logfmt("warn", "msg=\"too many connections, closing\" peer=%s limit=%d", peer, MAX_CONNS);
+    return -1;
+  }
+  if (atomic_fetch_add(&unauth, 1) >= SB_LIMITS_UNAUTH_CONNS) {
+    atomic_fetch_sub(&unauth, 1);
+    atomic_fetch_sub(&active, 1);
+    sb_logfmt("warn", "msg=\"too many unauthenticated connections, closing\" peer=%s limit=%d",
+              peer, SB_LIMITS_UNAUTH_CONNS);
+    return -1;
+  }
+  return 0;
+}
+
+/* Hands |fd| (accepted from |sa|) to a new detached thread, or closes it when admit() says no
+ * or no thread can be made. */
+static void dispatch(int fd, const struct sockaddr *sa, socklen_t len, const sb_session_opts *o) {
+  char peer[INET6_ADDRSTRLEN + 8];
+  addr_str(sa, len, peer, sizeof(peer));
+  if (admit(peer)) {
     close(fd);
     return;
   }
@@ -292,6 +366,7 @@ static void dispatch(int fd, const struct sockaddr *sa, socklen_t len, const sb_
     if (rc == 0) return;
     free(k);
   }
+  atomic_fetch_sub(&unauth, 1);
   atomic_fetch_sub(&active, 1);
   sb_logfmt("error", "msg=\"cannot serve connection, closing\" peer=%s error=\"%s\"", peer,
        k ? "cannot create a thread" : "out of memory");
@@ -410,16 +485,34 @@ static int signals_fd(void) {
   return signalfd(-1, &set, SFD_CLOEXEC);
 }
 
-/* Binds |c->listen|, refusing an unprotected non-loopback address. Fills |addr| with what was
- * bound. Returns the socket, or -1 with *rc the exit code. */
-static int bind_listener(const config *c, int secured, char *addr, size_t size, int *rc) {
+/* The transport policy (docs/SECURITY.md): on loopback anything goes; off it TLS is required
+ * (with client certificates, and the token too when given), or a token over plain TCP when
+ * --insecure-plaintext-transport says so; never nothing. Returns 0 or -1 after printing why. */
+static int transport_allowed(const config *c, const struct sockaddr *sa, int token, int tls) {
+  if (is_loopback(sa) || tls) return 0;
+  if (!token) {
+    fprintf(stderr, "speedboat-agent: refusing to listen on non-loopback %s without --token-file "
+                    "or --tls-cert/--tls-key/--tls-ca (anyone who can reach it could run load "
+                    "from this machine): off loopback give the --tls-* options, with "
+                    "--token-file if you like\n", c->listen);
+    return -1;
+  }
+  if (c->plaintext) return 0;
+  fprintf(stderr, "speedboat-agent: refusing to listen on non-loopback %s in clear text: the "
+                  "token and the scripts would cross the network readable. Give "
+                  "--tls-cert/--tls-key/--tls-ca, or --insecure-plaintext-transport to accept "
+                  "that\n", c->listen);
+  return -1;
+}
+
+/* Binds |c->listen| if transport_allowed(). Fills |addr| with what was bound. Returns the
+ * socket, or -1 with *rc the exit code. */
+static int bind_listener(const config *c, const sb_session_opts *o, char *addr, size_t size,
+                         int *rc) {
   struct addrinfo *ai;
   *rc = 2;
   if (resolve(c->listen, &ai)) return -1;
-  if (!is_loopback(ai->ai_addr) && !secured) {
-    fprintf(stderr, "speedboat-agent: refusing to listen on non-loopback %s without --token-file "
-                    "or --tls-cert/--tls-key/--tls-ca (anyone who can reach it could run load "
-                    "from this machine)\n", c->listen);
+  if (transport_allowed(c, ai->ai_addr, o->token != NULL, o->tls != NULL)) {
     freeaddrinfo(ai);
     return -1;
   }
@@ -434,6 +527,46 @@ static int bind_listener(const config *c, int secured, char *addr, size_t size, 
   return lfd;
 }
 
+/* --insecure-plaintext-transport in use: said loudly, after the listening line, every start. */
+static void warn_plaintext(const config *c, const sb_session_opts *o, const char *addr) {
+  if (o->tls || !c->plaintext || strncmp(addr, "127.", 4) == 0 || strncmp(addr, "[::1]", 5) == 0)
+    return;
+  sb_logfmt("warn", "msg=\"INSECURE: plain TCP on a non-loopback address "
+                    "(--insecure-plaintext-transport): the token and the scripts cross the network "
+                    "readable, and whoever reads the token can run load from this machine; use "
+                    "--tls-cert/--tls-key/--tls-ca\" addr=%s", addr);
+}
+
+/* What the VUs of this agent may do, whatever a test asks: --allow-targets, --max-vu-memory, and
+ * as many open files as the hard limit lets (a connection each). Returns 0, or -1 after printing
+ * why (a bad list). */
+static int vu_policy(const config *c, sb_session_opts *o, sb_allow **allow) {
+  sb_err err;
+  if (c->allow && sb_allow_parse(allow, c->allow, &err) != 0) {
+    fprintf(stderr, "speedboat-agent: %s\n", err.msg);
+    return -1;
+  }
+  o->allow = *allow;
+  o->max_vu_memory = c->max_vu_memory;
+  return 0;
+}
+
+/* Logs the VU policy after the listening line, "every target" included, so an operator sees what
+ * is in force; raises the open-files soft limit to the hard one first. */
+static void log_vu_policy(const sb_session_opts *o) {
+  uint64_t before = 0, after = 0;
+  int failed = sb_http_raise_fd_limit(&before, &after);
+  char mem[32] = "per test (default 256 MiB)";
+  if (o->max_vu_memory) sb_limits_size_str(o->max_vu_memory, mem, sizeof(mem));
+  sb_logfmt("info", "msg=\"VU policy\" allow_targets=\"%s\" max_vu_memory=\"%s\" open_files=%llu "
+                    "open_files_was=%llu%s", sb_allow_describe(o->allow), mem,
+            (unsigned long long)after, (unsigned long long)before,
+            failed ? " open_files_note=\"cannot raise the soft limit\"" : "");
+  if (after < 65536)
+    sb_logfmt("warn", "msg=\"open files limit is %llu: each VU connection takes one; raise "
+                      "LimitNOFILE= (systemd) or ulimit -Hn for more\"", (unsigned long long)after);
+}
+
 /* Starts the --health endpoint on |d|'s base, if asked for. Returns 0 or -1 after printing why. */
 static int start_health(const config *c, daemon_loop *d, sb_health_state *hs, sb_health **out) {
   *out = NULL;
@@ -446,11 +579,11 @@ static int start_health(const config *c, daemon_loop *d, sb_health_state *hs, sb
 
 /* Binds, logs the listening line, tells systemd, then serves until a signal. Returns the exit
  * code. */
-static int run(const config *c, sb_session_opts *o, int secured, int sfd) {
+static int run(const config *c, sb_session_opts *o, int sfd) {
   char addr[INET6_ADDRSTRLEN + 8], id[320], host[256] = "agent", status[400];
   daemon_loop d = {.sfd = sfd, .o = o};
   int rc;
-  if ((d.lfd = bind_listener(c, secured, addr, sizeof(addr), &rc)) < 0) return rc;
+  if ((d.lfd = bind_listener(c, o, addr, sizeof(addr), &rc)) < 0) return rc;
   if (!c->id) {
     gethostname(host, sizeof(host) - 1);
     host[sizeof(host) - 1] = '\0';
@@ -464,9 +597,12 @@ static int run(const config *c, sb_session_opts *o, int secured, int sfd) {
   if (loop_init(&d)) fprintf(stderr, "speedboat-agent: out of memory\n");
   else if (start_health(c, &d, &hs, &health) == 0) rc = -1;
   if (rc < 0) {
-    sb_logfmt("info", "msg=\"listening\" addr=%s id=\"%s\" tls=%s token=%s max_vus=%llu health=%s",
-              addr, o->agent_id, o->tls ? "on" : "off", o->token ? "on" : "off",
-              (unsigned long long)o->max_vus, health ? sb_health_addr(health) : "off");
+    sb_logfmt("info", "msg=\"listening\" addr=%s id=\"%s\" tls=%s token=%s max_vus=%llu health=%s "
+              "max_archive_size=%llu", addr, o->agent_id, o->tls ? "on" : "off",
+              o->token ? "on" : "off", (unsigned long long)o->max_vus,
+              health ? sb_health_addr(health) : "off", (unsigned long long)o->max_archive);
+    warn_plaintext(c, o, addr);
+    log_vu_policy(o);
     snprintf(status, sizeof(status), "listening on %s", addr);
     sb_notify_ready(status);
     event_base_dispatch(d.base);
@@ -484,13 +620,15 @@ int main(int argc, char **argv) {
   if (rc >= 0) return rc;
   char *token = NULL;
   sb_tls *tls = NULL;
+  sb_allow *allow = NULL;
   if (c.token_file && read_token(c.token_file, &token)) return 2;
   if (load_tls(&c, &tls)) {
     free(token);
     return 2;
   }
   sb_session_opts o = {.token = token, .max_vus = c.max_vus, .tls = tls, .busy = &busy,
-                       .stopping = &stopping};
+                       .stopping = &stopping, .unauth = &unauth,
+                       .max_archive = c.max_archive ? c.max_archive : SB_LIMITS_ARCHIVE_DEFAULT};
   int sfd = signals_fd(); /* before any thread starts, so every thread inherits the mask */
   if (sfd < 0) {
     fprintf(stderr, "speedboat-agent: signalfd: %s\n", strerror(errno));
@@ -498,7 +636,11 @@ int main(int argc, char **argv) {
     goto out;
   }
   sb_engine_global_init();
-  rc = run(&c, &o, token || tls, sfd);
+  if (vu_policy(&c, &o, &allow)) {
+    rc = 2;
+    goto out;
+  }
+  rc = run(&c, &o, sfd);
   close(sfd);
   if (atomic_load(&active) > 0) {
     /* Sessions still run on other threads: leave without tearing down what they use. */
@@ -506,6 +648,7 @@ int main(int argc, char **argv) {
     _exit(rc);
   }
 out:
+  sb_allow_free(allow);
   sb_tls_free(tls);
   free(token);
   return rc;

@@ -3,6 +3,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,10 +12,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/allow.h"
+#include "agent/coro.h"
 #include "agent/engine.h"
+#include "agent/http_client.h"
+#include "agent/limits.h"
 #include "agent/reach.h"
 #include "common/clock.h"
 #include "common/frame.h"
+#include "common/hostport.h"
 #include "common/logfmt.h"
 #include "common/points.h"
 #include "common/snapshot.h"
@@ -24,8 +30,7 @@
 #define LOST_US 4000000            /* silence that means the controller is gone: with the check
                                     * period and the last message's age, gone is seen in 5 s */
 #define REACH_TIMEOUT_MS 3000
-#define OVERRUN_US 3000000          /* past the test's longest run: abort what still runs */       /* per target named by the script, at prepare time */
-#define HELLO_TIMEOUT_US 10000000   /* a connection must say hello within this */
+#define OVERRUN_US 3000000          /* past the test's longest run: abort what still runs */
 
 typedef struct logline {
   struct logline *next;
@@ -68,6 +73,11 @@ typedef struct session {
   int holds_busy;             /* took o->busy: give it back at the end */
   int64_t last_rx_us;         /* monotonic time of the controller's last message */
   char why[160];              /* why the session refused or closed the connection ("" = normal) */
+  int holds_unauth;           /* counted in o->unauth: give it back at hello or at the end */
+  char frame_hint[200];       /* the option that raises the frame limit (sb_frame_limits.hint) */
+  size_t log_bytes;           /* text of the queued log lines (guarded by mu) */
+  uint64_t log_dropped;       /* lines dropped since the last flush: the queue was full (mu) */
+  int deferred;               /* snapshots wait: the controller reads slower than we measure */
 } session;
 
 /* One logfmt line on stderr: time=... level=... msg="..." peer=... */
@@ -93,6 +103,38 @@ static void send_error_code(session *s, const char *code, const char *msg) {
 }
 
 static void send_error(session *s, const char *msg) { send_error_code(s, "", msg); }
+
+/* --- what waits for a slow controller is bounded (agent/limits.h) --------------------------- */
+
+/* The controller has not read SB_LIMITS_OUTPUT_HIGH bytes yet: snapshots and log lines wait
+ * (the engine's metrics keep adding up; log lines queue up to SB_LIMITS_LOG_QUEUE). */
+static int output_full(session *s) {
+  return evbuffer_get_length(bufferevent_get_output(s->bev)) > SB_LIMITS_OUTPUT_HIGH;
+}
+
+/* Counts a line of |len| bytes as dropped when the queue holds SB_LIMITS_LOG_QUEUE already. */
+static int log_queue_full(session *s, size_t len) {
+  pthread_mutex_lock(&s->mu);
+  int full = s->log_bytes + len > SB_LIMITS_LOG_QUEUE;
+  if (full) s->log_dropped++;
+  pthread_mutex_unlock(&s->mu);
+  if (full) event_active(s->ev_log, EV_TIMEOUT, 0);
+  return full;
+}
+
+static void send_dropped_warning(session *s, uint64_t dropped) {
+  char text[200];
+  snprintf(text, sizeof(text), "%llu log lines dropped: more than %u MiB of them waited for the "
+           "controller (a script logging in a loop?)", (unsigned long long)dropped,
+           SB_LIMITS_LOG_QUEUE >> 20);
+  Speedboat__Log m = SPEEDBOAT__LOG__INIT;
+  m.level = "warn";
+  m.source = "agent";
+  m.text = text;
+  m.time_us = sb_clock_wall_us();
+  sb_frame_send_msg(bufferevent_get_output(s->bev), SPEEDBOAT__ENVELOPE__MSG_LOG, &m);
+  slog(s, "warn", "%s", text);
+}
 
 /* The raw samples of the interval, after its snapshot (common/points.h). */
 static void send_points(session *s) {
@@ -169,14 +211,30 @@ static void send_snapshot(session *s) {
   sb_metrics_reset(s->snap);
 }
 
-static void on_snap(evutil_socket_t fd, short what, void *arg) { send_snapshot(arg); }
+static void on_snap(evutil_socket_t fd, short what, void *arg) {
+  session *s = arg;
+  if (output_full(s)) { /* the next tick sends the interval with this one */
+    if (!s->deferred)
+      slog(s, "warn", "the controller reads slower than this agent measures: %u MiB unsent, "
+                      "snapshots wait", SB_LIMITS_OUTPUT_HIGH >> 20);
+    s->deferred = 1;
+    return;
+  }
+  s->deferred = 0;
+  send_snapshot(s);
+}
 
+/* Sends the queued log lines, and a warning when some were dropped (engine_log()). */
 static void flush_logs(session *s) {
   pthread_mutex_lock(&s->mu);
   logline *l = s->logs;
   s->logs = NULL;
   s->logs_tail = &s->logs;
+  s->log_bytes = 0;
+  uint64_t dropped = s->log_dropped;
+  s->log_dropped = 0;
   pthread_mutex_unlock(&s->mu);
+  if (dropped) send_dropped_warning(s, dropped);
   while (l) {
     logline *next = l->next;
     Speedboat__Log m = SPEEDBOAT__LOG__INIT;
@@ -190,12 +248,18 @@ static void flush_logs(session *s) {
   }
 }
 
-static void on_log_ev(evutil_socket_t fd, short what, void *arg) { flush_logs(arg); }
+static void on_log_ev(evutil_socket_t fd, short what, void *arg) {
+  session *s = arg;
+  if (!output_full(s)) flush_logs(s); /* else on_write() flushes once the controller has read */
+}
 
-/* Engine callback, from any worker thread: queue the line for the session loop. */
+/* Engine callback, from any worker thread: queue the line for the session loop, unless
+ * SB_LIMITS_LOG_QUEUE bytes already wait (a script logging in a loop faster than the controller
+ * reads): then the line is dropped and counted, and the controller told how many. */
 static void engine_log(const char *level, const char *source, const char *text, size_t len,
                        void *ud) {
   session *s = ud;
+  if (log_queue_full(s, len)) return;
   logline *l = malloc(sizeof(*l) + len + 1);
   if (!l) return;
   l->next = NULL;
@@ -208,6 +272,7 @@ static void engine_log(const char *level, const char *source, const char *text, 
   pthread_mutex_lock(&s->mu);
   *s->logs_tail = l;
   s->logs_tail = &l->next;
+  s->log_bytes += len;
   pthread_mutex_unlock(&s->mu);
   event_active(s->ev_log, EV_TIMEOUT, 0);
 }
@@ -321,12 +386,12 @@ static void on_call(session *s, const Speedboat__Call *c) {
   snprintf(s->call_fn, sizeof(s->call_fn), "%s", fn);
 }
 
-/* Compares tokens in time independent of where they differ. */
-static int token_equal(const char *a, const char *b) {
-  size_t la = strlen(a), lb = strlen(b);
-  unsigned char d = (unsigned char)(la != lb);
-  for (size_t i = 0; i < la; i++) d |= (unsigned char)(a[i] ^ b[lb ? i % lb : 0]);
-  return d == 0;
+/* This connection is past hello (or ends): it no longer counts against the daemon's cap on
+ * unauthenticated connections. */
+static void auth_release(session *s) {
+  if (!s->holds_unauth) return;
+  s->holds_unauth = 0;
+  atomic_fetch_sub(s->o->unauth, 1);
 }
 
 static void on_hello(session *s, const Speedboat__Hello *h) {
@@ -340,7 +405,8 @@ static void on_hello(session *s, const Speedboat__Hello *h) {
     s->closing = 1;
     return;
   }
-  if (s->o->token && *s->o->token && (!h->token || !token_equal(h->token, s->o->token))) {
+  if (s->o->token && *s->o->token &&
+      (!h->token || !sb_limits_token_equal(h->token, s->o->token))) {
     send_error_code(s, "auth", "authentication failed: wrong or missing token");
     slog(s, "warn", "authentication failed: %s token", h->token && *h->token ? "wrong" : "missing");
     snprintf(s->why, sizeof(s->why), "authentication failed");
@@ -359,6 +425,7 @@ static void on_hello(session *s, const Speedboat__Hello *h) {
     s->holds_busy = 1;
   }
   s->hello_ok = 1;
+  auth_release(s);
   slog(s, "info", "controller authenticated (version %s)", h->version ? h->version : "?");
   Speedboat__Welcome m = SPEEDBOAT__WELCOME__INIT;
   m.protocol_version = SPEEDBOAT__PROTOCOL_VERSION__PROTOCOL_VERSION_CURRENT;
@@ -491,6 +558,43 @@ static int64_t cfg_max_test_us(const sb_engine_cfg *c) {
 
 /* Builds the engine's configuration from |p| and checks this agent can run it (--max-vus, the
  * targets the script names). Sends the error and returns non-zero when not. */
+/* The test's maxVUMemory and initTimeout under this agent's --max-vu-memory, its allowlist, and
+ * whether |need| VUs fit under vm.max_map_count (agent/coro.h): said now, naming the limit and the
+ * sysctl, rather than as "out of memory" at VU 31,325. Sends the error and returns non-zero. */
+static int vu_limits(session *s, const Speedboat__Prepare *p, sb_engine_cfg *cfg, uint64_t need) {
+  sb_err err;
+  if (p->max_vu_memory) cfg->vu_heap_limit = (size_t)p->max_vu_memory;
+  if (s->o->max_vu_memory && cfg->vu_heap_limit > s->o->max_vu_memory)
+    cfg->vu_heap_limit = (size_t)s->o->max_vu_memory;
+  if (p->init_timeout_ms > 0) cfg->init_timeout_us = p->init_timeout_ms * 1000;
+  cfg->allow = s->o->allow;
+  if (sb_coro_check_capacity(need, &err) == 0) return 0;
+  slog(s, "warn", "%s", err.msg);
+  send_error_code(s, "prepare", err.msg);
+  return SB_ENOMEM;
+}
+
+/* A target the script names that this agent's --allow-targets refuses (its first address, as the
+ * reach check would dial it, or its listed name): the test is refused before any VU or
+ * connection. Sends the error and returns non-zero. */
+static int target_refused(session *s, const char *hostport) {
+  char host[256], msg[SB_ERR_MAX];
+  const char *port;
+  struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
+  if (!s->o->allow || sb_hostport_split(hostport, host, sizeof(host), &port) != 0) return 0;
+  for (char *c = host; *c; c++) *c = (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
+  if (sb_hostport_lookup(host, port, &hints, &ai) != 0) return 0; /* the reach check says why */
+  int ok = sb_allow_check(s->o->allow, host, ai->ai_addr, 1);
+  freeaddrinfo(ai);
+  if (ok) return 0;
+  snprintf(msg, sizeof(msg), "the script names %s, which this agent's --allow-targets (%.600s) "
+           "does not allow: its requests would fail with error_code %d", hostport,
+           sb_allow_describe(s->o->allow), SB_HTTP_ERR_NOT_ALLOWED);
+  slog(s, "warn", "%s", msg);
+  send_error_code(s, "prepare", msg);
+  return SB_EINVAL;
+}
+
 static int prepare_cfg(session *s, const Speedboat__Prepare *p, sb_engine_cfg *cfg) {
   sb_err err;
   err.msg[0] = '\0';
@@ -507,7 +611,9 @@ static int prepare_cfg(session *s, const Speedboat__Prepare *p, sb_engine_cfg *c
     send_error_code(s, "prepare", msg);
     return SB_EINVAL;
   }
+  if ((rc = vu_limits(s, p, cfg, need))) return rc;
   for (size_t i = 0; i < p->n_targets; i++) { /* before any VU: a clear error, no load */
+    if ((rc = target_refused(s, p->targets[i]))) return rc;
     if (sb_reach_check(p->targets[i], REACH_TIMEOUT_MS, &err) == 0) continue;
     char msg[SB_ERR_MAX + 64];
     snprintf(msg, sizeof(msg), "%.900s (a target the script names; --no-target-check skips this)",
@@ -519,6 +625,17 @@ static int prepare_cfg(session *s, const Speedboat__Prepare *p, sb_engine_cfg *c
   return 0;
 }
 
+/* --max-archive-size: an archive that unpacks past it is refused before any VU, with the error
+ * naming the flag. Returns non-zero after sending it. */
+static int archive_too_big(session *s, const Speedboat__Prepare *p) {
+  sb_err err;
+  int rc = sb_limits_archive_check(p->archive.data, p->archive.len, s->o->max_archive, &err);
+  if (rc == 0) return 0;
+  slog(s, "warn", "%s", err.msg);
+  send_error_code(s, "prepare", err.msg);
+  return rc;
+}
+
 static void on_prepare(session *s, const Speedboat__Prepare *p) {
   sb_err err;
   err.msg[0] = '\0';
@@ -527,6 +644,7 @@ static void on_prepare(session *s, const Speedboat__Prepare *p) {
     return;
   }
   if (s->engine) drop_engine(s); /* the last test ended; its teardown never came */
+  if (archive_too_big(s, p)) return;
   sb_engine_cfg cfg;
   sb_engine_cfg_init(&cfg);
   if (prepare_cfg(s, p, &cfg)) {
@@ -629,6 +747,19 @@ static void agent_stopping(session *s) {
   if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) event_base_loopbreak(s->base);
 }
 
+static int hello_ms(const session *s) {
+  return s->o->hello_ms > 0 ? s->o->hello_ms : SB_LIMITS_HELLO_MS;
+}
+
+/* No hello within the handshake timeout: a stranger (or a port scanner) holding a connection
+ * open. Closed without a word; logged. */
+static void hello_timeout(session *s) {
+  slog(s, "warn", "no hello within %g s (handshake timeout); closing", hello_ms(s) / 1000.0);
+  snprintf(s->why, sizeof(s->why), "no hello within %g s", hello_ms(s) / 1000.0);
+  s->closing = 1;
+  event_base_loopbreak(s->base);
+}
+
 /* Twice a second: our heartbeat, and the check that the controller still speaks. */
 static void on_beat(evutil_socket_t fd, short what, void *arg) {
   session *s = arg;
@@ -638,9 +769,8 @@ static void on_beat(evutil_socket_t fd, short what, void *arg) {
   }
   int64_t silent = sb_clock_mono_us() - s->last_rx_us;
   int64_t lost = s->o->lost_ms > 0 ? (int64_t)s->o->lost_ms * 1000 : LOST_US;
-  if (!s->hello_ok && silent > HELLO_TIMEOUT_US) {
-    slog(s, "warn", "no hello within %d s; closing", HELLO_TIMEOUT_US / 1000000);
-    event_base_loopbreak(s->base);
+  if (!s->hello_ok && silent > (int64_t)hello_ms(s) * 1000) {
+    hello_timeout(s);
     return;
   }
   if (s->hello_ok && silent > lost) {
@@ -689,7 +819,9 @@ static void on_read(struct bufferevent *bev, void *arg) {
   while (!s->closing) {
     Speedboat__Envelope *env = NULL;
     sb_err err;
-    int rc = sb_frame_recv(in, &env, &err);
+    sb_frame_limits lim; /* a stranger's, until hello; then what a test may need */
+    sb_limits_frame(&lim, s->hello_ok, s->o->max_archive, s->frame_hint, sizeof(s->frame_hint));
+    int rc = sb_frame_recv_limited(in, &lim, &env, &err);
     if (rc == 0) break;
     if (rc < 0) {
       slog(s, "warn", "%s", err.msg);
@@ -708,9 +840,11 @@ static void on_read(struct bufferevent *bev, void *arg) {
   }
 }
 
+/* The controller has read everything we sent (the write low-watermark is 0). */
 static void on_write(struct bufferevent *bev, void *arg) {
   session *s = arg;
   if (s->closing) event_base_loopbreak(s->base);
+  else flush_logs(s); /* lines that waited for a slow controller (on_log_ev) */
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg) {
@@ -737,10 +871,12 @@ int sb_session_serve_fd(int fd, const sb_session_opts *o, sb_err *why) {
   session s;
   memset(&s, 0, sizeof(s));
   s.o = o;
+  s.holds_unauth = o->unauth != NULL; /* the daemon counted this connection in */
   s.logs_tail = &s.logs;
   pthread_mutex_init(&s.mu, NULL);
   int rc = SB_ENOMEM;
   sb_engine_global_init();
+  sb_http_raise_fd_limit(NULL, NULL); /* the in-process agent too: a VU connection is an fd */
   s.base = event_base_new();
   if (!s.base || sb_metrics_new(&s.snap)) goto out;
   s.bev = o->tls ? sb_tls_bev_new(o->tls, s.base, fd, NULL, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_THREADSAFE)
@@ -772,6 +908,7 @@ out:
   if (s.ev_beat) event_free(s.ev_beat);
   if (s.ev_call) event_free(s.ev_call);
   if (s.holds_busy) atomic_store(o->busy, 0);
+  auth_release(&s);
   sb_metrics_free(s.snap);
   sb_points_enc_clear(&s.penc);
   if (s.base) event_base_free(s.base);

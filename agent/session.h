@@ -12,6 +12,8 @@
 
 #include "common/tls.h"
 
+struct sb_allow;
+
 typedef struct sb_session_opts {
   const char *token;        /* required token; NULL or "" = none */
   uint64_t max_vus;         /* 0 = no limit */
@@ -25,6 +27,17 @@ typedef struct sb_session_opts {
   const char *peer;         /* the controller's address, for the agent's log lines */
   const atomic_int *stopping; /* the daemon is shutting down (SIGTERM): abort the test, tell the
                                * controller and hang up, within a heartbeat. NULL = never */
+  uint64_t max_archive;     /* --max-archive-size: the most a test's archive may unpack to, and
+                             * with SB_LIMITS_ENVELOPE_SLACK the largest frame after hello
+                             * (agent/limits.h); 0 = no limit (the in-process agent) */
+  atomic_int *unauth;       /* connections not yet past hello: the daemon counts one in when it
+                             * accepts, the session takes it off once (at hello, or at its end).
+                             * NULL = not counted */
+  int hello_ms;             /* handshake timeout: no hello within this closes; 0 = 10000 */
+  const struct sb_allow *allow; /* --allow-targets (agent/allow.h): the only targets the VUs may
+                                 * connect to; NULL = every target */
+  uint64_t max_vu_memory;   /* --max-vu-memory: the most a test's maxVUMemory may give a VU heap;
+                             * 0 = what the test says (default 256 MiB) */
 } sb_session_opts;
 
 /* Serves the connection on |fd| until the controller closes it or the test ends and the

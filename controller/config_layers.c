@@ -44,6 +44,9 @@ static const known_key keys[] = {
     {"thresholds", NULL, V_NONE, NULL, 1},
     {"setupTimeout", "K6_SETUP_TIMEOUT", V_STRING, NULL, 1},
     {"teardownTimeout", "K6_TEARDOWN_TIMEOUT", V_STRING, NULL, 1},
+    {"handleSummaryTimeout", NULL, V_STRING, NULL, 1},
+    {"maxVUMemory", NULL, V_STRING, NULL, 1},  /* ours: the heap cap per VU (options_limits.h) */
+    {"initTimeout", NULL, V_STRING, NULL, 1},  /* ours: how long one VU's init code may run */
     {"dns", "K6_DNS", V_DNS, "--dns", 1},
     {"maxRedirects", "K6_MAX_REDIRECTS", V_INT, "--max-redirects", 1},
     {"userAgent", "K6_USER_AGENT", V_STRING, "--user-agent", 1},

@@ -46,9 +46,9 @@ hold 3
 # two controllers at once: both are connected before either leaves (one thread each)
 wait_log 'msg="controller connected" peer=127\.0\.0\.1:[0-9]+' 2
 grep -q 'msg="controller disconnected"' "$WORK/agent.err" && fail "a held connection ended early: $(cat "$WORK/agent.err")"
-# beyond 16 at once, extras are closed at once with a line saying so
+# beyond 16 at once short of hello, extras are closed at once with a line saying so
 n=0; while [ $n -lt 16 ]; do hold 3; n=$((n + 1)); done
-wait_log 'level=warn msg="too many connections, closing" peer=127\.0\.0\.1:[0-9]+ limit=16'
+wait_log 'level=warn msg="too many unauthenticated connections, closing" peer=127\.0\.0\.1:[0-9]+ limit=16'
 # SIGTERM: a clean exit with a line saying so
 kill -TERM "$AGENT_PID"
 set +e; wait "$AGENT_PID"; RC=$?; set -e

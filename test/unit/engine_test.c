@@ -13,6 +13,7 @@
 #include <pthread.h>
 
 #include "agent/engine.h"
+#include "agent/engine_internal.h" /* the workers' event bases, to hold one (command slot test) */
 #include "common/archive.h"
 #include "common/clock.h"
 
@@ -468,6 +469,64 @@ static void test_scenario_env_and_tags(void **state) {
   sb_engine_free(e);
 }
 
+/* A worker's loop held in a callback until the test opens the gate: commands sent meanwhile
+ * pile up unread, as when the worker is busy running VUs. */
+typedef struct gate {
+  pthread_mutex_t mu;
+  pthread_cond_t cond;
+  int entered, open;
+} gate;
+
+static void on_gate(evutil_socket_t fd, short what, void *arg) {
+  gate *g = arg;
+  pthread_mutex_lock(&g->mu);
+  g->entered = 1;
+  pthread_cond_broadcast(&g->cond);
+  while (!g->open) pthread_cond_wait(&g->cond, &g->mu);
+  pthread_mutex_unlock(&g->mu);
+}
+
+/* Holds |w|'s loop in on_gate() and returns once it is there. */
+static struct event *gate_close(gate *g, sb_worker *w) {
+  memset(g, 0, sizeof(*g));
+  pthread_mutex_init(&g->mu, NULL);
+  pthread_cond_init(&g->cond, NULL);
+  struct event *ev = event_new(w->base, -1, 0, on_gate, g);
+  assert_non_null(ev);
+  event_active(ev, EV_TIMEOUT, 0);
+  pthread_mutex_lock(&g->mu);
+  while (!g->entered) pthread_cond_wait(&g->cond, &g->mu);
+  pthread_mutex_unlock(&g->mu);
+  return ev;
+}
+
+static void gate_open(gate *g) {
+  pthread_mutex_lock(&g->mu);
+  g->open = 1;
+  pthread_cond_broadcast(&g->cond);
+  pthread_mutex_unlock(&g->mu);
+}
+
+/* Regression (issue 10): START then STOP sent before the worker read either. With one command
+ * slot the STOP overwrote the START: the worker never started, so never reported done, and the
+ * engine's done callback never came (the session waited for its overrun timer). Every command
+ * sent must be read, in order. */
+static void test_start_then_stop_unread(void **state) {
+  sb_scenario_cfg sc = {.kind = SB_SCEN_CONSTANT_VUS, .vus = 1, .duration_us = 60000000};
+  for (int abort = 0; abort <= 1; abort++) {
+    sb_engine *e = make("sleepiter", &sc, 1, 1);
+    gate g;
+    struct event *ev = gate_close(&g, &e->w[0]);
+    assert_int_equal(sb_engine_start(e, 0), 0);
+    sb_engine_stop(e, abort);
+    gate_open(&g);
+    assert_true(wait_for(&C.done, 1, 3000));
+    assert_int_equal(sb_engine_iterations(e), 0); /* stopped before its start came due */
+    event_free(ev); /* ran; freed while its base lives */
+    sb_engine_free(e);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_abort_stops_spinning_iterations),
@@ -482,6 +541,7 @@ int main(void) {
       cmocka_unit_test(test_arrival_rate_drops_and_grows),
       cmocka_unit_test(test_min_iteration_duration),
       cmocka_unit_test(test_scenario_env_and_tags),
+      cmocka_unit_test(test_start_then_stop_unread),
   };
   return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
 }

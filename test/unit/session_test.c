@@ -1,6 +1,7 @@
 /* The agent's protocol session over a socketpair: the handshake, a wrong token, garbled bytes,
  * a message before hello, a test needing more VUs than --max-vus, and a whole test with setup()
- * and teardown(). */
+ * and teardown(); what a stranger may send before hello and what an archive may unpack to
+ * (agent/limits.h, issue 10). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,25 +25,33 @@ typedef struct peer {
   sb_session_opts o;
   int agent_fd;
   struct evbuffer *in;    /* bytes read but not yet parsed */
+  int rc;                 /* what sb_session_serve_fd() returned */
+  sb_err why;
 } peer;
 
 static void *serve(void *arg) {
   peer *p = arg;
-  sb_session_serve_fd(p->agent_fd, &p->o, NULL);
+  p->why.msg[0] = '\0';
+  p->rc = sb_session_serve_fd(p->agent_fd, &p->o, &p->why);
   return NULL;
 }
 
-static void start(peer *p, const char *token, uint64_t max_vus) {
+/* Serves a socketpair with |o| (NULL: defaults) on a thread. */
+static void start_opts(peer *p, const sb_session_opts *o) {
   int sv[2];
   assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
   memset(&p->o, 0, sizeof(p->o));
-  p->o.token = token;
-  p->o.max_vus = max_vus;
+  if (o) p->o = *o;
   p->o.agent_id = "t";
   p->fd = sv[0];
   p->agent_fd = sv[1];
   p->in = evbuffer_new();
   assert_int_equal(pthread_create(&p->th, NULL, serve, p), 0);
+}
+
+static void start(peer *p, const char *token, uint64_t max_vus) {
+  sb_session_opts o = {.token = token, .max_vus = max_vus};
+  start_opts(p, &o);
 }
 
 static void stop(peer *p) {
@@ -192,14 +201,18 @@ static double counter(sb_metrics *m, const char *name, const char *key, const ch
   return v;
 }
 
-static void send_prepare(peer *p) {
+static void send_prepare_js(peer *p, const char *js);
+static void send_prepare(peer *p) { send_prepare_js(p, SETUP_JS); }
+
+/* A Prepare of |js| as the main module: 2 VUs share 6 iterations. */
+static void send_prepare_js(peer *p, const char *js) {
   sb_archive *a;
   sb_err err;
   uint8_t *buf;
   size_t len;
   assert_int_equal(sb_archive_new(&a), 0);
   assert_int_equal(sb_archive_add(a, "metadata.json", META, strlen(META)), 0);
-  assert_int_equal(sb_archive_add(a, "es5/file/t/main.js", SETUP_JS, strlen(SETUP_JS)), 0);
+  assert_int_equal(sb_archive_add(a, "es5/file/t/main.js", js, strlen(js)), 0);
   assert_int_equal(sb_archive_write(a, 0, &buf, &len, &err), 0);
   sb_archive_free(a);
   Speedboat__Scenario sc = SPEEDBOAT__SCENARIO__INIT;
@@ -290,6 +303,155 @@ static void test_setup_start_done_teardown(void **state) {
   sb_metrics_free(m);
 }
 
+/* --- limits (agent/limits.h, issue 10) ------------------------------------------------------ */
+
+static void send_raw(peer *p, const void *b, size_t n) {
+  assert_int_equal(write(p->fd, b, n), (ssize_t)n);
+}
+
+/* Before hello a header announcing 300 MB is refused at once: the agent says why and hangs up,
+ * having buffered none of it (it took all 300 MB and held 317 MB before). */
+static void test_preauth_frame_limit(void **state) {
+  peer p;
+  start(&p, "secret", 0);
+  static const unsigned char hdr[4] = {0x11, 0xe1, 0xa3, 0x00}; /* 300,000,000 */
+  send_raw(&p, hdr, sizeof(hdr));
+  expect_error(&p, "frame of 300000000 bytes exceeds the 4096-byte limit before hello");
+  assert_null(recv_env(&p));
+  stop(&p);
+  assert_int_equal(p.rc, SB_EINVAL);
+  assert_string_equal(p.why.msg, "protocol error");
+}
+
+/* A compressed frame before hello is refused from its header (8 KB of zstd inflated to 250 MB
+ * before this). */
+static void test_preauth_compressed_refused(void **state) {
+  peer p;
+  start(&p, NULL, 0);
+  static const unsigned char hdr[] = {0x80, 0, 0x1f, 0x40, 0x28, 0xb5, 0x2f, 0xfd};
+  send_raw(&p, hdr, sizeof(hdr));
+  expect_error(&p, "a compressed frame before hello is refused");
+  assert_null(recv_env(&p));
+  stop(&p);
+}
+
+/* Silence is closed at the handshake timeout, and the connection is counted out of the daemon's
+ * unauthenticated ones whether it said hello or not. */
+static void test_hello_timeout_and_unauth_count(void **state) {
+  atomic_int unauth = 1; /* the daemon counted this connection in */
+  sb_session_opts o = {.hello_ms = 200, .unauth = &unauth};
+  peer p;
+  int64_t t0 = sb_clock_mono_us();
+  start_opts(&p, &o);
+  assert_null(recv_env(&p)); /* closed without a word */
+  int64_t took = sb_clock_mono_us() - t0;
+  stop(&p);
+  assert_true(took >= 200000 && took < 2000000);
+  assert_int_equal(p.rc, SB_EINVAL);
+  assert_string_equal(p.why.msg, "no hello within 0.2 s");
+  assert_int_equal(atomic_load(&unauth), 0);
+  /* a hello counts it out at once, while the connection goes on */
+  atomic_store(&unauth, 1);
+  start_opts(&p, &o);
+  hello(&p, NULL);
+  Speedboat__Envelope *e = recv_env(&p);
+  assert_int_equal(e->msg_case, SPEEDBOAT__ENVELOPE__MSG_WELCOME);
+  speedboat__envelope__free_unpacked(e, NULL);
+  assert_int_equal(atomic_load(&unauth), 0);
+  stop(&p);
+  assert_int_equal(atomic_load(&unauth), 0);
+}
+
+/* A token of another length, or one byte off at its end, is refused like any wrong one. */
+static void test_token_lengths(void **state) {
+  const char *wrong[] = {"secre", "secretX", "secreT", "", "secretsecret"};
+  for (size_t i = 0; i < sizeof(wrong) / sizeof(wrong[0]); i++) {
+    peer p;
+    start(&p, "secret", 0);
+    hello(&p, wrong[i]);
+    expect_error(&p, "authentication failed");
+    assert_null(recv_env(&p));
+    stop(&p);
+  }
+}
+
+/* --max-archive-size: an archive unpacking past it is refused before any VU, naming the flag; the
+ * connection stays up for a test that fits. A frame past the limit plus the slack closes it. */
+static void test_max_archive_size(void **state) {
+  sb_metrics *m;
+  assert_int_equal(sb_metrics_new(&m), 0);
+  sb_session_opts o = {.max_archive = 64};
+  peer p;
+  start_opts(&p, &o);
+  hello(&p, NULL);
+  Speedboat__Envelope *e = recv_main(&p, m);
+  assert_int_equal(e->msg_case, SPEEDBOAT__ENVELOPE__MSG_WELCOME);
+  speedboat__envelope__free_unpacked(e, NULL);
+  send_prepare(&p); /* a tar of 3 KB or more, compressed to less than 1 KB */
+  e = recv_main(&p, m);
+  assert_int_equal(e->msg_case, SPEEDBOAT__ENVELOPE__MSG_ERROR);
+  assert_string_equal(e->error->code, "prepare");
+  assert_string_equal(e->error->message,
+                      "the test's archive unpacks to more than 64 bytes, this agent's "
+                      "--max-archive-size; start the agent with a larger --max-archive-size, or "
+                      "leave big files out of the test");
+  speedboat__envelope__free_unpacked(e, NULL);
+  uint32_t big = 64 + (16u << 20) + 1;
+  unsigned char hdr[4] = {(unsigned char)(big >> 24), (unsigned char)(big >> 16),
+                          (unsigned char)(big >> 8), (unsigned char)big};
+  send_raw(&p, hdr, sizeof(hdr));
+  expect_error(&p, "exceeds the 16777280-byte limit (this agent's --max-archive-size 64 bytes, "
+                   "plus 16 MiB for the rest of the message)");
+  assert_null(recv_env(&p));
+  stop(&p);
+  sb_metrics_free(m);
+}
+
+/* A script logging faster than its controller reads: past 16 MiB unsent, lines queue up to
+ * 4 MiB, then are dropped and counted, and the controller is told how many; the test itself
+ * goes on to DONE and the agent's memory stays bounded. */
+static const char LOUD_JS[] =
+    "var line = new Array(1025).join('x');\n"
+    "exports.default = function () { for (var i = 0; i < 5000; i++) console.log(line); };\n";
+
+static void test_log_queue_bounded(void **state) {
+  sb_metrics *m;
+  assert_int_equal(sb_metrics_new(&m), 0);
+  peer p;
+  start(&p, NULL, 0);
+  hello(&p, NULL);
+  Speedboat__Envelope *e = recv_main(&p, m);
+  assert_int_equal(e->msg_case, SPEEDBOAT__ENVELOPE__MSG_WELCOME);
+  speedboat__envelope__free_unpacked(e, NULL);
+  send_prepare_js(&p, LOUD_JS);
+  e = recv_main(&p, m);
+  assert_int_equal(e->msg_case, SPEEDBOAT__ENVELOPE__MSG_READY);
+  speedboat__envelope__free_unpacked(e, NULL);
+  Speedboat__Start st = SPEEDBOAT__START__INIT;
+  send_env(&p, SPEEDBOAT__ENVELOPE__MSG_START, &st);
+  struct timespec ts = {2, 0}; /* 30 MB of lines, none read */
+  nanosleep(&ts, NULL);
+  size_t lines = 0, warned = 0;
+  for (;;) {
+    e = recv_env(&p);
+    assert_non_null(e);
+    int done = e->msg_case == SPEEDBOAT__ENVELOPE__MSG_DONE;
+    if (e->msg_case == SPEEDBOAT__ENVELOPE__MSG_LOG && strcmp(e->log->source, "agent") == 0) {
+      assert_non_null(strstr(e->log->text, "log lines dropped: more than 4 MiB of them waited"));
+      warned += strtoull(e->log->text, NULL, 10);
+    } else if (e->msg_case == SPEEDBOAT__ENVELOPE__MSG_LOG) {
+      lines++;
+    }
+    speedboat__envelope__free_unpacked(e, NULL);
+    if (done) break;
+  }
+  assert_true(warned > 0);
+  assert_int_equal(lines + warned, 30000); /* every line sent or counted */
+  assert_true(lines < 25000);
+  stop(&p);
+  sb_metrics_free(m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_welcome),
@@ -298,6 +460,12 @@ int main(void) {
       cmocka_unit_test(test_garbled_bytes),
       cmocka_unit_test(test_max_vus),
       cmocka_unit_test(test_setup_start_done_teardown),
+      cmocka_unit_test(test_preauth_frame_limit),
+      cmocka_unit_test(test_preauth_compressed_refused),
+      cmocka_unit_test(test_hello_timeout_and_unauth_count),
+      cmocka_unit_test(test_token_lengths),
+      cmocka_unit_test(test_max_archive_size),
+      cmocka_unit_test(test_log_queue_bounded),
   };
   return cmocka_run_group_tests_name("session", tests, NULL, NULL);
 }
