@@ -58,6 +58,10 @@ int sb_api_new(sb_api **out, struct event_base *base, const char *address,
                const sb_run_state *st, const sb_run_control *ctl, sb_err *err);
 /* Where it listens, "127.0.0.1:6565" (the real port when |address| asked for port 0). */
 const char *sb_api_address(const sb_api *a);
+/* Also serves the dashboard view's paths (controller/dash.h); NULL: none. GET /metrics (the
+ * fleet's metrics for Prometheus, controller/prom.h) is always served. */
+struct sb_dash;
+void sb_api_set_dash(sb_api *a, struct sb_dash *d);
 void sb_api_free(sb_api *a);
 
 #endif

@@ -12,6 +12,8 @@
 
 #include "common/clock.h"
 #include "controller/api.h"
+#include "controller/dash.h"
+#include "controller/prom.h"
 
 #define MAX_BODY 65536 /* a PATCH is a few dozen bytes */
 
@@ -19,8 +21,25 @@ struct sb_api {
   struct evhttp *http;
   const sb_run_state *st;
   const sb_run_control *ctl;
+  struct sb_dash *dash;
   char address[300];
 };
+
+void sb_api_set_dash(sb_api *a, struct sb_dash *d) { a->dash = d; }
+
+/* GET /metrics: Prometheus' text exposition of the merged metrics. */
+static void serve_prom(sb_api *a, struct evhttp_request *rq) {
+  sb_buf b;
+  sb_buf_init(&b);
+  int rc = a->st->metrics ? sb_prom_write(&b, a->st->metrics) : 0;
+  struct evbuffer *e = evbuffer_new();
+  if (e && !rc && b.data) evbuffer_add(e, b.data, b.len);
+  evhttp_add_header(evhttp_request_get_output_headers(rq), "Content-Type",
+                    "text/plain; version=0.0.4; charset=utf-8");
+  evhttp_send_reply(rq, rc ? 500 : 200, rc ? "Internal Server Error" : "OK", e);
+  if (e) evbuffer_free(e);
+  sb_buf_clear(&b);
+}
 
 int sb_api_parse_address(const char *address, char *host, size_t cap, int *port, sb_err *err) {
   const char *colon = strrchr(address, ':');
@@ -69,6 +88,15 @@ static void on_request(struct evhttp_request *rq, void *arg) {
   const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(rq);
   const char *raw = uri ? evhttp_uri_get_path(uri) : NULL;
   char *path = evhttp_uridecode(raw && *raw ? raw : "/", 0, NULL);
+  if (path && !strcmp(path, "/metrics") && evhttp_request_get_command(rq) == EVHTTP_REQ_GET) {
+    free(path);
+    serve_prom(a, rq);
+    return;
+  }
+  if (path && a->dash && sb_dash_serve(a->dash, rq, path)) {
+    free(path);
+    return;
+  }
   struct evbuffer *in = evhttp_request_get_input_buffer(rq);
   size_t len = evbuffer_get_length(in);
   char *body = len ? (char *)evbuffer_pullup(in, (ev_ssize_t)len) : NULL;

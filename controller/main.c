@@ -64,6 +64,11 @@ static const char usage[] =
     "  -a, --address HOST:PORT        the REST API's address (default " SB_API_DEFAULT_ADDRESS "; a\n"
     "                                 busy default is a warning, a busy --address an error)\n"
     "      --no-api                   no REST API\n"
+    "      --dashboard                a live dashboard at http://ADDRESS/dashboard (charts of the\n"
+    "                                 request rate, latency percentiles, VUs, errors and data;\n"
+    "                                 thresholds, checks, agents; also K6_WEB_DASHBOARD=true)\n"
+    "      --report FILE.html         write the run as one self-contained HTML page that opens\n"
+    "                                 offline (also K6_WEB_DASHBOARD_EXPORT=FILE)\n"
     "  -v, --verbose                  also print console.debug lines\n"
     "      --compatibility-mode MODE  extended (default: TypeScript and ES2015+ compiled to ES5,\n"
     "                                 built-ins the script needs added) or base (plain ES5.1 as\n"
@@ -222,7 +227,7 @@ enum {
   OPT_AGENT_TOKEN_FILE, OPT_AGENT_TLS_CERT, OPT_AGENT_TLS_KEY, OPT_AGENT_TLS_CA, OPT_ON_AGENT_LOSS, OPT_NO_TARGET_CHECK, OPT_COMPAT,
   OPT_INSECURE, OPT_TLS_CA_FILE, OPT_USER_AGENT, OPT_MAX_REDIRECTS, OPT_NO_CONN_REUSE,
   OPT_NO_VU_CONN_REUSE, OPT_BATCH, OPT_BATCH_PER_HOST, OPT_DNS, OPT_THROW,
-  OPT_SUMMARY_EXPORT, OPT_PROGRESS, OPT_NO_API
+  OPT_SUMMARY_EXPORT, OPT_PROGRESS, OPT_NO_API, OPT_DASHBOARD, OPT_REPORT
 };
 
 /* The flags of the layered options (controller/config_layers.h). */
@@ -427,6 +432,8 @@ static int cmd_run(int argc, char **argv, int archive_only) {
       {"summary-export", required_argument, 0, OPT_SUMMARY_EXPORT},
       {"address", required_argument, 0, 'a'},
       {"no-api", no_argument, 0, OPT_NO_API},
+      {"dashboard", no_argument, 0, OPT_DASHBOARD},
+      {"report", required_argument, 0, OPT_REPORT},
       {"progress", required_argument, 0, OPT_PROGRESS},
       {0, 0, 0, 0}};
   const char **outs = NULL;
@@ -470,6 +477,8 @@ static int cmd_run(int argc, char **argv, int archive_only) {
     case 'q': cfg.quiet = 1; break;
     case 'a': cfg.address = optarg; break;
     case OPT_NO_API: cfg.no_api = 1; break;
+    case OPT_DASHBOARD: cfg.dashboard = 1; break;
+    case OPT_REPORT: cfg.report = optarg; break;
     case OPT_PROGRESS: bad = set_progress(&cfg, optarg); break;
     case 'o': bad = add_out(&cfg, &outs, optarg); break;
     case OPT_SUMMARY_EXPORT: cfg.summary_export = optarg; break;
@@ -556,6 +565,11 @@ static int cmd_run(int argc, char **argv, int archive_only) {
   }
   cfg.script = argv[optind];
   cfg.env = (const char *const *)env.kv;
+  { /* k6's web dashboard variables, for users who set them */
+    const char *wd = getenv("K6_WEB_DASHBOARD"), *we = getenv("K6_WEB_DASHBOARD_EXPORT");
+    if (wd && (!strcmp(wd, "true") || !strcmp(wd, "1"))) cfg.dashboard = 1;
+    if (!cfg.report && we && *we) cfg.report = we;
+  }
   code = archive_only ? sb_run_archive(cfg.script, cfg.env, cfg.compat, out) : sb_run(&cfg);
 out:
   sb_cli_overrides_clear(&cfg.cli);

@@ -25,6 +25,7 @@
 #include "controller/options_http.h"
 #include "controller/options_json.h"
 #include "controller/api.h"
+#include "controller/dash.h"
 #include "controller/progress.h"
 #include "controller/run_internal.h"
 
@@ -172,6 +173,28 @@ static int start_api(run *r) {
   return 0;
 }
 
+/* The dashboard view (--dashboard, --report): served by the REST API, written at the end. */
+static int start_dash(run *r) {
+  if (!r->cfg->dashboard && !r->cfg->report) return 0;
+  if (sb_dash_new(&r->dash, r->base, &r->st)) return SB_EXIT_ENGINE;
+  if (!r->cfg->dashboard) return 0;
+  if (r->api) sb_api_set_dash(r->api, r->dash);
+  else fprintf(stderr, "WARN --dashboard is served by the REST API, which is off: no dashboard\n");
+  return 0;
+}
+
+/* --report: the run as one page, written once the test has ended (a failure is reported; the
+ * verdict stays the test's). */
+static void write_report(run *r) {
+  if (!r->dash) return;
+  sb_dash_finish(r->dash);
+  if (!r->cfg->report) return;
+  sb_err err;
+  err.msg[0] = '\0';
+  if (sb_dash_report(r->dash, r->cfg->report, &err))
+    fprintf(stderr, "ERRO --report %s\n", err.msg);
+}
+
 /* The terminal view (controller/progress.h), unless -q or --progress=none. */
 static int start_progress(run *r) {
   if (r->cfg->quiet || r->cfg->progress == SB_PROGRESS_NONE) return 0;
@@ -210,6 +233,7 @@ static int drive(run *r) {
   struct timeval beat = {SB_RUN_BEAT_US / 1000000, SB_RUN_BEAT_US % 1000000};
   event_add(r->ev_beat, &beat);
   int code = start_api(r);
+  if (!code) code = start_dash(r);
   if (!code) code = start_progress(r);
   if (!code && !r->cfg->quiet) sb_run_print_banner(r);
   if (!code) code = sb_run_start_agents(r);
@@ -217,6 +241,7 @@ static int drive(run *r) {
   if (!r->st.end_mono_us) r->st.end_mono_us = sb_clock_mono_us();
   sb_run_before_line(r);
   end_views(r);
+  write_report(r);
   /* Let the agents go: closing our end ends their sessions (and the in-process one's thread). */
   for (size_t i = 0; i < r->nagents; i++) {
     sb_run_drop_conn(&r->agents[i]);
@@ -270,6 +295,7 @@ static void run_free(run *r) {
   sb_agents_clear(&r->list);
   sb_targets_clear(&r->targets);
   sb_api_free(r->api);
+  sb_dash_free(r->dash); /* after the API: its event streams end with it */
   sb_progress_free(r->progress);
   if (r->ev_sigint) event_free(r->ev_sigint);
   if (r->ev_progress) event_free(r->ev_progress);

@@ -33,6 +33,8 @@ typedef struct sb_run_config {
   int progress;                /* SB_PROGRESS_*: --progress (scenarios by default) */
   const char *address;         /* --address: the REST API's HOST:PORT; NULL = 127.0.0.1:6565 */
   int no_api;                  /* --no-api */
+  int dashboard;               /* --dashboard: the live dashboard at the API's /dashboard */
+  const char *report;          /* --report FILE.html: the run as one self-contained page */
   /* Distributed runs: with no agents, the engine runs in-process as the only agent. */
   const char *agents;          /* --agents host:port[@w],... */
   const char *agents_file;     /* --agents-file FILE */

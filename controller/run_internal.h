@@ -82,6 +82,7 @@ typedef struct run {
   int progress_tty;           /* stderr is a terminal */
   struct sb_progress *progress; /* the terminal view; NULL with -q or --progress=none */
   struct sb_api *api;         /* the REST API; NULL with --no-api or when it could not bind */
+  struct sb_dash *dash;       /* the dashboard view (--dashboard, --report); NULL: neither */
 } run;
 
 /* --- run_fleet.c ------------------------------------------------------------------------------ */

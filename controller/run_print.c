@@ -33,6 +33,8 @@ void sb_run_print_banner(const run *r) {
   sb_outputs_describe(r->outputs, outs, sizeof(outs));
   printf("     script: %s\n     output: %s\n", r->cfg->script, outs);
   if (r->api) printf("   rest api: http://%s/v1/status\n", sb_api_address(r->api));
+  if (r->api && r->dash && r->cfg->dashboard)
+    printf("  dashboard: http://%s/dashboard\n", sb_api_address(r->api));
   printf("\n");
   printf("  scenarios: (100.00%%) %zu scenario%s, %llu max VUs, %s max duration (incl. graceful stop):\n",
          o->nscenarios, o->nscenarios == 1 ? "" : "s",

@@ -2,6 +2,7 @@
 #include "controller/timeline.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +10,7 @@ void sb_timeline_init(sb_timeline *tl) { memset(tl, 0, sizeof(*tl)); }
 
 void sb_timeline_clear(sb_timeline *tl) {
   free(tl->p);
+  sb_hist_clear(&tl->prev_dur);
   sb_timeline_init(tl);
 }
 
@@ -29,6 +31,97 @@ static void rate(const sb_metrics *m, int id, double *trues, double *falses) {
     *falses = (double)(s.total - s.trues);
   }
   sb_series_clear(&s);
+}
+
+static int grow(sb_timeline *tl) {
+  if (tl->n < tl->cap) return 0;
+  size_t cap = tl->cap ? tl->cap * 2 : 256;
+  sb_tl_point *p = realloc(tl->p, cap * sizeof(*p));
+  if (!p) return SB_ENOMEM;
+  tl->p = p;
+  tl->cap = cap;
+  return 0;
+}
+
+/* The counters of |m| (no percentiles) into |p|. */
+static void totals(const sb_metrics *m, sb_tl_point *p) {
+  double ok = 0;
+  p->reqs = counter(m, SB_M_HTTP_REQS);
+  p->iters = counter(m, SB_M_ITERATIONS);
+  p->dropped = counter(m, SB_M_DROPPED_ITERATIONS);
+  p->sent = counter(m, SB_M_DATA_SENT);
+  p->received = counter(m, SB_M_DATA_RECEIVED);
+  rate(m, SB_M_HTTP_REQ_FAILED, &p->failed, &ok);
+  rate(m, SB_M_CHECKS, &p->checks_ok, &p->checks_fail);
+}
+
+/* |cur| minus |prev| (bucket by bucket: both only grow) into |out|. */
+static int hist_diff(const sb_hist *cur, const sb_hist *prev, sb_hist *out) {
+  if (cur->count <= prev->count) return 0;
+  uint64_t *d = calloc(cur->n ? cur->n : 1, sizeof(*d));
+  if (!d) return SB_ENOMEM;
+  int32_t lo = INT32_MAX, hi = INT32_MIN;
+  uint64_t n = cur->zero - prev->zero;
+  for (uint32_t i = 0; i < cur->n; i++) {
+    int32_t idx = cur->first + (int32_t)i;
+    uint64_t pc = idx >= prev->first && idx < prev->first + (int32_t)prev->n
+                      ? prev->counts[idx - prev->first] : 0;
+    d[i] = cur->counts[i] - pc;
+    n += d[i];
+    if (d[i] && idx < lo) lo = idx;
+    if (d[i] && idx > hi) hi = idx;
+  }
+  double mn = lo == INT32_MAX ? 0 : sb_hist_bucket_value(lo);
+  double mx = hi == INT32_MIN ? 0 : sb_hist_bucket_value(hi);
+  if (cur->zero > prev->zero) mn = 0;
+  int rc = sb_hist_merge_raw_z(out, n, cur->sum - prev->sum, mn, mx, cur->first, d, cur->n,
+                               cur->zero - prev->zero);
+  free(d);
+  return rc;
+}
+
+int sb_timeline_add_total(sb_timeline *tl, double t, const sb_metrics *total, double vus) {
+  if (grow(tl)) return SB_ENOMEM;
+  sb_tl_point now, *p = &tl->p[tl->n];
+  memset(&now, 0, sizeof(now));
+  totals(total, &now);
+  memset(p, 0, sizeof(*p));
+  p->t = t;
+  p->secs = t - tl->prev_t > 0 ? t - tl->prev_t : 1;
+  p->vus = vus;
+  p->reqs = now.reqs - tl->prev.reqs;
+  p->iters = now.iters - tl->prev.iters;
+  p->dropped = now.dropped - tl->prev.dropped;
+  p->sent = now.sent - tl->prev.sent;
+  p->received = now.received - tl->prev.received;
+  p->failed = now.failed - tl->prev.failed;
+  p->checks_ok = now.checks_ok - tl->prev.checks_ok;
+  p->checks_fail = now.checks_fail - tl->prev.checks_fail;
+  sb_series d;
+  sb_hist iv;
+  sb_series_init(&d, SB_M_HTTP_REQ_DURATION);
+  sb_hist_init(&iv);
+  int rc = sb_metrics_fold(total, SB_M_HTTP_REQ_DURATION, NULL, 0, &d);
+  if (!rc) rc = hist_diff(&d.hist, &tl->prev_dur, &iv);
+  if (!rc && iv.count) {
+    p->avg = sb_hist_avg(&iv);
+    p->p50 = sb_hist_quantile(&iv, 0.5);
+    p->p90 = sb_hist_quantile(&iv, 0.9);
+    p->p95 = sb_hist_quantile(&iv, 0.95);
+    p->p99 = sb_hist_quantile(&iv, 0.99);
+    p->max = sb_hist_quantile(&iv, 1);
+  }
+  if (!rc) { /* keep this total for the next interval */
+    sb_hist_clear(&tl->prev_dur);
+    rc = sb_hist_merge(&tl->prev_dur, &d.hist);
+  }
+  sb_hist_clear(&iv);
+  sb_series_clear(&d);
+  if (rc) return SB_ENOMEM;
+  tl->prev = now;
+  tl->prev_t = t;
+  tl->n++;
+  return 0;
 }
 
 int sb_timeline_add(sb_timeline *tl, double t, double secs, const sb_metrics *interval, double vus) {

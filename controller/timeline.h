@@ -26,6 +26,9 @@ typedef struct sb_tl_point {
 typedef struct sb_timeline {
   sb_tl_point *p;
   size_t n, cap;
+  sb_tl_point prev;               /* sb_timeline_add_total(): the totals at the last point */
+  sb_hist prev_dur;               /* ... and http_req_duration's histogram then */
+  double prev_t;
 } sb_timeline;
 
 void sb_timeline_init(sb_timeline *tl);
@@ -34,6 +37,11 @@ void sb_timeline_clear(sb_timeline *tl);
 /* Appends the point for |interval| (|secs| long, ending |t| seconds into the test) with |vus|
  * active VUs. Returns 0 or SB_ENOMEM. */
 int sb_timeline_add(sb_timeline *tl, double t, double secs, const sb_metrics *interval, double vus);
+
+/* Appends the point for the interval since the previous call, ending |t| seconds into the test,
+ * from the cumulative set |total| (the difference of its counters and of its duration histogram
+ * since then: percentiles of that interval's requests). Returns 0 or SB_ENOMEM. */
+int sb_timeline_add_total(sb_timeline *tl, double t, const sb_metrics *total, double vus);
 
 /* Appends points [from, n) to |out| as JSON: {"cols":[names...],"rows":[[...],...]} (numbers
  * rounded to 3 decimals). Returns 0 or SB_ENOMEM. */

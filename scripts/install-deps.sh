@@ -10,10 +10,13 @@ PKGS="build-essential pkg-config git ca-certificates
   libzstd-dev zstd zlib1g-dev libbrotli-dev libhttp-parser-dev libcmocka-dev libjansson-dev libxml2-dev openssl
   nginx-light wrk nghttp2-client nghttp2-server python3-httpbin curl procps iproute2 tar time util-linux
   libnss-wrapper esbuild
-  libsystemd-dev systemd man-db python3-yaml"
+  libsystemd-dev systemd man-db python3-yaml
+  chromium prometheus"
 
 # libsystemd-dev: the agent's sd_notify (Type=notify, watchdog). systemd (systemd-analyze), man-db
 # and python3-yaml: the deploy tests (unit verification, man pages, Kubernetes manifests).
+# chromium and prometheus: the dashboard test (the page renders in a headless browser; a real
+# Prometheus scrapes the controller's /metrics).
 # esbuild (Debian 0.17) is the compile step's first stage (controller/transform.h): TypeScript and
 # ES2016+ syntax. Node.js and npm only fetch babel-standalone at build time; a machine that has them from
 # elsewhere keeps its own.

@@ -81,10 +81,34 @@ static void test_empty_interval(void **state) {
   sb_metrics_free(m);
 }
 
+/* From the cumulative set: each point is the difference since the previous one, percentiles of
+ * that interval's requests only. */
+static void test_from_totals(void **state) {
+  sb_metrics *m;
+  assert_int_equal(sb_metrics_new(&m), 0);
+  sb_timeline tl;
+  sb_timeline_init(&tl);
+  fill(m, "/x", 10, 2, 10);
+  assert_int_equal(sb_timeline_add_total(&tl, 1, m, 4), 0);
+  fill(m, "/x", 5, 0, 100);
+  assert_int_equal(sb_timeline_add_total(&tl, 3, m, 6), 0);
+  assert_int_equal(tl.n, 2);
+  assert_true(tl.p[0].reqs == 10 && tl.p[0].failed == 2 && tl.p[0].secs == 1);
+  assert_true(tl.p[0].p99 > 9.8 && tl.p[0].p99 < 10.2);
+  assert_true(tl.p[1].reqs == 5 && tl.p[1].failed == 0 && tl.p[1].secs == 2 && tl.p[1].vus == 6);
+  assert_true(tl.p[1].p50 > 98 && tl.p[1].p50 < 102); /* only the second interval's requests */
+  assert_true(tl.p[1].avg > 98 && tl.p[1].avg < 102);
+  assert_int_equal(sb_timeline_add_total(&tl, 4, m, 6), 0); /* nothing new */
+  assert_true(tl.p[2].reqs == 0 && tl.p[2].p50 == 0);
+  sb_timeline_clear(&tl);
+  sb_metrics_free(m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_points_and_json),
       cmocka_unit_test(test_empty_interval),
+      cmocka_unit_test(test_from_totals),
   };
   return cmocka_run_group_tests_name("timeline", tests, NULL, NULL);
 }
