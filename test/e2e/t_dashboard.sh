@@ -1,6 +1,6 @@
 # The live dashboard, the HTML report and Prometheus' /metrics (controller/dash.h, dashboard.h,
 # prom.h): during a real run headless Chromium (Debian's) loads /dashboard, whose charts fill
-# from the server-sent events (a screenshot is kept in $SB_ARTIFACTS, default build/artifacts);
+# from the run so far and then its server-sent events, and more points a moment later (a screenshot is kept in $SB_ARTIFACTS, default build/artifacts);
 # Debian's Prometheus scrapes /metrics and a query returns the request count; the report
 # written at the end renders offline in Chromium with the run's points and its URL table; a
 # stream whose client went away does not disturb the end of the run.
@@ -57,6 +57,10 @@ chrome --timeout=3000 \
 live=$(sed -n 's/.*data-rendered="\([0-9]*\)".*/\1/p' "$WORK/live.html" | head -1)
 [ "${live:-0}" -ge 2 ] || fail "the live dashboard rendered ${live:-no} points: $(tail -3 "$WORK/chromium.err")"
 grep -q '<td>dash-page</td>' "$WORK/live.html" || fail "the live dashboard has no row for dash-page"
+sleep 2 # ... and a later load has more: the charts follow the run
+chrome --timeout=3000 --dump-dom "http://$ADDR/dashboard" >"$WORK/live2.html" 2>/dev/null || true
+live2=$(sed -n 's/.*data-rendered="\([0-9]*\)".*/\1/p' "$WORK/live2.html" | head -1)
+[ "${live2:-0}" -gt "$live" ] || fail "the dashboard did not move on: $live points, then ${live2:-no}"
 chrome --timeout=3000 \
   --window-size=1280,1400 --screenshot="$ART/dashboard.png" "http://$ADDR/dashboard" >"$WORK/shot.err" 2>&1 || true
 [ -s "$ART/dashboard.png" ] || fail "no screenshot of the dashboard: $(grep -v dbus "$WORK/shot.err" | tail -5)"
