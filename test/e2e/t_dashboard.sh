@@ -36,6 +36,10 @@ ADDR=$(sed -n 's/.*dashboard: http:\/\/\([^/]*\)\/dashboard.*/\1/p' "$WORK/out" 
 
 # a stream whose client leaves at once
 timeout 1 curl -sN "http://$ADDR/dashboard/events" >/dev/null || true
+# a stream that stays: the run so far at once, then a document a second
+timeout 2.6 curl -sN "http://$ADDR/dashboard/events" >"$WORK/sse.txt" || true
+n=$(grep -c '^data: {"status":{"phase":"running"' "$WORK/sse.txt" || true)
+[ "${n:-0}" -ge 3 ] || fail "the event stream sent ${n:-no} documents in 2.6 s: $(head -c 300 "$WORK/sse.txt")"
 
 # Prometheus scrapes /metrics every second
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
