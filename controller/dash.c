@@ -137,7 +137,11 @@ static void on_client_close(struct evhttp_connection *conn, void *arg) {
   sb_dash *d = arg;
   for (size_t i = 0; i < d->nclients; i++)
     if (d->clients[i].conn == conn) {
+      struct evhttp_request *rq = d->clients[i].rq;
       drop_client(d, i);
+      /* the peer left mid-reply: libevent detached the request before closing the connection,
+       * and it is ours to free (a request still attached goes with the connection) */
+      if (!evhttp_request_get_connection(rq)) evhttp_send_reply_end(rq);
       return;
     }
 }
