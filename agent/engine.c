@@ -277,12 +277,17 @@ static int vu_set_tags(sb_eng_run *ws, sb_eng_vu *v, sb_err *err) {
   return 0;
 }
 
+/* Worker |idx|'s place in scenario |sc|'s order of workers (its VU k sits on place k % nw). */
+static int place_of(const sb_eng_scen *sc, int idx, int nw) {
+  return (idx - sc->rot % nw + nw) % nw;
+}
+
 /* Makes the next VU of slot |k| of |ws| (its init code runs now). */
 static int vu_make(sb_eng_run *ws, size_t k, sb_err *err) {
   sb_worker *w = ws->w;
   sb_eng_vu *v = &ws->slots[k];
   v->ws = ws;
-  v->x.index = (uint64_t)w->idx + (uint64_t)k * (uint64_t)w->e->nw;
+  v->x.index = (uint64_t)place_of(ws->sc, w->idx, w->e->nw) + (uint64_t)k * (uint64_t)w->e->nw;
   int rc = sb_vu_new(&v->vu, &ws->env, ws->sc->first_id + v->x.index, err);
   if (rc == 0 && (rc = vu_set_tags(ws, v, err))) {
     sb_vu_free(v->vu);
@@ -510,8 +515,8 @@ static void vu_log(const char *level, const char *source, const char *text, size
  * created here: their init code runs now). */
 /* VU slots of scenario |sc| on worker |idx| of |nw|: the indices i < max with i % nw == idx. */
 static size_t slots_on(const sb_eng_scen *sc, int idx, int nw) {
-  uint64_t n = sc->max_vus;
-  return (size_t)(n / (uint64_t)nw + ((uint64_t)idx < n % (uint64_t)nw));
+  uint64_t n = sc->max_vus, p = (uint64_t)place_of(sc, idx, nw);
+  return (size_t)(n / (uint64_t)nw + (p < n % (uint64_t)nw));
 }
 
 /* The tag set of the executor's own samples (dropped_iterations, iteration_start_delay): the
@@ -539,7 +544,8 @@ static int wscen_init(sb_worker *w, size_t s, size_t *slot) {
   ws->w = w;
   ws->run = (sb_exec_run){.sc = sc->cfg, .shared = sc->shared, .base = w->base,
                           .scaled_vus = UINT64_MAX,
-                          .nslots = slots_on(sc, w->idx, e->nw), .worker = (size_t)w->idx,
+                          .nslots = slots_on(sc, w->idx, e->nw),
+                          .worker = (size_t)place_of(sc, w->idx, e->nw),
                           .nworkers = (size_t)e->nw};
   ws->slots = &w->vus[*slot];
   *slot += ws->run.nslots;
@@ -557,7 +563,7 @@ static int wscen_init(sb_worker *w, size_t s, size_t *slot) {
     return sb_err_set(&w->init_err, SB_ENOMEM, "out of memory");
   ws->ex_init = 1;
   for (size_t k = 0; k < ws->run.nslots; k++) {
-    if ((uint64_t)w->idx + (uint64_t)k * (uint64_t)e->nw >= sc->initial_vus) break;
+    if (ws->run.worker + (uint64_t)k * (uint64_t)e->nw >= sc->initial_vus) break;
     int rc = vu_make(ws, k, &w->init_err);
     if (rc) return rc;
   }
@@ -746,10 +752,12 @@ static int scens_init(sb_engine *e, sb_err *err) {
 static int start_workers(sb_engine *e, sb_err *err) {
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
   int nw = e->cfg.workers ? (int)e->cfg.workers : (int)(cores > 0 ? cores : 1);
-  uint64_t most = 0;
-  for (size_t s = 0; s < e->nsc; s++)
-    if (e->sc[s].max_vus > most) most = e->sc[s].max_vus;
-  if ((uint64_t)nw > most) nw = most ? (int)most : 1;
+  uint64_t all = 0; /* no more workers than VUs: the scenarios' VUs go round the workers */
+  for (size_t s = 0; s < e->nsc; s++) all += e->sc[s].max_vus;
+  if (nw < 1) nw = 1;
+  if ((uint64_t)nw > all) nw = all ? (int)all : 1;
+  for (size_t s = 0, before = 0; s < e->nsc; before += e->sc[s].max_vus, s++)
+    e->sc[s].rot = (int)(before % (uint64_t)nw);
   e->nw = nw;
   e->w = calloc((size_t)nw, sizeof(*e->w));
   if (!e->w) return sb_err_set(err, SB_ENOMEM, "out of memory");

@@ -21,6 +21,10 @@ typedef struct sb_eng_scen {     /* one scenario, shared read-only by the worker
   const sb_exec *ex;
   void *shared;                  /* the executor's scenario-wide state */
   uint64_t max_vus;              /* VU slots (VUs made mid-test included) */
+  int rot;                       /* the worker holding its first VU: each scenario starts where
+                                  * the previous one's VUs ended, so the first VU of every
+                                  * scenario is not on worker 0 (a VU hogging its worker would
+                                  * starve them all) */
   uint64_t initial_vus;          /* VUs made before the start */
   int64_t end_us;                /* the executor's end, from the scenario's start */
   const char **env;              /* __ENV of its VUs (the test's with the scenario's over it):
