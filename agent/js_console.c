@@ -31,21 +31,28 @@ static void to_text(duk_context *ctx, duk_idx_t i) {
   duk_safe_to_string(ctx, i);
 }
 
-static duk_ret_t console_out(duk_context *ctx) {
+const char *sb_js_console_line(duk_context *ctx, size_t *len) {
   duk_idx_t n = duk_get_top(ctx);
-  int magic = duk_get_current_magic(ctx);
-  const char *level = LEVELS[magic >= 0 && magic < 5 ? magic : 0];
   for (duk_idx_t i = 0; i < n; i++) to_text(ctx, i);
   duk_push_string(ctx, " ");
   duk_insert(ctx, 0);
   duk_join(ctx, n);                                  /* -> [ line ] */
-  duk_size_t len;
-  const char *s = duk_get_lstring(ctx, -1, &len);
-  if (memchr(s, 0xed, len)) { /* surrogates (CESU-8, as Duktape keeps astral characters) */
-    uint8_t *w = duk_push_fixed_buffer(ctx, len);
-    len = sb_js_cesu_to_utf8(w, (const uint8_t *)s, len);
+  duk_size_t l;
+  const char *s = duk_get_lstring(ctx, -1, &l);
+  if (memchr(s, 0xed, l)) { /* surrogates (CESU-8, as Duktape keeps astral characters) */
+    uint8_t *w = duk_push_fixed_buffer(ctx, l);
+    l = sb_js_cesu_to_utf8(w, (const uint8_t *)s, l);
     s = (const char *)w;
   }
+  *len = l;
+  return s;
+}
+
+static duk_ret_t console_out(duk_context *ctx) {
+  int magic = duk_get_current_magic(ctx);
+  const char *level = LEVELS[magic >= 0 && magic < 5 ? magic : 0];
+  size_t len;
+  const char *s = sb_js_console_line(ctx, &len);
   sb_vu *vu = sb_vu_from_ctx(ctx);
   const sb_vu_env *env = vu ? sb_vu_get_env(vu) : NULL;
   if (env && env->log)

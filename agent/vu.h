@@ -216,6 +216,10 @@ void sb_js_k6_push(duk_context *ctx);        /* "k6": sleep, check, group, fail 
 void sb_js_k6_metrics_push(duk_context *ctx); /* "k6/metrics": Counter, Gauge, Rate, Trend */
 void sb_js_http_push(duk_context *ctx);      /* "k6/http": get, post, put, del, patch, head, request */
 void sb_js_console_register(duk_context *ctx); /* global console */
+/* console.*'s arguments [ args... ] as one UTF-8 line, as k6 prints it (joined by spaces, objects
+ * as JSON): the line is pushed ([ ... line ]) and returned, with its length in |*len|; valid while
+ * it stays on the stack. */
+const char *sb_js_console_line(duk_context *ctx, size_t *len);
 /* Called before each iteration: k6 gives every iteration a fresh cookie jar, and
  * noVUConnectionReuse closes the VU's connections. */
 void sb_js_http_iteration_start(sb_vu *vu);

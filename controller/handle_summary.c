@@ -19,6 +19,7 @@
 
 #include "agent/js_modules.h"
 #include "agent/js_textcodec.h"
+#include "agent/vu.h"
 #include "common/buf.h"
 #include "common/duk_udata.h"
 #include "common/duration.h"
@@ -147,44 +148,16 @@ static hs *heap_hs(duk_context *ctx) {
   return mf.udata;
 }
 
-/* Replaces the value at |i| by its text: strings as they are, objects as JSON when they can be
- * (as k6's console does), anything else through String(). */
-static duk_ret_t json_safe(duk_context *ctx, void *udata) {
-  duk_json_encode(ctx, -1);
-  return 1;
-}
-
-static void to_text(duk_context *ctx, duk_idx_t i) {
-  if (duk_is_string(ctx, i)) return;
-  if (duk_is_object(ctx, i) && !duk_is_function(ctx, i) && !duk_is_error(ctx, i)) {
-    duk_dup(ctx, i);
-    if (duk_safe_call(ctx, json_safe, NULL, 1, 1) == DUK_EXEC_SUCCESS && duk_is_string(ctx, -1)) {
-      duk_replace(ctx, i);
-      return;
-    }
-    duk_pop(ctx);
-  }
-  duk_safe_to_string(ctx, i);
-}
-
 /* console.log/info/warn/error/debug: one k6 log line on stderr. */
 static duk_ret_t console_out(duk_context *ctx) {
   static const char *const levels[] = {"INFO", "INFO", "WARN", "ERRO", "DEBU"};
   int magic = duk_get_current_magic(ctx);
   const sb_handle_summary_opts *o = heap_hs(ctx)->o;
   if (magic == 4 && !o->verbose) return 0;
-  duk_idx_t n = duk_get_top(ctx);
-  for (duk_idx_t i = 0; i < n; i++)
-    to_text(ctx, i);
-  duk_push_string(ctx, " ");
-  duk_insert(ctx, 0);
-  duk_join(ctx, n);                                  /* -> [ line ] */
-  duk_size_t len;
-  const char *s = duk_get_lstring(ctx, -1, &len);
-  uint8_t *w = duk_push_fixed_buffer(ctx, len ? len : 1);
-  len = sb_js_cesu_to_utf8(w, (const uint8_t *)s, len);
+  size_t len;
+  const char *line = sb_js_console_line(ctx, &len);
   fprintf(o->err, "%s[%04lld] %.*s  source=console\n", levels[magic >= 0 && magic < 5 ? magic : 0],
-          o->log_s, (int)len, (const char *)w);
+          o->log_s, (int)len, line);
   return 0;
 }
 
