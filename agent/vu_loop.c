@@ -112,6 +112,7 @@ void sb_vu_loop_init(duk_context *ctx, sb_vu *vu) {
 void sb_vu_loop_run(duk_context *ctx, sb_vu *vu) {
   sb_vu_loop *l = sb_vu_get_loop(vu);
   duk_idx_t watch = -1;
+  l->clean = 0;
   if (l->hooks && sb_jsmod_push_hook(ctx, "watch")) { /* [ result ] -> [ result w ] */
     duk_dup(ctx, -2);
     duk_call(ctx, 1);
@@ -134,6 +135,7 @@ void sb_vu_loop_run(duk_context *ctx, sb_vu *vu) {
     t->run(ctx, t);
     drain(ctx, l);
   }
+  l->clean = 1; /* drained, every task done (and its pin dropped) */
   if (watch < 0) return;
   duk_get_prop_string(ctx, watch, "st");
   int st = duk_get_int(ctx, -1);
@@ -170,7 +172,9 @@ static duk_ret_t reset_safe(duk_context *ctx, void *udata) {
 void sb_vu_loop_end(duk_context *ctx, sb_vu *vu) {
   sb_vu_loop *l = sb_vu_get_loop(vu);
   sb_vu_loop_cancel(l);
-  if (!l->pinned && !l->hooks) return;
+  int clean = l->clean;
+  l->clean = 0;
+  if (clean || (!l->pinned && !l->hooks)) return; /* the usual end: nothing to forget */
   (void)duk_safe_call(ctx, reset_safe, l, 0, 1);
   duk_pop(ctx);
 }

@@ -48,6 +48,7 @@ typedef struct sb_vu_loop {
   int waiting;                 /* suspended in sb_vu_loop_run() until a task is ready */
   int hooks;                   /* the program's prelude has Promise hooks (sb_vu_loop_init) */
   int pinned;                  /* the stash holds pinned values */
+  int clean;                   /* the last run ended with nothing queued or pinned: no reset */
 } sb_vu_loop;
 
 /* Registers |t| (run and cancel set) as pending; it gets its id. Only while an iteration, setup()
