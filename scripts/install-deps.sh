@@ -11,12 +11,13 @@ PKGS="build-essential pkg-config git ca-certificates
   nginx-light wrk nghttp2-client nghttp2-server python3-httpbin curl procps iproute2 tar time util-linux
   libnss-wrapper esbuild
   libsystemd-dev systemd man-db python3-yaml
-  chromium prometheus"
+  chromium prometheus libsnappy-dev valgrind"
 
 # libsystemd-dev: the agent's sd_notify (Type=notify, watchdog). systemd (systemd-analyze), man-db
 # and python3-yaml: the deploy tests (unit verification, man pages, Kubernetes manifests).
 # chromium and prometheus: the dashboard test (the page renders in a headless browser; a real
-# Prometheus scrapes the controller's /metrics).
+# Prometheus scrapes the controller's /metrics). libsnappy-dev: --out prometheus-rw (remote write
+# bodies are snappy-compressed). valgrind: the memcheck run of a small end-to-end test.
 # esbuild (Debian 0.17) is the compile step's first stage (controller/transform.h): TypeScript and
 # ES2016+ syntax. Node.js and npm only fetch babel-standalone at build time; a machine that has them from
 # elsewhere keeps its own.
