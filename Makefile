@@ -30,7 +30,7 @@ endif
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS += $(CFLAGS_BASE) $(PKG_CFLAGS)
-LDLIBS += $(PKG_LIBS) -lhttp_parser -lpthread -lm
+LDLIBS += $(PKG_LIBS) -lhttp_parser -lsnappy -lpthread -lm
 
 ifeq ($(V),1)
   Q :=
@@ -50,14 +50,14 @@ CTL_SRC := $(filter-out controller/main.c,$(wildcard controller/*.c))
 UNIT_SRC := $(wildcard test/unit/*_test.c)
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
-PROTO_OBJ := $(BUILD)/proto/speedboat.pb-c.o
+PROTO_OBJ := $(BUILD)/proto/speedboat.pb-c.o $(BUILD)/proto/prompb.pb-c.o
 DUK_OBJ := $(BUILD)/duktape/duktape.o
 COMMON_OBJ := $(call obj,$(COMMON_SRC)) $(PROTO_OBJ) $(DUK_OBJ)
 AGENT_OBJ := $(call obj,$(AGENT_SRC))
 CTL_OBJ := $(call obj,$(CTL_SRC)) $(BUILD)/controller/babel_blob.o $(BUILD)/controller/polyfill_blob.o \
   $(BUILD)/controller/dashboard_blob.o
 UNIT_BIN := $(patsubst test/unit/%.c,$(BUILD)/test/%,$(UNIT_SRC))
-GEN_HDRS := $(BUILD)/proto/speedboat.pb-c.h $(BUILD)/duktape/duktape.h
+GEN_HDRS := $(BUILD)/proto/speedboat.pb-c.h $(BUILD)/proto/prompb.pb-c.h $(BUILD)/duktape/duktape.h
 
 .PHONY: all deps test unit e2e test-asan bench demo clean format
 all: $(BUILD)/speedboat $(BUILD)/speedboat-agent $(BUILD)/sb-target
@@ -114,15 +114,19 @@ $(BABEL_JS): package-lock.json
 
 $(REGEN_JS): $(BABEL_JS)
 
-# protobuf-c code is generated at build time, never committed.
-$(BUILD)/proto/speedboat.pb-c.c $(BUILD)/proto/speedboat.pb-c.h: proto/speedboat.proto
+# protobuf-c code is generated at build time, never committed: our protocol, and Prometheus'
+# remote write messages (--out prometheus-rw).
+$(BUILD)/proto/%.pb-c.c $(BUILD)/proto/%.pb-c.h: proto/%.proto
 	@mkdir -p $(BUILD)
 	$(say) PROTOC $<
 	$(Q)protoc-c --c_out=$(BUILD) $<
 
-$(PROTO_OBJ): $(BUILD)/proto/speedboat.pb-c.c
+$(BUILD)/proto/%.pb-c.o: $(BUILD)/proto/%.pb-c.c
 	$(say) CC $<
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+# Made by the pattern rules above, and kept: make would delete them as intermediate files.
+.SECONDARY: $(foreach p,speedboat prompb,$(BUILD)/proto/$(p).pb-c.c $(BUILD)/proto/$(p).pb-c.h)
 
 # Duktape from the amalgamation Debian ships (faster than the shared library), with our config.
 $(BUILD)/duktape/duktape.h: $(DUK_SRC)/duktape.h $(DUK_SRC)/duk_config.h scripts/duk-config.sh

@@ -11,10 +11,13 @@
 #include <zlib.h>
 
 #include "controller/output_internal.h"
+#include "controller/output_prw.h"
 #include "controller/threshold.h"
 
 #define MAX_OUTPUTS 32 /* a metric's "announced" flags are one bit per output */
 #define GZ_MODE "wb1"  /* gzip level 1: the controller's loop writes it; k6 files are as valid */
+
+extern char **environ; /* prometheus-rw reads its K6_PROMETHEUS_RW_* settings there */
 
 enum { OUT_JSON, OUT_CSV };
 
@@ -32,10 +35,12 @@ typedef struct out_metric {
   sb_value_type contains;
   sb_buf json_name, csv_name; /* escaped once */
   uint32_t announced;         /* JSON outputs that wrote its Metric record, by index */
+  int prw_id;                 /* its id in prometheus-rw's metric set; < 0: none */
 } out_metric;
 
 typedef struct out_tags {
   sb_buf json, csv;           /* the rendered fragments */
+  const sb_tagset *prw;       /* interned in prometheus-rw's metric set, or NULL */
 } out_tags;
 
 struct sb_outputs {
@@ -43,6 +48,7 @@ struct sb_outputs {
   size_t nw;
   int kinds;                  /* 1 << OUT_* of the outputs present */
   char *summary_export;
+  sb_prw *prw;                /* --out prometheus-rw (at most one), or NULL */
   out_metric *metrics;
   sb_threshold *t;
   size_t nt;
@@ -106,17 +112,32 @@ int sb_out_sink_close(sb_out_sink *s, sb_err *err) {
 
 /* ---- the set of outputs ---- */
 
+/* --out prometheus-rw[=URL] (k6's experimental-prometheus-rw). */
+static int add_prw(sb_outputs *o, const char *spec, const char *url, sb_err *err) {
+  sb_prw_config c;
+  if (o->prw)
+    return sb_err_set(err, SB_EINVAL, "--out '%s': at most one prometheus-rw output", spec);
+  int rc = sb_prw_config_parse(&c, spec, url, (const char *const *)environ, err);
+  return rc ? rc : sb_prw_new(&o->prw, &c, err);
+}
+
+static int is_type(const char *spec, size_t tlen, const char *name) {
+  return tlen == strlen(name) && !strncmp(spec, name, tlen);
+}
+
 /* Adds one --out value. */
 static int add_spec(sb_outputs *o, const char *spec, sb_err *err) {
   const char *eq = strchr(spec, '=');
   size_t tlen = eq ? (size_t)(eq - spec) : strlen(spec);
   const char *path = eq ? eq + 1 : "-";
   int kind;
-  if (tlen == 4 && !strncmp(spec, "json", 4)) kind = OUT_JSON;
-  else if (tlen == 3 && !strncmp(spec, "csv", 3)) kind = OUT_CSV;
+  if (is_type(spec, tlen, "prometheus-rw") || is_type(spec, tlen, "experimental-prometheus-rw"))
+    return add_prw(o, spec, eq ? eq + 1 : NULL, err);
+  if (is_type(spec, tlen, "json")) kind = OUT_JSON;
+  else if (is_type(spec, tlen, "csv")) kind = OUT_CSV;
   else
     return sb_err_set(err, SB_EINVAL, "--out '%s': unknown output type '%.*s'; speedboat writes "
-                      "json=FILE and csv=FILE", spec, (int)tlen, spec);
+                      "json=FILE, csv=FILE and prometheus-rw[=URL]", spec, (int)tlen, spec);
   if (!*path) return sb_err_set(err, SB_EINVAL, "--out '%s': no file name after '='", spec);
   if (o->nw == MAX_OUTPUTS)
     return sb_err_set(err, SB_EINVAL, "--out '%s': at most %d outputs", spec, MAX_OUTPUTS);
@@ -161,12 +182,13 @@ void sb_outputs_free(sb_outputs *o) {
     free(m);
   }
   sb_thresholds_free(o->t, o->nt);
+  sb_prw_free(o->prw);
   free(o->summary_export);
   free(o);
 }
 
 int sb_outputs_want_points(const sb_outputs *o) {
-  return o && o->nw > 0;
+  return o && (o->nw > 0 || o->prw);
 }
 
 void sb_outputs_describe(const sb_outputs *o, char *out, size_t cap) {
@@ -176,6 +198,8 @@ void sb_outputs_describe(const sb_outputs *o, char *out, size_t cap) {
     len += (size_t)snprintf(out + len, cap - len, "%s%s (%s)", i ? ", " : "",
                             o->w[i].kind == OUT_JSON ? "json" : "csv",
                             strcmp(o->w[i].path, "-") ? o->w[i].path : "stdout");
+  if (o && o->prw && len < cap)
+    snprintf(out + len, cap - len, "%sprometheus-rw (%s)", len ? ", " : "", sb_prw_url(o->prw));
   if (!out[0]) snprintf(out, cap, "-");
 }
 
@@ -190,7 +214,7 @@ int sb_outputs_start(sb_outputs *o, const sb_options *opts, sb_err *err) {
       return sb_err_set(err, SB_ENOMEM, "out of memory");
     sb_out_sink_flush(&w->sink);
   }
-  return 0;
+  return o->prw ? sb_prw_start(o->prw, err) : 0;
 }
 
 /* ---- points ---- */
@@ -206,6 +230,7 @@ static out_metric *find_metric(sb_outputs *o, const char *name, sb_metric_type t
   }
   m->type = type;
   m->contains = contains;
+  m->prw_id = o->prw ? sb_metrics_register(sb_prw_metrics(o->prw), name, type, contains, NULL) : -1;
   if (sb_out_json_string(&m->json_name, name) || sb_out_csv_field(&m->csv_name, name) ||
       !m->json_name.data || !m->csv_name.data) {
     sb_buf_clear(&m->json_name);
@@ -227,7 +252,8 @@ static void *on_metric(const sb_point_metric *pm, void *ud) {
 static int render_tags(const sb_outputs *o, out_tags *t, const char *const *kv, size_t n) {
   sb_buf_init(&t->json);
   sb_buf_init(&t->csv);
-  int rc = 0;
+  t->prw = NULL;
+  int rc = o->prw && !(t->prw = sb_metrics_tags(sb_prw_metrics(o->prw), kv, n)) ? SB_ENOMEM : 0;
   if (o->kinds & (1 << OUT_JSON)) rc |= sb_out_json_tags(&t->json, kv, n);
   if (o->kinds & (1 << OUT_CSV)) rc |= sb_out_csv_tags(&t->csv, kv, n);
   if (!rc) return 0;
@@ -255,6 +281,7 @@ static void free_tags(void *tags_ud, void *ud) {
 /* Appends one sample to every output. */
 static void write_point(sb_outputs *o, out_metric *m, const out_tags *t, int64_t time_us,
                         double v) {
+  if (m->prw_id >= 0 && t->prw) sb_metrics_add(sb_prw_metrics(o->prw), m->prw_id, t->prw, v);
   for (size_t i = 0; i < o->nw; i++) {
     writer *w = &o->w[i];
     sb_buf *b = &w->sink.buf;
@@ -286,18 +313,20 @@ int sb_outputs_decoder(sb_outputs *o, sb_points_dec **out) {
 void sb_outputs_flush(sb_outputs *o) {
   for (size_t i = 0; o && i < o->nw; i++)
     if (o->w[i].sink.path) sb_out_sink_flush(&o->w[i].sink);
+  if (o) sb_prw_tick(o->prw);
 }
 
 void sb_outputs_sample(sb_outputs *o, const char *name, sb_metric_type type,
                        sb_value_type contains, const char *const *kv, size_t n, int64_t time_us,
                        double v) {
-  if (!o || !o->nw) return;
+  if (!o || (!o->nw && !o->prw)) return;
   out_metric *m = find_metric(o, name, type, contains);
   out_tags t;
   if (!m || render_tags(o, &t, kv, n)) return;
   write_point(o, m, &t, time_us, v);
   sb_buf_clear(&t.json);
   sb_buf_clear(&t.csv);
+  sb_prw_tick(o->prw);
 }
 
 /* ---- the end ---- */
@@ -329,6 +358,7 @@ int sb_outputs_finish(sb_outputs *o, const sb_metrics *m, double duration_s,
   int rc = 0;
   if (!o) return 0;
   if (o->summary_export && m) rc = write_summary_export(o, m, duration_s, stats, nstats, err);
+  sb_prw_finish(o->prw, m); /* a failed push is a WARN (printed): the verdict stays the test's */
   for (size_t i = 0; i < o->nw; i++) {
     sb_err e;
     if (sb_out_sink_close(&o->w[i].sink, &e) && !rc) {

@@ -4,6 +4,12 @@
  *                           Point record per sample (FILE.gz: gzip; "-": stdout)
  *   --out csv=FILE          k6's CSV: one line per sample, one column per default system tag
  *   --summary-export FILE   k6's legacy end-of-test summary as JSON
+ *   --out prometheus-rw[=URL]   (k6's experimental-prometheus-rw) the metrics pushed to a
+ *                           Prometheus remote-write endpoint every push interval and at the end
+ *                           (controller/output_prw.h: K6_PROMETHEUS_RW_* settings, naming). It
+ *                           aggregates the agents' points on the loop thread; its HTTP client
+ *                           runs on a pusher thread of its own; the last push is of the run's
+ *                           merged metrics, in sb_outputs_finish() (bounded by the push timeout).
  *
  * Several --out at once are fine (each its own file). Samples reach the controller only when an
  * output needs them: the run then sets Prepare.send_points, every agent sends a Points message
@@ -23,10 +29,11 @@
 
 typedef struct sb_outputs sb_outputs;
 
-/* Parses the |n| --out values ("json=FILE", "csv=FILE"; "json" alone writes to stdout) and the
- * --summary-export path (NULL: none). Opens nothing yet. Returns 0, SB_ENOMEM, or SB_EINVAL with
- * |err| naming the bad value ("--out 'influxdb=...': unknown output type; speedboat writes json
- * and csv"). */
+/* Parses the |n| --out values ("json=FILE", "csv=FILE"; "json" alone writes to stdout;
+ * "prometheus-rw[=URL]", at most one, with its K6_PROMETHEUS_RW_* variables read from the
+ * environment) and the --summary-export path (NULL: none). Opens nothing yet. Returns 0,
+ * SB_ENOMEM, or SB_EINVAL with |err| naming the bad value ("--out 'influxdb=...': unknown output
+ * type; speedboat writes json=FILE, csv=FILE and prometheus-rw[=URL]"). */
 int sb_outputs_new(sb_outputs **out, const char *const *specs, size_t n,
                    const char *summary_export, sb_err *err);
 /* Closes whatever is still open (use sb_outputs_finish() to learn about write errors). */
