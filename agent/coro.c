@@ -36,6 +36,15 @@
 #include <sanitizer/common_interface_defs.h>
 #endif
 
+/* Under valgrind each stack is registered, so memcheck takes a switch of rsp into it for a stack
+ * switch, not a huge frame. Outside valgrind the macros are a few no-op instructions. */
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define SB_CORO_VALGRIND 1
+#endif
+#endif
+
 #if defined(__x86_64__) && !defined(SB_CORO_UCONTEXT)
 #define SB_CORO_X86 1
 #else
@@ -58,6 +67,9 @@ struct sb_coro {
   size_t stack_len;
   int done;               /* fn has returned */
   int running;            /* between resume and yield */
+#if SB_CORO_VALGRIND
+  unsigned vg_stack;      /* valgrind's id of the stack (VALGRIND_STACK_REGISTER) */
+#endif
 #if SB_CORO_ASAN
   void *fake_stack;       /* ASan's fake stack of the coroutine while switched away */
   void *caller_fake;      /* the resumer's fake stack while the coroutine runs */
@@ -311,6 +323,9 @@ static int stack_take(sb_coro *co, size_t stack_len, size_t page, sb_err *err) {
   co->slot = slot;
   co->stack_lo = s->map + (size_t)slot * s->stride + page;
   co->stack_len = stack_len;
+#if SB_CORO_VALGRIND
+  co->vg_stack = VALGRIND_STACK_REGISTER(co->stack_lo, (char *)co->stack_lo + stack_len);
+#endif
   return 0;
 }
 
@@ -318,6 +333,9 @@ static int stack_take(sb_coro *co, size_t stack_len, size_t page, sb_err *err) {
  * every stack of it is back). */
 static void stack_give(sb_coro *co) {
   slab *s = co->slab;
+#if SB_CORO_VALGRIND
+  VALGRIND_STACK_DEREGISTER(co->vg_stack);
+#endif
 #if SB_CORO_ASAN
   /* Frames dropped on a suspended stack leave poisoned shadow behind; the next coroutine on this
    * stack must not inherit it. */

@@ -137,6 +137,9 @@ int sb_frame_recv_limited(struct evbuffer *in, const sb_frame_limits *lim,
   return 1;
 }
 
+const sb_frame_limits sb_frame_agent_limits = {
+    .max_len = SB_FRAME_AGENT_MAX, .max_plain = SB_FRAME_AGENT_PLAIN_MAX, .when = "of this controller"};
+
 int sb_frame_recv(struct evbuffer *in, Speedboat__Envelope **env, sb_err *err) {
   static const sb_frame_limits lim = {.max_len = SB_FRAME_MAX, .max_plain = ZSTD_MAX_OUT};
   return sb_frame_recv_limited(in, &lim, env, err);

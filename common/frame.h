@@ -25,6 +25,15 @@ typedef struct sb_frame_limits {
   const char *hint;  /* appended in parentheses: which option raises the limit; NULL = none */
 } sb_frame_limits;
 
+/* What a controller takes from an agent (issue 10): an agent sends snapshots (20,000 series:
+ * 4.7 MB, 335 KB compressed) and, with --out json/csv, Points messages (measured 16 bytes a
+ * point plain, 2.7 compressed; at most SB_POINTS_MAX points, ~52 MB plain at worst, a message).
+ * So 64 MiB as framed and 256 MiB inflated leave a wide margin, and a broken or hostile agent
+ * costs the controller at most that, refused at the header before any of it is buffered. */
+#define SB_FRAME_AGENT_MAX (64u << 20)
+#define SB_FRAME_AGENT_PLAIN_MAX (256u << 20)
+extern const sb_frame_limits sb_frame_agent_limits;
+
 /* Appends |env| framed to |out|. Returns 0 or SB_ENOMEM. */
 int sb_frame_send(struct evbuffer *out, const Speedboat__Envelope *env);
 /* Appends an already serialized Envelope (|len| bytes) framed to |out|. */

@@ -14,6 +14,7 @@
 
 void sb_points_init(sb_points *p) {
   memset(p, 0, sizeof(*p));
+  p->max = SB_POINTS_MAX;
 }
 
 void sb_points_clear(sb_points *p) {
@@ -22,9 +23,11 @@ void sb_points_clear(sb_points *p) {
 }
 
 int sb_points_reserve(sb_points *p, size_t extra) {
+  if (extra > p->max || p->n > p->max - extra) return SB_ENOMEM;
   if (p->cap - p->n >= extra) return 0;
   size_t cap = p->cap ? p->cap : 256;
   while (cap - p->n < extra) cap *= 2;
+  if (cap > p->max) cap = p->max; /* so a push at |max| comes back here and is refused */
   sb_point *v = realloc(p->v, cap * sizeof(*v));
   if (!v) return SB_ENOMEM;
   p->v = v;

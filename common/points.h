@@ -11,7 +11,16 @@
  * output writers. The Snapshot stream itself is the same size with or without points.
  *
  * Costs: off, one predictable branch per sample; on, a clock read and a 24-byte store per sample
- * (buffers grow by doubling and keep their memory between intervals). */
+ * (buffers grow by doubling and keep their memory between intervals).
+ *
+ * Bounded: a set keeps at most SB_POINTS_MAX points between two snapshots (sb_metrics_reset());
+ * past that, and when memory runs out, points are counted in |dropped|, which travels with them
+ * to the controller (Points.dropped), which warns once at the end with the total. Measured on a
+ * 2-core agent at 27,000 requests/s: 15 points a request, 400,000 a second, 16 bytes a point in
+ * the Points message (2.7 compressed). So SB_POINTS_MAX is ~130,000 requests a second on one
+ * agent, more than a controller writes as JSON lines, and a full set is 48 MB of points and a
+ * Points message of at most ~52 MB, inside the controller's SB_FRAME_AGENT_MAX. The cap matters
+ * most when the controller reads slowly: the snapshots wait, and the intervals grow. */
 #ifndef SB_POINTS_H
 #define SB_POINTS_H
 
@@ -30,20 +39,27 @@ typedef struct sb_point {
 } sb_point;
 
 /* A growable array of points, owned by one metric set (one thread at a time). */
+#define SB_POINTS_MAX 2000000u /* points a set keeps between two resets (see above) */
+
 typedef struct sb_points {
   sb_point *v;
   size_t n, cap;
-  uint64_t dropped;          /* points not kept (out of memory) since the last reset; a
-                              * merge adds them to the destination's */
+  size_t max;                /* at most this many points (SB_POINTS_MAX; tests lower it) */
+  uint64_t dropped;          /* points not kept (past |max|, out of memory) since the last
+                              * reset; a merge adds them to the destination's */
 } sb_points;
 
+/* An empty buffer keeping at most SB_POINTS_MAX points. */
 void sb_points_init(sb_points *p);
-/* Frees the memory; |p| is empty and reusable. */
+/* Frees the memory; |p| is empty and reusable (|max| back to SB_POINTS_MAX). */
 void sb_points_clear(sb_points *p);
-/* Makes room for |extra| more points. Returns 0 or SB_ENOMEM (|p| unchanged). */
+/* Makes room for |extra| more points, never past |max| (the memory never exceeds |max| points).
+ * Returns 0, or SB_ENOMEM when memory runs out or |extra| more would pass |max| (|p| unchanged:
+ * the caller counts the points it could not keep in |dropped|). */
 int sb_points_reserve(sb_points *p, size_t extra);
 
-/* Appends a sample taken now. A point that cannot be stored is counted in |dropped|. */
+/* Appends a sample taken now. A point that cannot be stored (past |max|, out of memory) is
+ * counted in |dropped|. */
 static inline void sb_points_push(sb_points *p, const sb_series *s, double v) {
   if (p->n == p->cap && sb_points_reserve(p, 1)) {
     p->dropped++;

@@ -270,8 +270,10 @@ static void finish_outputs(run *r, double secs) {
     agent *a = &r->agents[i];
     uint64_t lost = a->pdec ? sb_points_dec_dropped(a->pdec) : 0;
     if (lost)
-      fprintf(stderr, "WARN agent %s could not keep %llu samples (out of memory): the outputs miss "
-                      "them\n", a->pub.name, (unsigned long long)lost);
+      fprintf(stderr, "WARN agent %s dropped %llu samples of the --out outputs: more than %u "
+                      "between two snapshots (or out of memory); the output files miss them, the "
+                      "summary and thresholds count them all\n", a->pub.name,
+              (unsigned long long)lost, SB_POINTS_MAX);
   }
   if (sb_outputs_finish(r->outputs, r->metrics, secs,
                         (const char *const *)r->opts->summary_trend_stats,

@@ -105,6 +105,19 @@ void sb_run_agent_lost(run *r, agent *a, const char *why) {
   sb_run_check_all_done(r);
 }
 
+/* |a| sent bytes that are not a frame, or one past sb_frame_agent_limits (common/frame.h): the
+ * stream is unusable. A remote agent is then lost like one that died, its connection closed (the
+ * run goes on without it, or fails before the start); the in-process agent fails the run. */
+static void on_bad_frame(run *r, agent *a, const char *why) {
+  if (r->distributed) {
+    sb_run_agent_lost(r, a, why);
+    return;
+  }
+  char msg[SB_ERR_MAX + 320];
+  snprintf(msg, sizeof(msg), "agent %s: %s", a->pub.name, why);
+  sb_run_fail(r, SB_EXIT_ENGINE, msg);
+}
+
 static void on_agent_read(struct bufferevent *bev, void *arg) {
   agent *a = arg;
   run *r = a->run;
@@ -114,12 +127,10 @@ static void on_agent_read(struct bufferevent *bev, void *arg) {
     Speedboat__Envelope *env = NULL;
     sb_err err;
     size_t before = evbuffer_get_length(in);
-    int rc = sb_frame_recv(in, &env, &err);
+    int rc = sb_frame_recv_limited(in, &sb_frame_agent_limits, &env, &err);
     if (rc == 0) break;
     if (rc < 0) {
-      char msg[SB_ERR_MAX + 320];
-      snprintf(msg, sizeof(msg), "agent %s: %s", a->pub.name, err.msg);
-      sb_run_fail(r, SB_EXIT_ENGINE, msg);
+      on_bad_frame(r, a, err.msg);
       break;
     }
     if (env->msg_case == SPEEDBOAT__ENVELOPE__MSG_SNAPSHOT) {

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #include "common/clock.h"
 #include "common/frame.h"
@@ -45,7 +46,12 @@ typedef struct sim_config {
   const char *misbehave;   /* NULL, or how to break the protocol (for the controller's tests):
                             * "mute" never answers hello, "version" welcomes with another
                             * protocol version, "garbage" answers hello with bytes that are not
-                            * a frame, "bad-snapshot" sends an inconsistent histogram after start */
+                            * a frame, "bad-snapshot" sends an inconsistent histogram after start,
+                            * "huge-frame" announces a 300,000,000-byte frame instead of its second
+                            * snapshot (then sends the bytes as fast as they are read), "zstd-bomb"
+                            * sends 1 GiB of zeros zstd-compressed (~40 KB) there instead,
+                            * "dropped-points" follows each snapshot with a Points message that
+                            * holds no point but says 1234567 were dropped (with --out json) */
 } sim_config;
 
 typedef struct sim sim;
@@ -64,6 +70,7 @@ typedef struct sim_conn {
   uint64_t vus;            /* from the first scenario, reported in snapshots */
   uint64_t seq;            /* snapshots sent */
   uint64_t iterations;     /* simulated so far */
+  uint64_t huge_left;      /* "huge-frame": bytes of the announced frame still to send */
 } sim_conn;
 
 struct sim {
@@ -295,10 +302,74 @@ static void send_bad_snapshot(sim_conn *c) {
   send_msg(c, SPEEDBOAT__ENVELOPE__MSG_SNAPSHOT, &m);
 }
 
+static void on_read(struct bufferevent *bev, void *arg);
+static void on_event(struct bufferevent *bev, short what, void *arg);
+
+#define HUGE_FRAME 300000000u  /* "huge-frame": what the header announces */
+#define BOMB_BYTES (1ull << 30) /* "zstd-bomb": what the frame inflates to */
+
+/* "huge-frame": the output drained, so the next MiB of the announced frame follows. */
+static void on_huge_write(struct bufferevent *bev, void *arg) {
+  static const uint8_t junk[1 << 20];
+  sim_conn *c = arg;
+  size_t n = c->huge_left < sizeof(junk) ? (size_t)c->huge_left : sizeof(junk);
+  if (n && bufferevent_write(bev, junk, n) == 0) c->huge_left -= n;
+}
+
+/* A frame header announcing HUGE_FRAME bytes, then the bytes while the controller reads them:
+ * a controller must refuse it from the header, before buffering any. */
+static void send_huge_frame(sim_conn *c) {
+  uint8_t hdr[4] = {HUGE_FRAME >> 24, (HUGE_FRAME >> 16) & 0xff, (HUGE_FRAME >> 8) & 0xff,
+                    HUGE_FRAME & 0xff};
+  bufferevent_write(c->bev, hdr, 4);
+  c->huge_left = HUGE_FRAME;
+  bufferevent_setcb(c->bev, on_read, on_huge_write, on_event, c);
+  on_huge_write(c->bev, c);
+}
+
+/* A compressed frame that declares (in its zstd header) and really holds BOMB_BYTES of zeros,
+ * compressed as a stream so this process never holds them: ~40 KB on the wire. */
+static void send_zstd_bomb(sim_conn *c) {
+  static const uint8_t zeros[1 << 20];
+  struct evbuffer *z = evbuffer_new();
+  ZSTD_CCtx *cc = ZSTD_createCCtx();
+  uint8_t out[1 << 16];
+  if (!z || !cc) goto out;
+  ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, 1);
+  ZSTD_CCtx_setPledgedSrcSize(cc, BOMB_BYTES);
+  for (uint64_t done = 0; done < BOMB_BYTES; done += sizeof(zeros)) {
+    int last = done + sizeof(zeros) >= BOMB_BYTES;
+    ZSTD_inBuffer in = {zeros, sizeof(zeros), 0};
+    size_t left;
+    do {
+      ZSTD_outBuffer o = {out, sizeof(out), 0};
+      left = ZSTD_compressStream2(cc, &o, &in, last ? ZSTD_e_end : ZSTD_e_continue);
+      if (ZSTD_isError(left)) goto out;
+      evbuffer_add(z, out, o.pos);
+    } while (in.pos < in.size || (last && left));
+  }
+  uint32_t l = (uint32_t)evbuffer_get_length(z) | 0x80000000u;
+  uint8_t hdr[4] = {l >> 24, (l >> 16) & 0xff, (l >> 8) & 0xff, l & 0xff};
+  bufferevent_write(c->bev, hdr, 4);
+  bufferevent_write_buffer(c->bev, z);
+out:
+  ZSTD_freeCCtx(cc);
+  if (z) evbuffer_free(z);
+}
+
 static void send_snapshot(sim_conn *c) {
   sim *s = c->sim;
-  if (c->sim->cfg.misbehave && !strcmp(c->sim->cfg.misbehave, "bad-snapshot")) {
+  const char *bad = s->cfg.misbehave ? s->cfg.misbehave : "";
+  if (!strcmp(bad, "bad-snapshot")) {
     send_bad_snapshot(c);
+    return;
+  }
+  if (c->seq && !strcmp(bad, "huge-frame")) {
+    send_huge_frame(c);
+    return;
+  }
+  if (c->seq && !strcmp(bad, "zstd-bomb")) {
+    send_zstd_bomb(c);
     return;
   }
   uint8_t *buf;
@@ -312,6 +383,13 @@ static void send_snapshot(sim_conn *c) {
   free(buf);
   c->seq++;
   c->iterations += s->cfg.rps;
+  if (!strcmp(bad, "dropped-points")) {
+    Speedboat__Points pm = SPEEDBOAT__POINTS__INIT;
+    pm.seq = c->seq;
+    pm.base_us = sb_clock_wall_us();
+    pm.dropped = 1234567; /* a running total: the same at every message */
+    send_msg(c, SPEEDBOAT__ENVELOPE__MSG_POINTS, &pm);
+  }
 }
 
 /* Ends the test: Done with what was simulated; the connection stays for another test. */
@@ -516,8 +594,8 @@ static const char usage[] =
     "Simulates N Speedboat agents (one 127.0.0.1 port each, printed as 'listening 127.0.0.1:PORT')\n"
     "that send one realistic snapshot a second of S series (default 40, at least 7) as if each ran\n"
     "R requests per second (default 5000). For measuring the controller (make bench).\n"
-    "--misbehave mute|version|garbage|bad-snapshot breaks the protocol on purpose, for the\n"
-    "controller's tests.\n";
+    "--misbehave mute|version|garbage|bad-snapshot|huge-frame|zstd-bomb|dropped-points breaks\n"
+    "the protocol on purpose, for the controller's tests.\n";
 
 static void on_signal(evutil_socket_t fd, short what, void *arg) {
   event_base_loopexit(((sim *)arg)->base, NULL);

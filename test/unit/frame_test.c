@@ -1,5 +1,5 @@
 /* Message framing: round trips, partial frames, garbage and oversize lengths, and the limits an
- * agent puts on a peer before and after hello (issue 10). */
+ * agent puts on a peer before and after hello, and a controller on its agents (issue 10). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -181,6 +181,53 @@ static void test_limit_refuses_compressed(void **state) {
   evbuffer_free(b);
 }
 
+/* What a controller takes from an agent: a header announcing 300 MB is refused at once with the
+ * agent-facing sentence; 64 MiB is still taken (waiting for its bytes); a compressed frame that
+ * would inflate past 256 MiB is refused from its zstd header, before any allocation. */
+static void test_agent_limits(void **state) {
+  struct evbuffer *b = evbuffer_new();
+  unsigned char hdr[4] = {0x11, 0xe1, 0xa3, 0x00}; /* 300,000,000 */
+  evbuffer_add(b, hdr, 4);
+  Speedboat__Envelope *e = NULL;
+  sb_err err;
+  assert_int_equal(sb_frame_recv_limited(b, &sb_frame_agent_limits, &e, &err), SB_EFORMAT);
+  assert_string_equal(err.msg, "protocol error: frame of 300000000 bytes exceeds the 67108864-byte "
+                               "limit of this controller");
+  evbuffer_drain(b, evbuffer_get_length(b));
+  unsigned char max[4] = {0x04, 0, 0, 0}; /* 64 MiB exactly: more bytes needed */
+  evbuffer_add(b, max, 4);
+  assert_int_equal(sb_frame_recv_limited(b, &sb_frame_agent_limits, &e, &err), 0);
+  evbuffer_drain(b, evbuffer_get_length(b));
+  /* 257 MiB of zeros, compressed as a stream (the content size is in the zstd header) */
+  static const uint8_t zeros[1 << 20];
+  ZSTD_CCtx *cc = ZSTD_createCCtx();
+  ZSTD_CCtx_setPledgedSrcSize(cc, 257ull << 20);
+  struct evbuffer *z = evbuffer_new();
+  uint8_t out[1 << 16];
+  for (int i = 0; i < 257; i++) {
+    ZSTD_inBuffer in = {zeros, sizeof(zeros), 0};
+    size_t left;
+    do {
+      ZSTD_outBuffer o = {out, sizeof(out), 0};
+      left = ZSTD_compressStream2(cc, &o, &in, i == 256 ? ZSTD_e_end : ZSTD_e_continue);
+      assert_false(ZSTD_isError(left));
+      evbuffer_add(z, out, o.pos);
+    } while (in.pos < in.size || (i == 256 && left));
+  }
+  ZSTD_freeCCtx(cc);
+  uint32_t l = (uint32_t)evbuffer_get_length(z) | 0x80000000u;
+  unsigned char zh[4] = {(unsigned char)(l >> 24), (unsigned char)(l >> 16),
+                         (unsigned char)(l >> 8), (unsigned char)l};
+  evbuffer_add(b, zh, 4);
+  evbuffer_add_buffer(b, z);
+  assert_int_equal(sb_frame_recv_limited(b, &sb_frame_agent_limits, &e, &err), SB_EFORMAT);
+  assert_non_null(strstr(err.msg, "inflates to 269484032 bytes, over the 268435456-byte limit of "
+                                  "this controller"));
+  assert_int_equal(evbuffer_get_length(b), 0);
+  evbuffer_free(z);
+  evbuffer_free(b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_round_trip),
@@ -190,6 +237,7 @@ int main(void) {
       cmocka_unit_test(test_compressed),
       cmocka_unit_test(test_limit_refuses_at_the_header),
       cmocka_unit_test(test_limit_refuses_compressed),
+      cmocka_unit_test(test_agent_limits),
   };
   return cmocka_run_group_tests_name("frame", tests, NULL, NULL);
 }

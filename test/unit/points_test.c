@@ -266,6 +266,59 @@ static void test_push_counts_what_it_cannot_keep(void **state) {
   sb_points_clear(&p);
 }
 
+/* A set keeps at most |max| points between two resets: the rest are counted in |dropped| (at
+ * push and at merge), its memory stops growing at |max|, and a reset makes room again. */
+static void test_cap_counts_the_rest(void **state) {
+  sb_points p;
+  sb_points_init(&p);
+  assert_int_equal(p.max, SB_POINTS_MAX);
+  p.max = 1000;
+  sb_series s;
+  sb_series_init(&s, 0);
+  for (int i = 0; i < 1500; i++) sb_points_push(&p, &s, i);
+  assert_int_equal(p.n, 1000);
+  assert_int_equal(p.dropped, 500);
+  assert_int_equal(p.cap, 1000); /* not the 1024 of doubling */
+  assert_true(p.v[999].value == 999);
+  assert_int_equal(sb_points_reserve(&p, 1), SB_ENOMEM);
+  p.n = 0;
+  assert_int_equal(sb_points_reserve(&p, 1000), 0);
+  assert_int_equal(sb_points_reserve(&p, 1001), SB_ENOMEM);
+  assert_int_equal(sb_points_reserve(&p, SIZE_MAX), SB_ENOMEM); /* no overflow */
+  sb_points_clear(&p);
+  assert_int_equal(p.max, SB_POINTS_MAX);
+
+  /* merges: a worker's points beyond the session set's cap are counted, none lost unseen */
+  sb_metrics *w = new_set(1), *snap = new_set(1);
+  sb_err err;
+  ((sb_points *)sb_metrics_points(w))->max = 300;
+  ((sb_points *)sb_metrics_points(snap))->max = 500;
+  for (int round = 0; round < 2; round++) {
+    for (int i = 0; i < 400; i++)
+      assert_int_equal(sb_metrics_add(w, SB_M_HTTP_REQS, sb_metrics_tags(w, tags_a, 3), 1), 0);
+    assert_int_equal(sb_metrics_points(w)->n, 300);
+    assert_int_equal(sb_metrics_points(w)->dropped, 100);
+    assert_int_equal(sb_metrics_merge(snap, w, &err), 0);
+    sb_metrics_reset(w);
+  }
+  const sb_points *sp = sb_metrics_points(snap);
+  assert_true(sp->n <= 500);
+  assert_int_equal(sp->n + sp->dropped, 800); /* every sample kept or counted */
+  /* the encoder sends the count; the controller's decoder totals it */
+  uint8_t *buf;
+  size_t len;
+  sb_points_enc e;
+  sb_points_enc_init(&e);
+  assert_int_equal(sb_points_encode(&e, snap, 1, sp->dropped, &buf, &len), 0);
+  Speedboat__Envelope *env = speedboat__envelope__unpack(NULL, len, buf);
+  assert_non_null(env);
+  assert_int_equal(env->points->dropped, sp->dropped);
+  speedboat__envelope__free_unpacked(env, NULL);
+  free(buf);
+  sb_points_enc_clear(&e);
+  sb_metrics_free(w), sb_metrics_free(snap);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_off_by_default),
@@ -276,6 +329,7 @@ int main(void) {
       cmocka_unit_test(test_encode_failure_keeps_definitions_due),
       cmocka_unit_test(test_decode_refuses_garbage),
       cmocka_unit_test(test_push_counts_what_it_cannot_keep),
+      cmocka_unit_test(test_cap_counts_the_rest),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
