@@ -428,6 +428,7 @@ static void run_cmd(sb_worker *w, int cmd) {
   case CMD_START:
     w->started = 1;
     precise_wait(w->t0_us);
+    sb_selfmon_probe_arm(&w->e->mon.probes[w->idx]);
     for (size_t i = 0; i < w->e->nsc; i++) {
       sb_eng_run *ws = &w->ws[i];
       ws->run.start_us = w->t0_us + ws->sc->cfg->start_time_us;
@@ -594,7 +595,8 @@ static int worker_init(sb_worker *w) {
   w->ev_flush = event_new(w->base, -1, EV_PERSIST, on_flush, w);
   w->ev_ctl = event_new(w->base, -1, 0, on_ctl, w);
   w->ws = calloc(e->nsc ? e->nsc : 1, sizeof(*w->ws));
-  if (!w->ev_cmd || !w->ev_flush || !w->ev_ctl || !w->ws)
+  if (!w->ev_cmd || !w->ev_flush || !w->ev_ctl || !w->ws ||
+      sb_selfmon_probe_init(&e->mon.probes[w->idx], w->base))
     return sb_err_set(&w->init_err, SB_ENOMEM, "out of memory");
   if (sb_http_shared_new(&w->http, w->base, &e->cfg.http, &w->init_err) < 0) return SB_EINVAL;
   sb_http_shared_set_allow(w->http, e->cfg.allow);
@@ -648,6 +650,7 @@ static void worker_cleanup(sb_worker *w) {
   if (w->ev_cmd) event_free(w->ev_cmd);
   if (w->ev_flush) event_free(w->ev_flush);
   if (w->ev_ctl) event_free(w->ev_ctl);
+  sb_selfmon_probe_clear(&w->e->mon.probes[w->idx]);
   sb_metrics_free(w->m);
   if (w->base) event_base_free(w->base);
 }
@@ -760,7 +763,10 @@ static int start_workers(sb_engine *e, sb_err *err) {
     e->sc[s].rot = (int)(before % (uint64_t)nw);
   e->nw = nw;
   e->w = calloc((size_t)nw, sizeof(*e->w));
-  if (!e->w) return sb_err_set(err, SB_ENOMEM, "out of memory");
+  if (!e->w || sb_selfmon_init(&e->mon, (size_t)nw)) {
+    e->nw = 0; /* no worker started: sb_engine_free() must not wake any */
+    return sb_err_set(err, SB_ENOMEM, "out of memory");
+  }
   int started = 0;
   for (int i = 0; i < nw; i++) {
     e->w[i].e = e;
@@ -864,6 +870,10 @@ uint64_t sb_engine_iterations(const sb_engine *e) {
 }
 const char *sb_engine_error(const sb_engine *e) { return e->error; }
 
+void sb_engine_selfmon(sb_engine *e, sb_selfmon_sample *out) {
+  sb_selfmon_read(&e->mon, sb_clock_mono_us(), out);
+}
+
 const char *sb_engine_abort_reason(sb_engine *e) {
   pthread_mutex_lock(&e->mu);
   const char *r = e->abort_reason; /* written once, under mu, never changed after */
@@ -881,6 +891,7 @@ void sb_engine_free(sb_engine *e) {
   }
   for (int i = 0; i < e->nw; i++) pthread_join(e->w[i].th, NULL);
   free(e->w);
+  sb_selfmon_clear(&e->mon);
   for (size_t i = 0; i < e->nsc; i++) {
     if (e->sc[i].shared) e->sc[i].ex->shared_free(e->sc[i].shared);
     free((void *)e->sc[i].env);

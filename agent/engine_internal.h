@@ -12,6 +12,7 @@
 #include "agent/executor.h"
 #include "agent/http_client.h"
 #include "agent/js_modules.h"
+#include "agent/selfmon.h"
 #include "agent/vu.h"
 #include "common/archive.h"
 #include "common/jsmod.h"
@@ -133,6 +134,7 @@ struct sb_engine {
   atomic_uint_fast64_t iterations_interrupted; /* k6/execution's instance counter */
   atomic_int paused;             /* the operator paused the test (sb_engine_pause) */
   char abort_reason[512];        /* test.abort()'s reason, "" when none (under mu) */
+  sb_selfmon mon;                /* the workers' CPU and loop lag probes (agent/selfmon.h) */
 };
 
 static inline struct timeval sb_engine_tv(int64_t us) {

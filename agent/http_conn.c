@@ -25,6 +25,7 @@
 #include <openssl/err.h>
 
 #include "agent/http_internal.h"
+#include "agent/selfmon.h"
 
 #define MAX_SINGLE_READ 65536
 
@@ -180,6 +181,7 @@ static void on_connected(evutil_socket_t fd, short what, void *arg) {
   if (e) {
     int code;
     const char *msg;
+    if (e == EMFILE || e == ENFILE) sb_selfmon_dial_emfile(); /* the generator's own limit */
     sb_http_errno(e, 1, &code, &msg);
     sb_conn_failed(k, code, msg);
     return;

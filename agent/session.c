@@ -18,6 +18,7 @@
 #include "agent/http_client.h"
 #include "agent/limits.h"
 #include "agent/reach.h"
+#include "agent/selfmon.h"
 #include "common/clock.h"
 #include "common/frame.h"
 #include "common/hostport.h"
@@ -167,6 +168,11 @@ static void send_progress(session *s) {
   m.scenario_vus = v;
   m.iterations_interrupted = sb_engine_iterations_interrupted(s->engine);
   m.paused = sb_engine_paused(s->engine);
+  sb_selfmon_sample h; /* the generator's own health (agent/selfmon.h) */
+  sb_engine_selfmon(s->engine, &h);
+  m.workers = h.workers, m.worker_cpu_max = h.cpu_max_pm, m.worker_cpu_mean = h.cpu_mean_pm;
+  m.loop_lag_max_us = h.lag_max_us, m.loop_lag_mean_us = h.lag_mean_us;
+  m.fds_open = h.fds_open, m.fds_limit = h.fds_limit, m.dial_emfile = h.dial_emfile;
   sb_frame_send_msg(bufferevent_get_output(s->bev), SPEEDBOAT__ENVELOPE__MSG_PROGRESS, &m);
   if (v != vus) free(v);
 }

@@ -28,6 +28,31 @@ struct sb_dash {
   int finished;
 };
 
+/* The generators' health (controller/run_state.h), spliced into the document before its closing
+ * brace: "generator": {"now": "generator saturated: ..." or "", "agents": [{"cpu": 0.97,
+ * "lag_ms": 12.0}, ...] (the agents' order; null for an agent that does not measure)}. */
+static int put_generator(sb_buf *out, size_t at, const sb_run_state *st) {
+  if (out->len <= at + 1 || out->data[out->len - 1] != '}') return 0;
+  char now[400];
+  sb_run_state_generator_now(st, now, sizeof(now));
+  out->len--;
+  int rc = sb_buf_puts(out, ",\"generator\":{\"now\":\"");
+  for (const char *p = now; *p && !rc; p++) /* agent names: JSON-escape quotes and backslashes */
+    rc = (*p == '"' || *p == '\\') ? sb_buf_printf(out, "\\%c", *p)
+         : (unsigned char)*p < 0x20 ? 0
+                                     : sb_buf_append(out, p, 1);
+  rc |= sb_buf_puts(out, "\",\"agents\":[");
+  for (size_t i = 0; i < st->nagents && i < 256; i++) {
+    const sb_rs_gen *g = &st->agents[i]->gen;
+    if (g->workers)
+      rc |= sb_buf_printf(out, "%s{\"cpu\":%.3f,\"lag_ms\":%.1f}", i ? "," : "",
+                          (double)g->cpu_max_pm / 1000.0, (double)g->lag_max_us / 1e3);
+    else
+      rc |= sb_buf_puts(out, i ? ",null" : "null");
+  }
+  return rc | sb_buf_puts(out, "]}}");
+}
+
 /* The document of rows [from, n): status, timeline, per-name table, thresholds, checks, agents. */
 static int document(sb_dash *d, size_t from, sb_buf *out) {
   const sb_run_state *st = d->st;
@@ -65,7 +90,9 @@ static int document(sb_dash *d, size_t from, sb_buf *out) {
                       .script = st->script, .timeline = &d->tl, .from = from,
                       .total = st->metrics, .thresholds = th, .nthresholds = nth, .checks = ck,
                       .nchecks = nck, .agents = ag, .nagents = nag};
-  return sb_dashboard_json(out, &in);
+  size_t at = out->len;
+  int rc = sb_dashboard_json(out, &in);
+  return rc ? rc : put_generator(out, at, st);
 }
 
 static void drop_client(sb_dash *d, size_t i) {

@@ -177,7 +177,9 @@ static void put_status(sb_buf *out, const sb_run_state *st, int64_t now_us) {
                 (unsigned long long)st->iterations, (unsigned long long)st->interrupted_iters);
 }
 
-/* "  agent 10.0.0.7:6566  running  12 VUs  340 req/s  lag 0.4s  rtt 0.3ms" */
+/* "  agent 10.0.0.7:6566  running  12 VUs  340 req/s  cpu 97%  loop lag 12ms  age 0.4s  rtt 0.3ms"
+ * cpu and loop lag are its busiest worker's in its latest interval (agent/selfmon.h; absent from
+ * an agent that does not measure them), age how old its latest metrics are. */
 static void put_agent(sb_buf *out, const sb_rs_agent *a, size_t namew, int64_t now_us) {
   sb_buf_printf(out, "  agent %-*s  ", (int)namew, a->name);
   if (a->state == SB_AGENT_LOST) {
@@ -186,9 +188,12 @@ static void put_agent(sb_buf *out, const sb_rs_agent *a, size_t namew, int64_t n
   }
   sb_buf_printf(out, "%-9s %llu VUs  %.0f req/s", sb_agent_state_name(a->state),
                 (unsigned long long)a->vus, a->req_rate);
+  if (a->gen.workers)
+    sb_buf_printf(out, "  cpu %u%%  loop lag %.0fms", (a->gen.cpu_max_pm + 5) / 10,
+                  (double)a->gen.lag_max_us / 1e3);
   if (a->snap_mono_us) {
-    int64_t lag = now_us - a->snap_mono_us;
-    sb_buf_printf(out, "  lag %.1fs", lag > 0 ? (double)lag / 1e6 : 0.0);
+    int64_t age = now_us - a->snap_mono_us;
+    sb_buf_printf(out, "  age %.1fs", age > 0 ? (double)age / 1e6 : 0.0);
   }
   sb_buf_printf(out, "  rtt %.1fms\n", (double)a->rtt_us / 1000.0);
 }
@@ -225,6 +230,12 @@ int sb_progress_render(sb_buf *out, const sb_run_state *st, int64_t now_us,
     if (strlen(st->agents[i]->name) > aw) aw = strlen(st->agents[i]->name);
   for (size_t i = 0; o->agents && i < st->nagents; i++, lines++)
     put_agent(out, st->agents[i], aw, now_us);
+  char sat[400]; /* the generator limits the load now: one line, whatever the agents' number */
+  sb_run_state_generator_now(st, sat, sizeof(sat));
+  if (sat[0] && st->phase == SB_PHASE_RUNNING) {
+    sb_buf_printf(out, "%s%s%s\n", o->color ? RED : "", sat, o->color ? RESET : "");
+    lines++;
+  }
   if (!out->data || out->len == before) return SB_ENOMEM;
   return lines;
 }

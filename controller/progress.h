@@ -11,8 +11,12 @@
  * that was cut short. On a TTY the block is redrawn in place (cursor up, erase) with a 40-column
  * bar; elsewhere it is printed anew each time with "[  34% ]" for the bar, as k6 does in CI logs.
  * Colours (a faint bar, a green ✓, a red ✗) only on a TTY, and never with NO_COLOR/K6_NO_COLOR.
- * With agents (--progress=agents) a compact line per agent follows: state, VUs, req/s, the age of
- * its latest metrics (lag) and round trip. */
+ * With agents (--progress=agents) a compact line per agent follows: state, VUs, req/s, its
+ * busiest worker's CPU and loop lag (agent/selfmon.h), the age of its latest metrics and round
+ * trip. While an agent limits the load (sb_run_state_generator_now) one more line says so:
+ *
+ *   generator saturated: agent local worker CPU 98%
+ */
 #ifndef SB_PROGRESS_H
 #define SB_PROGRESS_H
 

@@ -316,6 +316,11 @@ static void on_progress_msg(run *r, agent *a, const Speedboat__Progress *p) {
   for (size_t i = 0; i < r->st.nscen; i++)
     a->pub.scen_vus[i] = i < p->n_scenario_vus ? p->scenario_vus[i] : 0;
   a->pub.interrupted = p->iterations_interrupted;
+  sb_rs_gen *g = &a->pub.gen; /* the generator's own health (agent/selfmon.h) */
+  g->workers = p->workers, g->cpu_max_pm = p->worker_cpu_max, g->cpu_mean_pm = p->worker_cpu_mean;
+  g->lag_max_us = p->loop_lag_max_us, g->lag_mean_us = p->loop_lag_mean_us;
+  g->fds_open = p->fds_open, g->fds_limit = p->fds_limit, g->dial_emfile = p->dial_emfile;
+  sb_rs_gen_fold(g, sb_clock_mono_us(), r->st.phase == SB_PHASE_RUNNING);
 }
 
 /* The `vus` and `vus_max` metrics: sums over the agents of what each reported last (every agent

@@ -2,6 +2,7 @@
  * way — test time, fleet VUs, per-scenario progress, thresholds' live results, k6's status. */
 #include "controller/run_state.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -224,4 +225,211 @@ int sb_run_state_scale_target(const sb_run_state *s, const char *name, uint64_t 
   if (t >= (double)sb_run_state_scen_length_ms(s, *idx))
     return sb_err_set(err, SB_ECANCELED, "scenario '%s' has ended", c->sc->name);
   return 0;
+}
+
+/* --- the generator's own health ------------------------------------------------------------- */
+
+void sb_rs_gen_fold(sb_rs_gen *g, int64_t now_us, int running) {
+  int64_t dt = g->last_us && now_us > g->last_us ? now_us - g->last_us : 1000000;
+  g->last_us = now_us;
+  if (!running || !g->workers) return;
+  double secs = dt > 5000000 ? 5.0 : (double)dt / 1e6;
+  g->measured_s += secs;
+  if (g->cpu_max_pm >= SB_GEN_CPU_HOT_PM) g->hot_s += secs;
+  if (g->cpu_max_pm > g->cpu_peak_pm) g->cpu_peak_pm = g->cpu_max_pm;
+  if (g->lag_max_us > g->lag_peak_us) g->lag_peak_us = g->lag_max_us;
+  g->lag_mean_sum_us += g->lag_mean_us;
+  g->nlag++;
+  if (g->fds_limit) {
+    uint64_t pm = g->fds_open * 1000 / g->fds_limit;
+    if (pm > g->fds_peak_pm) g->fds_peak_pm = (uint32_t)(pm > 1000 ? 1000 : pm);
+    if (pm >= g->fds_peak_pm) g->fds_peak_open = g->fds_open;
+  }
+}
+
+static uint64_t gen_lag_mean(const sb_rs_gen *g) {
+  return g->nlag ? g->lag_mean_sum_us / g->nlag : 0;
+}
+
+unsigned sb_rs_gen_causes(const sb_rs_gen *g, int now) {
+  unsigned c = 0;
+  if (now) {
+    if (!g->workers) return 0;
+    if (g->cpu_max_pm >= SB_GEN_CPU_HOT_PM) c |= SB_GEN_CPU;
+    if (g->lag_max_us >= SB_GEN_LAG_MAX_US) c |= SB_GEN_LAG;
+    if (g->fds_limit && g->fds_open * 1000 >= g->fds_limit * SB_GEN_FDS_PM) c |= SB_GEN_FDS;
+    return c;
+  }
+  if (g->hot_s > 0 && (g->hot_s >= SB_GEN_CPU_HOT_MIN_S ||
+                       g->hot_s >= SB_GEN_CPU_HOT_SHARE * g->measured_s - 1e-9))
+    c |= SB_GEN_CPU;
+  if (g->nlag && (g->lag_peak_us >= SB_GEN_LAG_MAX_US || gen_lag_mean(g) >= SB_GEN_LAG_MEAN_US))
+    c |= SB_GEN_LAG;
+  if (g->fds_peak_pm >= SB_GEN_FDS_PM) c |= SB_GEN_FDS;
+  if (g->dial_emfile) c |= SB_GEN_EMFILE;
+  return c;
+}
+
+/* One cause of agent |a|: what was seen and what to do, as a sentence (no newline). */
+static void gen_cause_text(const sb_rs_agent *a, unsigned cause, char *out, size_t cap) {
+  const sb_rs_gen *g = &a->gen;
+  switch (cause) {
+  case SB_GEN_CPU:
+    snprintf(out, cap, "agent %s: a worker thread was busy (on a CPU or waiting for one) >= 90%% "
+             "of the time for %.1f s of %.1f s (peak %u%%): add agents, raise --workers if the "
+             "machine has idle cores, or run fewer VUs per agent", a->name, g->hot_s,
+             g->measured_s, (g->cpu_peak_pm + 5) / 10);
+    break;
+  case SB_GEN_LAG:
+    snprintf(out, cap, "agent %s: its event loops ran late by up to %.0f ms (%.1f ms on average): "
+             "timings include the generator's own delay; add agents or --workers, or run fewer "
+             "VUs per agent", a->name, (double)g->lag_peak_us / 1e3, (double)gen_lag_mean(g) / 1e3);
+    break;
+  case SB_GEN_FDS:
+    snprintf(out, cap, "agent %s: %llu of its %llu file descriptors were in use: raise its limit "
+             "(`ulimit -n`, LimitNOFILE= under systemd) or spread the VUs over more agents",
+             a->name, (unsigned long long)g->fds_peak_open, (unsigned long long)g->fds_limit);
+    break;
+  default:
+    snprintf(out, cap, "agent %s: %llu connections failed with \"too many open files\" (limit "
+             "%llu): raise its descriptor limit (`ulimit -n`, LimitNOFILE= under systemd) or "
+             "spread the VUs over more agents", a->name, (unsigned long long)g->dial_emfile,
+             (unsigned long long)g->fds_limit);
+  }
+}
+
+/* Arrival-rate scenario |i|'s dropped iterations, from the merged metrics (0 for the others). */
+static uint64_t gen_dropped(const sb_run_state *s, size_t i) {
+  sb_executor e = s->scen[i].sc->executor;
+  if (!s->metrics || (e != SB_EXEC_CONSTANT_ARRIVAL_RATE && e != SB_EXEC_RAMPING_ARRIVAL_RATE))
+    return 0;
+  return fold_count(s->metrics, SB_M_DROPPED_ITERATIONS, s->scen[i].sc->name);
+}
+
+static void gen_dropped_text(const sb_run_state *s, size_t i, uint64_t n, char *out, size_t cap) {
+  snprintf(out, cap, "scenario %s: %llu iterations dropped (every VU was busy when one was due): "
+           "raise preAllocatedVUs/maxVUs if the agents have CPU to spare, else add agents",
+           s->scen[i].sc->name, (unsigned long long)n);
+}
+
+static const unsigned GEN_CAUSES[] = {SB_GEN_CPU, SB_GEN_LAG, SB_GEN_FDS, SB_GEN_EMFILE};
+
+int sb_run_state_generator_text(sb_buf *out, const sb_run_state *s) {
+  sb_buf body;
+  sb_buf_init(&body);
+  char line[768];
+  int n = 0, rc = 0;
+  for (size_t i = 0; i < s->nagents; i++) {
+    const sb_rs_agent *a = s->agents[i];
+    unsigned c = a ? sb_rs_gen_causes(&a->gen, 0) : 0;
+    for (size_t k = 0; k < sizeof(GEN_CAUSES) / sizeof(*GEN_CAUSES); k++) {
+      if (!(c & GEN_CAUSES[k])) continue;
+      gen_cause_text(a, GEN_CAUSES[k], line, sizeof(line));
+      rc |= sb_buf_printf(&body, "  - %s\n", line);
+      n++;
+    }
+  }
+  for (size_t i = 0; i < s->nscen; i++) {
+    uint64_t d = gen_dropped(s, i);
+    if (!d) continue;
+    gen_dropped_text(s, i, d, line, sizeof(line));
+    rc |= sb_buf_printf(&body, "  - %s\n", line);
+    n++;
+  }
+  if (n && !rc)
+    rc = sb_buf_puts(out, "WARN the load generator was saturated \xe2\x80\x94 results may describe "
+                          "the generator, not the target:\n") ||
+         sb_buf_append(out, body.data, body.len);
+  sb_buf_clear(&body);
+  return rc ? SB_ENOMEM : n;
+}
+
+/* |str| as a JSON string. */
+static int json_str(sb_buf *b, const char *str) {
+  int rc = sb_buf_puts(b, "\"");
+  for (const unsigned char *p = (const unsigned char *)str; *p && !rc; p++)
+    rc = *p == '"' || *p == '\\' ? sb_buf_printf(b, "\\%c", *p)
+         : *p < 0x20          ? sb_buf_printf(b, "\\u%04x", *p)
+                              : sb_buf_append(b, p, 1);
+  return rc || sb_buf_puts(b, "\"");
+}
+
+static int gen_json_cause(sb_buf *b, int *first, const char *kind, const char *name,
+                          const char *cause, const char *text) {
+  int rc = sb_buf_puts(b, *first ? "{\"" : ",{\"") || sb_buf_puts(b, kind) ||
+           sb_buf_puts(b, "\":") || json_str(b, name) ||
+           sb_buf_printf(b, ",\"cause\":\"%s\",\"message\":", cause) || json_str(b, text) ||
+           sb_buf_puts(b, "}");
+  *first = 0;
+  return rc;
+}
+
+static int gen_json_agent(sb_buf *b, const sb_rs_agent *a, int first) {
+  const sb_rs_gen *g = &a->gen;
+  return sb_buf_puts(b, first ? "{\"name\":" : ",{\"name\":") || json_str(b, a->name) ||
+         sb_buf_printf(b, ",\"measured_s\":%.1f,\"cpu_hot_s\":%.1f,\"cpu_peak\":%.3f,"
+                       "\"loop_lag_max_ms\":%.1f,\"loop_lag_mean_ms\":%.1f,\"fds_peak_open\":%llu,"
+                       "\"fds_limit\":%llu,\"dial_emfile\":%llu}",
+                       g->measured_s, g->hot_s, (double)g->cpu_peak_pm / 1000.0,
+                       (double)g->lag_peak_us / 1e3, (double)gen_lag_mean(g) / 1e3,
+                       (unsigned long long)g->fds_peak_open, (unsigned long long)g->fds_limit,
+                       (unsigned long long)g->dial_emfile);
+}
+
+int sb_run_state_generator_json(sb_buf *out, const sb_run_state *s) {
+  static const char *const names[] = {"cpu", "loop_lag", "fds", "dial_emfile"};
+  char line[768];
+  int first = 1, rc = 0;
+  sb_buf causes;
+  sb_buf_init(&causes);
+  for (size_t i = 0; i < s->nagents; i++) {
+    const sb_rs_agent *a = s->agents[i];
+    unsigned c = a ? sb_rs_gen_causes(&a->gen, 0) : 0;
+    for (size_t k = 0; k < sizeof(GEN_CAUSES) / sizeof(*GEN_CAUSES); k++) {
+      if (!(c & GEN_CAUSES[k])) continue;
+      gen_cause_text(a, GEN_CAUSES[k], line, sizeof(line));
+      rc |= gen_json_cause(&causes, &first, "agent", a->name, names[k], line);
+    }
+  }
+  for (size_t i = 0; i < s->nscen; i++) {
+    uint64_t d = gen_dropped(s, i);
+    if (!d) continue;
+    gen_dropped_text(s, i, d, line, sizeof(line));
+    rc |= gen_json_cause(&causes, &first, "scenario", s->scen[i].sc->name, "dropped_iterations",
+                         line);
+  }
+  rc |= sb_buf_printf(out, "{\"saturated\":%s,\"causes\":[", first ? "false" : "true");
+  if (causes.len) rc |= sb_buf_append(out, causes.data, causes.len);
+  rc |= sb_buf_puts(out, "],\"agents\":[");
+  for (size_t i = 0, n = 0; i < s->nagents; i++)
+    if (s->agents[i]) rc |= gen_json_agent(out, s->agents[i], n++ == 0);
+  rc |= sb_buf_puts(out, "]}");
+  sb_buf_clear(&causes);
+  return rc ? SB_ENOMEM : 0;
+}
+
+void sb_run_state_generator_now(const sb_run_state *s, char *out, size_t cap) {
+  size_t more = 0;
+  out[0] = '\0';
+  for (size_t i = 0; i < s->nagents; i++) {
+    const sb_rs_agent *a = s->agents[i];
+    unsigned c = a && a->state == SB_AGENT_RUNNING ? sb_rs_gen_causes(&a->gen, 1) : 0;
+    if (!c) continue;
+    if (out[0]) {
+      more++;
+      continue;
+    }
+    const sb_rs_gen *g = &a->gen;
+    if (c & SB_GEN_CPU)
+      snprintf(out, cap, "generator saturated: agent %s worker CPU %u%%", a->name,
+               (g->cpu_max_pm + 5) / 10);
+    else if (c & SB_GEN_LAG)
+      snprintf(out, cap, "generator saturated: agent %s loop lag %.0fms", a->name,
+               (double)g->lag_max_us / 1e3);
+    else
+      snprintf(out, cap, "generator saturated: agent %s %llu/%llu file descriptors", a->name,
+               (unsigned long long)g->fds_open, (unsigned long long)g->fds_limit);
+  }
+  size_t len = strlen(out);
+  if (more && len < cap) snprintf(out + len, cap - len, " (and %zu more agents)", more);
 }

@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/buf.h"
 #include "common/err.h"
 #include "common/metrics.h"
 #include "controller/options.h"
@@ -38,6 +39,46 @@ typedef enum sb_agent_state {
   SB_AGENT_CONNECTING = 0, SB_AGENT_HELLO, SB_AGENT_SYNC, SB_AGENT_PREPARING, SB_AGENT_READY,
   SB_AGENT_RUNNING, SB_AGENT_DONE, SB_AGENT_LOST, SB_AGENT_FAILED,
 } sb_agent_state;
+
+/* The generator's own health, from an agent's Progress (agent/selfmon.h): the latest interval,
+ * and what the run's running phase added up (sb_rs_gen_fold). */
+typedef struct sb_rs_gen {
+  uint32_t workers;             /* worker threads measured; 0: nothing measured (older agent) */
+  uint32_t cpu_max_pm, cpu_mean_pm; /* latest: busiest and mean worker CPU, per mille */
+  uint64_t lag_max_us, lag_mean_us; /* latest: its loops' lag */
+  uint64_t fds_open, fds_limit; /* latest: descriptors open, RLIMIT_NOFILE (0: unknown) */
+  uint64_t dial_emfile;         /* dials failed with EMFILE/ENFILE so far */
+  /* over the run (intervals received while the scenarios ran) */
+  double measured_s;            /* seconds of intervals measured */
+  double hot_s;                 /* of which the busiest worker was at >= SB_GEN_CPU_HOT_PM */
+  uint32_t cpu_peak_pm;         /* highest busiest-worker CPU */
+  uint64_t lag_peak_us;         /* highest loop lag */
+  uint64_t lag_mean_sum_us, nlag; /* sum and count of the intervals' mean lag */
+  uint32_t fds_peak_pm;         /* highest fds_open / fds_limit, per mille */
+  uint64_t fds_peak_open;       /* fds_open at that peak */
+  int64_t last_us;              /* monotonic time of the previous fold (0: none) */
+} sb_rs_gen;
+
+/* When a generator counts as saturated (sb_rs_gen_causes): a worker at >= 90% CPU for >= 20% of
+ * the measured time or >= 5 s; a loop lag of >= 100 ms at most or >= 20 ms on average;
+ * descriptors at >= 90% of the limit, or any dial refused one. Now (the live view): the latest
+ * interval's CPU, max lag or descriptors past the same marks. */
+#define SB_GEN_CPU_HOT_PM 900
+#define SB_GEN_CPU_HOT_SHARE 0.20
+#define SB_GEN_CPU_HOT_MIN_S 5.0
+#define SB_GEN_LAG_MAX_US 100000
+#define SB_GEN_LAG_MEAN_US 20000
+#define SB_GEN_FDS_PM 900
+
+enum { SB_GEN_CPU = 1, SB_GEN_LAG = 2, SB_GEN_FDS = 4, SB_GEN_EMFILE = 8 };
+
+/* Adds the latest interval (the fields above "over the run", just set from a Progress) to the
+ * run's figures when |running|, at monotonic |now_us|. An interval is the time since the previous
+ * fold (1 s the first time; at most 5 s). */
+void sb_rs_gen_fold(sb_rs_gen *g, int64_t now_us, int running);
+/* SB_GEN_* bits: why |g| limited the load over the run (|now| 0) or in its latest interval
+ * (|now| 1); 0 when it did not, or was never measured. */
+unsigned sb_rs_gen_causes(const sb_rs_gen *g, int now);
 
 typedef struct sb_rs_agent {
   char name[300];               /* "host:port", or "local" */
@@ -58,6 +99,7 @@ typedef struct sb_rs_agent {
   int64_t started_at_us;        /* its actual start (its clock), from done */
   double lost_at_s;             /* seconds into the test when it was lost */
   char lost_why[256];
+  sb_rs_gen gen;                /* the generator's health (its Progress) */
 } sb_rs_agent;
 
 typedef struct sb_rs_scenario {
@@ -139,6 +181,26 @@ const char *sb_executor_name(sb_executor e);
  * or SB_ECANCELED (not now: the scenario is not running), with |err| saying what to do. */
 int sb_run_state_scale_target(const sb_run_state *s, const char *name, uint64_t vus,
                               int64_t now_us, size_t *idx, sb_err *err);
+
+/* The end-of-test verdict on the generators (every summary mode): when an agent limited the load
+ * (sb_rs_gen_causes), or arrival-rate scenarios dropped iterations, appends
+ *
+ *   WARN the load generator was saturated — results may describe the generator, not the target:
+ *     - agent local: worker CPU >= 90% for 3.0 s of 4.0 s (peak 100%): ...what to do
+ *
+ * one line per cause with its numbers and what to do; nothing when there is nothing to say.
+ * Returns the number of causes, or SB_ENOMEM. */
+int sb_run_state_generator_text(sb_buf *out, const sb_run_state *s);
+/* The same as JSON (an object; handleSummary's data.speedboat_generator):
+ *   {"saturated": bool, "causes": [{"agent"|"scenario": name, "cause": "cpu"|"loop_lag"|
+ *    "fds"|"dial_emfile"|"dropped_iterations", "message": text}],
+ *    "agents": [{"name", "measured_s", "cpu_hot_s", "cpu_peak", "loop_lag_max_ms",
+ *                "loop_lag_mean_ms", "fds_peak_open", "fds_limit", "dial_emfile"}]}
+ * (cpu_peak as a fraction, 0..1). Returns 0 or SB_ENOMEM. */
+int sb_run_state_generator_json(sb_buf *out, const sb_run_state *s);
+/* The live marker: "generator saturated: agent local worker CPU 98%" (the first agent saturated
+ * in its latest interval, and how many more), or "" when none is. */
+void sb_run_state_generator_now(const sb_run_state *s, char *out, size_t cap);
 
 /* What the views may ask the run to do (the REST API's PATCH). The run implements it; tests
  * implement it with a fake. Each returns 0 or a negative SB_E* code with |err| set. */

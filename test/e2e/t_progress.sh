@@ -54,7 +54,7 @@ start_agents 2
 run_sb run -e TARGET="$TARGET" --no-api --agents "$AGENTS" --progress=agents "$S"
 expect_rc 0
 A1=$(agent_addr 1)
-expect_err "^  agent $A1  running +[0-9]+ VUs  [0-9]+ req/s  lag [0-9.]+s  rtt [0-9.]+ms$"
+expect_err "^  agent $A1  running +[0-9]+ VUs  [0-9]+ req/s  cpu [0-9]+%  loop lag [0-9]+ms  age [0-9.]+s  rtt [0-9.]+ms$"
 [ "$(grep -c '^  agent ' "$WORK/err")" -ge 4 ] || { show; fail "expected a line per agent per block"; }
 run_sb run -e TARGET="$TARGET" --no-api --progress=bogus "$S"
 expect_rc 2

@@ -105,12 +105,42 @@ static void test_agent_lines(void **state) {
   f.agents[1].state = SB_AGENT_LOST, f.agents[1].lost_at_s = 3.2;
   snprintf(f.agents[1].lost_why, sizeof(f.agents[1].lost_why), "silent for 4.0 s");
   char *t = render(&f, (sb_progress_opts){.agents = 1});
-  has(t, "  agent a1:6566  running   3 VUs  340 req/s  lag 0.4s  rtt 0.3ms\n");
+  has(t, "  agent a1:6566  running   3 VUs  340 req/s  age 0.4s  rtt 0.3ms\n");
   has(t, "  agent a2:6566  lost at 3.2s (silent for 4.0 s)\n");
   has(t, "  agent a3:6566  running   0 VUs  0 req/s  rtt 0.0ms\n");
   free(t);
   t = render(&f, (sb_progress_opts){0});
   assert_null(strstr(t, "agent a1"));
+  free(t);
+  fixture_clear(&f);
+}
+
+/* The generator's health: cpu and loop lag on the agent's line; one "generator saturated" line
+ * while an agent is saturated now, whatever the number of saturated agents. */
+static void test_generator_saturated(void **state) {
+  fixture f;
+  fixture_init(&f, "{\"vus\": 6, \"duration\": \"10s\"}", 3);
+  f.st.phase = SB_PHASE_RUNNING;
+  f.agents[0].gen = (sb_rs_gen){.workers = 2, .cpu_max_pm = 424, .lag_max_us = 3400};
+  f.agents[0].snap_mono_us = T_NOW - 400000;
+  char *t = render(&f, (sb_progress_opts){.agents = 1});
+  has(t, "  agent a1:6566  running   0 VUs  0 req/s  cpu 42%  loop lag 3ms  age 0.4s  rtt 0.0ms\n");
+  assert_null(strstr(t, "generator saturated"));
+  free(t);
+  f.agents[1].gen = (sb_rs_gen){.workers = 1, .cpu_max_pm = 975, .lag_max_us = 120000};
+  f.agents[2].gen = (sb_rs_gen){.workers = 1, .fds_open = 60, .fds_limit = 64};
+  t = render(&f, (sb_progress_opts){0}); /* without the agents' lines too */
+  has(t, "generator saturated: agent a2:6566 worker CPU 98% (and 1 more agents)\n");
+  assert_null(strstr(strstr(t, "generator saturated") + 1, "generator saturated")); /* once */
+  free(t);
+  f.agents[1].gen.cpu_max_pm = 500;
+  f.agents[2].state = SB_AGENT_DONE;
+  t = render(&f, (sb_progress_opts){.tty = 1, .color = 1});
+  has(t, "\033[31mgenerator saturated: agent a2:6566 loop lag 120ms\033[0m\n");
+  free(t);
+  f.st.phase = SB_PHASE_ENDED; /* the block left above the summary says nothing of it */
+  t = render(&f, (sb_progress_opts){0});
+  assert_null(strstr(t, "generator saturated"));
   free(t);
   fixture_clear(&f);
 }
@@ -164,6 +194,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_fixed_duration),     cmocka_unit_test(test_plain_block),
       cmocka_unit_test(test_tty_bars_and_marks), cmocka_unit_test(test_agent_lines),
+      cmocka_unit_test(test_generator_saturated),
       cmocka_unit_test(test_redraw_in_place),    cmocka_unit_test(test_no_color_env),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

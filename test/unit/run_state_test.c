@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -140,10 +141,141 @@ static void test_thresholds_live(void **state) {
   fixture_clear(&f);
 }
 
+
+/* --- the generator's verdict ------------------------------------------------------------------ */
+
+/* |n| one-second intervals of |g|'s latest figures, while the scenarios run. */
+static void gen_feed(sb_rs_gen *g, int n) {
+  for (int i = 0; i < n; i++) sb_rs_gen_fold(g, g->last_us + 1000000, 1);
+}
+
+/* CPU: hot (>= 90%) for >= 20% of the measured time, or for >= 5 s whatever the share. */
+static void test_gen_cpu_edges(void **state) {
+  sb_rs_gen g = {.workers = 2, .cpu_max_pm = 899};
+  gen_feed(&g, 10);
+  assert_int_equal(sb_rs_gen_causes(&g, 0), 0);
+  assert_int_equal(sb_rs_gen_causes(&g, 1), 0);
+  assert_true(g.measured_s > 9.99 && g.measured_s < 10.01);
+  g.cpu_max_pm = 900; /* the edge counts */
+  assert_int_equal(sb_rs_gen_causes(&g, 1), SB_GEN_CPU);
+  gen_feed(&g, 1); /* 1 s hot of 11: 9% */
+  assert_int_equal(sb_rs_gen_causes(&g, 0), 0);
+  gen_feed(&g, 2); /* 3 s of 13: 23% */
+  assert_int_equal(sb_rs_gen_causes(&g, 0), SB_GEN_CPU);
+  assert_int_equal(g.cpu_peak_pm, 900);
+
+  sb_rs_gen h = {.workers = 1, .cpu_max_pm = 100};
+  gen_feed(&h, 100);
+  h.cpu_max_pm = 1000;
+  gen_feed(&h, 4); /* 4 s of 104: neither */
+  assert_int_equal(sb_rs_gen_causes(&h, 0), 0);
+  gen_feed(&h, 1); /* 5 s: enough on its own */
+  assert_int_equal(sb_rs_gen_causes(&h, 0), SB_GEN_CPU);
+
+  sb_rs_gen i = {.workers = 1, .cpu_max_pm = 1000}; /* outside the running phase: not counted */
+  for (int k = 0; k < 10; k++) sb_rs_gen_fold(&i, i.last_us + 1000000, 0);
+  assert_int_equal(sb_rs_gen_causes(&i, 0), 0);
+  sb_rs_gen old = {.cpu_max_pm = 1000}; /* workers 0: an agent that does not measure */
+  gen_feed(&old, 10);
+  assert_int_equal(sb_rs_gen_causes(&old, 0) | sb_rs_gen_causes(&old, 1), 0);
+}
+
+/* Loop lag: >= 100 ms at most, or >= 20 ms on average (of the intervals' means). */
+static void test_gen_lag_edges(void **state) {
+  sb_rs_gen g = {.workers = 1, .lag_max_us = 99999, .lag_mean_us = 19999};
+  gen_feed(&g, 3);
+  assert_int_equal(sb_rs_gen_causes(&g, 0), 0);
+  g.lag_max_us = 100000, g.lag_mean_us = 1000;
+  gen_feed(&g, 1);
+  assert_int_equal(sb_rs_gen_causes(&g, 0), SB_GEN_LAG);
+  assert_int_equal(sb_rs_gen_causes(&g, 1), SB_GEN_LAG);
+  sb_rs_gen h = {.workers = 1, .lag_max_us = 30000, .lag_mean_us = 20000};
+  gen_feed(&h, 2);
+  assert_int_equal(sb_rs_gen_causes(&h, 0), SB_GEN_LAG); /* the mean alone */
+  assert_int_equal(sb_rs_gen_causes(&h, 1), 0);          /* now: only the max counts */
+}
+
+/* Descriptors: >= 90% of the limit at any interval; any EMFILE dial; no limit known: no verdict. */
+static void test_gen_fds_edges(void **state) {
+  sb_rs_gen g = {.workers = 1, .fds_open = 899, .fds_limit = 1000};
+  gen_feed(&g, 1);
+  assert_int_equal(sb_rs_gen_causes(&g, 0), 0);
+  g.fds_open = 900;
+  assert_int_equal(sb_rs_gen_causes(&g, 1), SB_GEN_FDS);
+  gen_feed(&g, 1);
+  g.fds_open = 10;
+  gen_feed(&g, 1); /* the peak stays */
+  assert_int_equal(sb_rs_gen_causes(&g, 0), SB_GEN_FDS);
+  assert_int_equal(g.fds_peak_open, 900);
+  assert_int_equal(sb_rs_gen_causes(&g, 1), 0);
+  g.dial_emfile = 1;
+  assert_int_equal(sb_rs_gen_causes(&g, 0), SB_GEN_FDS | SB_GEN_EMFILE);
+  sb_rs_gen u = {.workers = 1, .fds_open = 5000, .fds_limit = 0};
+  gen_feed(&u, 3);
+  assert_int_equal(sb_rs_gen_causes(&u, 0) | sb_rs_gen_causes(&u, 1), 0);
+}
+
+/* The summary's block and handleSummary's JSON: a line per cause (agents, then dropped
+ * iterations of arrival-rate scenarios), nothing at all for a calm run. */
+static void test_gen_text_and_json(void **state) {
+  fixture f;
+  fixture_init(&f, "{\"scenarios\": {\"ar\": {\"executor\": \"constant-arrival-rate\", "
+                   "\"rate\": 10, \"duration\": \"10s\", \"preAllocatedVUs\": 2}}}", 2);
+  f.agents[0].gen = (sb_rs_gen){.workers = 2, .cpu_max_pm = 300, .lag_max_us = 2000,
+                                .lag_mean_us = 500, .fds_open = 20, .fds_limit = 1024};
+  gen_feed(&f.agents[0].gen, 5);
+  sb_buf b;
+  sb_buf_init(&b);
+  assert_int_equal(sb_run_state_generator_text(&b, &f.st), 0);
+  assert_int_equal(b.len, 0);
+  assert_int_equal(sb_run_state_generator_json(&b, &f.st), 0);
+  assert_non_null(
+      strstr(b.data, "{\"saturated\":false,\"causes\":[],\"agents\":[{\"name\":\"a1:6566\""));
+  sb_buf_reset(&b);
+  char now[200];
+  sb_run_state_generator_now(&f.st, now, sizeof(now));
+  assert_string_equal(now, "");
+
+  f.agents[1].gen = (sb_rs_gen){.workers = 1, .cpu_max_pm = 990, .lag_max_us = 150000,
+                                .lag_mean_us = 40000, .fds_open = 64, .fds_limit = 64,
+                                .dial_emfile = 7};
+  gen_feed(&f.agents[1].gen, 4);
+  fixture_add(&f, SB_M_DROPPED_ITERATIONS, "ar", NULL, 3);
+  assert_int_equal(sb_run_state_generator_text(&b, &f.st), 5);
+  const char *t = b.data;
+  assert_non_null(strstr(t, "WARN the load generator was saturated \xe2\x80\x94 results may "
+                            "describe the generator, not the target:\n  - agent a2:6566: a worker "
+                            "thread "
+                            "was busy (on a CPU or waiting for one) >= 90% of the time for 4.0 s "
+                            "of 4.0 s (peak 99%): add agents"));
+  assert_non_null(strstr(t, "\n  - agent a2:6566: its event loops ran late by up to 150 ms "
+                            "(40.0 ms on average)"));
+  assert_non_null(strstr(t, "\n  - agent a2:6566: 64 of its 64 file descriptors were in use: "
+                            "raise its limit (`ulimit -n`"));
+  assert_non_null(strstr(t, "\n  - agent a2:6566: 7 connections failed with \"too many open "
+                            "files\" (limit 64)"));
+  assert_non_null(strstr(t, "\n  - scenario ar: 3 iterations dropped"));
+  assert_null(strstr(t, "a1:6566"));
+  sb_buf_reset(&b);
+  assert_int_equal(sb_run_state_generator_json(&b, &f.st), 0);
+  assert_non_null(strstr(b.data, "{\"saturated\":true,\"causes\":[{\"agent\":\"a2:6566\","
+                                 "\"cause\":\"cpu\",\"message\":\"agent a2:6566: a worker"));
+  assert_non_null(strstr(b.data, "{\"scenario\":\"ar\",\"cause\":\"dropped_iterations\""));
+  assert_non_null(strstr(b.data, "\"cpu_peak\":0.990,\"loop_lag_max_ms\":150.0,"
+                                 "\"loop_lag_mean_ms\":40.0,\"fds_peak_open\":64,\"fds_limit\":64,"
+                                 "\"dial_emfile\":7}]}"));
+  sb_run_state_generator_now(&f.st, now, sizeof(now));
+  assert_string_equal(now, "generator saturated: agent a2:6566 worker CPU 99%");
+  sb_buf_clear(&b);
+  fixture_clear(&f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_time_and_pause),     cmocka_unit_test(test_tick_folds),
       cmocka_unit_test(test_progress_fractions), cmocka_unit_test(test_k6_status),
+      cmocka_unit_test(test_gen_cpu_edges),        cmocka_unit_test(test_gen_lag_edges),
+      cmocka_unit_test(test_gen_fds_edges),        cmocka_unit_test(test_gen_text_and_json),
       cmocka_unit_test(test_scale_target),       cmocka_unit_test(test_thresholds_live),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
