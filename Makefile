@@ -136,9 +136,12 @@ $(BUILD)/duktape/duktape.h: $(DUK_SRC)/duktape.h $(DUK_SRC)/duk_config.h scripts
 	$(Q)scripts/duk-config.sh $(DUK_SRC)/duk_config.h > $(BUILD)/duktape/duk_config.h
 
 # duktape.c is copied beside our duk_config.h: its #include "duk_config.h" must find ours.
-$(DUK_OBJ): $(DUK_SRC)/duktape.c $(BUILD)/duktape/duktape.h Makefile
+# scripts/duktape-*.patch change Duktape's behaviour where it costs every closure (each says why).
+DUK_PATCHES := $(sort $(wildcard scripts/duktape-*.patch))
+$(DUK_OBJ): $(DUK_SRC)/duktape.c $(BUILD)/duktape/duktape.h $(DUK_PATCHES) Makefile
 	$(say) CC duktape.c
 	$(Q)cp $(DUK_SRC)/duktape.c $(BUILD)/duktape/duktape.c
+	$(Q)for p in $(DUK_PATCHES); do patch -s -p1 -d $(BUILD)/duktape < $$p || exit 1; done
 	$(Q)$(CC) -std=c99 -D_GNU_SOURCE -O2 -g -w $(filter -fsanitize%,$(CFLAGS)) -I$(BUILD)/duktape -c -o $@ $(BUILD)/duktape/duktape.c
 
 # Tests -----------------------------------------------------------------------------------------

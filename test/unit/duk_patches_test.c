@@ -1,0 +1,148 @@
+/* The behaviour of Speedboat's Duktape patches (scripts/duktape-*.patch): what a script can see
+ * must be what ES2015 says, only made later or not at all when nothing can see it.
+ *   lazy-proto:  a function's automatic .prototype is made on first use;
+ *                strict functions have no own caller/arguments throwers.
+ *   namebinding: a named function expression binds its name only when its body may look it up.
+ * And what the patches are for: such closures are freed by reference counting, without a
+ * mark-and-sweep. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <cmocka.h>
+
+#include "duktape.h"
+
+static duk_context *ctx;
+
+#include "duk_eval.h"
+
+/* Counts live allocations, so a test can see garbage that waits for mark-and-sweep. */
+static long live;
+
+static void *count_alloc(void *ud, duk_size_t n) {
+  (void)ud;
+  void *p = malloc(n ? n : 1);
+  if (p) live++;
+  return p;
+}
+
+static void *count_realloc(void *ud, void *p, duk_size_t n) {
+  (void)ud;
+  if (!p) return count_alloc(ud, n);
+  if (n == 0) {
+    free(p);
+    live--;
+    return NULL;
+  }
+  return realloc(p, n);
+}
+
+static void count_free(void *ud, void *p) {
+  (void)ud;
+  if (p) live--;
+  free(p);
+}
+
+static int setup(void **state) {
+  (void)state;
+  ctx = duk_create_heap(count_alloc, count_realloc, count_free, NULL, NULL);
+  return ctx ? 0 : -1;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  duk_destroy_heap(ctx);
+  return 0;
+}
+
+static void prototype_is_there_when_used(void **state) {
+  (void)state;
+  expect("function F() { this.a = 1; } F.prototype.b = 2; var o = new F(); o.a + o.b", "3");
+  expect("(function () {}).prototype.constructor.length", "0");
+  expect("var g = function (x, y) {}; g.prototype.constructor === g", "true");
+  expect("function H() {} new H() instanceof H", "true");
+  expect("function I() {} Object.getPrototypeOf(new I()) === I.prototype", "true");
+  expect("(function () {}).hasOwnProperty('prototype')", "true");
+  expect("'prototype' in function () {}", "true");
+  expect("Object.getOwnPropertyNames(function () {}).indexOf('prototype') >= 0", "true");
+  expect("Object.keys(function () {}).length", "0"); /* not enumerable */
+  expect("var d = Object.getOwnPropertyDescriptor(function () {}, 'prototype');"
+         "[d.writable, d.enumerable, d.configurable].join()", "true,false,false");
+  expect("(function () { 'use strict'; var f = function () {}; try { delete f.prototype; return 'deleted'; }"
+         " catch (e) { return e.name; } })()", "TypeError");
+  expect("var j = function () {}; j.prototype = { k: 5 }; new j().k", "5");
+  /* Not constructable: no prototype, as before. */
+  expect("({ m() {} }).m.prototype === undefined", "true");
+  expect("Math.max.prototype === undefined", "true");
+}
+
+static void prototype_with_frozen_functions(void **state) {
+  (void)state;
+  expect("var f = function () {}; Object.freeze(f); Object.isFrozen(f) && "
+         "!Object.getOwnPropertyDescriptor(f, 'prototype').writable", "true");
+  expect("var s = function () {}; Object.seal(s); s.prototype.constructor === s", "true");
+  expect("var p = function () {}; Object.preventExtensions(p); typeof p.prototype", "object");
+}
+
+static void babel_classes_work(void **state) {
+  (void)state;
+  /* What Babel 6 makes of `class A { get v() {...} } class B extends A {...}`. */
+  expect("var A = (function () { function A() { this.x = 1; }"
+         "  Object.defineProperty(A.prototype, 'v', { get: function () { return this.x + 1; } });"
+         "  return A; })();"
+         "var B = (function (_A) { function B() { _A.call(this); this.y = 3; }"
+         "  B.prototype = Object.create(_A.prototype, { constructor: { value: B } });"
+         "  Object.setPrototypeOf(B, _A); return B; })(A);"
+         "var b = new B(); [b.v, b.y, b instanceof A, B.prototype.constructor === B].join()",
+         "2,3,true,true");
+}
+
+static void strict_functions_have_no_own_throwers(void **state) {
+  (void)state;
+  expect("(function () { 'use strict'; return function () {}; })().hasOwnProperty('caller')",
+         "false");
+  expect("(function () { 'use strict'; return function () {}; })().hasOwnProperty('arguments')",
+         "false");
+}
+
+static void named_function_expressions_still_bind(void **state) {
+  (void)state;
+  expect("var g = function fact(n) { return n ? n * fact(n - 1) : 1; }; g(5)", "120");
+  expect("var h = function me() { return function () { return me; }; }; h()() === h", "true");
+  expect("var e = function ev() { return eval('ev'); }; e() === e", "true");
+  expect("var n = { 'status 200': function status200(r) { return r.status === 200; } };"
+         "n['status 200']({ status: 200 }) + ' ' + n['status 200'].name", "true status200");
+  /* A parameter or variable of the same name shadows the function's name, as in ES5. */
+  expect("var sh = function x(x) { return x; }; sh(7)", "7");
+}
+
+/* What the patches are for: a check-style closure per call leaves no garbage behind. */
+static void closures_freed_without_gc(void **state) {
+  (void)state;
+  duk_gc(ctx, 0);
+  duk_gc(ctx, 0);
+  /* What Babel makes of `check(r, { 'status 200': (r) => r.status === 200 })`. */
+  expect("var sink = 0; function check(v, o) { for (var k in o) sink += o[k](v) ? 1 : 0; }"
+         "function iter(r) { check(r, { 'status 200': function status200(x) {"
+         " return x.status === 200; } }); }"
+         "iter({ status: 200 }); sink", "1");
+  long before = live;
+  expect("for (var i = 0; i < 2000; i++) iter({ status: 200 }); sink", "2001");
+  /* Without the patches every call left a closure, a prototype and an environment: thousands. */
+  assert_true(live - before < 100);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(prototype_is_there_when_used, setup, teardown),
+      cmocka_unit_test_setup_teardown(prototype_with_frozen_functions, setup, teardown),
+      cmocka_unit_test_setup_teardown(babel_classes_work, setup, teardown),
+      cmocka_unit_test_setup_teardown(strict_functions_have_no_own_throwers, setup, teardown),
+      cmocka_unit_test_setup_teardown(named_function_expressions_still_bind, setup, teardown),
+      cmocka_unit_test_setup_teardown(closures_freed_without_gc, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
