@@ -573,14 +573,23 @@ static int wscen_init(sb_worker *w, size_t s, size_t *slot) {
 
 /* The worker's loop. libevent's epoll backend rounds timeouts up to whole milliseconds unless it
  * is asked to use a timerfd (one more syscall per turn of the loop): asked only when a scenario
- * schedules iterations (arrival-rate), where a millisecond is a late start. */
+ * schedules iterations (arrival-rate), where a millisecond is a late start.
+ *
+ * An iteration that never waits (a CPU-bound script, or requests that fail at once) finishes
+ * inside a callback and activates the next one: without a bound, libevent would run active
+ * callbacks for ever and never look at its timers — the end of the test among them. So the loop
+ * goes back to its timers and sockets after WORKER_DISPATCH_US of callbacks (one clock read per
+ * callback, from the vDSO). */
+#define WORKER_DISPATCH_US 5000
+
 static struct event_base *worker_base(const sb_engine *e) {
   int precise = 0;
   for (size_t s = 0; s < e->nsc; s++) precise |= e->sc[s].ex->precise;
-  if (!precise) return event_base_new();
   struct event_config *cfg = event_config_new();
   if (!cfg) return NULL;
-  event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+  if (precise) event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+  struct timeval every = {0, WORKER_DISPATCH_US};
+  event_config_set_max_dispatch_interval(cfg, &every, -1, 0);
   struct event_base *b = event_base_new_with_config(cfg);
   event_config_free(cfg);
   return b;

@@ -43,3 +43,21 @@ JS
 run_sb run -q --agents "$AGENT_ADDR" "$S3"
 expect_rc 0
 [ "$(metric_value iterations)" = 3 ] || { show; fail "the agent did not run the next test"; }
+
+# Iterations that never wait but do end (50 ms of CPU each, four VUs on one worker): the worker's
+# loop still sees the end of the test. It ran for ever before (each finished iteration activated
+# the next, and libevent never got back to its timers): 36 s for this 3 s test.
+S4=$(script busy.js <<'JS'
+export const options = { vus: 4, duration: '3s' };
+export default function () { const t = Date.now(); while (Date.now() - t < 50) {} }
+JS
+)
+start=$(date +%s)
+set +e
+timeout 30 "$SB_BIN" run -q --workers 1 "$S4" >"$WORK/out" 2>"$WORK/err"
+RC=$?
+set -e
+[ "$RC" -ne 124 ] || fail "a run of busy iterations did not end within 30 s"
+expect_rc 0
+took=$(( $(date +%s) - start ))
+[ "$took" -le 9 ] || fail "a 3 s run of busy iterations took $took s"
