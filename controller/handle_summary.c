@@ -25,6 +25,7 @@
 #include "common/duration.h"
 #include "common/jsmod.h"
 #include "common/modpath.h"
+#include "controller/run_state.h"
 #include "duktape.h"
 
 #define DEFAULT_TIMEOUT_MS 120000 /* k6's handleSummaryTimeout */
@@ -474,6 +475,29 @@ static void time_unit_of(const char *options_json, char *out, size_t cap) {
   json_decref(o);
 }
 
+/* handleSummary's data.speedboat_generator: the generators' health (controller/run_state.h),
+ * under a key k6 does not use, spliced into the data object before its closing brace. */
+static int generator_data(sb_buf *data, const sb_run_state *run) {
+  if (data->len < 2 || data->data[data->len - 1] != '}') return 0;
+  data->len--;
+  int rc = sb_buf_puts(data, data->data[data->len - 1] == '{' ? "\"speedboat_generator\":"
+                                                              : ",\"speedboat_generator\":");
+  if (!rc) rc = sb_run_state_generator_json(data, run);
+  return rc || sb_buf_puts(data, "}") ? SB_ENOMEM : 0;
+}
+
+/* The generators' verdict after the summary (nothing when none was saturated): on stdout with
+ * the default summary, on stderr when handleSummary() took stdout over or there is no summary. */
+static void generator_text(const sb_run_state *run, FILE *f) {
+  sb_buf b;
+  sb_buf_init(&b);
+  if (sb_run_state_generator_text(&b, run) > 0) {
+    fprintf(f, "\n%.*s", (int)b.len, b.data);
+    fflush(f);
+  }
+  sb_buf_clear(&b);
+}
+
 /* Runs handleSummary() when the archive has one; 1 when it took over the output. Errors go to
  * stderr; those that leave nothing written give 0 (the default summary follows). */
 static int try_handle_summary(const sb_end_summary *e, const sb_summary_input *in) {
@@ -491,6 +515,7 @@ static int try_handle_summary(const sb_end_summary *e, const sb_summary_input *i
   const char *nc = getenv("NO_COLOR"), *knc = getenv("K6_NO_COLOR");
   st.no_color = (nc && *nc) || (knc && *knc && strcmp(knc, "false") && strcmp(knc, "0"));
   int rc = sb_summary_data_json(&data, in, &st);
+  if (!rc && e->run) rc = generator_data(&data, e->run);
   if (!rc) {
     sb_handle_summary_opts o = {ar,      data.data,  e->setup_data, e->options_json,
                                 timeout_of(e->options_json, ar), e->verbose, e->log_s, stdout,
@@ -509,7 +534,10 @@ static int try_handle_summary(const sb_end_summary *e, const sb_summary_input *i
 }
 
 int sb_end_summary_write(const sb_end_summary *e) {
-  if (e->mode == SB_SUMMARY_DISABLED) return 0;
+  if (e->mode == SB_SUMMARY_DISABLED) {
+    if (e->run) generator_text(e->run, stderr);
+    return 0;
+  }
   sb_threshold *t = NULL;
   size_t n = 0;
   sb_threshold_result *res = NULL;
@@ -535,6 +563,7 @@ int sb_end_summary_write(const sb_end_summary *e) {
   if (!handled && sb_summary_print(stdout, &in))
     fprintf(stderr, "ERRO[%04lld] the end-of-test summary: out of memory\n", e->log_s);
   fflush(stdout);
+  if (e->run) generator_text(e->run, handled ? stderr : stdout);
   free(res);
   sb_thresholds_free(t, n);
   return handled;

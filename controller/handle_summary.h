@@ -71,6 +71,9 @@ typedef struct sb_end_summary {
                                   handleSummaryTimeout, exec.test.options); may be NULL */
   int verbose;
   long long log_s;
+  const struct sb_run_state *run; /* the generators' health (controller/run_state.h: its verdict
+                                     follows the summary, and is handleSummary's
+                                     data.speedboat_generator); NULL: none */
 } sb_end_summary;
 
 /* Writes the run's results: handleSummary() when the script exports it, else (or when it fails:

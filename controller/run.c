@@ -37,7 +37,7 @@ static int end_summary(const run *r, double secs) {
   if (env && *env && sb_summary_mode_parse(env, &mode, NULL)) mode = SB_SUMMARY_COMPACT;
   sb_end_summary e = {r->opts,       r->metrics,      secs,          mode,
                       r->handle_summary ? r->archive : NULL, r->archive_len, r->setup_data,
-                      r->options_json, r->cfg->verbose, sb_run_elapsed_s(r)};
+                      r->options_json, r->cfg->verbose, sb_run_elapsed_s(r), &r->st};
   return sb_end_summary_write(&e);
 }
 
