@@ -140,6 +140,13 @@ static uint8_t *put_headers(uint8_t *p, const sb_http_header *hs, size_t n) {
 }
 
 /* |text|: the body goes in too, for the lazy `body` getter; then the request's headers. */
+/* Copies at most |cap| - 1 bytes of |src| (NULL: nothing) into the zeroed |dst|. */
+static void copy_cstr(char *dst, size_t cap, const char *src) {
+  if (!src) return;
+  size_t n = strnlen(src, cap - 1);
+  memcpy(dst, src, n);
+}
+
 static void push_raw(duk_context *ctx, const sb_js_http_resinfo *ri, const sb_http_res *res,
                      int text) {
   const char *method = ri->method;
@@ -156,11 +163,12 @@ static void push_raw(duk_context *ctx, const sb_js_http_resinfo *ri, const sb_ht
   h->remote_port = res->remote_port;
   h->nheaders = (uint32_t)res->nheaders;
   h->ocsp = res->ocsp;
-  snprintf(h->method, sizeof(h->method), "%s", method);
-  snprintf(h->ip, sizeof(h->ip), "%s", res->remote_ip);
-  snprintf(h->tls_version, sizeof(h->tls_version), "%s", res->tls_version ? res->tls_version : "");
-  snprintf(h->tls_cipher, sizeof(h->tls_cipher), "%s", res->tls_cipher_suite);
-  snprintf(h->reason, sizeof(h->reason), "%s", res->reason);
+  /* The buffer is zeroed: copies of at most cap-1 bytes stay terminated (no printf per request). */
+  copy_cstr(h->method, sizeof(h->method), method);
+  copy_cstr(h->ip, sizeof(h->ip), res->remote_ip);
+  copy_cstr(h->tls_version, sizeof(h->tls_version), res->tls_version);
+  copy_cstr(h->tls_cipher, sizeof(h->tls_cipher), res->tls_cipher_suite);
+  copy_cstr(h->reason, sizeof(h->reason), res->reason);
   p += sizeof(raw_head);
   p = put_headers(p, res->headers, res->nheaders);
   if (text && res->body.len) {
