@@ -209,6 +209,21 @@ static void h_on_write(sb_conn *k) {
   if (x && evbuffer_get_length(bufferevent_get_output(k->bev)) == 0) sb_xfer_sent(x);
 }
 
+/* What feed() said (r: 0 more to come, 1 complete, < 0 malformed) of the bytes read so far;
+ * |more|: bytes are left unread after them. */
+static void h_read_done(sb_conn *k, sb_xfer *x, int r, int more) {
+  if (r == 0) return;
+  k->ps = NULL;
+  if (r == 1) {
+    if (x->leftover || more || !http_should_keep_alive(&x->parser))
+      sb_conn_not_reusable(k);
+    sb_xfer_finish(x, 0, NULL);
+  } else {
+    sb_conn_not_reusable(k);
+    sb_xfer_finish(x, SB_HTTP_ERR_PROTOCOL, "malformed HTTP response");
+  }
+}
+
 static void h_on_read(sb_conn *k) {
   sb_xfer *x = k->ps;
   struct evbuffer *in = bufferevent_get_input(k->bev);
@@ -225,16 +240,19 @@ static void h_on_read(sb_conn *k) {
     r = feed(x, v.iov_base, v.iov_len);
     evbuffer_drain(in, v.iov_len);
   }
-  if (r == 0) return;
-  k->ps = NULL;
-  if (r == 1) {
-    if (x->leftover || evbuffer_get_length(in) > 0 || !http_should_keep_alive(&x->parser))
-      sb_conn_not_reusable(k);
-    sb_xfer_finish(x, 0, NULL);
-  } else {
-    sb_conn_not_reusable(k);
-    sb_xfer_finish(x, SB_HTTP_ERR_PROTOCOL, "malformed HTTP response");
+  h_read_done(k, x, r, evbuffer_get_length(in) > 0);
+}
+
+/* The same for bytes read straight from a plain socket (nothing waits in the input buffer). */
+static void h_on_bytes(sb_conn *k, const char *p, size_t n) {
+  sb_xfer *x = k->ps;
+  if (!x) {
+    sb_conn_free(k);
+    return;
   }
+  sb_xfer_first_byte(x);
+  x->res->bytes_received += n;
+  h_read_done(k, x, feed(x, p, n), 0);
 }
 
 /* The connection hit EOF (|code| == 0) or failed with k6's |code| and |msg|: completes a read-until-close response,
@@ -271,6 +289,7 @@ const sb_http_proto sb_http_h1 = {
     .can_take = h_can_take,
     .submit = h_submit,
     .on_read = h_on_read,
+    .on_bytes = h_on_bytes,
     .on_write = h_on_write,
     .on_close = h_on_close,
     .cancel = h_cancel,

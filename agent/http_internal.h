@@ -28,6 +28,9 @@ typedef struct sb_http_proto {
   int (*can_take)(const sb_conn *k);      /* may another exchange start on |k| now? */
   int (*submit)(sb_conn *k, sb_xfer *x);  /* start sending |x|; 0 or < 0 (x not taken) */
   void (*on_read)(sb_conn *k);            /* input is waiting in the bufferevent */
+  /* plain connections: |n| bytes just read, the bufferevent's input being empty (NULL: they
+   * go through the input buffer and on_read) */
+  void (*on_bytes)(sb_conn *k, const char *p, size_t n);
   void (*on_write)(sb_conn *k);           /* the output buffer drained */
   /* the connection broke (|code| 0: EOF; else k6's code and message): finish or fail every
    * exchange on it. The connection is freed by the caller afterwards. */
@@ -48,6 +51,8 @@ struct sb_conn {
   evutil_socket_t fd;
   struct event connect_ev;    /* the pending non-blocking connect */
   int connect_armed;
+  struct event read_ev;       /* plain connections: read here, not by the bufferevent */
+  int read_armed;
   int state;                  /* CONN_* */
   int tls;
   int port;
