@@ -12,6 +12,7 @@
 
 #include "controller/output_internal.h"
 #include "controller/output_prw.h"
+#include "controller/run_state.h"
 #include "controller/threshold.h"
 
 #define MAX_OUTPUTS 32 /* a metric's "announced" flags are one bit per output */
@@ -35,12 +36,10 @@ typedef struct out_metric {
   sb_value_type contains;
   sb_buf json_name, csv_name; /* escaped once */
   uint32_t announced;         /* JSON outputs that wrote its Metric record, by index */
-  int prw_id;                 /* its id in prometheus-rw's metric set; < 0: none */
 } out_metric;
 
 typedef struct out_tags {
   sb_buf json, csv;           /* the rendered fragments */
-  const sb_tagset *prw;       /* interned in prometheus-rw's metric set, or NULL */
 } out_tags;
 
 struct sb_outputs {
@@ -48,6 +47,7 @@ struct sb_outputs {
   size_t nw;
   int kinds;                  /* 1 << OUT_* of the outputs present */
   char *summary_export;
+  sb_buf generator;           /* the summary export's "speedboat_generator" (JSON), or empty */
   sb_prw *prw;                /* --out prometheus-rw (at most one), or NULL */
   out_metric *metrics;
   sb_threshold *t;
@@ -154,6 +154,7 @@ int sb_outputs_new(sb_outputs **out, const char *const *specs, size_t n,
                    const char *summary_export, sb_err *err) {
   sb_outputs *o = calloc(1, sizeof(*o));
   if (!o) return sb_err_set(err, SB_ENOMEM, "out of memory");
+  sb_buf_init(&o->generator);
   int rc = 0;
   for (size_t i = 0; i < n && !rc; i++) rc = add_spec(o, specs[i], err);
   if (!rc && summary_export && !*summary_export)
@@ -183,12 +184,13 @@ void sb_outputs_free(sb_outputs *o) {
   }
   sb_thresholds_free(o->t, o->nt);
   sb_prw_free(o->prw);
+  sb_buf_clear(&o->generator);
   free(o->summary_export);
   free(o);
 }
 
 int sb_outputs_want_points(const sb_outputs *o) {
-  return o && (o->nw > 0 || o->prw);
+  return o && o->nw > 0; /* prometheus-rw reads the merged metrics (sb_outputs_attach) */
 }
 
 void sb_outputs_describe(const sb_outputs *o, char *out, size_t cap) {
@@ -230,7 +232,6 @@ static out_metric *find_metric(sb_outputs *o, const char *name, sb_metric_type t
   }
   m->type = type;
   m->contains = contains;
-  m->prw_id = o->prw ? sb_metrics_register(sb_prw_metrics(o->prw), name, type, contains, NULL) : -1;
   if (sb_out_json_string(&m->json_name, name) || sb_out_csv_field(&m->csv_name, name) ||
       !m->json_name.data || !m->csv_name.data) {
     sb_buf_clear(&m->json_name);
@@ -252,8 +253,7 @@ static void *on_metric(const sb_point_metric *pm, void *ud) {
 static int render_tags(const sb_outputs *o, out_tags *t, const char *const *kv, size_t n) {
   sb_buf_init(&t->json);
   sb_buf_init(&t->csv);
-  t->prw = NULL;
-  int rc = o->prw && !(t->prw = sb_metrics_tags(sb_prw_metrics(o->prw), kv, n)) ? SB_ENOMEM : 0;
+  int rc = 0;
   if (o->kinds & (1 << OUT_JSON)) rc |= sb_out_json_tags(&t->json, kv, n);
   if (o->kinds & (1 << OUT_CSV)) rc |= sb_out_csv_tags(&t->csv, kv, n);
   if (!rc) return 0;
@@ -281,7 +281,6 @@ static void free_tags(void *tags_ud, void *ud) {
 /* Appends one sample to every output. */
 static void write_point(sb_outputs *o, out_metric *m, const out_tags *t, int64_t time_us,
                         double v) {
-  if (m->prw_id >= 0 && t->prw) sb_metrics_add(sb_prw_metrics(o->prw), m->prw_id, t->prw, v);
   for (size_t i = 0; i < o->nw; i++) {
     writer *w = &o->w[i];
     sb_buf *b = &w->sink.buf;
@@ -313,20 +312,22 @@ int sb_outputs_decoder(sb_outputs *o, sb_points_dec **out) {
 void sb_outputs_flush(sb_outputs *o) {
   for (size_t i = 0; o && i < o->nw; i++)
     if (o->w[i].sink.path) sb_out_sink_flush(&o->w[i].sink);
-  if (o) sb_prw_tick(o->prw);
+}
+
+int sb_outputs_attach(sb_outputs *o, struct event_base *base, const sb_metrics *m) {
+  return o && o->prw ? sb_prw_attach(o->prw, base, m) : 0;
 }
 
 void sb_outputs_sample(sb_outputs *o, const char *name, sb_metric_type type,
                        sb_value_type contains, const char *const *kv, size_t n, int64_t time_us,
                        double v) {
-  if (!o || (!o->nw && !o->prw)) return;
+  if (!o || !o->nw) return;
   out_metric *m = find_metric(o, name, type, contains);
   out_tags t;
   if (!m || render_tags(o, &t, kv, n)) return;
   write_point(o, m, &t, time_us, v);
   sb_buf_clear(&t.json);
   sb_buf_clear(&t.csv);
-  sb_prw_tick(o->prw);
 }
 
 /* ---- the end ---- */
@@ -338,7 +339,9 @@ static int write_summary_export(sb_outputs *o, const sb_metrics *m, double durat
   if (!res) return sb_err_set(err, SB_ENOMEM, "out of memory");
   for (size_t i = 0; i < o->nt; i++)
     if (sb_threshold_eval(&o->t[i], m, duration_s, 0, &res[i], NULL)) res[i].ok = 0;
-  sb_out_summary_in in = {m, o->t, res, o->nt, stats, nstats, duration_s};
+  sb_out_summary_in in = {.metrics = m, .t = o->t, .res = res, .nt = o->nt, .stats = stats,
+                          .nstats = nstats, .duration_s = duration_s,
+                          .generator = o->generator.data, .generator_len = o->generator.len};
   if (!stats || !nstats) {
     in.stats = default_stats;
     in.nstats = sizeof(default_stats) / sizeof(*default_stats);
@@ -351,6 +354,12 @@ static int write_summary_export(sb_outputs *o, const sb_metrics *m, double durat
   sb_buf_clear(&b);
   free(res);
   return rc;
+}
+
+int sb_outputs_set_generator(sb_outputs *o, const sb_run_state *st) {
+  if (!o || !o->summary_export) return 0;
+  sb_buf_reset(&o->generator);
+  return sb_run_state_generator_json(&o->generator, st);
 }
 
 int sb_outputs_finish(sb_outputs *o, const sb_metrics *m, double duration_s,

@@ -84,10 +84,13 @@ typedef struct sb_out_summary_in {
   const char *const *stats;       /* trend columns */
   size_t nstats;
   double duration_s;
+  const char *generator;          /* a JSON object for "speedboat_generator", or NULL: no key */
+  size_t generator_len;
 } sb_out_summary_in;
 
-/* k6's --summary-export document (the legacy JSON summary, 4-space indent) into |b|. Returns 0 or
- * SB_ENOMEM. */
+/* k6's --summary-export document (the legacy JSON summary, 4-space indent) into |b|, with
+ * speedboat's "speedboat_generator" after "metrics" when |in| has one (re-indented to match).
+ * Returns 0 or SB_ENOMEM. */
 int sb_out_summary_format(sb_buf *b, const sb_out_summary_in *in);
 
 #endif

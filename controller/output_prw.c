@@ -474,8 +474,8 @@ int sb_prw_encode(const sb_metrics *m, const sb_prw_config *c, int64_t ts_ms, in
 
 struct sb_prw {
   sb_prw_config c;
-  sb_metrics *agg;          /* loop thread: the agents' points so far */
-  int64_t next_push_us;     /* loop thread: monotonic time of the next interval push */
+  const sb_metrics *run;    /* loop thread: the run's merged metrics (sb_prw_attach) */
+  struct event *ev_push;    /* loop thread: every push interval, on the run's loop */
   int64_t last_ts_ms;       /* loop thread: timestamps only go forward */
   sb_buf scratch;           /* loop thread: the body being made */
   char *warned[MAX_WARNED]; /* loop thread: failures already reported */
@@ -547,7 +547,7 @@ int sb_prw_new(sb_prw **out, sb_prw_config *c, sb_err *err) {
   p->hc.insecure_skip_tls_verify = p->c.insecure_skip_tls_verify;
   pthread_mutex_init(&p->mu, NULL);
   pthread_cond_init(&p->cv, NULL);
-  if (sb_metrics_new(&p->agg) || !(p->base = event_base_new()) || make_headers(p)) goto fail;
+  if (!(p->base = event_base_new()) || make_headers(p)) goto fail;
   if ((rc = sb_http_shared_new(&p->shared, p->base, &p->hc, err))) goto fail_set;
   if ((rc = sb_http_client_new(&p->client, p->base, p->shared))) goto fail;
   *out = p;
@@ -635,7 +635,6 @@ static void *pusher_main(void *arg) {
 }
 
 int sb_prw_start(sb_prw *p, sb_err *err) {
-  p->next_push_us = sb_clock_mono_us() + p->c.push_interval_ms * 1000;
   if (pthread_create(&p->th, NULL, pusher_main, p))
     return sb_err_set(err, SB_ENOMEM, "--out prometheus-rw: cannot start the pusher thread");
   p->started = 1;
@@ -656,12 +655,12 @@ static void stop(sb_prw *p) {
 void sb_prw_free(sb_prw *p) {
   if (!p) return;
   stop(p);
+  if (p->ev_push) event_free(p->ev_push);
   sb_http_client_free(p->client);
   sb_http_shared_free(p->shared);
   if (p->base) event_base_free(p->base);
   sb_http_config_clear(&p->hc);
   sb_http_res_clear(&p->res);
-  sb_metrics_free(p->agg);
   sb_buf_clear(&p->scratch);
   sb_buf_clear(&p->pending);
   sb_buf_clear(&p->sending);
@@ -678,9 +677,6 @@ const char *sb_prw_url(const sb_prw *p) {
   return p->c.url;
 }
 
-sb_metrics *sb_prw_metrics(sb_prw *p) {
-  return p->agg;
-}
 
 /* A WARN line for the newest failure, unless that one was reported already. */
 static void report(sb_prw *p) {
@@ -720,15 +716,29 @@ static void push_set(sb_prw *p, const sb_metrics *m, int stale) {
 void sb_prw_tick(sb_prw *p) {
   if (!p || !p->started) return;
   report(p);
-  int64_t now = sb_clock_mono_us();
-  if (now < p->next_push_us) return;
-  p->next_push_us = now + p->c.push_interval_ms * 1000;
-  push_set(p, p->agg, 0);
+  if (p->run) push_set(p, p->run, 0);
+}
+
+static void on_push_timer(evutil_socket_t fd, short what, void *arg) {
+  (void)fd, (void)what;
+  sb_prw_tick(arg);
+}
+
+int sb_prw_attach(sb_prw *p, struct event_base *base, const sb_metrics *m) {
+  if (!p) return 0;
+  int64_t ms = p->c.push_interval_ms;
+  struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+  if (p->ev_push) event_free(p->ev_push);
+  p->run = m;
+  if (!(p->ev_push = event_new(base, -1, EV_PERSIST, on_push_timer, p))) return SB_ENOMEM;
+  return event_add(p->ev_push, &tv) ? SB_ENOMEM : 0;
 }
 
 int sb_prw_finish(sb_prw *p, const sb_metrics *final) {
-  if (!p || !p->started) return 0;
-  push_set(p, final ? final : p->agg, p->c.stale_markers);
+  if (!p) return 0;
+  if (p->ev_push) event_del(p->ev_push); /* no interval push after the last one */
+  if (!p->started) return 0;
+  if (final || p->run) push_set(p, final ? final : p->run, p->c.stale_markers);
   stop(p);
   report(p);
   return p->last_failed ? SB_EIO : 0;

@@ -21,10 +21,11 @@
  * a label (name made valid for Prometheus), except k6's non-indexable vu and iter; empty values
  * are left out. Labels sorted by name, "__name__" first.
  *
- * Threads: the metrics and the encoding belong to the controller's loop thread; one pusher
- * thread owns a private event loop and the project's HTTP client (agent/http_client.h) and posts
- * one body at a time. A body made while one is in flight replaces the one waiting (the values are
- * cumulative: the newest body says it all). */
+ * Threads: the output has no metrics of its own: it reads the run's merged metric set (the
+ * agents' snapshots, merged once a second on the controller's loop) on that loop, every push
+ * interval, and encodes it there. One pusher thread owns a private event loop and the project's
+ * HTTP client (agent/http_client.h) and posts one body at a time. A body made while one is in
+ * flight replaces the one waiting (the values are cumulative: the newest body says it all). */
 #ifndef SB_OUTPUT_PRW_H
 #define SB_OUTPUT_PRW_H
 
@@ -87,9 +88,10 @@ int sb_prw_encode(const sb_metrics *m, const sb_prw_config *c, int64_t ts_ms, in
                   sb_buf *out, size_t *nseries);
 
 typedef struct sb_prw sb_prw;
+struct event_base;
 
-/* Takes |c| over (|c| owns nothing afterwards, whatever the result) and creates the output with
- * its own metric set. Returns 0, SB_ENOMEM, or SB_EINVAL when the TLS settings cannot be used. */
+/* Takes |c| over (|c| owns nothing afterwards, whatever the result) and creates the output.
+ * Returns 0, SB_ENOMEM, or SB_EINVAL when the TLS settings cannot be used. */
 int sb_prw_new(sb_prw **out, sb_prw_config *c, sb_err *err);
 /* Starts the pusher thread. Returns 0 or SB_ENOMEM (|err| set). */
 int sb_prw_start(sb_prw *p, sb_err *err);
@@ -97,15 +99,17 @@ int sb_prw_start(sb_prw *p, sb_err *err);
 void sb_prw_free(sb_prw *p);
 const char *sb_prw_url(const sb_prw *p);
 
-/* The output's own metric set, fed from the agents' points on the loop thread. */
-sb_metrics *sb_prw_metrics(sb_prw *p);
-/* On the loop thread, often (after each Points message): reports (WARN on stderr) push failures
- * not reported yet, and when a push interval has passed since the last, encodes the set and
- * hands the body to the pusher. */
+/* Hands the output the run's merged metric set |m| and arms a timer on |base| (the loop that
+ * writes |m|: the encoding reads it there) that calls sb_prw_tick() every push interval. Keeps
+ * both pointers: |m| must outlive the last tick, |base| the output. Returns 0 or SB_ENOMEM. */
+int sb_prw_attach(sb_prw *p, struct event_base *base, const sb_metrics *m);
+/* One push interval (the timer's work, on the loop thread): reports (WARN on stderr) push
+ * failures not reported yet, encodes the attached set and hands the body to the pusher (an
+ * empty set sends nothing). */
 void sb_prw_tick(sb_prw *p);
-/* The end: pushes |final| (the run's merged metrics; NULL: the output's own set) with stale
- * markers when configured, waits for it (bounded by the push timeout, after any push in flight)
- * and stops the thread; a failure is a WARN. Returns 0, or SB_EIO when the last push failed. */
+/* The end: stops the timer, pushes |final| (NULL: the attached set) with stale markers when
+ * configured, waits for it (bounded by the push timeout, after any push in flight) and stops
+ * the thread; a failure is a WARN. Returns 0, or SB_EIO when the last push failed. */
 int sb_prw_finish(sb_prw *p, const sb_metrics *final);
 
 #endif

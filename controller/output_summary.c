@@ -10,7 +10,8 @@
  *
  * A rate's "rate" is called "value" there; a threshold maps to true when it FAILED (k6's
  * legacy "tainted" sense). Groups and checks come from the `group` and `check` tags, in the order
- * they first appeared. */
+ * they first appeared. After "metrics", speedboat adds "speedboat_generator" (the generators'
+ * verdict, as handleSummary's data has it; controller/run_state.h). */
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,47 @@ static void pw_str(pw *w, const char *key, const char *s) {
 static void pw_bool(pw *w, const char *key, int v) {
   pw_key(w, key);
   w->rc |= sb_buf_puts(w->b, v ? "true" : "false");
+}
+
+static void pw_newline(pw *w) {
+  w->rc |= sb_buf_puts(w->b, "\n");
+  for (int i = 0; i < w->depth; i++) w->rc |= sb_buf_puts(w->b, "    ");
+}
+
+/* Appends the compact JSON |s| (|n| bytes, valid: made by our own writers) laid out as the rest
+ * of the document: one member or element a line, 4 more spaces a level, "key": value, and
+ * empty objects and arrays as {} and []. */
+static void pw_json(pw *w, const char *s, size_t n) {
+  int base = w->depth;
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    if (c == '"') { /* a string, escapes and all */
+      size_t j = i + 1;
+      while (j < n && s[j] != '"') j += s[j] == '\\' ? 2 : 1;
+      w->rc |= sb_buf_append(w->b, s + i, (j < n ? j + 1 : n) - i);
+      i = j;
+    } else if (c == '{' || c == '[') {
+      w->rc |= sb_buf_append(w->b, &c, 1);
+      if (i + 1 < n && (s[i + 1] == '}' || s[i + 1] == ']')) {
+        w->rc |= sb_buf_append(w->b, &s[++i], 1);
+        continue;
+      }
+      w->depth++;
+      pw_newline(w);
+    } else if (c == '}' || c == ']') {
+      if (w->depth > base) w->depth--;
+      pw_newline(w);
+      w->rc |= sb_buf_append(w->b, &c, 1);
+    } else if (c == ',') {
+      w->rc |= sb_buf_puts(w->b, ",");
+      pw_newline(w);
+    } else if (c == ':') {
+      w->rc |= sb_buf_puts(w->b, ": ");
+    } else if (c != ' ' && c != '\n' && c != '\t' && c != '\r') {
+      w->rc |= sb_buf_append(w->b, &c, 1);
+    }
+  }
+  w->depth = base;
 }
 
 /* k6's group and check ids: the hex MD5 of the path. */
@@ -280,6 +322,10 @@ int sb_out_summary_format(sb_buf *b, const sb_out_summary_in *in) {
   pw_open(&w, NULL);
   write_group(&w, in->metrics, &all, "", "", "root_group");
   write_metrics(&w, in);
+  if (in->generator && in->generator_len) { /* speedboat's own: k6's export has no such key */
+    pw_key(&w, "speedboat_generator");
+    pw_json(&w, in->generator, in->generator_len);
+  }
   pw_close(&w);
   w.rc |= sb_buf_puts(b, "\n");
   free(all.v);

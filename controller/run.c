@@ -225,6 +225,7 @@ static int drive(run *r) {
   r->base = event_base_new();
   if (!r->base || sb_metrics_new(&r->metrics) || sb_judge_register_metrics(r->judge, r->metrics, NULL))
     return SB_EXIT_ENGINE;
+  if (sb_outputs_attach(r->outputs, r->base, r->metrics)) return SB_EXIT_ENGINE; /* prometheus-rw */
   r->ev_sigint = evsignal_new(r->base, SIGINT, sb_run_on_sigint, r);
   r->ev_progress = event_new(r->base, -1, EV_PERSIST, sb_run_on_progress, r);
   r->ev_beat = event_new(r->base, -1, EV_PERSIST, sb_run_on_beat, r);
@@ -275,6 +276,7 @@ static void finish_outputs(run *r, double secs) {
                       "summary and thresholds count them all\n", a->pub.name,
               (unsigned long long)lost, SB_POINTS_MAX);
   }
+  if (sb_outputs_set_generator(r->outputs, &r->st)) fprintf(stderr, "ERRO out of memory\n");
   if (sb_outputs_finish(r->outputs, r->metrics, secs,
                         (const char *const *)r->opts->summary_trend_stats,
                         r->opts->nsummary_trend_stats, &err))

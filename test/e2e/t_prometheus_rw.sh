@@ -1,7 +1,8 @@
 # --out prometheus-rw (controller/output_prw.h): a short run pushes to Debian's Prometheus (its
 # remote-write receiver on a free loopback port, its own storage): the request count Prometheus
-# stores is the summary's, a trend stat series exists; a dead endpoint is one WARN naming the
-# URL and the run still ends with exit code 0.
+# stores is the summary's, a trend stat series exists; the agents send no points for it (no
+# more bytes to the controller than with no output); a dead endpoint is one WARN naming the URL and
+# the run still ends with exit code 0.
 . "$SB_ROOT/test/e2e/lib.sh"
 export K6_SUMMARY_MODE=legacy
 command -v prometheus >/dev/null || fail "prometheus is needed (make deps)"
@@ -52,6 +53,58 @@ query 'k6_vus' | grep -q '"value"' || fail "no k6_vus series"
 # the samples came in during the run, not only at the end: more than one per series
 n=$(query 'count_over_time(k6_http_reqs_total{name="rw-page"}[5m])' | value)
 [ "${n:-0}" -ge 2 ] || fail "only ${n:-no} samples of k6_http_reqs_total (pushed every second)"
+
+# the agents send no points for prometheus-rw (it encodes the controller's merged metrics): the
+# bytes an agent sends the controller (counted by a relay between them) are those of a run with
+# no output at all, far below json's, which needs every sample
+cat >"$WORK/relay.py" <<'PY'
+import socket, sys, threading
+ls = socket.socket(); ls.bind(("127.0.0.1", 0)); ls.listen(4)
+host, port = sys.argv[1].rsplit(":", 1)
+print(ls.getsockname()[1], flush=True)
+def pipe(a, b, count):
+    n = 0
+    while True:
+        d = a.recv(65536)
+        if not d: break
+        n += len(d); b.sendall(d)
+    if count:
+        with open(sys.argv[2], "a") as f: f.write("%d\n" % n)
+    try: b.shutdown(socket.SHUT_WR)
+    except OSError: pass
+while True:
+    c, _ = ls.accept()
+    u = socket.create_connection((host, int(port)))
+    threading.Thread(target=pipe, args=(c, u, False), daemon=True).start()
+    threading.Thread(target=pipe, args=(u, c, True), daemon=True).start()
+PY
+start_agents 1
+python3 "$WORK/relay.py" "$AGENTS" "$WORK/relay.count" >"$WORK/relay.port" &
+PIDS="$PIDS $!"
+for _i in $(seq 1 50); do [ -s "$WORK/relay.port" ] && break; sleep 0.1; done
+RELAY="127.0.0.1:$(cat "$WORK/relay.port")"
+busy=$(script busy.js <<'JS'
+import http from 'k6/http';
+export const options = { scenarios: { s: { executor: 'shared-iterations', vus: 2, iterations: 1500 } } };
+export default function () { http.get(`${__ENV.TARGET}/busy`); }
+JS
+)
+# agent_bytes ARGS...: a run through the relay; prints the bytes the agent sent the controller
+agent_bytes() {
+  : >"$WORK/relay.count"
+  run_sb run -q --no-api --agents "$RELAY" -e TARGET="$TARGET" "$@" "$busy"
+  expect_rc 0
+  for _i in $(seq 1 50); do [ -s "$WORK/relay.count" ] && break; sleep 0.1; done
+  awk '{ s += $1 } END { print s + 0 }' "$WORK/relay.count"
+}
+rw=$(agent_bytes --out "prometheus-rw=$URL")
+! grep -q 'WARN prometheus-rw' "$WORK/err" || { show; fail "a push failed (distributed)"; }
+none=$(agent_bytes)
+json=$(agent_bytes --out "json=$WORK/points.json")
+echo "agent -> controller: $rw B with prometheus-rw, $none B with no output, $json B with json"
+[ "$rw" -gt 0 ] && [ "$none" -gt 0 ] || fail "the relay counted nothing"
+[ "$rw" -lt $((none + none / 2 + 2000)) ] || fail "prometheus-rw made the agent send more: $rw B vs $none B"
+[ "$json" -gt $((3 * rw)) ] || fail "json's points cost little more than prometheus-rw: $json B vs $rw B"
 
 # k6's name, the URL from the environment, and nobody listening there
 DEAD=$(free_port)

@@ -1,7 +1,8 @@
 #!/bin/sh
 # The generator's self-report (agent/selfmon.h, controller/run_state.h): a run whose own agent
 # limits the load says so after the summary, with the cause and what to do — a worker thread
-# busy in JS, the descriptor limit — and a calm run says nothing.
+# busy in JS, the descriptor limit — and a calm run says nothing; --summary-export carries the
+# verdict as handleSummary's data does (speedboat_generator).
 . "$(dirname "$0")/lib.sh"
 export K6_SUMMARY_MODE=legacy
 start_target
@@ -14,11 +15,22 @@ import { sleep } from 'k6';
 export default function () { const t = Date.now(); while (Date.now() - t < 50) {} sleep(0.001); }
 JS
 )
-run_sb run --no-api --workers 1 -u 4 -d 4s "$S"
+run_sb run --no-api --workers 1 -u 4 -d 4s --summary-export "$WORK/export.json" "$S"
 expect_rc 0
 expect_out '^WARN the load generator was saturated — results may describe the generator, not the target:$'
 expect_out '^  - agent local: a worker thread was busy \(on a CPU or waiting for one\) >= 90% of the time for [0-9.]+ s of [0-9.]+ s \(peak (9[0-9]|100)%\): add agents, raise --workers'
 expect_out '^  - agent local: its event loops ran late by up to [0-9]+ ms'
+# --summary-export carries the same verdict, under handleSummary's key, beside k6's own keys
+python3 - "$WORK/export.json" <<'PY' || fail "bad speedboat_generator in the export: $(cat "$WORK/export.json")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+g = d["speedboat_generator"]
+assert "metrics" in d and "root_group" in d, list(d)
+assert g["saturated"] is True, g
+assert "cpu" in [c["cause"] for c in g["causes"]], g["causes"]
+assert len(g["agents"]) == 1 and g["agents"][0]["cpu_peak"] >= 0.9, g["agents"]
+PY
+grep -q '^    "speedboat_generator": {$' "$WORK/export.json" || fail "the key is not laid out as the rest"
 
 # handleSummary's data carries the same verdict, under a key of its own
 H=$(script hs.js <<'JS'
@@ -48,6 +60,10 @@ expect_rc 0
 expect_out '^ *http_reqs\.*: [0-9]+'
 expect_no_out 'saturated'
 ! grep -q 'saturated' "$WORK/err" || { show; fail "a calm run reported a saturated generator"; }
+run_sb run --no-api -e TARGET="$TARGET" -u 1 -i 2 --summary-export "$WORK/calm.json" "$C"
+expect_rc 0
+python3 -c 'import json,sys; g = json.load(open(sys.argv[1]))["speedboat_generator"]; assert g["saturated"] is False and g["causes"] == [], g' \
+  "$WORK/calm.json" || fail "a calm run's export: $(cat "$WORK/calm.json")"
 
 # --- (c) 64 descriptors, 100 VUs each holding a connection: the descriptor limit ----------------
 F=$(script fds.js <<'JS'

@@ -26,6 +26,7 @@
 #include <event2/http.h>
 #include <event2/thread.h>
 
+#include "controller/output.h"
 #include "controller/output_prw.h"
 #include "proto/prompb.pb-c.h"
 
@@ -382,38 +383,126 @@ static sb_prw *new_prw(const char *url, const char *const *env) {
   return p;
 }
 
+/* The last body the server got, decoded (free with prometheus__write_request__free_unpacked). */
+static Prometheus__WriteRequest *last_body(void) {
+  pthread_mutex_lock(&srv.mu);
+  Prometheus__WriteRequest *wr = decode(&srv.body);
+  pthread_mutex_unlock(&srv.mu);
+  return wr;
+}
+
+static int requests(void) {
+  pthread_mutex_lock(&srv.mu);
+  int n = srv.requests;
+  pthread_mutex_unlock(&srv.mu);
+  return n;
+}
+
+static void wait_requests(int n) {
+  for (int i = 0; i < 500 && requests() < n; i++)
+    usleep(10000);
+  assert_int_equal(requests(), n);
+}
+
+static double iterations_in(const Prometheus__WriteRequest *wr) {
+  return find(wr, "k6_iterations_total", NULL, NULL)->samples[0]->value;
+}
+
+/* Each push reads the attached set as it is then (the run's merged metrics, which the loop
+ * keeps merging into): the output keeps no metrics of its own. */
 static void test_push(void **state) {
   (void)state;
   char url[64];
   snprintf(url, sizeof(url), "http://127.0.0.1:%d/api/v1/write", srv.port);
   const char *env[] = {"K6_PROMETHEUS_RW_USERNAME=alice", "K6_PROMETHEUS_RW_PASSWORD=s3cret",
-                       "K6_PROMETHEUS_RW_HEADERS_X-Scope-OrgID=t1",
-                       "K6_PROMETHEUS_RW_PUSH_INTERVAL=10ms", NULL};
+                       "K6_PROMETHEUS_RW_HEADERS_X-Scope-OrgID=t1", NULL};
+  srv.requests = 0;
   sb_prw *p = new_prw(url, env);
-  sb_metrics *m = sb_prw_metrics(p);
+  struct event_base *base = event_base_new();
+  sb_metrics *m;
+  assert_int_equal(sb_metrics_new(&m), 0);
+  assert_int_equal(sb_prw_attach(p, base, m), 0);
+  sb_prw_tick(p); /* nothing merged yet: nothing sent */
   sb_metrics_add(m, SB_M_ITERATIONS, sb_metrics_tags(m, NULL, 0), 3);
-  usleep(20000);
-  sb_prw_tick(p); /* an interval push of the output's own set */
-  for (int i = 0; i < 200 && !srv.requests; i++)
-    usleep(10000);
-  pthread_mutex_lock(&srv.mu);
-  assert_int_equal(srv.requests, 1);
-  pthread_mutex_unlock(&srv.mu);
+  sb_prw_tick(p);
+  wait_requests(1);
+  Prometheus__WriteRequest *wr = last_body();
+  assert_true(iterations_in(wr) == 3);
+  prometheus__write_request__free_unpacked(wr, NULL);
 
-  sb_metrics *final = sample_metrics(); /* the run's merged set, at the end */
-  assert_int_equal(sb_prw_finish(p, final), 0);
+  sb_metrics_add(m, SB_M_ITERATIONS, sb_metrics_tags(m, NULL, 0), 2); /* a later merge */
+  sb_prw_tick(p);
+  wait_requests(2);
+  wr = last_body();
+  assert_true(iterations_in(wr) == 5);
+  prometheus__write_request__free_unpacked(wr, NULL);
+
+  sb_metrics_add(m, SB_M_ITERATIONS, sb_metrics_tags(m, NULL, 0), 1);
+  assert_int_equal(sb_prw_finish(p, NULL), 0); /* the end: the attached set once more */
+  assert_int_equal(requests(), 3);
   pthread_mutex_lock(&srv.mu);
-  assert_int_equal(srv.requests, 2);
   assert_non_null(
       strstr(srv.headers, "POST /api/v1/write|snappy|application/x-protobuf|0.1.0|speedboat/"));
   assert_non_null(strstr(srv.headers, "|Basic YWxpY2U6czNjcmV0|t1"));
-  Prometheus__WriteRequest *wr = decode(&srv.body);
   pthread_mutex_unlock(&srv.mu);
-  const Prometheus__TimeSeries *ts = find(wr, "k6_http_reqs_total", "method", "GET");
-  assert_true(ts->samples[0]->value == 7);
+  wr = last_body();
+  assert_true(iterations_in(wr) == 6);
   prometheus__write_request__free_unpacked(wr, NULL);
+  sb_prw_free(p);
+  sb_metrics_free(m);
+  event_base_free(base);
+}
+
+/* The timer on the run's loop pushes every interval; finish stops it; an explicit final set
+ * (the run's, at the end) is what the last push carries. */
+static void test_push_timer(void **state) {
+  (void)state;
+  char url[64];
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d/api/v1/write", srv.port);
+  const char *env[] = {"K6_PROMETHEUS_RW_PUSH_INTERVAL=20ms", NULL};
+  srv.requests = 0;
+  sb_prw *p = new_prw(url, env);
+  struct event_base *base = event_base_new();
+  sb_metrics *m;
+  assert_int_equal(sb_metrics_new(&m), 0);
+  sb_metrics_add(m, SB_M_ITERATIONS, sb_metrics_tags(m, NULL, 0), 3);
+  assert_int_equal(sb_prw_attach(p, base, m), 0);
+  struct timeval tv = {0, 150000};
+  event_base_loopexit(base, &tv);
+  event_base_dispatch(base);
+  usleep(50000);
+  int n = requests();
+  assert_true(n >= 2); /* 7 intervals: some may have been replaced while one was in flight */
+
+  sb_metrics *final = sample_metrics();
+  assert_int_equal(sb_prw_finish(p, final), 0);
+  assert_int_equal(requests(), n + 1);
+  Prometheus__WriteRequest *wr = last_body();
+  assert_true(find(wr, "k6_http_reqs_total", "method", "GET")->samples[0]->value == 7);
+  prometheus__write_request__free_unpacked(wr, NULL);
+  assert_int_equal(event_base_get_num_events(base, EVENT_BASE_COUNT_ADDED), 0); /* timer off */
+  event_base_loopexit(base, &tv);
+  event_base_dispatch(base);
+  usleep(20000);
+  assert_int_equal(requests(), n + 1);
   sb_metrics_free(final);
   sb_prw_free(p);
+  sb_metrics_free(m);
+  event_base_free(base);
+}
+
+/* prometheus-rw reads the merged metrics: alone, it asks the agents for no points. */
+static void test_outputs_no_points(void **state) {
+  (void)state;
+  const char *rw[] = {"prometheus-rw=http://127.0.0.1:1/w", "json=/dev/null"};
+  sb_outputs *o;
+  sb_err err;
+  assert_int_equal(sb_outputs_new(&o, rw, 1, NULL, &err), 0);
+  assert_int_equal(sb_outputs_want_points(o), 0);
+  sb_outputs_free(o);
+  assert_int_equal(sb_outputs_new(&o, rw, 2, NULL, &err), 0);
+  assert_int_equal(sb_outputs_want_points(o), 1); /* json still needs every sample */
+  sb_outputs_free(o);
 }
 
 static void test_push_refused(void **state) {
@@ -458,6 +547,8 @@ int main(void) {
       cmocka_unit_test(test_encode),
       cmocka_unit_test(test_encode_stale_markers),
       cmocka_unit_test(test_push),
+      cmocka_unit_test(test_push_timer),
+      cmocka_unit_test(test_outputs_no_points),
       cmocka_unit_test(test_push_refused),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
