@@ -468,17 +468,21 @@ static int series_merge(sb_series *dst, const sb_series *src, sb_metric_type typ
 
 /* Appends |src|'s points to |dst|'s, each pointing to its series in |dst|: |map| gives the metric
  * ids, |tmap| the tag sets by src index (both filled by the series loop for every touched series,
- * and a point's series is touched). Points that cannot be stored count as dropped. */
+ * and a point's series is touched). Near |dst|'s cap the first points that fit are kept (as a
+ * push keeps the samples before the cap); the rest, and all of them when memory runs out, count
+ * as dropped. */
 static void merge_points(sb_metrics *dst, const sb_metrics *src, const int *map,
                          const sb_tagset *const *tmap) {
   const sb_points *sp = src->points;
   sb_points *dp = dst->points;
-  dp->dropped += sp->dropped;
-  if (sb_points_reserve(dp, sp->n)) {
-    dp->dropped += sp->n;
+  size_t room = dp->max > dp->n ? dp->max - dp->n : 0;
+  size_t keep = sp->n < room ? sp->n : room;
+  dp->dropped += sp->dropped + (sp->n - keep);
+  if (sb_points_reserve(dp, keep)) {
+    dp->dropped += keep;
     return;
   }
-  for (size_t i = 0; i < sp->n; i++) {
+  for (size_t i = 0; i < keep; i++) {
     const sb_point *p = &sp->v[i];
     const sb_series *d = sb_metrics_series(dst, map[p->s->metric], tmap[p->s->tags->index]);
     if (!d) {

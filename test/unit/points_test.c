@@ -302,7 +302,7 @@ static void test_cap_counts_the_rest(void **state) {
     sb_metrics_reset(w);
   }
   const sb_points *sp = sb_metrics_points(snap);
-  assert_true(sp->n <= 500);
+  assert_int_equal(sp->n, 500); /* the second batch filled the set up to its cap */
   assert_int_equal(sp->n + sp->dropped, 800); /* every sample kept or counted */
   /* the encoder sends the count; the controller's decoder totals it */
   uint8_t *buf;
@@ -319,12 +319,44 @@ static void test_cap_counts_the_rest(void **state) {
   sb_metrics_free(w), sb_metrics_free(snap);
 }
 
+/* Regression: a merge into a set near its cap dropped the whole incoming batch; it keeps the
+ * first points that fit (in order, each on its series) and counts only the rest. */
+static void test_merge_near_cap_keeps_what_fits(void **state) {
+  (void)state;
+  sb_metrics *w = new_set(1), *snap = new_set(1);
+  sb_err err;
+  ((sb_points *)sb_metrics_points(snap))->max = 10;
+  for (int i = 0; i < 7; i++)
+    assert_int_equal(sb_metrics_add(w, SB_M_HTTP_REQS, sb_metrics_tags(w, tags_a, 3), i), 0);
+  assert_int_equal(sb_metrics_merge(snap, w, &err), 0);
+  sb_metrics_reset(w);
+  for (int i = 0; i < 6; i++)
+    assert_int_equal(sb_metrics_add(w, SB_M_VUS, sb_metrics_tags(w, NULL, 0), 100 + i), 0);
+  ((sb_points *)sb_metrics_points(w))->dropped = 2; /* the worker's own losses travel too */
+  assert_int_equal(sb_metrics_merge(snap, w, &err), 0);
+  const sb_points *sp = sb_metrics_points(snap);
+  assert_int_equal(sp->n, 10);       /* 7 + the 3 that fit */
+  assert_int_equal(sp->dropped, 5);  /* 3 past the cap + the worker's 2 */
+  for (int i = 0; i < 3; i++) {
+    assert_true(sp->v[7 + i].value == 100 + i);
+    assert_int_equal(sp->v[7 + i].s->metric, SB_M_VUS);
+  }
+  /* full: a further batch is counted whole, nothing stored */
+  sb_metrics_reset(w);
+  assert_int_equal(sb_metrics_add(w, SB_M_VUS, sb_metrics_tags(w, NULL, 0), 1), 0);
+  assert_int_equal(sb_metrics_merge(snap, w, &err), 0);
+  assert_int_equal(sp->n, 10);
+  assert_int_equal(sp->dropped, 6);
+  sb_metrics_free(w), sb_metrics_free(snap);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_off_by_default),
       cmocka_unit_test(test_samples_become_points),
       cmocka_unit_test(test_merge_moves_points),
       cmocka_unit_test(test_merge_into_plain_set),
+      cmocka_unit_test(test_merge_near_cap_keeps_what_fits),
       cmocka_unit_test(test_roundtrip_defines_once),
       cmocka_unit_test(test_encode_failure_keeps_definitions_due),
       cmocka_unit_test(test_decode_refuses_garbage),
