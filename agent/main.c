@@ -39,6 +39,7 @@
 #include "agent/limits.h"
 #include "agent/notify.h"
 #include "agent/session.h"
+#include "agent/watchdog.h"
 #include "common/buf.h"
 #include "common/hostport.h"
 #include "common/logfmt.h"
@@ -648,6 +649,7 @@ int main(int argc, char **argv) {
     _exit(rc);
   }
 out:
+  sb_watchdog_shutdown(); /* every session has ended: no init can arm it any more */
   sb_allow_free(allow);
   sb_tls_free(tls);
   free(token);

@@ -2,8 +2,9 @@
  *
  * An unsorted list under one mutex: entries are few at any moment (one init in flight per worker
  * thread), so the thread scans them all on each wake. The condition variable runs on the
- * monotonic clock, so a wall-clock jump neither fires nor delays a deadline. The thread is
- * detached and lives as long as the process. */
+ * monotonic clock, so a wall-clock jump neither fires nor delays a deadline. The thread lives
+ * until sb_watchdog_shutdown() wakes it to quit and joins it (a process that exits with it still
+ * running leaves it to the kernel, and valgrind reports its stack as possibly lost). */
 #include "agent/watchdog.h"
 
 #include <pthread.h>
@@ -16,12 +17,14 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond;
 static sb_watchdog_entry *head; /* armed entries */
 static int started;             /* the thread runs (under mu) */
+static int quit;                /* the thread is to return (under mu) */
+static pthread_t thread;
 
 /* The thread: sets the flag of every entry whose deadline passed, then sleeps until the next. */
 static void *watch(void *arg) {
   (void)arg;
   pthread_mutex_lock(&mu);
-  for (;;) {
+  while (!quit) {
     int64_t now = sb_clock_mono_us(), next = INT64_MAX;
     for (sb_watchdog_entry *e = head; e; e = e->next) {
       if (!e->fired && e->deadline_us <= now) {
@@ -37,6 +40,7 @@ static void *watch(void *arg) {
     struct timespec ts = {.tv_sec = next / 1000000, .tv_nsec = (next % 1000000) * 1000};
     pthread_cond_timedwait(&cond, &mu, &ts);
   }
+  pthread_mutex_unlock(&mu);
   return NULL;
 }
 
@@ -50,10 +54,9 @@ static int start(void) {
   pthread_condattr_destroy(&ca);
   pthread_attr_t at;
   pthread_attr_init(&at);
-  pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
   pthread_attr_setstacksize(&at, 64 * 1024);
-  pthread_t th;
-  int rc = pthread_create(&th, &at, watch, NULL);
+  quit = 0;
+  int rc = pthread_create(&thread, &at, watch, NULL);
   pthread_attr_destroy(&at);
   if (rc != 0) {
     pthread_cond_destroy(&cond);
@@ -95,4 +98,20 @@ int sb_watchdog_disarm(sb_watchdog_entry *e) {
   e->fired = 0;
   pthread_mutex_unlock(&mu);
   return fired;
+}
+
+void sb_watchdog_shutdown(void) {
+  pthread_mutex_lock(&mu);
+  if (!started) {
+    pthread_mutex_unlock(&mu);
+    return;
+  }
+  quit = 1;
+  pthread_cond_signal(&cond);
+  pthread_mutex_unlock(&mu);
+  pthread_join(thread, NULL); /* it returns as soon as it holds the mutex again */
+  pthread_mutex_lock(&mu);
+  started = 0;
+  pthread_cond_destroy(&cond);
+  pthread_mutex_unlock(&mu);
 }
