@@ -609,7 +609,8 @@ static int worker_init(sb_worker *w) {
     return sb_err_set(&w->init_err, SB_ENOMEM, "out of memory");
   if (sb_http_shared_new(&w->http, w->base, &e->cfg.http, &w->init_err) < 0) return SB_EINVAL;
   sb_http_shared_set_allow(w->http, e->cfg.allow);
-  w->env = (sb_vu_env){.base = w->base, .metrics = w->m, .prog = e->prog, .http = w->http,
+  if (!(w->pool = sb_vu_pool_new())) return sb_err_set(&w->init_err, SB_ENOMEM, "out of memory");
+  w->env = (sb_vu_env){.mem_pool = w->pool, .base = w->base, .metrics = w->m, .prog = e->prog, .http = w->http,
                        .files = e->ar, .shared = e->shared,
                        .env = (const char *const *)e->cfg.env, .log = vu_log, .log_ud = w,
                        .discard_response_bodies = e->discard_bodies, .data_json = &e->data_json,
@@ -641,6 +642,8 @@ static void worker_cleanup(sb_worker *w) {
     if (w->vus[i].ev_wait) event_free(w->vus[i].ev_wait);
   }
   free(w->vus);
+  sb_vu_pool_free(w->pool); /* after every VU of the worker, the call VU included */
+  w->pool = NULL;
   sb_http_shared_free(w->http); /* after the VUs: their clients borrow it */
   w->http = NULL;
   if (w->base) event_base_loop(w->base, EVLOOP_NONBLOCK); /* evdns ends its orphaned queries */

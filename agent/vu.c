@@ -55,11 +55,18 @@ static double now_ms(void) {
 
 /* --- capped allocator -------------------------------------------------------------------- */
 
+/* With a pool (every engine VU) the heap lives in sb_vu_mem's size classes, which know each
+ * block's size; without one (tests, the controller's handleSummary) in malloc's. */
 static void *vu_alloc(void *ud, duk_size_t size) {
   sb_vu *vu = ud;
   if (vu->limit && vu->heap_bytes + size > vu->limit) {
     vu->hit_limit = 1;
     return NULL;
+  }
+  if (vu->mem) {
+    void *q = sb_vu_mem_alloc(vu->mem, size);
+    if (q) vu->heap_bytes += sb_vu_mem_block_size(q);
+    return q;
   }
   void *p = malloc(size);
   if (p) vu->heap_bytes += malloc_usable_size(p);
@@ -68,6 +75,16 @@ static void *vu_alloc(void *ud, duk_size_t size) {
 
 static void *vu_realloc(void *ud, void *ptr, duk_size_t size) {
   sb_vu *vu = ud;
+  if (vu->mem) {
+    size_t was = ptr ? sb_vu_mem_block_size(ptr) : 0;
+    if (vu->limit && size > was && vu->heap_bytes - was + size > vu->limit) {
+      vu->hit_limit = 1;
+      return NULL;
+    }
+    void *q = sb_vu_mem_realloc(vu->mem, ptr, size);
+    if (q || size == 0) vu->heap_bytes = vu->heap_bytes - was + (q ? sb_vu_mem_block_size(q) : 0);
+    return q;
+  }
   size_t old = ptr ? malloc_usable_size(ptr) : 0;
   if (size == 0) {
     vu->heap_bytes -= old;
@@ -87,6 +104,11 @@ static void *vu_realloc(void *ud, void *ptr, duk_size_t size) {
 static void vu_free_mem(void *ud, void *ptr) {
   sb_vu *vu = ud;
   if (!ptr) return;
+  if (vu->mem) {
+    vu->heap_bytes -= sb_vu_mem_block_size(ptr);
+    sb_vu_mem_free(vu->mem, ptr);
+    return;
+  }
   vu->heap_bytes -= malloc_usable_size(ptr);
   free(ptr);
 }
@@ -451,6 +473,7 @@ int sb_vu_new(sb_vu **out, const sb_vu_env *env, uint64_t id, sb_err *err) {
   vu->group = calloc(1, 16);
   if (!vu->group) goto fail_group;
   vu->group_cap = 16;
+  if (env->mem_pool) vu->mem = sb_vu_pool_mem(env->mem_pool);
   vu->ctx = duk_create_heap(vu_alloc, vu_realloc, vu_free_mem, vu, vu_fatal);
   if (!vu->ctx) goto fail_heap;
   /* Capped only now: Duktape treats a failed allocation while it builds its built-ins as fatal. */

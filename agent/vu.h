@@ -47,6 +47,8 @@ typedef struct sb_vu_env {
                                    script may catch; uncaught, it is logged as "VU n: heap limit
                                    64 MiB exceeded (...): file:line: RangeError: ..." and the VU
                                    goes on with its next iteration */
+  struct sb_vu_pool *mem_pool;  /* where the heap's memory comes from (agent/vu_mem.h; the
+                                   worker's); NULL: malloc */
   int64_t init_timeout_us;      /* init code still running after this long is stopped and
                                    sb_vu_new() fails naming initTimeout; 0 = never */
   int discard_response_bodies;

@@ -10,6 +10,7 @@
 #include "agent/coro.h"
 #include "agent/vu.h"
 #include "agent/vu_loop.h"
+#include "agent/vu_mem.h"
 #include "agent/watchdog.h"
 #include "common/duk_udata.h"
 
@@ -20,7 +21,8 @@ struct sb_vu {
   duk_context *ctx;
   sb_vu_env env;               /* copied; what it points to is borrowed */
   uint64_t id;
-  size_t heap_bytes;           /* malloc_usable_size() of every live heap allocation */
+  size_t heap_bytes;           /* bytes of every live heap allocation (their blocks) */
+  sb_vu_mem *mem;              /* the heap's allocator (the worker's) when env.mem_pool is set */
   size_t limit;                /* env.heap_limit once the heap exists (0 = none) */
   size_t gc_at;                /* heap_bytes that triggers a collection after an iteration */
   int hit_limit;               /* an allocation was refused for |limit| during the current job */

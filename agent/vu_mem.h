@@ -1,0 +1,68 @@
+/* Memory for the VUs' Duktape heaps: size classes per VU over spans from a pool per worker.
+ *
+ * A Duktape heap makes and frees small blocks all the time (strings, objects, property tables,
+ * ~100 KB of them per VU after its built-ins). glibc served them with a lock-free cache but
+ * paid a malloc_usable_size() per block for the heap-limit accounting, grew each worker's arena
+ * a page at a time (an mprotect per 4 KiB: 2.7 million of them for 100,000 VUs) and freed the
+ * whole heap block by block when a VU ended. Here:
+ *
+ *   sb_vu_pool  spans of SB_VU_SPAN bytes carved from big mmap'ed chunks (a mutex guards them:
+ *               a span is taken every 16 KiB of growth, so the lock is cold), and the worker's
+ *               allocator over them (sb_vu_pool_mem), which every VU of the worker shares: what
+ *               one VU frees (its init's leftovers, a VU that ended) the next one reuses.
+ *   sb_vu_mem   an allocator: blocks of 16-byte classes up to SB_VU_SMALL_MAX bytes,
+ *               bumped from its current span and reused through one free list per class;
+ *               larger blocks come from malloc. A class with no free block splits the
+ *               smallest larger free one before bumping (a heap that grew its property tables
+ *               leaves big blocks behind). Every block has an 8-byte header holding its
+ *               size, so freeing and accounting need no lookup. Not thread-safe: the VUs of a
+ *               worker run on its thread only (made, iterated, called and freed there).
+ *
+ * Blocks are 8-byte aligned (what Duktape asks for on 64-bit platforms). */
+#ifndef SB_VU_MEM_H
+#define SB_VU_MEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SB_VU_SPAN (16u * 1024)          /* bytes a VU takes from its pool at a time */
+#define SB_VU_SMALL_MAX 1024u           /* largest block (header included) served from spans */
+#define SB_VU_CLASSES (SB_VU_SMALL_MAX / 16)
+
+typedef struct sb_vu_pool sb_vu_pool;
+
+/* Returns a new pool or NULL (out of memory). */
+sb_vu_pool *sb_vu_pool_new(void);
+/* Unmaps every chunk. Every VU using it must have released its memory. Accepts NULL. */
+void sb_vu_pool_free(sb_vu_pool *p);
+/* Bytes of chunks mapped so far (not all of them touched). */
+size_t sb_vu_pool_mapped(const sb_vu_pool *p);
+
+typedef struct sb_vu_mem {
+  sb_vu_pool *pool;
+  char *cur, *end;                 /* the free tail of the current span */
+  void *spans;                     /* the VU's spans, linked through their first word */
+  void *free[SB_VU_CLASSES];       /* freed blocks per class, linked through their payload */
+  uint64_t nonempty;               /* bit c: free[c] holds a block */
+  size_t bytes;                    /* bytes in use, headers included (the heap-limit count) */
+} sb_vu_mem;
+
+/* Starts an empty allocator drawing spans from |pool| (kept, not owned). */
+void sb_vu_mem_init(sb_vu_mem *m, sb_vu_pool *pool);
+/* A block of at least |n| bytes, or NULL (out of memory). n == 0 gives a minimal block. */
+void *sb_vu_mem_alloc(sb_vu_mem *m, size_t n);
+/* Duktape's realloc: p NULL allocates, n 0 frees (NULL), else the block grows or shrinks, moved
+ * when its class changes. NULL (p untouched) when out of memory. */
+void *sb_vu_mem_realloc(sb_vu_mem *m, void *p, size_t n);
+/* Frees a block of |m|. Accepts NULL. */
+void sb_vu_mem_free(sb_vu_mem *m, void *p);
+/* The bytes a block takes, its header included (what sb_vu_mem.bytes counts for it). */
+size_t sb_vu_mem_block_size(const void *p);
+/* Hands every span back to the pool. The blocks must all be freed already (a destroyed heap);
+ * |m| is empty afterwards and may be used again. */
+void sb_vu_mem_release(sb_vu_mem *m);
+
+/* The pool's own allocator, for the VUs of its worker (same thread). */
+sb_vu_mem *sb_vu_pool_mem(sb_vu_pool *p);
+
+#endif
