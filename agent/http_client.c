@@ -606,9 +606,21 @@ static int bad_url(sb_http_res *res, const char *msg) {
 /* Parses the URL into x->tls/host/port/target. Returns 0 or SB_EINVAL (res->error set). */
 static int parse_url(sb_xfer *x, const char *url, sb_http_res *res) {
   struct http_parser_url u;
-  http_parser_url_init(&u);
-  if (http_parser_parse_url(url, strlen(url), 0, &u) != 0 || !(u.field_set & (1 << UF_SCHEMA)))
-    return bad_url(res, "invalid URL");
+  sb_http_client *c = x->c;
+  size_t len = strlen(url);
+  if (c->last_parts && c->last_url.len == len && memcmp(c->last_url.data, url, len) == 0) {
+    u = *c->last_parts; /* the URL of the previous request: parsed already */
+  } else {
+    http_parser_url_init(&u);
+    if (http_parser_parse_url(url, len, 0, &u) != 0 || !(u.field_set & (1 << UF_SCHEMA)))
+      return bad_url(res, "invalid URL");
+    if (!c->last_parts) c->last_parts = malloc(sizeof(*c->last_parts));
+    sb_buf_reset(&c->last_url);
+    if (c->last_parts && sb_buf_append(&c->last_url, url, len) == 0)
+      *c->last_parts = u;
+    else
+      c->last_url.len = 0, free(c->last_parts), c->last_parts = NULL; /* not remembered */
+  }
   const char *schema = url + u.field_data[UF_SCHEMA].off;
   size_t sl = u.field_data[UF_SCHEMA].len;
   if (sl == 4 && strncasecmp(schema, "http", 4) == 0)
@@ -675,7 +687,7 @@ int sb_http_client_request(sb_http_client *c, const sb_http_req *req, sb_http_re
     xfer_release(x);
     return r == SB_ENOMEM ? (res->error = "out of memory", SB_ENOMEM) : r;
   }
-  snprintf(x->method, sizeof(x->method), "%s", req->method);
+  memcpy(x->method, req->method, strlen(req->method) + 1); /* its length was checked above */
   x->cb = cb;
   x->ud = ud;
   x->idempotent = is_idempotent(req->method) && !req->body_len;
@@ -747,6 +759,8 @@ void sb_http_client_free(sb_http_client *c) {
     xfer_free(x);
   }
   sb_buf_clear(&c->scratch);
+  sb_buf_clear(&c->last_url);
+  free(c->last_parts);
   for (size_t i = 0; c->sessions && i < SB_TLS_SESSIONS; i++)
     if (c->sessions[i].sess) SSL_SESSION_free(c->sessions[i].sess);
   free(c->sessions);

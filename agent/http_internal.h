@@ -151,6 +151,8 @@ struct sb_http_client {
   sb_tls_session *sessions;   /* SB_TLS_SESSIONS slots, made by the first TLS session */
   sb_buf scratch;             /* decoding a chain of content codings */
   size_t next_session;
+  sb_buf last_url;            /* the last URL parsed, and what the parser found in it: a VU */
+  struct http_parser_url *last_parts; /* requests the same URL over and over (NULL: none yet) */
 };
 
 /* --- client (http_client.c), for the protocols ------------------------------------------- */

@@ -67,6 +67,7 @@ typedef struct http_state {
   int waiting;
   sb_js_expect ex;          /* setResponseCallback(); default expectedStatuses({200..399}) */
   sb_cookiejar *jar;        /* the VU's jar (http.cookieJar()), kept by the heap stash */
+  sb_buf plain_url;         /* the last URL found valid and without userinfo (job_set_url) */
 } http_state;
 
 static const char *const METHODS[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
@@ -90,6 +91,7 @@ static duk_ret_t state_finalize(duk_context *ctx) {
     for (size_t i = 0; i < st->cap; i++)
       if (st->jobs[i]) job_free(st->jobs[i]);
     free(st->jobs);
+    sb_buf_clear(&st->plain_url);
     free(st);
     duk_push_pointer(ctx, NULL); /* a finalizer may run again if the holder is rescued */
     duk_put_prop_literal(ctx, 0, PTR_KEY);
@@ -256,6 +258,14 @@ static sb_cookiejar *job_jar(duk_context *ctx, job *j) {
 static void job_set_url(duk_context *ctx, job *j) {
   sb_url u;
   sb_err err;
+  sb_buf *seen = &j->st->plain_url;
+  if (seen->len == j->url.len && seen->len && memcmp(seen->data, j->url.data, seen->len) == 0) {
+    sb_buf_reset(&j->user); /* the URL of the previous request: valid, no userinfo */
+    sb_buf_reset(&j->pass);
+    j->url_req = j->url_shown = j->url.data;
+    j->url_req_len = j->url.len;
+    return;
+  }
   if (sb_url_parse(&u, j->url.data, j->url.len, &err) < 0)
     (void)duk_error(ctx, DUK_ERR_TYPE_ERROR, "%s %s: %s", j->method, j->url.data, err.msg);
   sb_buf_reset(&j->user);
@@ -263,6 +273,8 @@ static void job_set_url(duk_context *ctx, job *j) {
   if (!u.user) { /* nearly always: the URL as written serves all three, no copies */
     j->url_req = j->url_shown = j->url.data;
     j->url_req_len = j->url.len;
+    sb_buf_reset(seen);
+    if (sb_buf_append(seen, j->url.data, j->url.len) < 0) sb_buf_reset(seen);
     return;
   }
   sb_buf_reset(&j->noauth);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "agent/duk_ext.h"
 #include "agent/http_config.h"
 #include "agent/vu.h"
 #include "common/duk_udata.h"
@@ -67,11 +68,20 @@ static duk_ret_t k6_check(duk_context *ctx) {
     duk_push_true(ctx);
     return 1;
   }
-  duk_enum(ctx, 1, DUK_ENUM_OWN_PROPERTIES_ONLY);     /* -> [ val sets tags enum ] */
-  while (duk_next(ctx, 3, 1)) {                       /* -> [ ... enum name cond ] */
+  /* A plain object (the usual literal) is walked in place; anything else through an enumerator.
+   * Both in for-in order, as k6 walks the object's keys. */
+  duk_uint_t pos = 0;
+  int plain = sb_duk_own_next(ctx, 1, &pos) >= 0;     /* -> [ val sets tags (name cond) ] */
+  if (plain) {
+    if (duk_get_top(ctx) == 3) return duk_push_true(ctx), 1; /* no conditions */
+  } else {
+    duk_enum(ctx, 1, DUK_ENUM_OWN_PROPERTIES_ONLY);   /* -> [ val sets tags enum ] */
+    if (!duk_next(ctx, 3, 1)) return duk_push_true(ctx), 1;
+  }
+  do {                                                /* -> [ ... name cond ] */
     if (duk_is_function(ctx, -1)) {
       duk_dup(ctx, 0);
-      duk_call(ctx, 1);                               /* -> [ ... enum name result ] */
+      duk_call(ctx, 1);                               /* -> [ ... name result ] */
     }
     int ok = duk_to_boolean(ctx, -1);
     all &= ok;
@@ -80,7 +90,7 @@ static duk_ret_t k6_check(duk_context *ctx) {
       if (t) sb_metrics_add(sb_vu_metrics(vu), SB_M_CHECKS, t, ok ? 1 : 0);
     }
     duk_pop_2(ctx);
-  }
+  } while (plain ? sb_duk_own_next(ctx, 1, &pos) == 1 : duk_next(ctx, 3, 1));
   duk_push_boolean(ctx, all);
   return 1;
 }

@@ -3,6 +3,7 @@
  *   lazy-proto:  a function's automatic .prototype is made on first use;
  *                strict functions have no own caller/arguments throwers.
  *   namebinding: a named function expression binds its name only when its body may look it up.
+ *   own-next:    sb_duk_own_next() walks a plain object's own properties as for-in would.
  * And what the patches are for: such closures are freed by reference counting, without a
  * mark-and-sweep. */
 #include <setjmp.h>
@@ -13,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "agent/duk_ext.h"
 #include "duktape.h"
 
 static duk_context *ctx;
@@ -135,6 +137,41 @@ static void closures_freed_without_gc(void **state) {
   assert_true(live - before < 100);
 }
 
+/* The keys sb_duk_own_next() gives for the object |js| evaluates to, "k=v,k=v", or "-1" when
+ * it declines the object. */
+static const char *own_walk(const char *js) {
+  static char out[256];
+  if (duk_peval_string(ctx, js) != 0) fail_msg("%s: %s", js, duk_safe_to_string(ctx, -1));
+  duk_uint_t pos = 0;
+  duk_int_t rc;
+  size_t n = 0;
+  out[0] = '\0';
+  while ((rc = sb_duk_own_next(ctx, -1, &pos)) == 1) {
+    n += (size_t)snprintf(out + n, sizeof(out) - n, "%s%s=%s", n ? "," : "",
+                          duk_to_string(ctx, -2), duk_safe_to_string(ctx, -1));
+    duk_pop_2(ctx);
+  }
+  if (rc < 0) snprintf(out, sizeof(out), "-1");
+  duk_pop(ctx);
+  return out;
+}
+
+static void own_next_walks_like_for_in(void **state) {
+  (void)state;
+  assert_string_equal(own_walk("({ b: 1, a: 2, 'status 200': 3 })"), "b=1,a=2,status 200=3");
+  assert_string_equal(own_walk("({})"), "");
+  assert_string_equal(own_walk("var o = { x: 1, y: 2, z: 3 }; delete o.y; o"), "x=1,z=3");
+  assert_string_equal(own_walk("var p = Object.create({ inherited: 1 }); p.own = 2; p"), "own=2");
+  assert_string_equal(own_walk("Object.defineProperty({ a: 1 }, 'hidden', { value: 2 })"), "a=1");
+  /* What it declines, so that the caller's duk_enum keeps for-in's rules: index keys (they come
+   * first in for-in order), accessors (they run code), arrays and other exotic objects. */
+  assert_string_equal(own_walk("({ b: 1, 2: 2 })"), "-1");
+  assert_string_equal(own_walk("({ get g() { return 1; } })"), "-1");
+  assert_string_equal(own_walk("[1, 2]"), "-1");
+  assert_string_equal(own_walk("new Proxy({ a: 1 }, {})"), "-1");
+  assert_string_equal(own_walk("var s = {}; s[Symbol('x')] = 1; s.a = 2; s"), "-1");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(prototype_is_there_when_used, setup, teardown),
@@ -143,6 +180,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(strict_functions_have_no_own_throwers, setup, teardown),
       cmocka_unit_test_setup_teardown(named_function_expressions_still_bind, setup, teardown),
       cmocka_unit_test_setup_teardown(closures_freed_without_gc, setup, teardown),
+      cmocka_unit_test_setup_teardown(own_next_walks_like_for_in, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

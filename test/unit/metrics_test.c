@@ -466,8 +466,55 @@ static void test_alloc_failures(void **state) {
   sb_metrics_free(m);
 }
 
+/* sb_metrics_tags() remembers recent lookups by content: a caller that reuses its buffers with
+ * other values gets the other set, the same pairs in another order the same set, and pairs too
+ * long to remember are still interned right. */
+static void test_tags_memo(void **state) {
+  (void)state;
+  sb_metrics *m = new_set();
+  char status[8] = "200";
+  const char *kv[] = {"method", "GET", "status", status};
+  const sb_tagset *t200 = sb_metrics_tags(m, kv, 2);
+  assert_ptr_equal(sb_metrics_tags(m, kv, 2), t200);
+  strcpy(status, "404"); /* same pointers, other content */
+  const sb_tagset *t404 = sb_metrics_tags(m, kv, 2);
+  assert_ptr_not_equal(t404, t200);
+  assert_string_equal(sb_tagset_get(t404, "status"), "404");
+  strcpy(status, "20"); /* a prefix of a remembered value */
+  const sb_tagset *t20 = sb_metrics_tags(m, kv, 2);
+  assert_string_equal(sb_tagset_get(t20, "status"), "20");
+  strcpy(status, "200");
+  assert_ptr_equal(sb_metrics_tags(m, kv, 2), t200);
+  const char *rev[] = {"status", "200", "method", "GET"};
+  assert_ptr_equal(sb_metrics_tags(m, rev, 2), t200);
+  assert_int_equal(sb_tagset_pairs(t200, &(const char *const *){NULL}), 2);
+  const char *one[] = {"method", "GET"}; /* fewer pairs: another set */
+  assert_ptr_not_equal(sb_metrics_tags(m, one, 1), t200);
+  static char big[3000];
+  memset(big, 'x', sizeof(big) - 1);
+  const char *long_kv[] = {"url", big};
+  const sb_tagset *tl = sb_metrics_tags(m, long_kv, 1);
+  assert_ptr_equal(sb_metrics_tags(m, long_kv, 1), tl);
+  big[5] = 'y';
+  assert_ptr_not_equal(sb_metrics_tags(m, long_kv, 1), tl);
+  /* More distinct sets than the memo holds, in a cycle: each is still found */
+  char name[16];
+  const char *nk[] = {"name", name};
+  const sb_tagset *seen[20];
+  for (int round = 0; round < 2; round++)
+    for (int i = 0; i < 20; i++) {
+      snprintf(name, sizeof(name), "n%d", i);
+      const sb_tagset *t = sb_metrics_tags(m, nk, 1);
+      if (round == 0) seen[i] = t;
+      assert_ptr_equal(t, seen[i]);
+      assert_string_equal(sb_tagset_get(t, "name"), name);
+    }
+  sb_metrics_free(m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_tags_memo),
       cmocka_unit_test(test_builtins),       cmocka_unit_test(test_register),
       cmocka_unit_test(test_tags_interning), cmocka_unit_test(test_series_and_add),
       cmocka_unit_test(test_next_and_reset), cmocka_unit_test(test_merge),

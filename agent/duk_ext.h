@@ -1,0 +1,13 @@
+/* Functions Speedboat adds to Duktape (scripts/duktape-*.patch, compiled into duktape.c). */
+#ifndef SB_DUK_EXT_H
+#define SB_DUK_EXT_H
+
+#include "duktape.h"
+
+/* The own enumerable properties of the plain object at |idx| in for-in order, without the
+ * enumerator object duk_enum() makes. |*pos| starts at 0. Returns 1 and pushes [ key value ],
+ * 0 at the end, or -1 (only at *pos 0, nothing pushed) when the object is not a plain object of
+ * string-keyed data properties: use duk_enum() then. */
+duk_int_t sb_duk_own_next(duk_context *ctx, duk_idx_t idx, duk_uint_t *pos);
+
+#endif
