@@ -6,6 +6,15 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
+#ifndef RUNNING_ON_VALGRIND
+#define RUNNING_ON_VALGRIND 0
+#endif
+
 #define CHUNK (8u * 1024 * 1024)         /* one mapping: 512 spans */
 #define HDR 8u
 #define LARGE ((uint64_t)1 << 63)        /* header flag: the block came from malloc */
@@ -18,6 +27,14 @@ struct sb_vu_pool {
   void **chunks;                         /* every chunk, for the unmap */
   size_t nchunks, cap;
 };
+
+int sb_vu_pool_wanted(void) {
+#if defined(__SANITIZE_ADDRESS__)
+  return 0;
+#else
+  return !RUNNING_ON_VALGRIND;
+#endif
+}
 
 sb_vu_pool *sb_vu_pool_new(void) {
   sb_vu_pool *p = calloc(1, sizeof(*p));

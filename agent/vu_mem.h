@@ -33,6 +33,9 @@ typedef struct sb_vu_pool sb_vu_pool;
 
 /* Returns a new pool or NULL (out of memory). */
 sb_vu_pool *sb_vu_pool_new(void);
+/* 0 when the heaps should stay on malloc so that a memory checker sees every block: a build
+ * with AddressSanitizer, or a run under valgrind. 1 otherwise. */
+int sb_vu_pool_wanted(void);
 /* Unmaps every chunk. Every VU using it must have released its memory. Accepts NULL. */
 void sb_vu_pool_free(sb_vu_pool *p);
 /* Bytes of chunks mapped so far (not all of them touched). */

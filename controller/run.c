@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "agent/engine.h"
+#include "agent/watchdog.h"
 #include "common/archive.h"
 #include "common/clock.h"
 #include "controller/compile.h"
@@ -248,6 +249,7 @@ static int drive(run *r) {
     sb_run_drop_conn(&r->agents[i]);
     if (r->agents[i].in_process) pthread_join(r->agents[i].th, NULL);
   }
+  sb_watchdog_shutdown(); /* the in-process engine's init watchdog, if it ran: no thread left */
   return code;
 }
 

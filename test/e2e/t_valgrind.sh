@@ -60,6 +60,9 @@ set -e
 [ "$RC" != 99 ] || { cat "$WORK/vg-local.log"; fail "local run: valgrind found errors (above)"; }
 expect_rc 0
 expect_clean "$WORK/vg-local.log" "local run"
+# every thread the in-process engine started was joined (its init watchdog too)
+grep -Eq "possibly lost: 0 bytes|All heap blocks were freed" "$WORK/vg-local.log" ||
+  { cat "$WORK/vg-local.log"; fail "local run: memory possibly lost at exit (a thread not joined?)"; }
 expect_summary local
 [ "$(target_requests)" = 10 ] || fail "the target saw $(target_requests) requests"
 echo "local run under valgrind: $(( $(date +%s) - t0 )) s"
