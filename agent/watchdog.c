@@ -18,6 +18,9 @@ static pthread_cond_t cond;
 static sb_watchdog_entry *head; /* armed entries */
 static int started;             /* the thread runs (under mu) */
 static int quit;                /* the thread is to return (under mu) */
+static int64_t wake_at;         /* when the thread wakes next (INT64_MAX: when signalled; under
+                                   mu): an arm with a later deadline need not wake it (VU inits
+                                   arm one each, with the same timeout) */
 static pthread_t thread;
 
 /* The thread: sets the flag of every entry whose deadline passed, then sleeps until the next. */
@@ -33,6 +36,7 @@ static void *watch(void *arg) {
       }
       if (!e->fired && e->deadline_us < next) next = e->deadline_us;
     }
+    wake_at = next;
     if (next == INT64_MAX) {
       pthread_cond_wait(&cond, &mu);
       continue;
@@ -56,6 +60,7 @@ static int start(void) {
   pthread_attr_init(&at);
   pthread_attr_setstacksize(&at, 64 * 1024);
   quit = 0;
+  wake_at = INT64_MAX;
   int rc = pthread_create(&thread, &at, watch, NULL);
   pthread_attr_destroy(&at);
   if (rc != 0) {
@@ -80,7 +85,10 @@ int sb_watchdog_arm(sb_watchdog_entry *e, volatile int *flag, int64_t timeout_us
   e->next = head;
   if (head) head->prev = e;
   head = e;
-  pthread_cond_signal(&cond);
+  if (e->deadline_us < wake_at) {
+    wake_at = e->deadline_us; /* it wakes for this one at the latest; no second signal */
+    pthread_cond_signal(&cond);
+  }
   pthread_mutex_unlock(&mu);
   return 0;
 }

@@ -47,8 +47,10 @@ while kill -0 $RUN 2>/dev/null; do
   fi
   line=$(grep -m1 '^running (' "$TMP/err" 2>/dev/null || true)
   if [ -z "$made" ] && [ -n "$line" ]; then # its clock starts once every VU is made
-    el=$(echo "$line" | sed -n 's/^running (\([0-9]*\)m\([0-9]*\)\.\([0-9]\)s).*/\1 \2 \3/p')
+    # "running (01.0s)" under a minute, "running (1m02.0s)" after
+    el=$(echo "$line" | sed -n 's/^running (\(\([0-9]*\)m\)\{0,1\}\([0-9]*\)\.\([0-9]\)s).*/\2 \3 \4/p')
     set -- $el
+    [ $# = 2 ] && set -- 0 "$@"
     made=$(( $(date +%s%3N) - start - ($1 * 60000 + 10#$2 * 1000 + $3 * 100) ))
   fi
   sleep 0.5

@@ -4,6 +4,8 @@
  *                strict functions have no own caller/arguments throwers.
  *   namebinding: a named function expression binds its name only when its body may look it up.
  *   own-next:    sb_duk_own_next() walks a plain object's own properties as for-in would.
+ *   quick-destroy: destroying a heap finalizes every object that has a finalizer without
+ *                marking the heap three times first.
  * And what the patches are for: such closures are freed by reference counting, without a
  * mark-and-sweep. */
 #include <setjmp.h>
@@ -172,6 +174,31 @@ static void own_next_walks_like_for_in(void **state) {
   assert_string_equal(own_walk("var s = {}; s[Symbol('x')] = 1; s.a = 2; s"), "-1");
 }
 
+static int finalized;
+
+static duk_ret_t count_finalizer(duk_context *c) {
+  (void)c;
+  finalized++;
+  return 0;
+}
+
+/* Reachable objects, an unreachable cycle and a rescued-then-dropped object are all finalized
+ * once when the heap goes. */
+static void destroy_runs_every_finalizer(void **state) {
+  (void)state;
+  duk_context *c = duk_create_heap_default();
+  finalized = 0;
+  duk_push_c_function(c, count_finalizer, 1);
+  duk_put_global_string(c, "fin");
+  duk_eval_string_noresult(c,
+      "var keep = {}; Duktape.fin(keep, fin);"                      /* reachable */
+      "(function () { var a = {}, b = { a: a }; a.b = b; Duktape.fin(a, fin); })();" /* cycle */
+      "var arr = []; for (var i = 0; i < 5; i++) { var o = {}; Duktape.fin(o, fin); arr.push(o); }");
+  assert_int_equal(finalized, 0);
+  duk_destroy_heap(c);
+  assert_int_equal(finalized, 7);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(prototype_is_there_when_used, setup, teardown),
@@ -181,6 +208,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(named_function_expressions_still_bind, setup, teardown),
       cmocka_unit_test_setup_teardown(closures_freed_without_gc, setup, teardown),
       cmocka_unit_test_setup_teardown(own_next_walks_like_for_in, setup, teardown),
+      cmocka_unit_test(destroy_runs_every_finalizer),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
