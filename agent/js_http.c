@@ -68,6 +68,7 @@ typedef struct http_state {
   sb_js_expect ex;          /* setResponseCallback(); default expectedStatuses({200..399}) */
   sb_cookiejar *jar;        /* the VU's jar (http.cookieJar()), kept by the heap stash */
   sb_buf plain_url;         /* the last URL found valid and without userinfo (job_set_url) */
+  sb_js_http_rescache rescache; /* the Response's prototype and names, found on first use */
 } http_state;
 
 static const char *const METHODS[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
@@ -553,7 +554,8 @@ static void push_job_response(duk_context *ctx, job *j) {
   const char *ua = sb_http_user_agent(cfg);
   if (!has_ua && *ua && n < sizeof(j->hdrs) / sizeof(j->hdrs[0]))
     j->hdrs[n++] = (sb_http_header){"User-Agent", 10, ua, strlen(ua)};
-  sb_js_http_resinfo ri = {.method = j->method, .url = j->url.data ? j->url.data : "",
+  sb_js_http_resinfo ri = {.cache = &j->st->rescache,
+                           .method = j->method, .url = j->url.data ? j->url.data : "",
                            .body_idx = j->body_idx, .req_headers = j->hdrs, .nreq_headers = n,
                            .sent_body = j->p.compression ? NULL : j->body.data,
                            .sent_body_len = j->body.len,

@@ -57,7 +57,17 @@ int sb_js_http_expected(const sb_js_expect *ex, int status);
 duk_ret_t sb_js_http_expected_statuses(duk_context *ctx);
 
 /* What a Response needs besides the client's result. Strings borrowed for the call. */
+/* What making a Response needs again and again, found once per VU: the prototype and the
+ * property names, by heap pointer (the heap stash keeps them alive). Zeroed: not found yet. */
+enum { SB_RES_K_STATUS, SB_RES_K_BODY, SB_RES_K_ERROR, SB_RES_K_ERROR_CODE, SB_RES_K_URL,
+       SB_RES_K_PROTO, SB_RES_K_RAW, SB_RES_K_REQ_BODY, SB_RES_K_COUNT };
+typedef struct sb_js_http_rescache {
+  void *proto;
+  void *key[SB_RES_K_COUNT];
+} sb_js_http_rescache;
+
 typedef struct sb_js_http_resinfo {
+  sb_js_http_rescache *cache; /* the VU's (NULL: looked up each time) */
   const char *method;
   const char *url;          /* as k6 shows it (userinfo masked) */
   duk_idx_t body_idx;       /* the request body argument, or < 0 */

@@ -434,12 +434,45 @@ static void push_proto(duk_context *ctx) {
   duk_remove(ctx, -2); /* -> [ proto ] */
 }
 
+#define RESCACHE_KEY "\377sbHttpResKeys"
+
+/* Fills |rc| on a VU's first response: the prototype (kept by the stash under PROTO_KEY) and the
+ * interned names (kept by an array in the stash). */
+static void rescache_fill(duk_context *ctx, sb_js_http_rescache *rc) {
+  static const char *const names[SB_RES_K_COUNT] = {
+      [SB_RES_K_STATUS] = "status", [SB_RES_K_BODY] = "body",     [SB_RES_K_ERROR] = "error",
+      [SB_RES_K_ERROR_CODE] = "error_code", [SB_RES_K_URL] = "url", [SB_RES_K_PROTO] = "proto",
+      [SB_RES_K_RAW] = RAW_KEY,      [SB_RES_K_REQ_BODY] = REQ_BODY_KEY};
+  push_proto(ctx);
+  rc->proto = duk_get_heapptr(ctx, -1);
+  duk_pop(ctx);
+  duk_push_heap_stash(ctx);
+  duk_push_array(ctx); /* -> [ stash keys ] */
+  for (int i = 0; i < SB_RES_K_COUNT; i++) {
+    duk_push_string(ctx, names[i]);
+    rc->key[i] = duk_get_heapptr(ctx, -1);
+    duk_put_prop_index(ctx, -2, (duk_uarridx_t)i);
+  }
+  duk_put_prop_literal(ctx, -2, RESCACHE_KEY);
+  duk_pop(ctx);
+}
+
+/* [ ... res value ] -> [ ... res ]: res[key] = value, the key by heap pointer (no interning). */
+static inline void put_cached(duk_context *ctx, void *key) {
+  duk_push_heapptr(ctx, key);
+  duk_swap_top(ctx, -2);
+  duk_put_prop(ctx, -3);
+}
+
 void sb_js_http_push_response(duk_context *ctx, const sb_js_http_resinfo *ri,
                               const sb_http_res *res) {
+  sb_js_http_rescache local = {0}, *rc = ri->cache ? ri->cache : &local;
+  if (!rc->proto) rescache_fill(ctx, rc);
   duk_push_object(ctx); /* -> [ ... res ] */
-  push_proto(ctx);
+  duk_push_heapptr(ctx, rc->proto);
   duk_set_prototype(ctx, -2);
-  put_num(ctx, "status", res->status);
+  duk_push_number(ctx, res->status);
+  put_cached(ctx, rc->key[SB_RES_K_STATUS]);
   int text = !(ri->discard || res->status == 0 || ri->binary);
   if (!text) { /* a text body is built on first read (most scripts look at status only) */
     if (ri->binary) {
@@ -450,29 +483,30 @@ void sb_js_http_push_response(duk_context *ctx, const sb_js_http_resinfo *ri,
     } else {
       duk_push_null(ctx);
     }
-    duk_put_prop_literal(ctx, -2, "body");
+    put_cached(ctx, rc->key[SB_RES_K_BODY]);
   }
   if (res->error)
     duk_push_string(ctx, res->error);
   else
     duk_push_literal(ctx, "");
-  duk_put_prop_literal(ctx, -2, "error");
-  put_num(ctx, "error_code", res->error_code);
+  put_cached(ctx, rc->key[SB_RES_K_ERROR]);
+  duk_push_number(ctx, res->error_code);
+  put_cached(ctx, rc->key[SB_RES_K_ERROR_CODE]);
   duk_push_string(ctx, ri->url);
-  duk_put_prop_literal(ctx, -2, "url");
+  put_cached(ctx, rc->key[SB_RES_K_URL]);
   if (res->status && res->proto)
     duk_push_string(ctx, res->proto);
   else
     duk_push_literal(ctx, "");
-  duk_put_prop_literal(ctx, -2, "proto");
+  put_cached(ctx, rc->key[SB_RES_K_PROTO]);
   push_raw(ctx, ri, res, text);
-  duk_put_prop_literal(ctx, -2, RAW_KEY);
+  put_cached(ctx, rc->key[SB_RES_K_RAW]);
   if (ri->body_idx >= 0 && !duk_is_undefined(ctx, ri->body_idx) && !duk_is_null(ctx, ri->body_idx)) {
     /* k6: the body as sent, before compression (a form object shows as "a=1&b=2") */
     if (ri->sent_body && !duk_is_string(ctx, ri->body_idx))
       duk_push_lstring(ctx, ri->sent_body, ri->sent_body_len);
     else
       duk_dup(ctx, ri->body_idx);
-    duk_put_prop_literal(ctx, -2, REQ_BODY_KEY);
+    put_cached(ctx, rc->key[SB_RES_K_REQ_BODY]);
   }
 }

@@ -34,7 +34,8 @@ typedef struct sb_vu_pool sb_vu_pool;
 /* Returns a new pool or NULL (out of memory). */
 sb_vu_pool *sb_vu_pool_new(void);
 /* 0 when the heaps should stay on malloc so that a memory checker sees every block: a build
- * with AddressSanitizer, or a run under valgrind. 1 otherwise. */
+ * with AddressSanitizer, or a run under valgrind (unless SB_VU_POOL=1 in the environment, as
+ * scripts/bench-callgrind.sh sets: callgrind counts, it does not check). 1 otherwise. */
 int sb_vu_pool_wanted(void);
 /* Unmaps every chunk. Every VU using it must have released its memory. Accepts NULL. */
 void sb_vu_pool_free(sb_vu_pool *p);
