@@ -27,7 +27,7 @@ int sb_buf_reserve(sb_buf *b, size_t extra) {
   return 0;
 }
 
-int sb_buf_append(sb_buf *b, const void *p, size_t n) {
+int sb_buf_append_grow(sb_buf *b, const void *p, size_t n) {
   if (sb_buf_reserve(b, n)) return SB_ENOMEM;
   if (n) memcpy(b->data + b->len, p, n);
   b->len += n;

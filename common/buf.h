@@ -5,6 +5,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <string.h>
 
 typedef struct sb_buf {
   char *data;  /* NULL until the first append */
@@ -22,7 +23,16 @@ static inline void sb_buf_reset(sb_buf *b) {
 }
 /* Makes room for |extra| more bytes (+ NUL). Returns 0 or SB_ENOMEM. */
 int sb_buf_reserve(sb_buf *b, size_t extra);
-int sb_buf_append(sb_buf *b, const void *p, size_t n);
+/* Appends |n| bytes (and keeps a NUL after them). Returns 0 or SB_ENOMEM. Inline when they fit:
+ * the per-request path appends a few dozen small pieces (headers, the request line). */
+int sb_buf_append_grow(sb_buf *b, const void *p, size_t n);
+static inline int sb_buf_append(sb_buf *b, const void *p, size_t n) {
+  if (b->cap - b->len <= n) return sb_buf_append_grow(b, p, n); /* also the NULL buffer */
+  if (n) memcpy(b->data + b->len, p, n);
+  b->len += n;
+  b->data[b->len] = '\0';
+  return 0;
+}
 int sb_buf_puts(sb_buf *b, const char *s);
 int sb_buf_printf(sb_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int sb_buf_vprintf(sb_buf *b, const char *fmt, va_list ap);
