@@ -10,4 +10,8 @@
  * string-keyed data properties: use duk_enum() then. */
 duk_int_t sb_duk_own_next(duk_context *ctx, duk_idx_t idx, duk_uint_t *pos);
 
+/* duk_push_object() with room for |n| properties: an object built from C with a known number of
+ * properties is allocated once instead of growing 0 -> 2 -> 4 -> 6 ... */
+duk_idx_t sb_duk_push_object_sized(duk_context *ctx, duk_uint_t n);
+
 #endif

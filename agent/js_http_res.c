@@ -12,6 +12,7 @@
 
 #include <http_parser.h>
 
+#include "agent/duk_ext.h"
 #include "agent/gjson.h"
 #include "agent/js_http.h"
 #include "agent/js_http_cookies.h"
@@ -468,7 +469,7 @@ void sb_js_http_push_response(duk_context *ctx, const sb_js_http_resinfo *ri,
                               const sb_http_res *res) {
   sb_js_http_rescache local = {0}, *rc = ri->cache ? ri->cache : &local;
   if (!rc->proto) rescache_fill(ctx, rc);
-  duk_push_object(ctx); /* -> [ ... res ] */
+  sb_duk_push_object_sized(ctx, 8); /* -> [ ... res ]: its 6 to 8 properties */
   duk_push_heapptr(ctx, rc->proto);
   duk_set_prototype(ctx, -2);
   duk_push_number(ctx, res->status);
