@@ -18,6 +18,11 @@
 # 3 real agents, read from the agents block the controller prints after the summary.
 # DIST_ONLY=1 skips the local part; DIST=0 skips the distributed one; TLS=0 skips the two TLS
 # paths (and h2load, which then need not be installed).
+#
+# Then arrival-rate accuracy and generator overhead (issue 11; docs/PERFORMANCE.md "Arrival-rate
+# accuracy and generator overhead"): the highest constant-arrival-rate one worker holds within 1%
+# against nginx, and at half of it the latency Speedboat adds over wrk on sb-target (a known
+# delay). ARRIVAL=0 skips it; DIST_ONLY=1 too.
 set -euo pipefail
 BUILD=${1:-build}
 DUR=${DUR:-5}
@@ -29,6 +34,12 @@ DIST_ONLY=${DIST_ONLY:-0}
 DIST_DUR=${DIST_DUR:-20}
 TLS=${TLS:-1}
 PERF=${PERF:-1}
+ARRIVAL=${ARRIVAL:-1}        # arrival-rate accuracy and overhead (issue 11); 0 skips it
+AR_DUR=${AR_DUR:-5}          # seconds per rate
+AR_START=${AR_START:-2000}   # first rate tried, then doubled
+AR_MAX=${AR_MAX:-256000}     # highest rate tried
+AR_BISECT=${AR_BISECT:-3}    # bisection steps after the first rate missed
+AR_DELAYS=${AR_DELAYS:-0 1}  # sb-target answer delays (ms) for the overhead
 case "$BUILD" in /*) ;; *) BUILD="$PWD/$BUILD" ;; esac
 SB="$BUILD/speedboat"
 work=$(mktemp -d)
@@ -248,7 +259,144 @@ local_bench() {
   return 0
 }
 
+# --- Arrival-rate accuracy and generator overhead (issue 11; docs/PERFORMANCE.md) ---------------
+# (a) Accuracy: a constant-arrival-rate scenario on one worker (core 1) against nginx, AR_DUR
+# seconds per rate, the rate doubled from AR_START until a run misses (or AR_MAX is held), then
+# AR_BISECT halvings between the last rate held and the first missed. A rate is held when the
+# iterations are >= 99% of rate x duration and dropped_iterations <= 1% of it (both from
+# --summary-export); the highest rate held is the sustainable maximum.
+# (b) Overhead at half that maximum, on sb-target (core 0) answering at once (delay=0) and after
+# a 1 ms timer (delay=1): Speedboat's http_req_duration p50/p99 minus what wrk --latency measures
+# on the same URL with as many connections as Speedboat had in flight (rate x its median latency,
+# at least 1; wrk is a closed model and runs at its own rate). sb-target's delay is not a known
+# latency at this scale: its timer runs on libevent's coarse monotonic clock (a 4 ms tick here),
+# so wrk is the reference in both cases.
+cat >"$work/ar.js" <<'JS'
+import http from 'k6/http';
+export const options = {
+  scenarios: {
+    ar: {
+      executor: 'constant-arrival-rate', rate: Number(__ENV.RATE), timeUnit: '1s',
+      duration: __ENV.DUR + 's', preAllocatedVUs: Number(__ENV.PRE), maxVUs: Number(__ENV.MAX),
+    },
+  },
+};
+export default function () { http.get(__ENV.URL); }
+JS
+
+# One run at RATE on URL: "iterations dropped isd_p50 isd_p99 req_p50 req_p99 failed vus_max"
+# (times in microseconds; the export's times are milliseconds).
+ar_run() {
+  local rate=$1 u=$2 pre
+  pre=$((rate / 50)); [ "$pre" -ge 100 ] || pre=100
+  rm -f "$work/ar.json"
+  $pin_gen "$SB" run -q --no-api --workers 1 --summary-trend-stats 'med,p(99)' \
+    --summary-export "$work/ar.json" -e RATE="$rate" -e DUR="$AR_DUR" -e PRE="$pre" \
+    -e MAX=$((pre * 4)) -e URL="$u" "$work/ar.js" >"$work/ar.out" 2>"$work/ar.err" || true
+  python3 - "$work/ar.json" <<'PY' 2>/dev/null || echo "0 0 0 0 0 0 0 0"
+import json, sys
+m = json.load(open(sys.argv[1]))["metrics"]
+def v(name, key, scale=1):
+    return m.get(name, {}).get(key, 0) * scale
+print("%d %d %.0f %.0f %.0f %.0f %d %d" % (
+    v("iterations", "count"), v("dropped_iterations", "count"),
+    v("iteration_start_delay", "med", 1000), v("iteration_start_delay", "p(99)", 1000),
+    v("http_req_duration", "med", 1000), v("http_req_duration", "p(99)", 1000),
+    v("http_req_failed", "passes"), v("vus_max", "max")))
+PY
+}
+
+# Runs RATE on nginx, prints its table row and returns 0 when the rate was held.
+ar_step() {
+  local rate=$1 it dr i50 i99 r50 r99 bad vmax
+  read -r it dr i50 i99 r50 r99 bad vmax < <(ar_run "$rate" "$url")
+  [ "$it" -gt 0 ] || { echo "  $rate/s: no summary export; speedboat said:"; sed 's/^/    /' "$work/ar.err" | tail -3; }
+  [ "$bad" = 0 ] || echo "bench: speedboat: $bad failed requests at $rate/s" >&2
+  awk -v r="$rate" -v d="$AR_DUR" -v it="$it" -v dr="$dr" -v i50="$i50" -v i99="$i99" \
+    -v r50="$r50" -v r99="$r99" -v vm="$vmax" 'BEGIN {
+    want = r * d; acc = 100 * it / want; dp = 100 * dr / want; ok = acc >= 99 && dp <= 1
+    printf "  %8d %9.0f %7.2f %8d %6.2f %8d %8d %8d %8d %6d  %s\n", r, it / d, acc, dr, dp, i50, i99,
+      r50, r99, vm, ok ? "held" : "missed"
+    exit !ok }'
+}
+
+# "p50 p99" in microseconds from wrk --latency's distribution (units us, ms or s).
+wrk_pcts() {
+  awk '/^ +(50|99)%/ { v = $2; u = v; gsub(/[0-9.]/, "", u); v += 0
+    v *= (u == "ms" ? 1000 : u == "s" ? 1e6 : 1); p[$1] = v }
+    END { printf "%.0f %.0f\n", p["50%"], p["99%"] }' "$1"
+}
+
+arrival_bench() {
+  local rate lo=0 hi=0 n mid
+  if ! command -v python3 >/dev/null 2>&1; then
+    echo "arrival rate: python3 not found (it reads the summary export): skipped"; return 0
+  fi
+  echo "arrival rate: constant-arrival-rate on 1 worker against nginx, ${AR_DUR}s per rate"
+  echo "  (held: achieved >= 99% of asked and dropped <= 1%; start delay and request duration in us)"
+  printf '  %8s %9s %7s %8s %6s %8s %8s %8s %8s %6s  %s\n' asked/s achieved/s acc% dropped drop% \
+    delay50 delay99 req50 req99 vusmax ""
+  rate=$AR_START
+  while [ "$rate" -le "$AR_MAX" ]; do
+    if ar_step "$rate"; then lo=$rate; else hi=$rate; break; fi
+    rate=$((rate * 2))
+  done
+  if [ "$hi" -gt 0 ] && [ "$lo" -gt 0 ]; then
+    for n in $(seq 1 "$AR_BISECT"); do
+      mid=$(( (lo + hi) / 200 * 100 ))
+      [ "$mid" -gt "$lo" ] && [ "$mid" -lt "$hi" ] || break
+      if ar_step "$mid"; then lo=$mid; else hi=$mid; fi
+    done
+  fi
+  if [ "$lo" = 0 ]; then
+    echo "  sustainable maximum: none (not even $AR_START/s held): no overhead figure"; return 0
+  fi
+  echo "  sustainable maximum: $lo iterations/s (one worker, one core)$([ "$hi" = 0 ] && echo " (AR_MAX reached)")"
+  echo
+  ar_overhead $((lo / 200 * 100))
+}
+
+# Overhead at RATE on sb-target (core 0), once per delay in AR_DELAYS: Speedboat, then wrk on
+# the same URL with as many connections as Speedboat had in flight (rate x its median latency; at
+# least 1). wrk is the reference: what a C client sees on that target, the generator's share
+# being the difference.
+ar_overhead() {
+  local rate=$1 tpid tport i d
+  $pin_srv "$BUILD/sb-target" --listen 127.0.0.1:0 >"$work/target.out" 2>"$work/target.err" &
+  tpid=$!; bg_pids="$bg_pids $tpid"
+  for i in $(seq 1 50); do grep -q '^listening' "$work/target.out" && break; sleep 0.1; done
+  tport=$(sed -n 's/^listening .*:\([0-9]*\)$/\1/p' "$work/target.out" | head -1)
+  [ -n "$tport" ] || { echo "overhead: sb-target did not start:"; sed 's/^/  /' "$work/target.err"; return 0; }
+  echo "overhead: speedboat at half the maximum, $rate/s, against wrk on sb-target (us)"
+  echo "  (wrk: closed model, connections = rate x speedboat's median latency, at least 1)"
+  printf '  %-9s %-10s %5s %9s %8s %8s %8s %9s %9s\n' delay tool vus/c req/s p50 p99 dropped \
+    over50 over99
+  for d in $AR_DELAYS; do ar_overhead_one "$rate" "http://127.0.0.1:$tport/ar?delay=$d" "$d"; done
+  echo "  (over50/over99: speedboat minus wrk; goal <= 50 us at p50, <= 500 us at p99; vus/c:"
+  echo "  speedboat's vus_max, wrk's connections. sb-target's delay timer ticks with CLOCK_MONOTONIC_COARSE,"
+  echo "  $(python3 -c 'import time; print(time.clock_getres(6) * 1000)' 2>/dev/null || echo '?') ms here)"
+  kill "$tpid" 2>/dev/null || true
+  return 0
+}
+
+ar_overhead_one() {  # RATE URL DELAY_MS
+  local rate=$1 tu=$2 d=$3 it dr i50 i99 r50 r99 bad vmax c w50 w99 wreqs
+  read -r it dr i50 i99 r50 r99 bad vmax < <(ar_run "$rate" "$tu")
+  [ "$it" -gt 0 ] || { echo "  no summary export from speedboat:"; sed 's/^/    /' "$work/ar.err" | tail -3; return 0; }
+  [ "$bad" = 0 ] || echo "bench: speedboat: $bad failed requests on $tu" >&2
+  c=$(awk -v r="$rate" -v l="$r50" 'BEGIN { c = int(r * l / 1e6 + 0.5); print c < 1 ? 1 : c }')
+  $pin_gen wrk -t1 -c"$c" -d"${AR_DUR}s" --latency "$tu" >"$work/wrk.out" 2>&1 || true
+  read -r w50 w99 < <(wrk_pcts "$work/wrk.out")
+  wreqs=$(awk '/requests in/ { print $1 }' "$work/wrk.out")
+  awk -v d="${d} ms" -v r="$rate" -v t="$AR_DUR" -v it="$it" -v dr="$dr" -v vm="$vmax" \
+    -v s50="$r50" -v s99="$r99" -v c="$c" -v wr="${wreqs:-0}" -v w50="$w50" -v w99="$w99" 'BEGIN {
+    printf "  %-9s %-10s %5s %9.0f %8d %8d %8d %+9d %+9d\n", d, "speedboat", vm, it / t, s50, s99,
+      dr, s50 - w50, s99 - w99
+    printf "  %-9s %-10s %5d %9.0f %8d %8d %8s\n", d, "wrk", c, wr / t, w50, w99, "-" }'
+}
+
 [ "$DIST_ONLY" = 1 ] || local_bench
+[ "$DIST_ONLY" = 1 ] || [ "$ARRIVAL" = 0 ] || { echo; arrival_bench; }
 [ "$DIST" = 1 ] || exit 0
 
 # --- Distributed runs ---------------------------------------------------------------------------
