@@ -5,7 +5,8 @@
  * forgotten.
  *
  * Input: one flags byte (bit 0: a HEAD request; bit 1: discard the body; bits 4-6: the reads are
- * 2^n bytes, 0 = all at once), then the server's bytes; EOF follows them. */
+ * 2^n bytes, 0 = all at once; bit 7: handed over directly (on_bytes, a plain connection's path)
+ * instead of through the input buffer), then the server's bytes; EOF follows them. */
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
@@ -111,8 +112,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   size_t piece = (flags >> 4) & 7 ? (size_t)1 << ((flags >> 4) & 7) : size;
   struct evbuffer *in = bufferevent_get_input(k->bev);
   evbuffer_unfreeze(in, 0); /* a socket bufferevent keeps its input closed to others until it reads */
+  int direct = (flags >> 7) & 1; /* bytes handed over as a plain connection's recv() does */
   for (size_t off = 0; off < size && !completed && !k->dead; off += piece) {
     size_t n = size - off < piece ? size - off : piece;
+    if (direct) {
+      k->proto->on_bytes(k, (const char *)data + off, n);
+      continue;
+    }
     if (evbuffer_add(in, data + off, n) < 0) abort();
     k->proto->on_read(k);
   }
