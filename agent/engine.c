@@ -588,6 +588,10 @@ static struct event_base *worker_base(const sb_engine *e) {
   struct event_config *cfg = event_config_new();
   if (!cfg) return NULL;
   if (precise) event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+  /* A timer (sleep(), setTimeout(), a request's timeout) counts from the moment it is set: with
+   * libevent's cached loop time it counted from the start of the callback that resumed the VU,
+   * so after 30 ms of script a sleep(0.02) returned at once. One clock read per timer set. */
+  event_config_set_flag(cfg, EVENT_BASE_FLAG_NO_CACHE_TIME);
   struct timeval every = {0, WORKER_DISPATCH_US};
   event_config_set_max_dispatch_interval(cfg, &every, -1, 0);
   struct event_base *b = event_base_new_with_config(cfg);

@@ -14,6 +14,7 @@
 #include "agent/js_modules.h"
 #include "agent/vu.h"
 #include "agent/vu_loop.h"
+#include "common/clock.h"
 
 #define K_TIMER DUK_HIDDEN_SYMBOL("sbTimer")
 
@@ -23,10 +24,25 @@ typedef struct timer {
   sb_vu *vu;
   struct timeval every;       /* an interval's period */
   int interval;
+  int64_t due_us;             /* when it is due, monotonic */
 } timer;
 
+/* Arms |t| for |tv| from now. */
+static void timer_arm(timer *t, const struct timeval *tv) {
+  t->due_us = sb_clock_mono_us() + (int64_t)tv->tv_sec * 1000000 + tv->tv_usec;
+  evtimer_add(&t->ev, tv);
+}
+
+/* A loop's timer may fire up to a tick of its coarse clock early (4 ms here): the rest is
+ * waited out, so that a timer never runs before its delay, as in k6. */
 static void on_fire(evutil_socket_t fd, short what, void *arg) {
   timer *t = arg;
+  int64_t left = t->due_us - sb_clock_mono_us();
+  if (left > 0) {
+    struct timeval tv = {(time_t)(left / 1000000), (suseconds_t)(left % 1000000)};
+    evtimer_add(&t->ev, &tv);
+    return;
+  }
   sb_vu_task_ready(t->vu, &t->task);
 }
 
@@ -42,7 +58,7 @@ static void timer_run(duk_context *ctx, sb_vu_task *task) {
   timer *t = (timer *)task;
   sb_vu_task_pinned(ctx, task->id);          /* -> [ entry ] */
   if (t->interval) {
-    evtimer_add(&t->ev, &t->every);
+    timer_arm(t, &t->every);
   } else {
     sb_vu_task_done(ctx, task);
     timer_cancel(task);
@@ -89,7 +105,7 @@ static duk_ret_t set_timer(duk_context *ctx) {
   duk_put_prop_string(ctx, -2, K_TIMER);
   sb_vu_task_pin(ctx, &t->task, -1);
   evtimer_assign(&t->ev, sb_vu_base(vu), on_fire, t);
-  evtimer_add(&t->ev, &t->every);
+  timer_arm(t, &t->every);
   duk_push_uint(ctx, t->task.id);
   return 1;
 }

@@ -30,6 +30,7 @@
 #include "agent/http_client.h"
 #include "agent/js_modules.h"
 #include "agent/js_textcodec.h"
+#include "common/clock.h"
 #include "common/modpath.h"
 
 /* Reserved, not committed: a plain iteration touches a few pages. The size is set by the deepest
@@ -455,8 +456,16 @@ static void cancel_pending(sb_vu *vu) {
   sb_vu_loop_cancel(&vu->loop);
 }
 
+/* A loop's timer may fire up to a tick of its coarse clock early (4 ms here): the rest is
+ * waited out, so that sleep() never returns before its time, as k6's does not. */
 static void on_timer(evutil_socket_t fd, short what, void *arg) {
   sb_vu *vu = arg;
+  int64_t left = vu->sleep_due_us - sb_clock_mono_us();
+  if (left > 0) {
+    struct timeval tv = {(time_t)(left / 1000000), (suseconds_t)(left % 1000000)};
+    event_add(&vu->ev_timer, &tv);
+    return;
+  }
   vu->timer_on = 0;
   sb_vu_wake(vu);
 }
@@ -683,6 +692,7 @@ int sb_vu_sleep(sb_vu *vu, double ms) {
   struct timeval tv;
   tv.tv_sec = (time_t)(ms / 1000);
   tv.tv_usec = (suseconds_t)((ms - (double)tv.tv_sec * 1000) * 1000);
+  vu->sleep_due_us = sb_clock_mono_us() + (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
   event_add(&vu->ev_timer, &tv);
   vu->timer_on = 1;
   return sb_vu_wait(vu);

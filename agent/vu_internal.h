@@ -23,6 +23,7 @@ struct sb_vu {
   uint64_t id;
   size_t heap_bytes;           /* bytes of every live heap allocation (their blocks) */
   sb_vu_mem *mem;              /* the heap's allocator (the worker's) when env.mem_pool is set */
+  int64_t sleep_due_us;        /* sleep(): when it ends, monotonic (its timer may fire early) */
   size_t limit;                /* env.heap_limit once the heap exists (0 = none) */
   size_t gc_at;                /* heap_bytes that triggers a collection after an iteration */
   int hit_limit;               /* an allocation was refused for |limit| during the current job */

@@ -111,3 +111,30 @@ JS
 )
 run_sb run --compatibility-mode=base -e TARGET="$TARGET" "$s"
 expect_err "asyncRequest\(\): this script has no Promise \(--compatibility-mode=base\)"
+
+# Timers and sleep() wait their time counted from when they are set, even when the VU has run a
+# while inside the callback that resumed it: libevent's cached loop time made a setTimeout(20)
+# set after 30 ms of work fire at once (and the same for sleep()).
+s=$(script timers_late.js <<'JS'
+import { check, sleep } from 'k6';
+export const options = { vus: 1, iterations: 3 };
+export default async function () {
+  await new Promise((r) => setTimeout(r, 1)); // now inside a timer's callback
+  let t = Date.now();
+  while (Date.now() - t < 30) {}
+  t = Date.now();
+  await new Promise((r) => setTimeout(r, 20));
+  const timer = Date.now() - t;
+  t = Date.now();
+  while (Date.now() - t < 30) {}
+  t = Date.now();
+  sleep(0.02);
+  const slept = Date.now() - t;
+  check(null, { 'setTimeout waited': () => timer >= 20, 'sleep waited': () => slept >= 20 });
+  if (timer < 20 || slept < 20) console.log(`early: setTimeout ${timer} ms, sleep ${slept} ms`);
+}
+JS
+)
+run_sb run "$s"
+expect_rc 0
+expect_out "checks\.*: 100\.00% ✓ 6 +✗ 0"
