@@ -67,7 +67,7 @@ typedef struct sb_js_http_rescache {
 } sb_js_http_rescache;
 
 typedef struct sb_js_http_resinfo {
-  sb_js_http_rescache *cache; /* the VU's (NULL: looked up each time) */
+  sb_js_http_rescache *cache; /* the VU's, filled on its first response */
   const char *method;
   const char *url;          /* as k6 shows it (userinfo masked) */
   duk_idx_t body_idx;       /* the request body argument, or < 0 */

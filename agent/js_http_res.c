@@ -467,7 +467,7 @@ static inline void put_cached(duk_context *ctx, void *key) {
 
 void sb_js_http_push_response(duk_context *ctx, const sb_js_http_resinfo *ri,
                               const sb_http_res *res) {
-  sb_js_http_rescache local = {0}, *rc = ri->cache ? ri->cache : &local;
+  sb_js_http_rescache *rc = ri->cache;
   if (!rc->proto) rescache_fill(ctx, rc);
   sb_duk_push_object_sized(ctx, 8); /* -> [ ... res ]: its 6 to 8 properties */
   duk_push_heapptr(ctx, rc->proto);

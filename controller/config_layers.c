@@ -111,8 +111,7 @@ static const known_key *find_key(const char *key) {
 
 /* ---- values from text (environment variables and flags) ---- */
 
-/* Go's strconv.ParseBool. Returns 1/0, or -1 for anything else. */
-static int parse_bool(const char *s) {
+int sb_config_parse_bool(const char *s) {
   static const char *const t[] = {"1", "t", "T", "TRUE", "true", "True"};
   static const char *const f[] = {"0", "f", "F", "FALSE", "false", "False"};
   for (size_t i = 0; i < 6; i++) {
@@ -223,7 +222,7 @@ static json_t *from_text(val_type type, const char *text, const char *label, sb_
   char *end;
   switch (type) {
   case V_BOOL:
-    if ((b = parse_bool(text)) < 0) {
+    if ((b = sb_config_parse_bool(text)) < 0) {
       sb_err_set(err, SB_EINVAL, "%s: '%s' is not a boolean (use true or false)", label, text);
       return NULL;
     }

@@ -71,4 +71,8 @@ int sb_config_layers_source(const sb_config_layers *l, const char *key);
  * layer that set <key> — unchanged when that layer is the script or no layer is known. */
 void sb_config_layers_name_source(const sb_config_layers *l, sb_err *err);
 
+/* Go's strconv.ParseBool, as k6 reads its boolean flags and K6_* variables: "1", "t", "T",
+ * "TRUE", "true", "True" are 1, their false forms 0, anything else -1. */
+int sb_config_parse_bool(const char *s);
+
 #endif

@@ -6,6 +6,7 @@
 
 #include "common/duration.h"
 #include "controller/api_cli.h"
+#include "controller/config_layers.h"
 #include "controller/run.h"
 #include "controller/summary.h"
 #include "controller/transform.h"
@@ -250,17 +251,6 @@ static int strv_push(char ***v, size_t *n, const char *s) {
   return (nv[*n] = strdup(s)) ? ((*n)++, 0) : -1;
 }
 
-/* Go's strconv.ParseBool, as k6 reads its boolean flags and variables: 1/0, or -1. */
-static int parse_bool(const char *s) {
-  static const char *const t[] = {"1", "t", "T", "TRUE", "true", "True"};
-  static const char *const f[] = {"0", "f", "F", "FALSE", "false", "False"};
-  for (size_t i = 0; i < 6; i++) {
-    if (!strcmp(s, t[i])) return 1;
-    if (!strcmp(s, f[i])) return 0;
-  }
-  return -1;
-}
-
 /* The flags of the layered options; their values are checked with the other layers' by
  * sb_options_load. */
 static int parse_layer_flag(sb_cli_overrides *cli, int c, const char *arg) {
@@ -322,7 +312,7 @@ static int env_argv(int argc, char **argv, char ***out) {
   env_flag_n = 0;
   for (size_t i = 0; i < NENV_FLAGS; i++) {
     const char *val = getenv(env_flags[i].env);
-    if (!val || (env_flags[i].is_bool && (b = parse_bool(val)) == 0)) continue;
+    if (!val || (env_flags[i].is_bool && (b = sb_config_parse_bool(val)) == 0)) continue;
     if (b < 0) {
       fprintf(stderr, "speedboat: %s: '%s' is not a boolean (use true or false)\n",
               env_flags[i].env, val);
@@ -542,7 +532,7 @@ static int cmd_run(int argc, char **argv, int archive_only) {
       bad = parse_layer_flag(&cfg.cli, c, optarg);
       break;
     case OPT_INCLUDE_SYSENV:
-      if ((sysenv = optarg ? parse_bool(optarg) : 1) < 0) {
+      if ((sysenv = optarg ? sb_config_parse_bool(optarg) : 1) < 0) {
         fprintf(stderr, "speedboat: --include-system-env-vars=%s: expected true or false\n", optarg);
         bad = 1;
       }
@@ -555,7 +545,7 @@ static int cmd_run(int argc, char **argv, int archive_only) {
     fprintf(stderr, "speedboat: (that flag came from %s)\n", env_flag_src[optind - 2]);
   if (bad) goto out;
   if (sysenv < 0 && getenv("K6_INCLUDE_SYSTEM_ENV_VARS") &&
-      (sysenv = parse_bool(getenv("K6_INCLUDE_SYSTEM_ENV_VARS"))) < 0) {
+      (sysenv = sb_config_parse_bool(getenv("K6_INCLUDE_SYSTEM_ENV_VARS"))) < 0) {
     fprintf(stderr, "speedboat: K6_INCLUDE_SYSTEM_ENV_VARS: '%s' is not a boolean\n",
             getenv("K6_INCLUDE_SYSTEM_ENV_VARS"));
     goto out;

@@ -16,6 +16,7 @@
 #include "agent/http_url.h"
 #include "common/clock.h"
 #include "common/duration.h"
+#include "controller/config_layers.h"
 #include "proto/prompb.pb-c.h"
 
 #define ENV "K6_PROMETHEUS_RW_"
@@ -29,22 +30,11 @@ static const char *env_get(const char *const *env, const char *name) {
   return NULL;
 }
 
-/* Go's strconv.ParseBool. Returns 0 / 1, or -1 for anything else. */
-static int parse_bool(const char *s) {
-  static const char *const t[] = {"1", "t", "T", "TRUE", "true", "True"};
-  static const char *const f[] = {"0", "f", "F", "FALSE", "false", "False"};
-  for (size_t i = 0; i < 6; i++) {
-    if (!strcmp(s, t[i])) return 1;
-    if (!strcmp(s, f[i])) return 0;
-  }
-  return -1;
-}
-
 /* Reads the boolean variable |name| into |*out| (untouched when unset). */
 static int env_bool(const char *const *env, const char *name, int *out, sb_err *err) {
   const char *v = env_get(env, name);
   if (!v) return 0;
-  int b = parse_bool(v);
+  int b = sb_config_parse_bool(v);
   if (b < 0) return sb_err_set(err, SB_EINVAL, "%s='%s': not a boolean (true or false)", name, v);
   *out = b;
   return 0;
