@@ -22,7 +22,6 @@
 struct sb_vu_pool {
   sb_vu_mem mem;                         /* the worker's allocator (sb_vu_pool_mem) */
   pthread_mutex_t mu;
-  void *spans;                           /* spans handed back, linked through their first word */
   char *cur, *end;                       /* the untouched rest of the newest chunk */
   void **chunks;                         /* every chunk, for the unmap */
   size_t nchunks, cap;
@@ -78,10 +77,7 @@ static int pool_grow(sb_vu_pool *p) {
 static void *pool_take(sb_vu_pool *p) {
   void *s = NULL;
   pthread_mutex_lock(&p->mu);
-  if (p->spans) {
-    s = p->spans;
-    p->spans = *(void **)s;
-  } else if (p->cur < p->end || pool_grow(p) == 0) {
+  if (p->cur < p->end || pool_grow(p) == 0) {
     s = p->cur;
     p->cur += SB_VU_SPAN;
   }
@@ -164,11 +160,9 @@ void *sb_vu_mem_alloc(sb_vu_mem *m, size_t n) {
     char *s = pool_take(m->pool);
     if (!s) return NULL;
     retire_tail(m);
-    *(void **)s = m->spans; /* the span's first 16 bytes link the VU's spans */
-    m->spans = s;
-    m->cur = s + 16 + sz;
+    m->cur = s + sz;
     m->end = s + SB_VU_SPAN;
-    blk = carve(s + 16, sz);
+    blk = carve(s, sz);
   }
   m->bytes += sz;
   return blk;
@@ -209,17 +203,4 @@ void *sb_vu_mem_realloc(sb_vu_mem *m, void *p, size_t n) {
   memcpy(q, p, keep < n ? keep : n);
   sb_vu_mem_free(m, p);
   return q;
-}
-
-void sb_vu_mem_release(sb_vu_mem *m) {
-  void *s = m->spans;
-  if (s) {
-    void *last = s;
-    while (*(void **)last) last = *(void **)last;
-    pthread_mutex_lock(&m->pool->mu);
-    *(void **)last = m->pool->spans;
-    m->pool->spans = s;
-    pthread_mutex_unlock(&m->pool->mu);
-  }
-  sb_vu_mem_init(m, m->pool);
 }

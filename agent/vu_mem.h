@@ -1,4 +1,4 @@
-/* Memory for the VUs' Duktape heaps: size classes per VU over spans from a pool per worker.
+/* Memory for the VUs' Duktape heaps: size classes over spans from a pool, one per worker.
  *
  * A Duktape heap makes and frees small blocks all the time (strings, objects, property tables,
  * ~100 KB of them per VU after its built-ins). glibc served them with a lock-free cache but
@@ -37,7 +37,8 @@ sb_vu_pool *sb_vu_pool_new(void);
  * with AddressSanitizer, or a run under valgrind (unless SB_VU_POOL=1 in the environment, as
  * scripts/bench-callgrind.sh sets: callgrind counts, it does not check). 1 otherwise. */
 int sb_vu_pool_wanted(void);
-/* Unmaps every chunk. Every VU using it must have released its memory. Accepts NULL. */
+/* Unmaps every chunk (spans are never handed back before: a worker's VUs share the freed blocks).
+ * Every VU using it must be gone. Accepts NULL. */
 void sb_vu_pool_free(sb_vu_pool *p);
 /* Bytes of chunks mapped so far (not all of them touched). */
 size_t sb_vu_pool_mapped(const sb_vu_pool *p);
@@ -45,7 +46,6 @@ size_t sb_vu_pool_mapped(const sb_vu_pool *p);
 typedef struct sb_vu_mem {
   sb_vu_pool *pool;
   char *cur, *end;                 /* the free tail of the current span */
-  void *spans;                     /* the VU's spans, linked through their first word */
   void *free[SB_VU_CLASSES];       /* freed blocks per class, linked through their payload */
   uint64_t nonempty;               /* bit c: free[c] holds a block */
   size_t bytes;                    /* bytes in use, headers included (the heap-limit count) */
@@ -62,10 +62,6 @@ void *sb_vu_mem_realloc(sb_vu_mem *m, void *p, size_t n);
 void sb_vu_mem_free(sb_vu_mem *m, void *p);
 /* The bytes a block takes, its header included (what sb_vu_mem.bytes counts for it). */
 size_t sb_vu_mem_block_size(const void *p);
-/* Hands every span back to the pool. The blocks must all be freed already (a destroyed heap);
- * |m| is empty afterwards and may be used again. */
-void sb_vu_mem_release(sb_vu_mem *m);
-
 /* The pool's own allocator, for the VUs of its worker (same thread). */
 sb_vu_mem *sb_vu_pool_mem(sb_vu_pool *p);
 

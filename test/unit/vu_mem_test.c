@@ -1,5 +1,5 @@
 /* The VU heap allocator (agent/vu_mem.h): classes, reuse, large blocks, realloc moves, exact
- * accounting, spans back to the pool. */
+ * accounting, freed blocks serving the worker's next VU. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -30,7 +30,6 @@ static void blocks_are_aligned_and_counted(void **state) {
   for (size_t i = 0; i < 200; i++) assert_true(i == 0 || ((unsigned char *)p[i])[0] == (i & 0xff));
   for (size_t i = 0; i < 200; i++) sb_vu_mem_free(&m, p[i]);
   assert_int_equal(m.bytes, 0);
-  sb_vu_mem_release(&m);
   sb_vu_pool_free(pool);
 }
 
@@ -46,7 +45,6 @@ static void freed_blocks_are_reused(void **state) {
   for (int i = 0; i < 100000; i++) sb_vu_mem_free(&m, sb_vu_mem_alloc(&m, (size_t)(i % 500)));
   assert_true(sb_vu_pool_mapped(pool) <= 8u * 1024 * 1024);
   sb_vu_mem_free(&m, a);
-  sb_vu_mem_release(&m);
   sb_vu_pool_free(pool);
 }
 
@@ -70,24 +68,23 @@ static void large_blocks_and_realloc(void **state) {
   assert_ptr_equal(same, p);
   assert_null(sb_vu_mem_realloc(&m, same, 0));
   assert_int_equal(m.bytes, 0);
-  sb_vu_mem_release(&m);
   sb_vu_pool_free(pool);
 }
 
-static void released_spans_go_to_the_next_vu(void **state) {
+/* A worker's VUs share its allocator: what one VU's heap freed (all of it, when it ended) the
+ * next one takes without a new chunk. */
+static void freed_blocks_serve_the_next_vu(void **state) {
   (void)state;
   sb_vu_pool *pool = sb_vu_pool_new();
-  sb_vu_mem a, b;
-  sb_vu_mem_init(&a, pool);
-  for (int i = 0; i < 5000; i++) assert_non_null(sb_vu_mem_alloc(&a, 100)); /* ~560 KB */
+  sb_vu_mem *m = sb_vu_pool_mem(pool);
+  static void *p[5000];
+  for (int i = 0; i < 5000; i++) assert_non_null(p[i] = sb_vu_mem_alloc(m, 100)); /* ~560 KB */
   size_t mapped = sb_vu_pool_mapped(pool);
   assert_true(mapped > 0);
-  a.bytes = 0; /* as after a heap's destruction: every block freed */
-  sb_vu_mem_release(&a);
-  sb_vu_mem_init(&b, pool);
-  for (int i = 0; i < 5000; i++) assert_non_null(sb_vu_mem_alloc(&b, 100));
-  assert_int_equal(sb_vu_pool_mapped(pool), mapped); /* no new chunk: the spans came back */
-  sb_vu_mem_release(&b);
+  for (int i = 0; i < 5000; i++) sb_vu_mem_free(m, p[i]); /* the first VU ends */
+  assert_int_equal(m->bytes, 0);
+  for (int i = 0; i < 5000; i++) assert_non_null(sb_vu_mem_alloc(m, 100));
+  assert_int_equal(sb_vu_pool_mapped(pool), mapped); /* no new chunk: the blocks came back */
   sb_vu_pool_free(pool);
 }
 
@@ -96,7 +93,7 @@ int main(void) {
       cmocka_unit_test(blocks_are_aligned_and_counted),
       cmocka_unit_test(freed_blocks_are_reused),
       cmocka_unit_test(large_blocks_and_realloc),
-      cmocka_unit_test(released_spans_go_to_the_next_vu),
+      cmocka_unit_test(freed_blocks_serve_the_next_vu),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
