@@ -14,4 +14,11 @@ duk_int_t sb_duk_own_next(duk_context *ctx, duk_idx_t idx, duk_uint_t *pos);
  * properties is allocated once instead of growing 0 -> 2 -> 4 -> 6 ... */
 duk_idx_t sb_duk_push_object_sized(duk_context *ctx, duk_uint_t n);
 
+/* [ ... key value ] -> [ ... ]: defines an own data property, writable, enumerable and
+ * configurable, on the object at |obj_idx| (as Object.defineProperty would), without [[Set]]'s
+ * lookup up the prototype chain, several times the cost for an object whose prototype has
+ * methods and accessors. For objects built from C: where the prototype has a setter of that
+ * name, the setter is not called. */
+void sb_duk_put_own(duk_context *ctx, duk_idx_t obj_idx);
+
 #endif

@@ -458,11 +458,13 @@ static void rescache_fill(duk_context *ctx, sb_js_http_rescache *rc) {
   duk_pop(ctx);
 }
 
-/* [ ... res value ] -> [ ... res ]: res[key] = value, the key by heap pointer (no interning). */
+/* [ ... res value ] -> [ ... res ]: res[key] = value as an own property, the key by heap pointer
+ * (no interning). Defined, not assigned: a fresh Response has none of its own yet, and the lazy
+ * fields' setters on the prototype do the same define (res_lazy_set). */
 static inline void put_cached(duk_context *ctx, void *key) {
   duk_push_heapptr(ctx, key);
   duk_swap_top(ctx, -2);
-  duk_put_prop(ctx, -3);
+  sb_duk_put_own(ctx, -3);
 }
 
 void sb_js_http_push_response(duk_context *ctx, const sb_js_http_resinfo *ri,

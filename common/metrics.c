@@ -62,6 +62,7 @@ typedef struct tags_memo_entry {
 struct tags_memo {
   tags_memo_entry e[TAGS_MEMO];
   unsigned next;               /* the slot the next miss fills (round robin) */
+  unsigned hit;                /* the slot that matched last */
 };
 
 static const sb_metric_info builtins[SB_M_BUILTIN_COUNT] = {
@@ -346,22 +347,28 @@ static struct sb_tagset *intern(sb_metrics *m, const char *const *kv, const prob
   return t;
 }
 
-/* 1 when |e| holds exactly the |n| pairs |kv| in that order. */
+/* 1 when |e| holds exactly the |n| pairs |kv| in that order. strlen and memcmp (vectorised in
+ * libc) instead of a byte loop: a hit compares every byte of a dozen tags, ~150 bytes. */
 static int memo_same(const tags_memo_entry *e, const char *const *kv, size_t n) {
   if (e->n != n || !e->t) return 0;
-  const char *s = e->s;
+  const char *s = e->s, *end = e->s + e->len;
   for (size_t i = 0; i < 2 * n; i++) {
-    const char *k = kv[i];
-    while (*s && *s == *k) s++, k++;
-    if (*s != *k) return 0;
-    s++;
+    size_t l = strlen(kv[i]) + 1;
+    if ((size_t)(end - s) < l || memcmp(s, kv[i], l) != 0) return 0;
+    s += l;
   }
   return 1;
 }
 
-static const sb_tagset *memo_find(const struct tags_memo *mm, const char *const *kv, size_t n) {
-  for (unsigned i = 0; i < TAGS_MEMO; i++)
-    if (memo_same(&mm->e[i], kv, n)) return mm->e[i].t;
+/* The entry that matched last is tried first: callers repeat the same tags in turn. */
+static const sb_tagset *memo_find(struct tags_memo *mm, const char *const *kv, size_t n) {
+  for (unsigned k = 0; k < TAGS_MEMO; k++) {
+    unsigned i = (mm->hit + k) % TAGS_MEMO;
+    if (memo_same(&mm->e[i], kv, n)) {
+      mm->hit = i;
+      return mm->e[i].t;
+    }
+  }
   return NULL;
 }
 

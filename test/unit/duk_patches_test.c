@@ -6,6 +6,9 @@
  *   own-next:    sb_duk_own_next() walks a plain object's own properties as for-in would.
  *   quick-destroy: destroying a heap finalizes every object that has a finalizer without
  *                marking the heap three times first.
+ *   sb-put-own:  sb_duk_put_own() defines an own data property without [[Set]]'s prototype walk.
+ *   sb-skip-compact: a closure's property table is allocated at its final size once, and
+ *                compacting a table that is already exact does not copy it.
  * And what the patches are for: such closures are freed by reference counting, without a
  * mark-and-sweep. */
 #include <setjmp.h>
@@ -23,13 +26,14 @@ static duk_context *ctx;
 
 #include "duk_eval.h"
 
-/* Counts live allocations, so a test can see garbage that waits for mark-and-sweep. */
-static long live;
+/* Counts live allocations, so a test can see garbage that waits for mark-and-sweep, and all
+ * allocations made, so a test can see a table allocated twice. */
+static long live, allocs;
 
 static void *count_alloc(void *ud, duk_size_t n) {
   (void)ud;
   void *p = malloc(n ? n : 1);
-  if (p) live++;
+  if (p) live++, allocs++;
   return p;
 }
 
@@ -174,6 +178,64 @@ static void own_next_walks_like_for_in(void **state) {
   assert_string_equal(own_walk("var s = {}; s[Symbol('x')] = 1; s.a = 2; s"), "-1");
 }
 
+static int setter_calls;
+
+static duk_ret_t count_setter(duk_context *c) {
+  (void)c;
+  setter_calls++;
+  return 0;
+}
+
+/* What k6/http's Response is built with: own, writable, enumerable, configurable properties,
+ * whatever the prototype has of the same name. */
+static void put_own_defines_own_properties(void **state) {
+  (void)state;
+  eval_str("var proto = {}; var obj = Object.create(proto); obj");
+  duk_push_c_function(ctx, count_setter, 1);
+  duk_put_global_string(ctx, "setter");
+  expect("Object.defineProperty(proto, 'lazy', { set: setter, get: function () { return 'p'; },"
+         " configurable: true }); Object.defineProperty(proto, 'ro', { value: 1 }); 1", "1");
+  duk_get_global_string(ctx, "obj");
+  duk_push_string(ctx, "lazy");
+  duk_push_int(ctx, 7);
+  sb_duk_put_own(ctx, -3);
+  duk_push_string(ctx, "ro");
+  duk_push_int(ctx, 8);
+  sb_duk_put_own(ctx, -3);
+  duk_push_string(ctx, "plain");
+  duk_push_string(ctx, "v");
+  sb_duk_put_own(ctx, -3);
+  assert_int_equal(duk_get_top(ctx), 1); /* key and value taken */
+  duk_pop(ctx);
+  assert_int_equal(setter_calls, 0);
+  expect("[obj.lazy, obj.ro, obj.plain, Object.keys(obj).join()].join()", "7,8,v,lazy,ro,plain");
+  expect("var d = Object.getOwnPropertyDescriptor(obj, 'ro');"
+         "[d.writable, d.enumerable, d.configurable].join()", "true,true,true");
+  expect("obj.plain = 'w'; delete obj.lazy; [obj.plain, obj.lazy].join()", "w,p");
+}
+
+/* Closures keep every property they had, and their table is allocated once: a check() callback
+ * per call cost an extra allocation and copy when the compaction at its end resized it. */
+static void closures_sized_once(void **state) {
+  (void)state;
+  expect("function outer(a, b) { return function named(x, y, z) { return a + x; }; }"
+         "var c = outer(1, 2); [c.length, c.name, c(2), typeof c.prototype].join()",
+         "3,named,3,object");
+  expect("var anon = (function () { return function (r) { return r.status === 200; }; })();"
+         "[anon.length, anon.name, anon({ status: 200 })].join()", "1,,true");
+  expect("Object.getOwnPropertyNames(outer(1, 2)).sort().join()", "fileName,length,name,prototype");
+  expect("var o = { a: 1, b: 2, c: 3 }; delete o.b; Duktape.compact(o); Object.keys(o).join()",
+         "a,c");
+  /* What Babel makes of `{ 'status 200': (r) => r.status === 200 }`. */
+  eval_str("function make() { return { 'status 200': function (r) { return r.status === 200; } }; }"
+           "make()");
+  long before = allocs;
+  expect("for (var i = 0; i < 1000; i++) make(); 1", "1");
+  /* Per call 5 allocations (the object literal, the closure, their property tables, the
+   * literal's growth); a second table per closure made 6. */
+  if (allocs - before > 5 * 1000 + 100) fail_msg("%ld allocations for 1000 calls", allocs - before);
+}
+
 static int finalized;
 
 static duk_ret_t count_finalizer(duk_context *c) {
@@ -208,6 +270,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(named_function_expressions_still_bind, setup, teardown),
       cmocka_unit_test_setup_teardown(closures_freed_without_gc, setup, teardown),
       cmocka_unit_test_setup_teardown(own_next_walks_like_for_in, setup, teardown),
+      cmocka_unit_test_setup_teardown(put_own_defines_own_properties, setup, teardown),
+      cmocka_unit_test_setup_teardown(closures_sized_once, setup, teardown),
       cmocka_unit_test(destroy_runs_every_finalizer),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
