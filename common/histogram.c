@@ -49,10 +49,12 @@ int32_t sb_hist_index(double v) {
   if (isinf(a)) {
     idx = MAX_INDEX;
   } else {
-    int e;
-    double m = frexp(a, &e);
-    int sub = (int)((m - 0.5) * (2 * SUB));
-    if (sub >= SUB) sub = SUB - 1; /* cannot happen with m < 1, kept for safety */
+    /* frexp's e and floor((m - 0.5) * 2 * SUB), read from the bits (|v| >= 1e-9 is a normal
+     * double): e is the biased exponent - 1022, the sub-bucket the mantissa's top SUB_BITS. */
+    uint64_t bits;
+    memcpy(&bits, &a, sizeof(bits));
+    int e = (int)(bits >> 52) - 1022;
+    int sub = (int)(bits >> (52 - SB_HIST_SUB_BITS)) & (SUB - 1);
     idx = (int32_t)((e - EMIN) * SUB + sub + 1);
   }
   return v < 0 ? -idx : idx;

@@ -127,6 +127,33 @@ static void test_index_monotonic(void **state) {
   assert_true(sb_hist_bucket_value(0) == 0);
 }
 
+/* The index is the definition in histogram.c, (e - EMIN) * 128 + floor((m - 0.5) * 256) + 1 with
+ * frexp's m and e, for any double >= 1e-9 (the code reads it from the bits instead). */
+static int32_t index_by_frexp(double v) {
+  int e;
+  double m = frexp(fabs(v), &e);
+  int32_t idx = (int32_t)((e + 29) * 128 + (int)((m - 0.5) * 256) + 1);
+  return v < 0 ? -idx : idx;
+}
+
+static void test_index_matches_frexp(void **state) {
+  (void)state;
+  rng_seed(7);
+  for (int i = 0; i < 1000000; i++) {
+    uint64_t bits = rng_next() & ~(1ULL << 63);
+    double v;
+    memcpy(&v, &bits, sizeof(v));
+    if (!(v >= 1e-9) || isinf(v)) continue; /* NaN, tiny, infinite: their own rules */
+    if (i & 1) v = -v;
+    if (sb_hist_index(v) != index_by_frexp(v)) fail_msg("%a: %d, want %d", v, sb_hist_index(v), index_by_frexp(v));
+  }
+  const double edges[] = {1e-9, 0.001, 0.5, 1, 1.5, 2, 3.999, 1e6, 1.7e308};
+  for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++) {
+    assert_int_equal(sb_hist_index(edges[i]), index_by_frexp(edges[i]));
+    assert_int_equal(sb_hist_index(nextafter(edges[i], INFINITY)), index_by_frexp(nextafter(edges[i], INFINITY)));
+  }
+}
+
 static void test_quantile_uniform(void **state) {
   (void)state;
   static double v[20000];
@@ -457,7 +484,8 @@ static void test_enomem_leaves_state(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_index_monotonic),    cmocka_unit_test(test_quantile_uniform),
+      cmocka_unit_test(test_index_monotonic),    cmocka_unit_test(test_index_matches_frexp),
+      cmocka_unit_test(test_quantile_uniform),
       cmocka_unit_test(test_quantile_lognormal), cmocka_unit_test(test_quantile_small_sets),
       cmocka_unit_test(test_empty_and_nan),      cmocka_unit_test(test_merge_equals_single),
       cmocka_unit_test(test_merge_raw),          cmocka_unit_test(test_reset_keeps_memory),
