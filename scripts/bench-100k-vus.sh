@@ -11,6 +11,10 @@
 # requests, failures and exit code. Load goes only to 127.0.0.1.
 #
 #   scripts/bench-100k-vus.sh [BUILD_DIR]       VUS=100000 DUR=40s by default
+#
+# `make bench` measures memory per VU and start-up at 1,000, 10,000 and 100,000 VUs itself
+# (mem_scale in scripts/bench.sh, against nginx, start-up read from setup()); this script stays
+# as the standalone run against sb-target with its own request pattern.
 set -euo pipefail
 BUILD=${1:-build}
 VUS=${VUS:-100000}
