@@ -1,5 +1,5 @@
-/* HTTP/1.1 on one connection, with Debian's http-parser: one exchange at a time (no pipelining,
- * as Go's transport), keep-alive unless either side says close, chunked bodies both ways, 1xx
+/* HTTP/1.1 on one connection, responses parsed by agent/h1_parse.c: one exchange at a time (no
+ * pipelining, as Go's transport), keep-alive unless either side says close, chunked bodies both ways, 1xx
  * interim responses skipped, HTTP/1.0 replies reported as such.
  *
  * The connection's protocol state is simply the exchange it carries (k->ps), so the protocol
@@ -100,10 +100,10 @@ static int build(sb_xfer *x) {
   return r ? SB_ENOMEM : 0;
 }
 
-/* --- response parsing -------------------------------------------------------------------- */
+/* --- response parsing (agent/h1_parse.h) ------------------------------------------------ */
 
-static int on_message_begin(http_parser *p) {
-  sb_xfer *x = p->data;
+static int on_begin(void *ud) {
+  sb_xfer *x = ud;
   x->hstate = 0;
   x->res->nheaders = 0;
   x->res->reason[0] = '\0';
@@ -115,8 +115,8 @@ static int on_message_begin(http_parser *p) {
 }
 
 /* The reason phrase, as Go keeps it for k6's status_text (pieces are appended, bounded). */
-static int on_status(http_parser *p, const char *at, size_t len) {
-  sb_xfer *x = p->data;
+static int on_reason(void *ud, const char *at, size_t len) {
+  sb_xfer *x = ud;
   size_t have = strlen(x->res->reason), room = sizeof(x->res->reason) - 1 - have;
   if (len > room) len = room;
   memcpy(x->res->reason + have, at, len);
@@ -124,66 +124,56 @@ static int on_status(http_parser *p, const char *at, size_t len) {
   return 0;
 }
 
-static int on_header_field(http_parser *p, const char *at, size_t len) {
-  sb_xfer *x = p->data;
-  return sb_res_header_piece(x->res, &x->hstate, 1, at, len) < 0 ? -1 : 0;
+static int on_header(void *ud, int which, const char *at, size_t len) {
+  sb_xfer *x = ud;
+  return sb_res_header_piece(x->res, &x->hstate, which, at, len) < 0 ? -1 : 0;
 }
 
-static int on_header_value(http_parser *p, const char *at, size_t len) {
-  sb_xfer *x = p->data;
-  return sb_res_header_piece(x->res, &x->hstate, 2, at, len) < 0 ? -1 : 0;
-}
-
-static int on_headers_complete(http_parser *p) {
-  sb_xfer *x = p->data;
+static int on_head_done(void *ud, const sb_h1p *h) {
+  sb_xfer *x = ud;
   sb_res_headers_done(x->res, x->hstate);
   x->hstate = 3;
-  x->res->status = p->status_code;
-  x->res->proto = p->http_major == 1 && p->http_minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
-  return x->head ? 1 : 0; /* HEAD: no body follows */
+  x->res->status = h->status;
+  x->res->proto = h->major == 1 && h->minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
+  return 0;
 }
 
-static int on_body(http_parser *p, const char *at, size_t len) {
-  sb_xfer *x = p->data;
+static int on_body(void *ud, const char *at, size_t len) {
+  sb_xfer *x = ud;
   if (x->discard) return 0;
   return sb_buf_append(&x->res->body, at, len) < 0 ? -1 : 0;
 }
 
 /* A 1xx interim response (not 101) is skipped: the final response follows on the same stream,
  * and k6's waiting runs to its first byte, so the interim one does not shorten it. */
-static int on_message_complete(http_parser *p) {
-  sb_xfer *x = p->data;
-  if (p->status_code / 100 == 1 && p->status_code != 101) {
-    x->interim = 1;
-    x->t_first = 0;
-    x->got_byte = 0;
-    return 0;
-  }
-  x->done = 1;
-  http_parser_pause(p, 1);
+static int on_interim(void *ud, const sb_h1p *h) {
+  sb_xfer *x = ud;
+  x->interim = 1;
+  x->t_first = 0;
+  x->got_byte = 0;
   return 0;
 }
 
-static const http_parser_settings settings = {
-    .on_message_begin = on_message_begin,
-    .on_status = on_status,
-    .on_header_field = on_header_field,
-    .on_header_value = on_header_value,
-    .on_headers_complete = on_headers_complete,
-    .on_body = on_body,
-    .on_message_complete = on_message_complete,
+static const sb_h1p_sink sink = {
+    .begin = on_begin,
+    .reason = on_reason,
+    .header = on_header,
+    .head_done = on_head_done,
+    .body = on_body,
+    .interim = on_interim,
 };
 
-/* Feeds |len| bytes (0 = EOF) to the parser. Returns 0 to go on, 1 when the response is done,
- * -1 on a parse error. */
+/* Feeds |len| bytes to the parser. Returns 0 to go on, 1 when the response is done, -1 on a
+ * parse error. */
 static int feed(sb_xfer *x, const char *data, size_t len) {
-  size_t n = http_parser_execute(&x->parser, &settings, data, len);
-  if (x->done) {
-    x->leftover = n < len;
+  size_t used;
+  int r = sb_h1p_feed(&x->parser, data, len, &used);
+  if (r == SB_H1P_DONE) {
+    x->done = 1;
+    x->leftover = used < len;
     return 1;
   }
-  if (HTTP_PARSER_ERRNO(&x->parser) != HPE_OK || n != len) return -1;
-  return 0;
+  return r < 0 ? -1 : 0;
 }
 
 /* --- the protocol ------------------------------------------------------------------------ */
@@ -191,8 +181,7 @@ static int feed(sb_xfer *x, const char *data, size_t len) {
 static int h_submit(sb_conn *k, sb_xfer *x) {
   if (build(x) < 0) return SB_ENOMEM;
   k->ps = x;
-  http_parser_init(&x->parser, HTTP_RESPONSE);
-  x->parser.data = x;
+  sb_h1p_init(&x->parser, x->head, &sink, x);
   x->hstate = 0;
   x->res->bytes_sent = x->out.len;
   int r = sb_conn_write(k, x->out.data, x->out.len);
@@ -215,7 +204,7 @@ static void h_read_done(sb_conn *k, sb_xfer *x, int r, int more) {
   if (r == 0) return;
   k->ps = NULL;
   if (r == 1) {
-    if (x->leftover || more || !http_should_keep_alive(&x->parser))
+    if (x->leftover || more || !sb_h1p_keep_alive(&x->parser))
       sb_conn_not_reusable(k);
     sb_xfer_finish(x, 0, NULL);
   } else {
@@ -267,7 +256,8 @@ static void h_on_close(sb_conn *k, int code, const char *msg) {
   }
   k->ps = NULL;
   if (code == 0) {
-    if (x->got_byte && feed(x, NULL, 0) == 1) {
+    if (x->got_byte && sb_h1p_eof(&x->parser) == SB_H1P_DONE) {
+      x->done = 1;
       sb_xfer_finish(x, 0, NULL);
       return;
     }

@@ -15,6 +15,7 @@
 #include <openssl/ssl.h>
 
 #include "agent/dns.h"
+#include "agent/h1_parse.h"
 #include "agent/http_client.h"
 
 typedef struct sb_conn sb_conn;
@@ -107,7 +108,7 @@ struct sb_xfer {
   socklen_t salen;
   double t_start, t_write, t_sent, t_first;
   /* h1 */
-  http_parser parser;
+  sb_h1p parser;              /* the response parser */
   int hstate;                 /* 0 none, 1 in a name, 2 in a value, 3 headers done */
   int leftover;               /* bytes followed the response */
   /* h2 */

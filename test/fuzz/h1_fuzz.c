@@ -1,5 +1,5 @@
 /* Fuzz target: an HTTP/1.1 server's bytes, through the real protocol code (agent/http_h1.c's
- * vtable, http-parser) and the client's completion (sb_xfer_finish: header block, content
+ * vtable, agent/h1_parse.c) and the client's completion (sb_xfer_finish: header block, content
  * decoding), on a fake connection: a bufferevent without a socket, whose input the harness fills
  * as reads would. No socket, no DNS, no loop run: the request is written to the fake output and
  * forgotten.
