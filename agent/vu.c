@@ -64,9 +64,10 @@ static void *vu_alloc(void *ud, duk_size_t size) {
     vu->hit_limit = 1;
     return NULL;
   }
-  if (vu->mem) {
+  if (vu->mem) { /* the worker's allocator counts its bytes: the difference is this block */
+    size_t before = vu->mem->bytes;
     void *q = sb_vu_mem_alloc(vu->mem, size);
-    if (q) vu->heap_bytes += sb_vu_mem_block_size(q);
+    vu->heap_bytes += vu->mem->bytes - before;
     return q;
   }
   void *p = malloc(size);
@@ -77,13 +78,16 @@ static void *vu_alloc(void *ud, duk_size_t size) {
 static void *vu_realloc(void *ud, void *ptr, duk_size_t size) {
   sb_vu *vu = ud;
   if (vu->mem) {
-    size_t was = ptr ? sb_vu_mem_block_size(ptr) : 0;
-    if (vu->limit && size > was && vu->heap_bytes - was + size > vu->limit) {
-      vu->hit_limit = 1;
-      return NULL;
+    if (vu->limit && vu->heap_bytes + size > vu->limit) { /* near the cap: count exactly */
+      size_t was = ptr ? sb_vu_mem_block_size(vu->mem, ptr) : 0;
+      if (size > was && vu->heap_bytes - was + size > vu->limit) {
+        vu->hit_limit = 1;
+        return NULL;
+      }
     }
+    size_t before = vu->mem->bytes;
     void *q = sb_vu_mem_realloc(vu->mem, ptr, size);
-    if (q || size == 0) vu->heap_bytes = vu->heap_bytes - was + (q ? sb_vu_mem_block_size(q) : 0);
+    vu->heap_bytes = vu->heap_bytes + vu->mem->bytes - before; /* unchanged when it failed */
     return q;
   }
   size_t old = ptr ? malloc_usable_size(ptr) : 0;
@@ -106,8 +110,9 @@ static void vu_free_mem(void *ud, void *ptr) {
   sb_vu *vu = ud;
   if (!ptr) return;
   if (vu->mem) {
-    vu->heap_bytes -= sb_vu_mem_block_size(ptr);
+    size_t before = vu->mem->bytes;
     sb_vu_mem_free(vu->mem, ptr);
+    vu->heap_bytes -= before - vu->mem->bytes;
     return;
   }
   vu->heap_bytes -= malloc_usable_size(ptr);

@@ -15,16 +15,21 @@
 #define RUNNING_ON_VALGRIND 0
 #endif
 
-#define CHUNK (8u * 1024 * 1024)         /* one mapping: 512 spans */
-#define HDR 8u
-#define LARGE ((uint64_t)1 << 63)        /* header flag: the block came from malloc */
+#define CHUNK_SHIFT 23
+#define CHUNK ((size_t)1 << CHUNK_SHIFT) /* one mapping, aligned to its size: 512 spans */
+#define SPAN_HDR 16u                     /* a span's class size, before its blocks */
+#define LARGE_HDR 16u                    /* a malloc'ed block's size, before it (alignment kept) */
+#define ADDR_BITS 47                     /* user-space addresses on x86-64 and aarch64 (4 levels) */
+#define BITMAP_BYTES (((size_t)1 << (ADDR_BITS - CHUNK_SHIFT)) / 8)
 
 struct sb_vu_pool {
   sb_vu_mem mem;                         /* the worker's allocator (sb_vu_pool_mem) */
   pthread_mutex_t mu;
-  char *cur, *end;                       /* the untouched rest of the newest chunk */
+  char *cur, *end;                       /* the spans not handed out yet of the newest chunk */
   void **chunks;                         /* every chunk, for the unmap */
   size_t nchunks, cap;
+  uint64_t *bits;                        /* bit (address >> CHUNK_SHIFT): one of our chunks;
+                                            2 MiB reserved, the pages touched only as needed */
 };
 
 int sb_vu_pool_wanted(void) {
@@ -39,6 +44,12 @@ int sb_vu_pool_wanted(void) {
 sb_vu_pool *sb_vu_pool_new(void) {
   sb_vu_pool *p = calloc(1, sizeof(*p));
   if (!p) return NULL;
+  p->bits = mmap(NULL, BITMAP_BYTES, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p->bits == MAP_FAILED) {
+    free(p);
+    return NULL;
+  }
   pthread_mutex_init(&p->mu, NULL);
   sb_vu_mem_init(&p->mem, p);
   return p;
@@ -48,15 +59,27 @@ void sb_vu_pool_free(sb_vu_pool *p) {
   if (!p) return;
   for (size_t i = 0; i < p->nchunks; i++) munmap(p->chunks[i], CHUNK);
   free(p->chunks);
+  munmap(p->bits, BITMAP_BYTES);
   pthread_mutex_destroy(&p->mu);
   free(p);
 }
 
-size_t sb_vu_pool_mapped(const sb_vu_pool *p) { return p->nchunks * (size_t)CHUNK; }
+size_t sb_vu_pool_mapped(const sb_vu_pool *p) { return p->nchunks * CHUNK; }
 
 sb_vu_mem *sb_vu_pool_mem(sb_vu_pool *p) { return &p->mem; }
 
-/* Maps one more chunk (the pool's lock held). Returns 0 or -1. */
+/* A CHUNK-aligned mapping of CHUNK bytes: twice the size mapped, the ends unmapped. */
+static char *map_aligned_chunk(void) {
+  char *m = mmap(NULL, 2 * CHUNK, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (m == MAP_FAILED) return NULL;
+  char *c = (char *)(((uintptr_t)m + CHUNK - 1) & ~(uintptr_t)(CHUNK - 1));
+  if (c > m) munmap(m, (size_t)(c - m));
+  if (c + CHUNK < m + 2 * CHUNK) munmap(c + CHUNK, (size_t)(m + 2 * CHUNK - (c + CHUNK)));
+  return c;
+}
+
+/* Maps one more chunk and marks it ours (the pool's lock held). Returns 0 or -1. */
 static int pool_grow(sb_vu_pool *p) {
   if (p->nchunks == p->cap) {
     size_t cap = p->cap ? 2 * p->cap : 16;
@@ -65,17 +88,22 @@ static int pool_grow(sb_vu_pool *p) {
     p->chunks = c;
     p->cap = cap;
   }
-  void *c = mmap(NULL, CHUNK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                 -1, 0);
-  if (c == MAP_FAILED) return -1;
+  char *c = map_aligned_chunk();
+  if (!c) return -1;
+  uintptr_t bit = (uintptr_t)c >> CHUNK_SHIFT;
+  if (bit >= BITMAP_BYTES * 8) { /* an address beyond 47 bits (5-level paging): not ours to map */
+    munmap(c, CHUNK);
+    return -1;
+  }
+  p->bits[bit / 64] |= (uint64_t)1 << (bit % 64);
   p->chunks[p->nchunks++] = c;
   p->cur = c;
-  p->end = (char *)c + CHUNK;
+  p->end = c + CHUNK;
   return 0;
 }
 
-static void *pool_take(sb_vu_pool *p) {
-  void *s = NULL;
+static char *pool_take(sb_vu_pool *p) {
+  char *s = NULL;
   pthread_mutex_lock(&p->mu);
   if (p->cur < p->end || pool_grow(p) == 0) {
     s = p->cur;
@@ -85,84 +113,61 @@ static void *pool_take(sb_vu_pool *p) {
   return s;
 }
 
-/* --- one VU ---------------------------------------------------------------------------------- */
+/* --- the allocator ------------------------------------------------------------------------- */
 
 void sb_vu_mem_init(sb_vu_mem *m, sb_vu_pool *pool) {
   memset(m, 0, sizeof(*m));
   m->pool = pool;
+  m->chunk_bits = pool->bits;
 }
 
-static inline uint64_t *hdr_of(const void *p) { return (uint64_t *)((char *)p - HDR); }
-
-size_t sb_vu_mem_block_size(const void *p) { return (size_t)(*hdr_of(p) & ~LARGE); }
-
-/* The block size (header included) for |n| bytes: a multiple of 16, at least 16. */
-static inline size_t class_size(size_t n) { return (n + HDR + 15) & ~(size_t)15; }
-
-/* Files the free block |blk| of |sz| bytes (header included) under its class. Not counted in
- * |bytes|. */
-static inline void push_free(sb_vu_mem *m, void *blk, size_t sz) {
-  size_t c = sz / 16 - 1;
-  *(void **)blk = m->free[c];
-  m->free[c] = blk;
-  m->nonempty |= (uint64_t)1 << c;
+/* 1 when |p| lies in one of the pool's chunks (a small block). */
+static inline int is_small(const sb_vu_mem *m, const void *p) {
+  uintptr_t bit = (uintptr_t)p >> CHUNK_SHIFT;
+  return bit < BITMAP_BYTES * 8 && (m->chunk_bits[bit / 64] >> (bit % 64)) & 1;
 }
 
-static inline void *pop_free(sb_vu_mem *m, size_t c) {
-  void *blk = m->free[c];
-  if (!(m->free[c] = *(void **)blk)) m->nonempty &= ~((uint64_t)1 << c);
-  return blk;
+/* The class size of the span holding the small block |p|. */
+static inline size_t span_class(const void *p) {
+  return *(const uint32_t *)((uintptr_t)p & ~(uintptr_t)(SB_VU_SPAN - 1));
 }
 
-/* Makes the |sz|-byte block at |at| (header first) and returns its payload. */
-static inline void *carve(char *at, size_t sz) {
-  *(uint64_t *)at = sz;
-  return at + HDR;
-}
+static inline size_t *large_hdr(const void *p) { return (size_t *)((char *)p - LARGE_HDR); }
 
-/* Files the rest of the current span under its class, so that a new span wastes nothing. */
-static void retire_tail(sb_vu_mem *m) {
-  size_t left = (size_t)(m->end - m->cur);
-  if (left >= 16) push_free(m, carve(m->cur, left), left);
-  m->cur = m->end = NULL;
-}
-
-/* A block of class |c| cut from the smallest larger free block, the rest filed; NULL: none. */
-static void *split_larger(sb_vu_mem *m, size_t c, size_t sz) {
-  uint64_t above = c + 1 < 64 ? m->nonempty & (~(uint64_t)0 << (c + 1)) : 0;
-  if (!above) return NULL;
-  size_t big = (size_t)__builtin_ctzll(above);
-  char *blk = pop_free(m, big);
-  size_t rest = (big + 1) * 16 - sz;
-  push_free(m, carve(blk - HDR + sz, rest), rest);
-  return carve(blk - HDR, sz);
+size_t sb_vu_mem_block_size(const sb_vu_mem *m, const void *p) {
+  return is_small(m, p) ? span_class(p) : *large_hdr(p);
 }
 
 static void *alloc_large(sb_vu_mem *m, size_t n) {
-  if (n > SIZE_MAX - HDR) return NULL;
-  uint64_t *h = malloc(n + HDR);
+  if (n > SIZE_MAX - LARGE_HDR) return NULL;
+  char *h = malloc(n + LARGE_HDR);
   if (!h) return NULL;
-  *h = (uint64_t)(n + HDR) | LARGE;
-  m->bytes += n + HDR;
-  return (char *)h + HDR;
+  *(size_t *)h = n + LARGE_HDR;
+  m->bytes += n + LARGE_HDR;
+  return h + LARGE_HDR;
+}
+
+/* A new span for class |c| (blocks of |sz| bytes). Returns its first block or NULL. */
+static void *new_span(sb_vu_mem *m, size_t c, size_t sz) {
+  char *s = pool_take(m->pool);
+  if (!s) return NULL;
+  *(uint32_t *)s = (uint32_t)sz;
+  m->cur[c] = s + SPAN_HDR + sz;
+  m->end[c] = s + SB_VU_SPAN;
+  return s + SPAN_HDR;
 }
 
 void *sb_vu_mem_alloc(sb_vu_mem *m, size_t n) {
-  if (n > SB_VU_SMALL_MAX - HDR) return alloc_large(m, n);
-  size_t sz = class_size(n), c = sz / 16 - 1;
-  void *blk;
-  if (m->free[c]) {
-    blk = pop_free(m, c);
-  } else if ((size_t)(m->end - m->cur) >= sz) {
-    blk = carve(m->cur, sz);
-    m->cur += sz;
-  } else if (!(blk = split_larger(m, c, sz))) {
-    char *s = pool_take(m->pool);
-    if (!s) return NULL;
-    retire_tail(m);
-    m->cur = s + sz;
-    m->end = s + SB_VU_SPAN;
-    blk = carve(s, sz);
+  if (n > SB_VU_SMALL_MAX) return alloc_large(m, n);
+  size_t sz = n ? (n + 7) & ~(size_t)7 : 8, c = sz / 8 - 1;
+  void *blk = m->free[c];
+  if (blk) {
+    m->free[c] = *(void **)blk;
+  } else if ((size_t)(m->end[c] - m->cur[c]) >= sz) {
+    blk = m->cur[c];
+    m->cur[c] += sz;
+  } else if (!(blk = new_span(m, c, sz))) {
+    return NULL;
   }
   m->bytes += sz;
   return blk;
@@ -170,14 +175,15 @@ void *sb_vu_mem_alloc(sb_vu_mem *m, size_t n) {
 
 void sb_vu_mem_free(sb_vu_mem *m, void *p) {
   if (!p) return;
-  uint64_t h = *hdr_of(p);
-  if (h & LARGE) {
-    m->bytes -= (size_t)(h & ~LARGE);
-    free(hdr_of(p));
+  if (!is_small(m, p)) {
+    m->bytes -= *large_hdr(p);
+    free(large_hdr(p));
     return;
   }
-  push_free(m, p, (size_t)h);
-  m->bytes -= (size_t)h;
+  size_t sz = span_class(p), c = sz / 8 - 1;
+  *(void **)p = m->free[c];
+  m->free[c] = p;
+  m->bytes -= sz;
 }
 
 void *sb_vu_mem_realloc(sb_vu_mem *m, void *p, size_t n) {
@@ -186,20 +192,20 @@ void *sb_vu_mem_realloc(sb_vu_mem *m, void *p, size_t n) {
     sb_vu_mem_free(m, p);
     return NULL;
   }
-  uint64_t h = *hdr_of(p);
-  size_t old = (size_t)(h & ~LARGE);
-  if ((h & LARGE) && n > SB_VU_SMALL_MAX - HDR) { /* large to large: malloc's realloc */
-    if (n > SIZE_MAX - HDR) return NULL;
-    uint64_t *nh = realloc(hdr_of(p), n + HDR);
-    if (!nh) return NULL;
-    *nh = (uint64_t)(n + HDR) | LARGE;
-    m->bytes = m->bytes - old + n + HDR;
-    return (char *)nh + HDR;
+  int small = is_small(m, p);
+  size_t old = small ? span_class(p) : *large_hdr(p);
+  if (!small && n > SB_VU_SMALL_MAX) { /* large to large: malloc's realloc */
+    if (n > SIZE_MAX - LARGE_HDR) return NULL;
+    char *h = realloc(large_hdr(p), n + LARGE_HDR);
+    if (!h) return NULL;
+    *(size_t *)h = n + LARGE_HDR;
+    m->bytes = m->bytes - old + n + LARGE_HDR;
+    return h + LARGE_HDR;
   }
-  if (!(h & LARGE) && class_size(n) == old) return p;
+  if (small && n <= old && n > old - 8) return p; /* same class */
   void *q = sb_vu_mem_alloc(m, n);
   if (!q) return NULL;
-  size_t keep = old - HDR;
+  size_t keep = small ? old : old - LARGE_HDR;
   memcpy(q, p, keep < n ? keep : n);
   sb_vu_mem_free(m, p);
   return q;

@@ -1,5 +1,5 @@
 /* The VU heap allocator (agent/vu_mem.h): classes, reuse, large blocks, realloc moves, exact
- * accounting, freed blocks serving the worker's next VU. */
+ * accounting without headers, freed blocks serving the worker's next VU. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,9 +22,11 @@ static void blocks_are_aligned_and_counted(void **state) {
     p[i] = sb_vu_mem_alloc(&m, i * 7);
     assert_non_null(p[i]);
     assert_int_equal((uintptr_t)p[i] % 8, 0);
-    assert_true(sb_vu_mem_block_size(p[i]) >= i * 7 + 8);
+    assert_true(sb_vu_mem_block_size(&m, p[i]) >= i * 7);
+    if (i * 7 <= SB_VU_SMALL_MAX) /* small: no header, 8-byte classes */
+      assert_true(sb_vu_mem_block_size(&m, p[i]) < i * 7 + 8 || i == 0);
     memset(p[i], (int)i, i * 7); /* writable to its end */
-    want += sb_vu_mem_block_size(p[i]);
+    want += sb_vu_mem_block_size(&m, p[i]);
   }
   assert_int_equal(m.bytes, want);
   for (size_t i = 0; i < 200; i++) assert_true(i == 0 || ((unsigned char *)p[i])[0] == (i & 0xff));
@@ -40,7 +42,7 @@ static void freed_blocks_are_reused(void **state) {
   sb_vu_mem_init(&m, pool);
   void *a = sb_vu_mem_alloc(&m, 40);
   sb_vu_mem_free(&m, a);
-  assert_ptr_equal(sb_vu_mem_alloc(&m, 33), a); /* same 48-byte class */
+  assert_ptr_equal(sb_vu_mem_alloc(&m, 33), a); /* same 40-byte class */
   /* A steady churn stays in the spans it has. */
   for (int i = 0; i < 100000; i++) sb_vu_mem_free(&m, sb_vu_mem_alloc(&m, (size_t)(i % 500)));
   assert_true(sb_vu_pool_mapped(pool) <= 8u * 1024 * 1024);
@@ -57,13 +59,13 @@ static void large_blocks_and_realloc(void **state) {
   memcpy(p, "0123456789", 10);
   p = sb_vu_mem_realloc(&m, p, 5000); /* small to large: moved, contents kept */
   assert_memory_equal(p, "0123456789", 10);
-  assert_int_equal(m.bytes, 5008);
+  assert_int_equal(m.bytes, 5016); /* a large block keeps a 16-byte header */
   p = sb_vu_mem_realloc(&m, p, 100000); /* large to large */
   assert_memory_equal(p, "0123456789", 10);
-  assert_int_equal(m.bytes, 100008);
+  assert_int_equal(m.bytes, 100016);
   p = sb_vu_mem_realloc(&m, p, 20); /* back to small */
   assert_memory_equal(p, "0123456789", 10);
-  assert_int_equal(m.bytes, 32);
+  assert_int_equal(m.bytes, 24);
   char *same = sb_vu_mem_realloc(&m, p, 24); /* same class: in place */
   assert_ptr_equal(same, p);
   assert_null(sb_vu_mem_realloc(&m, same, 0));
@@ -88,12 +90,41 @@ static void freed_blocks_serve_the_next_vu(void **state) {
   sb_vu_pool_free(pool);
 }
 
+/* Small blocks are told from malloc's by their chunk, whatever the bytes before them hold: a
+ * small block of each class, a large one, and blocks packed back to back, each freed with its own
+ * size. */
+static void sizes_without_headers(void **state) {
+  (void)state;
+  sb_vu_pool *pool = sb_vu_pool_new();
+  sb_vu_mem m;
+  sb_vu_mem_init(&m, pool);
+  static void *p[SB_VU_CLASSES + 1];
+  for (size_t c = 0; c < SB_VU_CLASSES; c++) {
+    size_t n = (c + 1) * 8;
+    assert_non_null(p[c] = sb_vu_mem_alloc(&m, n));
+    assert_int_equal(sb_vu_mem_block_size(&m, p[c]), n);
+    memset(p[c], 0xff, n); /* fills to the end: the next block's first bytes are not its size */
+  }
+  assert_non_null(p[SB_VU_CLASSES] = sb_vu_mem_alloc(&m, SB_VU_SMALL_MAX + 1));
+  assert_int_equal(sb_vu_mem_block_size(&m, p[SB_VU_CLASSES]), SB_VU_SMALL_MAX + 1 + 16);
+  char *a = sb_vu_mem_alloc(&m, 16), *b = sb_vu_mem_alloc(&m, 16);
+  assert_ptr_equal(b, a + 16); /* back to back, nothing between */
+  memset(a, 0xee, 32);
+  sb_vu_mem_free(&m, a);
+  assert_int_equal(sb_vu_mem_block_size(&m, b), 16);
+  sb_vu_mem_free(&m, b);
+  for (size_t c = 0; c <= SB_VU_CLASSES; c++) sb_vu_mem_free(&m, p[c]);
+  assert_int_equal(m.bytes, 0);
+  sb_vu_pool_free(pool);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(blocks_are_aligned_and_counted),
       cmocka_unit_test(freed_blocks_are_reused),
       cmocka_unit_test(large_blocks_and_realloc),
       cmocka_unit_test(freed_blocks_serve_the_next_vu),
+      cmocka_unit_test(sizes_without_headers),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
