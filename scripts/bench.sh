@@ -8,7 +8,8 @@
 #   h1 plain  HTTP/1.1 over TCP            peer: wrk
 #   h1 TLS    HTTP/1.1 over TLS 1.3        peer: wrk over https (a server without http2)
 #   h2 TLS    HTTP/2 over TLS 1.3 (ALPN)   peer: h2load -m1 (one stream per connection)
-# then the resident memory per VU of VUS_MEM VUs that sleep(1) between requests (on each path),
+# then the resident memory per VU of VUS_MEM VUs that sleep(1) between requests (on each path, and
+# on h1 plain the same script in ES5 under --compatibility-mode=base),
 # then (issue 11) memory per VU and start-up time at each VU count of VUS_LIST (1,000, 10,000 and
 # 100,000 by default; VUS_LIST="" skips it; see mem_scale below), and a perf profile of Speedboat
 # at full speed on h1 plain and h2 TLS (PERF=0 skips it). The certificates are made here with
@@ -137,6 +138,16 @@ export default function () {
   sleep(1);
 }
 JS
+# The same in plain ES5 for --compatibility-mode=base (k6's other mode: no Babel, require()).
+cat >"$work/mem_base.js" <<'JS'
+var http = require('k6/http');
+var k6 = require('k6');
+module.exports.default = function () {
+  var r = http.get(__ENV.URL);
+  k6.check(r, { 'status 200': function (r) { return r.status === 200; } });
+  k6.sleep(1);
+};
+JS
 cat >"$work/proto.js" <<'JS'
 import http from 'k6/http';
 export const options = { vus: 1, iterations: 1 };
@@ -150,6 +161,7 @@ JS
 # Compile once: runs take the archive, so Babel's start-up is not counted as generator CPU.
 "$SB" archive -O "$work/bench.tar.zst" "$work/bench.js" >/dev/null
 "$SB" archive -O "$work/mem.tar.zst" "$work/mem.js" >/dev/null
+"$SB" archive --compatibility-mode base -O "$work/mem_base.tar.zst" "$work/mem_base.js" >/dev/null
 # Speedboat verifies nginx's certificate against the bench's CA (k6's default, verification on).
 sb_tls=(--tls-ca-file "$work/ca.pem")
 
@@ -216,10 +228,11 @@ duel() {
   esac
 }
 
-# Peak RSS of a run of $1 VUs of mem.js on URL $2 (more speedboat flags after).
+# Peak RSS of a run of $1 VUs of mem.js (or the archive $MEM_ARCHIVE) on URL $2 (more speedboat
+# flags after).
 peak_rss() {
   local n=$1 u=$2; shift 2
-  "$SB" run -q -u "$n" -d 4s "$@" -e URL="$u" "$work/mem.tar.zst" >/dev/null 2>&1 &
+  "$SB" run -q -u "$n" -d 4s "$@" -e URL="$u" "${MEM_ARCHIVE:-$work/mem.tar.zst}" >/dev/null 2>&1 &
   local pid=$! peak=0 r
   while kill -0 "$pid" 2>/dev/null; do
     r=$(awk '/VmRSS/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)
@@ -362,6 +375,7 @@ local_bench() {
   echo
   # Memory: peak RSS of VUS_MEM sleeping VUs, against 1 VU, over the same time.
   mem_per_vu "h1 plain" "$url"
+  MEM_ARCHIVE="$work/mem_base.tar.zst" mem_per_vu "h1 plain, --compatibility-mode=base" "$url"
   if [ "$TLS" = 1 ]; then
     mem_per_vu "h1 TLS" "$url_h1s" "${sb_tls[@]}"
     mem_per_vu "h2 TLS" "$url_h2s" "${sb_tls[@]}"
