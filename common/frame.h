@@ -55,6 +55,26 @@ int sb_frame_recv(struct evbuffer *in, Speedboat__Envelope **env, sb_err *err);
 int sb_frame_recv_limited(struct evbuffer *in, const sb_frame_limits *lim,
                           Speedboat__Envelope **env, sb_err *err);
 
+/* A receiver's reusable memory, for a loop that takes many frames (the controller's, from all
+ * its agents): each Envelope is unpacked into one arena (common/arena.h) instead of ~19 mallocs
+ * a series, inflated with one zstd context, and dropped in one step. It keeps, across frames,
+ * the memory of the largest one seen, up to SB_FRAME_RX_KEEP. Belongs to one thread. */
+typedef struct sb_frame_rx sb_frame_rx;
+#define SB_FRAME_RX_KEEP (32u << 20)
+
+/* Returns 0 or SB_ENOMEM; allocates nothing more until the first frame. */
+int sb_frame_rx_new(sb_frame_rx **out);
+void sb_frame_rx_free(sb_frame_rx *rx);
+/* sb_frame_recv_limited() into |rx|'s memory: the same frames taken and refused, with the same
+ * sentences. |*env| stays valid until sb_frame_rx_done(rx, *env), which must come before the
+ * next Envelope can use |rx| (one still out, or |rx| NULL: this one is malloc'ed, as
+ * sb_frame_recv_limited() does; sb_frame_rx_done() tells them apart). */
+int sb_frame_recv_rx(struct evbuffer *in, const sb_frame_limits *lim, sb_frame_rx *rx,
+                     Speedboat__Envelope **env, sb_err *err);
+/* Drops |env| from sb_frame_recv_rx(rx, ...): resets |rx|'s arena, or frees a malloc'ed one.
+ * Accepts NULL. */
+void sb_frame_rx_done(sb_frame_rx *rx, Speedboat__Envelope *env);
+
 /* Convenience: frames one message of the given case. |msg| points to the message struct. */
 int sb_frame_send_msg(struct evbuffer *out, Speedboat__Envelope__MsgCase c, void *msg);
 

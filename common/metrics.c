@@ -414,6 +414,10 @@ static const sb_tagset *tags_lookup(sb_metrics *m, const char *const *kv, size_t
   return t;
 }
 
+const sb_tagset *sb_metrics_tags_lookup(sb_metrics *m, const char *const *kv, size_t n) {
+  return tags_lookup(m, kv, n);
+}
+
 uint32_t sb_tagset_index(const sb_tagset *t) {
   return t->index;
 }

@@ -89,6 +89,11 @@ int sb_metrics_count(const sb_metrics *m);
 /* Interns a tag set given as |n| key/value pairs (need not be sorted; keys unique). Returns the
  * interned set or NULL on SB_ENOMEM. Looks up without allocating when the set was seen before. */
 const sb_tagset *sb_metrics_tags(sb_metrics *m, const char *const *kv, size_t n);
+/* The same without the memo of the last lookups sb_metrics_tags() keeps for a VU repeating its
+ * request's tags: for callers whose tag sets cycle through more than the memo holds (the
+ * controller merging a snapshot's series), where every memo probe would miss. One hash lookup;
+ * the memo is neither read nor filled. */
+const sb_tagset *sb_metrics_tags_lookup(sb_metrics *m, const char *const *kv, size_t n);
 /* The pairs of an interned set, sorted by key: kv[2*i] is a key, kv[2*i+1] its value. */
 size_t sb_tagset_pairs(const sb_tagset *t, const char *const **kv);
 /* Value of |key| in |t|, or NULL. */

@@ -293,6 +293,7 @@ static void run_free(run *r) {
   sb_run_state_clear(&r->st);
   sb_outputs_free(r->outputs); /* after the decoders: they hold its tag renderings */
   free(r->agents);
+  sb_frame_rx_free(r->rx);
   free(r->weights);
   free(r->token);
   free(r->setup_data);

@@ -127,7 +127,8 @@ static void on_agent_read(struct bufferevent *bev, void *arg) {
     Speedboat__Envelope *env = NULL;
     sb_err err;
     size_t before = evbuffer_get_length(in);
-    int rc = sb_frame_recv_limited(in, &sb_frame_agent_limits, &env, &err);
+    if (!r->rx) sb_frame_rx_new(&r->rx); /* out of memory: each frame malloc'ed, still right */
+    int rc = sb_frame_recv_rx(in, &sb_frame_agent_limits, r->rx, &env, &err);
     if (rc == 0) break;
     if (rc < 0) {
       on_bad_frame(r, a, err.msg);
@@ -138,7 +139,7 @@ static void on_agent_read(struct bufferevent *bev, void *arg) {
       if (r->st.phase == SB_PHASE_RUNNING) a->pub.nsnap++;
     }
     sb_run_dispatch(r, a, env);
-    speedboat__envelope__free_unpacked(env, NULL);
+    sb_frame_rx_done(r->rx, env);
   }
 }
 

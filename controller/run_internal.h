@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <stdio.h>
 
+#include "common/frame.h"
 #include "common/points.h"
 #include "common/tls.h"
 #include "controller/agents.h"
@@ -63,6 +64,7 @@ typedef struct run {
   struct event *ev_sigint, *ev_progress, *ev_beat;
   agent *agents;
   size_t nagents;
+  sb_frame_rx *rx;            /* the agents' frames are unpacked here, one at a time (frame.h) */
   sb_agent_list list;         /* --agents / --agents-file, resolved */
   uint32_t *weights;          /* one per agent */
   char *token;                /* --agent-token-file / $SPEEDBOAT_AGENT_TOKEN */

@@ -228,6 +228,137 @@ static void test_agent_limits(void **state) {
   evbuffer_free(b);
 }
 
+/* Frames of |text| logs: a compressed one (20,000 bytes) and a plain one. */
+static void send_logs(struct evbuffer *b, const char *big, const char *small) {
+  Speedboat__Log l = SPEEDBOAT__LOG__INIT;
+  Speedboat__Envelope env = SPEEDBOAT__ENVELOPE__INIT;
+  env.msg_case = SPEEDBOAT__ENVELOPE__MSG_LOG;
+  env.log = &l;
+  l.text = (char *)big;
+  size_t len = speedboat__envelope__get_packed_size(&env);
+  uint8_t *buf = malloc(len);
+  speedboat__envelope__pack(&env, buf);
+  assert_int_equal(sb_frame_send_packed_z(b, buf, len), 0);
+  free(buf);
+  l.text = (char *)small;
+  assert_int_equal(sb_frame_send(b, &env), 0);
+}
+
+/* Through a receiver's arena: the same messages come back, frame after frame in the same
+ * memory; a frame taken while another is still out is malloc'ed (and freed by rx_done); a NULL
+ * receiver is the heap path. */
+static void test_rx_round_trip(void **state) {
+  static char big[20000];
+  for (size_t i = 0; i < sizeof(big) - 1; i++) big[i] = (char)('a' + i % 7);
+  struct evbuffer *b = evbuffer_new();
+  sb_frame_rx *rx = NULL;
+  assert_int_equal(sb_frame_rx_new(&rx), 0);
+  Speedboat__Envelope *e = NULL, *e2 = NULL, *first = NULL;
+  sb_err err;
+  for (int round = 0; round < 3; round++) {
+    send_logs(b, big, "small");
+    assert_int_equal(sb_frame_recv_rx(b, &sb_frame_agent_limits, rx, &e, &err), 1);
+    assert_string_equal(e->log->text, big);
+    if (round == 0) first = e;
+    assert_ptr_equal(e, first); /* the same arena memory each time */
+    sb_frame_rx_done(rx, e);
+    assert_int_equal(sb_frame_recv_rx(b, &sb_frame_agent_limits, rx, &e, &err), 1);
+    assert_string_equal(e->log->text, "small");
+    sb_frame_rx_done(rx, e);
+  }
+  send_logs(b, big, "second");
+  assert_int_equal(sb_frame_recv_rx(b, &sb_frame_agent_limits, rx, &e, &err), 1);
+  assert_int_equal(sb_frame_recv_rx(b, &sb_frame_agent_limits, rx, &e2, &err), 1); /* e out */
+  assert_string_equal(e->log->text, big);
+  assert_string_equal(e2->log->text, "second");
+  sb_frame_rx_done(rx, e2); /* a heap one: freed (ASan would see a leak otherwise) */
+  assert_string_equal(e->log->text, big); /* untouched */
+  sb_frame_rx_done(rx, e);
+  send_logs(b, big, "heap");
+  assert_int_equal(sb_frame_recv_rx(b, &sb_frame_agent_limits, NULL, &e, &err), 1);
+  assert_string_equal(e->log->text, big);
+  sb_frame_rx_done(NULL, e);
+  assert_int_equal(sb_frame_recv_rx(b, &sb_frame_agent_limits, rx, &e, &err), 1);
+  assert_string_equal(e->log->text, "heap");
+  sb_frame_rx_done(rx, e);
+  sb_frame_rx_done(rx, NULL);
+  assert_int_equal(evbuffer_get_length(b), 0);
+  sb_frame_rx_free(rx);
+  sb_frame_rx_free(NULL);
+  evbuffer_free(b);
+}
+
+/* A payload split over several of the evbuffer's chunks is copied into the arena whole. */
+static void test_rx_split_payload(void **state) {
+  struct evbuffer *all = evbuffer_new(), *b = evbuffer_new();
+  static char big[50000];
+  for (size_t i = 0; i < sizeof(big) - 1; i++) big[i] = (char)('0' + i * 7919 % 43);
+  Speedboat__Log l = SPEEDBOAT__LOG__INIT;
+  l.text = big;
+  assert_int_equal(sb_frame_send_msg(all, SPEEDBOAT__ENVELOPE__MSG_LOG, &l), 0); /* plain */
+  send_logs(all, big, "tail");
+  size_t n = evbuffer_get_length(all);
+  uint8_t *bytes = malloc(n);
+  evbuffer_remove(all, bytes, n);
+  for (size_t off = 0; off < n; off += 1000) /* separate chunks */
+    evbuffer_add_reference(b, bytes + off, off + 1000 < n ? 1000 : n - off, NULL, NULL);
+  struct evbuffer_iovec v[2];
+  assert_int_equal(evbuffer_peek(b, 4 + 50000, NULL, v, 2), 51); /* in 1,000-byte pieces */
+  sb_frame_rx *rx = NULL;
+  assert_int_equal(sb_frame_rx_new(&rx), 0);
+  Speedboat__Envelope *e = NULL;
+  sb_err err;
+  assert_int_equal(sb_frame_recv_rx(b, &sb_frame_agent_limits, rx, &e, &err), 1);
+  assert_string_equal(e->log->text, big);
+  sb_frame_rx_done(rx, e);
+  assert_int_equal(sb_frame_recv_rx(b, &sb_frame_agent_limits, rx, &e, &err), 1);
+  assert_string_equal(e->log->text, big); /* the compressed one */
+  sb_frame_rx_done(rx, e);
+  assert_int_equal(sb_frame_recv_rx(b, &sb_frame_agent_limits, rx, &e, &err), 1);
+  assert_string_equal(e->log->text, "tail");
+  sb_frame_rx_done(rx, e);
+  sb_frame_rx_free(rx);
+  evbuffer_free(b);
+  evbuffer_free(all);
+  free(bytes);
+}
+
+/* The refusals through a receiver: the same sentences as sb_frame_recv_limited(), the stream
+ * consumed the same way, and the receiver usable afterwards. */
+static void test_rx_refusals(void **state) {
+  struct evbuffer *b = evbuffer_new();
+  sb_frame_rx *rx = NULL;
+  assert_int_equal(sb_frame_rx_new(&rx), 0);
+  Speedboat__Envelope *e = NULL;
+  sb_err err;
+  unsigned char hdr[4] = {0x11, 0xe1, 0xa3, 0x00}; /* 300,000,000 */
+  evbuffer_add(b, hdr, 4);
+  assert_int_equal(sb_frame_recv_rx(b, &sb_frame_agent_limits, rx, &e, &err), SB_EFORMAT);
+  assert_string_equal(err.msg, "protocol error: frame of 300000000 bytes exceeds the 67108864-byte "
+                               "limit of this controller");
+  evbuffer_drain(b, evbuffer_get_length(b));
+  unsigned char junk[] = {0x80, 0, 0, 6, 1, 2, 3, 4, 5, 6};
+  evbuffer_add(b, junk, sizeof(junk));
+  assert_int_equal(sb_frame_recv_rx(b, &sb_frame_agent_limits, rx, &e, &err), SB_EFORMAT);
+  assert_string_equal(err.msg, "protocol error: a 6-byte compressed frame is not valid zstd");
+  assert_int_equal(evbuffer_get_length(b), 0);
+  unsigned char garbage[] = {0, 0, 0, 5, 0xff, 0xff, 0xff, 0xff, 0xff};
+  evbuffer_add(b, garbage, sizeof(garbage));
+  assert_int_equal(sb_frame_recv_rx(b, &sb_frame_agent_limits, rx, &e, &err), SB_EFORMAT);
+  assert_string_equal(err.msg, "protocol error: a 5-byte frame is not a valid message");
+  unsigned char empty[] = {0, 0, 0, 0};
+  evbuffer_add(b, empty, sizeof(empty));
+  assert_int_equal(sb_frame_recv_rx(b, &sb_frame_agent_limits, rx, &e, &err), SB_EFORMAT);
+  assert_string_equal(err.msg, "protocol error: a 0-byte frame is not a valid message");
+  assert_int_equal(evbuffer_get_length(b), 0);
+  send_logs(b, "x", "after");
+  assert_int_equal(sb_frame_recv_rx(b, &sb_frame_agent_limits, rx, &e, &err), 1);
+  assert_string_equal(e->log->text, "x");
+  sb_frame_rx_done(rx, e);
+  sb_frame_rx_free(rx);
+  evbuffer_free(b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_round_trip),
@@ -238,6 +369,9 @@ int main(void) {
       cmocka_unit_test(test_limit_refuses_at_the_header),
       cmocka_unit_test(test_limit_refuses_compressed),
       cmocka_unit_test(test_agent_limits),
+      cmocka_unit_test(test_rx_round_trip),
+      cmocka_unit_test(test_rx_split_payload),
+      cmocka_unit_test(test_rx_refusals),
   };
   return cmocka_run_group_tests_name("frame", tests, NULL, NULL);
 }

@@ -512,9 +512,33 @@ static void test_tags_memo(void **state) {
   sb_metrics_free(m);
 }
 
+/* sb_metrics_tags_lookup(): the same interned sets as sb_metrics_tags(), in any order, without
+ * reading or filling the memo (the controller's merge). */
+static void test_tags_lookup(void **state) {
+  (void)state;
+  sb_metrics *m = new_set();
+  const char *kv[] = {"status", "200", "method", "GET"};
+  const char *sorted[] = {"method", "GET", "status", "200"};
+  const sb_tagset *t = sb_metrics_tags_lookup(m, kv, 2);
+  assert_non_null(t);
+  assert_null(m->memo); /* not made */
+  assert_ptr_equal(sb_metrics_tags_lookup(m, sorted, 2), t);
+  assert_ptr_equal(sb_metrics_tags(m, sorted, 2), t);
+  assert_non_null(m->memo);
+  const char *other[] = {"method", "GET", "status", "201"};
+  const sb_tagset *t2 = sb_metrics_tags_lookup(m, other, 2);
+  assert_ptr_not_equal(t2, t);
+  for (int i = 0; i < TAGS_MEMO; i++) /* the memo holds only what sb_metrics_tags() put there */
+    assert_true(m->memo->e[i].t != t2);
+  assert_ptr_equal(sb_metrics_tags(m, other, 2), t2);
+  assert_ptr_equal(sb_metrics_tags_lookup(m, NULL, 0), sb_metrics_tags(m, NULL, 0));
+  sb_metrics_free(m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_tags_memo),
+      cmocka_unit_test(test_tags_lookup),
       cmocka_unit_test(test_builtins),       cmocka_unit_test(test_register),
       cmocka_unit_test(test_tags_interning), cmocka_unit_test(test_series_and_add),
       cmocka_unit_test(test_next_and_reset), cmocka_unit_test(test_merge),

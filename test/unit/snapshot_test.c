@@ -175,6 +175,61 @@ static void test_round_trip(void **state) {
   sb_metrics_free(dst);
 }
 
+/* A counter series of metric |name| with |n| tag strings. */
+static Speedboat__Series counter(const char *name, const char **tags, size_t n, double v) {
+  Speedboat__Series s = SPEEDBOAT__SERIES__INIT;
+  s.metric = (char *)name;
+  s.type = SPEEDBOAT__METRIC_TYPE__METRIC_TYPE_COUNTER;
+  s.tags = (char **)tags;
+  s.n_tags = n;
+  s.sum = v;
+  return s;
+}
+
+/* Runs of series with the same tags share one lookup (the previous series' set): a run, a set
+ * that differs from the one before only in its last value or by a missing pair, one seen again
+ * after others, and untagged series all land in their own (metric, tags) series. */
+static void test_tag_runs(void **state) {
+  (void)state;
+  const char *t1[] = {"method", "GET", "url", "http://x/a"};
+  const char *t1b[] = {"method", "GET", "url", "http://x/b"};   /* last value differs */
+  const char *t1c[] = {"method", "GET", "url", "http://x/aa"}; /* a longer value */
+  const char *t1s[] = {"method", "GET"};                         /* a pair fewer */
+  char a2[] = "http://x/a"; /* t1's content at other addresses, as an unpacked message has */
+  const char *t1copy[] = {"method", "GET", "url", a2};
+  Speedboat__Series s[] = {
+      counter("c1", t1, 4, 1),     counter("c2", t1, 4, 2),     counter("c3", t1copy, 4, 4),
+      counter("c1", t1b, 4, 8),    counter("c1", t1c, 4, 16),   counter("c1", t1s, 2, 32),
+      counter("c1", t1copy, 4, 64), counter("c1", NULL, 0, 128), counter("c2", NULL, 0, 256),
+      counter("c1", t1s, 2, 512),
+  };
+  Speedboat__Series *ptrs[sizeof(s) / sizeof(s[0])];
+  for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++) ptrs[i] = &s[i];
+  Speedboat__Snapshot snap = SPEEDBOAT__SNAPSHOT__INIT;
+  snap.series = ptrs;
+  snap.n_series = sizeof(s) / sizeof(s[0]);
+  sb_metrics *m = NULL;
+  assert_int_equal(sb_metrics_new(&m), 0);
+  sb_err err = {{0}};
+  for (int round = 1; round <= 2; round++) {
+    assert_int_equal(sb_snapshot_apply(m, &snap, &err), 0);
+    int c1 = sb_metrics_find(m, "c1"), c2 = sb_metrics_find(m, "c2"), c3 = sb_metrics_find(m, "c3");
+    assert_true(c1 >= 0 && c2 >= 0 && c3 >= 0);
+#define VAL(id, kv, n) sb_metrics_series(m, (id), sb_metrics_tags(m, (kv), (n)))->value
+    assert_true(VAL(c1, t1, 2) == round * 65.0);
+    assert_true(VAL(c2, t1, 2) == round * 2.0);
+    assert_true(VAL(c3, t1, 2) == round * 4.0);
+    assert_true(VAL(c1, t1b, 2) == round * 8.0);
+    assert_true(VAL(c1, t1c, 2) == round * 16.0);
+    assert_true(VAL(c1, t1s, 1) == round * 544.0);
+    assert_true(VAL(c1, NULL, 0) == round * 128.0);
+    assert_true(VAL(c2, NULL, 0) == round * 256.0);
+#undef VAL
+  }
+  assert_int_equal(count_touched(m), 8);
+  sb_metrics_free(m);
+}
+
 /* One hand-made series, valid as built; each case spoils one thing. */
 typedef struct {
   Speedboat__Snapshot snap;
@@ -346,6 +401,7 @@ static void test_garbled_bytes(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_round_trip),
+      cmocka_unit_test(test_tag_runs),
       cmocka_unit_test(test_valid_fixture),
       cmocka_unit_test(test_refuses_garbled),
       cmocka_unit_test(test_garbled_bytes),
