@@ -59,7 +59,9 @@ sleep 3
 chrome --timeout=3000 \
   --dump-dom "http://$ADDR/dashboard" >"$WORK/live.html" 2>"$WORK/chromium.err" || true
 live=$(sed -n 's/.*data-rendered="\([0-9]*\)".*/\1/p' "$WORK/live.html" | head -1)
-[ "${live:-0}" -ge 2 ] || fail "the live dashboard rendered ${live:-no} points: $(tail -3 "$WORK/chromium.err")"
+# (on failure: whether the run was still there, and the end of what it said)
+sb_state() { kill -0 "$SB_PID" 2>/dev/null && echo "speedboat still running" || echo "speedboat gone: $(tail -3 "$WORK/err")"; }
+[ "${live:-0}" -ge 2 ] || fail "the live dashboard rendered ${live:-no} points ($(sb_state)): $(grep -v dbus "$WORK/chromium.err" | tail -3)"
 grep -q '<td>dash-page</td>' "$WORK/live.html" || fail "the live dashboard has no row for dash-page"
 sleep 2 # ... and a later load has more: the charts follow the run
 chrome --timeout=3000 --dump-dom "http://$ADDR/dashboard" >"$WORK/live2.html" 2>/dev/null || true
