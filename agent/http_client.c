@@ -694,7 +694,7 @@ int sb_http_client_request(sb_http_client *c, const sb_http_req *req, sb_http_re
   x->head = !strcmp(req->method, "HEAD");
   x->discard = req->discard_body;
   x->no_reuse = req->no_reuse;
-  x->retried = x->got_byte = x->done = x->sent = x->leftover = x->interim = 0;
+  x->retried = x->got_byte = x->sent = x->leftover = x->interim = 0;
   x->t_write = x->t_sent = x->t_first = 0;
   x->stream_id = -1;
   x->body_off = 0;

@@ -169,7 +169,6 @@ static int feed(sb_xfer *x, const char *data, size_t len) {
   size_t used;
   int r = sb_h1p_feed(&x->parser, data, len, &used);
   if (r == SB_H1P_DONE) {
-    x->done = 1;
     x->leftover = used < len;
     return 1;
   }
@@ -257,7 +256,6 @@ static void h_on_close(sb_conn *k, int code, const char *msg) {
   k->ps = NULL;
   if (code == 0) {
     if (x->got_byte && sb_h1p_eof(&x->parser) == SB_H1P_DONE) {
-      x->done = 1;
       sb_xfer_finish(x, 0, NULL);
       return;
     }

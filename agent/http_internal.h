@@ -97,7 +97,7 @@ struct sb_xfer {
   sb_buf nv;                  /* h2: the nghttp2_nv array */
   int interim;                /* h1: a 1xx response came first */
   int idempotent, head, discard, no_reuse;
-  int retried, got_byte, done, sent;
+  int retried, got_byte, sent;
   double timeout_ms;
   struct event timer;
   struct event defer;         /* delivers an immediate failure from the loop */

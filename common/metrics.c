@@ -387,18 +387,17 @@ static void memo_put(struct tags_memo *mm, const char *const *kv, size_t n, cons
   mm->next = (mm->next + 1) % TAGS_MEMO;
 }
 
-static const sb_tagset *tags_lookup(sb_metrics *m, const char *const *kv, size_t n);
 
 const sb_tagset *sb_metrics_tags(sb_metrics *m, const char *const *kv, size_t n) {
   const sb_tagset *t = m->memo ? memo_find(m->memo, kv, n) : NULL;
   if (t) return t;
-  t = tags_lookup(m, kv, n);
+  t = sb_metrics_tags_lookup(m, kv, n);
   if (t && !m->memo) m->memo = calloc(1, sizeof(*m->memo)); /* NULL: no memo, still right */
   if (t && m->memo) memo_put(m->memo, kv, n, t);
   return t;
 }
 
-static const sb_tagset *tags_lookup(sb_metrics *m, const char *const *kv, size_t n) {
+const sb_tagset *sb_metrics_tags_lookup(sb_metrics *m, const char *const *kv, size_t n) {
   size_t stack[3 * TAGS_STACK];
   probe p = {stack, stack + TAGS_STACK, 0, 0, 0};
   if (n > TAGS_STACK) {
@@ -412,10 +411,6 @@ static const sb_tagset *tags_lookup(sb_metrics *m, const char *const *kv, size_t
   if (!t) t = intern(m, kv, &p);
   if (p.idx != stack) free(p.idx);
   return t;
-}
-
-const sb_tagset *sb_metrics_tags_lookup(sb_metrics *m, const char *const *kv, size_t n) {
-  return tags_lookup(m, kv, n);
 }
 
 uint32_t sb_tagset_index(const sb_tagset *t) {

@@ -216,16 +216,11 @@ static int same_tags(const Speedboat__Series *a, const Speedboat__Series *b) {
   return 1;
 }
 
-/* The interned tag set of series |ps|. Not through sb_metrics_tags(): its memo of the last
- * few lookups (a VU repeating its request's tags) would only miss, as a snapshot's tag sets
- * (dozens) cycle through it. */
-static const sb_tagset *snapshot_tags(sb_metrics *m, const Speedboat__Series *ps) {
-  return sb_metrics_tags_lookup(m, (const char *const *)ps->tags, ps->n_tags / 2);
-}
-
 /* A series' tag set is looked up once per run of series sharing it: an agent lists a request's
  * http_req_* series one after the other (they were made together), so comparing the strings
- * with the previous series' is all most series cost (about a fifth of a hash lookup). */
+ * with the previous series' is all most series cost (about a fifth of a hash lookup). The
+ * lookup skips sb_metrics_tags()' memo of the last few lookups (a VU repeating its request's
+ * tags): a snapshot's dozens of tag sets cycle through it and it would only miss. */
 int sb_snapshot_apply(sb_metrics *m, const Speedboat__Snapshot *snap, sb_err *err) {
   const Speedboat__Series *prev = NULL; /* the series before, whose tags are |prev_t| */
   const sb_tagset *prev_t = NULL;
@@ -238,7 +233,9 @@ int sb_snapshot_apply(sb_metrics *m, const Speedboat__Snapshot *snap, sb_err *er
     if (rc) return rc;
     int id = resolve_metric(m, ps, i, err);
     if (id < 0) return id;
-    const sb_tagset *t = same_tags(ps, prev) ? prev_t : snapshot_tags(m, ps);
+    const sb_tagset *t = same_tags(ps, prev)
+                             ? prev_t
+                             : sb_metrics_tags_lookup(m, (const char *const *)ps->tags, ps->n_tags / 2);
     prev = ps;
     prev_t = t;
     sb_series *s = t ? sb_metrics_series(m, id, t) : NULL;
