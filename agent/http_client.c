@@ -311,12 +311,19 @@ static int decode_body(sb_http_client *c, sb_http_res *res) {
   return 0;
 }
 
+/* When the bytes being handled reached the socket: the kernel's stamp on plain connections
+ * (sb_conn.t_rx), now otherwise. */
+static double rx_ms(const sb_xfer *x) {
+  return x->k && x->k->t_rx > 0 ? x->k->t_rx : now_ms();
+}
+
 void sb_xfer_finish(sb_xfer *x, int code, const char *msg) {
   sb_http_res *res = x->res;
   sb_http_done_cb cb = x->cb;
   void *ud = x->ud;
-  double end = now_ms();
+  double end = rx_ms(x);
   sb_http_timings *t = &res->timings;
+  if (x->t_first > end) end = x->t_first;
 
   if (!code && !x->discard && res->status && decode_body(x->c, res) < 0) {
     code = SB_HTTP_ERR_DECOMPRESSION;
@@ -349,7 +356,7 @@ void sb_xfer_finish(sb_xfer *x, int code, const char *msg) {
 void sb_xfer_first_byte(sb_xfer *x) {
   if (!x->got_byte) {
     x->got_byte = 1;
-    x->t_first = now_ms();
+    x->t_first = rx_ms(x);
   }
 }
 

@@ -188,9 +188,11 @@ static void plain_fail(sb_conn *k, short what, int e) {
   on_event(k->bev, (short)(BEV_EVENT_READING | what), k);
 }
 
-/* Hands |n| bytes to the protocol; returns 1 when |k| is gone or no longer reading. */
-static int plain_deliver(sb_conn *k, const char *buf, size_t n) {
+/* Hands |n| bytes that reached the socket at |t_rx| to the protocol; returns 1 when |k| is gone
+ * or no longer reading. */
+static int plain_deliver(sb_conn *k, const char *buf, size_t n, double t_rx) {
   struct evbuffer *in = bufferevent_get_input(k->bev);
+  k->t_rx = t_rx;
   k->in_cb++;
   if (k->proto && k->proto->on_bytes && evbuffer_get_length(in) == 0) {
     k->proto->on_bytes(k, buf, n);
@@ -201,16 +203,44 @@ static int plain_deliver(sb_conn *k, const char *buf, size_t n) {
   } else if (k->proto) {
     k->proto->on_read(k);
   }
+  k->t_rx = 0;
   if (cb_end(k)) return 1;
   return k->dead || !k->read_armed;
+}
+
+/* When the bytes of the last recvmsg() reached the socket, on the monotonic clock (ms): the
+ * kernel stamps each packet with the wall clock (SO_TIMESTAMPNS) and reports the newest one read,
+ * whose age is subtracted from now. Now when there is no stamp (never earlier than |now|'s
+ * clocks allow, never later than now). */
+static double rx_time(struct msghdr *mh) {
+  struct timespec mono, real;
+  clock_gettime(CLOCK_MONOTONIC, &mono);
+  double now = mono.tv_sec * 1e3 + mono.tv_nsec / 1e6;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS) continue;
+    struct timespec ts;
+    memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+    clock_gettime(CLOCK_REALTIME, &real);
+    double age = (real.tv_sec - ts.tv_sec) * 1e3 + (real.tv_nsec - ts.tv_nsec) / 1e6;
+    if (age > 0 && age < now) return now - age;
+    break;
+  }
+  return now;
 }
 
 static void on_plain_read(evutil_socket_t fd, short what, void *arg) {
   sb_conn *k = arg;
   char buf[PLAIN_READ];
+  union { /* aligned for cmsghdr */
+    char b[CMSG_SPACE(sizeof(struct timespec))];
+    struct cmsghdr align;
+  } ctl;
   (void)what;
   for (int round = 0; round < PLAIN_READ_ROUNDS; round++) {
-    ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
+                        .msg_controllen = sizeof(ctl.b)};
+    ssize_t n = recvmsg(fd, &mh, 0);
     if (n < 0) {
       if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
         plain_fail(k, BEV_EVENT_ERROR, errno);
@@ -220,7 +250,7 @@ static void on_plain_read(evutil_socket_t fd, short what, void *arg) {
       plain_fail(k, BEV_EVENT_EOF, 0);
       return;
     }
-    if (plain_deliver(k, buf, (size_t)n) || (size_t)n < sizeof(buf)) return;
+    if (plain_deliver(k, buf, (size_t)n, rx_time(&mh)) || (size_t)n < sizeof(buf)) return;
   }
 }
 
@@ -260,6 +290,8 @@ static void on_connected(evutil_socket_t fd, short what, void *arg) {
     bufferevent_enable(k->bev, EV_READ | EV_WRITE);
   } else {
     bufferevent_enable(k->bev, EV_WRITE);
+    int one = 1; /* receive timestamps (on_plain_read); without them bytes are timed when read */
+    setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
     event_assign(&k->read_ev, k->c->base, fd, EV_READ | EV_PERSIST, on_plain_read, k);
     event_add(&k->read_ev, NULL);
     k->read_armed = 1;

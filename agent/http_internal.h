@@ -72,6 +72,10 @@ struct sb_conn {
   int broken;                 /* a socket or TLS error: no orderly TLS shutdown */
   int resumed;                /* the TLS handshake resumed a session of the VU */
   double t_connect, t_connected, t_ready;
+  /* Plain connections, while bytes are being delivered: when they reached the socket (the
+   * kernel's receive timestamp, on the monotonic clock, ms); 0 otherwise. A response's first
+   * and last byte are timed from it, so a busy loop that reads late does not lengthen them. */
+  double t_rx;
   const char *tls_version;
   char tls_cipher[64];
   sb_http_ocsp ocsp;

@@ -9,10 +9,13 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -508,6 +511,72 @@ static void test_allow_targets(void **state) {
   sb_allow_free(allow);
 }
 
+/* A server on its own thread that answers one request when told to (test_late_read). */
+typedef struct late_srv {
+  int lfd;
+  atomic_int got_request, go, answered;
+} late_srv;
+
+static void *late_serve(void *arg) {
+  late_srv *s = arg;
+  int fd = accept(s->lfd, NULL, NULL);
+  if (fd < 0) return NULL;
+  char buf[4096];
+  size_t n = 0;
+  while (n < sizeof(buf) - 1) { /* up to the end of the request's head */
+    ssize_t r = read(fd, buf + n, sizeof(buf) - 1 - n);
+    if (r <= 0) break;
+    n += (size_t)r;
+    buf[n] = '\0';
+    if (strstr(buf, "\r\n\r\n")) break;
+  }
+  atomic_store(&s->got_request, 1);
+  while (!atomic_load(&s->go)) usleep(1000);
+  static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+  if (write(fd, resp, sizeof(resp) - 1) < 0) {}
+  atomic_store(&s->answered, 1);
+  usleep(200000); /* the client reads and finishes before the close */
+  close(fd);
+  return NULL;
+}
+
+/* A response that waits in the socket while the client's loop is busy elsewhere is timed from
+ * when it arrived (the kernel's receive timestamp), not from when the loop read it: the loop
+ * here reads 60 ms late, the request took ~0 ms. */
+static void test_late_read(void **state) {
+  fixture *f = *state;
+  late_srv s = {.lfd = socket(AF_INET, SOCK_STREAM, 0)};
+  struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t sl = sizeof(sin);
+  assert_int_equal(bind(s.lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+  assert_int_equal(listen(s.lfd, 4), 0);
+  getsockname(s.lfd, (struct sockaddr *)&sin, &sl);
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, late_serve, &s), 0);
+  char url[64];
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d/late", ntohs(sin.sin_port));
+  sb_http_req req = {.method = "GET", .url = url};
+  f->done = 0;
+  assert_int_equal(sb_http_client_request(f->client, &req, &f->res, on_done, f), 0);
+  for (int i = 0; i < 5000 && !atomic_load(&s.got_request); i++) {
+    event_base_loop(f->base, EVLOOP_NONBLOCK);
+    usleep(1000);
+  }
+  assert_true(atomic_load(&s.got_request));
+  atomic_store(&s.go, 1);
+  while (!atomic_load(&s.answered)) usleep(1000);
+  usleep(60000); /* the loop is busy: the answer waits in the socket */
+  while (!f->done) event_base_loop(f->base, EVLOOP_ONCE);
+  pthread_join(t, NULL);
+  close(s.lfd);
+  assert_int_equal(f->res.status, 200);
+  const sb_http_timings *tm = &f->res.timings;
+  if (tm->duration >= 40 || tm->waiting >= 40 || tm->receiving >= 40)
+    fail_msg("timed from the late read: duration %.3f ms (waiting %.3f, receiving %.3f)",
+             tm->duration, tm->waiting, tm->receiving);
+  assert_true(tm->waiting >= 0 && tm->receiving >= 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_get, setup, teardown),
@@ -527,6 +596,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
       cmocka_unit_test_setup_teardown(test_dns, setup, teardown),
       cmocka_unit_test_setup_teardown(test_allow_targets, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_late_read, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
