@@ -294,6 +294,7 @@ static int vu_make(sb_eng_run *ws, size_t k, sb_err *err) {
     v->vu = NULL;
   }
   if (rc) return rc;
+  if (ws->sc->ex->warm) sb_vu_warm(v->vu);
   ws->run.vus[ws->run.nvus++] = &v->x;
   return 0;
 }

@@ -234,15 +234,17 @@ static void pause(sb_exec_run *r) {
 }
 
 const sb_exec sb_exec_constant_arrival_rate = {
-    .name = "constant-arrival-rate", .precise = 1, .max_vus = max_vus, .initial_vus = initial_vus,
-    .end_us = constant_end_us, .shared_new = shared_new, .shared_free = shared_free,
+    .name = "constant-arrival-rate", .precise = 1, .warm = 1, .max_vus = max_vus,
+    .initial_vus = initial_vus, .end_us = constant_end_us, .shared_new = shared_new,
+    .shared_free = shared_free,
     .init = init, .clear = clear, .start = start, .next = next, .added = added, .more = more,
     .stop = stop, .progress = progress, .pause = pause,
 };
 
 const sb_exec sb_exec_ramping_arrival_rate = {
-    .name = "ramping-arrival-rate", .precise = 1, .max_vus = max_vus, .initial_vus = initial_vus,
-    .end_us = ramping_end_us, .shared_new = shared_new, .shared_free = shared_free,
+    .name = "ramping-arrival-rate", .precise = 1, .warm = 1, .max_vus = max_vus,
+    .initial_vus = initial_vus, .end_us = ramping_end_us, .shared_new = shared_new,
+    .shared_free = shared_free,
     .init = init, .clear = clear, .start = start, .next = next, .added = added, .more = more,
     .stop = stop, .progress = progress, .pause = pause,
 };

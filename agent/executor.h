@@ -63,6 +63,8 @@ enum { SB_EXEC_LEAVE = 0, SB_EXEC_RUN = 1, SB_EXEC_HOLD = 2 };
 typedef struct sb_exec {
   const char *name;             /* k6's name: "shared-iterations" */
   int precise;                  /* needs sub-millisecond timers on its worker's loop */
+  int warm;                     /* its VUs are made ready for a first request when they are made
+                                 * (sb_vu_warm): a start is due at once, and a cold one is late */
   /* The most VUs the scenario runs at once on this agent. */
   uint64_t (*max_vus)(const sb_scenario_cfg *sc);
   /* The VUs made before the start (NULL: max_vus); the others come from sb_exec_grow(). */

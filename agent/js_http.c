@@ -913,7 +913,16 @@ static const char *const CONSTS[][2] = {
     {"OCSP_REASON_AA_COMPROMISE", "aa_compromise"},
 };
 
+void sb_js_http_warm(duk_context *ctx, sb_vu *vu) {
+  http_state *st = state_get(ctx);
+  if (!st || !job_at(ctx, st, 0)) return;
+  sb_js_http_rescache_warm(ctx, &st->rescache);
+  sb_vu_http(vu);
+}
+
 void sb_js_http_push(duk_context *ctx) {
+  sb_vu *vu = sb_vu_from_ctx(ctx);
+  if (vu) sb_vu_note_http(vu);
   duk_push_object(ctx); /* -> [ exports ] */
   for (size_t i = 0; i < sizeof(FUNCS) / sizeof(FUNCS[0]); i++) {
     duk_push_c_function(ctx, FUNCS[i].fn, FUNCS[i].nargs);

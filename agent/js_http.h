@@ -83,5 +83,7 @@ typedef struct sb_js_http_resinfo {
  * (headers, timings, request, cookies, tls_*, ocsp, ...) built on first read. */
 void sb_js_http_push_response(duk_context *ctx, const sb_js_http_resinfo *ri,
                               const sb_http_res *res);
+/* Fills |rc| now if the VU's first response has not (sb_vu_warm). May throw. */
+void sb_js_http_rescache_warm(duk_context *ctx, sb_js_http_rescache *rc);
 
 #endif

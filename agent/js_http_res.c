@@ -467,6 +467,10 @@ static inline void put_cached(duk_context *ctx, void *key) {
   sb_duk_put_own(ctx, -3);
 }
 
+void sb_js_http_rescache_warm(duk_context *ctx, sb_js_http_rescache *rc) {
+  if (!rc->proto) rescache_fill(ctx, rc);
+}
+
 void sb_js_http_push_response(duk_context *ctx, const sb_js_http_resinfo *ri,
                               const sb_http_res *res) {
   sb_js_http_rescache *rc = ri->cache;

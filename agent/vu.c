@@ -727,6 +727,18 @@ sb_vu *sb_vu_from_ctx(duk_context *ctx) {
 }
 
 sb_http_client *sb_vu_http_if_any(sb_vu *vu) { return vu->http; }
+void sb_vu_note_http(sb_vu *vu) { vu->http_imported = 1; }
+
+static duk_ret_t warm_safe(duk_context *ctx, void *ud) {
+  sb_js_http_warm(ctx, ud);
+  return 0;
+}
+
+void sb_vu_warm(sb_vu *vu) {
+  if (!vu->http_imported) return;
+  duk_safe_call(vu->ctx, warm_safe, vu, 0, 1);
+  duk_pop(vu->ctx); /* undefined, or the error: the first request meets it again */
+}
 sb_vu_loop *sb_vu_get_loop(sb_vu *vu) { return &vu->loop; }
 int sb_vu_in_call(const sb_vu *vu) {
   return vu->in_coro && (vu->job == JOB_ITER || vu->job == JOB_CALL) && !vu->job_done;

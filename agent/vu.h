@@ -230,5 +230,14 @@ void sb_js_http_iteration_start(sb_vu *vu);
 void **sb_vu_http_state(sb_vu *vu);
 /* The VU's HTTP client if it has made one (NULL otherwise). */
 sb_http_client *sb_vu_http_if_any(sb_vu *vu);
+/* k6/http was imported by the VU's init code (the module's push says so). */
+void sb_vu_note_http(sb_vu *vu);
+/* Makes what a first request of the VU would make on its way (k6/http's per-VU state, the
+ * Response prototype, the HTTP client), for executors whose iterations are due the moment they
+ * start (arrival rates): a cold VU's first request costs ~100 us more. Nothing when the script
+ * does not import k6/http; a failure (out of memory) only leaves it to the first request. */
+void sb_vu_warm(sb_vu *vu);
+/* k6/http's part of sb_vu_warm (js_http.c). [ ] -> [ ]; may throw (run it in a safe call). */
+void sb_js_http_warm(duk_context *ctx, sb_vu *vu);
 
 #endif

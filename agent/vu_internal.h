@@ -49,6 +49,7 @@ struct sb_vu {
   void *cancel_ud;
   sb_http_client *http;        /* created on first use */
   void *http_state;            /* k6/http's per-VU state (js_http.c owns it) */
+  int http_imported;           /* the init code imported k6/http (sb_vu_warm warms it) */
   char *group;                 /* "" or "::a::b" */
   size_t group_len, group_cap;
   const sb_tagset *tags;       /* {group, scenario}, NULL when stale */

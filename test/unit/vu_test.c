@@ -454,6 +454,29 @@ static void test_http_get_and_interrupt(void **state) {
   evhttp_free(h);
 }
 
+/* Arrival-rate VUs are warmed when made: k6/http's per-VU state, the Response prototype and the
+ * HTTP client exist before the first request, which then works as a cold one would. */
+static void test_warm(void **state) {
+  char url[64], buf[64];
+  struct evhttp *h = start_server(url, sizeof(url));
+  sb_vu *vu;
+  sb_err err = {{0}};
+  assert_int_equal(sb_vu_new(&vu, &F.env, 1, &err), 0);
+  assert_null(sb_vu_http_if_any(vu));
+  assert_null(*sb_vu_http_state(vu));
+  duk_idx_t top = duk_get_top(sb_vu_ctx(vu));
+  sb_vu_warm(vu);
+  assert_non_null(sb_vu_http_if_any(vu));
+  assert_non_null(*sb_vu_http_state(vu));
+  assert_int_equal(duk_get_top(sb_vu_ctx(vu)), top);
+  set_url(vu, url);
+  assert_int_equal(iterate(vu, "get", 0), SB_VU_OK);
+  assert_true(global_num(vu, "status") == 200);
+  assert_string_equal(global_str(vu, "body", buf, sizeof(buf)), "ok");
+  sb_vu_free(vu);
+  evhttp_free(h);
+}
+
 static void test_missing_export(void **state) {
   sb_vu *vu;
   sb_err err = {{0}};
@@ -873,6 +896,7 @@ int main(void) {
       cmocka_unit_test(test_call_interrupt_async),
       cmocka_unit_test(test_iterations_get_data),
       cmocka_unit_test(test_http_get_and_interrupt),
+      cmocka_unit_test(test_warm),
       cmocka_unit_test(test_deep_recursion_stays_on_stack),
       cmocka_unit_test(test_heap_limit),
       cmocka_unit_test(test_heap_limit_fails_only_that_iteration),
