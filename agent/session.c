@@ -67,6 +67,7 @@ typedef struct session {
   int send_points;            /* Prepare.send_points: a Points message after each snapshot */
   int send_progress;          /* Prepare.send_progress: a Progress message after each snapshot */
   sb_points_enc penc;         /* what this connection defined so far (ids of |snap|) */
+  sb_snapshot_enc senc;       /* the series this connection defined so far (of |snap|) */
   int hello_ok;
   pthread_mutex_t mu;         /* guards the log queue and |call| (filled by worker threads) */
   logline *logs, **logs_tail;
@@ -207,9 +208,10 @@ static void send_snapshot(session *s) {
   }
   uint8_t *buf;
   size_t len;
-  if (sb_snapshot_encode(s->snap, ++s->seq, sb_clock_wall_us(), vus,
+  if (sb_snapshot_encode(&s->senc, s->snap, ++s->seq, sb_clock_wall_us(), vus,
                          sb_engine_vus_max(s->engine), &buf, &len) == 0) {
-    sb_frame_send_packed_z(bufferevent_get_output(s->bev), buf, len);
+    if (sb_frame_send_packed_z(bufferevent_get_output(s->bev), buf, len))
+      sb_snapshot_enc_forget(&s->senc); /* its definitions did not go: the next one repeats them */
     free(buf);
   }
   if (s->send_points) send_points(s);
@@ -917,6 +919,7 @@ out:
   auth_release(&s);
   sb_metrics_free(s.snap);
   sb_points_enc_clear(&s.penc);
+  sb_snapshot_enc_clear(&s.senc);
   if (s.base) event_base_free(s.base);
   if (fd >= 0) close(fd);
   pthread_mutex_destroy(&s.mu);

@@ -40,8 +40,9 @@ double sb_hist_bucket_value(int32_t index);
 int sb_hist_add(sb_hist *h, double v);
 /* Adds every value of |src| to |dst|. Returns 0 or SB_ENOMEM (then |dst| is unchanged). */
 int sb_hist_merge(sb_hist *dst, const sb_hist *src);
-/* Adds raw bucket counts (as carried by the protocol): counts[i] values in bucket first + i,
- * plus the exact count/sum/min/max. Returns 0, SB_ENOMEM or SB_EFORMAT (counts disagree). */
+/* Adds raw dense bucket counts (controller/timeline.c: the difference of two histograms):
+ * counts[i] values in bucket first + i, plus the exact count/sum/min/max. Returns 0, SB_ENOMEM
+ * or SB_EFORMAT (counts disagree). */
 int sb_hist_merge_raw(sb_hist *dst, uint64_t count, double sum, double min, double max,
                       int32_t first, const uint64_t *counts, size_t n);
 
@@ -50,10 +51,24 @@ int sb_hist_merge_raw(sb_hist *dst, uint64_t count, double sum, double min, doub
 int sb_hist_merge_raw_z(sb_hist *dst, uint64_t count, double sum, double min, double max,
                         int32_t first, const uint64_t *counts, size_t n, uint64_t zeros);
 
-/* The raw buckets of |h| without the zero bucket, trimmed, pointing into |h| (no allocation),
- * and the zero bucket's count in |*zeros|: what the protocol carries. */
-void sb_hist_raw_nz(const sb_hist *h, int32_t *first, const uint64_t **counts, size_t *n,
-                    uint64_t *zeros);
+/* Adds a sparse histogram as the protocol carries it (proto/speedboat.proto, Trends): its
+ * non-empty buckets as |len| bytes of varint pairs (gap, count), bucket i having index
+ * first + gap[0] + ... + gap[i] (gap[i] >= 1 for i > 0, never the zero bucket) and count[i] >= 1
+ * values; |zeros| values in the zero bucket; the exact count/sum/min/max. The whole is checked
+ * (pairs whole, indexes increasing and on the axis, counts adding up to |count|, the lowest and
+ * highest non-empty buckets those of min and max) in the one pass that adds the counts; when it
+ * is wrong |dst| is left as it was. Returns 0, SB_ENOMEM or SB_EFORMAT. */
+int sb_hist_merge_sparse(sb_hist *dst, uint64_t count, double sum, double min, double max,
+                         int32_t first, const uint8_t *buckets, size_t len, uint64_t zeros);
+
+#define SB_HIST_SPARSE_MAX 15 /* bytes a bucket takes at most in sb_hist_sparse()'s output */
+
+/* Non-empty buckets of |h|, the zero bucket left out. */
+size_t sb_hist_nonzero(const sb_hist *h);
+/* Writes the non-empty buckets of |h| (the zero bucket left out: it is h->zero) as
+ * sb_hist_merge_sparse() takes them into |out|, which holds SB_HIST_SPARSE_MAX *
+ * sb_hist_nonzero(h) bytes; sets |*first| (0 when there are none). Returns the bytes written. */
+size_t sb_hist_sparse(const sb_hist *h, int32_t *first, uint8_t *out);
 
 /* The raw buckets of |h| as sb_hist_merge_raw() takes them (the zero bucket included), trimmed of
  * empty buckets at both ends: |*counts| points into |h| when it can, else into |*tmp|, which the

@@ -437,8 +437,10 @@ void sb_series_init(sb_series *s, int metric) {
 }
 
 void sb_series_clear(sb_series *s) {
+  uint32_t index = s->index;
   sb_hist_clear(&s->hist);
   sb_series_init(s, s->metric);
+  s->index = index;
 }
 
 /* A fresh series slot from the pages (a new page every SERIES_PAGE series). */
@@ -473,6 +475,7 @@ sb_series *sb_metrics_series(sb_metrics *m, int metric, const sb_tagset *ct) {
   sb_series *s = new_series(m);
   if (!s) return NULL;
   sb_series_init(s, metric);
+  s->index = (uint32_t)m->nseries;
   s->tags = t;
   m->nseries++;
   t->series[metric] = s;

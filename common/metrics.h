@@ -63,6 +63,8 @@ typedef struct sb_metric_info {
 /* The aggregate of one (metric, tag set) since the last reset. */
 typedef struct sb_series {
   int metric;             /* id in the owning set */
+  uint32_t index;         /* order of creation in the owning set (0, 1, ...): stable for the
+                             set's life, so a connection can name the series by it */
   const struct sb_tagset *tags;
   double value;           /* counter: sum; gauge: last value */
   uint64_t trues, total;  /* rate */

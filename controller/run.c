@@ -288,6 +288,7 @@ static void finish_outputs(run *r, double secs) {
 static void run_free(run *r) {
   for (size_t i = 0; r->agents && i < r->nagents; i++) {
     sb_points_dec_free(r->agents[i].pdec);
+    sb_snapshot_dec_free(r->agents[i].sdec);
     free(r->agents[i].pub.scen_vus);
   }
   sb_run_state_clear(&r->st);

@@ -17,6 +17,7 @@
 
 #include "common/frame.h"
 #include "common/points.h"
+#include "common/snapshot.h"
 #include "common/tls.h"
 #include "controller/agents.h"
 #include "controller/judge.h"
@@ -50,6 +51,7 @@ typedef struct agent {
   uint64_t vu_offset;         /* __VU of its first VU, minus 1 */
   uint64_t share_vus;         /* the most VUs its segment of the test runs at once */
   sb_points_dec *pdec;        /* its Points stream's definitions (outputs), made on first use */
+  sb_snapshot_dec *sdec;      /* its Snapshot stream's series ids, made on first use */
   int64_t snap_time_us;       /* its last snapshot's time, its clock (req/s) */
 } agent;
 

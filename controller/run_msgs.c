@@ -297,11 +297,11 @@ static void on_call_result(run *r, agent *a, const Speedboat__CallResult *c) {
  * (its own clock), and when the snapshot was taken in ours (the views' lag). */
 static void count_reported(agent *a, const Speedboat__Snapshot *s) {
   uint64_t reqs = 0;
-  for (size_t i = 0; i < s->n_series; i++) {
-    const Speedboat__Series *ps = s->series[i];
-    if (!ps->metric) continue;
-    if (!strcmp(ps->metric, "iterations")) a->pub.iterations += (uint64_t)ps->sum;
-    else if (!strcmp(ps->metric, "http_reqs")) reqs += (uint64_t)ps->sum;
+  const Speedboat__Counters *c = s->counters;
+  for (size_t i = 0; c && i < c->n_id; i++) { /* applied: every id is defined */
+    int metric = sb_snapshot_dec_series(a->sdec, c->id[i])->metric;
+    if (metric == SB_M_ITERATIONS) a->pub.iterations += (uint64_t)c->sum[i];
+    else if (metric == SB_M_HTTP_REQS) reqs += (uint64_t)c->sum[i];
   }
   a->pub.requests += reqs;
   if (a->snap_time_us && s->time_us > a->snap_time_us)
@@ -353,7 +353,11 @@ static void on_points(run *r, agent *a, const Speedboat__Points *p) {
 
 static void on_snapshot(run *r, agent *a, const Speedboat__Snapshot *s) {
   sb_err err;
-  if (sb_snapshot_apply(r->metrics, s, &err)) {
+  if (!a->sdec && sb_snapshot_dec_new(&a->sdec)) {
+    sb_run_fail(r, SB_EXIT_ENGINE, "out of memory");
+    return;
+  }
+  if (sb_snapshot_apply(a->sdec, r->metrics, s, &err)) {
     char msg[SB_ERR_MAX + 128];
     snprintf(msg, sizeof(msg), "agent %s sent a bad snapshot: %.700s", a->pub.name, err.msg);
     sb_run_fail(r, SB_EXIT_ENGINE, msg);

@@ -57,8 +57,8 @@ grep -q 'msg="shutting down"' "$WORK/agent.err" || fail "no shutdown line: $(cat
 
 # --- one test at a time across connections: while one controller holds the agent after its hello,
 # a second is answered "busy"; once the first leaves, a third is welcomed. HELLO is a framed
-# Envelope{hello: Hello{protocol_version: 1}} written by hand (4-byte length, then protobuf).
-HELLO='\000\000\000\004\012\002\010\001'
+# Envelope{hello: Hello{protocol_version: 2}} written by hand (4-byte length, then protobuf).
+HELLO='\000\000\000\004\012\002\010\002'
 # controller N SECONDS: sends hello, keeps what the agent answers in $WORK/cN.out for SECONDS.
 controller() {
   bash -c "exec 3<>/dev/tcp/127.0.0.1/$AGENT_PORT && printf '$HELLO' >&3 && timeout $2 cat <&3 >'$WORK/c$1.out'" || true

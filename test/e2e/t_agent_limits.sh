@@ -30,7 +30,7 @@ def field(num, payload):  # a length-delimited protobuf field
     return varint(num << 3 | 2) + varint(len(payload)) + payload
 
 def hello(token):
-    h = varint(1 << 3 | 0) + varint(1)  # protocol_version = 1
+    h = varint(1 << 3 | 0) + varint(2)  # protocol_version = 2
     if token:
         h += field(3, token.encode())
     return field(1, h)  # Envelope.hello

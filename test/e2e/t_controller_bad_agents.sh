@@ -32,7 +32,7 @@ GOOD=$AGENT_ADDR
 sim version
 run_sb run -q --agents "$GOOD,$SIM" "$S"
 expect_rc 255
-expect_err "agent $SIM speaks protocol 99 \(speedboat 99\.0\.0-future\), this controller protocol 1"
+expect_err "agent $SIM speaks protocol 99 \(speedboat 99\.0\.0-future\), this controller protocol 2"
 [ "$(target_requests)" = 0 ] || fail "load was sent"
 
 sim garbage

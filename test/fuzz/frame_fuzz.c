@@ -62,10 +62,11 @@ static void round_trip(const Speedboat__Envelope *e) {
   free(b);
 }
 
-static void consume(const Speedboat__Envelope *e, sb_metrics *m, sb_points_dec *dec) {
+static void consume(const Speedboat__Envelope *e, sb_metrics *m, sb_snapshot_dec *sdec,
+                    sb_points_dec *dec) {
   sb_err err;
   switch (e->msg_case) {
-  case SPEEDBOAT__ENVELOPE__MSG_SNAPSHOT: sb_snapshot_apply(m, e->snapshot, &err); break;
+  case SPEEDBOAT__ENVELOPE__MSG_SNAPSHOT: sb_snapshot_apply(sdec, m, e->snapshot, &err); break;
 #ifdef HAVE_POINTS
   case SPEEDBOAT__ENVELOPE__MSG_POINTS: sb_points_decode(dec, e->points, 0, &err); break;
 #endif
@@ -87,7 +88,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   sb_points_dec_cbs cbs = {on_metric, on_tags, on_free_tags, on_point, NULL};
   if (sb_points_dec_new(&dec, &cbs) < 0) abort();
 #endif
-  if (!in || sb_metrics_new(&m) < 0) abort();
+  sb_snapshot_dec *sdec; /* the connection's snapshot series ids */
+  if (!in || sb_metrics_new(&m) < 0 || sb_snapshot_dec_new(&sdec) < 0) abort();
   size_t cut = size ? data[0] % (size + 1) : 0;
   for (int pass = 0; pass < 2; pass++) {
     if (pass == 0) evbuffer_add(in, data, cut);
@@ -99,13 +101,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       if (r < 0) pass = 2; /* the connection would close */
       if (r <= 0) break;
       round_trip(e);
-      consume(e, m, dec);
+      consume(e, m, sdec, dec);
       speedboat__envelope__free_unpacked(e, NULL);
     }
   }
 #ifdef HAVE_POINTS
   sb_points_dec_free(dec);
 #endif
+  sb_snapshot_dec_free(sdec);
   sb_metrics_free(m);
   evbuffer_free(in);
   return 0;

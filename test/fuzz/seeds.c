@@ -59,7 +59,10 @@ static void snapshots(struct evbuffer *b) {
   sb_metrics *m = sample_metrics();
   uint8_t *buf;
   size_t len;
-  if (sb_snapshot_encode(m, 7, 1700000000000000, 3, 10, &buf, &len) < 0) exit(1);
+  sb_snapshot_enc senc; /* a connection's first snapshot: every series defined */
+  sb_snapshot_enc_init(&senc);
+  if (sb_snapshot_encode(&senc, m, 7, 1700000000000000, 3, 10, &buf, &len) < 0) exit(1);
+  sb_snapshot_enc_clear(&senc);
   Speedboat__Envelope *e = speedboat__envelope__unpack(NULL, len, buf);
   size_t slen = speedboat__snapshot__get_packed_size(e->snapshot);
   uint8_t *s = malloc(slen);

@@ -71,6 +71,7 @@ typedef struct sim_conn {
   uint64_t seq;            /* snapshots sent */
   uint64_t iterations;     /* simulated so far */
   uint64_t huge_left;      /* "huge-frame": bytes of the announced frame still to send */
+  sb_snapshot_enc senc;    /* the series ids this connection defined (zeroed: none) */
 } sim_conn;
 
 struct sim {
@@ -279,26 +280,29 @@ static void conn_free(sim_conn *c) {
   if (c->ev_tick) event_free(c->ev_tick);
   if (c->ev_beat) event_free(c->ev_beat);
   if (c->bev) bufferevent_free(c->bev);
+  sb_snapshot_enc_clear(&c->senc);
   free(c);
 }
 
-/* Sends the next simulated second as a Snapshot. */
 /* A snapshot whose trend says it holds 5 values but has no bucket: the controller must refuse it. */
 static void send_bad_snapshot(sim_conn *c) {
-  Speedboat__Histogram h = SPEEDBOAT__HISTOGRAM__INIT;
-  h.count = 5;
-  h.sum = 10;
-  h.min = 1;
-  h.max = 3;
+  uint32_t id = 0, size = 0;
+  uint64_t count = 5, zero = 0;
+  double sum = 10, min = 1, max = 3;
+  int32_t first = 0;
   Speedboat__Series se = SPEEDBOAT__SERIES__INIT, *sp = &se;
   se.metric = "http_req_duration";
   se.type = SPEEDBOAT__METRIC_TYPE__METRIC_TYPE_TREND;
   se.contains = SPEEDBOAT__VALUE_TYPE__VALUE_TYPE_TIME;
-  se.hist = &h;
+  Speedboat__Trends t = SPEEDBOAT__TRENDS__INIT;
+  t.n_id = t.n_count = t.n_sum = t.n_min = t.n_max = t.n_first = t.n_zero = t.n_size = 1;
+  t.id = &id, t.count = &count, t.sum = &sum, t.min = &min, t.max = &max, t.first = &first;
+  t.zero = &zero, t.size = &size;
   Speedboat__Snapshot m = SPEEDBOAT__SNAPSHOT__INIT;
   m.seq = ++c->seq;
   m.n_series = 1;
   m.series = &sp;
+  m.trends = &t;
   send_msg(c, SPEEDBOAT__ENVELOPE__MSG_SNAPSHOT, &m);
 }
 
@@ -375,11 +379,14 @@ static void send_snapshot(sim_conn *c) {
   uint8_t *buf;
   size_t len;
   const sb_metrics *m = s->tmpl[c->seq % SIM_TEMPLATES];
-  if (sb_snapshot_encode(m, c->seq + 1, sb_clock_wall_us(), c->vus, c->vus, &buf, &len)) {
+  /* The templates are different sets, but tmpl_layout() makes their series in the same order, so
+   * a series index names the same (metric, tags) in each: one encoder serves them all. */
+  if (sb_snapshot_encode(&c->senc, m, c->seq + 1, sb_clock_wall_us(), c->vus, c->vus, &buf, &len)) {
     fprintf(stderr, "sb-sim-agent: out of memory encoding a snapshot\n");
     return;
   }
-  sb_frame_send_packed_z(bufferevent_get_output(c->bev), buf, len);
+  if (sb_frame_send_packed_z(bufferevent_get_output(c->bev), buf, len))
+    sb_snapshot_enc_forget(&c->senc);
   free(buf);
   c->seq++;
   c->iterations += s->cfg.rps;

@@ -326,6 +326,131 @@ static void test_merge_raw(void **state) {
   sb_hist_clear(&r);
 }
 
+/* |a| and |b| hold the same values: stats bit for bit, and every bucket. */
+static void assert_same_hist(const sb_hist *a, const sb_hist *b) {
+  assert_int_equal(a->count, b->count);
+  assert_int_equal(a->zero, b->zero);
+  assert_memory_equal(&a->sum, &b->sum, sizeof(double));
+  assert_memory_equal(&a->min, &b->min, sizeof(double));
+  assert_memory_equal(&a->max, &b->max, sizeof(double));
+  const sb_hist *r[2] = {a, b};
+  for (int k = 0; k < 2; k++)
+    for (int64_t i = r[k]->first; i < r[k]->first + (int64_t)r[k]->n; i++)
+      assert_int_equal(count_at(a, (int32_t)i), count_at(b, (int32_t)i));
+}
+
+/* Fills |h| with |n| values of kind |kind|: positive, both signs, with zeros, only zeros, only
+ * negatives and zeros, one value, huge and tiny. */
+static void fill_kind(sb_hist *h, int kind, int n) {
+  for (int i = 0; i < n; i++) {
+    double u = rng_unit();
+    switch (kind) {
+    case 0: sb_hist_add(h, 0.2 + u * u * 3000); break;
+    case 1: sb_hist_add(h, (u - 0.5) * 1e5); break;
+    case 2: sb_hist_add(h, i % 3 ? u * 50 : 0); break;
+    case 3: sb_hist_add(h, 0); break;
+    case 4: sb_hist_add(h, i % 2 ? -u * 70 - 1 : 0); break;
+    case 5: if (i == 0) sb_hist_add(h, 42.5); break;
+    case 6: sb_hist_add(h, i % 2 ? 1e300 * u : 1e-8 * (u + 0.1)); break;
+    }
+  }
+}
+
+/* sb_hist_sparse() -> sb_hist_merge_sparse() into a histogram that holds other values already
+ * is the dense merge, bit for bit, for every kind of histogram. */
+static void test_sparse_round_trip(void **state) {
+  (void)state;
+  rng_seed(11);
+  for (int kind = 0; kind < 7; kind++) {
+    sb_hist h, dense, sparse;
+    sb_hist_init(&h);
+    sb_hist_init(&dense);
+    sb_hist_init(&sparse);
+    fill_kind(&h, kind, 2000);
+    fill_kind(&dense, (kind + 1) % 7, 500);
+    assert_int_equal(sb_hist_merge(&sparse, &dense), 0);
+    size_t nz = sb_hist_nonzero(&h);
+    uint8_t *b = malloc(SB_HIST_SPARSE_MAX * nz + 1);
+    int32_t first;
+    size_t len = sb_hist_sparse(&h, &first, b);
+    assert_true(len >= 2 * nz && len <= SB_HIST_SPARSE_MAX * nz);
+    assert_int_equal(sb_hist_merge(&dense, &h), 0);
+    assert_int_equal(sb_hist_merge_sparse(&sparse, h.count, h.sum, h.min, h.max, first, b, len,
+                                          h.zero), 0);
+    assert_same_hist(&dense, &sparse);
+    free(b);
+    sb_hist_clear(&h);
+    sb_hist_clear(&dense);
+    sb_hist_clear(&sparse);
+  }
+}
+
+/* Each inconsistency is SB_EFORMAT and leaves the destination as it was, counts included. */
+static void test_sparse_refused(void **state) {
+  (void)state;
+  rng_seed(12);
+  sb_hist h, r, copy;
+  sb_hist_init(&h);
+  sb_hist_init(&r);
+  sb_hist_init(&copy);
+  fill_kind(&h, 0, 3000);
+  fill_kind(&r, 0, 3000);
+  assert_int_equal(sb_hist_merge(&copy, &r), 0);
+  uint8_t b[SB_HIST_SPARSE_MAX * 4096], bad[sizeof(b) + 16];
+  int32_t first;
+  size_t len = sb_hist_sparse(&h, &first, b);
+  if (len < 10 || len > sizeof(b)) {
+    fail();
+    return;
+  }
+  assert_true(b[len - 2] < 0x80 && b[len - 1] < 0x80); /* the last pair: two bytes */
+#define MERGE(bytes, n, count, min, max, fst, zeros) \
+  sb_hist_merge_sparse(&r, (count), h.sum, (min), (max), (fst), (bytes), (n), (zeros))
+  assert_int_equal(MERGE(b, len - 1, h.count, h.min, h.max, first, 0), SB_EFORMAT); /* cut */
+  assert_int_equal(MERGE(b, len, h.count + 1, h.min, h.max, first, 0), SB_EFORMAT);
+  assert_int_equal(MERGE(b, len, h.count - 1, h.min, h.max, first, 0), SB_EFORMAT);
+  assert_int_equal(MERGE(b, len, h.count + 1, h.min, h.max, first, 1), SB_EFORMAT); /* zeros */
+  assert_int_equal(MERGE(b, len, h.count, h.min, h.max * 2, first, 0), SB_EFORMAT);
+  assert_int_equal(MERGE(b, len, h.count, h.min / 2, h.max, first, 0), SB_EFORMAT);
+  assert_int_equal(MERGE(b, len, h.count, h.min, h.max, first + 1, 0), SB_EFORMAT);
+  assert_int_equal(MERGE(b, len, h.count, h.max, h.min, first, 0), SB_EFORMAT);
+  assert_int_equal(MERGE(b, len, h.count, NAN, h.max, first, 0), SB_EFORMAT);
+  assert_int_equal(MERGE(b, len, 0, h.min, h.max, first, 0), SB_EFORMAT);
+  memcpy(bad, b, len);
+  bad[len - 2]++; /* the last bucket one further than max's */
+  assert_int_equal(MERGE(bad, len, h.count, h.min, h.max, first, 0), SB_EFORMAT);
+  memcpy(bad, b, len);
+  bad[len - 1]++; /* one value too many in the last bucket */
+  assert_int_equal(MERGE(bad, len, h.count, h.min, h.max, first, 0), SB_EFORMAT);
+  memcpy(bad, b, len); /* a count that wraps the total */
+  size_t n = len - 1;
+  for (int k = 0; k < 9; k++) bad[n++] = 0xff;
+  bad[n++] = 0x01;
+  assert_int_equal(MERGE(bad, n, h.count, h.min, h.max, first, 0), SB_EFORMAT);
+  memcpy(bad, b, len); /* a bucket listed twice (gap 0 after the first) */
+  bad[len] = 0, bad[len + 1] = 1;
+  assert_int_equal(MERGE(bad, len + 2, h.count + 1, h.min, h.max, first, 0), SB_EFORMAT);
+  memcpy(bad, b, len); /* an empty bucket listed */
+  bad[len] = 1, bad[len + 1] = 0;
+  assert_int_equal(MERGE(bad, len + 2, h.count, h.min, h.max, first, 0), SB_EFORMAT);
+  assert_same_hist(&copy, &r);
+  uint8_t zero_gap[] = {0, 1};
+  int32_t neg = sb_hist_index(-1);
+  assert_int_equal(sb_hist_merge_sparse(&r, 2, -1, -1, 0, neg, zero_gap, 2, 0), SB_EFORMAT);
+  assert_true(-neg >= 128 && -neg < 16384); /* a two-byte gap up to index 0 */
+  uint8_t to_zero[] = {0, 1, (uint8_t)(0x80 | (-neg & 0x7f)), (uint8_t)(-neg >> 7), 1};
+  assert_int_equal(sb_hist_merge_sparse(&r, 3, -1, -1, 0, neg, to_zero, 5, 1), SB_EFORMAT);
+  to_zero[2]--; /* one short of it: a valid histogram of -1, about -1 and 0 */
+  assert_int_equal(sb_hist_merge_sparse(&copy, 3, -1, -1, 0, neg, to_zero, 5, 1), 0);
+  assert_int_equal(sb_hist_merge_sparse(&r, 1, 0, 0, 0, 0, NULL, 0, 1), 0); /* zeros only */
+  assert_int_equal(sb_hist_merge_sparse(&r, 0, 0, 0, 0, 0, NULL, 0, 0), 0); /* empty */
+  assert_int_equal(r.count + 2, copy.count);
+#undef MERGE
+  sb_hist_clear(&h);
+  sb_hist_clear(&r);
+  sb_hist_clear(&copy);
+}
+
 static void test_zero_bucket(void **state) {
   (void)state;
   sb_hist h;
@@ -491,6 +616,7 @@ int main(void) {
       cmocka_unit_test(test_merge_raw),          cmocka_unit_test(test_reset_keeps_memory),
       cmocka_unit_test(test_growth_amortised),   cmocka_unit_test(test_enomem_leaves_state),
       cmocka_unit_test(test_zero_bucket),        cmocka_unit_test(test_raw_round_trip),
+      cmocka_unit_test(test_sparse_round_trip),  cmocka_unit_test(test_sparse_refused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

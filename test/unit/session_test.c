@@ -27,6 +27,7 @@ typedef struct peer {
   struct evbuffer *in;    /* bytes read but not yet parsed */
   int rc;                 /* what sb_session_serve_fd() returned */
   sb_err why;
+  sb_snapshot_dec *dec;   /* the connection's snapshot series ids (made on first snapshot) */
 } peer;
 
 static void *serve(void *arg) {
@@ -46,6 +47,7 @@ static void start_opts(peer *p, const sb_session_opts *o) {
   p->fd = sv[0];
   p->agent_fd = sv[1];
   p->in = evbuffer_new();
+  p->dec = NULL;
   assert_int_equal(pthread_create(&p->th, NULL, serve, p), 0);
 }
 
@@ -58,6 +60,7 @@ static void stop(peer *p) {
   close(p->fd);
   pthread_join(p->th, NULL);
   evbuffer_free(p->in);
+  sb_snapshot_dec_free(p->dec);
 }
 
 static void send_env(peer *p, Speedboat__Envelope__MsgCase c, void *msg) {
@@ -179,7 +182,8 @@ static Speedboat__Envelope *recv_main(peer *p, sb_metrics *m) {
     assert_non_null(e);
     if (e->msg_case == SPEEDBOAT__ENVELOPE__MSG_SNAPSHOT) {
       sb_err err;
-      assert_int_equal(sb_snapshot_apply(m, e->snapshot, &err), 0);
+      if (!p->dec) assert_int_equal(sb_snapshot_dec_new(&p->dec), 0);
+      assert_int_equal(sb_snapshot_apply(p->dec, m, e->snapshot, &err), 0);
       nsnaps++;
     } else if (e->msg_case != SPEEDBOAT__ENVELOPE__MSG_HEARTBEAT &&
                e->msg_case != SPEEDBOAT__ENVELOPE__MSG_LOG) {
