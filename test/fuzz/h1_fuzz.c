@@ -89,7 +89,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   sb_buf_reset(&x->body);
   x->head = flags & 1;
   x->discard = (flags >> 1) & 1;
-  x->idempotent = x->no_reuse = x->retried = x->got_byte = x->done = x->sent = 0;
+  x->idempotent = x->no_reuse = x->retried = x->got_byte = x->sent = 0;
   x->leftover = x->interim = 0;
   x->t_write = x->t_sent = x->t_first = 0;
   x->cb = on_done;

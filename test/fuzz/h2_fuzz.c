@@ -85,7 +85,7 @@ static sb_xfer *request(sb_conn *k, sb_http_res *res, int post, int discard) {
   if (post) sb_buf_puts(&x->body, "{\"a\":1}");
   x->head = 0;
   x->discard = discard;
-  x->idempotent = x->no_reuse = x->got_byte = x->done = x->sent = 0;
+  x->idempotent = x->no_reuse = x->got_byte = x->sent = 0;
   x->retried = 3; /* a refused stream fails here: a retry would dial a real connection */
   x->t_write = x->t_sent = x->t_first = 0;
   x->stream_id = -1;
