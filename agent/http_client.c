@@ -367,6 +367,15 @@ void sb_xfer_sent(sb_xfer *x) {
   }
 }
 
+void sb_xfer_sent_at(sb_xfer *x, double t_ms) {
+  if (!x->sent) {
+    x->sent = 1;
+    x->t_sent = t_ms;
+  }
+}
+
+double sb_xfer_now_ms(void) { return now_ms(); }
+
 void sb_conn_not_reusable(sb_conn *k) {
   k->reusable = 0;
 }

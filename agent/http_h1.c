@@ -183,12 +183,13 @@ static int h_submit(sb_conn *k, sb_xfer *x) {
   sb_h1p_init(&x->parser, x->head, &sink, x);
   x->hstate = 0;
   x->res->bytes_sent = x->out.len;
+  double t = sb_xfer_now_ms();
   int r = sb_conn_write(k, x->out.data, x->out.len);
   if (r < 0) {
     k->ps = NULL;
     return SB_ENOMEM;
   }
-  if (r == 1) sb_xfer_sent(x);
+  if (r == 1) sb_xfer_sent_at(x, t); /* written whole at once */
   return 0;
 }
 

@@ -169,6 +169,11 @@ void sb_xfer_finish(sb_xfer *x, int code, const char *msg);
 void sb_xfer_first_byte(sb_xfer *x);
 /* The request of |x| is fully written. */
 void sb_xfer_sent(sb_xfer *x);
+/* The request was handed to the kernel whole by a write that started at |t_ms| (sb_xfer_now_ms):
+ * sending ends there, not when the write returned, because on loopback the answer can reach the
+ * socket (its kernel stamp, sb_conn.t_rx) before send() returns. */
+void sb_xfer_sent_at(sb_xfer *x, double t_ms);
+double sb_xfer_now_ms(void); /* the clock of the exchanges' timings (monotonic, ms) */
 /* Header bookkeeping shared by h1 and h2: appends a name or value piece, and turns offsets
  * into pointers when the header block ends. Return 0 or SB_ENOMEM. */
 int sb_res_header_piece(sb_http_res *res, int *hstate, int which, const char *at, size_t len);

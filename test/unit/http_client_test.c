@@ -577,6 +577,67 @@ static void test_late_read(void **state) {
   assert_true(tm->waiting >= 0 && tm->receiving >= 0);
 }
 
+#define QUICK_REQUESTS 300
+
+/* A server thread that answers QUICK_REQUESTS requests of one keep-alive connection at once. */
+static void *quick_serve(void *arg) {
+  late_srv *s = arg;
+  int fd = accept(s->lfd, NULL, NULL);
+  if (fd < 0) return NULL;
+  char buf[4096];
+  size_t n = 0;
+  int answered = 0;
+  static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+  while (answered < QUICK_REQUESTS) {
+    ssize_t r = read(fd, buf + n, sizeof(buf) - 1 - n);
+    if (r <= 0) break;
+    n += (size_t)r;
+    buf[n] = '\0';
+    char *e;
+    while ((e = strstr(buf, "\r\n\r\n"))) { /* one answer per request head */
+      if (write(fd, resp, sizeof(resp) - 1) < 0) {}
+      answered++;
+      size_t used = (size_t)(e + 4 - buf);
+      memmove(buf, buf + used, n - used + 1);
+      n -= used;
+    }
+  }
+  close(fd);
+  return NULL;
+}
+
+/* On loopback a server on another thread can answer before the client's send() returns: the
+ * answer's kernel stamp is then earlier than "send() returned". Sending ends when the request
+ * was handed to the kernel, so waiting stays > 0 (k6's is never 0 for an answer). */
+static void test_waiting_after_quick_answers(void **state) {
+  fixture *f = *state;
+  late_srv s = {.lfd = socket(AF_INET, SOCK_STREAM, 0)};
+  struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t sl = sizeof(sin);
+  assert_int_equal(bind(s.lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+  assert_int_equal(listen(s.lfd, 4), 0);
+  getsockname(s.lfd, (struct sockaddr *)&sin, &sl);
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, quick_serve, &s), 0);
+  char url[64];
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d/quick", ntohs(sin.sin_port));
+  sb_http_req req = {.method = "GET", .url = url};
+  int zero = 0;
+  for (int i = 0; i < QUICK_REQUESTS; i++) {
+    f->done = 0;
+    assert_int_equal(sb_http_client_request(f->client, &req, &f->res, on_done, f), 0);
+    while (!f->done) event_base_loop(f->base, EVLOOP_ONCE);
+    assert_int_equal(f->res.status, 200);
+    const sb_http_timings *tm = &f->res.timings;
+    if (!(tm->waiting > 0)) zero++;
+    assert_true(tm->sending >= 0 && tm->receiving >= 0);
+    assert_true(tm->duration >= tm->waiting);
+  }
+  pthread_join(t, NULL);
+  close(s.lfd);
+  if (zero) fail_msg("%d of %d answers measured waiting 0", zero, QUICK_REQUESTS);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_get, setup, teardown),
@@ -597,6 +658,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_dns, setup, teardown),
       cmocka_unit_test_setup_teardown(test_allow_targets, setup, teardown),
       cmocka_unit_test_setup_teardown(test_late_read, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_waiting_after_quick_answers, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
