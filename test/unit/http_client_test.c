@@ -517,6 +517,20 @@ typedef struct late_srv {
   atomic_int got_request, go, answered;
 } late_srv;
 
+/* Listens on 127.0.0.1:0 and runs |serve| on a thread of its own for |s|; |url| is its URL. */
+static void thread_server(late_srv *s, void *(*serve)(void *), pthread_t *t, char *url,
+                          size_t cap) {
+  memset(s, 0, sizeof(*s));
+  s->lfd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t sl = sizeof(sin);
+  assert_int_equal(bind(s->lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+  assert_int_equal(listen(s->lfd, 4), 0);
+  getsockname(s->lfd, (struct sockaddr *)&sin, &sl);
+  assert_int_equal(pthread_create(t, NULL, serve, s), 0);
+  snprintf(url, cap, "http://127.0.0.1:%d/", ntohs(sin.sin_port));
+}
+
 static void *late_serve(void *arg) {
   late_srv *s = arg;
   int fd = accept(s->lfd, NULL, NULL);
@@ -545,16 +559,10 @@ static void *late_serve(void *arg) {
  * here reads 60 ms late, the request took ~0 ms. */
 static void test_late_read(void **state) {
   fixture *f = *state;
-  late_srv s = {.lfd = socket(AF_INET, SOCK_STREAM, 0)};
-  struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t sl = sizeof(sin);
-  assert_int_equal(bind(s.lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-  assert_int_equal(listen(s.lfd, 4), 0);
-  getsockname(s.lfd, (struct sockaddr *)&sin, &sl);
+  late_srv s;
   pthread_t t;
-  assert_int_equal(pthread_create(&t, NULL, late_serve, &s), 0);
   char url[64];
-  snprintf(url, sizeof(url), "http://127.0.0.1:%d/late", ntohs(sin.sin_port));
+  thread_server(&s, late_serve, &t, url, sizeof(url));
   sb_http_req req = {.method = "GET", .url = url};
   f->done = 0;
   assert_int_equal(sb_http_client_request(f->client, &req, &f->res, on_done, f), 0);
@@ -611,16 +619,10 @@ static void *quick_serve(void *arg) {
  * was handed to the kernel, so waiting stays > 0 (k6's is never 0 for an answer). */
 static void test_waiting_after_quick_answers(void **state) {
   fixture *f = *state;
-  late_srv s = {.lfd = socket(AF_INET, SOCK_STREAM, 0)};
-  struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t sl = sizeof(sin);
-  assert_int_equal(bind(s.lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-  assert_int_equal(listen(s.lfd, 4), 0);
-  getsockname(s.lfd, (struct sockaddr *)&sin, &sl);
+  late_srv s;
   pthread_t t;
-  assert_int_equal(pthread_create(&t, NULL, quick_serve, &s), 0);
   char url[64];
-  snprintf(url, sizeof(url), "http://127.0.0.1:%d/quick", ntohs(sin.sin_port));
+  thread_server(&s, quick_serve, &t, url, sizeof(url));
   sb_http_req req = {.method = "GET", .url = url};
   int zero = 0;
   for (int i = 0; i < QUICK_REQUESTS; i++) {
