@@ -361,10 +361,7 @@ void sb_xfer_first_byte(sb_xfer *x) {
 }
 
 void sb_xfer_sent(sb_xfer *x) {
-  if (!x->sent) {
-    x->sent = 1;
-    x->t_sent = now_ms();
-  }
+  if (!x->sent) sb_xfer_sent_at(x, now_ms());
 }
 
 void sb_xfer_sent_at(sb_xfer *x, double t_ms) {

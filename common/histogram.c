@@ -111,7 +111,7 @@ static int ensure_range(sb_hist *h, int32_t lo, int32_t hi) {
 }
 
 /* Folds the exact statistics of |count| values into |h|. */
-static void add_stats(sb_hist *h, uint64_t count, double sum, double min, double max) {
+void sb_hist_add_stats(sb_hist *h, uint64_t count, double sum, double min, double max) {
   if (!count) return;
   if (h->count == 0) {
     h->min = min;
@@ -134,7 +134,7 @@ int sb_hist_add(sb_hist *h, double v) {
     if (ensure_range(h, idx, idx)) return SB_ENOMEM;
     h->counts[idx - h->first]++;
   }
-  add_stats(h, 1, v, v, v);
+  sb_hist_add_stats(h, 1, v, v, v);
   return 0;
 }
 
@@ -168,7 +168,7 @@ int sb_hist_merge(sb_hist *dst, const sb_hist *src) {
     return SB_ENOMEM;
   if (span) add_counts(dst, src->first, src->counts, lo, hi);
   dst->zero += src->zero;
-  add_stats(dst, src->count, src->sum, src->min, src->max);
+  sb_hist_add_stats(dst, src->count, src->sum, src->min, src->max);
   return 0;
 }
 
@@ -206,7 +206,7 @@ int sb_hist_merge_raw_z(sb_hist *dst, uint64_t count, double sum, double min, do
   if (span && ensure_range(dst, first + (int32_t)lo, first + (int32_t)hi)) return SB_ENOMEM;
   if (span) add_counts(dst, first, counts, lo, hi);
   dst->zero += zero + zeros;
-  add_stats(dst, count, sum, min, max);
+  sb_hist_add_stats(dst, count, sum, min, max);
   return 0;
 }
 
@@ -290,7 +290,7 @@ int sb_hist_merge_sparse(sb_hist *dst, uint64_t count, double sum, double min, d
   if (len == 0) {
     if (zeros != count || sb_hist_index(min) != 0 || sb_hist_index(max) != 0) return SB_EFORMAT;
     dst->zero += zeros;
-    add_stats(dst, count, sum, min, max);
+    sb_hist_add_stats(dst, count, sum, min, max);
     return 0;
   }
   const uint8_t *p = buckets, *end = buckets + len, *at = p;
@@ -317,7 +317,7 @@ int sb_hist_merge_sparse(sb_hist *dst, uint64_t count, double sum, double min, d
     return SB_EFORMAT;
   }
   dst->zero += zeros;
-  add_stats(dst, count, sum, min, max);
+  sb_hist_add_stats(dst, count, sum, min, max);
   return 0;
 }
 

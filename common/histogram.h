@@ -38,6 +38,9 @@ double sb_hist_bucket_value(int32_t index);
 
 /* Adds one value. Returns 0 or SB_ENOMEM (then |h| is unchanged). */
 int sb_hist_add(sb_hist *h, double v);
+/* Adds |count| values' sum and extremes without buckets (count 0: nothing): what a gauge keeps
+ * of its interval in its hist, and the stats part of every merge here. */
+void sb_hist_add_stats(sb_hist *h, uint64_t count, double sum, double min, double max);
 /* Adds every value of |src| to |dst|. Returns 0 or SB_ENOMEM (then |dst| is unchanged). */
 int sb_hist_merge(sb_hist *dst, const sb_hist *src);
 /* Adds raw dense bucket counts (controller/timeline.c: the difference of two histograms):

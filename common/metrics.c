@@ -482,15 +482,6 @@ sb_series *sb_metrics_series(sb_metrics *m, int metric, const sb_tagset *ct) {
   return s;
 }
 
-/* The gauge's interval extremes live in hist's count/min/max/sum, without buckets. */
-static void gauge_stats(sb_hist *h, uint64_t count, double sum, double min, double max) {
-  if (!count) return;
-  if (h->count == 0 || min < h->min) h->min = min;
-  if (h->count == 0 || max > h->max) h->max = max;
-  h->count += count;
-  h->sum += sum;
-}
-
 /* NaN samples are dropped (a rate counts them as true, like k6's v != 0): a sum, a last value or
  * a histogram cannot hold one, and a snapshot carrying one would be refused. */
 int sb_series_add(sb_metrics *m, sb_series *s, double v) {
@@ -500,7 +491,7 @@ int sb_series_add(sb_metrics *m, sb_series *s, double v) {
   case SB_METRIC_COUNTER: s->value += v; break;
   case SB_METRIC_GAUGE:
     s->value = v;
-    gauge_stats(&s->hist, 1, v, v, v);
+    sb_hist_add_stats(&s->hist, 1, v, v, v); /* a gauge's extremes: no buckets */
     break;
   case SB_METRIC_RATE:
     s->total++;
@@ -527,7 +518,7 @@ static int series_merge(sb_series *dst, const sb_series *src, sb_metric_type typ
   case SB_METRIC_COUNTER: dst->value += src->value; break;
   case SB_METRIC_GAUGE:
     dst->value = src->value;
-    gauge_stats(&dst->hist, src->hist.count, src->hist.sum, src->hist.min, src->hist.max);
+    sb_hist_add_stats(&dst->hist, src->hist.count, src->hist.sum, src->hist.min, src->hist.max);
     break;
   case SB_METRIC_RATE:
     dst->trues += src->trues;

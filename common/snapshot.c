@@ -437,13 +437,7 @@ static int apply_gauges(const sb_snapshot_dec *d, sb_metrics *m, const Speedboat
     if (count && (isnan(mn) || isnan(mx) || mn > mx))
       return bad_row(m, s, g->id[i], base + i, "gauge min > max", err);
     s->value = g->value[i];
-    if (count) {
-      sb_hist *h = &s->hist;
-      if (h->count == 0 || mn < h->min) h->min = mn;
-      if (h->count == 0 || mx > h->max) h->max = mx;
-      h->count += count;
-      h->sum += g->sum[i];
-    }
+    sb_hist_add_stats(&s->hist, count, g->sum[i], mn, mx);
     s->touched += count ? count : 1;
   }
   return 0;
