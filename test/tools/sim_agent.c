@@ -23,6 +23,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,9 @@ typedef struct sim_config {
   int listen_count;        /* simulated agents (ports) */
   int series;              /* series per snapshot */
   uint64_t rps;            /* simulated requests (= iterations) per second per agent */
+  int merge_bench;         /* > 0: no listener; time the controller's receive-and-merge of this
+                            * many seconds of listen_count agents in process (merge_bench()) */
+  int reps;                /* repetitions of the merge bench (the median is printed) */
   const char *misbehave;   /* NULL, or how to break the protocol (for the controller's tests):
                             * "mute" never answers hello, "version" welcomes with another
                             * protocol version, "garbage" answers hello with bytes that are not
@@ -593,6 +597,112 @@ fail:
   conn_free(c);
 }
 
+/* --- the merge, in process ------------------------------------------------------------------ */
+
+static double thread_cpu_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* One repetition of the merge bench: every agent's frames (encoded before, |frames[a]|, one a
+ * second, the first defining the ids) go through what the controller does with a snapshot frame:
+ * sb_frame_recv_rx() into its one receive arena (inflate, unpack), sb_snapshot_apply() with the
+ * connection's ids into one run-wide set, agent by agent within a second as they arrive. The
+ * first second (definitions, first touches of every histogram) is left out of the time. Returns
+ * the thread's CPU seconds, or -1 (message printed). */
+static double merge_rep(const sim *s, struct evbuffer *const *frames, int seconds) {
+  int n = s->cfg.listen_count, rc = -1;
+  double t0 = 0, t1 = 0;
+  sb_metrics *m = NULL;
+  sb_frame_rx *rx = NULL;
+  sb_snapshot_dec **dec = calloc((size_t)n, sizeof(*dec));
+  struct evbuffer **in = calloc((size_t)n, sizeof(*in));
+  if (!dec || !in || sb_metrics_new(&m) || sb_frame_rx_new(&rx)) goto out;
+  for (int a = 0; a < n; a++) {
+    if (sb_snapshot_dec_new(&dec[a]) || !(in[a] = evbuffer_new())) goto out;
+    /* By reference: the encoded frames serve every repetition. */
+    if (evbuffer_add_buffer_reference(in[a], frames[a])) goto out;
+  }
+  for (int sec = 0; sec < seconds; sec++) {
+    if (sec == 1) t0 = thread_cpu_s();
+    for (int a = 0; a < n; a++) {
+      Speedboat__Envelope *env = NULL;
+      sb_err err;
+      if (sb_frame_recv_rx(in[a], &sb_frame_agent_limits, rx, &env, &err) != 1 ||
+          !env->snapshot || sb_snapshot_apply(dec[a], m, env->snapshot, &err)) {
+        fprintf(stderr, "sb-sim-agent: merge bench: agent %d second %d: %s\n", a, sec,
+                env ? err.msg : "no frame");
+        goto out;
+      }
+      sb_frame_rx_done(rx, env);
+    }
+  }
+  t1 = thread_cpu_s();
+  rc = 0;
+out:
+  for (int a = 0; a < n; a++) {
+    if (dec) sb_snapshot_dec_free(dec[a]);
+    if (in && in[a]) evbuffer_free(in[a]);
+  }
+  free(dec);
+  free(in);
+  sb_frame_rx_free(rx);
+  sb_metrics_free(m);
+  if (rc) fprintf(stderr, "sb-sim-agent: merge bench failed\n");
+  return rc ? -1 : t1 - t0;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* --merge-bench: encodes |seconds| snapshots of every agent as sim_conn would send them, then
+ * times merge_rep() --reps times and prints the median CPU per snapshot. Returns 0 or 1. */
+static int merge_bench(sim *s) {
+  int n = s->cfg.listen_count, seconds = s->cfg.merge_bench, rc = 1;
+  double *t = calloc((size_t)s->cfg.reps, sizeof(*t));
+  struct evbuffer **frames = calloc((size_t)n, sizeof(*frames));
+  if (!t || !frames) goto out;
+  for (int a = 0; a < n; a++) {
+    sb_snapshot_enc enc;
+    sb_snapshot_enc_init(&enc);
+    if (!(frames[a] = evbuffer_new())) goto out;
+    for (int sec = 0; sec < seconds; sec++) {
+      uint8_t *buf;
+      size_t len;
+      const sb_metrics *m = s->tmpl[(a + sec) % SIM_TEMPLATES];
+      int bad = sb_snapshot_encode(&enc, m, (uint64_t)sec + 1, sb_clock_wall_us(), 100, 100, &buf,
+                                   &len) ||
+                sb_frame_send_packed_z(frames[a], buf, len);
+      if (!bad) free(buf);
+      if (bad) {
+        sb_snapshot_enc_clear(&enc);
+        goto out;
+      }
+    }
+    sb_snapshot_enc_clear(&enc);
+  }
+  for (int r = 0; r < s->cfg.reps; r++)
+    if ((t[r] = merge_rep(s, frames, seconds)) < 0) goto out;
+  qsort(t, (size_t)s->cfg.reps, sizeof(*t), cmp_double);
+  size_t bytes = evbuffer_get_length(frames[0]);
+  printf("merge-bench: %d agents x %d s, %d series: %.4f ms per snapshot (median of %d, "
+         "%.4f .. %.4f), %zu B per snapshot\n", n, seconds, s->cfg.series,
+         1000 * t[s->cfg.reps / 2] / ((double)n * (seconds - 1)), s->cfg.reps,
+         1000 * t[0] / ((double)n * (seconds - 1)),
+         1000 * t[s->cfg.reps - 1] / ((double)n * (seconds - 1)), bytes / (size_t)seconds);
+  rc = 0;
+out:
+  for (int a = 0; frames && a < n; a++)
+    if (frames[a]) evbuffer_free(frames[a]);
+  free(frames);
+  free(t);
+  if (rc) fprintf(stderr, "sb-sim-agent: merge bench: out of memory\n");
+  return rc;
+}
+
 /* --- the process ---------------------------------------------------------------------------- */
 
 static const char usage[] =
@@ -602,7 +712,10 @@ static const char usage[] =
     "that send one realistic snapshot a second of S series (default 40, at least 7) as if each ran\n"
     "R requests per second (default 5000). For measuring the controller (make bench).\n"
     "--misbehave mute|version|garbage|bad-snapshot|huge-frame|zstd-bomb|dropped-points breaks\n"
-    "the protocol on purpose, for the controller's tests.\n";
+    "the protocol on purpose, for the controller's tests.\n"
+    "--merge-bench SECONDS [--reps R] listens nowhere: it times, in this process, what the\n"
+    "controller does with N agents' snapshot frames (inflate, unpack, merge) over SECONDS seconds\n"
+    "(the first left out), R times (default 5), and prints the median CPU per snapshot.\n";
 
 static void on_signal(evutil_socket_t fd, short what, void *arg) {
   event_base_loopexit(((sim *)arg)->base, NULL);
@@ -645,22 +758,30 @@ static int parse_args(int argc, char **argv, sim_config *cfg) {
                                            {"series", required_argument, 0, 's'},
                                            {"rps", required_argument, 0, 'r'},
                                            {"misbehave", required_argument, 0, 'm'},
+                                           {"merge-bench", required_argument, 0, 'b'},
+                                           {"reps", required_argument, 0, 'R'},
                                            {"help", no_argument, 0, 'h'},
                                            {0, 0, 0, 0}};
   int c;
-  *cfg = (sim_config){.listen_count = 1, .series = 40, .rps = 5000};
+  *cfg = (sim_config){.listen_count = 1, .series = 40, .rps = 5000, .reps = 5};
   while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
     switch (c) {
     case 'n': cfg->listen_count = atoi(optarg); break;
     case 's': cfg->series = atoi(optarg); break;
     case 'r': cfg->rps = strtoull(optarg, NULL, 10); break;
     case 'm': cfg->misbehave = optarg; break;
+    case 'b': cfg->merge_bench = atoi(optarg); break;
+    case 'R': cfg->reps = atoi(optarg); break;
     case 'h': fputs(usage, stdout); exit(0);
     default: fputs(usage, stderr); return -1;
     }
   }
   if (cfg->listen_count < 1 || cfg->listen_count > 10000 || cfg->series < NBASE) {
     fprintf(stderr, "sb-sim-agent: --listen-count must be 1..10000 and --series >= %d\n", NBASE);
+    return -1;
+  }
+  if (cfg->merge_bench < 0 || cfg->merge_bench == 1 || cfg->reps < 1) {
+    fprintf(stderr, "sb-sim-agent: --merge-bench takes 2 seconds or more, --reps 1 or more\n");
     return -1;
   }
   return 0;
@@ -677,6 +798,10 @@ int main(int argc, char **argv) {
       fprintf(stderr, "sb-sim-agent: out of memory building the snapshots\n");
       goto out;
     }
+  if (s.cfg.merge_bench) {
+    rc = merge_bench(&s);
+    goto out;
+  }
   s.base = event_base_new();
   if (!s.base) goto out;
   s.ev_sigint = evsignal_new(s.base, SIGINT, on_signal, &s);
