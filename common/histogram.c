@@ -303,9 +303,15 @@ int sb_hist_merge_sparse(sb_hist *dst, uint64_t count, double sum, double min, d
   int bad = 0;
   for (int k = 0; p < end; k = 1) {
     at = p;
-    if (!get_varint(&p, end, &gap) || !get_varint(&p, end, &n) || (k && !gap) ||
-        gap > 2 * MAX_INDEX || (idx += (int64_t)gap) > top || idx == 0 || !n ||
-        n > UINT64_MAX - total) {
+    if (end - p >= 2 && !((p[0] | p[1]) & 0x80)) { /* a one-byte gap and count: most buckets */
+      gap = p[0];
+      n = p[1];
+      p += 2;
+    } else if (!get_varint(&p, end, &gap) || !get_varint(&p, end, &n) || gap > 2 * MAX_INDEX) {
+      bad = 1;
+      break;
+    }
+    if ((k && !gap) || (idx += (int64_t)gap) > top || idx == 0 || !n || n > UINT64_MAX - total) {
       bad = 1;
       break;
     }

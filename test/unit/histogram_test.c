@@ -385,6 +385,37 @@ static void test_sparse_round_trip(void **state) {
   }
 }
 
+/* Buckets of one-byte and longer gaps and counts in turn (the merge reads a pair of one-byte
+ * varints apart from the others): each bucket gets its count. */
+static void test_sparse_varint_widths(void **state) {
+  (void)state;
+  static const int64_t gap[] = {0, 127, 128, 1, 300, 127};
+  static const uint64_t cnt[] = {127, 128, 1, 5000, 127, 1};
+  sb_hist h, r;
+  sb_hist_init(&h);
+  sb_hist_init(&r);
+  int32_t idx = sb_hist_index(0.001);
+  for (int k = 0; k < 6; k++) {
+    idx += (int32_t)gap[k];
+    for (uint64_t i = 0; i < cnt[k]; i++)
+      assert_int_equal(sb_hist_add(&h, sb_hist_bucket_value(idx)), 0);
+  }
+  uint8_t b[SB_HIST_SPARSE_MAX * 6];
+  int32_t first;
+  size_t len = sb_hist_sparse(&h, &first, b);
+  /* (gap, count) bytes: 1+1, 1+2, 2+1, 1+2, 2+1, 1+1 */
+  assert_int_equal(len, 2 + 3 + 3 + 3 + 3 + 2);
+  assert_int_equal(sb_hist_merge_sparse(&r, h.count, h.sum, h.min, h.max, first, b, len, 0), 0);
+  assert_same_hist(&h, &r);
+  idx = sb_hist_index(0.001);
+  for (int k = 0; k < 6; k++) {
+    idx += (int32_t)gap[k];
+    assert_int_equal(r.counts[idx - r.first], cnt[k]);
+  }
+  sb_hist_clear(&h);
+  sb_hist_clear(&r);
+}
+
 /* Each inconsistency is SB_EFORMAT and leaves the destination as it was, counts included. */
 static void test_sparse_refused(void **state) {
   (void)state;
@@ -617,6 +648,7 @@ int main(void) {
       cmocka_unit_test(test_growth_amortised),   cmocka_unit_test(test_enomem_leaves_state),
       cmocka_unit_test(test_zero_bucket),        cmocka_unit_test(test_raw_round_trip),
       cmocka_unit_test(test_sparse_round_trip),  cmocka_unit_test(test_sparse_refused),
+      cmocka_unit_test(test_sparse_varint_widths),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
