@@ -10,6 +10,8 @@
  * the real metrics code (common/metrics.h) from a fixed-seed PRNG and encoded with the real
  * snapshot code (common/snapshot.h), zstd-framed like the real agent's (sb_frame_send_packed_z).
  * What it measures is the controller: its CPU while merging the snapshots of 50-100 agents.
+ * With --merge-bench it listens nowhere and times, in this process, the controller's part alone
+ * (inflate, unpack, merge of the same frames), free of sockets and of the VM's noise.
  *
  * Prints "listening 127.0.0.1:PORT" per agent on stdout, then serves until SIGINT/SIGTERM. A
  * controller that disconnects costs only its connection; the others go on. */
