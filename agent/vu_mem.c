@@ -20,14 +20,12 @@
 #define SPAN_HDR 16u                     /* a span's class size, before its blocks */
 #define LARGE_HDR 16u                    /* a malloc'ed block's size, before it (alignment kept) */
 #define ADDR_BITS 47                     /* user-space addresses on x86-64 and aarch64 (4 levels) */
-#define POPULATE ((size_t)SB_VU_POPULATE)
 #define BITMAP_BYTES (((size_t)1 << (ADDR_BITS - CHUNK_SHIFT)) / 8)
 
 struct sb_vu_pool {
   sb_vu_mem mem;                         /* the worker's allocator (sb_vu_pool_mem) */
   pthread_mutex_t mu;
   char *cur, *end;                       /* the spans not handed out yet of the newest chunk */
-  char *ready;                           /* end of the resident part of the newest chunk */
   void **chunks;                         /* every chunk, for the unmap */
   size_t nchunks, cap;
   uint64_t *bits;                        /* bit (address >> CHUNK_SHIFT): one of our chunks;
@@ -99,32 +97,15 @@ static int pool_grow(sb_vu_pool *p) {
   }
   p->bits[bit / 64] |= (uint64_t)1 << (bit % 64);
   p->chunks[p->nchunks++] = c;
-  p->cur = p->ready = c;
+  p->cur = c;
   p->end = c + CHUNK;
   return 0;
-}
-
-/* Makes the next POPULATE bytes of the chunk resident in one call (the pool's lock held): a span
- * is written at once, and faulting its pages in one by one cost, on a VM whose page faults exit
- * to the hypervisor, a quarter of 20,000 VUs' start-up (docs/PERFORMANCE.md). Never more than
- * POPULATE ahead of the spans handed out, so a small run's memory stays what it uses. A kernel
- * without MADV_POPULATE_WRITE (before 5.14) faults them in as before. */
-static void pool_populate(sb_vu_pool *p) {
-#ifdef MADV_POPULATE_WRITE
-  if (p->cur < p->ready) return;
-  size_t n = (size_t)(p->end - p->ready) < POPULATE ? (size_t)(p->end - p->ready) : POPULATE;
-  (void)madvise(p->ready, n, MADV_POPULATE_WRITE);
-  p->ready += n;
-#else
-  (void)p;
-#endif
 }
 
 static char *pool_take(sb_vu_pool *p) {
   char *s = NULL;
   pthread_mutex_lock(&p->mu);
   if (p->cur < p->end || pool_grow(p) == 0) {
-    pool_populate(p);
     s = p->cur;
     p->cur += SB_VU_SPAN;
   }

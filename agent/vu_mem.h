@@ -7,9 +7,7 @@
  * whole heap block by block when a VU ended. Here:
  *
  *   sb_vu_pool  spans of SB_VU_SPAN bytes carved from big mmap'ed chunks (a mutex guards them:
- *               a span is taken every 16 KiB of growth, so the lock is cold), made resident
- *               SB_VU_POPULATE bytes at a time in one call rather than a page fault at a time,
- *               and the worker's
+ *               a span is taken every 16 KiB of growth, so the lock is cold), and the worker's
  *               allocator over them (sb_vu_pool_mem), which every VU of the worker shares: what
  *               one VU frees (its init's leftovers, a VU that ended) the next one reuses.
  *   sb_vu_mem   an allocator: blocks of 8-byte classes up to SB_VU_SMALL_MAX bytes, each
@@ -30,7 +28,6 @@
 #include <stdint.h>
 
 #define SB_VU_SPAN (16u * 1024)          /* bytes a class takes from its pool at a time */
-#define SB_VU_POPULATE (1u << 20)        /* a pool's spans are made resident this much at a time */
 #define SB_VU_SMALL_MAX 1024u           /* largest block served from spans */
 #define SB_VU_CLASSES (SB_VU_SMALL_MAX / 8)
 

@@ -6,8 +6,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -120,44 +118,6 @@ static void sizes_without_headers(void **state) {
   sb_vu_pool_free(pool);
 }
 
-/* The pool makes its spans resident SB_VU_POPULATE bytes at a time, in one call, and never more
- * than that ahead of the spans it handed out (mincore() tells which pages are in memory). On a
- * kernel without MADV_POPULATE_WRITE the pages come as they are written, and only those. */
-static void spans_resident_ahead(void **state) {
-  (void)state;
-  size_t page = (size_t)sysconf(_SC_PAGESIZE), chunk = (size_t)8 << 20;
-  int can = 0;
-#ifdef MADV_POPULATE_WRITE
-  void *probe = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  assert_true(probe != MAP_FAILED);
-  can = madvise(probe, page, MADV_POPULATE_WRITE) == 0;
-  munmap(probe, page);
-#endif
-  sb_vu_pool *pool = sb_vu_pool_new();
-  sb_vu_mem m;
-  sb_vu_mem_init(&m, pool);
-  void *first = sb_vu_mem_alloc(&m, SB_VU_SMALL_MAX);
-  assert_non_null(first);
-  char *base = (char *)((uintptr_t)first & ~(uintptr_t)(chunk - 1));
-  static unsigned char in[(8 << 20) / 4096];
-  size_t pages = chunk / page, per_mb = SB_VU_POPULATE / page;
-  assert_true(pages <= sizeof(in));
-  assert_int_equal(mincore(base, chunk, in), 0);
-  size_t resident = 0;
-  for (size_t i = 0; i < pages; i++) resident += in[i] & 1;
-  assert_int_equal(resident, can ? per_mb : 1); /* the first span's first page was written */
-  /* Spans past the first SB_VU_POPULATE bytes: the next SB_VU_POPULATE comes, not more. */
-  size_t per_span = (SB_VU_SPAN - 16) / SB_VU_SMALL_MAX, spans = SB_VU_POPULATE / SB_VU_SPAN + 1;
-  for (size_t i = 1; i < spans * per_span; i++)
-    assert_non_null(sb_vu_mem_alloc(&m, SB_VU_SMALL_MAX));
-  assert_int_equal(mincore(base, chunk, in), 0);
-  resident = 0;
-  for (size_t i = 0; i < pages; i++) resident += in[i] & 1;
-  if (can) assert_int_equal(resident, 2 * per_mb);
-  else assert_int_equal(resident, spans); /* one page per span: its header */
-  sb_vu_pool_free(pool);
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(blocks_are_aligned_and_counted),
@@ -165,7 +125,6 @@ int main(void) {
       cmocka_unit_test(large_blocks_and_realloc),
       cmocka_unit_test(freed_blocks_serve_the_next_vu),
       cmocka_unit_test(sizes_without_headers),
-      cmocka_unit_test(spans_resident_ahead),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
