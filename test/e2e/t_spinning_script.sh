@@ -27,6 +27,9 @@ JS
 )
 "$SB_BIN" run -q --agents "$AGENT_ADDR" "$S2" >/dev/null 2>&1 &
 CTL=$!
+# killed once the agent has it and its VUs spin (the controller compiles first: seconds under
+# ASan on a slow VM, where a fixed 2 s killed it before it connected and nothing was to be freed)
+wait_file 'msg="controller authenticated' "$WORK/agent.err" 60
 sleep 2
 kill -9 "$CTL"
 i=0
