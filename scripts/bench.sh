@@ -653,14 +653,18 @@ merge_cpu() {
   if [ "$rc" -ne 0 ]; then ctl_failed "$rc"; return 1; fi
   read -r u s e <"$work/t"
   local bps st; bps=$(stream_bps | awk '{ t += $1; n++ } END { if (n) printf "%.0f", t / n; else print "?" }')
-  st=$(sort -n "$work/win.txt" | awk -v n="$n" '{ a[NR] = $1 } END {
-    if (NR) printf "%.4f %d", a[int((NR + 1) / 2)] / 1e6 / n, NR; else print "? 0" }')
+  st=$(median <"$work/win.txt" | awk -v n="$n" -v k="$(wc -l <"$work/win.txt")" '{
+    if (k) printf "%.4f %d", $1 / 1e6 / n, k; else print "? 0" }')
   awk -v n="$n" -v se="$series" -v u="$u" -v s="$s" -v e="$e" -v d="$DIST_DUR" -v b="$bps" -v st="$st" 'BEGIN {
     c = u + s; split(st, w, " ")
     printf "  merge: %3d sim agents x %ds, %d series: controller cpu %.3f s over %.1f s = %.1f%% of a core, %.3f ms per snapshot with start-up, %s ms steady (median of %d s; stream %s B/s per agent)\n",
       n, d, se, c, e, 100 * c / e, 1000 * c / (n * d), w[1], w[2], b }'
   echo "$n $series $u $s $e ${st% *}" >>"$work/merge.txt"
 }
+
+# The median of the numbers on stdin, one a line (of the two middle ones for an even count, the
+# lower); nothing for none.
+median() { sort -g | awk '{ a[NR] = $1 } END { if (NR) printf "%.10g\n", a[int((NR + 1) / 2)] }'; }
 
 # Prints the CPU nanoseconds process $1 used in each second from 4 s after now to 2 s before
 # DIST_DUR ends (one line a second), or nothing when it is gone.
@@ -714,18 +718,16 @@ merge_bench() {
   : >"$work/pairs.txt"
   DIST_DUR=$MERGE_PAIR_DUR
   for k in $(seq 2 "$MERGE_PAIRS"); do
-    cp "$work/merge.txt" "$work/merge.keep"  # the pairs' rows are kept apart
     if merge_cpu "$last" "$SIM_SERIES" && merge_cpu "$last" "$SIM_SERIES_X"; then
       tail -2 "$work/merge.txt" | awk '{ printf "%s ", $6 } END { print "" }' >>"$work/pairs.txt"
     fi
-    cp "$work/merge.keep" "$work/merge.txt"
   done
   DIST_DUR=$dur_was
   { echo "$one $ten" | awk '{ print $3, $6 }'; cat "$work/pairs.txt" 2>/dev/null; } |
     awk 'NF == 2 && $1 > 0 && $2 > 0 { print $2 / $1, $2, $1 }' >"$work/ratios.txt"
   awk '{ printf "  merge: steady pair %d: %.4f / %.4f ms = %.2fx\n", NR, $2, $3, $1 }' "$work/ratios.txt"
   local r
-  r=$(sort -g "$work/ratios.txt" | awk '{ r[NR] = $1 } END { if (NR) printf "%.2f", r[int((NR + 1) / 2)] }')
+  r=$(awk '{ print $1 }' "$work/ratios.txt" | median | awk 'NF { printf "%.2f", $1 }')
   echo "  merge: $last agents, steady per snapshot at ${SIM_SERIES_X} series / at ${SIM_SERIES}: median of the pairs ${r:-?}x"
   # Per series (ratio / 10) is shown too: linear cost is 1.0x per series, "flat" per snapshot 0.1x.
   goal_row merge10x "${r:-?}x/snapshot, $(awk -v r="${r:-0}" -v a="$SIM_SERIES" -v b="$SIM_SERIES_X" \

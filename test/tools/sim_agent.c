@@ -675,10 +675,13 @@ static int merge_bench(sim *s) {
       uint8_t *buf;
       size_t len;
       const sb_metrics *m = s->tmpl[(a + sec) % SIM_TEMPLATES];
-      int bad = sb_snapshot_encode(&enc, m, (uint64_t)sec + 1, sb_clock_wall_us(), 100, 100, &buf,
-                                   &len) ||
-                sb_frame_send_packed_z(frames[a], buf, len);
-      if (!bad) free(buf);
+      if (sb_snapshot_encode(&enc, m, (uint64_t)sec + 1, sb_clock_wall_us(), 100, 100, &buf,
+                             &len)) {
+        sb_snapshot_enc_clear(&enc);
+        goto out;
+      }
+      int bad = sb_frame_send_packed_z(frames[a], buf, len);
+      free(buf);
       if (bad) {
         sb_snapshot_enc_clear(&enc);
         goto out;
@@ -690,11 +693,10 @@ static int merge_bench(sim *s) {
     if ((t[r] = merge_rep(s, frames, seconds)) < 0) goto out;
   qsort(t, (size_t)s->cfg.reps, sizeof(*t), cmp_double);
   size_t bytes = evbuffer_get_length(frames[0]);
+  double ms = 1000 / ((double)n * (seconds - 1)); /* CPU seconds -> ms per timed snapshot */
   printf("merge-bench: %d agents x %d s, %d series: %.4f ms per snapshot (median of %d, "
-         "%.4f .. %.4f), %zu B per snapshot\n", n, seconds, s->cfg.series,
-         1000 * t[s->cfg.reps / 2] / ((double)n * (seconds - 1)), s->cfg.reps,
-         1000 * t[0] / ((double)n * (seconds - 1)),
-         1000 * t[s->cfg.reps - 1] / ((double)n * (seconds - 1)), bytes / (size_t)seconds);
+         "%.4f .. %.4f), %zu B per snapshot\n", n, seconds, s->cfg.series, t[s->cfg.reps / 2] * ms,
+         s->cfg.reps, t[0] * ms, t[s->cfg.reps - 1] * ms, bytes / (size_t)seconds);
   rc = 0;
 out:
   for (int a = 0; frames && a < n; a++)
