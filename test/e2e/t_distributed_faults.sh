@@ -203,7 +203,8 @@ expect_good_run "$ALL"
 
 # --- a second controller while the first holds the agents: "busy", and the first run completes
 before=$(target_requests)
-run_sb_bg run -q --agents "$ALL" -e D=3s "$S"
+# (10 s: under ASan the second controller takes seconds to compile its script before it connects)
+run_sb_bg run -q --agents "$ALL" -e D=10s "$S"
 SB1=$SB_PID
 wait_target_growing
 set +e
