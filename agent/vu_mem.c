@@ -68,7 +68,12 @@ size_t sb_vu_pool_mapped(const sb_vu_pool *p) { return p->nchunks * CHUNK; }
 
 sb_vu_mem *sb_vu_pool_mem(sb_vu_pool *p) { return &p->mem; }
 
-/* A CHUNK-aligned mapping of CHUNK bytes: twice the size mapped, the ends unmapped. */
+/* A CHUNK-aligned mapping of CHUNK bytes: twice the size mapped, the ends unmapped. Transparent
+ * huge pages are asked for (MADV_HUGEPAGE; refused quietly where THP is off): the VUs fill their
+ * chunks' spans densely from the start (99% of the chunks' bytes resident at 20,000 VUs), so
+ * 2 MiB pages cost no memory, and one fault per 2 MiB instead of 512 is what start-up needs on a
+ * VM, where a 4 KiB first touch was measured at ~17 us (20,000 VUs: 7.3 / 8.3 s -> 5.6 / 5.2 s to
+ * setup()). */
 static char *map_aligned_chunk(void) {
   char *m = mmap(NULL, 2 * CHUNK, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -76,6 +81,9 @@ static char *map_aligned_chunk(void) {
   char *c = (char *)(((uintptr_t)m + CHUNK - 1) & ~(uintptr_t)(CHUNK - 1));
   if (c > m) munmap(m, (size_t)(c - m));
   if (c + CHUNK < m + 2 * CHUNK) munmap(c + CHUNK, (size_t)(m + 2 * CHUNK - (c + CHUNK)));
+#ifdef MADV_HUGEPAGE
+  (void)madvise(c, CHUNK, MADV_HUGEPAGE);
+#endif
   return c;
 }
 
