@@ -17,7 +17,8 @@
 
 #define CHUNK_SHIFT 23
 #define CHUNK ((size_t)1 << CHUNK_SHIFT) /* one mapping, aligned to its size: 512 spans */
-#define SPAN_HDR 16u                     /* a span's class size, before its blocks */
+#define SPAN_HDR 16u                     /* a span's class size and index, before its blocks */
+#define FINE_CLASSES (SB_VU_FINE_MAX / 8)
 #define LARGE_HDR 16u                    /* a malloc'ed block's size, before it (alignment kept) */
 #define ADDR_BITS 47                     /* user-space addresses on x86-64 and aarch64 (4 levels) */
 #define BITMAP_BYTES (((size_t)1 << (ADDR_BITS - CHUNK_SHIFT)) / 8)
@@ -135,9 +136,29 @@ static inline int is_small(const sb_vu_mem *m, const void *p) {
   return bit < BITMAP_BYTES * 8 && (m->chunk_bits[bit / 64] >> (bit % 64)) & 1;
 }
 
-/* The class size of the span holding the small block |p|. */
-static inline size_t span_class(const void *p) {
-  return *(const uint32_t *)((uintptr_t)p & ~(uintptr_t)(SB_VU_SPAN - 1));
+/* The header of the span holding the small block |p|: [0] its class's size, [1] the class. */
+static inline const uint32_t *span_hdr(const void *p) {
+  return (const uint32_t *)((uintptr_t)p & ~(uintptr_t)(SB_VU_SPAN - 1));
+}
+static inline size_t span_class(const void *p) { return span_hdr(p)[0]; }
+
+/* The medium classes' sizes: the largest multiple of 8 that fits k times in a span, k = 15..2. */
+#define MEDIUM(k) ((((SB_VU_SPAN - SPAN_HDR) / (k)) & ~7u))
+static const uint32_t medium_size[SB_VU_MEDIUM] = {
+    MEDIUM(15), MEDIUM(14), MEDIUM(13), MEDIUM(12), MEDIUM(11), MEDIUM(10), MEDIUM(9),
+    MEDIUM(8),  MEDIUM(7),  MEDIUM(6),  MEDIUM(5),  MEDIUM(4),  MEDIUM(3),  MEDIUM(2)};
+_Static_assert(MEDIUM(15) > SB_VU_FINE_MAX && MEDIUM(2) == SB_VU_SMALL_MAX, "medium classes");
+
+/* The class of a small block of |n| bytes (n <= SB_VU_SMALL_MAX), its size in |*sz|. */
+static inline size_t class_of(size_t n, size_t *sz) {
+  if (n <= SB_VU_FINE_MAX) {
+    *sz = n ? (n + 7) & ~(size_t)7 : 8;
+    return *sz / 8 - 1;
+  }
+  size_t i = 0;
+  while (medium_size[i] < n) i++; /* rare: a dozen blocks a VU */
+  *sz = medium_size[i];
+  return FINE_CLASSES + i;
 }
 
 static inline size_t *large_hdr(const void *p) { return (size_t *)((char *)p - LARGE_HDR); }
@@ -159,7 +180,8 @@ static void *alloc_large(sb_vu_mem *m, size_t n) {
 static void *new_span(sb_vu_mem *m, size_t c, size_t sz) {
   char *s = pool_take(m->pool);
   if (!s) return NULL;
-  *(uint32_t *)s = (uint32_t)sz;
+  ((uint32_t *)s)[0] = (uint32_t)sz;
+  ((uint32_t *)s)[1] = (uint32_t)c;
   m->cur[c] = s + SPAN_HDR + sz;
   m->end[c] = s + SB_VU_SPAN;
   return s + SPAN_HDR;
@@ -167,7 +189,7 @@ static void *new_span(sb_vu_mem *m, size_t c, size_t sz) {
 
 void *sb_vu_mem_alloc(sb_vu_mem *m, size_t n) {
   if (n > SB_VU_SMALL_MAX) return alloc_large(m, n);
-  size_t sz = n ? (n + 7) & ~(size_t)7 : 8, c = sz / 8 - 1;
+  size_t sz, c = class_of(n, &sz);
   void *blk = m->free[c];
   if (blk) {
     m->free[c] = *(void **)blk;
@@ -188,7 +210,8 @@ void sb_vu_mem_free(sb_vu_mem *m, void *p) {
     free(large_hdr(p));
     return;
   }
-  size_t sz = span_class(p), c = sz / 8 - 1;
+  const uint32_t *h = span_hdr(p);
+  size_t sz = h[0], c = h[1];
   *(void **)p = m->free[c];
   m->free[c] = p;
   m->bytes -= sz;
@@ -210,7 +233,10 @@ void *sb_vu_mem_realloc(sb_vu_mem *m, void *p, size_t n) {
     m->bytes = m->bytes - old + n + LARGE_HDR;
     return h + LARGE_HDR;
   }
-  if (small && n <= old && n > old - 8) return p; /* same class */
+  if (small && n <= old) { /* the same class: kept in place */
+    size_t sz;
+    if (class_of(n, &sz) == span_hdr(p)[1]) return p;
+  }
   void *q = sb_vu_mem_alloc(m, n);
   if (!q) return NULL;
   size_t keep = small ? old : old - LARGE_HDR;

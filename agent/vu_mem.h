@@ -10,9 +10,12 @@
  *               a span is taken every 16 KiB of growth, so the lock is cold), and the worker's
  *               allocator over them (sb_vu_pool_mem), which every VU of the worker shares: what
  *               one VU frees (its init's leftovers, a VU that ended) the next one reuses.
- *   sb_vu_mem   an allocator: blocks of 8-byte classes up to SB_VU_SMALL_MAX bytes, each
- *               class in spans of its own (bumped from the class's current span, reused
- *               through one free list per class), larger blocks from malloc. Blocks carry no
+ *   sb_vu_mem   an allocator: blocks of 8-byte classes up to SB_VU_FINE_MAX bytes, then
+ *               SB_VU_MEDIUM classes up to SB_VU_SMALL_MAX (each the largest that fits k times
+ *               in a span, k = 15 down to 2: ~1.4-4 KiB tables, a dozen per VU, were malloc's
+ *               and touched its arena's pages one 4 KiB fault at a time), each class in spans
+ *               of its own (bumped from the class's current span, reused through one free list
+ *               per class), larger blocks from malloc. Blocks carry no
  *               header: a small block's size is its span's class (the span's first 16 bytes),
  *               found by aligning the pointer down; whether a pointer is small at all, by one
  *               bit per chunk (chunks are 8 MiB-aligned). A VU's heap is ~1,200 blocks of 8 to
@@ -28,8 +31,10 @@
 #include <stdint.h>
 
 #define SB_VU_SPAN (16u * 1024)          /* bytes a class takes from its pool at a time */
-#define SB_VU_SMALL_MAX 1024u           /* largest block served from spans */
-#define SB_VU_CLASSES (SB_VU_SMALL_MAX / 8)
+#define SB_VU_FINE_MAX 1024u            /* largest block of the 8-byte classes */
+#define SB_VU_MEDIUM 14u                /* classes above it: (SB_VU_SPAN - 16) / k, k = 15..2 */
+#define SB_VU_SMALL_MAX 8184u           /* largest block served from spans: (16384 - 16) / 2 */
+#define SB_VU_CLASSES (SB_VU_FINE_MAX / 8 + SB_VU_MEDIUM)
 
 typedef struct sb_vu_pool sb_vu_pool;
 

@@ -23,7 +23,7 @@ static void blocks_are_aligned_and_counted(void **state) {
     assert_non_null(p[i]);
     assert_int_equal((uintptr_t)p[i] % 8, 0);
     assert_true(sb_vu_mem_block_size(&m, p[i]) >= i * 7);
-    if (i * 7 <= SB_VU_SMALL_MAX) /* small: no header, 8-byte classes */
+    if (i * 7 <= SB_VU_FINE_MAX) /* small: no header, 8-byte classes */
       assert_true(sb_vu_mem_block_size(&m, p[i]) < i * 7 + 8 || i == 0);
     memset(p[i], (int)i, i * 7); /* writable to its end */
     want += sb_vu_mem_block_size(&m, p[i]);
@@ -57,9 +57,9 @@ static void large_blocks_and_realloc(void **state) {
   sb_vu_mem_init(&m, pool);
   char *p = sb_vu_mem_realloc(&m, NULL, 10);
   memcpy(p, "0123456789", 10);
-  p = sb_vu_mem_realloc(&m, p, 5000); /* small to large: moved, contents kept */
+  p = sb_vu_mem_realloc(&m, p, 9000); /* small to large: moved, contents kept */
   assert_memory_equal(p, "0123456789", 10);
-  assert_int_equal(m.bytes, 5016); /* a large block keeps a 16-byte header */
+  assert_int_equal(m.bytes, 9016); /* a large block keeps a 16-byte header */
   p = sb_vu_mem_realloc(&m, p, 100000); /* large to large */
   assert_memory_equal(p, "0123456789", 10);
   assert_int_equal(m.bytes, 100016);
@@ -99,8 +99,10 @@ static void sizes_without_headers(void **state) {
   sb_vu_mem m;
   sb_vu_mem_init(&m, pool);
   static void *p[SB_VU_CLASSES + 1];
+  static const size_t medium[SB_VU_MEDIUM] = {1088, 1168, 1256, 1360, 1488, 1632, 1816,
+                                              2040, 2336, 2728, 3272, 4088, 5456, 8184};
   for (size_t c = 0; c < SB_VU_CLASSES; c++) {
-    size_t n = (c + 1) * 8;
+    size_t n = c < SB_VU_FINE_MAX / 8 ? (c + 1) * 8 : medium[c - SB_VU_FINE_MAX / 8];
     assert_non_null(p[c] = sb_vu_mem_alloc(&m, n));
     assert_int_equal(sb_vu_mem_block_size(&m, p[c]), n);
     memset(p[c], 0xff, n); /* fills to the end: the next block's first bytes are not its size */
@@ -118,6 +120,48 @@ static void sizes_without_headers(void **state) {
   sb_vu_pool_free(pool);
 }
 
+/* Blocks of 1 to 8 KiB come from spans too (not malloc), in classes that fill a span: 1,025
+ * bytes takes 1,088; 4,096 takes 5,456 (three to a span); each class's blocks lie back to back;
+ * a realloc within a class stays in place, one across classes moves with its bytes. */
+static void medium_classes(void **state) {
+  (void)state;
+  sb_vu_pool *pool = sb_vu_pool_new();
+  sb_vu_mem m;
+  sb_vu_mem_init(&m, pool);
+  char *a = sb_vu_mem_alloc(&m, 1025), *b = sb_vu_mem_alloc(&m, 1088);
+  assert_int_equal(sb_vu_mem_block_size(&m, a), 1088);
+  assert_ptr_equal(b, a + 1088);
+  char *c[3];
+  for (int i = 0; i < 3; i++) {
+    assert_non_null(c[i] = sb_vu_mem_alloc(&m, 4096));
+    assert_int_equal(sb_vu_mem_block_size(&m, c[i]), 5456);
+    memset(c[i], i, 5456); /* writable to its end, the span's last byte for the third */
+  }
+  assert_ptr_equal(c[1], c[0] + 5456);
+  assert_ptr_equal(c[2], c[1] + 5456);
+  assert_int_equal(((uintptr_t)c[2] + 5456) % SB_VU_SPAN, 0);
+  char *d = sb_vu_mem_alloc(&m, 4096); /* a fourth: a new span */
+  assert_int_equal(((uintptr_t)d - 16) % SB_VU_SPAN, 0);
+  assert_int_equal(m.bytes, 2 * 1088 + 4 * 5456);
+  memcpy(a, "medium", 6);
+  assert_ptr_equal(sb_vu_mem_realloc(&m, a, 1030), a); /* same class */
+  char *g = sb_vu_mem_realloc(&m, a, 3000);            /* 3,272 class: moved */
+  assert_ptr_not_equal(g, a);
+  assert_memory_equal(g, "medium", 6);
+  assert_int_equal(sb_vu_mem_block_size(&m, g), 3272);
+  assert_ptr_equal(sb_vu_mem_alloc(&m, 1050), a); /* the freed 1,088 block, reused */
+  sb_vu_mem_free(&m, a);
+  sb_vu_mem_free(&m, b);
+  sb_vu_mem_free(&m, g);
+  sb_vu_mem_free(&m, d);
+  for (int i = 0; i < 3; i++) sb_vu_mem_free(&m, c[i]);
+  assert_int_equal(m.bytes, 0);
+  char *e = sb_vu_mem_alloc(&m, 8184), *f = sb_vu_mem_alloc(&m, 8184); /* the largest: 2 a span */
+  assert_ptr_equal(f, e + 8184);
+  assert_int_equal(((uintptr_t)f + 8184) % SB_VU_SPAN, 0);
+  sb_vu_pool_free(pool);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(blocks_are_aligned_and_counted),
@@ -125,6 +169,7 @@ int main(void) {
       cmocka_unit_test(large_blocks_and_realloc),
       cmocka_unit_test(freed_blocks_serve_the_next_vu),
       cmocka_unit_test(sizes_without_headers),
+      cmocka_unit_test(medium_classes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
