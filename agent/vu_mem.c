@@ -18,7 +18,6 @@
 #define CHUNK_SHIFT 23
 #define CHUNK ((size_t)1 << CHUNK_SHIFT) /* one mapping, aligned to its size: 512 spans */
 #define SPAN_HDR 16u                     /* a span's class size and index, before its blocks */
-#define FINE_CLASSES (SB_VU_FINE_MAX / 8)
 #define LARGE_HDR 16u                    /* a malloc'ed block's size, before it (alignment kept) */
 #define ADDR_BITS 47                     /* user-space addresses on x86-64 and aarch64 (4 levels) */
 #define BITMAP_BYTES (((size_t)1 << (ADDR_BITS - CHUNK_SHIFT)) / 8)
@@ -158,7 +157,7 @@ static inline size_t class_of(size_t n, size_t *sz) {
   size_t i = 0;
   while (medium_size[i] < n) i++; /* rare: a dozen blocks a VU */
   *sz = medium_size[i];
-  return FINE_CLASSES + i;
+  return SB_VU_FINE_CLASSES + i;
 }
 
 static inline size_t *large_hdr(const void *p) { return (size_t *)((char *)p - LARGE_HDR); }

@@ -34,7 +34,8 @@
 #define SB_VU_FINE_MAX 1024u            /* largest block of the 8-byte classes */
 #define SB_VU_MEDIUM 14u                /* classes above it: (SB_VU_SPAN - 16) / k, k = 15..2 */
 #define SB_VU_SMALL_MAX 8184u           /* largest block served from spans: (16384 - 16) / 2 */
-#define SB_VU_CLASSES (SB_VU_FINE_MAX / 8 + SB_VU_MEDIUM)
+#define SB_VU_FINE_CLASSES (SB_VU_FINE_MAX / 8)
+#define SB_VU_CLASSES (SB_VU_FINE_CLASSES + SB_VU_MEDIUM)
 
 typedef struct sb_vu_pool sb_vu_pool;
 

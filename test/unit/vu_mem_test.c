@@ -102,7 +102,7 @@ static void sizes_without_headers(void **state) {
   static const size_t medium[SB_VU_MEDIUM] = {1088, 1168, 1256, 1360, 1488, 1632, 1816,
                                               2040, 2336, 2728, 3272, 4088, 5456, 8184};
   for (size_t c = 0; c < SB_VU_CLASSES; c++) {
-    size_t n = c < SB_VU_FINE_MAX / 8 ? (c + 1) * 8 : medium[c - SB_VU_FINE_MAX / 8];
+    size_t n = c < SB_VU_FINE_CLASSES ? (c + 1) * 8 : medium[c - SB_VU_FINE_CLASSES];
     assert_non_null(p[c] = sb_vu_mem_alloc(&m, n));
     assert_int_equal(sb_vu_mem_block_size(&m, p[c]), n);
     memset(p[c], 0xff, n); /* fills to the end: the next block's first bytes are not its size */
