@@ -56,6 +56,7 @@ typedef struct session {
   struct event *ev_snap, *ev_done, *ev_log, *ev_beat, *ev_call;
   sb_engine *engine;          /* prepared test; kept after DONE until teardown ran */
   int ended;                  /* DONE sent for |engine| */
+  int drop_when_sent;         /* free |engine| once the output is written (teardown's result) */
   int64_t test_us;            /* the longest the prepared test may run (graceful stops included) */
   int64_t hard_end_us;        /* monotonic time past which the engine is aborted (0: not started) */
   int64_t setup_timeout_ms, teardown_timeout_ms; /* from Prepare */
@@ -295,6 +296,7 @@ static void drop_engine(session *s) {
   sb_engine_free(s->engine);
   s->engine = NULL;
   s->ended = 0;
+  s->drop_when_sent = 0;
 }
 
 /* The scenarios ended: the last snapshot, then DONE. The engine stays (its workers idle) for
@@ -365,7 +367,9 @@ static void on_call_ev(evutil_socket_t fd, short what, void *arg) {
   m.abort_reason = (char *)sb_engine_abort_reason(s->engine);
   sb_frame_send_msg(bufferevent_get_output(s->bev), SPEEDBOAT__ENVELOPE__MSG_CALL_RESULT, &m);
   call_result_clear(&c);
-  if (strcmp(s->call_fn, "teardown") == 0 && s->ended) drop_engine(s);
+  /* Freeing 100,000 VUs takes seconds, and this loop sends nothing meanwhile: the result goes
+   * out first (on_write()), or the controller would hear silence instead of the end. */
+  if (strcmp(s->call_fn, "teardown") == 0 && s->ended) s->drop_when_sent = 1;
 }
 
 /* Call: setup() before start, teardown() after DONE, with Prepare's timeouts. */
@@ -851,6 +855,7 @@ static void on_read(struct bufferevent *bev, void *arg) {
 /* The controller has read everything we sent (the write low-watermark is 0). */
 static void on_write(struct bufferevent *bev, void *arg) {
   session *s = arg;
+  if (s->drop_when_sent) drop_engine(s);
   if (s->closing) event_base_loopbreak(s->base);
   else flush_logs(s); /* lines that waited for a slow controller (on_log_ev) */
 }
