@@ -182,6 +182,11 @@ $(BUILD)/sb-sim-agent: $(BUILD)/test/tools/sim_agent.o $(LIBS_A)
 	$(say) LINK $@
 	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIBS_A) $(LIBS_A) $(LDLIBS)
 
+# The open-model reference client for make bench's generator overhead (test/tools/ar_ref.c).
+$(BUILD)/sb-ar-ref: $(BUILD)/test/tools/ar_ref.o
+	$(say) LINK $@
+	$(Q)$(CC) $(LDFLAGS) -o $@ $<
+
 unit: $(UNIT_BIN) all
 	@test/run-unit.sh $(UNIT_BIN)
 
@@ -199,7 +204,7 @@ test-asan: deps
 	@UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 E2E_EXCEPT=t_valgrind \
 	  $(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 OPT=-O1 test
 
-bench: deps all $(BUILD)/sb-sim-agent
+bench: deps all $(BUILD)/sb-sim-agent $(BUILD)/sb-ar-ref
 	@scripts/bench.sh $(BUILD)
 
 demo: deps all
