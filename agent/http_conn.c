@@ -26,6 +26,7 @@
 
 #include "agent/http_internal.h"
 #include "agent/selfmon.h"
+#include "common/rx_stamp.h"
 
 #define MAX_SINGLE_READ 65536
 
@@ -208,26 +209,6 @@ static int plain_deliver(sb_conn *k, const char *buf, size_t n, double t_rx) {
   return k->dead || !k->read_armed;
 }
 
-/* When the bytes of the last recvmsg() reached the socket, on the monotonic clock (ms): the
- * kernel stamps each packet with the wall clock (SO_TIMESTAMPNS) and reports the newest one read,
- * whose age is subtracted from now. Now when there is no stamp (never earlier than |now|'s
- * clocks allow, never later than now). */
-static double rx_time(struct msghdr *mh) {
-  struct timespec mono, real;
-  clock_gettime(CLOCK_MONOTONIC, &mono);
-  double now = mono.tv_sec * 1e3 + mono.tv_nsec / 1e6;
-  for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS) continue;
-    struct timespec ts;
-    memcpy(&ts, CMSG_DATA(c), sizeof(ts));
-    clock_gettime(CLOCK_REALTIME, &real);
-    double age = (real.tv_sec - ts.tv_sec) * 1e3 + (real.tv_nsec - ts.tv_nsec) / 1e6;
-    if (age > 0 && age < now) return now - age;
-    break;
-  }
-  return now;
-}
-
 static void on_plain_read(evutil_socket_t fd, short what, void *arg) {
   sb_conn *k = arg;
   char buf[PLAIN_READ];
@@ -250,7 +231,7 @@ static void on_plain_read(evutil_socket_t fd, short what, void *arg) {
       plain_fail(k, BEV_EVENT_EOF, 0);
       return;
     }
-    if (plain_deliver(k, buf, (size_t)n, rx_time(&mh)) || (size_t)n < sizeof(buf)) return;
+    if (plain_deliver(k, buf, (size_t)n, sb_rx_stamp_ms(&mh)) || (size_t)n < sizeof(buf)) return;
   }
 }
 

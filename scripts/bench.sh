@@ -301,7 +301,7 @@ scale_run() {
 }
 
 mem_scale() {
-  local n one=0 peak maps ms reqs failed rc need avail load
+  local n one=0 peak maps ms reqs failed rc need avail load lost
   "$SB" archive -O "$work/scale.tar.zst" "$work/scale.js" >/dev/null
   echo "memory per VU and start-up, h1 plain: scale.js (http.get + check + sleep, noConnectionReuse),"
   echo "  first request at random within ${MEM_SPREAD}s then one every ${MEM_SPREAD}s, $((MEM_SPREAD + 5))s runs;" \
@@ -325,10 +325,8 @@ mem_scale() {
       printf "  %7d %12d %8s %7s %10s %6d %9d %7s %5d %6s\n", n, p, kib, kb, up, mp, r, f, rc, l }'
     [ "$rc" = 0 ] || sed 's/^/    /' "$work/scale.err" | grep -v bench-ready | tail -3
     # An agent declared lost (silent: its loop blocked) is a failed run whatever the exit code.
-    if grep -qE 'agent [^ ]+ lost' "$work/scale.err"; then
-      grep -E 'agent [^ ]+ lost' "$work/scale.err" | head -2 | sed 's/^/    /'
-      rc=99 # judged as not met below
-    fi
+    lost=$(grep -E 'agent [^ ]+ lost' "$work/scale.err" | head -2 | sed 's/^/    /' || true)
+    [ -z "$lost" ] || { echo "$lost"; rc=99; } # judged as not met below
     [ "$failed" = 0 ] || grep -E 'ERRO|WARN' "$work/scale.err" | sed -E 's/^(WARN|ERRO)\[[0-9]+\] */\1 /; s/VU [0-9]+/VU N/g' |
       sort | uniq -c | sort -rn | head -3 | sed 's/^ */    /'
     [ "$n" = 1 ] && continue

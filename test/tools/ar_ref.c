@@ -27,13 +27,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/rx_stamp.h"
+
 #define MAX_CONNS 1024 /* a stall of the VM of ~100 ms at 10,000/s, as Speedboat's maxVUs allow */
 #define BUF_SIZE 16384
 
 typedef struct {
   int fd;
   int busy;           /* a request is out, its answer not whole yet */
-  int64_t t_write_ns; /* monotonic, just before write() */
+  double t_write_ms;  /* monotonic, just before write() */
   size_t have;        /* bytes of the answer read so far */
   char buf[BUF_SIZE];
 } ref_conn;
@@ -42,21 +44,6 @@ static int64_t mono_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* The monotonic time the bytes of the last recvmsg() reached the socket (now when unstamped). */
-static int64_t rx_ns(struct msghdr *mh) {
-  int64_t now = mono_ns();
-  for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS) continue;
-    struct timespec ts, real;
-    memcpy(&ts, CMSG_DATA(c), sizeof(ts));
-    clock_gettime(CLOCK_REALTIME, &real);
-    int64_t age = (int64_t)(real.tv_sec - ts.tv_sec) * 1000000000 + (real.tv_nsec - ts.tv_nsec);
-    if (age > 0 && age < now) return now - age;
-    break;
-  }
-  return now;
 }
 
 static int dial(const struct sockaddr_in *sa) {
@@ -156,7 +143,7 @@ int main(int argc, char **argv) {
       if (now - (t0 + (int64_t)sent * period) > 1000000) late++; /* over 1 ms behind schedule */
       c->busy = 1;
       c->have = 0;
-      c->t_write_ns = mono_ns();
+      c->t_write_ms = mono_ns() / 1e6;
       if (write(c->fd, req, (size_t)reqlen) != reqlen) {
         fprintf(stderr, "sb-ar-ref: write: %s\n", strerror(errno));
         return 1;
@@ -187,7 +174,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "sb-ar-ref: the target closed a connection or answered unasked\n");
         return 1;
       }
-      int64_t t = rx_ns(&mh);
+      double t = sb_rx_stamp_ms(&mh);
       c->have += (size_t)r;
       long len = answer_len(c);
       if (len < 0 || (len > 0 && c->have > (size_t)len)) {
@@ -195,7 +182,7 @@ int main(int argc, char **argv) {
         return 1;
       }
       if (len > 0 && c->have == (size_t)len) {
-        lat[done++] = t - c->t_write_ns;
+        lat[done++] = (int64_t)((t - c->t_write_ms) * 1e6); /* ns */
         c->busy = 0;
       }
     }
