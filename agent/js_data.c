@@ -307,7 +307,7 @@ static void put_trap(duk_context *ctx, const char *name, duk_c_function fn, duk_
 
 /* [ ... ] -> [ ... state ]: the VU's {handler, proto, cache}, made on first use. */
 static void push_state(duk_context *ctx) {
-  duk_push_heap_stash(ctx);
+  duk_push_global_stash(ctx);
   if (duk_get_prop_string(ctx, -1, K_STATE)) {
     duk_remove(ctx, -2);
     return;

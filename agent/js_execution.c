@@ -4,7 +4,7 @@
  * fresh object whose fields are accessors too, so a field is read at the moment the script reads
  * it (k6 does the same). The numbers come from the VU's current iteration (sb_vu_iter, filled by
  * the engine) and from the engine's hooks (sb_vu_exec_ops): nothing here keeps state of its own
- * except the parsed test.options, cached in the heap stash.
+ * except the parsed test.options, cached in the global stash.
  *
  * exec.vu.tags is a Proxy over the VU's own tags (sb_vu_tag_set): what the script sets there is
  * added to the VU's samples until it deletes it, across iterations, as k6's VU state tags are.
@@ -327,7 +327,7 @@ static void deep_freeze(duk_context *ctx, duk_idx_t idx, int depth) {
 
 /* test.options: the test's options (Prepare.options_json), parsed once per VU and frozen. */
 static duk_ret_t test_options(duk_context *ctx) {
-  duk_push_heap_stash(ctx);
+  duk_push_global_stash(ctx);
   if (duk_get_prop_string(ctx, -1, K_OPTIONS)) return 1;
   duk_pop(ctx);
   sb_vu *vu = sb_vu_from_ctx(ctx);

@@ -8,7 +8,7 @@
  * as k6 measures it (http_reqs, http_req_*, data_sent/received). The VU's coroutine sleeps while
  * requests fly; the client's callback only marks the job and wakes the VU, and everything that
  * touches JavaScript (cookies, the next hop, the responses) runs back on the VU's coroutine. Jobs
- * and their buffers live in a per-VU pool behind the heap stash (allocated once, freed by a
+ * and their buffers live in a per-VU pool behind the global stash (allocated once, freed by a
  * finalizer when the heap goes), so a steady request loop allocates only the JS objects it
  * returns. Strings borrowed from the script (headers, tags) stay on the Duktape value stack, which
  * stays put while the coroutine sleeps. */
@@ -58,7 +58,7 @@ typedef struct job {
   void *cb_ud;
 } job;
 
-/* Per-VU state behind the heap stash. */
+/* Per-VU state behind the global stash. */
 typedef struct http_state {
   sb_vu *vu;
   job **jobs;               /* the pool: jobs[0..cap) */
@@ -66,7 +66,7 @@ typedef struct http_state {
   int any_done;             /* a callback fired since the VU last looked */
   int waiting;
   sb_js_expect ex;          /* setResponseCallback(); default expectedStatuses({200..399}) */
-  sb_cookiejar *jar;        /* the VU's jar (http.cookieJar()), kept by the heap stash */
+  sb_cookiejar *jar;        /* the VU's jar (http.cookieJar()), kept by the global stash */
   sb_buf plain_url;         /* the last URL found valid and without userinfo (job_set_url) */
   sb_js_http_rescache rescache; /* the Response's prototype and names, found on first use */
 } http_state;
@@ -107,7 +107,7 @@ static http_state *state_get(duk_context *ctx) {
   sb_vu *vu = sb_vu_from_ctx(ctx);
   void **slot = vu ? sb_vu_http_state(vu) : NULL;
   if (slot && *slot) return *slot;
-  duk_push_heap_stash(ctx);
+  duk_push_global_stash(ctx);
   if (duk_get_prop_literal(ctx, -1, STATE_KEY)) { /* -> [ stash holder ] */
     duk_get_prop_literal(ctx, -1, PTR_KEY);
     st = duk_get_pointer(ctx, -1);

@@ -58,7 +58,7 @@ duk_ret_t sb_js_http_expected_statuses(duk_context *ctx);
 
 /* What a Response needs besides the client's result. Strings borrowed for the call. */
 /* What making a Response needs again and again, found once per VU: the prototype and the
- * property names, by heap pointer (the heap stash keeps them alive). Zeroed: not found yet. */
+ * property names, by heap pointer (the global stash keeps them alive). Zeroed: not found yet. */
 enum { SB_RES_K_STATUS, SB_RES_K_BODY, SB_RES_K_ERROR, SB_RES_K_ERROR_CODE, SB_RES_K_URL,
        SB_RES_K_PROTO, SB_RES_K_RAW, SB_RES_K_REQ_BODY, SB_RES_K_COUNT };
 typedef struct sb_js_http_rescache {

@@ -15,8 +15,8 @@
 
 #include "agent/vu.h"
 
-#define PROTO_KEY "\377sbCookieJarProto" /* in the heap stash: the shared prototype */
-#define VU_JAR_KEY "\377sbCookieJarVu"   /* in the heap stash: the VU's default jar object */
+#define PROTO_KEY "\377sbCookieJarProto" /* in the global stash: the shared prototype */
+#define VU_JAR_KEY "\377sbCookieJarVu"   /* in the global stash: the VU's default jar object */
 #define JAR_KEY "\377sbJar"              /* on a jar object: its sb_cookiejar pointer */
 #define FIN_KEY "\377sbJarFin"           /* on the prototype: the finalizer of jar objects */
 
@@ -58,7 +58,7 @@ static const struct {
 
 /* Pushes the shared CookieJar prototype (created once per heap): [ ... ] -> [ ... proto ] */
 static void push_proto(duk_context *ctx) {
-  duk_push_heap_stash(ctx);
+  duk_push_global_stash(ctx);
   if (!duk_get_prop_literal(ctx, -1, PROTO_KEY)) { /* -> [ stash undefined ] */
     duk_pop(ctx);
     duk_push_object(ctx); /* -> [ stash proto ] */
@@ -104,7 +104,7 @@ sb_cookiejar *sb_js_cookies_jar_at(duk_context *ctx, duk_idx_t idx) {
 
 /* Pushes the VU's default jar object, making it on first use: [ ... ] -> [ ... jar ] */
 static void push_vu_jar(duk_context *ctx) {
-  duk_push_heap_stash(ctx);
+  duk_push_global_stash(ctx);
   if (!duk_get_prop_literal(ctx, -1, VU_JAR_KEY)) { /* -> [ stash undefined ] */
     duk_pop(ctx);
     push_jar(ctx); /* -> [ stash jar ] */
@@ -124,7 +124,7 @@ sb_cookiejar *sb_js_cookies_vu_jar(duk_context *ctx) {
 
 void sb_js_cookies_reset(duk_context *ctx) {
   duk_require_stack(ctx, 3);
-  duk_push_heap_stash(ctx);
+  duk_push_global_stash(ctx);
   duk_get_prop_literal(ctx, -1, VU_JAR_KEY); /* -> [ stash jar|undefined ] */
   sb_cookiejar *j = sb_js_cookies_jar_at(ctx, -1);
   if (j) sb_cookiejar_clear_all(j);

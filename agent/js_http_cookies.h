@@ -6,7 +6,7 @@
  * A CookieJar object is a plain JS object on a shared prototype holding a pointer to its
  * sb_cookiejar (malloc'd outside the VU heap); a finalizer on the prototype frees the jar when
  * the object goes, so jars made by `new http.CookieJar()` cost nothing once unreachable. The VU's
- * default jar is one such object kept behind the heap stash: http.cookieJar() returns that same
+ * default jar is one such object kept behind the global stash: http.cookieJar() returns that same
  * object every time, and sb_js_cookies_reset() empties it at each iteration start (k6 gives every
  * iteration a fresh jar). Times are the wall clock in seconds.
  *

@@ -12,7 +12,7 @@
 
 #include <http_parser.h>
 
-#include "agent/duk_ext.h"
+#include "common/duk_ext.h"
 #include "agent/gjson.h"
 #include "agent/js_http.h"
 #include "agent/js_http_cookies.h"
@@ -410,7 +410,7 @@ static duk_ret_t res_lazy_set(duk_context *ctx) {
 
 /* Pushes the shared Response prototype (created once per heap). */
 static void push_proto(duk_context *ctx) {
-  duk_push_heap_stash(ctx);
+  duk_push_global_stash(ctx);
   if (!duk_get_prop_literal(ctx, -1, PROTO_KEY)) { /* -> [ stash undefined ] */
     duk_pop(ctx);
     duk_push_object(ctx);
@@ -447,7 +447,7 @@ static void rescache_fill(duk_context *ctx, sb_js_http_rescache *rc) {
   push_proto(ctx);
   rc->proto = duk_get_heapptr(ctx, -1);
   duk_pop(ctx);
-  duk_push_heap_stash(ctx);
+  duk_push_global_stash(ctx);
   duk_push_array(ctx); /* -> [ stash keys ] */
   for (int i = 0; i < SB_RES_K_COUNT; i++) {
     duk_push_string(ctx, names[i]);

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "agent/duk_ext.h"
+#include "common/duk_ext.h"
 #include "agent/http_config.h"
 #include "agent/vu.h"
 #include "common/duk_udata.h"

@@ -54,7 +54,7 @@ static void unlink_task(sb_vu_loop *l, sb_vu_task *t) {
 
 /* Pushes the stash's pin table, made on first use. [ ] -> [ table ] */
 static void push_table(duk_context *ctx, sb_vu_loop *l) {
-  duk_push_heap_stash(ctx);
+  duk_push_global_stash(ctx);
   if (!duk_get_prop_string(ctx, -1, K_TASKS)) {
     duk_pop(ctx);
     duk_push_bare_object(ctx);
@@ -157,7 +157,7 @@ void sb_vu_loop_cancel(sb_vu_loop *l) {
 static duk_ret_t reset_safe(duk_context *ctx, void *udata) {
   sb_vu_loop *l = udata;
   if (l->pinned) {
-    duk_push_heap_stash(ctx);
+    duk_push_global_stash(ctx);
     duk_del_prop_string(ctx, -1, K_TASKS);
     duk_pop(ctx);
     l->pinned = 0;

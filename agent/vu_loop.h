@@ -11,7 +11,7 @@
  * with sb_vu_task_add() while the script runs, marks it ready from its loop callback with
  * sb_vu_task_ready(), and its |run| then executes on the VU's coroutine, inside the iteration's
  * protected call. JS values a task needs later (a callback, a promise's resolve) are pinned in
- * the heap stash under the task's id (sb_vu_task_pin) so no C pointer into the heap outlives a
+ * the global stash under the task's id (sb_vu_task_pin) so no C pointer into the heap outlives a
  * call. Everything pending when an iteration ends (exception, interruption) is cancelled: |cancel|
  * releases the owner without touching JavaScript, and the pinned values go with the iteration.
  *

@@ -19,7 +19,7 @@
 
 #include <cmocka.h>
 
-#include "agent/duk_ext.h"
+#include "common/duk_ext.h"
 #include "duktape.h"
 
 static duk_context *ctx;
