@@ -616,7 +616,10 @@ static int worker_init(sb_worker *w) {
   sb_http_shared_set_allow(w->http, e->cfg.allow);
   if (sb_vu_pool_wanted() && !(w->pool = sb_vu_pool_new())) /* else malloc: checkers see all */
     return sb_err_set(&w->init_err, SB_ENOMEM, "out of memory");
-  w->env = (sb_vu_env){.mem_pool = w->pool, .base = w->base, .metrics = w->m, .prog = e->prog, .http = w->http,
+  unsigned per_heap = sb_vu_heaps_wanted();
+  if (per_heap > 1 && !(w->heaps = sb_vu_heaps_new(per_heap, w->pool)))
+    return sb_err_set(&w->init_err, SB_ENOMEM, "out of memory");
+  w->env = (sb_vu_env){.mem_pool = w->pool, .heaps = w->heaps, .base = w->base, .metrics = w->m, .prog = e->prog, .http = w->http,
                        .files = e->ar, .shared = e->shared,
                        .env = (const char *const *)e->cfg.env, .log = vu_log, .log_ud = w,
                        .discard_response_bodies = e->discard_bodies, .data_json = &e->data_json,
@@ -648,7 +651,9 @@ static void worker_cleanup(sb_worker *w) {
     if (w->vus[i].ev_wait) event_free(w->vus[i].ev_wait);
   }
   free(w->vus);
-  sb_vu_pool_free(w->pool); /* after every VU of the worker, the call VU included */
+  sb_vu_heaps_free(w->heaps); /* after every VU of the worker, the call VU included */
+  w->heaps = NULL;
+  sb_vu_pool_free(w->pool); /* after the heaps */
   w->pool = NULL;
   sb_http_shared_free(w->http); /* after the VUs: their clients borrow it */
   w->http = NULL;

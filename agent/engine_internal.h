@@ -14,6 +14,7 @@
 #include "agent/js_modules.h"
 #include "agent/selfmon.h"
 #include "agent/vu.h"
+#include "agent/vu_heap.h"
 #include "agent/vu_mem.h"
 #include "common/archive.h"
 #include "common/jsmod.h"
@@ -91,6 +92,7 @@ typedef struct sb_worker {
   int started;                   /* CMD_START arrived: may report being finished */
   sb_vu_env env;                 /* what this worker's VUs borrow */
   struct sb_vu_pool *pool;       /* their heaps' memory (agent/vu_mem.h) */
+  sb_vu_heaps *heaps;            /* the heaps they share (agent/vu_heap.h); NULL: one each */
   sb_http_shared *http;          /* TLS contexts, resolver: shared by this worker's VUs */
   sb_vu *call_vu;                /* worker 0: the VU of setup()/teardown(), made on first use */
   struct event *ev_call, *ev_call_timeout;

@@ -7,6 +7,7 @@
 
 #include "agent/js_modules.h"
 #include "agent/vu.h"
+#include "common/duk_ext.h"
 
 static const char *const LEVELS[] = {"info", "info", "warn", "error", "debug"};
 
@@ -66,9 +67,7 @@ void sb_js_console_register(duk_context *ctx) {
   static const char *const names[] = {"log", "info", "warn", "error", "debug"};
   duk_push_object(ctx);
   for (int i = 0; i < 5; i++) {
-    duk_push_c_function(ctx, console_out, DUK_VARARGS);
-    duk_set_magic(ctx, -1, i);
-    duk_put_prop_string(ctx, -2, names[i]);
+    sb_duk_put_light(ctx, names[i], console_out, DUK_VARARGS, i);
   }
   duk_put_global_string(ctx, "console");
 }

@@ -27,6 +27,7 @@
 #include "agent/vu.h"
 #include "agent/vu_loop.h"
 #include "common/codec.h"
+#include "common/duk_ext.h"
 #include "common/jsmod.h"
 
 #define STATE_KEY "\377sbHttpState" /* hidden (0xFF-prefixed) keys */
@@ -925,9 +926,7 @@ void sb_js_http_push(duk_context *ctx) {
   if (vu) sb_vu_note_http(vu);
   duk_push_object(ctx); /* -> [ exports ] */
   for (size_t i = 0; i < sizeof(FUNCS) / sizeof(FUNCS[0]); i++) {
-    duk_push_c_function(ctx, FUNCS[i].fn, FUNCS[i].nargs);
-    duk_set_magic(ctx, -1, FUNCS[i].magic);
-    duk_put_prop_string(ctx, -2, FUNCS[i].name);
+    sb_duk_put_light(ctx, FUNCS[i].name, FUNCS[i].fn, FUNCS[i].nargs, FUNCS[i].magic);
   }
   for (size_t i = 0; i < sizeof(CONSTS) / sizeof(CONSTS[0]); i++) {
     duk_push_string(ctx, CONSTS[i][1]);

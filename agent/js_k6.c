@@ -206,5 +206,6 @@ void sb_js_k6_metrics_push(duk_context *ctx) {
 
 void sb_js_k6_push(duk_context *ctx) {
   duk_push_object(ctx);
-  duk_put_function_list(ctx, -1, k6_funcs);
+  for (const duk_function_list_entry *f = k6_funcs; f->key; f++)
+    sb_duk_put_light(ctx, f->key, f->value, f->nargs, 0);
 }

@@ -13,6 +13,7 @@
 
 #include "agent/js_modules.h"
 #include "agent/vu.h"
+#include "common/duk_ext.h"
 #include "agent/vu_loop.h"
 #include "common/clock.h"
 
@@ -136,9 +137,7 @@ static const duk_function_list_entry FUNCS[] = {
 
 static void put_funcs(duk_context *ctx) {
   for (int i = 0; FUNCS[i].key; i++) {
-    duk_push_c_function(ctx, FUNCS[i].value, FUNCS[i].nargs);
-    duk_set_magic(ctx, -1, i == 2);
-    duk_put_prop_string(ctx, -2, FUNCS[i].key);
+    sb_duk_put_light(ctx, FUNCS[i].key, FUNCS[i].value, FUNCS[i].nargs, i == 2);
   }
 }
 

@@ -1,7 +1,9 @@
 /* Virtual users (agent/vu.h).
  *
- * One Duktape heap and one coroutine per VU. The coroutine runs a job loop (init once, then one
- * iteration per start) and yields at the end of every job, so the stack is made once and an
+ * One Duktape heap (or a thread of a heap shared with other VUs: agent/vu_heap.h) and one
+ * coroutine per VU. Init runs once, on the caller's stack (it cannot wait); the coroutine, made
+ * with the first iteration or call, runs a job loop (one iteration or call per start) and yields
+ * at the end of every job, so the stack is made once and an
  * iteration allocates nothing of its own: the exported function is looked up once per export
  * name and kept on the heap's value stack, the deferred "done" event and the sleep timer are
  * embedded here.
@@ -149,11 +151,20 @@ static void limit_note(sb_vu *vu, sb_err *err) {
                 (unsigned long long)vu->id, lim);
 }
 
+/* Collects the heap when it outgrew its last collection (or |always|). */
+static void collect(sb_vu *vu, int always) {
+  if (vu->heap) {
+    sb_vu_heap_collect(vu, always);
+  } else if (always || vu->heap_bytes > vu->gc_at) {
+    duk_gc(vu->ctx, 0);
+    vu->gc_at = vu->heap_bytes + vu->heap_bytes / 4 + VU_GC_SLACK;
+  }
+}
+
 static void limit_reset(sb_vu *vu) {
   if (!vu->hit_limit) return;
   vu->hit_limit = 0;
-  duk_gc(vu->ctx, 0);
-  vu->gc_at = vu->heap_bytes + vu->heap_bytes / 4 + VU_GC_SLACK;
+  collect(vu, 1);
 }
 
 /* --- globals and modules ----------------------------------------------------------------- */
@@ -209,8 +220,7 @@ static duk_ret_t setup_safe(duk_context *ctx, void *udata) {
   duk_put_prop_string(ctx, -2, "__VU");
   duk_push_number(ctx, 0);
   duk_put_prop_string(ctx, -2, "__ITER");
-  duk_push_c_function(ctx, js_open, DUK_VARARGS);
-  duk_put_prop_string(ctx, -2, "open");
+  sb_duk_put_light(ctx, "open", js_open, DUK_VARARGS, 0);
   duk_pop(ctx);
   sb_js_console_register(ctx);
   sb_js_timers_register(ctx);
@@ -338,10 +348,7 @@ static void run_iter(sb_vu *vu) {
     sb_metrics_add(vu->env.metrics, SB_M_ITERATION_DURATION, t, now_ms() - vu->t0_ms);
   }
   limit_reset(vu);
-  if (vu->heap_bytes > vu->gc_at) { /* after the measurement: not the script's time */
-    duk_gc(ctx, 0);
-    vu->gc_at = vu->heap_bytes + vu->heap_bytes / 4 + VU_GC_SLACK;
-  }
+  collect(vu, 0); /* after the measurement: not the script's time */
 }
 
 /* duk_safe_call body: [ callee ] -> [ json-or-undefined ]: the call, its argument parsed from
@@ -372,14 +379,14 @@ static void run_call(sb_vu *vu) {
   if (interrupted) {
     vu->result = SB_VU_INTERRUPTED;
   } else if (rc != DUK_EXEC_SUCCESS) {
-    sb_jsmod_format_error(ctx, -1, &vu->call_err);
-    limit_note(vu, &vu->call_err);
+    sb_jsmod_format_error(ctx, -1, vu->call_err);
+    limit_note(vu, vu->call_err);
     vu->result = SB_VU_EXCEPTION;
   } else if (duk_is_string(ctx, -1)) {
     vu->call_json = strdup(duk_get_string(ctx, -1));
     vu->result = SB_VU_OK;
     if (!vu->call_json) {
-      sb_err_set(&vu->call_err, SB_ENOMEM, "%s(): out of memory keeping its result", vu->call_fn);
+      sb_err_set(vu->call_err, SB_ENOMEM, "%s(): out of memory keeping its result", vu->call_fn);
       vu->result = SB_VU_EXCEPTION;
     }
   } else {
@@ -390,19 +397,14 @@ static void run_call(sb_vu *vu) {
   sb_vu_loop_end(ctx, vu);
   sb_vu_group_leave(vu, vu->call_group);
   limit_reset(vu);
-  if (vu->heap_bytes > vu->gc_at) {
-    duk_gc(ctx, 0);
-    vu->gc_at = vu->heap_bytes + vu->heap_bytes / 4 + VU_GC_SLACK;
-  }
+  collect(vu, 0);
 }
 
 /* The coroutine: one job per resume, forever (freed while suspended between jobs). */
 static void vu_main(sb_coro *co, void *arg) {
   sb_vu *vu = arg;
   for (;;) {
-    if (vu->job == JOB_INIT)
-      run_init(vu);
-    else if (vu->job == JOB_ITER)
+    if (vu->job == JOB_ITER)
       run_iter(vu);
     else if (vu->job == JOB_CALL)
       run_call(vu);
@@ -412,8 +414,11 @@ static void vu_main(sb_coro *co, void *arg) {
 }
 
 static void step(sb_vu *vu) {
+  sb_vu *prev = NULL;
   vu->in_coro = 1;
+  if (vu->heap) sb_vu_heap_enter(vu, &prev);
   sb_coro_resume(vu->co);
+  if (vu->heap) sb_vu_heap_exit(vu, prev);
   vu->in_coro = 0;
 }
 
@@ -421,7 +426,7 @@ static void step(sb_vu *vu) {
  * the next call on this VU. */
 static void finish_call(sb_vu *vu, sb_vu_call_cb cb, void *ud) {
   char *json = vu->call_json;
-  sb_err err = vu->call_err;
+  sb_err err = *vu->call_err;
   vu->call_json = NULL;
   free(vu->call_fn);
   free(vu->call_arg);
@@ -488,8 +493,11 @@ int sb_vu_new(sb_vu **out, const sb_vu_env *env, uint64_t id, sb_err *err) {
   if (!vu->group) goto fail_group;
   vu->group_cap = 16;
   if (env->mem_pool) vu->mem = sb_vu_pool_mem(env->mem_pool);
-  vu->ctx = duk_create_heap(vu_alloc, vu_realloc, vu_free_mem, vu, vu_fatal);
-  if (!vu->ctx) goto fail_heap;
+  if (env->heaps) {
+    if (sb_vu_heap_join(env->heaps, vu) != 0) goto fail_heap;
+  } else if (!(vu->ctx = duk_create_heap(vu_alloc, vu_realloc, vu_free_mem, vu, vu_fatal))) {
+    goto fail_heap;
+  }
   /* Capped only now: Duktape treats a failed allocation while it builds its built-ins as fatal. */
   vu->limit = env->heap_limit;
   if (vu->limit && vu->heap_bytes >= vu->limit) {
@@ -497,26 +505,28 @@ int sb_vu_new(sb_vu **out, const sb_vu_env *env, uint64_t id, sb_err *err) {
                     (unsigned long long)id, vu->limit, vu->heap_bytes);
     goto fail_coro;
   }
-  if ((rc = sb_coro_new(&vu->co, VU_STACK, vu_main, vu, err)) != 0) {
-    sb_err_prefix(err, "VU %llu: ", (unsigned long long)id);
-    goto fail_coro;
-  }
   event_assign(&vu->ev_done, env->base, -1, 0, on_done, vu);
   event_assign(&vu->ev_timer, env->base, -1, 0, on_timer, vu);
+  /* Init cannot wait (sb_vu_wait() refuses outside iterations), so it runs on the caller's
+   * stack: the coroutine and the stack pages it touches come with the first iteration or call,
+   * and a VU that never runs one (an arrival-rate executor's spare VUs) never has them. */
+  sb_vu *prev = NULL;
   vu->job = JOB_INIT;
   vu->init_err = err;
-  step(vu);
+  if (vu->heap) sb_vu_heap_enter(vu, &prev);
+  run_init(vu);
+  if (vu->heap) sb_vu_heap_exit(vu, prev);
   vu->init_err = NULL;
   vu->job = JOB_NONE;
-  if (!vu->job_done) abort(); /* init cannot wait: sb_vu_wait() refuses outside iterations */
-  if ((rc = vu->init_rc) != 0) goto fail_init;
+  if ((rc = vu->init_rc) != 0) goto fail_coro;
   *out = vu;
   return 0;
 
-fail_init:
-  sb_coro_free(vu->co);
 fail_coro:
-  duk_destroy_heap(vu->ctx);
+  if (vu->heap)
+    sb_vu_heap_leave(vu);
+  else
+    duk_destroy_heap(vu->ctx);
 fail_heap:
   free(vu->group);
 fail_group:
@@ -537,10 +547,14 @@ void sb_vu_free(sb_vu *vu) {
   event_del(&vu->ev_done);
   cancel_pending(vu);
   if (vu->http) sb_http_client_free(vu->http);
-  duk_destroy_heap(vu->ctx);
+  if (vu->heap)
+    sb_vu_heap_leave(vu);
+  else
+    duk_destroy_heap(vu->ctx);
   sb_coro_free(vu->co);
   free(vu->exec);
   free(vu->call_json);
+  free(vu->call_err);
   free(vu->call_fn);
   free(vu->call_arg);
   free(vu->group);
@@ -587,6 +601,14 @@ static int cache_exec(sb_vu *vu, const char *name, sb_err *err) {
   return 0;
 }
 
+/* The coroutine, made on the VU's first iteration or call. 0 or an error naming the VU. */
+static int need_coro(sb_vu *vu, sb_err *err) {
+  if (vu->co) return 0;
+  int rc = sb_coro_new(&vu->co, VU_STACK, vu_main, vu, err);
+  if (rc) sb_err_prefix(err, "VU %llu: ", (unsigned long long)vu->id);
+  return rc;
+}
+
 /* Runs |job| on the VU's coroutine up to its first wait; a job that finished at once reports
  * from the loop (the "done" event), never from inside the caller. */
 static void start_job(sb_vu *vu, int job) {
@@ -604,7 +626,8 @@ int sb_vu_start_iteration(sb_vu *vu, const sb_vu_iter *it, sb_vu_iter_cb cb, voi
   if (vu->busy)
     return sb_err_set(err, SB_EINVAL, "VU %llu is already running an iteration",
                       (unsigned long long)vu->id);
-  int rc = cache_exec(vu, it->exec ? it->exec : "default", err);
+  int rc = need_coro(vu, err);
+  if (!rc) rc = cache_exec(vu, it->exec ? it->exec : "default", err);
   if (rc) return rc;
   vu->it = *it;
   vu->iters_started++;
@@ -619,12 +642,15 @@ int sb_vu_call(sb_vu *vu, const char *fn, const char *arg_json, sb_vu_call_cb cb
                sb_err *err) {
   if (vu->busy)
     return sb_err_set(err, SB_EINVAL, "VU %llu is busy", (unsigned long long)vu->id);
+  int rc = need_coro(vu, err);
+  if (rc) return rc;
   if (push_export(vu, fn) != 0) /* -> [ exports fn data callee ] */
     return sb_err_set(err, SB_ENOTFOUND, "%s: the script does not export a function named \"%s\"",
                       sb_program_entry(vu->env.prog), fn);
   vu->call_fn = strdup(fn);
   vu->call_arg = arg_json ? strdup(arg_json) : NULL;
-  if (!vu->call_fn || (arg_json && !vu->call_arg) ||
+  if (!vu->call_err) vu->call_err = malloc(sizeof(*vu->call_err));
+  if (!vu->call_fn || (arg_json && !vu->call_arg) || !vu->call_err ||
       sb_vu_group_enter(vu, fn, &vu->call_group) != 0) {
     duk_pop(vu->ctx);
     free(vu->call_fn);
@@ -632,7 +658,7 @@ int sb_vu_call(sb_vu *vu, const char *fn, const char *arg_json, sb_vu_call_cb cb
     vu->call_fn = vu->call_arg = NULL;
     return sb_err_set(err, SB_ENOMEM, "%s(): out of memory", fn);
   }
-  vu->call_err.msg[0] = '\0';
+  vu->call_err->msg[0] = '\0';
   pthread_mutex_lock(&vu->call_mu);
   vu->call_running = 1;
   pthread_mutex_unlock(&vu->call_mu);
@@ -723,7 +749,7 @@ const char *sb_vu_group(const sb_vu *vu) { return vu->group; }
 sb_vu *sb_vu_from_ctx(duk_context *ctx) {
   duk_memory_functions mf;
   duk_get_memory_functions(ctx, &mf);
-  return mf.alloc_func == vu_alloc ? mf.udata : NULL;
+  return mf.alloc_func == vu_alloc ? mf.udata : sb_vu_heap_vu_of(ctx);
 }
 
 sb_http_client *sb_vu_http_if_any(sb_vu *vu) { return vu->http; }

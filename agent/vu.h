@@ -49,6 +49,8 @@ typedef struct sb_vu_env {
                                    goes on with its next iteration */
   struct sb_vu_pool *mem_pool;  /* where the heap's memory comes from (agent/vu_mem.h; the
                                    worker's); NULL: malloc */
+  struct sb_vu_heaps *heaps;    /* the worker's shared heaps (agent/vu_heap.h): the VU is a
+                                   thread of one; NULL: a heap of its own */
   int64_t init_timeout_us;      /* init code still running after this long is stopped and
                                    sb_vu_new() fails naming initTimeout; 0 = never */
   int discard_response_bodies;

@@ -8,6 +8,7 @@
 #include <pthread.h>
 
 #include "agent/coro.h"
+#include "common/duk_ext.h"
 #include "agent/vu.h"
 #include "agent/vu_loop.h"
 #include "agent/vu_mem.h"
@@ -60,7 +61,8 @@ struct sb_vu {
   char *call_arg;              /* its argument as JSON, NULL: undefined */
   char *call_json;             /* what it returned, as JSON; NULL: undefined */
   size_t call_group;           /* the group path to restore after the call */
-  sb_err call_err;             /* its exception, when result is SB_VU_EXCEPTION */
+  sb_err *call_err;            /* its exception, when result is SB_VU_EXCEPTION (made with the
+                                  first call: 1 KiB most VUs never need) */
   pthread_mutex_t call_mu;     /* orders sb_vu_call_interrupt_async() with the call's end */
   int call_running;            /* a call's pcall has not returned yet (under call_mu) */
   uint64_t iters_started;      /* iterations started over every scenario */
@@ -68,6 +70,23 @@ struct sb_vu {
   size_t nutags;               /* pairs in |utags| */
   char vu_tag[24];             /* the "vu" system tag's value (__VU as text) */
   sb_vu_loop loop;             /* timers, async requests, Promise jobs (agent/vu_loop.h) */
+  struct sb_vu_heap *heap;     /* the shared heap it is a thread of (agent/vu_heap.h); NULL: its
+                                  own heap (ctx is that heap's) */
+  unsigned heap_slot;          /* its index in |heap| */
+  sb_duk_exec chain;           /* the shared heap's chain state while the coroutine is suspended */
 };
+
+/* agent/vu_heap.c, for vu.c. */
+/* Makes |vu| a thread of a shared heap of |hs| (vu->ctx, vu->heap). 0 or SB_ENOMEM. */
+int sb_vu_heap_join(struct sb_vu_heaps *hs, sb_vu *vu);
+/* Drops |vu|'s thread (the heap goes with its last VU). No-op without a shared heap. */
+void sb_vu_heap_leave(sb_vu *vu);
+/* Around a resume of |vu|'s coroutine: its chain state in, the running VU noted; and back. */
+void sb_vu_heap_enter(sb_vu *vu, sb_vu **prev);
+void sb_vu_heap_exit(sb_vu *vu, sb_vu *prev);
+/* The VU whose thread |ctx| is, or NULL (not a shared heap's). */
+sb_vu *sb_vu_heap_vu_of(duk_context *ctx);
+/* Collects |vu|'s shared heap when it outgrew its last collection (or |always|). */
+void sb_vu_heap_collect(sb_vu *vu, int always);
 
 #endif

@@ -5,6 +5,7 @@
 
 int sb_duk_exec_timeout(void *udata) {
   const sb_duk_udata *u = udata;
+  if (u && u->cur) u = u->cur;
   return u != 0 && (u->interrupt || (u->stop && atomic_load_explicit(u->stop, memory_order_relaxed)));
 }
 
@@ -16,6 +17,7 @@ static uint64_t splitmix64(uint64_t *x) {
 }
 
 void sb_duk_seed(sb_duk_udata *u, uint64_t seed) {
+  if (u->cur) u = u->cur;
   u->rnd[0] = splitmix64(&seed);
   u->rnd[1] = splitmix64(&seed);
   if (!(u->rnd[0] | u->rnd[1])) u->rnd[1] = 1;
@@ -26,6 +28,7 @@ static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 double sb_duk_random(void *udata) {
   static _Thread_local sb_duk_udata own;
   sb_duk_udata *u = udata ? udata : &own;
+  if (u->cur) u = u->cur;
   if (!(u->rnd[0] | u->rnd[1])) {
     uint64_t seed;
     if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed)) {

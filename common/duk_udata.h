@@ -14,6 +14,8 @@ typedef struct sb_duk_udata {
   const atomic_int *stop; /* set by another thread to abort whatever runs (engine abort: the
                            * owning loop may be stuck in a script that never yields); may be NULL */
   uint64_t rnd[2];        /* Math.random's xoroshiro128+ state; zero: seeded on first use */
+  struct sb_duk_udata *cur; /* a heap of several VUs (agent/vu_group.c): the running VU's, which
+                             * the three functions below use instead; NULL: this one */
 } sb_duk_udata;
 
 /* Called by Duktape with the heap's user data; nonzero aborts the current call. */
@@ -23,7 +25,8 @@ int sb_duk_exec_timeout(void *udata);
  * seeded from the system's entropy on first use unless sb_duk_seed() said otherwise (a heap
  * without user data uses a per-thread generator). */
 double sb_duk_random(void *udata);
-/* k6's randomSeed(): makes the heap's Math.random() sequence a function of |seed|. */
+/* k6's randomSeed(): makes the heap's (the running VU's) Math.random() sequence a function of
+ * |seed|. */
 void sb_duk_seed(sb_duk_udata *u, uint64_t seed);
 
 #endif

@@ -6,16 +6,19 @@
  * once in a scratch heap with the module URL as file name, and dumped to bytecode. A heap loads a
  * module's bytecode the first time it is required.
  *
- * Per heap the stash holds the program, the builtin callback and the module cache
+ * Per VU the global stash (one per global object) holds the program, the builtin callback and the module cache
  * (url -> module object). Each loaded module gets its own `require`, a C function carrying the
  * module's URL as a hidden property, so relative specifiers resolve against the requiring module.
  * Like Node, a module is cached before its code runs: a cycle sees the partly filled exports. */
 #include "common/jsmod.h"
 
 #include <jansson.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/duk_ext.h"
 #include "common/modpath.h"
 
 #define URL_MAX 4096
@@ -31,13 +34,17 @@ struct sb_program {
   size_t n;
   char *entry;
   jsmod prelude;  /* SB_JSMOD_PRELUDE (bc NULL when absent), run as a function with this = global */
+  unsigned long long id; /* unique in the process: keys its loaded functions in a heap */
 };
+
+static atomic_ullong next_program_id;
 
 #define K_PROG DUK_HIDDEN_SYMBOL("sbProg")
 #define K_CB DUK_HIDDEN_SYMBOL("sbCb")
 #define K_UD DUK_HIDDEN_SYMBOL("sbUd")
 #define K_CACHE DUK_HIDDEN_SYMBOL("sbMods")
 #define K_BASE DUK_HIDDEN_SYMBOL("sbBase")
+#define K_FNS DUK_HIDDEN_SYMBOL("sbFns") /* heap stash, + program: url -> loaded function */
 
 static const char WRAP_HEAD[] = "function (exports, require, module, __filename, __dirname) {";
 /* The prelude is one expression statement; the function returns its value (the hooks). */
@@ -134,6 +141,7 @@ static int read_entry(const sb_archive *ar, char **out, sb_err *err) {
 int sb_program_new(sb_program **out, const sb_archive *ar, sb_err *err) {
   int rc;
   sb_program *p = calloc(1, sizeof(*p));
+  if (p) p->id = atomic_fetch_add(&next_program_id, 1) + 1;
   if (!p) return sb_err_set(err, SB_ENOMEM, "out of memory");
   if ((rc = read_entry(ar, &p->entry, err)) != 0) goto fail;
   p->mods = calloc(ar->n ? ar->n : 1, sizeof(*p->mods));
@@ -194,7 +202,7 @@ const char *sb_program_entry(const sb_program *p) { return p->entry; }
 static duk_ret_t require_fn(duk_context *ctx);
 
 static const void *stash_ptr(duk_context *ctx, const char *key) {
-  duk_push_heap_stash(ctx);
+  duk_push_global_stash(ctx);
   duk_get_prop_string(ctx, -1, key);
   const void *v = duk_get_pointer(ctx, -1);
   duk_pop_2(ctx);
@@ -208,9 +216,39 @@ static void push_require(duk_context *ctx, const char *url) {
   duk_put_prop_string(ctx, -2, K_BASE);
 }
 
+/* Pushes module |m|'s function over this thread's globals: [ ... ] -> [ ... fn ]. Its bytecode is
+ * loaded once per heap (the heap stash keeps it); a VU sharing the heap with one that loaded it
+ * gets a closure of that function over its own globals (sb_duk_push_rebound()): the code, its
+ * constants and inner function templates exist once. Throws. */
+static void push_loaded(duk_context *ctx, const sb_program *p, const jsmod *m) {
+  char key[40];
+  snprintf(key, sizeof(key), "%s%llu", K_FNS, p->id); /* a heap may see several programs */
+  duk_push_heap_stash(ctx);
+  if (!duk_get_prop_string(ctx, -1, key)) {      /* -> [ hstash fns ] */
+    duk_pop(ctx);
+    duk_push_bare_object(ctx);
+    duk_dup_top(ctx);
+    duk_put_prop_string(ctx, -3, key);
+  }
+  if (duk_get_prop_string(ctx, -1, m->url)) {    /* -> [ hstash fns fn ] */
+    sb_duk_push_rebound(ctx, -1);                 /* -> [ hstash fns fn closure ] */
+    duk_replace(ctx, -4);
+    duk_pop_2(ctx);
+    return;
+  }
+  duk_pop(ctx);
+  void *bc = duk_push_fixed_buffer(ctx, m->bc_len);
+  memcpy(bc, m->bc, m->bc_len);
+  duk_load_function(ctx);                         /* over this thread's globals already */
+  duk_dup_top(ctx);
+  duk_put_prop_string(ctx, -3, m->url);           /* -> [ hstash fns fn ] */
+  duk_replace(ctx, -3);
+  duk_pop(ctx);
+}
+
 /* Runs the module |url| (or returns it from the cache) and pushes its exports. Throws. */
 static void load_module(duk_context *ctx, const char *url) {
-  duk_push_heap_stash(ctx);
+  duk_push_global_stash(ctx);
   duk_get_prop_string(ctx, -1, K_CACHE);          /* -> [ stash cache ] */
   if (duk_get_prop_string(ctx, -1, url)) {        /* -> [ stash cache module ] */
     duk_get_prop_string(ctx, -1, "exports");
@@ -229,9 +267,7 @@ static void load_module(duk_context *ctx, const char *url) {
   duk_put_prop_string(ctx, -2, "id");
   duk_dup(ctx, -1);
   duk_put_prop_string(ctx, -3, url);              /* cached before running: cycles */
-  void *bc = duk_push_fixed_buffer(ctx, m->bc_len);
-  memcpy(bc, m->bc, m->bc_len);
-  duk_load_function(ctx);                         /* -> [ stash cache module fn ] */
+  push_loaded(ctx, p, m);                         /* -> [ stash cache module fn ] */
   duk_get_prop_string(ctx, -2, "exports");        /* this */
   duk_get_prop_string(ctx, -3, "exports");
   push_require(ctx, url);
@@ -254,7 +290,7 @@ static void load_module(duk_context *ctx, const char *url) {
 
 /* Builtins are cached under their name like files. [ ... ] -> [ ... exports ]. Throws. */
 static void load_builtin(duk_context *ctx, const char *name) {
-  duk_push_heap_stash(ctx);
+  duk_push_global_stash(ctx);
   duk_get_prop_string(ctx, -1, K_CACHE);
   if (duk_get_prop_string(ctx, -1, name)) {
     duk_replace(ctx, -3);
@@ -294,7 +330,7 @@ static duk_ret_t require_fn(duk_context *ctx) {
 }
 
 int sb_jsmod_install(duk_context *ctx, const sb_program *p, sb_jsmod_builtin_cb builtin, void *ud) {
-  duk_push_heap_stash(ctx);
+  duk_push_global_stash(ctx);
   duk_push_pointer(ctx, (void *)p);
   duk_put_prop_string(ctx, -2, K_PROG);
   duk_push_pointer(ctx, (void *)(uintptr_t)builtin);
@@ -312,13 +348,11 @@ int sb_jsmod_install(duk_context *ctx, const sb_program *p, sb_jsmod_builtin_cb 
 static duk_ret_t run_entry_safe(duk_context *ctx, void *udata) {
   const sb_program *p = udata;
   if (p->prelude.bc) {
-    void *bc = duk_push_fixed_buffer(ctx, p->prelude.bc_len);
-    memcpy(bc, p->prelude.bc, p->prelude.bc_len);
-    duk_load_function(ctx);                       /* -> [ prelude ] */
+    push_loaded(ctx, p, &p->prelude);             /* -> [ prelude ] */
     duk_push_global_object(ctx);
     duk_call_method(ctx, 0);                      /* -> [ hooks ] */
     if (duk_is_object(ctx, -1)) {
-      duk_push_heap_stash(ctx);
+      duk_push_global_stash(ctx);
       duk_dup(ctx, -2);
       duk_put_prop_string(ctx, -2, K_HOOKS);
       duk_pop(ctx);
@@ -341,7 +375,7 @@ int sb_jsmod_run_entry(duk_context *ctx, sb_err *err) {
 }
 
 int sb_jsmod_push_hook(duk_context *ctx, const char *name) {
-  duk_push_heap_stash(ctx);
+  duk_push_global_stash(ctx);
   duk_get_prop_string(ctx, -1, K_HOOKS); /* -> [ stash hooks ]; not reachable from scripts */
   if (!duk_is_object(ctx, -1)) {
     duk_pop_2(ctx);

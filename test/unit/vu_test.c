@@ -19,6 +19,7 @@
 #include <event2/http.h>
 
 #include "agent/vu.h"
+#include "agent/vu_heap.h"
 #include "common/archive.h"
 #include "common/duk_udata.h"
 
@@ -76,13 +77,16 @@ static const char MAIN_JS[] =
     "exports.hog = function () { var a = []; for (var i = 0;; i++) a.push('x' + i + new Array(64).join('y')); };\n"
     "exports.hogcaught = function () { var a = []; try { for (var i = 0;; i++) a.push([i, i, i]); }\n"
     "  catch (e) { a = null; caughtHog = String(e); } };\n"
-    "exports.bigstr = function () { var s = 'x'; for (;;) s = s + s; };\n";
+    "exports.bigstr = function () { var s = 'x'; for (;;) s = s + s; };\n"
+    "exports.rnd = function () { k6.randomSeed(7); r1 = Math.random(); r2 = Math.random(); };\n"
+    "exports.proto = function () { Array.prototype.mine = __VU; };\n";
 
 typedef struct fixture {
   struct event_base *base;
   sb_metrics *m;
   sb_program *prog;
   sb_vu_env env;
+  sb_vu_heaps *heaps;  /* the second run of every test: VUs share heaps of 4 */
   char last_level[16];
   char last_log[2048];
   int nlogs;
@@ -120,7 +124,17 @@ static int setup(void **state) {
   return 0;
 }
 
+static int setup_shared(void **state) {
+  setup(state);
+  F.heaps = sb_vu_heaps_new(4, NULL);
+  assert_non_null(F.heaps);
+  F.env.heaps = F.heaps;
+  return 0;
+}
+
 static int teardown(void **state) {
+  sb_vu_heaps_free(F.heaps);
+  F.heaps = NULL;
   sb_metrics_free(F.m);
   event_base_free(F.base);
   sb_program_free(F.prog);
@@ -760,8 +774,10 @@ static void test_heap_limit(void **state) {
   sb_err err = {{0}};
   sb_vu_env env = F.env;
   env.heap_limit = 16 * 1024; /* far below a bare heap: creation must fail cleanly */
-  assert_true(sb_vu_new(&vu, &env, 1, &err) < 0);
-  assert_true(err.msg[0] != '\0');
+  if (!env.heaps) { /* a shared heap's built-ins are no VU's */
+    assert_true(sb_vu_new(&vu, &env, 1, &err) < 0);
+    assert_true(err.msg[0] != '\0');
+  }
   /* Every limit between "cannot even create the heap" and "enough": a clean error or a working
    * VU, never Duktape's fatal handler (allocation failures must all land in protected calls). */
   int made = 0;
@@ -877,6 +893,74 @@ static void test_init_timeout(void **state) {
   sb_vu_free(vu);
 }
 
+/* Two VUs (of one heap when shared): their globals, module state and Math.random() are their
+ * own; an iteration suspended mid-call (sleep) while the other runs, throws and catches unwinds
+ * to its own frames afterwards. */
+typedef struct two { int done; sb_vu_result r[2]; sb_vu *vu[2]; } two;
+static void on_two(sb_vu *vu, sb_vu_result r, void *ud) {
+  two *t = ud;
+  t->r[vu == t->vu[1]] = r;
+  t->done++;
+}
+
+static void test_two_vus_apart(void **state) {
+  two t = {0};
+  sb_err err = {{0}};
+  char buf[64];
+  assert_int_equal(sb_vu_new(&t.vu[0], &F.env, 1, &err), 0);
+  assert_int_equal(sb_vu_new(&t.vu[1], &F.env, 2, &err), 0);
+  for (int i = 0; i < 3; i++) assert_int_equal(iterate(t.vu[0], "default", (uint64_t)i), SB_VU_OK);
+  assert_int_equal(iterate(t.vu[1], "default", 0), SB_VU_OK);
+  assert_true(global_num(t.vu[0], "globalCount") == 3);
+  assert_true(global_num(t.vu[1], "globalCount") == 1);
+  assert_true(global_num(t.vu[0], "initRuns") == 1);
+  assert_true(global_num(t.vu[1], "initRuns") == 1);
+  assert_string_equal(global_str(t.vu[1], "seen", buf, sizeof(buf)), "bar:2:0");
+  assert_int_equal(iterate(t.vu[0], "rnd", 3), SB_VU_OK);
+  assert_int_equal(iterate(t.vu[1], "rnd", 1), SB_VU_OK);
+  assert_true(global_num(t.vu[0], "r1") == global_num(t.vu[1], "r1"));
+  assert_true(global_num(t.vu[0], "r2") == global_num(t.vu[1], "r2"));
+  assert_true(global_num(t.vu[0], "r1") != global_num(t.vu[0], "r2"));
+  /* Interleaved: vu[0] sleeps inside k6.sleep while vu[1] throws, then vu[0] throws. */
+  sb_vu_iter a = {.exec = "sleepy", .scenario = "default", .iteration = 4};
+  sb_vu_iter b = {.exec = "boom", .scenario = "default", .iteration = 2};
+  assert_int_equal(sb_vu_start_iteration(t.vu[0], &a, on_two, &t, &err), 0);
+  assert_int_equal(sb_vu_start_iteration(t.vu[1], &b, on_two, &t, &err), 0);
+  while (t.done < 2) event_base_loop(F.base, EVLOOP_ONCE);
+  assert_int_equal(t.r[0], SB_VU_OK);
+  assert_int_equal(t.r[1], SB_VU_EXCEPTION);
+  assert_true(global_num(t.vu[0], "slept") >= 49);
+  a.exec = "boom";
+  b.exec = "sleepy";
+  t.done = 0;
+  assert_int_equal(sb_vu_start_iteration(t.vu[1], &b, on_two, &t, &err), 0);
+  assert_int_equal(sb_vu_start_iteration(t.vu[0], &a, on_two, &t, &err), 0);
+  while (t.done < 2) event_base_loop(F.base, EVLOOP_ONCE);
+  assert_int_equal(t.r[0], SB_VU_EXCEPTION);
+  assert_int_equal(t.r[1], SB_VU_OK);
+  assert_non_null(strstr(F.last_log, "boom"));
+  sb_vu_free(t.vu[0]);
+  sb_vu_free(t.vu[1]);
+}
+
+/* Shared heaps only: the built-in objects are the heap's, so what one VU adds to them the other
+ * sees (documented in agent/vu_heap.h); with heaps of their own it does not. */
+static void test_builtins_shared_in_a_heap(void **state) {
+  sb_vu *a, *b;
+  sb_err err = {{0}};
+  char buf[32];
+  assert_int_equal(sb_vu_new(&a, &F.env, 1, &err), 0);
+  assert_int_equal(sb_vu_new(&b, &F.env, 2, &err), 0);
+  assert_int_equal(iterate(a, "proto", 0), SB_VU_OK);
+  duk_context *ctx = sb_vu_ctx(b);
+  duk_eval_string(ctx, "String([].mine)");
+  snprintf(buf, sizeof(buf), "%s", duk_get_string(ctx, -1));
+  duk_pop(ctx);
+  assert_string_equal(buf, F.env.heaps ? "1" : "undefined");
+  sb_vu_free(a);
+  sb_vu_free(b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_init_once_counter_persists),
@@ -905,6 +989,9 @@ int main(void) {
       cmocka_unit_test(test_init_error),
       cmocka_unit_test(test_iteration_speed_and_no_growth),
       cmocka_unit_test(test_thousand_vus),
+      cmocka_unit_test(test_two_vus_apart),
+      cmocka_unit_test(test_builtins_shared_in_a_heap),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  int failed = cmocka_run_group_tests_name("own heaps", tests, setup, teardown);
+  return failed + cmocka_run_group_tests_name("shared heaps", tests, setup_shared, teardown);
 }
