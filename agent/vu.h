@@ -1,5 +1,6 @@
-/* A virtual user: one Duktape heap (capped allocator, sandboxed globals) running on its own
- * coroutine over a worker's event loop.
+/* A virtual user: a Duktape thread of a heap shared with up to 127 other VUs of its worker
+ * (agent/vu_heap.h; or a heap of its own: env.heaps NULL), with its own globals, running on its
+ * own coroutine over a worker's event loop.
  *
  * The worker creates VUs (init code runs once each, in sb_vu_new), then starts iterations; an
  * iteration calls the exported function of the scenario on the VU's coroutine, and whenever the
