@@ -480,6 +480,14 @@ static void on_timer(evutil_socket_t fd, short what, void *arg) {
   sb_vu_wake(vu);
 }
 
+/* Its own heap goes; its thread of a shared heap leaves it. */
+static void drop_heap(sb_vu *vu) {
+  if (vu->heap)
+    sb_vu_heap_leave(vu);
+  else
+    duk_destroy_heap(vu->ctx);
+}
+
 int sb_vu_new(sb_vu **out, const sb_vu_env *env, uint64_t id, sb_err *err) {
   int rc = SB_ENOMEM;
   sb_vu *vu = calloc(1, sizeof(*vu));
@@ -523,10 +531,7 @@ int sb_vu_new(sb_vu **out, const sb_vu_env *env, uint64_t id, sb_err *err) {
   return 0;
 
 fail_coro:
-  if (vu->heap)
-    sb_vu_heap_leave(vu);
-  else
-    duk_destroy_heap(vu->ctx);
+  drop_heap(vu);
 fail_heap:
   free(vu->group);
 fail_group:
@@ -547,10 +552,7 @@ void sb_vu_free(sb_vu *vu) {
   event_del(&vu->ev_done);
   cancel_pending(vu);
   if (vu->http) sb_http_client_free(vu->http);
-  if (vu->heap)
-    sb_vu_heap_leave(vu);
-  else
-    duk_destroy_heap(vu->ctx);
+  drop_heap(vu);
   sb_coro_free(vu->co);
   free(vu->exec);
   free(vu->call_json);
@@ -749,7 +751,7 @@ const char *sb_vu_group(const sb_vu *vu) { return vu->group; }
 sb_vu *sb_vu_from_ctx(duk_context *ctx) {
   duk_memory_functions mf;
   duk_get_memory_functions(ctx, &mf);
-  return mf.alloc_func == vu_alloc ? mf.udata : sb_vu_heap_vu_of(ctx);
+  return mf.alloc_func == vu_alloc ? mf.udata : sb_vu_heap_vu_of(&mf, ctx);
 }
 
 sb_http_client *sb_vu_http_if_any(sb_vu *vu) { return vu->http; }

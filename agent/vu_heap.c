@@ -21,7 +21,7 @@ struct sb_vu_heap {
   duk_context *ctx;     /* the heap's first thread: its heap stash holds the VU threads */
   sb_vu_mem *mem;       /* the worker's allocator, or NULL: malloc */
   size_t bytes;         /* every live block of the heap */
-  size_t gc_at;         /* |bytes| that makes sb_vu_heap_after_job() collect */
+  size_t gc_at;         /* |bytes| that makes sb_vu_heap_collect() collect */
   sb_vu *cur;           /* the VU whose code runs now (NULL: the loop's own calls) */
   unsigned n;           /* VUs in it */
   unsigned made;        /* slots handed out; it takes VUs until made == owner->per_heap */
@@ -67,7 +67,7 @@ void sb_vu_heaps_free(sb_vu_heaps *hs) {
 
 static size_t mem_bytes(const sb_vu_heap *h) { return h->mem ? h->mem->bytes : 0; }
 
-/* |d| more (or fewer) live bytes while h->cur runs. */
+/* A block went from |before| to |after| bytes while h->cur runs (NULL: nobody's). */
 static void count(sb_vu_heap *h, size_t before, size_t after) {
   h->bytes = h->bytes + after - before;
   sb_vu *vu = h->cur;
@@ -225,11 +225,9 @@ void sb_vu_heap_exit(sb_vu *vu, sb_vu *prev) {
   h->udata.cur = prev ? &prev->udata : NULL;
 }
 
-sb_vu *sb_vu_heap_vu_of(duk_context *ctx) {
-  duk_memory_functions mf;
-  duk_get_memory_functions(ctx, &mf);
-  if (mf.alloc_func != heap_alloc) return NULL;
-  sb_vu_heap *h = mf.udata;
+sb_vu *sb_vu_heap_vu_of(const duk_memory_functions *mf, duk_context *ctx) {
+  if (mf->alloc_func != heap_alloc) return NULL;
+  sb_vu_heap *h = mf->udata;
   if (h->cur && h->cur->ctx == ctx) return h->cur;
   for (unsigned i = 0; i < h->made; i++)
     if (h->vus[i] && h->vus[i]->ctx == ctx) return h->vus[i];

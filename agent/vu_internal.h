@@ -84,8 +84,8 @@ void sb_vu_heap_leave(sb_vu *vu);
 /* Around a resume of |vu|'s coroutine: its chain state in, the running VU noted; and back. */
 void sb_vu_heap_enter(sb_vu *vu, sb_vu **prev);
 void sb_vu_heap_exit(sb_vu *vu, sb_vu *prev);
-/* The VU whose thread |ctx| is, or NULL (not a shared heap's). */
-sb_vu *sb_vu_heap_vu_of(duk_context *ctx);
+/* The VU whose thread |ctx| is, or NULL (not a shared heap's); |mf| are ctx's heap's. */
+sb_vu *sb_vu_heap_vu_of(const duk_memory_functions *mf, duk_context *ctx);
 /* Collects |vu|'s shared heap when it outgrew its last collection (or |always|). */
 void sb_vu_heap_collect(sb_vu *vu, int always);
 
