@@ -22,7 +22,8 @@ int sb_tls_new(sb_tls **out, int server, const char *cert, const char *key, cons
                sb_err *err);
 void sb_tls_free(sb_tls *t);
 
-/* Makes a bufferevent on |base| that runs TLS over |fd| (BEV_OPT_CLOSE_ON_FREE). For a server
+/* Makes a bufferevent on |base| that runs TLS over |fd| (BEV_OPT_CLOSE_ON_FREE, and
+ * BEV_OPT_DEFER_CALLBACKS: the read callback sees a peer's last bytes before its EOF). For a server
  * context it accepts; for a client it connects, and |fd| may be -1 to connect later with
  * bufferevent_socket_connect(). |peer_host| (client only, may be NULL): the certificate must name
  * this host name or IP address. Returns NULL when out of memory. Handshake failures arrive as

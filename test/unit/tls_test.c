@@ -153,6 +153,113 @@ static void test_mutual_tls_exchange(void **state) {
   sb_tls_free(cli);
 }
 
+/* A peer's last bytes and its close in one read: the server writes three records and hangs up
+ * while the client is not reading. The client leaves what it got in its buffer (as a reader
+ * waiting for the rest of a frame does), so when it reads again libevent 2.1 reads the short last
+ * record into the little space left and the EOF into a second chunk, and reports the EOF before
+ * it commits the record. The EOF event must come after the read callback has the last record:
+ * an agent's last snapshot and its "shutting down" line arrive so, and the controller called the
+ * agent lost without them (CI, t_deploy under ASan). */
+static const size_t lw_sizes[] = {1000, 4000, 50};
+#define LAST_LEN (1000 + 4000 + 50)
+typedef struct {
+  struct event_base *base;
+  const sb_tls *srv_tls;
+  struct bufferevent *srv, *cli;
+  struct event *resume;
+  int written;        /* how many of lw_sizes the server has written */
+  size_t read_seen;   /* the client's input length at its latest read callback */
+  long at_eof;        /* the client's input length when the EOF arrived; -1 before */
+} last_words;
+
+/* Three writes, each once the one before is sent, so they are three records: two that leave
+ * less than 4 KB (libevent's read size) free in the client's buffer, and a short last one. */
+static void lw_write(last_words *w, size_t n) {
+  char *bytes = malloc(n);
+  assert_non_null(bytes);
+  memset(bytes, 'x', n);
+  bufferevent_write(w->srv, bytes, n);
+  free(bytes);
+}
+
+static void lw_srv_drained(struct bufferevent *bev, void *ud) {
+  last_words *w = ud;
+  if (w->written < 3) {
+    lw_write(w, lw_sizes[w->written++]);
+    return;
+  }
+  bufferevent_free(w->srv); /* closes the socket: no close_notify, a dirty EOF */
+  w->srv = NULL;
+}
+
+static void lw_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
+                      void *ud) {
+  last_words *w = ud;
+  w->srv = sb_tls_bev_new(w->srv_tls, w->base, fd, NULL, 0);
+  assert_non_null(w->srv);
+  bufferevent_setcb(w->srv, NULL, lw_srv_drained, NULL, w);
+  bufferevent_enable(w->srv, EV_WRITE);
+  lw_write(w, lw_sizes[w->written++]);
+}
+
+static void lw_cli_read(struct bufferevent *bev, void *ud) {
+  last_words *w = ud;
+  w->read_seen = evbuffer_get_length(bufferevent_get_input(bev)); /* left there, like a frame */
+}
+
+static void lw_cli_event(struct bufferevent *bev, short what, void *ud) {
+  last_words *w = ud;
+  if (what & BEV_EVENT_CONNECTED) { /* stop reading until the server has written and closed */
+    bufferevent_disable(bev, EV_READ);
+    struct timeval tv = {0, 300000};
+    event_add(w->resume, &tv);
+    return;
+  }
+  if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+    w->at_eof = (long)evbuffer_get_length(bufferevent_get_input(bev));
+    event_base_loopbreak(w->base);
+  }
+}
+
+static void lw_resume(evutil_socket_t fd, short what, void *ud) {
+  last_words *w = ud;
+  bufferevent_enable(w->cli, EV_READ);
+}
+
+static void test_last_words_before_eof(void **state) {
+  sb_tls *srv = make(1, "agent.pem", "agent.key", "ca.pem");
+  sb_tls *cli = make(0, "controller.pem", "controller.key", "ca.pem");
+  last_words w;
+  memset(&w, 0, sizeof(w));
+  w.at_eof = -1;
+  w.srv_tls = srv;
+  w.base = event_base_new();
+  w.resume = event_new(w.base, -1, 0, lw_resume, &w);
+  struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  struct evconnlistener *lis = evconnlistener_new_bind(
+      w.base, lw_accept, &w, LEV_OPT_CLOSE_ON_FREE, 8, (struct sockaddr *)&sin, sizeof(sin));
+  assert_non_null(lis);
+  socklen_t sl = sizeof(sin);
+  getsockname(evconnlistener_get_fd(lis), (struct sockaddr *)&sin, &sl);
+  w.cli = sb_tls_bev_new(cli, w.base, -1, "127.0.0.1", 0);
+  assert_non_null(w.cli);
+  bufferevent_setcb(w.cli, lw_cli_read, NULL, lw_cli_event, &w);
+  bufferevent_enable(w.cli, EV_READ | EV_WRITE);
+  assert_int_equal(bufferevent_socket_connect(w.cli, (struct sockaddr *)&sin, sizeof(sin)), 0);
+  struct timeval tv = {5, 0};
+  event_base_loopexit(w.base, &tv);
+  event_base_dispatch(w.base);
+  assert_int_equal(w.at_eof, LAST_LEN);
+  assert_int_equal(w.read_seen, LAST_LEN);
+  if (w.srv) bufferevent_free(w.srv);
+  bufferevent_free(w.cli);
+  event_free(w.resume);
+  evconnlistener_free(lis);
+  event_base_free(w.base);
+  sb_tls_free(srv);
+  sb_tls_free(cli);
+}
+
 static void test_client_from_other_ca_rejected(void **state) {
   sb_tls *srv = make(1, "agent.pem", "agent.key", "ca.pem");
   sb_tls *cli = make(0, "other.pem", "other.key", "ca.pem");
@@ -247,6 +354,7 @@ static void test_bad_files(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_mutual_tls_exchange),
+      cmocka_unit_test(test_last_words_before_eof),
       cmocka_unit_test(test_client_from_other_ca_rejected),
       cmocka_unit_test(test_client_without_cert_rejected),
       cmocka_unit_test(test_server_from_other_ca_rejected),
