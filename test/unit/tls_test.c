@@ -1,7 +1,8 @@
 /* Mutual TLS (common/tls.c): a server and a client bufferevent on 127.0.0.1 exchange bytes; a
  * client certificate from another CA, no client certificate, a server from another CA and a
- * wrong peer_host are all refused; missing and garbage files are named in the error.
- * Certificates are made afresh by test/e2e/gencerts.sh (the tests run from the repo root). */
+ * wrong peer_host are all refused; missing and garbage files are named in the error; a peer's
+ * last records reach the read callback before its EOF. Certificates are made afresh by
+ * test/e2e/gencerts.sh (the tests run from the repo root). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -55,6 +56,31 @@ static int teardown_certs(void **state) {
   return system(cmd) == 0 ? 0 : -1;
 }
 
+/* A TLS bufferevent on |fd| (-1: a client that connects later) with its callbacks set and
+ * |events| enabled. */
+static struct bufferevent *tls_bev(const sb_tls *t, struct event_base *base, int fd,
+                                   const char *host, int opts, bufferevent_data_cb rd,
+                                   bufferevent_data_cb wr, bufferevent_event_cb ev, void *ud,
+                                   short events) {
+  struct bufferevent *bev = sb_tls_bev_new(t, base, fd, host, opts);
+  assert_non_null(bev);
+  bufferevent_setcb(bev, rd, wr, ev, ud);
+  bufferevent_enable(bev, events);
+  return bev;
+}
+
+/* A listener on 127.0.0.1 at a free port, written into |sin|. */
+static struct evconnlistener *listen_loopback(struct event_base *base, evconnlistener_cb cb,
+                                              void *ud, struct sockaddr_in *sin) {
+  *sin = (struct sockaddr_in){.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  struct evconnlistener *lis = evconnlistener_new_bind(base, cb, ud, LEV_OPT_CLOSE_ON_FREE, 8,
+                                                       (struct sockaddr *)sin, sizeof(*sin));
+  assert_non_null(lis);
+  socklen_t sl = sizeof(*sin);
+  getsockname(evconnlistener_get_fd(lis), (struct sockaddr *)sin, &sl);
+  return lis;
+}
+
 /* One TLS connection between an in-process server and client on one event_base. */
 typedef struct pair {
   struct event_base *base;
@@ -98,10 +124,7 @@ static void on_read(struct bufferevent *bev, void *ud) {
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
                       void *ud) {
   pair *p = ud;
-  p->srv = sb_tls_bev_new(p->srv_tls, p->base, fd, NULL, 0);
-  assert_non_null(p->srv);
-  bufferevent_setcb(p->srv, on_read, NULL, on_event, p);
-  bufferevent_enable(p->srv, EV_READ | EV_WRITE);
+  p->srv = tls_bev(p->srv_tls, p->base, fd, NULL, 0, on_read, NULL, on_event, p, EV_READ | EV_WRITE);
 }
 
 /* Runs one connection: a server with |srv| and a client with |cli| dialling 127.0.0.1 and
@@ -110,16 +133,10 @@ static void run_pair(pair *p, const sb_tls *srv, const sb_tls *cli, const char *
   memset(p, 0, sizeof(*p));
   p->srv_tls = srv;
   p->base = event_base_new();
-  struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  p->lis = evconnlistener_new_bind(p->base, on_accept, p, LEV_OPT_CLOSE_ON_FREE, 8,
-                                   (struct sockaddr *)&sin, sizeof(sin));
-  assert_non_null(p->lis);
-  socklen_t sl = sizeof(sin);
-  getsockname(evconnlistener_get_fd(p->lis), (struct sockaddr *)&sin, &sl);
-  p->cli = sb_tls_bev_new(cli, p->base, -1, host, BEV_OPT_THREADSAFE);
-  assert_non_null(p->cli);
-  bufferevent_setcb(p->cli, on_read, NULL, on_event, p);
-  bufferevent_enable(p->cli, EV_READ | EV_WRITE);
+  struct sockaddr_in sin;
+  p->lis = listen_loopback(p->base, on_accept, p, &sin);
+  p->cli = tls_bev(cli, p->base, -1, host, BEV_OPT_THREADSAFE, on_read, NULL, on_event, p,
+                   EV_READ | EV_WRITE);
   assert_int_equal(bufferevent_socket_connect(p->cli, (struct sockaddr *)&sin, sizeof(sin)), 0);
   struct timeval tv = {5, 0};
   event_base_loopexit(p->base, &tv);
@@ -195,10 +212,7 @@ static void lw_srv_drained(struct bufferevent *bev, void *ud) {
 static void lw_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
                       void *ud) {
   last_words *w = ud;
-  w->srv = sb_tls_bev_new(w->srv_tls, w->base, fd, NULL, 0);
-  assert_non_null(w->srv);
-  bufferevent_setcb(w->srv, NULL, lw_srv_drained, NULL, w);
-  bufferevent_enable(w->srv, EV_WRITE);
+  w->srv = tls_bev(w->srv_tls, w->base, fd, NULL, 0, NULL, lw_srv_drained, NULL, w, EV_WRITE);
   lw_write(w, lw_sizes[w->written++]);
 }
 
@@ -235,16 +249,10 @@ static void test_last_words_before_eof(void **state) {
   w.srv_tls = srv;
   w.base = event_base_new();
   w.resume = event_new(w.base, -1, 0, lw_resume, &w);
-  struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  struct evconnlistener *lis = evconnlistener_new_bind(
-      w.base, lw_accept, &w, LEV_OPT_CLOSE_ON_FREE, 8, (struct sockaddr *)&sin, sizeof(sin));
-  assert_non_null(lis);
-  socklen_t sl = sizeof(sin);
-  getsockname(evconnlistener_get_fd(lis), (struct sockaddr *)&sin, &sl);
-  w.cli = sb_tls_bev_new(cli, w.base, -1, "127.0.0.1", 0);
-  assert_non_null(w.cli);
-  bufferevent_setcb(w.cli, lw_cli_read, NULL, lw_cli_event, &w);
-  bufferevent_enable(w.cli, EV_READ | EV_WRITE);
+  struct sockaddr_in sin;
+  struct evconnlistener *lis = listen_loopback(w.base, lw_accept, &w, &sin);
+  w.cli = tls_bev(cli, w.base, -1, "127.0.0.1", 0, lw_cli_read, NULL, lw_cli_event, &w,
+                  EV_READ | EV_WRITE);
   assert_int_equal(bufferevent_socket_connect(w.cli, (struct sockaddr *)&sin, sizeof(sin)), 0);
   struct timeval tv = {5, 0};
   event_base_loopexit(w.base, &tv);
