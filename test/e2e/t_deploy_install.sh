@@ -57,10 +57,14 @@ if [ -z "${CHROOT_NONE:-}" ]; then
   mount -t proc proc "$root/proc"
   mount --bind /dev "$root/dev"
   inside() { chroot --userspec=65534:65534 "$root" "$@"; }
+  inside_exec() { exec chroot --userspec=65534:65534 "$root" "$@"; }
 else
   inside() { _b=$1; shift; "$root$_b" "$@"; }
+  inside_exec() { _b=$1; shift; exec "$root$_b" "$@"; }
 fi
-inside "$bin/speedboat-agent" --listen 127.0.0.1:0 2>"$root/tmp/agent.err" &
+# exec: $! is the agent itself (a function run in the background is a subshell of its own, and
+# the agent its child: killing the subshell left the agent running)
+inside_exec "$bin/speedboat-agent" --listen 127.0.0.1:0 2>"$root/tmp/agent.err" &
 apid=$!
 i=0
 while ! grep -q 'msg="listening"' "$root/tmp/agent.err"; do
@@ -74,7 +78,9 @@ set +e
 inside "$bin/speedboat" run -q --agents "$addr" -u 5 -i 25 "$script"
 rc=$?
 kill -TERM $apid; wait $apid
+arc=$?
 echo "controller exit code $rc"
+[ $arc -eq 0 ] || { echo "agent exit code $arc after SIGTERM: $(cat "$root/tmp/agent.err")"; exit 1; }
 exit $rc
 SH
 start_target
