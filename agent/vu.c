@@ -22,7 +22,6 @@
 
 #include <event2/event.h>
 #include <event2/event_struct.h>
-#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,67 +57,40 @@ static double now_ms(void) {
 
 /* --- capped allocator -------------------------------------------------------------------- */
 
-/* With a pool (every engine VU) the heap lives in sb_vu_mem's size classes, which know each
- * block's size; without one (tests, the controller's handleSummary) in malloc's. */
+/* A heap of its own: every block counts against its VU (sb_vu_blk_*: the worker's size classes,
+ * or malloc). */
 static void *vu_alloc(void *ud, duk_size_t size) {
   sb_vu *vu = ud;
   if (vu->limit && vu->heap_bytes + size > vu->limit) {
     vu->hit_limit = 1;
     return NULL;
   }
-  if (vu->mem) { /* the worker's allocator counts its bytes: the difference is this block */
-    size_t before = vu->mem->bytes;
-    void *q = sb_vu_mem_alloc(vu->mem, size);
-    vu->heap_bytes += vu->mem->bytes - before;
-    return q;
-  }
-  void *p = malloc(size);
-  if (p) vu->heap_bytes += malloc_usable_size(p);
+  ptrdiff_t d;
+  void *p = sb_vu_blk_alloc(vu->mem, size, &d);
+  vu->heap_bytes += (size_t)d;
   return p;
 }
 
 static void *vu_realloc(void *ud, void *ptr, duk_size_t size) {
   sb_vu *vu = ud;
-  if (vu->mem) {
-    if (vu->limit && vu->heap_bytes + size > vu->limit) { /* near the cap: count exactly */
-      size_t was = ptr ? sb_vu_mem_block_size(vu->mem, ptr) : 0;
-      if (size > was && vu->heap_bytes - was + size > vu->limit) {
-        vu->hit_limit = 1;
-        return NULL;
-      }
+  if (vu->limit && vu->heap_bytes + size > vu->limit) { /* near the cap: count exactly */
+    size_t was = sb_vu_blk_size(vu->mem, ptr);
+    if (size > was && vu->heap_bytes + (size - was) > vu->limit) {
+      vu->hit_limit = 1;
+      return NULL;
     }
-    size_t before = vu->mem->bytes;
-    void *q = sb_vu_mem_realloc(vu->mem, ptr, size);
-    vu->heap_bytes = vu->heap_bytes + vu->mem->bytes - before; /* unchanged when it failed */
-    return q;
   }
-  size_t old = ptr ? malloc_usable_size(ptr) : 0;
-  if (size == 0) {
-    vu->heap_bytes -= old;
-    free(ptr);
-    return NULL;
-  }
-  if (vu->limit && size > old && vu->heap_bytes - old + size > vu->limit) {
-    vu->hit_limit = 1;
-    return NULL;
-  }
-  void *p = realloc(ptr, size);
-  if (!p) return NULL;
-  vu->heap_bytes = vu->heap_bytes - old + malloc_usable_size(p);
-  return p;
+  ptrdiff_t d;
+  void *q = sb_vu_blk_realloc(vu->mem, ptr, size, &d);
+  vu->heap_bytes += (size_t)d; /* unchanged when it failed */
+  return q;
 }
 
 static void vu_free_mem(void *ud, void *ptr) {
   sb_vu *vu = ud;
-  if (!ptr) return;
-  if (vu->mem) {
-    size_t before = vu->mem->bytes;
-    sb_vu_mem_free(vu->mem, ptr);
-    vu->heap_bytes -= before - vu->mem->bytes;
-    return;
-  }
-  vu->heap_bytes -= malloc_usable_size(ptr);
-  free(ptr);
+  ptrdiff_t d;
+  sb_vu_blk_free(vu->mem, ptr, &d);
+  vu->heap_bytes += (size_t)d;
 }
 
 static void vu_fatal(void *ud, const char *msg) {

@@ -1,7 +1,6 @@
 /* Shared VU heaps: see vu_heap.h. */
 #include "agent/vu_heap.h"
 
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,17 +64,15 @@ void sb_vu_heaps_free(sb_vu_heaps *hs) {
 
 /* --- allocator: the heap's blocks, counted against the running VU ------------------------- */
 
-static size_t mem_bytes(const sb_vu_heap *h) { return h->mem ? h->mem->bytes : 0; }
-
-/* A block went from |before| to |after| bytes while h->cur runs (NULL: nobody's). */
-static void count(sb_vu_heap *h, size_t before, size_t after) {
-  h->bytes = h->bytes + after - before;
+/* A block took |d| bytes (negative: gave them back) while h->cur runs (NULL: nobody's). */
+static void count(sb_vu_heap *h, ptrdiff_t d) {
+  h->bytes += (size_t)d;
   sb_vu *vu = h->cur;
   if (!vu) return;
-  if (after >= before)
-    vu->heap_bytes += after - before;
+  if (d >= 0)
+    vu->heap_bytes += (size_t)d;
   else
-    vu->heap_bytes = vu->heap_bytes > before - after ? vu->heap_bytes - (before - after) : 0;
+    vu->heap_bytes = vu->heap_bytes > (size_t)-d ? vu->heap_bytes - (size_t)-d : 0;
 }
 
 static void *heap_alloc(void *ud, duk_size_t size) {
@@ -85,53 +82,33 @@ static void *heap_alloc(void *ud, duk_size_t size) {
     vu->hit_limit = 1;
     return NULL;
   }
-  if (h->mem) {
-    size_t before = mem_bytes(h);
-    void *q = sb_vu_mem_alloc(h->mem, size);
-    count(h, before, mem_bytes(h));
-    return q;
-  }
-  void *p = malloc(size);
-  if (p) count(h, 0, malloc_usable_size(p));
+  ptrdiff_t d;
+  void *p = sb_vu_blk_alloc(h->mem, size, &d);
+  count(h, d);
   return p;
 }
 
 static void *heap_realloc(void *ud, void *ptr, duk_size_t size) {
   sb_vu_heap *h = ud;
   sb_vu *vu = h->cur;
-  size_t old = !ptr ? 0 : h->mem ? sb_vu_mem_block_size(h->mem, ptr) : malloc_usable_size(ptr);
-  if (vu && vu->limit && size > old && vu->heap_bytes + (size - old) > vu->limit) {
-    vu->hit_limit = 1;
-    return NULL;
+  if (vu && vu->limit && vu->heap_bytes + size > vu->limit) { /* near the cap: count exactly */
+    size_t old = sb_vu_blk_size(h->mem, ptr);
+    if (size > old && vu->heap_bytes + (size - old) > vu->limit) {
+      vu->hit_limit = 1;
+      return NULL;
+    }
   }
-  if (h->mem) {
-    size_t before = mem_bytes(h);
-    void *q = sb_vu_mem_realloc(h->mem, ptr, size);
-    count(h, before, mem_bytes(h)); /* unchanged when it failed */
-    return q;
-  }
-  if (size == 0) {
-    count(h, old, 0);
-    free(ptr);
-    return NULL;
-  }
-  void *p = realloc(ptr, size);
-  if (!p) return NULL;
-  count(h, old, malloc_usable_size(p));
-  return p;
+  ptrdiff_t d;
+  void *q = sb_vu_blk_realloc(h->mem, ptr, size, &d);
+  count(h, d); /* 0 when it failed */
+  return q;
 }
 
 static void heap_free(void *ud, void *ptr) {
   sb_vu_heap *h = ud;
-  if (!ptr) return;
-  if (h->mem) {
-    size_t before = mem_bytes(h);
-    sb_vu_mem_free(h->mem, ptr);
-    count(h, before, mem_bytes(h));
-    return;
-  }
-  count(h, malloc_usable_size(ptr), 0);
-  free(ptr);
+  ptrdiff_t d;
+  sb_vu_blk_free(h->mem, ptr, &d);
+  count(h, d);
 }
 
 static void heap_fatal(void *ud, const char *msg) {

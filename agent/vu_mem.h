@@ -27,8 +27,10 @@
 #ifndef SB_VU_MEM_H
 #define SB_VU_MEM_H
 
+#include <malloc.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #define SB_VU_SPAN (16u * 1024)          /* bytes a class takes from its pool at a time */
 #define SB_VU_FINE_MAX 1024u            /* largest block of the 8-byte classes */
@@ -73,5 +75,59 @@ void sb_vu_mem_free(sb_vu_mem *m, void *p);
 size_t sb_vu_mem_block_size(const sb_vu_mem *m, const void *p);
 /* The pool's own allocator, for the VUs of its worker (same thread). */
 sb_vu_mem *sb_vu_pool_mem(sb_vu_pool *p);
+
+/* --- counted blocks: |m|'s, or malloc's when |m| is NULL ----------------------------------
+ * What a Duktape heap's allocator (agent/vu.c's own heap, agent/vu_heap.c's shared one) does
+ * with a block, on either: each returns what the call returns and sets *|delta| to the bytes it
+ * took (negative: gave back), which the caller counts against a VU. A malloc'ed block counts
+ * malloc_usable_size(). With a pool (every engine VU) |m| is the worker's; malloc serves the
+ * tests, the controller's handleSummary and the builds a memory checker watches. */
+static inline size_t sb_vu_blk_size(const sb_vu_mem *m, void *p) {
+  return !p ? 0 : m ? sb_vu_mem_block_size(m, p) : malloc_usable_size(p);
+}
+
+static inline void *sb_vu_blk_alloc(sb_vu_mem *m, size_t n, ptrdiff_t *delta) {
+  if (m) {
+    size_t before = m->bytes;
+    void *q = sb_vu_mem_alloc(m, n);
+    *delta = (ptrdiff_t)(m->bytes - before);
+    return q;
+  }
+  void *p = malloc(n);
+  *delta = p ? (ptrdiff_t)malloc_usable_size(p) : 0;
+  return p;
+}
+
+/* Duktape's realloc (p NULL allocates, n 0 frees); *delta is 0 when it failed. */
+static inline void *sb_vu_blk_realloc(sb_vu_mem *m, void *p, size_t n, ptrdiff_t *delta) {
+  if (m) {
+    size_t before = m->bytes;
+    void *q = sb_vu_mem_realloc(m, p, n);
+    *delta = (ptrdiff_t)(m->bytes - before);
+    return q;
+  }
+  ptrdiff_t old = p ? (ptrdiff_t)malloc_usable_size(p) : 0;
+  if (n == 0) {
+    free(p);
+    *delta = -old;
+    return NULL;
+  }
+  void *q = realloc(p, n);
+  *delta = q ? (ptrdiff_t)malloc_usable_size(q) - old : 0;
+  return q;
+}
+
+static inline void sb_vu_blk_free(sb_vu_mem *m, void *p, ptrdiff_t *delta) {
+  *delta = 0;
+  if (!p) return;
+  if (m) {
+    size_t before = m->bytes;
+    sb_vu_mem_free(m, p);
+    *delta = (ptrdiff_t)(m->bytes - before);
+    return;
+  }
+  *delta = -(ptrdiff_t)malloc_usable_size(p);
+  free(p);
+}
 
 #endif
