@@ -4,7 +4,8 @@
 # E2E_ONLY=name runs the tests whose name holds it; E2E_EXCEPT="a b" leaves those out, and says
 # so in the last line (make test-asan: valgrind cannot run ASan binaries).
 # A test that leaves a process running fails: each runs with SB_E2E_TEST=<name>.<pid> in its
-# environment, and whatever still carries it 3 s after the test ended is listed and killed.
+# environment, and whatever still carries it 15 s after the test ended (an agent drains its
+# sessions for up to 10 s after SIGTERM) is listed and killed.
 set -u
 cd "$(dirname "$0")/../.."
 BUILD=${1:-build}
@@ -17,11 +18,11 @@ marked() {
   grep -lsxzF "SB_E2E_TEST=$1" /proc/[0-9]*/environ | sed 's|^/proc/\([0-9]*\)/environ$|\1|'
 }
 
-# Waits up to 3 s for the processes marked $1 to end; prints and kills those that do not.
+# Waits up to 15 s for the processes marked $1 to end; prints and kills those that do not.
 # Returns 1 when there were any.
 reap() {
   _i=0
-  while [ -n "$(marked "$1")" ] && [ $_i -lt 30 ]; do sleep 0.1; _i=$((_i + 1)); done
+  while [ -n "$(marked "$1")" ] && [ $_i -lt 150 ]; do sleep 0.1; _i=$((_i + 1)); done
   _left=$(marked "$1")
   [ -n "$_left" ] || return 0
   for p in $_left; do
