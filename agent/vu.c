@@ -61,10 +61,7 @@ static double now_ms(void) {
  * or malloc). */
 static void *vu_alloc(void *ud, duk_size_t size) {
   sb_vu *vu = ud;
-  if (vu->limit && vu->heap_bytes + size > vu->limit) {
-    vu->hit_limit = 1;
-    return NULL;
-  }
+  if (sb_vu_over_limit(vu, vu->mem, NULL, size)) return NULL;
   ptrdiff_t d;
   void *p = sb_vu_blk_alloc(vu->mem, size, &d);
   vu->heap_bytes += (size_t)d;
@@ -73,13 +70,7 @@ static void *vu_alloc(void *ud, duk_size_t size) {
 
 static void *vu_realloc(void *ud, void *ptr, duk_size_t size) {
   sb_vu *vu = ud;
-  if (vu->limit && vu->heap_bytes + size > vu->limit) { /* near the cap: count exactly */
-    size_t was = sb_vu_blk_size(vu->mem, ptr);
-    if (size > was && vu->heap_bytes + (size - was) > vu->limit) {
-      vu->hit_limit = 1;
-      return NULL;
-    }
-  }
+  if (sb_vu_over_limit(vu, vu->mem, ptr, size)) return NULL;
   ptrdiff_t d;
   void *q = sb_vu_blk_realloc(vu->mem, ptr, size, &d);
   vu->heap_bytes += (size_t)d; /* unchanged when it failed */

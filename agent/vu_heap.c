@@ -77,11 +77,7 @@ static void count(sb_vu_heap *h, ptrdiff_t d) {
 
 static void *heap_alloc(void *ud, duk_size_t size) {
   sb_vu_heap *h = ud;
-  sb_vu *vu = h->cur;
-  if (vu && vu->limit && vu->heap_bytes + size > vu->limit) {
-    vu->hit_limit = 1;
-    return NULL;
-  }
+  if (sb_vu_over_limit(h->cur, h->mem, NULL, size)) return NULL;
   ptrdiff_t d;
   void *p = sb_vu_blk_alloc(h->mem, size, &d);
   count(h, d);
@@ -90,14 +86,7 @@ static void *heap_alloc(void *ud, duk_size_t size) {
 
 static void *heap_realloc(void *ud, void *ptr, duk_size_t size) {
   sb_vu_heap *h = ud;
-  sb_vu *vu = h->cur;
-  if (vu && vu->limit && vu->heap_bytes + size > vu->limit) { /* near the cap: count exactly */
-    size_t old = sb_vu_blk_size(h->mem, ptr);
-    if (size > old && vu->heap_bytes + (size - old) > vu->limit) {
-      vu->hit_limit = 1;
-      return NULL;
-    }
-  }
+  if (sb_vu_over_limit(h->cur, h->mem, ptr, size)) return NULL;
   ptrdiff_t d;
   void *q = sb_vu_blk_realloc(h->mem, ptr, size, &d);
   count(h, d); /* 0 when it failed */

@@ -76,6 +76,17 @@ struct sb_vu {
   sb_duk_exec chain;           /* the shared heap's chain state while the coroutine is suspended */
 };
 
+/* maxVUMemory, for both heap allocators (vu.c's own heap, vu_heap.c's shared one): 1, and
+ * vu->hit_limit set, when making |ptr| (NULL: a new block) |size| bytes of |m| would take |vu|
+ * (NULL: nobody's) past its limit. The block's size is looked up only near the limit. */
+static inline int sb_vu_over_limit(sb_vu *vu, const sb_vu_mem *m, void *ptr, size_t size) {
+  if (!vu || !vu->limit || vu->heap_bytes + size <= vu->limit) return 0;
+  size_t was = sb_vu_blk_size(m, ptr);
+  if (size <= was || vu->heap_bytes + (size - was) <= vu->limit) return 0;
+  vu->hit_limit = 1;
+  return 1;
+}
+
 /* agent/vu_heap.c, for vu.c. */
 /* Makes |vu| a thread of a shared heap of |hs| (vu->ctx, vu->heap). 0 or SB_ENOMEM. */
 int sb_vu_heap_join(struct sb_vu_heaps *hs, sb_vu *vu);

@@ -7,8 +7,9 @@
  * module's bytecode the first time it is required.
  *
  * Per VU the global stash (one per global object) holds the program, the builtin callback and the
- * module cache (url -> module object); the heap stash keeps the loaded module functions. Each loaded module gets its own `require`, a C function carrying the
- * module's URL as a hidden property, so relative specifiers resolve against the requiring module.
+ * module cache (url -> module object); the heap stash keeps the loaded module functions. Each
+ * loaded module gets its own `require`, a C function carrying the module's URL as a hidden
+ * property, so relative specifiers resolve against the requiring module.
  * Like Node, a module is cached before its code runs: a cycle sees the partly filled exports. */
 #include "common/jsmod.h"
 

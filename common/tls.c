@@ -165,12 +165,11 @@ struct bufferevent *sb_tls_bev_new(const sb_tls *t, struct event_base *base, int
     SSL_free(ssl);
     return NULL;
   }
-  /* On failure libevent may or may not have freed |ssl| depending on its version: we leave it
-   * (a leak only when already out of memory beats a double free). */
   /* Deferred callbacks: libevent 2.1 reports a close read together with a last record before it
    * commits that record to the input, so without them a peer's last words (an agent's final
-   * snapshot and "shutting down" line) arrive after its EOF, i.e. never. Deferred, the read
-   * callback runs first. */
+   * snapshot and "shutting down" line) arrive after its EOF, i.e. never; deferred, the read
+   * callback runs first. On failure libevent may or may not have freed |ssl| depending on its
+   * version: we leave it (a leak only when already out of memory beats a double free). */
   struct bufferevent *bev = bufferevent_openssl_socket_new(
       base, fd, ssl, t->server ? BUFFEREVENT_SSL_ACCEPTING : BUFFEREVENT_SSL_CONNECTING,
       bev_opts | BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
